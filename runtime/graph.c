@@ -1,0 +1,194 @@
+/* runtime/graph.c: building the graph IR (values and nodes) and binding its storage. */
+#include "graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+Graph *graph_new(void)
+{
+    Graph *g = xcalloc(1, sizeof *g);
+    g->input = g->label = g->logits = g->loss = g->probs = -1;
+    g->cur_phase = PHASE_FORWARD;
+    g->max_batch = g->batch = 1;
+    g->threads = 1;
+    rng_seed(&g->rng, 0);
+    return g;
+}
+
+void graph_free(Graph *g)
+{
+    if (!g) return;
+    free(g->vals);
+    free(g->nodes);
+    free(g->arena);
+    free(g->param_block);
+    free(g->grad_block);
+    free(g->state_block);
+    free(g);
+}
+
+static Value *new_value(Graph *g)
+{
+    if (g->nvals == g->capvals) {
+        g->capvals = g->capvals ? 2 * g->capvals : 64;
+        g->vals = xrealloc(g->vals, (size_t)g->capvals * sizeof *g->vals);
+    }
+    Value *v = &g->vals[g->nvals++];
+    memset(v, 0, sizeof *v);
+    v->view_of = -1;
+    v->producer = -1;
+    v->grad = -1;
+    return v;
+}
+
+int graph_value(Graph *g, const char *name, ValueKind kind, DType dtype, int ndim,
+                const int *shape, int batched)
+{
+    Value *v = new_value(g);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->kind = kind;
+    v->dtype = dtype;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
+    v->batched = batched;
+    v->requires_grad = (kind == VK_PARAM);
+    return (int)(v - g->vals);
+}
+
+int graph_output(Graph *g, Node *n, DType dtype, int ndim, const int *shape, int batched)
+{
+    int rg = 0;
+    for (int i = 0; i < n->nin; i++) rg |= g->vals[n->in[i]].requires_grad;
+    Value *v = new_value(g);
+    int id = (int)(v - g->vals);
+    int node = (int)(n - g->nodes);
+    snprintf(v->name, sizeof v->name, "%%%d", id);
+    v->kind = VK_ACT;
+    v->dtype = dtype;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i];
+    v->batched = batched;
+    v->producer = node;
+    v->requires_grad = rg && dtype == DT_F32 && g->cur_phase == PHASE_FORWARD;
+    n->out[n->nout++] = id;
+    return id;
+}
+
+int graph_add(Graph *g, int op, const int *in, int nin, const Attrs *a, Error *e)
+{
+    if (op < 0 || op >= OP_COUNT) return err_set(e, "internal: unknown op %d", op);
+    if (nin > CN_MAX_IN) return err_set(e, "internal: too many inputs for %s", op_table[op]->name);
+    if (g->nnodes == g->capnodes) {
+        g->capnodes = g->capnodes ? 2 * g->capnodes : 64;
+        g->nodes = xrealloc(g->nodes, (size_t)g->capnodes * sizeof *g->nodes);
+    }
+    Node *n = &g->nodes[g->nnodes];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    for (int i = 0; i < nin; i++) {
+        if (in[i] < 0 || in[i] >= g->nvals)
+            return err_set(e, "internal: %s input %d is not a value", op_table[op]->name, i);
+        n->in[i] = in[i];
+    }
+    n->nin = nin;
+    if (a) n->a = *a;
+    n->phase = g->cur_phase;
+    n->line = g->cur_line;
+    n->col = g->cur_col;
+    snprintf(n->label, sizeof n->label, "%s", g->cur_label);
+    int nv = g->nvals;
+    if (op_table[op]->infer(g, n, e) < 0) {
+        g->nvals = nv;          /* drop any outputs declared before the failure */
+        return -1;
+    }
+    return g->nnodes++;
+}
+
+int graph_apply(Graph *g, int op, const int *in, int nin, const Attrs *a, Error *e)
+{
+    int n = graph_add(g, op, in, nin, a, e);
+    if (n < 0) return -1;
+    if (g->nodes[n].nout < 1) return err_set(e, "internal: %s has no output", op_table[op]->name);
+    return g->nodes[n].out[0];
+}
+
+int graph_accumulate_grad(Graph *g, int v, int grad, Error *e)
+{
+    if (grad < 0) return 0;
+    if (g->vals[v].grad < 0) {
+        g->vals[v].grad = grad;
+        return 0;
+    }
+    int in[2] = { g->vals[v].grad, grad };
+    int sum = graph_apply(g, OP_add, in, 2, NULL, e);
+    if (sum < 0) return -1;
+    g->vals[v].grad = sum;
+    return 0;
+}
+
+void graph_set_batch(Graph *g, int n)
+{
+    g->batch = n;
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].batched) g->vals[i].shape[0] = n;
+}
+
+size_t value_numel(const Value *v)
+{
+    size_t n = 1;
+    for (int i = 0; i < v->ndim; i++) n *= (size_t)v->shape[i];
+    return n;
+}
+
+size_t value_item_numel(const Value *v)
+{
+    size_t n = 1;
+    for (int i = 1; i < v->ndim; i++) n *= (size_t)v->shape[i];
+    return n;
+}
+
+size_t value_bytes(const Value *v) { return value_numel(v) * 4; }
+
+void graph_bind(Graph *g)
+{
+    free(g->arena);
+    free(g->param_block);
+    free(g->grad_block);
+    free(g->state_block);
+    g->arena = xcalloc(1, g->arena_bytes);
+    g->param_block = xcalloc(1, g->param_bytes);
+    g->grad_block = xcalloc(1, g->grad_bytes);
+    g->state_block = xcalloc(1, g->state_bytes);
+    for (int i = 0; i < g->nvals; i++) {
+        Value *v = &g->vals[i];
+        char *base;
+        switch (v->kind) {
+        case VK_PARAM: base = g->param_block; break;
+        case VK_GRAD:  base = g->grad_block;  break;
+        case VK_STATE: base = g->state_block; break;
+        default:       base = g->arena;       break;
+        }
+        v->data = base + v->offset;
+    }
+    for (int i = 0; i < g->nvals; i++) {
+        /* views share their base's storage */
+        int b = i;
+        while (g->vals[b].view_of >= 0) b = g->vals[b].view_of;
+        g->vals[i].data = g->vals[b].data;
+    }
+}
+
+void shape_str(const Value *v, int batch_symbol, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < v->ndim && len < n; i++) {
+        if (i == 0 && v->batched && batch_symbol)
+            len += (size_t)snprintf(buf + len, n - len, "N");
+        else
+            len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "x" : "", v->shape[i]);
+    }
+}

@@ -1,0 +1,134 @@
+/* runtime/graph.h: the graph IR. Values are tensors with static shapes (float32 NCHW or
+ * int32); nodes apply one op from the op table (ops.h) to values. The compiler builds a
+ * graph through this API; the executor (exec.h) runs it over storage bound by the plan. */
+#ifndef CN_GRAPH_H
+#define CN_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "rng.h"
+
+#define CN_MAX_DIMS 4
+#define CN_MAX_IN   4
+#define CN_MAX_OUT  3
+
+typedef enum { DT_F32, DT_I32 } DType;
+
+typedef enum {
+    VK_INPUT,   /* the batch of images fed to each step */
+    VK_LABEL,   /* the batch of class indices (int32) */
+    VK_PARAM,   /* a learnable tensor: persistent, saved in model files under its state_dict key */
+    VK_GRAD,    /* the gradient of a parameter: persistent, contiguous, like PyTorch's .grad */
+    VK_STATE,   /* optimizer state (Adam's moments, SGD's momentum buffer): persistent */
+    VK_ACT,     /* everything else: storage shared by liveness (the memory plan) */
+} ValueKind;
+
+typedef struct Value {
+    char      name[96];   /* state_dict key for parameters ("conv_layers.0.weight") */
+    ValueKind kind;
+    DType     dtype;
+    int       ndim;
+    int       shape[CN_MAX_DIMS];
+    int       batched;    /* dim 0 is the batch: resized by graph_set_batch */
+    int       view_of;    /* -1, or the value whose storage this one shares (Flatten) */
+    int       producer;   /* node index, -1 for inputs, parameters and state */
+    int       requires_grad;
+    int       grad;       /* value holding d(loss)/d(this), -1 until autodiff sets it */
+    int       keep;       /* read by the caller after a run: live until the end */
+    int       frozen;     /* a parameter the optimizer leaves alone */
+    size_t    offset;     /* byte offset in its block, set by the memory plan */
+    void     *data;       /* bound storage (graph_bind) */
+} Value;
+
+typedef enum { PHASE_FORWARD = 1, PHASE_BACKWARD = 2, PHASE_UPDATE = 4 } Phase;
+
+/* Attributes of every op, by name; each op reads the ones it documents. */
+typedef struct Attrs {
+    int   kernel, stride, padding;      /* Conv2d, MaxPool2d */
+    float p;                            /* Dropout */
+    float lr, beta1, beta2, eps;        /* Adam, SGD */
+    float weight_decay, momentum, dampening;
+    int   nesterov;
+    /* the shape a backward op must produce when its inputs do not determine it
+     * (e.g. conv2d_backward_input's dx: the floor in the output size loses rows) */
+    int   hint_ndim;
+    int   hint[CN_MAX_DIMS];
+} Attrs;
+
+typedef struct Node {
+    int   op;                   /* OpId (ops.h) */
+    int   in[CN_MAX_IN], nin;
+    int   out[CN_MAX_OUT], nout;
+    Attrs a;
+    Phase phase;
+    int   line, col;            /* source location of the layer it implements, 0 if none */
+    char  label[64];            /* that layer, e.g. "conv_layers.0" */
+} Node;
+
+typedef struct Graph {
+    Value *vals;  int nvals, capvals;
+    Node  *nodes; int nnodes, capnodes;
+
+    /* what new nodes are stamped with (set by the lowering and by autodiff) */
+    Phase cur_phase;
+    int   cur_line, cur_col;
+    char  cur_label[64];
+
+    /* well-known values, -1 when absent */
+    int input, label, logits, loss, probs;
+
+    int   max_batch;            /* batch size the plan is sized for */
+    int   batch;                /* current batch (<= max_batch) */
+
+    /* execution state read by kernels */
+    int      training;          /* Dropout active */
+    Rng      rng;               /* Dropout masks */
+    int64_t  step;              /* optimizer steps taken: Adam's bias correction */
+    int      threads;
+
+    /* storage: set by the plan, allocated by graph_bind */
+    size_t arena_bytes, param_bytes, grad_bytes, state_bytes;
+    void  *arena, *param_block, *grad_block, *state_block;
+} Graph;
+
+Graph *graph_new(void);
+void   graph_free(Graph *g);
+
+/* A value with no producer: an input, a label batch, a parameter or optimizer state. */
+int graph_value(Graph *g, const char *name, ValueKind kind, DType dtype, int ndim,
+                const int *shape, int batched);
+
+/* Adds a node applying op to inputs in[0..nin), stamped with cur_phase/line/label; the
+ * op's infer rule checks the inputs and declares the outputs. Returns the node index, or
+ * -1 with e set when the shapes do not fit. */
+int graph_add(Graph *g, int op, const int *in, int nin, const Attrs *a, Error *e);
+/* graph_add, returning the node's first output value instead (-1 on error). */
+int graph_apply(Graph *g, int op, const int *in, int nin, const Attrs *a, Error *e);
+
+/* For infer rules: declares the next output of node n. requires_grad is inherited from
+ * the inputs. Returns the value id. */
+int graph_output(Graph *g, Node *n, DType dtype, int ndim, const int *shape, int batched);
+
+/* For backward rules: adds grad to value v's gradient (an add node when v already has one). */
+int graph_accumulate_grad(Graph *g, int v, int grad, Error *e);
+
+/* Sets the current batch size; every batched value's dim 0 follows. */
+void graph_set_batch(Graph *g, int n);
+
+/* Allocates the blocks sized by the plan and points every value at its storage.
+ * Parameters, gradients and state are zeroed. */
+void graph_bind(Graph *g);
+
+size_t value_numel(const Value *v);
+size_t value_bytes(const Value *v);
+/* Elements per batch item (product of dims after the first) */
+size_t value_item_numel(const Value *v);
+static inline float   *vf32(const Graph *g, int id) { return (float *)g->vals[id].data; }
+static inline int32_t *vi32(const Graph *g, int id) { return (int32_t *)g->vals[id].data; }
+
+/* "16x100x100", with "N" for a batched dim 0 when batch_symbol is set */
+void shape_str(const Value *v, int batch_symbol, char *buf, size_t n);
+
+#endif

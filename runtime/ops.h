@@ -1,0 +1,57 @@
+/* runtime/ops.h: the one table of operators. Each op is a row: its name as --dump-graph
+ * prints it, its shape rule, its kernel, and its backward rule (the nodes that compute the
+ * gradients of its inputs). Adding an op means a line in CN_OPS, its file in runtime/ops/
+ * defining `const OpDef op_<name>`, and its tests in tests/ops/. */
+#ifndef CN_OPS_H
+#define CN_OPS_H
+
+#include "graph.h"
+
+typedef struct OpDef {
+    const char *name;
+    /* Checks the input values of n and declares its outputs with graph_output. */
+    int  (*infer)(Graph *g, Node *n, Error *e);
+    /* Runs n over bound storage at the current batch size. */
+    void (*forward)(Graph *g, const Node *n);
+    /* Adds nodes computing the gradients of n's inputs that require one, given the
+     * gradients dout[i] of its outputs (-1 where an output has none), and hands them to
+     * graph_accumulate_grad. NULL for ops that are never differentiated. */
+    int  (*backward)(Graph *g, Node n, const int *dout, Error *e);
+} OpDef;
+
+#define CN_OPS(X)                   \
+    X(conv2d)                       \
+    X(conv2d_backward_input)        \
+    X(conv2d_backward_weight)       \
+    X(linear)                       \
+    X(linear_backward_input)        \
+    X(linear_backward_weight)       \
+    X(relu)                         \
+    X(relu_backward)                \
+    X(maxpool2d)                    \
+    X(maxpool2d_backward)           \
+    X(dropout)                      \
+    X(dropout_backward)             \
+    X(flatten)                      \
+    X(cross_entropy)                \
+    X(cross_entropy_backward)       \
+    X(add)                          \
+    X(adam)                         \
+    X(sgd)
+
+#define CN_OP_ENUM(name) OP_##name,
+typedef enum { CN_OPS(CN_OP_ENUM) OP_COUNT } OpId;
+#undef CN_OP_ENUM
+
+#define CN_OP_EXTERN(name) extern const OpDef op_##name;
+CN_OPS(CN_OP_EXTERN)
+#undef CN_OP_EXTERN
+
+extern const OpDef *const op_table[OP_COUNT];
+
+/* Shape rules shared with the compiler's checker, so each formula lives in one place:
+ * the output size of a window of size k, stride s, padding p over n (PyTorch's floor
+ * rule), or -1 when the window does not fit. */
+int window_out_size(int n, int k, int s, int p);
+
+#endif
