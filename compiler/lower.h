@@ -1,0 +1,18 @@
+/* compiler/lower.h: lowering a checked Program to the runtime's graph IR. */
+#ifndef CNNC_LOWER_H
+#define CNNC_LOWER_H
+
+#include "../runtime/graph.h"
+#include "program.h"
+
+typedef struct LowerOptions {
+    int batch;          /* the largest batch the graph will run */
+    int training;       /* append the backward graph (autodiff) and the optimizer's update */
+} LowerOptions;
+
+/* Builds the forward graph (input -> layers -> logits -> cross-entropy loss and softmax),
+ * and for training the backward and update nodes. Not yet planned or bound. NULL with e
+ * set (prefixed with the layer's file:line:col) on failure. */
+Graph *lower_program(const Program *p, const LowerOptions *o, Error *e);
+
+#endif

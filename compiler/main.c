@@ -1,0 +1,253 @@
+/* compiler/main.c: the cnnc driver: parses the command line, checks the .cnn file, lowers
+ * it, plans memory and runs what was asked (check, dump, train, eval, predict). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../runtime/exec.h"
+#include "../runtime/init.h"
+#include "../runtime/modelfile.h"
+#include "check.h"
+#include "dump.h"
+#include "lower.h"
+#include "plan.h"
+#include "summary.h"
+#include "train.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "dev"
+#endif
+
+static const char usage[] =
+    "usage: cnnc FILE.cnn [ACTION] [OPTIONS]\n"
+    "\n"
+    "Actions (default --check):\n"
+    "  --check               check the file, infer every shape, print the model summary\n"
+    "  --summary             the same as --check\n"
+    "  --dump-graph[=dot]    print the forward, backward and update graph (text, or Graphviz dot)\n"
+    "  --train               train on train_dataset, report test_dataset each epoch and\n"
+    "                        validation_dataset at the end, write the model file\n"
+    "  --eval                report loss and correct counts on the test and validation sets\n"
+    "  --predict IMG...      print each image's predicted class and class probabilities\n"
+    "\n"
+    "Options:\n"
+    "  --epochs N            train for N epochs instead of NUM_EPOCHS\n"
+    "  --seed N              seed initialisation, shuffling and dropout (default: random, printed)\n"
+    "  --data DIR            read train/, test/, validate/ from DIR instead of the paths in the file\n"
+    "  -o, --output MODEL    model file to write (default: FILE with .safetensors, beside it)\n"
+    "  --weights MODEL       model file to load for --eval and --predict\n"
+    "  --threads N           threads to use (default: every core)\n"
+    "  -h, --help            this help\n"
+    "  --version             the version\n";
+
+enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT };
+
+typedef struct Args {
+    int         action, dump_dot, threads, epochs;
+    int         have_seed;
+    uint64_t    seed;
+    const char *file, *data, *output, *weights;
+    char      **images;
+    int         nimages;
+} Args;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cnnc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see cnnc --help)\n");
+    return 2;
+}
+
+static int parse_int(const char *s, const char *flag, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "cnnc: error: %s expects an integer from %ld to %ld, got '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, Args *a)
+{
+    static const struct option opts[] = {
+        { "check", no_argument, 0, 'c' },       { "summary", no_argument, 0, 'c' },
+        { "dump-graph", optional_argument, 0, 'g' }, { "train", no_argument, 0, 't' },
+        { "eval", no_argument, 0, 'E' },        { "predict", no_argument, 0, 'p' },
+        { "epochs", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
+        { "data", required_argument, 0, 'd' },  { "output", required_argument, 0, 'o' },
+        { "weights", required_argument, 0, 'w' }, { "threads", required_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
+        { 0, 0, 0, 0 },
+    };
+    memset(a, 0, sizeof *a);
+    int c, actions = 0;
+    long v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->action = A_CHECK; actions++; break;
+        case 'g':
+            a->action = A_DUMP; actions++;
+            if (optarg && strcmp(optarg, "dot") == 0) a->dump_dot = 1;
+            else if (optarg && strcmp(optarg, "text") != 0)
+                return usage_error("--dump-graph takes 'text' or 'dot', not '%s'", optarg);
+            break;
+        case 't': a->action = A_TRAIN; actions++; break;
+        case 'E': a->action = A_EVAL; actions++; break;
+        case 'p': a->action = A_PREDICT; actions++; break;
+        case 'e': if (parse_int(optarg, "--epochs", 1, 1000000, &v) < 0) return 2; a->epochs = (int)v; break;
+        case 's': if (parse_int(optarg, "--seed", 0, 0x7fffffffffffffffL, &v) < 0) return 2;
+                  a->seed = (uint64_t)v; a->have_seed = 1; break;
+        case 'd': a->data = optarg; break;
+        case 'o': a->output = optarg; break;
+        case 'w': a->weights = optarg; break;
+        case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (actions > 1) return usage_error("%s", "give one action: --check, --dump-graph, --train, --eval or --predict");
+    if (optind >= argc) return usage_error("%s", "no .cnn file given");
+    a->file = argv[optind++];
+    if (a->action == A_PREDICT) {
+        a->images = argv + optind;
+        a->nimages = argc - optind;
+        if (!a->nimages) return usage_error("%s", "--predict needs at least one image");
+    } else if (optind < argc) {
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
+        return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
+    return 0;
+}
+
+/* FILE.cnn -> FILE.safetensors */
+static char *default_output(const char *file)
+{
+    size_t n = strlen(file);
+    char *s = xmalloc(n + 16);
+    memcpy(s, file, n + 1);
+    char *dot = strrchr(s, '.'), *slash = strrchr(s, '/');
+    if (dot && (!slash || dot > slash)) *dot = 0;
+    strcat(s, ".safetensors");
+    return s;
+}
+
+static int max_batch(const Program *p, int action)
+{
+    if (action == A_PREDICT) return 1;
+    int b = p->batch_size;
+    const DatasetDecl *d[3] = { &p->train, &p->test, &p->validation };
+    for (int i = 0; i < 3; i++)
+        if (d[i]->present && d[i]->batch_size > b) b = d[i]->batch_size;
+    return b;
+}
+
+static int fail(const Error *e)
+{
+    if (strstr(e->msg, ": error: ")) fprintf(stderr, "%s\n", e->msg);
+    else fprintf(stderr, "cnnc: error: %s\n", e->msg);
+    return 1;
+}
+
+static int run(const Args *a, const Program *p)
+{
+    Error e;
+    int training = a->action == A_TRAIN || ((a->action == A_CHECK || a->action == A_DUMP) && p->opt.kind != OPT_NONE);
+    LowerOptions lo = { max_batch(p, a->action), training };
+    Graph *g = lower_program(p, &lo, &e);
+    if (!g) return fail(&e);
+    PlanStats st;
+    plan_memory(g, &st);
+    int rc = 0;
+    if (a->action == A_CHECK) {
+        print_summary(stdout, p, training ? &st : NULL, lo.batch);
+    } else if (a->action == A_DUMP) {
+        if (a->dump_dot) dump_graph_dot(stdout, g, p->path);
+        else dump_graph_text(stdout, g, p->path, &st);
+    } else {
+        graph_bind(g);
+        exec_set_threads(g, a->threads);
+        RunOptions ro = { a->epochs, a->seed, a->data, NULL };
+        if (a->action == A_TRAIN) {
+            char *out = a->output ? xstrdup(a->output) : default_output(a->file);
+            ro.out_path = out;
+            Sets s;
+            init_parameters(g, a->seed);
+            if (sets_open(p, &ro, 1, &s, &e) < 0) {
+                rc = fail(&e);
+            } else {
+                printf("Training %s on %d images (%d classes), batch %d, %d epochs, seed %llu\n", p->model_name,
+                       s.train.n, s.train.nclasses, p->train.batch_size, a->epochs ? a->epochs : p->epochs,
+                       (unsigned long long)a->seed);
+                fflush(stdout);
+                if (train_run(p, g, &s, &ro, stdout, &e) < 0) rc = fail(&e);
+                sets_free(&s);
+            }
+            free(out);
+        } else {
+            StFile mf;
+            int loaded = model_load(g, a->weights, &mf, &e) == 0;
+            if (!loaded) {
+                rc = fail(&e);
+            } else if (a->action == A_EVAL) {
+                Sets s;
+                if (sets_open(p, &ro, 0, &s, &e) < 0) {
+                    rc = fail(&e);
+                } else {
+                    EvalResult r;
+                    if (!s.has_test && !s.has_validation) {
+                        rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
+                    }
+                    if (!rc && s.has_test) {
+                        if (evaluate(g, &s.test, &p->test, a->seed, &r, &e) < 0) rc = fail(&e);
+                        else printf("Test Loss: %.4f, Test Correct: %d/%d\n", r.loss, r.correct, r.total);
+                    }
+                    if (!rc && s.has_validation) {
+                        if (evaluate(g, &s.validation, &p->validation, a->seed, &r, &e) < 0) rc = fail(&e);
+                        else printf("Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
+                    }
+                    sets_free(&s);
+                }
+            } else {
+                char **names = NULL;
+                int n = 0, own = 0;
+                if (model_classes(&mf, &names, &n, &e) == 0 && n > 0) own = 1;
+                else names = p->classes, n = p->nclasses;
+                if (predict_images(p, g, names, n, a->images, a->nimages, stdout, &e) < 0) rc = fail(&e);
+                if (own) {
+                    for (int i = 0; i < n; i++) free(names[i]);
+                    free(names);
+                }
+            }
+            if (loaded) safetensors_free(&mf);
+        }
+    }
+    graph_free(g);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
+    CheckOptions co = { a.action == A_TRAIN };
+    Program p;
+    if (check_file(a.file, &co, &p, stderr) < 0) return 1;
+    rc = run(&a, &p);
+    program_free(&p);
+    return rc;
+}

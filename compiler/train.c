@@ -1,0 +1,233 @@
+/* compiler/train.c: training, evaluation and prediction loops (see train.h). */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/exec.h"
+#include "../runtime/modelfile.h"
+
+/* --data DIR keeps the last path component (train, test, validate) under DIR */
+static char *dataset_root(const DatasetDecl *d, const RunOptions *o)
+{
+    if (!o->data_dir) return xstrdup(d->resolved);
+    const char *r = d->resolved;
+    size_t n = strlen(r);
+    while (n > 1 && r[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && r[b - 1] != '/') b--;
+    size_t dl = strlen(o->data_dir);
+    char *s = xmalloc(dl + 1 + (n - b) + 1);
+    sprintf(s, "%s/%.*s", o->data_dir, (int)(n - b), r + b);
+    return s;
+}
+
+static int open_one(const Program *p, const DatasetDecl *d, const RunOptions *o, const char *what,
+                    Dataset *ds, Error *e)
+{
+    char *root = dataset_root(d, o);
+    Error de;
+    int rc = dataset_open_imagefolder(ds, root, p->in_shape[0], &de);
+    if (rc < 0) {
+        if (d->loc.line && !o->data_dir)
+            err_set(e, "%s:%d:%d: error: %s: %s", p->path, d->loc.line, d->loc.col, what, de.msg);
+        else
+            err_set(e, "%s: %s", what, de.msg);
+    }
+    free(root);
+    return rc;
+}
+
+static int out_features(const Program *p)
+{
+    const Layer *L = &p->layers[p->nlayers - 1];
+    return L->out_ndim == 1 ? L->out_shape[0] : -1;
+}
+
+static int check_classes(const Program *p, const Dataset *ds, const char *what, Error *e)
+{
+    int k = out_features(p);
+    if (ds->nclasses != k)
+        return err_set(e, "%s: %s has %d class folder%s but the model outputs %d classes: make the last Linear's out_features %d",
+                       ds->root, what, ds->nclasses, ds->nclasses == 1 ? "" : "s", k, ds->nclasses);
+    if (p->nclasses && p->nclasses != ds->nclasses)
+        return err_set(e, "%s: %s has %d class folders but `classes` names %d", ds->root, what, ds->nclasses, p->nclasses);
+    return 0;
+}
+
+int sets_open(const Program *p, const RunOptions *o, int need_train, Sets *s, Error *e)
+{
+    memset(s, 0, sizeof *s);
+    struct { const DatasetDecl *d; Dataset *ds; int *has; const char *what; } all[] = {
+        { &p->train, &s->train, &s->has_train, "train_dataset" },
+        { &p->test, &s->test, &s->has_test, "test_dataset" },
+        { &p->validation, &s->validation, &s->has_validation, "validation_dataset" },
+    };
+    for (int i = 0; i < 3; i++) {
+        if (!all[i].d->present || (i == 0 && !need_train)) continue;
+        if (open_one(p, all[i].d, o, all[i].what, all[i].ds, e) < 0) goto fail;
+        *all[i].has = 1;
+        if (check_classes(p, all[i].ds, all[i].what, e) < 0) goto fail;
+    }
+    if (p->nclasses) {
+        s->classes = p->classes;
+        s->nclasses = p->nclasses;
+    } else {
+        const Dataset *first = s->has_train ? &s->train : s->has_test ? &s->test : s->has_validation ? &s->validation : NULL;
+        if (first) {
+            s->classes = first->class_names;
+            s->nclasses = first->nclasses;
+        }
+    }
+    return 0;
+fail:
+    sets_free(s);
+    return -1;
+}
+
+void sets_free(Sets *s)
+{
+    if (s->has_train) dataset_free(&s->train);
+    if (s->has_test) dataset_free(&s->test);
+    if (s->has_validation) dataset_free(&s->validation);
+    memset(s, 0, sizeof *s);
+}
+
+static int count_correct(const Graph *g, int n)
+{
+    const float *z = vf32(g, g->logits);
+    const int32_t *y = vi32(g, g->label);
+    int k = g->vals[g->logits].shape[1], correct = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (z[(size_t)i * k + j] > z[(size_t)i * k + best]) best = j;
+        correct += best == y[i];
+    }
+    return correct;
+}
+
+int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, uint64_t seed, EvalResult *r, Error *e)
+{
+    const Value *in = &g->vals[g->input];
+    DataLoader dl;
+    memset(r, 0, sizeof *r);
+    int bs = d->batch_size < g->max_batch ? d->batch_size : g->max_batch;
+    if (dataloader_init(&dl, ds, &d->transform, bs, d->shuffle, seed, in->shape[1], in->shape[2], in->shape[3], e) < 0)
+        return -1;
+    dataloader_begin_epoch(&dl, 0);
+    g->training = 0;
+    double total = 0;
+    int n;
+    while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+        graph_set_batch(g, n);
+        exec_run(g, PHASE_FORWARD);
+        total += vf32(g, g->loss)[0];
+        r->correct += count_correct(g, n);
+        r->total += n;
+        r->batches++;
+    }
+    dataloader_free(&dl);
+    if (n < 0) return -1;
+    r->loss = r->batches ? total / r->batches : 0.0;
+    return 0;
+}
+
+int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e)
+{
+    const Value *in = &g->vals[g->input];
+    int epochs = o->epochs > 0 ? o->epochs : p->epochs;
+    DataLoader dl;
+    if (dataloader_init(&dl, &s->train, &p->train.transform, p->train.batch_size, p->train.shuffle, o->seed,
+                        in->shape[1], in->shape[2], in->shape[3], e) < 0)
+        return -1;
+    rng_seed3(&g->rng, o->seed, 2, 0);
+    for (int epoch = 0; epoch < epochs; epoch++) {
+        dataloader_begin_epoch(&dl, epoch);
+        double total = 0;
+        int correct = 0, images = 0, batches = 0, n;
+        while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+            graph_set_batch(g, n);
+            g->training = 1;
+            g->step++;
+            exec_run(g, PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE);
+            float loss = vf32(g, g->loss)[0];
+            if (!isfinite(loss)) {
+                dataloader_free(&dl);
+                return err_set(e, "the training loss became %s at epoch %d, batch %d: lower the learning rate "
+                                  "(optimizer lr) or check the Normalize values", isnan(loss) ? "NaN" : "infinite",
+                               epoch + 1, batches + 1);
+            }
+            total += loss;
+            correct += count_correct(g, n);
+            images += n;
+            batches++;
+        }
+        if (n < 0) {
+            dataloader_free(&dl);
+            return -1;
+        }
+        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %d/%d", epoch + 1, epochs,
+                batches ? total / batches : 0.0, correct, images);
+        if (s->has_test) {
+            EvalResult r;
+            if (evaluate(g, &s->test, &p->test, o->seed, &r, e) < 0) {
+                dataloader_free(&dl);
+                return -1;
+            }
+            fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
+        }
+        fputc('\n', out);
+        fflush(out);
+    }
+    dataloader_free(&dl);
+    if (s->has_validation) {
+        EvalResult r;
+        if (evaluate(g, &s->validation, &p->validation, o->seed, &r, e) < 0) return -1;
+        fprintf(out, "Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
+    }
+    if (o->out_path) {
+        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) return -1;
+        fprintf(out, "Saved model to %s\n", o->out_path);
+    }
+    return 0;
+}
+
+static const Pipeline *eval_transform(const Program *p)
+{
+    if (p->validation.present) return &p->validation.transform;
+    if (p->test.present) return &p->test.transform;
+    return &p->train.transform;
+}
+
+int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
+                   char *const *paths, int npaths, FILE *out, Error *e)
+{
+    const Value *in = &g->vals[g->input];
+    int C = in->shape[1], H = in->shape[2], W = in->shape[3];
+    g->training = 0;
+    for (int i = 0; i < npaths; i++) {
+        Image img;
+        Rng r;
+        Error ie;
+        rng_seed3(&r, 0, 3, (uint64_t)i);
+        if (image_load(paths[i], C, &img, e) < 0) return -1;
+        if (pipeline_apply(eval_transform(p), &img, vf32(g, g->input), C, H, W, &r, &ie) < 0)
+            return err_set(e, "%s: %s", paths[i], ie.msg);
+        vi32(g, g->label)[0] = 0;   /* no label: the loss is ignored, the softmax is read */
+        graph_set_batch(g, 1);
+        exec_run(g, PHASE_FORWARD);
+        const float *pr = vf32(g, g->probs);
+        int k = g->vals[g->probs].shape[1], best = 0;
+        for (int j = 1; j < k; j++)
+            if (pr[j] > pr[best]) best = j;
+        fprintf(out, "%s: %s", paths[i], best < nclasses ? classes[best] : "?");
+        for (int j = 0; j < k; j++) {
+            if (j < nclasses) fprintf(out, "%s%s %.4f", j ? ", " : " (", classes[j], (double)pr[j]);
+            else fprintf(out, "%sclass %d %.4f", j ? ", " : " (", j, (double)pr[j]);
+        }
+        fprintf(out, ")\n");
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* compiler/train.h: the notebook's training loop, evaluation and prediction, driven from a
+ * checked Program over a lowered, planned and bound graph. */
+#ifndef CNNC_TRAIN_H
+#define CNNC_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../runtime/data.h"
+#include "../runtime/graph.h"
+#include "program.h"
+
+typedef struct RunOptions {
+    int         epochs;         /* overrides NUM_EPOCHS when > 0 */
+    uint64_t    seed;
+    const char *data_dir;       /* --data: replaces the folder holding train/test/validate */
+    const char *out_path;       /* model file to write after training */
+} RunOptions;
+
+typedef struct EvalResult {
+    double loss;                /* mean over batches, as the notebook reports */
+    int    correct, total, batches;
+} EvalResult;
+
+/* The data sets the program declares, opened; class names from `classes` or the folders. */
+typedef struct Sets {
+    Dataset     train, test, validation;
+    int         has_train, has_test, has_validation;
+    char      **classes;
+    int         nclasses;
+    int         owns_classes;
+} Sets;
+
+int  sets_open(const Program *p, const RunOptions *o, int need_train, Sets *s, Error *e);
+void sets_free(Sets *s);
+
+/* Trains for the configured epochs, printing the notebook's line per epoch to out, then the
+ * validation set's line; writes the model file. */
+int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e);
+
+/* Forward passes only (Dropout off) over a whole data set. */
+int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, uint64_t seed, EvalResult *r, Error *e);
+
+/* One line per image: path, predicted class, softmax probability of every class. */
+int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
+                   char *const *paths, int npaths, FILE *out, Error *e);
+
+#endif

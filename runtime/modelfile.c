@@ -1,0 +1,126 @@
+/* runtime/modelfile.c: saving and loading model files (see modelfile.h). */
+#include "modelfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+/* ["a", "b"] with JSON escapes; the caller frees */
+static char *classes_json(char *const *classes, int n)
+{
+    JsonBuf b = { 0 };
+    json_buf_puts(&b, "[");
+    for (int i = 0; i < n; i++) {
+        if (i) json_buf_puts(&b, ", ");
+        json_buf_string(&b, classes[i]);
+    }
+    json_buf_puts(&b, "]");
+    return b.p;
+}
+
+int model_save(const Graph *g, const char *path, char *const *classes, int nclasses,
+               const char *source, Error *e)
+{
+    int np = 0;
+    for (int i = 0; i < g->nvals; i++) np += g->vals[i].kind == VK_PARAM;
+    StTensor *t = xcalloc((size_t)np ? (size_t)np : 1, sizeof *t);
+    int k = 0;
+    for (int i = 0; i < g->nvals; i++) {
+        const Value *v = &g->vals[i];
+        if (v->kind != VK_PARAM) continue;
+        t[k].name = v->name;
+        t[k].dtype = ST_F32;
+        t[k].ndim = v->ndim;
+        for (int d = 0; d < v->ndim; d++) t[k].shape[d] = v->shape[d];
+        t[k].data = v->data;
+        k++;
+    }
+    char *cls = classes_json(classes, classes ? nclasses : 0);
+    StMeta meta[3] = {
+        { "format", "pt" },
+        { "classes", cls },
+        { "cnnc_source", source ? source : "" },
+    };
+    int rc = safetensors_write(path, t, np, meta, 3, e);
+    free(cls);
+    free(t);
+    return rc;
+}
+
+static void dims_str(const int64_t *s, int n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%lld", i ? " x " : "", (long long)s[i]);
+    if (n == 0) snprintf(buf, cap, "scalar");
+}
+
+int model_load(Graph *g, const char *path, StFile *meta_out, Error *e)
+{
+    StFile f;
+    if (safetensors_read(&f, path, e) < 0) return -1;
+    int np = 0;
+    for (int i = 0; i < g->nvals; i++) {
+        Value *v = &g->vals[i];
+        if (v->kind != VK_PARAM) continue;
+        np++;
+        const StEntry *t = safetensors_find(&f, v->name);
+        if (!t) {
+            safetensors_free(&f);
+            return err_set(e, "%s: has no tensor '%s' that the model needs: was it saved from a different .cnn model?",
+                           path, v->name);
+        }
+        int64_t want[CN_MAX_DIMS];
+        for (int d = 0; d < v->ndim; d++) want[d] = v->shape[d];
+        int same = t->dtype == ST_F32 && t->ndim == v->ndim;
+        for (int d = 0; same && d < v->ndim; d++) same = t->shape[d] == want[d];
+        if (!same) {
+            char a[96], b[96];
+            dims_str(want, v->ndim, a, sizeof a);
+            dims_str(t->shape, t->ndim, b, sizeof b);
+            safetensors_free(&f);
+            return err_set(e, "%s: tensor '%s' is %s%s but the model expects %s float32: was it saved from a different .cnn model?",
+                           path, v->name, b, t->dtype == ST_F32 ? "" : " (not float32)", a);
+        }
+        memcpy(v->data, t->data, value_bytes(v));
+    }
+    if (f.nt != np) {
+        for (int i = 0; i < f.nt; i++) {
+            int found = 0;
+            for (int j = 0; j < g->nvals && !found; j++)
+                found = g->vals[j].kind == VK_PARAM && strcmp(g->vals[j].name, f.t[i].name) == 0;
+            if (!found) {
+                err_set(e, "%s: tensor '%s' is not a parameter of this model: was it saved from a different .cnn model?",
+                        path, f.t[i].name);
+                safetensors_free(&f);
+                return -1;
+            }
+        }
+    }
+    if (meta_out) *meta_out = f;
+    else safetensors_free(&f);
+    return 0;
+}
+
+int model_classes(const StFile *f, char ***names, int *n, Error *e)
+{
+    const char *s = safetensors_meta(f, "classes");
+    if (!s) return err_set(e, "model file has no class names");
+    JsonDoc doc;
+    if (json_parse(&doc, s, strlen(s), "model file's class names", e) < 0) return -1;
+    const JsonValue *v = &doc.root;
+    int ok = v->type == JSON_ARRAY;
+    for (size_t i = 0; ok && i < v->n; i++) ok = v->items[i].type == JSON_STRING;
+    if (!ok) {
+        json_free(&doc);
+        return err_set(e, "model file's class names are not a list of strings");
+    }
+    *n = (int)v->n;
+    *names = xcalloc(v->n ? v->n : 1, sizeof **names);
+    for (size_t i = 0; i < v->n; i++) (*names)[i] = xstrdup(v->items[i].str);
+    json_free(&doc);
+    return 0;
+}
