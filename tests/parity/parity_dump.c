@@ -1,0 +1,102 @@
+/* tests/parity/parity_dump.c: runs cnnc's graph for a .cnn model on fixed random batches
+ * and writes everything PyTorch must reproduce to one safetensors file: the initial
+ * weights, the batches, the first step's logits, loss and gradients, and the weights after
+ * three Adam steps. test_parity.py replays it in PyTorch. Dropout is forced off. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/check.h"
+#include "compiler/lower.h"
+#include "compiler/plan.h"
+#include "runtime/exec.h"
+#include "runtime/init.h"
+#include "runtime/safetensors.h"
+
+#define STEPS 3
+#define BATCH 4
+
+typedef struct Out { StTensor *t; int n, cap; } Out;
+
+static void add(Out *o, const char *prefix, const char *name, StDType dt, const Value *v, const void *data, int batch)
+{
+    if (o->n == o->cap) o->t = xrealloc(o->t, (size_t)(o->cap = o->cap ? 2 * o->cap : 64) * sizeof *o->t);
+    StTensor *t = &o->t[o->n++];
+    char *full = xmalloc(strlen(prefix) + strlen(name) + 2);
+    sprintf(full, "%s%s", prefix, name);
+    t->name = full;
+    t->dtype = dt;
+    t->ndim = v->ndim;
+    for (int d = 0; d < v->ndim; d++) t->shape[d] = v->shape[d];
+    if (v->batched) t->shape[0] = batch;
+    size_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
+    void *copy = xmalloc(n * 4);
+    memcpy(copy, data, n * 4);
+    t->data = copy;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: parity_dump MODEL.cnn OUT.safetensors\n");
+        return 2;
+    }
+    Program p;
+    CheckOptions co = { 1 };
+    if (check_file(argv[1], &co, &p, stderr) < 0) return 1;
+    for (int i = 0; i < p.nlayers; i++)
+        if (p.layers[i].kind == L_DROPOUT) p.layers[i].p = 0;
+    LowerOptions lo = { BATCH, 1 };
+    Error e;
+    Graph *g = lower_program(&p, &lo, &e);
+    if (!g) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    PlanStats st;
+    plan_memory(g, &st);
+    graph_bind(g);
+    init_parameters(g, 1);
+    exec_set_threads(g, 0);
+    Out o = { 0 };
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].kind == VK_PARAM) add(&o, "init.", g->vals[i].name, ST_F32, &g->vals[i], g->vals[i].data, BATCH);
+    Rng r;
+    rng_seed(&r, 2024);
+    int nclasses = g->vals[g->logits].shape[1];
+    for (int s = 0; s < STEPS; s++) {
+        char name[32];
+        float *x = vf32(g, g->input);
+        for (size_t i = 0; i < value_numel(&g->vals[g->input]); i++) x[i] = 2 * rng_uniform(&r) - 1;
+        for (int i = 0; i < BATCH; i++) vi32(g, g->label)[i] = (int32_t)rng_below(&r, (uint32_t)nclasses);
+        snprintf(name, sizeof name, "input.%d", s);
+        add(&o, "", name, ST_F32, &g->vals[g->input], x, BATCH);
+        snprintf(name, sizeof name, "target.%d", s);
+        add(&o, "", name, ST_I32, &g->vals[g->label], vi32(g, g->label), BATCH);
+        graph_set_batch(g, BATCH);
+        g->training = 1;
+        g->step++;
+        exec_run(g, PHASE_FORWARD | PHASE_BACKWARD);
+        if (s == 0) {
+            add(&o, "", "logits.0", ST_F32, &g->vals[g->logits], vf32(g, g->logits), BATCH);
+            add(&o, "", "loss.0", ST_F32, &g->vals[g->loss], vf32(g, g->loss), BATCH);
+            for (int i = 0; i < g->nvals; i++)
+                if (g->vals[i].kind == VK_PARAM)
+                    add(&o, "grad.", g->vals[i].name, ST_F32, &g->vals[i], g->vals[g->vals[i].grad].data, BATCH);
+        }
+        exec_run(g, PHASE_UPDATE);
+    }
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].kind == VK_PARAM) add(&o, "final.", g->vals[i].name, ST_F32, &g->vals[i], g->vals[i].data, BATCH);
+    int rc = safetensors_write(argv[2], o.t, o.n, NULL, 0, &e);
+    if (rc < 0) fprintf(stderr, "%s\n", e.msg);
+    for (int i = 0; i < o.n; i++) {
+        free((void *)o.t[i].name);
+        free((void *)o.t[i].data);
+    }
+    free(o.t);
+    graph_free(g);
+    program_free(&p);
+    return rc < 0;
+}

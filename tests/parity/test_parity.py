@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""tests/parity/test_parity.py: cnnc against PyTorch on the same weights and batches.
+
+parity_dump (C) runs the notebook's model, without dropout, as cnnc compiles it from
+models/sea_nodropout.cnn, and writes its initial weights, three batches, the first step's
+logits, loss and gradients and the weights after three Adam steps. Here PyTorch loads
+those initial weights into the notebook's ClassificationCNN with load_state_dict (strict,
+so the names must be PyTorch's state_dict keys) and replays the steps; everything must
+agree to 1e-4 relative (max |cnnc - torch| / max |torch| per tensor).
+Skipped (exit 77) where /usr/bin/python3 has no torch."""
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.optim as optim
+except ImportError:
+    print("test_parity: skipped, no torch for this python")
+    sys.exit(77)
+
+top_srcdir = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "..", ".."))
+top_builddir = os.environ.get("top_builddir", top_srcdir)
+sys.path.insert(0, os.path.join(top_srcdir, "tests", "data"))
+from safetensors_io import load_file  # noqa: E402
+
+
+class ClassificationCNN(nn.Module):
+    """The notebook's model, without its dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv_layers = nn.Sequential(
+            nn.Conv2d(3, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.fc_layers = nn.Sequential(
+            nn.Flatten(), nn.Linear(32 * 25 * 25, 128), nn.ReLU(), nn.Linear(128, 5))
+
+    def forward(self, x):
+        return self.fc_layers(self.conv_layers(x))
+
+
+failures = 0
+checks = 0
+
+
+def close(name, got, want, rtol=1e-4):
+    global failures, checks
+    checks += 1
+    got = got.detach().double().reshape(want.shape)
+    want = want.detach().double()
+    scale = want.abs().max().item()
+    err = (got - want).abs().max().item()
+    rel = err / scale if scale > 0 else err
+    if not rel <= rtol:
+        failures += 1
+        print(f"FAIL {name}: max |cnnc - torch| = {err:.3g}, relative {rel:.3g} > {rtol}")
+
+
+def main():
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "parity.safetensors")
+        subprocess.run([os.path.join(top_builddir, "tests", "parity", "parity_dump"),
+                        os.path.join(top_srcdir, "models", "sea_nodropout.cnn"), out], check=True)
+        t = load_file(out)
+    model = ClassificationCNN()
+    init = {k[len("init."):]: v for k, v in t.items() if k.startswith("init.")}
+    model.load_state_dict(init, strict=True)
+    opt = optim.Adam(model.parameters(), lr=0.001)
+    criterion = nn.CrossEntropyLoss()
+    for step in range(3):
+        x, y = t[f"input.{step}"], t[f"target.{step}"].long()
+        opt.zero_grad()
+        logits = model(x)
+        loss = criterion(logits, y)
+        loss.backward()
+        if step == 0:
+            close("logits", t["logits.0"], logits)
+            close("loss", t["loss.0"], loss.reshape(1))
+            for name, p in model.named_parameters():
+                close("grad of " + name, t["grad." + name], p.grad)
+        opt.step()
+    for name, p in model.named_parameters():
+        close("after 3 Adam steps: " + name, t["final." + name], p)
+    print(f"test_parity: {checks} checks, {failures} failed")
+    return 1 if failures else 0
+
+
+sys.exit(main())
