@@ -1,6 +1,30 @@
 # runtime/ops/ops.mk: one file per op (kernel, shape rule, backward rule), with its tests.
 libcnnrt_a_SOURCES += \
+	runtime/ops/kernels.h runtime/ops/common.c \
 	runtime/ops/conv2d.c runtime/ops/linear.c runtime/ops/relu.c \
 	runtime/ops/maxpool2d.c runtime/ops/dropout.c runtime/ops/flatten.c \
 	runtime/ops/cross_entropy.c runtime/ops/add.c \
 	runtime/ops/adam.c runtime/ops/sgd.c
+
+# tests/ops/: one test per op file, each against a direct double-precision reference
+EXTRA_DIST += tests/ops/testgraph.h
+check_PROGRAMS += tests/ops/test_conv2d
+TESTS += tests/ops/test_conv2d
+check_PROGRAMS += tests/ops/test_linear
+TESTS += tests/ops/test_linear
+check_PROGRAMS += tests/ops/test_relu
+TESTS += tests/ops/test_relu
+check_PROGRAMS += tests/ops/test_maxpool2d
+TESTS += tests/ops/test_maxpool2d
+check_PROGRAMS += tests/ops/test_dropout
+TESTS += tests/ops/test_dropout
+check_PROGRAMS += tests/ops/test_flatten
+TESTS += tests/ops/test_flatten
+check_PROGRAMS += tests/ops/test_cross_entropy
+TESTS += tests/ops/test_cross_entropy
+check_PROGRAMS += tests/ops/test_add
+TESTS += tests/ops/test_add
+check_PROGRAMS += tests/ops/test_adam
+TESTS += tests/ops/test_adam
+check_PROGRAMS += tests/ops/test_sgd
+TESTS += tests/ops/test_sgd

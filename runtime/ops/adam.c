@@ -1,0 +1,65 @@
+/* runtime/ops/adam.c: one torch.optim.Adam step (PyTorch 1.13, single-tensor, amsgrad=False)
+ * on a parameter, its gradient and its two moments, in place. */
+#include <math.h>
+
+#include "../ops.h"
+#include "kernels.h"
+
+/* param, grad, exp_avg, exp_avg_sq [n]; step t >= 1 (the trainer counts it). Element by
+ * element, in float like PyTorch's tensor ops, with the scalars of its Python code in double:
+ *   g = grad + wd*param                  (when wd != 0; grad itself is left unchanged)
+ *   m = m*beta1 + (1-beta1)*g
+ *   v = v*beta2 + (1-beta2)*g*g
+ *   param += -(lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),  bc1 = 1-beta1^t, bc2 = 1-beta2^t */
+void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
+                 const AdamHyper *h, int64_t step)
+{
+    double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
+    float neg_step_size = (float)(-(h->lr / bc1)), bc2_sqrt = (float)sqrt(bc2);
+    float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps;
+    float one_minus_beta1 = (float)(1.0 - h->beta1), one_minus_beta2 = (float)(1.0 - h->beta2);
+    float wd = (float)h->weight_decay;
+    for (size_t i = 0; i < n; i++) {
+        float g = h->weight_decay != 0 ? grad[i] + wd * param[i] : grad[i];
+        float m = exp_avg[i] * beta1 + one_minus_beta1 * g;
+        float v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
+        exp_avg[i] = m;
+        exp_avg_sq[i] = v;
+        param[i] += neg_step_size * m / (sqrtf(v) / bc2_sqrt + eps);
+    }
+}
+
+/* The hyperparameters as the Python floats they were written as. */
+static AdamHyper adam_hyper(const Attrs *a)
+{
+    AdamHyper h = { attr_double(a->lr), attr_double(a->beta1), attr_double(a->beta2),
+                    attr_double(a->eps), attr_double(a->weight_decay) };
+    return h;
+}
+
+/* adam(param, grad, exp_avg, exp_avg_sq): no outputs, updates param and the moments in place */
+static int adam_infer(Graph *g, Node *n, Error *e)
+{
+    static const char *what[4] = { "the parameter", "its gradient", "exp_avg", "exp_avg_sq" };
+    if (op_expect_inputs(g, n, 4, 4, e) < 0) return -1;
+    for (int i = 0; i < 4; i++)
+        if (op_expect(g, n, i, what[i], DT_F32, 0, e) < 0 ||
+            op_expect_same_shape(g, n, 0, what[0], i, what[i], e) < 0)
+            return -1;
+    AdamHyper h = adam_hyper(&n->a);
+    if (!(h.lr >= 0)) return err_set(e, "Invalid learning rate: %g", h.lr);
+    if (!(h.eps >= 0)) return err_set(e, "Invalid epsilon value: %g", h.eps);
+    if (!(h.beta1 >= 0 && h.beta1 < 1)) return err_set(e, "Invalid beta parameter at index 0: %g", h.beta1);
+    if (!(h.beta2 >= 0 && h.beta2 < 1)) return err_set(e, "Invalid beta parameter at index 1: %g", h.beta2);
+    if (!(h.weight_decay >= 0)) return err_set(e, "Invalid weight_decay value: %g", h.weight_decay);
+    return 0;
+}
+
+static void adam_run(Graph *g, const Node *n)
+{
+    AdamHyper h = adam_hyper(&n->a);
+    adam_update(vf32(g, n->in[0]), vf32(g, n->in[1]), vf32(g, n->in[2]), vf32(g, n->in[3]),
+                value_numel(&g->vals[n->in[0]]), &h, g->step);
+}
+
+const OpDef op_adam = { "adam", adam_infer, adam_run, NULL };

@@ -1,0 +1,68 @@
+/* runtime/ops/common.c: helpers shared by the op files: input checks for the shape rules,
+ * the kernels' scratch memory, and hyperparameters read back as Python floats. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../ops.h"
+#include "kernels.h"
+
+static const char *dtype_name(DType dt) { return dt == DT_F32 ? "float32" : "int32"; }
+
+int op_expect_inputs(const Graph *g, const Node *n, int lo, int hi, Error *e)
+{
+    (void)g;
+    if (n->nin >= lo && n->nin <= hi) return 0;
+    if (lo == hi)
+        return err_set(e, "%s takes %d inputs, got %d", op_table[n->op]->name, lo, n->nin);
+    return err_set(e, "%s takes %d to %d inputs, got %d", op_table[n->op]->name, lo, hi, n->nin);
+}
+
+int op_expect(const Graph *g, const Node *n, int i, const char *what, DType dt, int ndim, Error *e)
+{
+    const Value *v = &g->vals[n->in[i]];
+    if (v->dtype == dt && (ndim <= 0 || v->ndim == ndim)) return 0;
+    char shape[64];
+    shape_str(v, 0, shape, sizeof shape);
+    if (ndim <= 0)
+        return err_set(e, "%s expects %s as a %s tensor, but it is %s (%s)",
+                       op_table[n->op]->name, what, dtype_name(dt), shape, dtype_name(v->dtype));
+    return err_set(e, "%s expects %s as a %s tensor with %d dims, but it is %s (%s)",
+                   op_table[n->op]->name, what, dtype_name(dt), ndim, shape, dtype_name(v->dtype));
+}
+
+int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_i, int j,
+                         const char *what_j, Error *e)
+{
+    const Value *a = &g->vals[n->in[i]], *b = &g->vals[n->in[j]];
+    int same = a->ndim == b->ndim;
+    for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == b->shape[d];
+    if (same) return 0;
+    char sa[64], sb[64];
+    shape_str(a, 0, sa, sizeof sa);
+    shape_str(b, 0, sb, sizeof sb);
+    return err_set(e, "%s expects %s and %s of the same shape, but they are %s and %s",
+                   op_table[n->op]->name, what_i, what_j, sa, sb);
+}
+
+float *op_scratch(size_t n)
+{
+    static _Thread_local float *buf;
+    static _Thread_local size_t cap;
+    if (n > cap) {
+        cap = n > 2 * cap ? n : 2 * cap;
+        free(buf);
+        buf = xmalloc(cap * sizeof *buf);
+    }
+    return buf;
+}
+
+double attr_double(float f)
+{
+    char s[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(s, sizeof s, "%.*g", digits, (double)f);
+        double d = strtod(s, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;     /* 9 digits always round-trip: the float itself */
+}

@@ -1,0 +1,274 @@
+/* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) as im2col + sgemm,
+ * with its two backward ops: the gradient of the input (sgemm + col2im) and the gradients
+ * of the weight and bias (im2col + sgemm). */
+#include <cblas.h>
+#include <string.h>
+
+#include "../ops.h"
+#include "kernels.h"
+
+/* One image: col[C*k*k, Ho*Wo], col[(c*k + i)*k + j][oh*Wo + ow] = x[c][oh*s - p + i][ow*s - p + j]
+ * (0 where that falls in the padding). */
+static void im2col(float *col, const float *x, int C, int H, int W, int k, int s, int p,
+                   int Ho, int Wo)
+{
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++) {
+                float *row = col + ((size_t)(c * k + i) * k + j) * Ho * Wo;
+                for (int oh = 0; oh < Ho; oh++) {
+                    float *r = row + (size_t)oh * Wo;
+                    int ih = oh * s - p + i;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)Wo * sizeof *r);
+                        continue;
+                    }
+                    const float *xr = x + ((size_t)c * H + ih) * W;
+                    for (int ow = 0; ow < Wo; ow++) {
+                        int iw = ow * s - p + j;
+                        r[ow] = iw >= 0 && iw < W ? xr[iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The adjoint of im2col for one image: x[C,H,W] = 0, then x[c][ih][iw] += every col entry
+ * that im2col read from there. */
+static void col2im(float *x, const float *col, int C, int H, int W, int k, int s, int p,
+                   int Ho, int Wo)
+{
+    memset(x, 0, (size_t)C * H * W * sizeof *x);
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++) {
+                const float *row = col + ((size_t)(c * k + i) * k + j) * Ho * Wo;
+                for (int oh = 0; oh < Ho; oh++) {
+                    int ih = oh * s - p + i;
+                    if (ih < 0 || ih >= H) continue;
+                    const float *r = row + (size_t)oh * Wo;
+                    float *xr = x + ((size_t)c * H + ih) * W;
+                    for (int ow = 0; ow < Wo; ow++) {
+                        int iw = ow * s - p + j;
+                        if (iw >= 0 && iw < W) xr[iw] += r[ow];
+                    }
+                }
+            }
+}
+
+/* A 1x1 kernel with stride 1 and no padding: im2col is the identity. */
+static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && p == 0; }
+
+/* y[n] (O x Ho*Wo) = w (O x C*k*k) @ col(x[n]) (C*k*k x Ho*Wo) + b */
+void conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                    int N, int C, int H, int W, int O, int k, int stride, int pad)
+{
+    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
+    int K = C * k * k, P = Ho * Wo;
+    int direct = im2col_is_identity(k, stride, pad);
+    float *col = direct ? NULL : op_scratch((size_t)K * P);
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * C * H * W;
+        float *yn = y + (size_t)n * O * P;
+        if (!direct) im2col(col, xn, C, H, W, k, stride, pad, Ho, Wo);
+        if (b)
+            for (int o = 0; o < O; o++)
+                for (int q = 0; q < P; q++) yn[(size_t)o * P + q] = b[o];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, K,
+                    1.0f, w, K, direct ? xn : col, P, b ? 1.0f : 0.0f, yn, P);
+    }
+}
+
+/* dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol) */
+void conv2d_backward_input(float *dx, const float *dy, const float *w,
+                           int N, int C, int H, int W, int O, int k, int stride, int pad)
+{
+    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
+    int K = C * k * k, P = Ho * Wo;
+    int direct = im2col_is_identity(k, stride, pad);
+    float *dcol = direct ? NULL : op_scratch((size_t)K * P);
+    for (int n = 0; n < N; n++) {
+        float *dxn = dx + (size_t)n * C * H * W;
+        const float *dyn = dy + (size_t)n * O * P;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, O,
+                    1.0f, w, K, dyn, P, 0.0f, direct ? dxn : dcol, P);
+        if (!direct) col2im(dxn, dcol, C, H, W, k, stride, pad, Ho, Wo);
+    }
+}
+
+/* dw (O x C*k*k) = sum over n of dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k);
+ * db[o] = sum over n and the plane of dy[n][o] */
+void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
+                            int N, int C, int H, int W, int O, int k, int stride, int pad)
+{
+    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
+    int K = C * k * k, P = Ho * Wo;
+    int direct = im2col_is_identity(k, stride, pad);
+    float *col = direct ? NULL : op_scratch((size_t)K * P);
+    if (N == 0) memset(dw, 0, (size_t)O * K * sizeof *dw);
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * C * H * W;
+        const float *dyn = dy + (size_t)n * O * P;
+        if (!direct) im2col(col, xn, C, H, W, k, stride, pad, Ho, Wo);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, P,
+                    1.0f, dyn, P, direct ? xn : col, P, n ? 1.0f : 0.0f, dw, K);
+    }
+    if (!db) return;
+    for (int o = 0; o < O; o++) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) {
+            const float *r = dy + ((size_t)n * O + o) * P;
+            for (int q = 0; q < P; q++) sum += r[q];
+        }
+        db[o] = (float)sum;
+    }
+}
+
+/* Checks the window attributes and gives the output size of a k x k window over H x W. */
+static int conv_window(const Node *n, int H, int W, int *Ho, int *Wo, Error *e)
+{
+    const Attrs *a = &n->a;
+    const char *op = op_table[n->op]->name;
+    if (a->kernel < 1) return err_set(e, "%s: kernel size must be at least 1, got %d", op, a->kernel);
+    if (a->stride < 1) return err_set(e, "%s: stride must be at least 1, got %d", op, a->stride);
+    if (a->padding < 0) return err_set(e, "%s: padding must not be negative, got %d", op, a->padding);
+    *Ho = window_out_size(H, a->kernel, a->stride, a->padding);
+    *Wo = window_out_size(W, a->kernel, a->stride, a->padding);
+    if (*Ho < 1 || *Wo < 1)
+        return err_set(e, "%s: a %dx%d kernel with padding %d does not fit the %dx%d input",
+                       op, a->kernel, a->kernel, a->padding, H, W);
+    return 0;
+}
+
+/* Checks w (O x C x k x k) against x's C channels and the kernel attribute. */
+static int check_weight(const Graph *g, const Node *n, int w, int C, Error *e)
+{
+    const Value *wv = &g->vals[w];
+    int k = n->a.kernel;
+    if (wv->shape[1] != C)
+        return err_set(e, "%s expects %d input channels, but its input has %d",
+                       op_table[n->op]->name, wv->shape[1], C);
+    if (wv->shape[2] != k || wv->shape[3] != k)
+        return err_set(e, "%s: the weight's window is %dx%d, but the kernel size is %d",
+                       op_table[n->op]->name, wv->shape[2], wv->shape[3], k);
+    return 0;
+}
+
+/* conv2d(x[N,C,H,W], w[O,C,k,k], b[O]?) -> y[N,O,Ho,Wo] */
+static int conv2d_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 2, 3, e) < 0 || op_expect(g, n, 0, "x (N x C x H x W)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 1, "the weight (O x C x k x k)", DT_F32, 4, e) < 0 ||
+        (n->nin == 3 && op_expect(g, n, 2, "the bias (O)", DT_F32, 1, e) < 0))
+        return -1;
+    const Value *x = &g->vals[n->in[0]];
+    int O = g->vals[n->in[1]].shape[0], Ho, Wo;
+    if (conv_window(n, x->shape[2], x->shape[3], &Ho, &Wo, e) < 0) return -1;
+    if (check_weight(g, n, n->in[1], x->shape[1], e) < 0) return -1;
+    if (n->nin == 3 && g->vals[n->in[2]].shape[0] != O)
+        return err_set(e, "conv2d: the bias has %d elements, but there are %d output channels",
+                       g->vals[n->in[2]].shape[0], O);
+    int shape[4] = { x->shape[0], O, Ho, Wo };
+    graph_output(g, n, DT_F32, 4, shape, x->batched);
+    return 0;
+}
+
+static void conv2d_run(Graph *g, const Node *n)
+{
+    const int *x = g->vals[n->in[0]].shape, *w = g->vals[n->in[1]].shape;
+    conv2d_forward(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
+                   n->nin == 3 ? vf32(g, n->in[2]) : NULL,
+                   x[0], x[1], x[2], x[3], w[0], n->a.kernel, n->a.stride, n->a.padding);
+}
+
+/* dx = conv2d_backward_input(dy, w) with hint = x's shape; dw (and db) =
+ * conv2d_backward_weight(dy, x) with hint = the bias's shape [O] when there is a bias. */
+static int conv2d_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    int x = n.in[0], w = n.in[1], b = n.nin == 3 ? n.in[2] : -1, dy = dout[0];
+    if (dy < 0) return 0;
+    if (g->vals[x].requires_grad) {
+        Attrs a = n.a;
+        a.hint_ndim = 4;
+        memcpy(a.hint, g->vals[x].shape, sizeof a.hint);
+        int in[2] = { dy, w };
+        int dx = graph_apply(g, OP_conv2d_backward_input, in, 2, &a, e);
+        if (dx < 0 || graph_accumulate_grad(g, x, dx, e) < 0) return -1;
+    }
+    int want_w = g->vals[w].requires_grad, want_b = b >= 0 && g->vals[b].requires_grad;
+    if (want_w || want_b) {
+        Attrs a = n.a;
+        a.hint_ndim = b >= 0 ? 1 : 0;
+        a.hint[0] = g->vals[w].shape[0];
+        int in[2] = { dy, x };
+        int node = graph_add(g, OP_conv2d_backward_weight, in, 2, &a, e);
+        if (node < 0) return -1;
+        int dw = g->nodes[node].out[0], db = b >= 0 ? g->nodes[node].out[1] : -1;
+        if (want_w && graph_accumulate_grad(g, w, dw, e) < 0) return -1;
+        if (want_b && graph_accumulate_grad(g, b, db, e) < 0) return -1;
+    }
+    return 0;
+}
+
+const OpDef op_conv2d = { "conv2d", conv2d_infer, conv2d_run, conv2d_grad };
+
+/* conv2d_backward_input(dy[N,O,Ho,Wo], w[O,C,k,k]) -> dx[N, hint...]; hint is x's shape */
+static int backward_input_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy (N x O x Ho x Wo)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 1, "the weight (O x C x k x k)", DT_F32, 4, e) < 0)
+        return -1;
+    const Value *dy = &g->vals[n->in[0]], *w = &g->vals[n->in[1]];
+    const int *hint = n->a.hint;
+    if (n->a.hint_ndim != 4)
+        return err_set(e, "conv2d_backward_input needs x's shape (4 dims) as its hint, got %d dims", n->a.hint_ndim);
+    int Ho, Wo;
+    if (conv_window(n, hint[2], hint[3], &Ho, &Wo, e) < 0 || check_weight(g, n, n->in[1], hint[1], e) < 0)
+        return -1;
+    if (dy->shape[1] != w->shape[0] || dy->shape[2] != Ho || dy->shape[3] != Wo)
+        return err_set(e, "conv2d_backward_input: dy is %dx%dx%d, but x (%dx%dx%d) and the weight give %dx%dx%d",
+                       dy->shape[1], dy->shape[2], dy->shape[3], hint[1], hint[2], hint[3], w->shape[0], Ho, Wo);
+    int shape[4] = { dy->shape[0], hint[1], hint[2], hint[3] };
+    graph_output(g, n, DT_F32, 4, shape, dy->batched);
+    return 0;
+}
+
+static void backward_input_run(Graph *g, const Node *n)
+{
+    const int *dx = g->vals[n->out[0]].shape, *w = g->vals[n->in[1]].shape;
+    conv2d_backward_input(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
+                          dx[0], dx[1], dx[2], dx[3], w[0], n->a.kernel, n->a.stride, n->a.padding);
+}
+
+const OpDef op_conv2d_backward_input = { "conv2d_backward_input", backward_input_infer, backward_input_run, NULL };
+
+/* conv2d_backward_weight(dy[N,O,Ho,Wo], x[N,C,H,W]) -> dw[O,C,k,k], and db[O] when the hint
+ * is [O] (the layer has a bias) */
+static int backward_weight_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy (N x O x Ho x Wo)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 1, "x (N x C x H x W)", DT_F32, 4, e) < 0)
+        return -1;
+    const Value *dy = &g->vals[n->in[0]], *x = &g->vals[n->in[1]];
+    int O = dy->shape[1], C = x->shape[1], k = n->a.kernel, Ho, Wo;
+    if (conv_window(n, x->shape[2], x->shape[3], &Ho, &Wo, e) < 0) return -1;
+    if (dy->shape[0] != x->shape[0] || dy->shape[2] != Ho || dy->shape[3] != Wo)
+        return err_set(e, "conv2d_backward_weight: dy is %dx%dx%dx%d, but x %dx%dx%dx%d gives %dx%dx%dx%d",
+                       dy->shape[0], O, dy->shape[2], dy->shape[3], x->shape[0], C, x->shape[2], x->shape[3],
+                       x->shape[0], O, Ho, Wo);
+    if (n->a.hint_ndim != 0 && (n->a.hint_ndim != 1 || n->a.hint[0] != O))
+        return err_set(e, "conv2d_backward_weight: the hint must be the bias's shape [%d] or empty", O);
+    int wshape[4] = { O, C, k, k };
+    graph_output(g, n, DT_F32, 4, wshape, 0);
+    if (n->a.hint_ndim == 1) graph_output(g, n, DT_F32, 1, &O, 0);
+    return 0;
+}
+
+static void backward_weight_run(Graph *g, const Node *n)
+{
+    const int *x = g->vals[n->in[1]].shape;
+    conv2d_backward_weight(vf32(g, n->out[0]), n->nout == 2 ? vf32(g, n->out[1]) : NULL,
+                           vf32(g, n->in[0]), vf32(g, n->in[1]), x[0], x[1], x[2], x[3],
+                           g->vals[n->in[0]].shape[1], n->a.kernel, n->a.stride, n->a.padding);
+}
+
+const OpDef op_conv2d_backward_weight = { "conv2d_backward_weight", backward_weight_infer, backward_weight_run, NULL };

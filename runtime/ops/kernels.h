@@ -1,0 +1,93 @@
+/* runtime/ops/kernels.h: the plain kernels behind the op table (float32 NCHW, explicit sizes,
+ * no graph), so tests and later fused kernels can call them directly, plus the few helpers
+ * the op rows share (input checks for shape rules, scratch memory, hyperparameters).
+ *
+ * Conventions: every kernel writes its outputs (=, never +=); backward outputs are fresh
+ * buffers. Ho = window_out_size(H, k, stride, pad) (ops.h), likewise Wo. */
+#ifndef CN_OPS_KERNELS_H
+#define CN_OPS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../graph.h"
+#include "../rng.h"
+
+/* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
+void conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                    int N, int C, int H, int W, int O, int k, int stride, int pad);
+/* dx[N,C,H,W] from dy[N,O,Ho,Wo] and w[O,C,k,k] */
+void conv2d_backward_input(float *dx, const float *dy, const float *w,
+                           int N, int C, int H, int W, int O, int k, int stride, int pad);
+/* dw[O,C,k,k] and db[O] (or NULL) from dy[N,O,Ho,Wo] and x[N,C,H,W] */
+void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
+                            int N, int C, int H, int W, int O, int k, int stride, int pad);
+
+/* linear.c: x[N,in], w[out,in], b[out] (or NULL), y[N,out] = x w^T + b */
+void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out);
+/* dx[N,in] = dy[N,out] w[out,in] */
+void linear_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out);
+/* dw[out,in] = dy^T x, db[out] (or NULL) = column sums of dy */
+void linear_backward_weight(float *dw, float *db, const float *dy, const float *x, int N, int in, int out);
+
+/* relu.c: y[n] = max(x, 0) (NaN stays NaN); dx[n] = y > 0 ? dy : 0 */
+void relu_forward(float *y, const float *x, size_t n);
+void relu_backward(float *dx, const float *dy, const float *y, size_t n);
+
+/* maxpool2d.c: x[N,C,H,W] -> y, argmax[N,C,Ho,Wo]; padding counts as -inf; argmax is the
+ * index within x's H*W plane. */
+void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
+                       int N, int C, int H, int W, int k, int stride, int pad);
+/* dx[N,C,H,W] = scatter-add of dy[N,C,Ho,Wo] at argmax */
+void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
+                        int N, int C, int H, int W, int Ho, int Wo);
+
+/* dropout.c: y[n] = x * mask, mask[n] = 0 with probability p, else 1/(1-p), drawing one
+ * rng_uniform per element in order; dx = dy * mask */
+void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, Rng *rng);
+void dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
+
+/* cross_entropy.c: logits[N,K], labels[N] -> probs[N,K] = softmax; returns the mean over
+ * the batch of logsumexp(z_i) - z_i[y_i] (NaN if a label is outside [0, K)). */
+float cross_entropy_forward(float *probs, const float *logits, const int32_t *labels, int N, int K);
+/* dlogits[N,K] = (probs - onehot(labels)) / N; a row with a bad label becomes NaN */
+void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels, int N, int K);
+
+/* add.c: y[n] = a + b */
+void add_forward(float *y, const float *a, const float *b, size_t n);
+
+/* adam.c: one torch.optim.Adam (1.13, single-tensor, amsgrad=False) step t >= 1 over n
+ * elements, in place. grad is not modified. */
+typedef struct AdamHyper {
+    double lr, beta1, beta2, eps, weight_decay;
+} AdamHyper;
+void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
+                 const AdamHyper *h, int64_t step);
+
+/* sgd.c: one torch.optim.SGD (1.13) step t >= 1, in place; momentum_buffer may be NULL
+ * when momentum == 0. grad is not modified. */
+typedef struct SgdHyper {
+    double lr, momentum, dampening, weight_decay;
+    int    nesterov;
+} SgdHyper;
+void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
+                const SgdHyper *h, int64_t step);
+
+/* common.c: helpers shared by the op rows. */
+
+/* For shape rules: checks that n has between lo and hi inputs. */
+int op_expect_inputs(const Graph *g, const Node *n, int lo, int hi, Error *e);
+/* For shape rules: checks that input i of n has dtype dt and ndim dims (any when ndim is
+ * 0), naming it `what` (e.g. "x (N x C x H x W)") in the error. */
+int op_expect(const Graph *g, const Node *n, int i, const char *what, DType dt, int ndim, Error *e);
+/* For shape rules: checks that inputs i and j of n have the same shape, naming them. */
+int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_i, int j,
+                         const char *what_j, Error *e);
+/* A growing per-thread buffer of at least n floats, valid until the next call on the same
+ * thread: kernels use it for im2col so that no call allocates once warmed up. */
+float *op_scratch(size_t n);
+/* The double a Python float hyperparameter had before it was stored as a float attribute:
+ * the shortest decimal that rounds to f (0.999f -> 0.999, not 0.99900001287). */
+double attr_double(float f);
+
+#endif

@@ -1,0 +1,140 @@
+/* runtime/ops/maxpool2d.c: MaxPool2d (square window, stride, -inf padding) with the argmax
+ * it saves, and its backward (scatter-add of dy at the argmax). */
+#include <math.h>
+#include <string.h>
+
+#include "../ops.h"
+#include "kernels.h"
+
+/* y[n][c][oh][ow] = max of x[n][c] over rows oh*s-p .. +k, cols ow*s-p .. +k (inside x);
+ * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
+ * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
+ * a window of -inf gives its first element). */
+void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
+                       int N, int C, int H, int W, int k, int stride, int pad)
+{
+    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        const float *xp = x + plane * H * W;
+        float *yp = y + plane * Ho * Wo;
+        int32_t *ap = argmax + plane * Ho * Wo;
+        for (int oh = 0; oh < Ho; oh++) {
+            int h0 = oh * stride - pad, h1 = h0 + k < H ? h0 + k : H;
+            if (h0 < 0) h0 = 0;
+            for (int ow = 0; ow < Wo; ow++) {
+                int w0 = ow * stride - pad, w1 = w0 + k < W ? w0 + k : W;
+                if (w0 < 0) w0 = 0;
+                float max = -INFINITY;
+                int32_t at = h0 * W + w0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) {
+                        float v = xp[ih * W + iw];
+                        if (v > max || isnan(v)) {
+                            max = v;
+                            at = ih * W + iw;
+                        }
+                    }
+                yp[oh * Wo + ow] = max;
+                ap[oh * Wo + ow] = at;
+            }
+        }
+    }
+}
+
+/* dx[N,C,H,W] = 0, then dx[n][c][argmax] += dy[n][c][oh][ow] for every output position */
+void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
+                        int N, int C, int H, int W, int Ho, int Wo)
+{
+    memset(dx, 0, (size_t)N * C * H * W * sizeof *dx);
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        float *dxp = dx + plane * H * W;
+        const float *dyp = dy + plane * Ho * Wo;
+        const int32_t *ap = argmax + plane * Ho * Wo;
+        for (int i = 0; i < Ho * Wo; i++) dxp[ap[i]] += dyp[i];
+    }
+}
+
+/* Checks the window attributes against PyTorch's rules; gives the output size over H x W. */
+static int pool_window(const Node *n, int H, int W, int *Ho, int *Wo, Error *e)
+{
+    const Attrs *a = &n->a;
+    const char *op = op_table[n->op]->name;
+    if (a->kernel < 1) return err_set(e, "%s: kernel size must be at least 1, got %d", op, a->kernel);
+    if (a->stride < 1) return err_set(e, "%s: stride must be at least 1, got %d", op, a->stride);
+    if (a->padding < 0 || a->padding > a->kernel / 2)
+        return err_set(e, "%s: padding should be at most half of the kernel size (%d), but got %d",
+                       op, a->kernel / 2, a->padding);
+    *Ho = window_out_size(H, a->kernel, a->stride, a->padding);
+    *Wo = window_out_size(W, a->kernel, a->stride, a->padding);
+    if (*Ho < 1 || *Wo < 1)
+        return err_set(e, "%s: a %dx%d window with padding %d does not fit the %dx%d input",
+                       op, a->kernel, a->kernel, a->padding, H, W);
+    return 0;
+}
+
+/* maxpool2d(x[N,C,H,W]) -> y[N,C,Ho,Wo], argmax[N,C,Ho,Wo] (int32) */
+static int maxpool2d_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 1, 1, e) < 0 || op_expect(g, n, 0, "x (N x C x H x W)", DT_F32, 4, e) < 0)
+        return -1;
+    const Value *x = &g->vals[n->in[0]];
+    int Ho, Wo;
+    if (pool_window(n, x->shape[2], x->shape[3], &Ho, &Wo, e) < 0) return -1;
+    int shape[4] = { x->shape[0], x->shape[1], Ho, Wo }, batched = x->batched;
+    graph_output(g, n, DT_F32, 4, shape, batched);
+    graph_output(g, n, DT_I32, 4, shape, batched);
+    return 0;
+}
+
+static void maxpool2d_run(Graph *g, const Node *n)
+{
+    const int *x = g->vals[n->in[0]].shape;
+    maxpool2d_forward(vf32(g, n->out[0]), vi32(g, n->out[1]), vf32(g, n->in[0]),
+                      x[0], x[1], x[2], x[3], n->a.kernel, n->a.stride, n->a.padding);
+}
+
+/* dx = maxpool2d_backward(dy, argmax) with hint = x's shape */
+static int maxpool2d_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    int x = n.in[0];
+    if (dout[0] < 0 || !g->vals[x].requires_grad) return 0;
+    Attrs a = n.a;
+    a.hint_ndim = 4;
+    memcpy(a.hint, g->vals[x].shape, sizeof a.hint);
+    int in[2] = { dout[0], n.out[1] };
+    int dx = graph_apply(g, OP_maxpool2d_backward, in, 2, &a, e);
+    if (dx < 0) return -1;
+    return graph_accumulate_grad(g, x, dx, e);
+}
+
+const OpDef op_maxpool2d = { "maxpool2d", maxpool2d_infer, maxpool2d_run, maxpool2d_grad };
+
+/* maxpool2d_backward(dy[N,C,Ho,Wo], argmax[N,C,Ho,Wo]) -> dx[N, hint...]; hint is x's shape */
+static int backward_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy (N x C x Ho x Wo)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 1, "argmax (N x C x Ho x Wo)", DT_I32, 4, e) < 0 ||
+        op_expect_same_shape(g, n, 0, "dy", 1, "argmax", e) < 0)
+        return -1;
+    const Value *dy = &g->vals[n->in[0]];
+    const int *hint = n->a.hint;
+    if (n->a.hint_ndim != 4)
+        return err_set(e, "maxpool2d_backward needs x's shape (4 dims) as its hint, got %d dims", n->a.hint_ndim);
+    int Ho, Wo;
+    if (pool_window(n, hint[2], hint[3], &Ho, &Wo, e) < 0) return -1;
+    if (dy->shape[1] != hint[1] || dy->shape[2] != Ho || dy->shape[3] != Wo)
+        return err_set(e, "maxpool2d_backward: dy is %dx%dx%d, but pooling %dx%dx%d gives %dx%dx%d",
+                       dy->shape[1], dy->shape[2], dy->shape[3], hint[1], hint[2], hint[3], hint[1], Ho, Wo);
+    int shape[4] = { dy->shape[0], hint[1], hint[2], hint[3] };
+    graph_output(g, n, DT_F32, 4, shape, dy->batched);
+    return 0;
+}
+
+static void backward_run(Graph *g, const Node *n)
+{
+    const int *dx = g->vals[n->out[0]].shape, *dy = g->vals[n->in[0]].shape;
+    maxpool2d_backward(vf32(g, n->out[0]), vf32(g, n->in[0]), vi32(g, n->in[1]),
+                       dx[0], dx[1], dx[2], dx[3], dy[2], dy[3]);
+}
+
+const OpDef op_maxpool2d_backward = { "maxpool2d_backward", backward_infer, backward_run, NULL };

@@ -1,0 +1,60 @@
+/* runtime/ops/relu.c: ReLU and its backward (PyTorch's threshold_backward on the result). */
+#include "../ops.h"
+#include "kernels.h"
+
+/* y[n] = max(x, 0); NaN stays NaN, as torch.relu */
+void relu_forward(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+/* dx[n] = dy where y > 0, else 0 (y is relu's result) */
+void relu_backward(float *dx, const float *dy, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
+}
+
+/* relu(x) -> y, same shape */
+static int relu_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 1, 1, e) < 0 || op_expect(g, n, 0, "x", DT_F32, 0, e) < 0) return -1;
+    const Value *x = &g->vals[n->in[0]];
+    graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);
+    return 0;
+}
+
+static void relu_run(Graph *g, const Node *n)
+{
+    relu_forward(vf32(g, n->out[0]), vf32(g, n->in[0]), value_numel(&g->vals[n->in[0]]));
+}
+
+/* dx = relu_backward(dy, y) */
+static int relu_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    if (dout[0] < 0 || !g->vals[n.in[0]].requires_grad) return 0;
+    int in[2] = { dout[0], n.out[0] };
+    int dx = graph_apply(g, OP_relu_backward, in, 2, NULL, e);
+    if (dx < 0) return -1;
+    return graph_accumulate_grad(g, n.in[0], dx, e);
+}
+
+const OpDef op_relu = { "relu", relu_infer, relu_run, relu_grad };
+
+/* relu_backward(dy, y) -> dx, all the same shape */
+static int backward_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy", DT_F32, 0, e) < 0 ||
+        op_expect(g, n, 1, "y", DT_F32, 0, e) < 0 || op_expect_same_shape(g, n, 0, "dy", 1, "y", e) < 0)
+        return -1;
+    const Value *dy = &g->vals[n->in[0]];
+    graph_output(g, n, DT_F32, dy->ndim, dy->shape, dy->batched);
+    return 0;
+}
+
+static void backward_run(Graph *g, const Node *n)
+{
+    relu_backward(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
+                  value_numel(&g->vals[n->in[0]]));
+}
+
+const OpDef op_relu_backward = { "relu_backward", backward_infer, backward_run, NULL };

@@ -1,0 +1,74 @@
+/* tests/ops/test_add.c: add: the elementwise sum, its backward (dout to both inputs, summed
+ * when both are the same value), and its shape checks. */
+#include "testgraph.h"
+
+static void test_forward_backward(void)
+{
+    Graph *g = graph_new();
+    g->max_batch = g->batch = 3;
+    int shape[3] = { 3, 4, 5 };
+    int a = tg_value(g, "a", VK_INPUT, DT_F32, 1, 3, shape);
+    int b = tg_value(g, "b", VK_INPUT, DT_F32, 1, 3, shape);
+    int c = tg_value(g, "c", VK_INPUT, DT_F32, 1, 3, shape);
+    int dy = tg_value(g, "dy", VK_INPUT, DT_F32, 1, 3, shape);
+    g->vals[a].requires_grad = 1;
+    g->vals[c].requires_grad = 1;
+    int in[2] = { a, b };
+    int n1 = tg_node(g, OP_add, in, 2, NULL);
+    int y = tg_out(g, n1, 0);
+    CHECK(g->vals[y].batched && g->vals[y].ndim == 3 && g->vals[y].shape[2] == 5, "y has a's shape");
+    tg_backward(g, n1, &dy);
+    CHECK(g->vals[a].grad == dy && g->vals[b].grad < 0, "da = dy, nothing for b (no requires_grad)");
+
+    /* c + c: both inputs are c, so its gradient is dy + dy through an add node */
+    int cc[2] = { c, c };
+    int n2 = tg_node(g, OP_add, cc, 2, NULL);
+    int y2 = tg_out(g, n2, 0);
+    tg_backward(g, n2, &dy);
+    int dc = g->vals[c].grad;
+    CHECK(dc >= 0 && dc != dy && g->nodes[g->vals[dc].producer].op == OP_add, "dc = dy + dy");
+    tg_bind(g);
+
+    Rng r;
+    rng_seed(&r, 3);
+    size_t n = value_numel(&g->vals[a]);
+    tg_fill(vf32(g, a), n, -1, 1, &r);
+    tg_fill(vf32(g, b), n, -1, 1, &r);
+    tg_fill(vf32(g, c), n, -1, 1, &r);
+    tg_fill(vf32(g, dy), n, -1, 1, &r);
+    graph_set_batch(g, 2);      /* only the first two items */
+    for (size_t i = 0; i < n; i++) vf32(g, y)[i] = 9;
+    tg_run(g, PHASE_FORWARD | PHASE_BACKWARD);
+    size_t item = 20, bad_y = 0, bad_y2 = 0, bad_dc = 0, beyond = 0;
+    for (size_t i = 0; i < 2 * item; i++) {
+        bad_y += vf32(g, y)[i] != vf32(g, a)[i] + vf32(g, b)[i];
+        bad_y2 += vf32(g, y2)[i] != vf32(g, c)[i] + vf32(g, c)[i];
+        bad_dc += vf32(g, dc)[i] != 2 * vf32(g, dy)[i];
+    }
+    for (size_t i = 2 * item; i < n; i++) beyond += vf32(g, y)[i] != 9;
+    CHECK(bad_y == 0 && bad_y2 == 0 && bad_dc == 0, "sums: %zu %zu %zu wrong", bad_y, bad_y2, bad_dc);
+    CHECK(beyond == 0, "rows past the batch untouched (%zu written)", beyond);
+    graph_free(g);
+}
+
+static void test_errors(void)
+{
+    Graph *g = graph_new();
+    int s1[2] = { 2, 3 }, s2[2] = { 3, 2 };
+    int a = tg_value(g, "a", VK_INPUT, DT_F32, 1, 2, s1);
+    int b = tg_value(g, "b", VK_INPUT, DT_F32, 1, 2, s2);
+    int l = tg_value(g, "l", VK_LABEL, DT_I32, 1, 2, s1);
+    Error e = { "" };
+    int in[2] = { a, b };
+    CHECK(graph_add(g, OP_add, in, 2, NULL, &e) < 0 && strstr(e.msg, "2x3 and 3x2"), "shape: %s", e.msg);
+    in[1] = l;
+    CHECK(graph_add(g, OP_add, in, 2, NULL, &e) < 0 && strstr(e.msg, "float32"), "dtype: %s", e.msg);
+    graph_free(g);
+}
+
+int main(void)
+{
+    test_forward_backward();
+    test_errors();
+    return test_done("test_add");
+}
