@@ -21,7 +21,7 @@ typedef struct Layer {
     /* Conv2d / Linear */
     int in_ch, out_ch, kernel, stride, padding, bias;   /* Linear: in_ch/out_ch are features */
     /* MaxPool2d: kernel, stride (default kernel), padding above */
-    float p;                    /* Dropout */
+    double p;                   /* Dropout */
     /* per-sample output shape, inferred */
     int out_ndim, out_shape[3];
     /* constant weights given in the file (Sobel example), frozen */
@@ -34,8 +34,8 @@ typedef enum { OPT_NONE, OPT_ADAM, OPT_SGD } OptKind;
 typedef struct Optimizer {
     OptKind kind;
     SrcLoc  loc;
-    float   lr, beta1, beta2, eps, weight_decay;    /* Adam: defaults 1e-3, 0.9, 0.999, 1e-8, 0 */
-    float   momentum, dampening;                   /* SGD: lr required; defaults 0 */
+    double  lr, beta1, beta2, eps, weight_decay;    /* Adam: defaults 1e-3, 0.9, 0.999, 1e-8, 0 */
+    double  momentum, dampening;                   /* SGD: lr required; defaults 0 */
     int     nesterov;
 } Optimizer;
 

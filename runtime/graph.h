@@ -47,9 +47,9 @@ typedef enum { PHASE_FORWARD = 1, PHASE_BACKWARD = 2, PHASE_UPDATE = 4 } Phase;
 /* Attributes of every op, by name; each op reads the ones it documents. */
 typedef struct Attrs {
     int   kernel, stride, padding;      /* Conv2d, MaxPool2d */
-    float p;                            /* Dropout */
-    float lr, beta1, beta2, eps;        /* Adam, SGD */
-    float weight_decay, momentum, dampening;
+    double p;                           /* Dropout */
+    double lr, beta1, beta2, eps;       /* Adam, SGD: doubles, as Python floats are */
+    double weight_decay, momentum, dampening;
     int   nesterov;
     /* the shape a backward op must produce when its inputs do not determine it
      * (e.g. conv2d_backward_input's dx: the floor in the output size loses rows) */

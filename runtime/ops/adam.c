@@ -32,8 +32,8 @@ void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg
 /* The hyperparameters as the Python floats they were written as. */
 static AdamHyper adam_hyper(const Attrs *a)
 {
-    AdamHyper h = { attr_double(a->lr), attr_double(a->beta1), attr_double(a->beta2),
-                    attr_double(a->eps), attr_double(a->weight_decay) };
+    AdamHyper h = { a->lr, a->beta1, a->beta2,
+                    a->eps, a->weight_decay };
     return h;
 }
 

@@ -1,5 +1,5 @@
-/* runtime/ops/common.c: helpers shared by the op files: input checks for the shape rules,
- * the kernels' scratch memory, and hyperparameters read back as Python floats. */
+/* runtime/ops/common.c: helpers shared by the op files: input checks for the shape rules
+ * and the kernels' scratch memory. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -56,13 +56,3 @@ float *op_scratch(size_t n)
     return buf;
 }
 
-double attr_double(float f)
-{
-    char s[32];
-    for (int digits = 1; digits < 9; digits++) {
-        snprintf(s, sizeof s, "%.*g", digits, (double)f);
-        double d = strtod(s, NULL);
-        if ((float)d == f) return d;
-    }
-    return (double)f;     /* 9 digits always round-trip: the float itself */
-}

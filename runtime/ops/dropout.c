@@ -7,10 +7,10 @@
 
 /* y[n] = x * mask, mask[n] = u >= p ? 1/(1-p) : 0 with u = rng_uniform(rng) drawn per element
  * in order; p == 1 drops everything (y = x * 0, as PyTorch) */
-void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, Rng *rng)
+void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, Rng *rng)
 {
     /* as PyTorch: 1 - p in double (a Python float), divided in float */
-    float scale = p < 1.0f ? 1.0f / (float)(1.0 - attr_double(p)) : 0.0f;
+    float scale = p < 1.0 ? 1.0f / (float)(1.0 - p) : 0.0f;
     for (size_t i = 0; i < n; i++) {
         mask[i] = rng_uniform(rng) >= p ? scale : 0.0f;
         y[i] = x[i] * mask[i];
@@ -27,9 +27,9 @@ void dropout_backward(float *dx, const float *dy, const float *mask, size_t n)
 static int dropout_infer(Graph *g, Node *n, Error *e)
 {
     if (op_expect_inputs(g, n, 1, 1, e) < 0 || op_expect(g, n, 0, "x", DT_F32, 0, e) < 0) return -1;
-    float p = n->a.p;
-    if (!(p >= 0.0f && p <= 1.0f))
-        return err_set(e, "dropout probability has to be between 0 and 1, but got %g", (double)p);
+    double p = n->a.p;
+    if (!(p >= 0.0 && p <= 1.0))
+        return err_set(e, "dropout probability has to be between 0 and 1, but got %g", p);
     const Value *x = &g->vals[n->in[0]];
     graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);
     graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);

@@ -44,7 +44,7 @@ void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
 
 /* dropout.c: y[n] = x * mask, mask[n] = 0 with probability p, else 1/(1-p), drawing one
  * rng_uniform per element in order; dx = dy * mask */
-void dropout_forward(float *y, float *mask, const float *x, size_t n, float p, Rng *rng);
+void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, Rng *rng);
 void dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
 
 /* cross_entropy.c: logits[N,K], labels[N] -> probs[N,K] = softmax; returns the mean over
@@ -86,8 +86,5 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
 /* A growing per-thread buffer of at least n floats, valid until the next call on the same
  * thread: kernels use it for im2col so that no call allocates once warmed up. */
 float *op_scratch(size_t n);
-/* The double a Python float hyperparameter had before it was stored as a float attribute:
- * the shortest decimal that rounds to f (0.999f -> 0.999, not 0.99900001287). */
-double attr_double(float f);
 
 #endif

@@ -29,8 +29,8 @@ void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t 
 /* The hyperparameters as the Python floats they were written as. */
 static SgdHyper sgd_hyper(const Attrs *a)
 {
-    SgdHyper h = { attr_double(a->lr), attr_double(a->momentum), attr_double(a->dampening),
-                   attr_double(a->weight_decay), a->nesterov };
+    SgdHyper h = { a->lr, a->momentum, a->dampening,
+                   a->weight_decay, a->nesterov };
     return h;
 }
 

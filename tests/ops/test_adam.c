@@ -18,8 +18,8 @@ static void test_adam(const Hyper *h, uint64_t seed)
     int gr = tg_value(g, "w.grad", VK_GRAD, DT_F32, 0, 2, shape);
     int m = tg_value(g, "w.exp_avg", VK_STATE, DT_F32, 0, 2, shape);
     int v = tg_value(g, "w.exp_avg_sq", VK_STATE, DT_F32, 0, 2, shape);
-    Attrs a = { .lr = (float)h->lr, .beta1 = (float)h->beta1, .beta2 = (float)h->beta2, .eps = (float)h->eps,
-                .weight_decay = (float)h->wd };
+    Attrs a = { .lr = h->lr, .beta1 = h->beta1, .beta2 = h->beta2, .eps = h->eps,
+                .weight_decay = h->wd };
     g->cur_phase = PHASE_UPDATE;
     int in[4] = { p, gr, m, v };
     int node = tg_node(g, OP_adam, in, 4, &a);

@@ -9,7 +9,7 @@ typedef struct Built {
     size_t n;
 } Built;
 
-static Built build(float p, int N, int D)
+static Built build(double p, int N, int D)
 {
     Built b;
     b.g = graph_new();
@@ -37,7 +37,7 @@ static Built build(float p, int N, int D)
 /* python_p is p as written in Python; the attribute holds it as a float */
 static void test_training(double python_p)
 {
-    float p = (float)python_p;
+    double p = python_p;
     Built b = build(p, 4, 25000);
     Graph *g = b.g;
     rng_seed(&g->rng, 42);

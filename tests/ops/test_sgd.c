@@ -17,8 +17,8 @@ static void test_sgd(const Hyper *h, uint64_t seed)
     int p = tg_value(g, "w", VK_PARAM, DT_F32, 0, 3, shape);
     int gr = tg_value(g, "w.grad", VK_GRAD, DT_F32, 0, 3, shape);
     int buf = h->momentum != 0 ? tg_value(g, "w.momentum_buffer", VK_STATE, DT_F32, 0, 3, shape) : -1;
-    Attrs a = { .lr = (float)h->lr, .momentum = (float)h->momentum, .dampening = (float)h->dampening,
-                .weight_decay = (float)h->wd, .nesterov = h->nesterov };
+    Attrs a = { .lr = h->lr, .momentum = h->momentum, .dampening = h->dampening,
+                .weight_decay = h->wd, .nesterov = h->nesterov };
     g->cur_phase = PHASE_UPDATE;
     int in[3] = { p, gr, buf };
     int node = tg_node(g, OP_sgd, in, buf >= 0 ? 3 : 2, &a);
