@@ -41,6 +41,7 @@ static const char usage[] =
     "  -o, --output MODEL    model file to write (default: FILE with .safetensors, beside it)\n"
     "  --weights MODEL       model file to load for --eval and --predict\n"
     "  --threads N           threads to use (default: every core)\n"
+    "  --history FILE.csv    with --train: write per-epoch losses and correct counts as CSV\n"
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
@@ -50,7 +51,7 @@ typedef struct Args {
     int         action, dump_dot, threads, epochs;
     int         have_seed;
     uint64_t    seed;
-    const char *file, *data, *output, *weights;
+    const char *file, *data, *output, *weights, *history;
     char      **images;
     int         nimages;
 } Args;
@@ -85,6 +86,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "epochs", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "data", required_argument, 0, 'd' },  { "output", required_argument, 0, 'o' },
         { "weights", required_argument, 0, 'w' }, { "threads", required_argument, 0, 'j' },
+        { "history", required_argument, 0, 'H' },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -110,6 +112,7 @@ static int parse_args(int argc, char **argv, Args *a)
         case 'd': a->data = optarg; break;
         case 'o': a->output = optarg; break;
         case 'w': a->weights = optarg; break;
+        case 'H': a->history = optarg; break;
         case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
@@ -179,7 +182,7 @@ static int run(const Args *a, const Program *p)
     } else {
         graph_bind(g);
         exec_set_threads(g, a->threads);
-        RunOptions ro = { a->epochs, a->seed, a->data, NULL };
+        RunOptions ro = { a->epochs, a->seed, a->data, NULL, a->history };
         if (a->action == A_TRAIN) {
             char *out = a->output ? xstrdup(a->output) : default_output(a->file);
             ro.out_path = out;

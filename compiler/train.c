@@ -1,9 +1,12 @@
 /* compiler/train.c: training, evaluation and prediction loops (see train.h). */
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../runtime/exec.h"
 #include "../runtime/modelfile.h"
@@ -134,6 +137,25 @@ int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, uint64_t seed, E
     return 0;
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One line, redrawn in place: only when out is a terminal, so logs stay clean. */
+static void progress(FILE *out, int epoch, int epochs, int batch, int batches, int images, double loss, double t0)
+{
+    double dt = now() - t0, rate = dt > 0 ? images / dt : 0;
+    double left = batch ? dt / batch * (batches - batch) : 0;
+    fprintf(out, "\r\033[KEpoch %d/%d [", epoch, epochs);
+    int width = 24, done = batches ? batch * width / batches : width;
+    for (int i = 0; i < width; i++) fputc(i < done ? '#' : '.', out);
+    fprintf(out, "] %d/%d batches, %.0f images/s, loss %.4f, %.0fs left", batch, batches, rate, loss, left);
+    fflush(out);
+}
+
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e)
 {
     const Value *in = &g->vals[g->input];
@@ -143,8 +165,19 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                         in->shape[1], in->shape[2], in->shape[3], e) < 0)
         return -1;
     rng_seed3(&g->rng, o->seed, 2, 0);
+    int tty = isatty(fileno(out)), nbatches = dataloader_num_batches(&dl);
+    FILE *hist = NULL;
+    if (o->history_path) {
+        hist = fopen(o->history_path, "w");
+        if (!hist) {
+            dataloader_free(&dl);
+            return err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
+        }
+        fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n");
+    }
     for (int epoch = 0; epoch < epochs; epoch++) {
         dataloader_begin_epoch(&dl, epoch);
+        double t0 = now();
         double total = 0;
         int correct = 0, images = 0, batches = 0, n;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
@@ -163,25 +196,37 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             correct += count_correct(g, n);
             images += n;
             batches++;
+            if (tty) progress(out, epoch + 1, epochs, batches, nbatches, images, total / batches, t0);
         }
+        if (tty) fprintf(out, "\r\033[K");
         if (n < 0) {
             dataloader_free(&dl);
+            if (hist) fclose(hist);
             return -1;
         }
-        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %d/%d", epoch + 1, epochs,
-                batches ? total / batches : 0.0, correct, images);
+        double train_loss = batches ? total / batches : 0.0;
+        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %d/%d", epoch + 1, epochs, train_loss, correct,
+                images);
+        EvalResult r = { 0 };
         if (s->has_test) {
-            EvalResult r;
             if (evaluate(g, &s->test, &p->test, o->seed, &r, e) < 0) {
                 dataloader_free(&dl);
+                if (hist) fclose(hist);
                 return -1;
             }
             fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
         }
         fputc('\n', out);
         fflush(out);
+        if (hist) {
+            fprintf(hist, "%d,%.6f,%d,%d,", epoch + 1, train_loss, correct, images);
+            if (s->has_test) fprintf(hist, "%.6f,%d,%d\n", r.loss, r.correct, r.total);
+            else fprintf(hist, ",,\n");
+            fflush(hist);
+        }
     }
     dataloader_free(&dl);
+    if (hist && fclose(hist) != 0) return err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
     if (s->has_validation) {
         EvalResult r;
         if (evaluate(g, &s->validation, &p->validation, o->seed, &r, e) < 0) return -1;

@@ -15,6 +15,7 @@ typedef struct RunOptions {
     uint64_t    seed;
     const char *data_dir;       /* --data: replaces the folder holding train/test/validate */
     const char *out_path;       /* model file to write after training */
+    const char *history_path;   /* --history: per-epoch CSV, or NULL */
 } RunOptions;
 
 typedef struct EvalResult {
