@@ -2,6 +2,7 @@
 #include "autodiff.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "../runtime/ops.h"
 
@@ -31,16 +32,18 @@ int autodiff(Graph *g, Error *e)
             return err_set(e, "internal: %s has no backward rule", op_table[n.op]->name);
         g->cur_line = n.line;
         g->cur_col = n.col;
-        snprintf(g->cur_label, sizeof g->cur_label, "%s", n.label);
+        memcpy(g->cur_label, n.label, sizeof g->cur_label);
         if (op_table[n.op]->backward(g, n, dout, e) < 0) return -1;
     }
     g->cur_phase = saved;
     for (int i = 0; i < g->nvals; i++) {
         Value *p = &g->vals[i];
         if (p->kind != VK_PARAM || p->grad < 0) continue;
+        char name[sizeof p->name];
+        snprintf(name, sizeof name, "%.90s.grad", p->name);
         Value *gv = &g->vals[p->grad];
         gv->kind = VK_GRAD;
-        snprintf(gv->name, sizeof gv->name, "%.90s.grad", p->name);
+        memcpy(gv->name, name, sizeof name);
     }
     return 0;
 }

@@ -104,6 +104,7 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     int ishape[4] = { o->batch, p->in_shape[0], p->in_shape[1], p->in_shape[2] };
     int x = graph_value(g, "input", VK_INPUT, DT_F32, 4, ishape, 1);
     g->input = x;
+    g->vals[x].keep = 1;        /* written before a step, read by re-runs: live throughout */
     for (int i = 0; i < p->nlayers; i++) {
         const Layer *L = &p->layers[i];
         g->cur_line = L->loc.line;
@@ -120,6 +121,7 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     g->vals[x].keep = 1;
     int lshape[1] = { o->batch };
     g->label = graph_value(g, "target", VK_LABEL, DT_I32, 1, lshape, 1);
+    g->vals[g->label].keep = 1; /* read after the step to count correct predictions */
     g->cur_line = p->loss_loc.line;
     g->cur_col = p->loss_loc.col;
     snprintf(g->cur_label, sizeof g->cur_label, "criterion");

@@ -64,7 +64,7 @@ typedef struct Node {
     Attrs a;
     Phase phase;
     int   line, col;            /* source location of the layer it implements, 0 if none */
-    char  label[64];            /* that layer, e.g. "conv_layers.0" */
+    char  label[96];            /* that layer, e.g. "conv_layers.0" */
 } Node;
 
 typedef struct Graph {
@@ -74,7 +74,7 @@ typedef struct Graph {
     /* what new nodes are stamped with (set by the lowering and by autodiff) */
     Phase cur_phase;
     int   cur_line, cur_col;
-    char  cur_label[64];
+    char  cur_label[96];
 
     /* well-known values, -1 when absent */
     int input, label, logits, loss, probs;

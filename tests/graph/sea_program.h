@@ -3,13 +3,14 @@
 #ifndef TEST_SEA_PROGRAM_H
 #define TEST_SEA_PROGRAM_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/program.h"
 #include "runtime/ops.h"
 
-static void sea_layer(Program *p, LayerKind k, const char *type, const char *key, int a, int b, int kernel,
+static inline void sea_layer(Program *p, LayerKind k, const char *type, const char *key, int a, int b, int kernel,
                       int stride, int pad)
 {
     Layer *L = &p->layers[p->nlayers++];
@@ -29,7 +30,7 @@ static void sea_layer(Program *p, LayerKind k, const char *type, const char *key
 
 /* Conv2d(C,c1,3,p=1) ReLU MaxPool2d(2) Conv2d(c1,c2,3,p=1) ReLU MaxPool2d(2) Flatten
  * Linear(c2*H/4*W/4, hidden) ReLU [Dropout(p)] Linear(hidden, classes); Adam or SGD. */
-static void sea_program(Program *p, int C, int H, int W, int c1, int c2, int hidden, int classes, float dropout)
+static inline void sea_program(Program *p, int C, int H, int W, int c1, int c2, int hidden, int classes, float dropout)
 {
     memset(p, 0, sizeof *p);
     p->path = "sea_test.cnn";
@@ -63,7 +64,7 @@ static void sea_program(Program *p, int C, int H, int W, int c1, int c2, int hid
 }
 
 /* Gives every value storage of its own (no sharing), in place of plan_memory. */
-static void plan_unshared(Graph *g)
+static inline void plan_unshared(Graph *g)
 {
     size_t *blocks[4] = { &g->param_bytes, &g->grad_bytes, &g->state_bytes, &g->arena_bytes };
     for (int i = 0; i < 4; i++) *blocks[i] = 0;

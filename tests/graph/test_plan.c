@@ -86,6 +86,12 @@ static void step(Graph *g, int n, int seed)
     g->training = 1;
     g->step++;
     exec_run(g, PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE);
+    /* the batch is still there after the step: the trainer counts correct labels from it */
+    rng_seed(&r, (uint64_t)seed);
+    int intact = 1;
+    for (size_t i = 0; i < value_numel(&g->vals[g->input]); i++) intact &= x[i] == rng_uniform(&r);
+    for (int i = 0; i < n; i++) intact &= vi32(g, g->label)[i] == (int32_t)rng_below(&r, 5);
+    CHECK(intact, "the input or label batch was overwritten during the step");
 }
 
 int main(void)

@@ -7,6 +7,13 @@ logits, loss and gradients and the weights after three Adam steps. Here PyTorch 
 those initial weights into the notebook's ClassificationCNN with load_state_dict (strict,
 so the names must be PyTorch's state_dict keys) and replays the steps; everything must
 agree to 1e-4 relative (max |cnnc - torch| / max |torch| per tensor).
+
+One exception, inherent to Adam rather than to either implementation: where a weight's
+gradient is below 1e-6 at some step (a hundred times Adam's eps of 1e-8), the update
+lr * m / (sqrt(v) + eps) turns the last-bit rounding differences of two float32 gradient
+sums into update differences of up to lr. About 40 of the 2.56 million fc_layers.1
+weights are in that regime with these batches. Those entries are held to Adam's bound
+instead (|difference| <= 2 * lr per step) and the rest to 1e-4 relative.
 Skipped (exit 77) where /usr/bin/python3 has no torch."""
 import os
 import subprocess
@@ -46,13 +53,22 @@ failures = 0
 checks = 0
 
 
-def close(name, got, want, rtol=1e-4):
+def close(name, got, want, rtol=1e-4, ill=None, bound=0.0):
+    """max |got - want| <= rtol * max |want|, except where ill is set: there <= bound."""
     global failures, checks
     checks += 1
     got = got.detach().double().reshape(want.shape)
     want = want.detach().double()
     scale = want.abs().max().item()
-    err = (got - want).abs().max().item()
+    diff = (got - want).abs()
+    if ill is not None:
+        checks += 1
+        worst = diff[ill].max().item() if ill.any() else 0.0
+        if not worst <= bound:
+            failures += 1
+            print(f"FAIL {name}: {int(ill.sum())} entries with tiny gradients differ by {worst:.3g} > {bound}")
+        diff = diff.masked_fill(ill, 0.0)
+    err = diff.max().item()
     rel = err / scale if scale > 0 else err
     if not rel <= rtol:
         failures += 1
@@ -70,8 +86,10 @@ def main():
     model = ClassificationCNN()
     init = {k[len("init."):]: v for k, v in t.items() if k.startswith("init.")}
     model.load_state_dict(init, strict=True)
-    opt = optim.Adam(model.parameters(), lr=0.001)
+    lr = 0.001
+    opt = optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
+    ill = {name: torch.zeros_like(p, dtype=torch.bool) for name, p in model.named_parameters()}
     for step in range(3):
         x, y = t[f"input.{step}"], t[f"target.{step}"].long()
         opt.zero_grad()
@@ -83,9 +101,11 @@ def main():
             close("loss", t["loss.0"], loss.reshape(1))
             for name, p in model.named_parameters():
                 close("grad of " + name, t["grad." + name], p.grad)
+        for name, p in model.named_parameters():
+            ill[name] |= p.grad.abs() < 1e-6
         opt.step()
     for name, p in model.named_parameters():
-        close("after 3 Adam steps: " + name, t["final." + name], p)
+        close("after 3 Adam steps: " + name, t["final." + name], p, ill=ill[name], bound=3 * 2 * lr)
     print(f"test_parity: {checks} checks, {failures} failed")
     return 1 if failures else 0
 
