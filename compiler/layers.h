@@ -1,0 +1,22 @@
+/* compiler/layers.h: the torch.nn layers cnnc knows (one row each), the model block, and
+ * shape inference through it. */
+#ifndef CNNC_LAYERS_H
+#define CNNC_LAYERS_H
+
+#include "eval.h"
+
+/* Builds the layer or Sequential that `call` names (name: "Conv2d", prefix stripped):
+ * arguments checked, defaults filled; shapes come later. NULL after an error. */
+Val *layer_call(Ctx *c, const AstNode *call, const char *name);
+
+/* Checks a `model NAME { ... }` block: its input, its attributes in order, their
+ * state_dict keys and every layer's output shape. Fills p's model_name, model_loc,
+ * in_shape and layers. */
+int  model_check(Ctx *c, const AstNode *model, Program *p);
+
+/* Where the model's `input` was written, and the location of the argument that set the
+ * out_features of the model's last layer (its call when it has none). */
+SrcLoc model_input_loc(const Ctx *c);
+SrcLoc model_output_loc(const Ctx *c);
+
+#endif

@@ -1,0 +1,289 @@
+/* compiler/parser.y: the grammar of .cnn files (bison, pure, with locations). The lexer is
+ * compiler/lexer.l; both share one ParseCtx, so parsing keeps no global state.
+ *
+ *   file    := { stmt | ';' }
+ *   stmt    := 'model' NAME '{' { mstmt | ';' } '}'  |  NAME '=' expr
+ *   mstmt   := 'input' ['='] expr  |  NAME '=' expr        (NAME may be self.NAME)
+ *   expr    := expr ('+' | '-') expr | expr ('*' | '/' | '//' | '%') expr
+ *            | ('-' | '+') expr | primary                   (Python's precedence)
+ *   primary := INT | FLOAT | STRING | True | False | None | NAME | NAME '(' [args] ')'
+ *            | '(' expr ')' | '(' ')' | '(' expr ',' [items] ')' | '[' [items] ']'
+ *   args    := arg { ',' arg } [',']      arg := expr | NAME '=' expr
+ *   items   := expr { ',' expr } [',']
+ *
+ * NAME is dotted as one token (nn.Conv2d, os.path.join, model.parameters). Newlines are
+ * not significant. What the names mean is the checker's business (check.c). */
+%require "3.6"
+%define api.pure full
+%define parse.error custom
+%define parse.lac full
+%locations
+%param {yyscan_t scanner}
+%parse-param {ParseCtx *ctx}
+
+%code requires {
+#include "compiler/ast.h"
+
+#ifndef YY_TYPEDEF_YY_SCANNER_T
+#define YY_TYPEDEF_YY_SCANNER_T
+typedef void *yyscan_t;
+#endif
+
+/* Shared by the lexer and the parser for one parse. */
+typedef struct ParseCtx {
+    Arena   *arena;
+    Diag    *diag;
+    AstList *stmts;
+    int      line, col;         /* where the lexer is: the next byte's position */
+    int     *line_end;          /* per line: one past the last token's last column */
+    int      nline_end;
+    int      prev_tok;          /* the last token returned, 0 at the start */
+    int      prev2_tok;         /* and the one before it */
+    int      prev_line;         /* and its line */
+    int      floordiv_line;     /* last line where '//' was read as floor division */
+    int      last_line, last_col; /* end of the last token: where "end of file" points */
+} ParseCtx;
+}
+
+%code {
+#include <string.h>
+
+/* Nesting deeper than this is reported ("nested too deeply"), not grown into. */
+#define YYMAXDEPTH 2000
+
+int yylex(YYSTYPE *lvalp, YYLTYPE *llocp, yyscan_t scanner);
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg);
+
+/* A node's location: its first line and column, and its end column on that line (for a
+ * construct spanning lines: the end of the last token on its first line). */
+static SrcLoc mkloc(const ParseCtx *ctx, const YYLTYPE *l)
+{
+    SrcLoc s = { l->first_line, l->first_column, l->last_column };
+    if (l->last_line != l->first_line)
+        s.end_col = l->first_line < ctx->nline_end ? ctx->line_end[l->first_line] : 0;
+    return s;
+}
+
+static AstNode *node(ParseCtx *ctx, AstKind k, const YYLTYPE *l)
+{
+    return ast_node(ctx->arena, k, mkloc(ctx, l), l->last_line);
+}
+
+static AstNode *node1(ParseCtx *ctx, AstKind k, const YYLTYPE *l, AstNode *a, AstNode *b)
+{
+    AstNode *n = node(ctx, k, l);
+    AstList *kids = astlist_new(ctx->arena);
+    astlist_push(ctx->arena, kids, a);
+    if (b) astlist_push(ctx->arena, kids, b);
+    ast_set_kids(n, kids);
+    return n;
+}
+
+static AstNode *with_kids(ParseCtx *ctx, AstKind k, const YYLTYPE *l, AstList *kids)
+{
+    AstNode *n = node(ctx, k, l);
+    ast_set_kids(n, kids);
+    return n;
+}
+
+/* Refuses expressions nested past AST_MAX_DEPTH, so that nothing after the parser needs
+ * more than bounded recursion. */
+static int too_deep(ParseCtx *ctx, const AstNode *n)
+{
+    if (n->depth <= AST_MAX_DEPTH) return 0;
+    diag_error(ctx->diag, n->loc, "expression nested too deeply (more than %d levels)",
+               AST_MAX_DEPTH);
+    return 1;
+}
+
+#define DEPTH(n) do { if (too_deep(ctx, (n))) YYABORT; } while (0)
+}
+
+%union {
+    AstNode *node;
+    AstList *list;
+}
+
+%token <node> TOK_NAME "identifier"
+%token <node> TOK_INT "integer"
+%token <node> TOK_FLOAT "number"
+%token <node> TOK_STRING "string"
+%token <node> TOK_TRUE "True"
+%token <node> TOK_FALSE "False"
+%token <node> TOK_NONE "None"
+%token TOK_MODEL "model"
+%token TOK_INPUT "input"
+%token TOK_FLOORDIV "//"
+
+%type <node> stmt mstmt expr primary arg call
+%type <list> mbody items args arglist
+
+%left '+' '-'
+%left '*' '/' '%' TOK_FLOORDIV
+%precedence UNARY
+
+%%
+
+file
+    : %empty
+    | file stmt     { astlist_push(ctx->arena, ctx->stmts, $2); }
+    | file ';'
+    ;
+
+stmt
+    : TOK_MODEL TOK_NAME '{' mbody '}' {
+          $$ = with_kids(ctx, A_MODEL, &@$, $4);
+          $$->str = $2->str; $$->name_loc = $2->loc;
+      }
+    | TOK_NAME '=' expr {
+          $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    ;
+
+mbody
+    : %empty        { $$ = astlist_new(ctx->arena); }
+    | mbody mstmt   { $$ = $1; astlist_push(ctx->arena, $$, $2); }
+    | mbody ';'     { $$ = $1; }
+    ;
+
+mstmt
+    : TOK_INPUT expr        { $$ = node1(ctx, A_INPUT, &@$, $2, NULL); }
+    | TOK_INPUT '=' expr    { $$ = node1(ctx, A_INPUT, &@$, $3, NULL); }
+    | TOK_NAME '=' expr {
+          $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    ;
+
+expr
+    : expr '+' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '+'; DEPTH($$); }
+    | expr '-' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '-'; DEPTH($$); }
+    | expr '*' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '*'; DEPTH($$); }
+    | expr '/' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '/'; DEPTH($$); }
+    | expr TOK_FLOORDIV expr { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = 'F'; DEPTH($$); }
+    | expr '%' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '%'; DEPTH($$); }
+    | '-' expr %prec UNARY  { $$ = node1(ctx, A_NEG, &@$, $2, NULL); DEPTH($$); }
+    | '+' expr %prec UNARY  { $$ = node1(ctx, A_POS, &@$, $2, NULL); DEPTH($$); }
+    | primary
+    ;
+
+primary
+    : TOK_INT | TOK_FLOAT | TOK_STRING | TOK_TRUE | TOK_FALSE | TOK_NONE | TOK_NAME
+    | call
+    | '(' expr ')' {
+          $$ = $2;      /* parentheses leave no node; errors point inside them */
+      }
+    | '(' ')'                       { $$ = with_kids(ctx, A_TUPLE, &@$, NULL); }
+    | '(' expr ',' ')' {
+          AstList *l = astlist_new(ctx->arena);
+          astlist_push(ctx->arena, l, $2);
+          $$ = with_kids(ctx, A_TUPLE, &@$, l); DEPTH($$);
+      }
+    | '(' expr ',' items ')' {
+          AstList *l = astlist_new(ctx->arena);
+          astlist_push(ctx->arena, l, $2);
+          for (int i = 0; i < $4->n; i++) astlist_push(ctx->arena, l, $4->v[i]);
+          $$ = with_kids(ctx, A_TUPLE, &@$, l); DEPTH($$);
+      }
+    | '(' expr ',' items ',' ')' {
+          AstList *l = astlist_new(ctx->arena);
+          astlist_push(ctx->arena, l, $2);
+          for (int i = 0; i < $4->n; i++) astlist_push(ctx->arena, l, $4->v[i]);
+          $$ = with_kids(ctx, A_TUPLE, &@$, l); DEPTH($$);
+      }
+    | '[' ']'                       { $$ = with_kids(ctx, A_LIST, &@$, NULL); }
+    | '[' items ']'                 { $$ = with_kids(ctx, A_LIST, &@$, $2); DEPTH($$); }
+    | '[' items ',' ']'             { $$ = with_kids(ctx, A_LIST, &@$, $2); DEPTH($$); }
+    ;
+
+call
+    : TOK_NAME '(' args ')' {
+          $$ = with_kids(ctx, A_CALL, &@$, $3);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+          DEPTH($$);
+      }
+    ;
+
+items
+    : expr              { $$ = astlist_new(ctx->arena); astlist_push(ctx->arena, $$, $1); }
+    | items ',' expr    { $$ = $1; astlist_push(ctx->arena, $$, $3); }
+    ;
+
+args
+    : %empty            { $$ = NULL; }
+    | arglist
+    | arglist ','
+    ;
+
+arglist
+    : arg               { $$ = astlist_new(ctx->arena); astlist_push(ctx->arena, $$, $1); }
+    | arglist ',' arg   { $$ = $1; astlist_push(ctx->arena, $$, $3); }
+    ;
+
+arg
+    : expr
+    | TOK_NAME '=' expr {
+          if (strchr($1->str, '.')) {
+              diag_error(ctx->diag, $1->loc, "a keyword argument is a plain name, not %s",
+                         $1->str);
+              YYABORT;
+          }
+          $$ = node1(ctx, A_KWARG, &@$, $3, NULL);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    ;
+
+%%
+
+/* bison's "syntax error, unexpected X, expecting A or B", with the offending token's text
+ * and without the tokens that could merely continue what came before (operators, '(' and
+ * ';' are never what is missing). LAC is on, so the expected tokens are exact. */
+static int yyreport_syntax_error(const yypcontext_t *pc, yyscan_t scanner, ParseCtx *ctx)
+{
+    (void)scanner;
+    if (ctx->diag->nerrors) return 0;          /* the lexer already said what is wrong */
+    const YYLTYPE *loc = yypcontext_location(pc);
+    SrcLoc l = mkloc(ctx, loc);
+    yysymbol_kind_t tok = yypcontext_token(pc);
+    char msg[512], text[64];
+    snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
+    if ((tok == YYSYMBOL_TOK_NAME || tok == YYSYMBOL_TOK_INT || tok == YYSYMBOL_TOK_FLOAT) &&
+        diag_text(ctx->diag, l.line, l.col, l.end_col, text, sizeof text) == 0)
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %s", text);
+
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(pc, exp, YYNTOKENS), kept = 0;
+    for (int i = 0; i < n; i++) {
+        static const char *const quiet[] = { "'+'", "'-'", "'*'", "'/'", "'%'", "//",
+                                             "'('", "';'" };
+        int skip = 0;
+        for (size_t q = 0; q < sizeof quiet / sizeof quiet[0]; q++)
+            skip |= !strcmp(yysymbol_name(exp[i]), quiet[q]);
+        if (!skip) exp[kept++] = exp[i];
+    }
+    if (kept > 0 && kept <= 4)
+        for (int i = 0; i < kept; i++)
+            snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s",
+                     i == 0 ? ", expecting " : " or ", yysymbol_name(exp[i]));
+    diag_error(ctx->diag, l, "%s", msg);
+    if (ctx->prev2_tok == TOK_MODEL && ctx->prev_tok == '=')
+        diag_note(ctx->diag, "the model is declared as `model NAME { input [C, H, W] ... }`; "
+                  "notebook lines such as `model = ClassificationCNN()` are not needed");
+    if (ctx->floordiv_line == loc->first_line)
+        diag_note(ctx->diag, "'//' after a value is Python's floor division; "
+                  "start this comment with '#' instead");
+    return 0;
+}
+
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg)
+{
+    (void)scanner;
+    if (ctx->diag->nerrors) return;        /* the lexer already said what is wrong */
+    SrcLoc l = mkloc(ctx, loc);
+    if (!strcmp(msg, "memory exhausted")) {
+        diag_error(ctx->diag, l, "brackets or signs nested too deeply");
+        return;
+    }
+    diag_error(ctx->diag, l, "%s", msg);
+}

@@ -1,0 +1,239 @@
+/* tests/parse/check_driver.c: runs the checker on one .cnn file and prints the checked
+ * Program (model, layers with keys, arguments and output shapes, data sets, transforms,
+ * loss, optimizer) to stdout; diagnostics go to stderr. The golden tests compare both.
+ *
+ *   check_driver [--train] FILE     --train: CheckOptions.require_training
+ *
+ * It checks every file twice, through check_file and through check_source, and fails
+ * (status 3) if the two runs disagree: the checker must keep no state between calls.
+ * Exit status: 0 checked, 1 the file has an error, 2 usage, 3 runs disagree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/check.h"
+
+/* The shortest decimal that reads back as the same double, written as Python would. */
+static const char *num(char *buf, size_t n, double v)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".eni")) strncat(buf, ".0", n - strlen(buf) - 1);
+    return buf;
+}
+
+/* A string in double quotes, with C escapes for quotes, backslashes and control bytes. */
+static void quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void loc(FILE *f, SrcLoc l)
+{
+    fprintf(f, " at %d:%d-%d", l.line, l.col, l.end_col);
+}
+
+static void shape(FILE *f, const Layer *l)
+{
+    if (l->out_ndim == 3) fprintf(f, "[%d, %d, %d]", l->out_shape[0], l->out_shape[1], l->out_shape[2]);
+    else fprintf(f, "[%d]", l->out_shape[0]);
+}
+
+static const char *tf(int b) { return b ? "True" : "False"; }
+
+static void layer(FILE *f, const Layer *l)
+{
+    char a[32];
+    fprintf(f, "layer %s %s(", l->key, l->type_name);
+    switch (l->kind) {
+    case L_CONV2D:
+        fprintf(f, "in_channels=%d, out_channels=%d, kernel_size=%d, stride=%d, padding=%d, "
+                "bias=%s", l->in_ch, l->out_ch, l->kernel, l->stride, l->padding, tf(l->bias));
+        break;
+    case L_MAXPOOL2D:
+        fprintf(f, "kernel_size=%d, stride=%d, padding=%d", l->kernel, l->stride, l->padding);
+        break;
+    case L_DROPOUT:
+        fprintf(f, "p=%s", num(a, sizeof a, l->p));
+        break;
+    case L_LINEAR:
+        fprintf(f, "in_features=%d, out_features=%d, bias=%s", l->in_ch, l->out_ch, tf(l->bias));
+        break;
+    case L_RELU:
+    case L_FLATTEN:
+        break;
+    }
+    fprintf(f, ") -> ");
+    shape(f, l);
+    loc(f, l->loc);
+    fputc('\n', f);
+}
+
+static void floats(FILE *f, const float *v, int n)
+{
+    char a[32];
+    fputc('[', f);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? ", " : "", num(a, sizeof a, v[i]));
+    fputc(']', f);
+}
+
+static void dataset(FILE *f, const char *name, const DatasetDecl *d)
+{
+    if (!d->present) {
+        fprintf(f, "%s none\n", name);
+        return;
+    }
+    fprintf(f, "%s ", name);
+    quoted(f, d->path);
+    fprintf(f, " -> ");
+    quoted(f, d->resolved);
+    fprintf(f, " batch_size=%d shuffle=%s", d->batch_size, tf(d->shuffle));
+    loc(f, d->loc);
+    fprintf(f, "\n  transform [");
+    for (int i = 0; i < d->transform.n; i++) {
+        const Transform *t = &d->transform.steps[i];
+        if (i) fprintf(f, ", ");
+        if (t->kind == TF_TO_TENSOR) {
+            fprintf(f, "ToTensor()");
+        } else {
+            fprintf(f, "Normalize(mean=");
+            floats(f, t->mean, t->nch);
+            fprintf(f, ", std=");
+            floats(f, t->std, t->nch);
+            fputc(')', f);
+        }
+    }
+    fprintf(f, "]\n");
+}
+
+static void dump(FILE *f, const Program *p)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+    fprintf(f, "model %s", p->model_name);
+    loc(f, p->model_loc);
+    fprintf(f, "\ninput [%d, %d, %d]\n", p->in_shape[0], p->in_shape[1], p->in_shape[2]);
+    for (int i = 0; i < p->nlayers; i++) layer(f, &p->layers[i]);
+    if (p->nclasses) {
+        fprintf(f, "classes %d:", p->nclasses);
+        for (int i = 0; i < p->nclasses; i++) {
+            fprintf(f, "%s ", i ? "," : "");
+            quoted(f, p->classes[i]);
+        }
+        fputc('\n', f);
+    } else {
+        fprintf(f, "classes none\n");
+    }
+    fprintf(f, "batch_size %d\nepochs %d\n", p->batch_size, p->epochs);
+    dataset(f, "train", &p->train);
+    dataset(f, "test", &p->test);
+    dataset(f, "validation", &p->validation);
+    if (p->has_loss) {
+        fprintf(f, "loss CrossEntropyLoss");
+        loc(f, p->loss_loc);
+        fputc('\n', f);
+    } else {
+        fprintf(f, "loss none\n");
+    }
+    const Optimizer *o = &p->opt;
+    if (o->kind == OPT_ADAM)
+        fprintf(f, "optimizer Adam(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s)",
+                num(a, sizeof a, o->lr), num(b, sizeof b, o->beta1), num(c, sizeof c, o->beta2),
+                num(d, sizeof d, o->eps), num(e, sizeof e, o->weight_decay));
+    else if (o->kind == OPT_SGD)
+        fprintf(f, "optimizer SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, "
+                "nesterov=%s)", num(a, sizeof a, o->lr), num(b, sizeof b, o->momentum),
+                num(c, sizeof c, o->dampening), num(d, sizeof d, o->weight_decay),
+                tf(o->nesterov));
+    else
+        fprintf(f, "optimizer none");
+    if (o->kind != OPT_NONE) loc(f, o->loc);
+    fputc('\n', f);
+    fprintf(f, "source %zu bytes\n", strlen(p->source));
+}
+
+/* Reads the file, for the second run through check_source. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* Runs check_source on the same text; its dump and diagnostics go to memory. */
+static int second_run(const char *path, const CheckOptions *opt, char **dump_out, char **diag_out)
+{
+    size_t len = 0, n1, n2;
+    char *src = slurp(path, &len);
+    FILE *out = open_memstream(dump_out, &n1);
+    FILE *diag = open_memstream(diag_out, &n2);
+    Program p;
+    int rc = check_source(path, src, len, opt, &p, diag);
+    if (rc == 0) dump(out, &p);
+    program_free(&p);
+    fclose(out);
+    fclose(diag);
+    free(src);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    CheckOptions opt = { 0 };
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--train")) opt.require_training = 1;
+        else if (!path) path = argv[i];
+        else path = NULL, i = argc;
+    }
+    if (!path) {
+        fprintf(stderr, "usage: check_driver [--train] FILE.cnn\n");
+        return 2;
+    }
+    char *dump1 = NULL, *diag1 = NULL, *dump2 = NULL, *diag2 = NULL;
+    size_t n1, n2;
+    FILE *out = open_memstream(&dump1, &n1);
+    FILE *diag = open_memstream(&diag1, &n2);
+    Program p;
+    int rc = check_file(path, &opt, &p, diag);
+    if (rc == 0) dump(out, &p);
+    program_free(&p);
+    fclose(out);
+    fclose(diag);
+    fputs(dump1, stdout);
+    fputs(diag1, stderr);
+
+    int status = rc == 0 ? 0 : 1;
+    size_t len;
+    char *src = slurp(path, &len);
+    if (src) {          /* a file that cannot be read has nothing to compare */
+        int rc2 = second_run(path, &opt, &dump2, &diag2);
+        if (rc2 != rc || strcmp(dump1, dump2) || strcmp(diag1, diag2)) {
+            fprintf(stderr, "check_driver: check_source disagrees with check_file on %s\n", path);
+            status = 3;
+        }
+        free(src);
+    }
+    free(dump1);
+    free(diag1);
+    free(dump2);
+    free(diag2);
+    return status;
+}
