@@ -1,0 +1,214 @@
+/* tests/data/test_image.c: tests runtime/image.c: conversion of gray, gray+alpha, RGB, RGBA
+ * and palette images to RGB and to L as PIL does, and errors that name the file. */
+#include "runtime/data.h"
+#include "tests/data/datatest.h"
+#include "tests/test.h"
+
+static uint8_t luma(const uint8_t *p)
+{
+    return (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
+}
+
+/* Pixels with every channel different, so a swapped or dropped channel shows. */
+static uint8_t *pattern(int w, int h, int c)
+{
+    uint8_t *px = malloc((size_t)w * h * c);
+    for (int i = 0; i < w * h; i++)
+        for (int k = 0; k < c; k++) px[i * c + k] = (uint8_t)(i * 37 + k * 91 + (i * k) % 13);
+    return px;
+}
+
+static void check_conversions(int c)
+{
+    const int w = 7, h = 5;
+    uint8_t *src = pattern(w, h, c);
+    char rel[64];
+    snprintf(rel, sizeof rel, "img_c%d.png", c);
+    write_png(rel, w, h, c, src);
+    Image rgb, l;
+    Error e;
+    CHECK(image_load(tp(rel), 3, &rgb, &e) == 0, "load %s as RGB: %s", rel, e.msg);
+    CHECK(image_load(tp(rel), 1, &l, &e) == 0, "load %s as L: %s", rel, e.msg);
+    CHECK(rgb.w == w && rgb.h == h && rgb.c == 3 && l.w == w && l.h == h && l.c == 1, "%s: sizes", rel);
+    int bad_rgb = 0, bad_l = 0;
+    for (int i = 0; i < w * h; i++) {
+        const uint8_t *s = src + i * c;
+        uint8_t want[3];
+        if (c >= 3) memcpy(want, s, 3);                 /* RGB, RGBA: alpha dropped, not composited */
+        else want[0] = want[1] = want[2] = s[0];        /* L, LA: gray replicated */
+        bad_rgb += memcmp(rgb.px + i * 3, want, 3) != 0;
+        uint8_t wl = c >= 3 ? luma(s) : s[0];
+        bad_l += l.px[i] != wl;
+    }
+    CHECK(bad_rgb == 0, "%d channels -> RGB: %d pixels differ", c, bad_rgb);
+    CHECK(bad_l == 0, "%d channels -> L: %d pixels differ", c, bad_l);
+    image_free(&rgb);
+    image_free(&l);
+    free(src);
+}
+
+/* The luma formula at its rounding edges, PIL's values. */
+static void check_luma_values(void)
+{
+    uint8_t px[5][3] = { { 255, 255, 255 }, { 0, 0, 0 }, { 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 } };
+    uint8_t want[5] = { 255, 0, 76, 150, 29 };      /* PIL: Image.new('RGB', (1,1), c).convert('L') */
+    write_png("luma.png", 5, 1, 3, &px[0][0]);
+    Image l;
+    Error e;
+    CHECK(image_load(tp("luma.png"), 1, &l, &e) == 0, "load: %s", e.msg);
+    for (int i = 0; i < 5; i++) CHECK(l.px[i] == want[i], "luma of pixel %d: %d, want %d", i, l.px[i], want[i]);
+    image_free(&l);
+}
+
+/* ---- a palette PNG, which stb_image_write cannot make: stored deflate, CRC-32, Adler-32 ---- */
+
+static uint32_t crc32_of(const uint8_t *p, size_t n, uint32_t crc)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
+
+static size_t chunk(uint8_t *out, const char *type, const uint8_t *data, uint32_t n)
+{
+    put32(out, n);
+    memcpy(out + 4, type, 4);
+    if (n) memcpy(out + 8, data, n);
+    put32(out + 8 + n, crc32_of(out + 4, n + 4, 0));
+    return 12 + n;
+}
+
+/* w x h, 8-bit indices, a palette of np colours and, if ntrns, their alpha values */
+static size_t palette_png(uint8_t *out, int w, int h, const uint8_t *idx, const uint8_t *pal, int np,
+                          const uint8_t *trns, int ntrns)
+{
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
+    size_t n = 0;
+    memcpy(out, sig, 8);
+    n += 8;
+    uint8_t ihdr[13];
+    put32(ihdr, (uint32_t)w);
+    put32(ihdr + 4, (uint32_t)h);
+    ihdr[8] = 8, ihdr[9] = 3, ihdr[10] = 0, ihdr[11] = 0, ihdr[12] = 0;
+    n += chunk(out + n, "IHDR", ihdr, 13);
+    n += chunk(out + n, "PLTE", pal, (uint32_t)np * 3);
+    if (ntrns) n += chunk(out + n, "tRNS", trns, (uint32_t)ntrns);
+    /* raw scanlines, filter 0 */
+    size_t raw_n = (size_t)h * (w + 1);
+    uint8_t raw[1024];
+    for (int y = 0; y < h; y++) {
+        raw[y * (w + 1)] = 0;
+        memcpy(raw + y * (w + 1) + 1, idx + y * w, (size_t)w);
+    }
+    uint8_t z[1100];
+    size_t zn = 0;
+    z[zn++] = 0x78, z[zn++] = 0x01;                             /* zlib header */
+    z[zn++] = 0x01;                                             /* final stored block */
+    z[zn++] = (uint8_t)raw_n, z[zn++] = (uint8_t)(raw_n >> 8);
+    z[zn++] = (uint8_t)~raw_n, z[zn++] = (uint8_t)(~raw_n >> 8);
+    memcpy(z + zn, raw, raw_n);
+    zn += raw_n;
+    uint32_t a = 1, b = 0;
+    for (size_t i = 0; i < raw_n; i++) a = (a + raw[i]) % 65521, b = (b + a) % 65521;
+    put32(z + zn, (b << 16) | a);
+    zn += 4;
+    n += chunk(out + n, "IDAT", z, (uint32_t)zn);
+    n += chunk(out + n, "IEND", NULL, 0);
+    return n;
+}
+
+static void check_palette(int with_alpha)
+{
+    const uint8_t pal[4 * 3] = { 10, 20, 30, 200, 100, 0, 0, 255, 128, 255, 255, 255 };
+    const uint8_t trns[4] = { 0, 128, 255, 64 };
+    uint8_t idx[6 * 4];
+    for (int i = 0; i < 24; i++) idx[i] = (uint8_t)((i * 7) % 4);
+    uint8_t file[2048];
+    size_t n = palette_png(file, 6, 4, idx, pal, 4, trns, with_alpha ? 4 : 0);
+    const char *rel = with_alpha ? "pal_trns.png" : "pal.png";
+    write_file(rel, file, n);
+    Image rgb, l;
+    Error e;
+    CHECK(image_load(tp(rel), 3, &rgb, &e) == 0, "%s: %s", rel, e.msg);
+    CHECK(image_load(tp(rel), 1, &l, &e) == 0, "%s: %s", rel, e.msg);
+    if (rgb.px && l.px) {
+        int bad = 0;
+        for (int i = 0; i < 24; i++) {
+            const uint8_t *c = pal + idx[i] * 3;
+            bad += memcmp(rgb.px + i * 3, c, 3) != 0 || l.px[i] != luma(c);
+        }
+        CHECK(bad == 0, "%s: %d pixels differ from the palette", rel, bad);
+    }
+    image_free(&rgb);
+    image_free(&l);
+}
+
+static void check_error(const char *rel, int channels, const char *want)
+{
+    Image img = { 0 };
+    Error e = { "" };
+    CHECK(image_load(tp(rel), channels, &img, &e) == -1, "%s loaded but should fail", rel);
+    CHECK(strstr(e.msg, tp(rel)) == e.msg, "'%s' does not start with the file name", e.msg);
+    CHECK(strstr(e.msg, want) != NULL, "'%s' lacks '%s'", e.msg, want);
+    CHECK(img.px == NULL, "no pixels on error");
+}
+
+static void check_errors(void)
+{
+    /* a valid PNG, then cut short and then with its data damaged */
+    uint8_t *px = pattern(20, 20, 3);
+    write_png("good.png", 20, 20, 3, px);
+    free(px);
+    size_t n = 0;
+    unsigned char *b = read_file(tp("good.png"), &n);
+    write_file("truncated.png", b, n / 2);
+    check_error("truncated.png", 3, "cannot decode image (the file is truncated)");
+    check_error("truncated.png", 3, "): re-export it or remove it");
+    for (size_t i = 40; i < n - 20; i++) b[i] ^= 0x5A;
+    write_file("corrupt.png", b, n);
+    check_error("corrupt.png", 3, "cannot decode image (corrupt PNG");
+    free(b);
+    write_file("text.png", "hello, not an image\n", 20);
+    check_error("text.png", 3, "cannot decode image (not a PNG, JPEG");
+    write_file("empty.jpg", "", 0);
+    check_error("empty.jpg", 3, "cannot decode image (");
+    write_file("photo.webp", "RIFF\0\0\0\0WEBPVP8 ", 16);
+    check_error("photo.webp", 3, "webp files are not supported");
+    check_error("missing.png", 3, "cannot open image: No such file or directory");
+    write_png_fill("ok.png", 2, 2, 3, 9);
+    check_error("ok.png", 4, "cannot convert an image to 4 channels");
+}
+
+/* other formats stb reads, through the same conversion */
+static void check_formats(void)
+{
+    uint8_t *px = pattern(9, 4, 3);
+    if (!stbi_write_bmp(tp("p.bmp"), 9, 4, 3, px)) test_die("bmp", tp("p.bmp"));
+    Image img;
+    Error e;
+    CHECK(image_load(tp("p.bmp"), 3, &img, &e) == 0 && img.w == 9 && img.h == 4 && memcmp(img.px, px, 9 * 4 * 3) == 0,
+          "bmp round trip: %s", e.msg);
+    image_free(&img);
+    if (!stbi_write_jpg(tp("p.jpg"), 9, 4, 3, px, 95)) test_die("jpg", tp("p.jpg"));
+    CHECK(image_load(tp("p.jpg"), 3, &img, &e) == 0 && img.w == 9 && img.h == 4 && img.c == 3, "jpeg: %s", e.msg);
+    image_free(&img);
+    free(px);
+}
+
+int main(void)
+{
+    make_test_tmp("image");
+    for (int c = 1; c <= 4; c++) check_conversions(c);
+    check_luma_values();
+    check_palette(0);
+    check_palette(1);
+    check_errors();
+    check_formats();
+    remove_test_tmp();
+    return test_done("test_image");
+}
