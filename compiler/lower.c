@@ -6,6 +6,7 @@
 
 #include "../runtime/ops.h"
 #include "autodiff.h"
+#include "fuse.h"
 
 static int param(Graph *g, const Layer *L, const char *what, int ndim, const int *shape)
 {
@@ -136,6 +137,11 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     g->probs = g->nodes[ce].out[1];
     g->vals[g->loss].keep = 1;
     g->vals[g->probs].keep = 1;
+    if (!o->no_fuse && fuse_graph(g, &le) < 0) {
+        err_set(e, "%s: error: %s", p->path, le.msg);
+        graph_free(g);
+        return NULL;
+    }
     if (o->training) {
         if (autodiff(g, &le) < 0 || lower_optimizer(g, &p->opt, &le) < 0) {
             err_set(e, "%s: error: %s", p->path, le.msg);

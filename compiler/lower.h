@@ -8,11 +8,13 @@
 typedef struct LowerOptions {
     int batch;          /* the largest batch the graph will run */
     int training;       /* append the backward graph (autodiff) and the optimizer's update */
+    int no_fuse;        /* skip the fusion pass (to compare fused kernels with plain ones) */
 } LowerOptions;
 
 /* Builds the forward graph (input -> layers -> logits -> cross-entropy loss and softmax),
- * and for training the backward and update nodes. Not yet planned or bound. NULL with e
- * set (prefixed with the layer's file:line:col) on failure. */
+ * runs the fusion pass over it, and for training appends the backward and update nodes.
+ * Not yet planned or bound. NULL with e set (prefixed with the layer's file:line:col) on
+ * failure. */
 Graph *lower_program(const Program *p, const LowerOptions *o, Error *e);
 
 #endif

@@ -168,7 +168,7 @@ static int run(const Args *a, const Program *p)
 {
     Error e;
     int training = a->action == A_TRAIN || ((a->action == A_CHECK || a->action == A_DUMP) && p->opt.kind != OPT_NONE);
-    LowerOptions lo = { max_batch(p, a->action), training };
+    LowerOptions lo = { .batch = max_batch(p, a->action), .training = training };
     Graph *g = lower_program(p, &lo, &e);
     if (!g) return fail(&e);
     PlanStats st;

@@ -17,6 +17,12 @@ int err_set(Error *e, const char *fmt, ...)
     return -1;
 }
 
+#include <stdatomic.h>
+
+static atomic_ulong allocations;
+
+unsigned long alloc_count(void) { return atomic_load(&allocations); }
+
 static void out_of_memory(unsigned long n)
 {
     fprintf(stderr, "cnnc: error: out of memory allocating %lu bytes\n", n);
@@ -25,6 +31,7 @@ static void out_of_memory(unsigned long n)
 
 void *xmalloc(unsigned long n)
 {
+    atomic_fetch_add(&allocations, 1);
     void *p = malloc(n ? n : 1);
     if (!p) out_of_memory(n);
     return p;
@@ -32,6 +39,7 @@ void *xmalloc(unsigned long n)
 
 void *xcalloc(unsigned long n, unsigned long size)
 {
+    atomic_fetch_add(&allocations, 1);
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) out_of_memory(n * size);
     return p;
@@ -39,6 +47,7 @@ void *xcalloc(unsigned long n, unsigned long size)
 
 void *xrealloc(void *p, unsigned long n)
 {
+    atomic_fetch_add(&allocations, 1);
     void *q = realloc(p, n ? n : 1);
     if (!q) out_of_memory(n);
     return q;

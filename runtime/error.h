@@ -17,4 +17,8 @@ void *xcalloc(unsigned long n, unsigned long size);
 void *xrealloc(void *p, unsigned long n);
 char *xstrdup(const char *s);
 
+/* How many times the helpers above have allocated: a training step after the first must
+ * not allocate, and a test counts. */
+unsigned long alloc_count(void);
+
 #endif

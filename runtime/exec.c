@@ -1,10 +1,8 @@
 /* runtime/exec.c: the executor (see exec.h). */
 #include "exec.h"
 
-#include <cblas.h>
-#include <unistd.h>
-
 #include "ops.h"
+#include "parallel.h"
 
 void exec_run(Graph *g, int phases)
 {
@@ -16,10 +14,6 @@ void exec_run(Graph *g, int phases)
 
 void exec_set_threads(Graph *g, int n)
 {
-    if (n <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cores > 0 ? (int)cores : 1;
-    }
-    g->threads = n;
-    openblas_set_num_threads(n);
+    par_set_threads(n);
+    g->threads = par_threads();
 }

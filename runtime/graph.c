@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "parallel.h"
 
 Graph *graph_new(void)
 {
@@ -13,7 +14,8 @@ Graph *graph_new(void)
     g->input = g->label = g->logits = g->loss = g->probs = -1;
     g->cur_phase = PHASE_FORWARD;
     g->max_batch = g->batch = 1;
-    g->threads = 1;
+    par_set_threads(0);         /* OpenBLAS single-threaded: the runtime splits the work */
+    g->threads = par_threads();
     rng_seed(&g->rng, 0);
     return g;
 }

@@ -47,6 +47,7 @@ typedef enum { PHASE_FORWARD = 1, PHASE_BACKWARD = 2, PHASE_UPDATE = 4 } Phase;
 /* Attributes of every op, by name; each op reads the ones it documents. */
 typedef struct Attrs {
     int   kernel, stride, padding;      /* Conv2d, MaxPool2d */
+    int   pool_kernel, pool_stride, pool_padding;  /* the MaxPool2d of a fused conv2d_relu_maxpool2d */
     double p;                           /* Dropout */
     double lr, beta1, beta2, eps;       /* Adam, SGD: doubles, as Python floats are */
     double weight_decay, momentum, dampening;

@@ -23,6 +23,8 @@ typedef struct OpDef {
     X(conv2d)                       \
     X(conv2d_backward_input)        \
     X(conv2d_backward_weight)       \
+    X(conv2d_relu_maxpool2d)        \
+    X(relu_maxpool2d_backward)      \
     X(linear)                       \
     X(linear_backward_input)        \
     X(linear_backward_weight)       \

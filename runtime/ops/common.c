@@ -44,15 +44,14 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
                    op_table[n->op]->name, what_i, what_j, sa, sb);
 }
 
-float *op_scratch(size_t n)
+float *op_scratch(int slot, size_t n)
 {
-    static _Thread_local float *buf;
-    static _Thread_local size_t cap;
-    if (n > cap) {
-        cap = n > 2 * cap ? n : 2 * cap;
-        free(buf);
-        buf = xmalloc(cap * sizeof *buf);
+    static _Thread_local float *buf[OP_SCRATCH_SLOTS];
+    static _Thread_local size_t cap[OP_SCRATCH_SLOTS];
+    if (n > cap[slot]) {
+        cap[slot] = n > 2 * cap[slot] ? n : 2 * cap[slot];
+        free(buf[slot]);
+        buf[slot] = xmalloc(cap[slot] * sizeof *buf[slot]);
     }
-    return buf;
+    return buf[slot];
 }
-

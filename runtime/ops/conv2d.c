@@ -1,14 +1,17 @@
 /* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) as im2col + sgemm,
  * with its two backward ops: the gradient of the input (sgemm + col2im) and the gradients
  * of the weight and bias (im2col + sgemm). */
-#include <cblas.h>
+#include <omp.h>
 #include <string.h>
+
+#include "../parallel.h"
 
 #include "../ops.h"
 #include "kernels.h"
 
 /* One image: col[C*k*k, Ho*Wo], col[(c*k + i)*k + j][oh*Wo + ow] = x[c][oh*s - p + i][ow*s - p + j]
- * (0 where that falls in the padding). */
+ * (0 where that falls in the padding). The columns inside the image are copied without
+ * per-element tests. */
 static void im2col(float *col, const float *x, int C, int H, int W, int k, int s, int p,
                    int Ho, int Wo)
 {
@@ -16,6 +19,11 @@ static void im2col(float *col, const float *x, int C, int H, int W, int k, int s
         for (int i = 0; i < k; i++)
             for (int j = 0; j < k; j++) {
                 float *row = col + ((size_t)(c * k + i) * k + j) * Ho * Wo;
+                /* ow range with 0 <= ow*s - p + j < W */
+                int lo = p - j > 0 ? (p - j + s - 1) / s : 0;
+                int hi = (W - 1 + p - j) >= 0 ? (W - 1 + p - j) / s + 1 : 0;
+                if (hi > Wo) hi = Wo;
+                if (lo > hi) lo = hi;
                 for (int oh = 0; oh < Ho; oh++) {
                     float *r = row + (size_t)oh * Wo;
                     int ih = oh * s - p + i;
@@ -23,11 +31,12 @@ static void im2col(float *col, const float *x, int C, int H, int W, int k, int s
                         memset(r, 0, (size_t)Wo * sizeof *r);
                         continue;
                     }
-                    const float *xr = x + ((size_t)c * H + ih) * W;
-                    for (int ow = 0; ow < Wo; ow++) {
-                        int iw = ow * s - p + j;
-                        r[ow] = iw >= 0 && iw < W ? xr[iw] : 0.0f;
-                    }
+                    const float *xr = x + ((size_t)c * H + ih) * W + j - p;
+                    for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+                    if (s == 1) memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
+                    else
+                        for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow * s];
+                    for (int ow = hi; ow < Wo; ow++) r[ow] = 0.0f;
                 }
             }
 }
@@ -42,15 +51,16 @@ static void col2im(float *x, const float *col, int C, int H, int W, int k, int s
         for (int i = 0; i < k; i++)
             for (int j = 0; j < k; j++) {
                 const float *row = col + ((size_t)(c * k + i) * k + j) * Ho * Wo;
+                int lo = p - j > 0 ? (p - j + s - 1) / s : 0;
+                int hi = (W - 1 + p - j) >= 0 ? (W - 1 + p - j) / s + 1 : 0;
+                if (hi > Wo) hi = Wo;
+                if (lo > hi) lo = hi;
                 for (int oh = 0; oh < Ho; oh++) {
                     int ih = oh * s - p + i;
                     if (ih < 0 || ih >= H) continue;
                     const float *r = row + (size_t)oh * Wo;
-                    float *xr = x + ((size_t)c * H + ih) * W;
-                    for (int ow = 0; ow < Wo; ow++) {
-                        int iw = ow * s - p + j;
-                        if (iw >= 0 && iw < W) xr[iw] += r[ow];
-                    }
+                    float *xr = x + ((size_t)c * H + ih) * W + j - p;
+                    for (int ow = lo; ow < hi; ow++) xr[ow * s] += r[ow];
                 }
             }
 }
@@ -58,66 +68,99 @@ static void col2im(float *x, const float *col, int C, int H, int W, int k, int s
 /* A 1x1 kernel with stride 1 and no padding: im2col is the identity. */
 static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && p == 0; }
 
-/* y[n] (O x Ho*Wo) = w (O x C*k*k) @ col(x[n]) (C*k*k x Ho*Wo) + b */
+ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
+{
+    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0 };
+    c.K = C * k * k;
+    c.P = c.Ho * c.Wo;
+    c.direct = im2col_is_identity(k, s, p);
+    return c;
+}
+
+void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const float *w, const float *b)
+{
+    const float *col = xn;
+    if (!c->direct) {
+        float *buf = op_scratch(0, (size_t)c->K * c->P);
+        im2col(buf, xn, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
+        col = buf;
+    }
+    if (b)
+        for (int o = 0; o < c->O; o++)
+            for (int q = 0; q < c->P; q++) yn[(size_t)o * c->P + q] = b[o];
+    par_sgemm(CblasNoTrans, CblasNoTrans, c->O, c->P, c->K, 1.0f, w, c->K, col, c->P, b ? 1.0f : 0.0f, yn, c->P);
+}
+
+/* y[n] (O x Ho*Wo) = w (O x C*k*k) @ col(x[n]) (C*k*k x Ho*Wo) + b; images in parallel */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
-    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
-    int K = C * k * k, P = Ho * Wo;
-    int direct = im2col_is_identity(k, stride, pad);
-    float *col = direct ? NULL : op_scratch((size_t)K * P);
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * C * H * W;
-        float *yn = y + (size_t)n * O * P;
-        if (!direct) im2col(col, xn, C, H, W, k, stride, pad, Ho, Wo);
-        if (b)
-            for (int o = 0; o < O; o++)
-                for (int q = 0; q < P; q++) yn[(size_t)o * P + q] = b[o];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, P, K,
-                    1.0f, w, K, direct ? xn : col, P, b ? 1.0f : 0.0f, yn, P);
-    }
+    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
+    for (int n = 0; n < N; n++)
+        conv2d_forward_image(&c, y + (size_t)n * O * c.P, x + (size_t)n * C * H * W, w, b);
 }
 
 /* dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol) */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
-    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
-    int K = C * k * k, P = Ho * Wo;
-    int direct = im2col_is_identity(k, stride, pad);
-    float *dcol = direct ? NULL : op_scratch((size_t)K * P);
+    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
     for (int n = 0; n < N; n++) {
         float *dxn = dx + (size_t)n * C * H * W;
-        const float *dyn = dy + (size_t)n * O * P;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, O,
-                    1.0f, w, K, dyn, P, 0.0f, direct ? dxn : dcol, P);
-        if (!direct) col2im(dxn, dcol, C, H, W, k, stride, pad, Ho, Wo);
+        const float *dyn = dy + (size_t)n * O * c.P;
+        float *dcol = c.direct ? dxn : op_scratch(0, (size_t)c.K * c.P);
+        par_sgemm(CblasTrans, CblasNoTrans, c.K, c.P, O, 1.0f, w, c.K, dyn, c.P, 0.0f, dcol, c.P);
+        if (!c.direct) col2im(dxn, dcol, C, H, W, k, stride, pad, c.Ho, c.Wo);
     }
 }
 
 /* dw (O x C*k*k) = sum over n of dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k);
- * db[o] = sum over n and the plane of dy[n][o] */
+ * db[o] = sum over n and the plane of dy[n][o]. Each thread sums its share of the images
+ * into a partial dw of its own; the partials are then added in thread order, so the result
+ * depends on the thread count only. */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
-    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
-    int K = C * k * k, P = Ho * Wo;
-    int direct = im2col_is_identity(k, stride, pad);
-    float *col = direct ? NULL : op_scratch((size_t)K * P);
-    if (N == 0) memset(dw, 0, (size_t)O * K * sizeof *dw);
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * C * H * W;
-        const float *dyn = dy + (size_t)n * O * P;
-        if (!direct) im2col(col, xn, C, H, W, k, stride, pad, Ho, Wo);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, K, P,
-                    1.0f, dyn, P, direct ? xn : col, P, n ? 1.0f : 0.0f, dw, K);
+    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    size_t wn = (size_t)O * c.K;
+    int T = N > 1 ? par_threads() : 1;
+    if (T > N) T = N;
+    float *part = T > 1 ? op_scratch(1, (size_t)T * wn) : dw;
+    if (N == 0) memset(dw, 0, wn * sizeof *dw);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = T > 1 ? omp_get_thread_num() : 0;
+        float *acc = part + (size_t)t * wn;
+        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
+        for (int n = lo; n < hi; n++) {
+            const float *xn = x + (size_t)n * C * H * W;
+            const float *dyn = dy + (size_t)n * O * c.P;
+            const float *col = xn;
+            if (!c.direct) {
+                float *buf = op_scratch(0, (size_t)c.K * c.P);
+                im2col(buf, xn, C, H, W, k, stride, pad, c.Ho, c.Wo);
+                col = buf;
+            }
+            par_sgemm(CblasNoTrans, CblasTrans, O, c.K, c.P, 1.0f, dyn, c.P, col, c.P, n > lo ? 1.0f : 0.0f, acc, c.K);
+        }
+    }
+    if (T > 1) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < wn; i++) {
+            float s = part[i];
+            for (int t = 1; t < T; t++) s += part[(size_t)t * wn + i];
+            dw[i] = s;
+        }
     }
     if (!db) return;
+#pragma omp parallel for schedule(static) if (O > 1 && par_threads() > 1)
     for (int o = 0; o < O; o++) {
         double sum = 0;
         for (int n = 0; n < N; n++) {
-            const float *r = dy + ((size_t)n * O + o) * P;
-            for (int q = 0; q < P; q++) sum += r[q];
+            const float *r = dy + ((size_t)n * O + o) * c.P;
+            for (int q = 0; q < c.P; q++) sum += r[q];
         }
         db[o] = (float)sum;
     }
@@ -153,20 +196,28 @@ static int check_weight(const Graph *g, const Node *n, int w, int C, Error *e)
     return 0;
 }
 
-/* conv2d(x[N,C,H,W], w[O,C,k,k], b[O]?) -> y[N,O,Ho,Wo] */
-static int conv2d_infer(Graph *g, Node *n, Error *e)
+int conv2d_check(const Graph *g, const Node *n, int *O, int *Ho, int *Wo, Error *e)
 {
     if (op_expect_inputs(g, n, 2, 3, e) < 0 || op_expect(g, n, 0, "x (N x C x H x W)", DT_F32, 4, e) < 0 ||
         op_expect(g, n, 1, "the weight (O x C x k x k)", DT_F32, 4, e) < 0 ||
         (n->nin == 3 && op_expect(g, n, 2, "the bias (O)", DT_F32, 1, e) < 0))
         return -1;
     const Value *x = &g->vals[n->in[0]];
-    int O = g->vals[n->in[1]].shape[0], Ho, Wo;
-    if (conv_window(n, x->shape[2], x->shape[3], &Ho, &Wo, e) < 0) return -1;
+    *O = g->vals[n->in[1]].shape[0];
+    if (conv_window(n, x->shape[2], x->shape[3], Ho, Wo, e) < 0) return -1;
     if (check_weight(g, n, n->in[1], x->shape[1], e) < 0) return -1;
-    if (n->nin == 3 && g->vals[n->in[2]].shape[0] != O)
-        return err_set(e, "conv2d: the bias has %d elements, but there are %d output channels",
-                       g->vals[n->in[2]].shape[0], O);
+    if (n->nin == 3 && g->vals[n->in[2]].shape[0] != *O)
+        return err_set(e, "%s: the bias has %d elements, but there are %d output channels",
+                       op_table[n->op]->name, g->vals[n->in[2]].shape[0], *O);
+    return 0;
+}
+
+/* conv2d(x[N,C,H,W], w[O,C,k,k], b[O]?) -> y[N,O,Ho,Wo] */
+static int conv2d_infer(Graph *g, Node *n, Error *e)
+{
+    int O, Ho, Wo;
+    if (conv2d_check(g, n, &O, &Ho, &Wo, e) < 0) return -1;
+    const Value *x = &g->vals[n->in[0]];
     int shape[4] = { x->shape[0], O, Ho, Wo };
     graph_output(g, n, DT_F32, 4, shape, x->batched);
     return 0;
@@ -182,7 +233,7 @@ static void conv2d_run(Graph *g, const Node *n)
 
 /* dx = conv2d_backward_input(dy, w) with hint = x's shape; dw (and db) =
  * conv2d_backward_weight(dy, x) with hint = the bias's shape [O] when there is a bias. */
-static int conv2d_grad(Graph *g, Node n, const int *dout, Error *e)
+int conv2d_grad(Graph *g, Node n, const int *dout, Error *e)
 {
     int x = n.in[0], w = n.in[1], b = n.nin == 3 ? n.in[2] : -1, dy = dout[0];
     if (dy < 0) return 0;

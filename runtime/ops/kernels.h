@@ -16,12 +16,30 @@
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad);
+/* The sizes of one convolution; K = C*k*k, P = Ho*Wo; direct: a 1x1 kernel needs no im2col */
+typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, direct; } ConvShape;
+ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p);
+/* yn (O x Ho*Wo) of one image xn (C x H x W); the GEMM is split across threads when called
+ * outside a parallel region (one image: latency) */
+void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const float *w, const float *b);
+/* conv2d's shape rule without declaring the output: x, w, b? against the kernel attributes */
+int conv2d_check(const Graph *g, const Node *n, int *O, int *Ho, int *Wo, Error *e);
+/* conv2d's backward rule, for fused ops that end in a convolution's gradient */
+int conv2d_grad(Graph *g, Node n, const int *dout, Error *e);
 /* dx[N,C,H,W] from dy[N,O,Ho,Wo] and w[O,C,k,k] */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad);
 /* dw[O,C,k,k] and db[O] (or NULL) from dy[N,O,Ho,Wo] and x[N,C,H,W] */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad);
+
+/* conv2d_relu_maxpool2d.c: y, argmax[N,O,Hp,Wp] = maxpool(relu(conv2d(x, w, b))), argmax
+ * indexing the convolution's Ho x Wo plane; and its backward to the convolution's output */
+void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
+                                   int N, int C, int H, int W, int O, int k, int stride, int pad,
+                                   int pk, int ps, int pp);
+void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
+                             int N, int O, int Ho, int Wo, int Hp, int Wp);
 
 /* linear.c: x[N,in], w[out,in], b[out] (or NULL), y[N,out] = x w^T + b */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out);
@@ -38,6 +56,10 @@ void relu_backward(float *dx, const float *dy, const float *y, size_t n);
  * index within x's H*W plane. */
 void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                        int N, int C, int H, int W, int k, int stride, int pad);
+/* One H x W plane of it; with relu set, the window's values go through ReLU first (the
+ * fused conv2d_relu_maxpool2d), so ties and NaNs resolve exactly as ReLU then MaxPool2d. */
+void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int k, int stride, int pad,
+                     int relu);
 /* dx[N,C,H,W] = scatter-add of dy[N,C,Ho,Wo] at argmax */
 void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                         int N, int C, int H, int W, int Ho, int Wo);
@@ -83,8 +105,11 @@ int op_expect(const Graph *g, const Node *n, int i, const char *what, DType dt, 
 /* For shape rules: checks that inputs i and j of n have the same shape, naming them. */
 int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_i, int j,
                          const char *what_j, Error *e);
-/* A growing per-thread buffer of at least n floats, valid until the next call on the same
- * thread: kernels use it for im2col so that no call allocates once warmed up. */
-float *op_scratch(size_t n);
+/* A growing per-thread buffer of at least n floats, one per slot, valid until the next
+ * call for the same slot on the same thread: kernels use it for im2col and partial sums
+ * so that no call allocates once warmed up. Slot 0: im2col columns; slot 1: per-thread
+ * partial gradients; slot 2: a fused kernel's intermediate. */
+#define OP_SCRATCH_SLOTS 3
+float *op_scratch(int slot, size_t n);
 
 #endif

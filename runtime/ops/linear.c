@@ -1,7 +1,8 @@
 /* runtime/ops/linear.c: Linear (y = x W^T + b) as one sgemm, with its two backward ops:
  * the gradient of the input and the gradients of the weight and bias. */
-#include <cblas.h>
 #include <string.h>
+
+#include "../parallel.h"
 
 #include "../ops.h"
 #include "kernels.h"
@@ -11,15 +12,13 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 {
     if (b)
         for (int n = 0; n < N; n++) memcpy(y + (size_t)n * out, b, (size_t)out * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in,
-                1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    par_sgemm(CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
 }
 
 /* dx[N,in] = dy[N,out] @ w[out,in] */
 void linear_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out,
-                1.0f, dy, out, w, in, 0.0f, dx, in);
+    par_sgemm(CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
 /* dw[out,in] = dy[N,out]^T @ x[N,in]; db[out] = sum over n of dy[n] */
@@ -27,8 +26,7 @@ void linear_backward_weight(float *dw, float *db, const float *dy, const float *
 {
     if (N == 0) memset(dw, 0, (size_t)out * in * sizeof *dw);
     else
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N,
-                    1.0f, dy, out, x, in, 0.0f, dw, in);
+        par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);
     if (!db) return;
     for (int o = 0; o < out; o++) {
         double sum = 0;

@@ -10,44 +10,50 @@
  * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
  * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
  * a window of -inf gives its first element). */
+void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int k, int stride, int pad,
+                     int relu)
+{
+    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
+    for (int oh = 0; oh < Ho; oh++) {
+        int h0 = oh * stride - pad, h1 = h0 + k < H ? h0 + k : H;
+        if (h0 < 0) h0 = 0;
+        for (int ow = 0; ow < Wo; ow++) {
+            int w0 = ow * stride - pad, w1 = w0 + k < W ? w0 + k : W;
+            if (w0 < 0) w0 = 0;
+            float max = -INFINITY;
+            int32_t at = h0 * W + w0;
+            for (int ih = h0; ih < h1; ih++)
+                for (int iw = w0; iw < w1; iw++) {
+                    float v = xp[ih * W + iw];
+                    if (relu && v < 0.0f) v = 0.0f;     /* relu(v): NaN stays NaN */
+                    if (v > max || isnan(v)) {
+                        max = v;
+                        at = ih * W + iw;
+                    }
+                }
+            yp[oh * Wo + ow] = max;
+            ap[oh * Wo + ow] = at;
+        }
+    }
+}
+
 void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                        int N, int C, int H, int W, int k, int stride, int pad)
 {
-    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
-    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
-        const float *xp = x + plane * H * W;
-        float *yp = y + plane * Ho * Wo;
-        int32_t *ap = argmax + plane * Ho * Wo;
-        for (int oh = 0; oh < Ho; oh++) {
-            int h0 = oh * stride - pad, h1 = h0 + k < H ? h0 + k : H;
-            if (h0 < 0) h0 = 0;
-            for (int ow = 0; ow < Wo; ow++) {
-                int w0 = ow * stride - pad, w1 = w0 + k < W ? w0 + k : W;
-                if (w0 < 0) w0 = 0;
-                float max = -INFINITY;
-                int32_t at = h0 * W + w0;
-                for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++) {
-                        float v = xp[ih * W + iw];
-                        if (v > max || isnan(v)) {
-                            max = v;
-                            at = ih * W + iw;
-                        }
-                    }
-                yp[oh * Wo + ow] = max;
-                ap[oh * Wo + ow] = at;
-            }
-        }
-    }
+    size_t in = (size_t)H * W, out = (size_t)window_out_size(H, k, stride, pad) * window_out_size(W, k, stride, pad);
+#pragma omp parallel for schedule(static) if ((size_t)N * C * H * W > 32768)
+    for (size_t plane = 0; plane < (size_t)N * C; plane++)
+        maxpool2d_plane(y + plane * out, argmax + plane * out, x + plane * in, H, W, k, stride, pad, 0);
 }
 
 /* dx[N,C,H,W] = 0, then dx[n][c][argmax] += dy[n][c][oh][ow] for every output position */
 void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                         int N, int C, int H, int W, int Ho, int Wo)
 {
-    memset(dx, 0, (size_t)N * C * H * W * sizeof *dx);
+#pragma omp parallel for schedule(static) if ((size_t)N * C * H * W > 32768)
     for (size_t plane = 0; plane < (size_t)N * C; plane++) {
         float *dxp = dx + plane * H * W;
+        memset(dxp, 0, (size_t)H * W * sizeof *dxp);
         const float *dyp = dy + plane * Ho * Wo;
         const int32_t *ap = argmax + plane * Ho * Wo;
         for (int i = 0; i < Ho * Wo; i++) dxp[ap[i]] += dyp[i];

@@ -233,11 +233,13 @@ static void test_errors(void)
 /* The im2col scratch is reused: no allocation once it has grown. */
 static void test_scratch(void)
 {
-    float *p = op_scratch(1000);
-    CHECK(op_scratch(10) == p && op_scratch(1000) == p, "scratch reused for smaller requests");
-    float *q = op_scratch(5000);
+    float *p = op_scratch(0, 1000);
+    CHECK(op_scratch(0, 10) == p && op_scratch(0, 1000) == p, "scratch reused for smaller requests");
+    float *q = op_scratch(0, 5000);
     q[4999] = 1;      /* ASan checks the size */
-    CHECK(op_scratch(4000) == q, "scratch kept after growing");
+    CHECK(op_scratch(0, 4000) == q, "scratch kept after growing");
+    float *r = op_scratch(1, 100);
+    CHECK(r != op_scratch(0, 100), "slots are distinct buffers");
 }
 
 int main(void)

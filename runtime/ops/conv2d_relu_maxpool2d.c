@@ -1,0 +1,139 @@
+/* runtime/ops/conv2d_relu_maxpool2d.c: Conv2d -> ReLU -> MaxPool2d fused into one pass per
+ * image (the convolution's output stays in a per-thread buffer while ReLU and the pooling
+ * read it), and its backward: the pooled gradient scattered to the argmax where ReLU let
+ * it through, then the convolution's own backward ops. The fusion pass (compiler/fuse.c)
+ * puts it in place of the three nodes; the results are those of the three, bit for bit. */
+#include <string.h>
+
+#include "../ops.h"
+#include "../parallel.h"
+#include "kernels.h"
+
+/* y, argmax [N,O,Hp,Wp] = maxpool(relu(conv2d(x[N,C,H,W], w, b))); argmax indexes the
+ * Ho x Wo plane of the convolution's output */
+void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
+                                   int N, int C, int H, int W, int O, int k, int stride, int pad,
+                                   int pk, int ps, int pp)
+{
+    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
+    size_t out = (size_t)Hp * Wp;
+#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
+    for (int n = 0; n < N; n++) {
+        float *conv = op_scratch(2, (size_t)O * c.P);
+        conv2d_forward_image(&c, conv, x + (size_t)n * C * H * W, w, b);
+        for (int o = 0; o < O; o++) {
+            size_t plane = (size_t)n * O + o;
+            maxpool2d_plane(y + plane * out, argmax + plane * out, conv + (size_t)o * c.P, c.Ho, c.Wo, pk, ps, pp, 1);
+        }
+    }
+}
+
+/* dconv[N,O,Ho,Wo] = 0, then dconv[n][o][argmax] += dy unless y <= 0 (ReLU's gradient at the
+ * maximum: y is the ReLU'd maximum) */
+void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
+                             int N, int O, int Ho, int Wo, int Hp, int Wp)
+{
+#pragma omp parallel for schedule(static) if ((size_t)N * O * Ho * Wo > 32768)
+    for (size_t plane = 0; plane < (size_t)N * O; plane++) {
+        float *dp = dconv + plane * Ho * Wo;
+        const float *dyp = dy + plane * Hp * Wp, *yp = y + plane * Hp * Wp;
+        const int32_t *ap = argmax + plane * Hp * Wp;
+        memset(dp, 0, (size_t)Ho * Wo * sizeof *dp);
+        for (int i = 0; i < Hp * Wp; i++)
+            if (!(yp[i] <= 0.0f)) dp[ap[i]] += dyp[i];     /* as relu_backward: NaN passes */
+    }
+}
+
+/* the pooling window over the convolution's Ho x Wo output */
+static int pool_size(const Node *n, int Ho, int Wo, int *Hp, int *Wp, Error *e)
+{
+    const Attrs *a = &n->a;
+    if (a->pool_kernel < 1 || a->pool_stride < 1 || a->pool_padding < 0 || a->pool_padding > a->pool_kernel / 2)
+        return err_set(e, "%s: bad pooling window (kernel %d, stride %d, padding %d)", op_table[n->op]->name,
+                       a->pool_kernel, a->pool_stride, a->pool_padding);
+    *Hp = window_out_size(Ho, a->pool_kernel, a->pool_stride, a->pool_padding);
+    *Wp = window_out_size(Wo, a->pool_kernel, a->pool_stride, a->pool_padding);
+    if (*Hp < 1 || *Wp < 1)
+        return err_set(e, "%s: a %dx%d pooling window does not fit the %dx%d convolution output",
+                       op_table[n->op]->name, a->pool_kernel, a->pool_kernel, Ho, Wo);
+    return 0;
+}
+
+/* conv2d_relu_maxpool2d(x, w, b?) -> y[N,O,Hp,Wp], argmax[N,O,Hp,Wp] (int32) */
+static int fused_infer(Graph *g, Node *n, Error *e)
+{
+    int O, Ho, Wo, Hp, Wp;
+    if (conv2d_check(g, n, &O, &Ho, &Wo, e) < 0 || pool_size(n, Ho, Wo, &Hp, &Wp, e) < 0) return -1;
+    const Value *x = &g->vals[n->in[0]];
+    int shape[4] = { x->shape[0], O, Hp, Wp };
+    graph_output(g, n, DT_F32, 4, shape, x->batched);
+    graph_output(g, n, DT_I32, 4, shape, x->batched);
+    return 0;
+}
+
+static void fused_run(Graph *g, const Node *n)
+{
+    const int *x = g->vals[n->in[0]].shape;
+    const Attrs *a = &n->a;
+    conv2d_relu_maxpool2d_forward(vf32(g, n->out[0]), vi32(g, n->out[1]), vf32(g, n->in[0]), vf32(g, n->in[1]),
+                                  n->nin == 3 ? vf32(g, n->in[2]) : NULL, x[0], x[1], x[2], x[3],
+                                  g->vals[n->in[1]].shape[0], a->kernel, a->stride, a->padding,
+                                  a->pool_kernel, a->pool_stride, a->pool_padding);
+}
+
+/* dconv = relu_maxpool2d_backward(dy, y, argmax) with hint = the convolution's output
+ * shape; then the convolution's backward rule on dconv */
+static int fused_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    if (dout[0] < 0) return 0;
+    const Value *x = &g->vals[n.in[0]];
+    int O = g->vals[n.in[1]].shape[0];
+    Attrs a = n.a;
+    a.hint_ndim = 4;
+    a.hint[0] = x->shape[0];
+    a.hint[1] = O;
+    a.hint[2] = window_out_size(x->shape[2], n.a.kernel, n.a.stride, n.a.padding);
+    a.hint[3] = window_out_size(x->shape[3], n.a.kernel, n.a.stride, n.a.padding);
+    int in[3] = { dout[0], n.out[0], n.out[1] };
+    int dconv = graph_apply(g, OP_relu_maxpool2d_backward, in, 3, &a, e);
+    if (dconv < 0) return -1;
+    Node conv = n;
+    conv.op = OP_conv2d;
+    int d[CN_MAX_OUT] = { dconv, -1, -1 };
+    return conv2d_grad(g, conv, d, e);
+}
+
+const OpDef op_conv2d_relu_maxpool2d = { "conv2d_relu_maxpool2d", fused_infer, fused_run, fused_grad };
+
+/* relu_maxpool2d_backward(dy, y, argmax [N,O,Hp,Wp]) -> dconv[N, hint...]; hint is the
+ * convolution's output shape */
+static int backward_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 3, 3, e) < 0 || op_expect(g, n, 0, "dy (N x O x Hp x Wp)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 1, "y (N x O x Hp x Wp)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 2, "argmax (N x O x Hp x Wp)", DT_I32, 4, e) < 0 ||
+        op_expect_same_shape(g, n, 0, "dy", 1, "y", e) < 0 || op_expect_same_shape(g, n, 0, "dy", 2, "argmax", e) < 0)
+        return -1;
+    if (n->a.hint_ndim != 4)
+        return err_set(e, "relu_maxpool2d_backward needs the convolution's output shape as its hint");
+    const Value *dy = &g->vals[n->in[0]];
+    int Hp, Wp;
+    if (pool_size(n, n->a.hint[2], n->a.hint[3], &Hp, &Wp, e) < 0) return -1;
+    if (dy->shape[1] != n->a.hint[1] || dy->shape[2] != Hp || dy->shape[3] != Wp)
+        return err_set(e, "relu_maxpool2d_backward: dy is %dx%dx%d, but pooling %dx%dx%d gives %dx%dx%d",
+                       dy->shape[1], dy->shape[2], dy->shape[3], n->a.hint[1], n->a.hint[2], n->a.hint[3],
+                       n->a.hint[1], Hp, Wp);
+    int shape[4] = { dy->shape[0], n->a.hint[1], n->a.hint[2], n->a.hint[3] };
+    graph_output(g, n, DT_F32, 4, shape, dy->batched);
+    return 0;
+}
+
+static void backward_run(Graph *g, const Node *n)
+{
+    const int *d = g->vals[n->out[0]].shape, *dy = g->vals[n->in[0]].shape;
+    relu_maxpool2d_backward(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]), vi32(g, n->in[2]),
+                            d[0], d[1], d[2], d[3], dy[2], dy[3]);
+}
+
+const OpDef op_relu_maxpool2d_backward = { "relu_maxpool2d_backward", backward_infer, backward_run, NULL };
