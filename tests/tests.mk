@@ -1,9 +1,18 @@
 # tests/tests.mk: tests of the core (autodiff, memory plan, executor) and end to end.
-check_PROGRAMS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse
-TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse
+check_PROGRAMS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc
+TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc
+tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h
 TESTS += tests/e2e/test_train.sh
 EXTRA_DIST += tests/e2e/test_train.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
+
+# `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
+EXTRA_PROGRAMS = bench/bench_cnnc
+EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py
+CLEANFILES += bench/bench_cnnc
+bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
+.PHONY: bench

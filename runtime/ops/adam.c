@@ -19,7 +19,7 @@ void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg
     float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps;
     float one_minus_beta1 = (float)(1.0 - h->beta1), one_minus_beta2 = (float)(1.0 - h->beta2);
     float wd = (float)h->weight_decay;
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) {
         float g = h->weight_decay != 0 ? grad[i] + wd * param[i] : grad[i];
         float m = exp_avg[i] * beta1 + one_minus_beta1 * g;

@@ -6,7 +6,7 @@
 /* y[n] = a + b */
 void add_forward(float *y, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 

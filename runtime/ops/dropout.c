@@ -20,7 +20,7 @@ void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, 
 /* dx[n] = dy * mask */
 void dropout_backward(float *dx, const float *dy, const float *mask, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * mask[i];
 }
 

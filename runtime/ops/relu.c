@@ -5,14 +5,14 @@
 /* y[n] = max(x, 0); NaN stays NaN, as torch.relu */
 void relu_forward(float *y, const float *x, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 /* dx[n] = dy where y > 0, else 0 (y is relu's result) */
 void relu_backward(float *dx, const float *dy, const float *y, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
 }
 

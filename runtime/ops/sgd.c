@@ -15,7 +15,7 @@ void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t 
 {
     float neg_lr = (float)-h->lr, momentum = (float)h->momentum, wd = (float)h->weight_decay;
     float one_minus_dampening = (float)(1.0 - h->dampening);
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for simd schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) {
         float d = h->weight_decay != 0 ? grad[i] + wd * param[i] : grad[i];
         if (h->momentum != 0) {

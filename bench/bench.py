@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""bench/bench.py: `make bench`. Runs cnnc and PyTorch side by side on the same models,
+batch sizes, thread counts and data, alternating them round by round, and prints medians
+and ratios: training and inference images/s on random tensors in memory, single-image
+latency, the notebook's whole 20-epoch run on the stand-in folder with peak memory, and
+cnnc's per-node profile against OpenBLAS's sgemm alone. PyTorch runs as installed and in
+its best configuration (OpenBLAS single-threaded, glibc keeping large blocks mapped).
+Without torch for /usr/bin/python3 only cnnc's figures are printed.
+Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run)."""
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("top_srcdir", os.path.dirname(HERE))
+BUILD = os.environ.get("top_builddir", SRC)
+PY = "/usr/bin/python3"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+THREADS = os.cpu_count() or 1
+BEST = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "33554432",
+        "MALLOC_TRIM_THRESHOLD_": "4294967295"}
+
+
+def run(cmd, extra_env=None):
+    """(stdout, wall seconds, peak RSS MiB) of one process"""
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+                         cwd=HERE)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed (status {status})")
+    return out, wall, ru.ru_maxrss / 1024.0
+
+
+def ips(out):
+    return float(out.split()[2])
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    have_torch = subprocess.run([PY, "-c", "import torch"], stderr=subprocess.DEVNULL).returncode == 0
+    torch_version = subprocess.run([PY, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                                   text=True).stdout.strip() if have_torch else "absent"
+    bench_cnnc = os.path.join(BUILD, "bench", "bench_cnnc")
+    sea = os.path.join(SRC, "models", "sea.cnn")
+    print(f"cnnc benchmark, {datetime.date.today()}: {cpu_name()}, {THREADS} threads, "
+          f"PyTorch {torch_version}; command: make bench (bench/bench.py), {ROUNDS} rounds, medians")
+    if not have_torch:
+        print("note: /usr/bin/python3 has no torch (apt-get install python3-torch): PyTorch columns skipped")
+    cases = [  # label, mode, batch, repeats, unit
+        ("training, sea.cnn, batch 10", "train", 10, 10 if QUICK else 30, "images/s"),
+        ("training, sea.cnn, batch 64", "train", 64, 4 if QUICK else 10, "images/s"),
+        ("inference, sea.cnn, batch 64", "infer", 64, 5 if QUICK else 20, "images/s"),
+        ("single-image latency, sea.cnn", "infer", 1, 20 if QUICK else 100, "ms"),
+    ]
+    results = {c[0]: {"cnnc": [], "torch": [], "best": []} for c in cases}
+    for _ in range(ROUNDS):
+        for label, mode, batch, reps, _ in cases:
+            r = results[label]
+            r["cnnc"].append(ips(run([bench_cnnc, sea, mode, str(batch), str(reps), str(THREADS)])[0]))
+            if have_torch:
+                cmd = [PY, "bench_torch.py", "sea", mode, str(batch), str(reps), str(THREADS)]
+                r["torch"].append(ips(run(cmd)[0]))
+                r["best"].append(ips(run(cmd, BEST)[0]))
+    rows = []
+    for label, mode, batch, reps, unit in cases:
+        r = {k: statistics.median(v) if v else None for k, v in results[label].items()}
+        if unit == "ms":   # images/s of batch 1 -> milliseconds per image
+            r = {k: (1000.0 / v if v else None) for k, v in r.items()}
+            ratio = {k: (r[k] / r["cnnc"] if r[k] else None) for k in ("torch", "best")}
+        else:
+            ratio = {k: (r["cnnc"] / r[k] if r[k] else None) for k in ("torch", "best")}
+        rows.append((f"{label} ({unit})", r, ratio))
+
+    if not QUICK:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = os.path.join(tmp, "data")
+            run([os.path.join(BUILD, "examples", "make_sea_data"), data])
+            whole = {"cnnc": [], "torch": [], "best": []}
+            for _ in range(min(ROUNDS, 3)):
+                whole["cnnc"].append(run([os.path.join(BUILD, "cnnc"), sea, "--train", "--seed", "1", "--data", data,
+                                          "-o", os.path.join(tmp, "m.safetensors")])[1:])
+                if have_torch:
+                    whole["torch"].append(run([PY, "notebook_train.py", data])[1:])
+                    whole["best"].append(run([PY, "notebook_train.py", data], BEST)[1:])
+            w = {k: statistics.median(x[0] for x in v) if v else None for k, v in whole.items()}
+            m = {k: max(x[1] for x in v) if v else None for k, v in whole.items()}
+            rows.append(("the notebook's 20-epoch run, whole process (s)", w,
+                         {k: (w[k] / w["cnnc"] if w[k] else None) for k in ("torch", "best")}))
+            rows.append(("  peak resident memory of that process (MiB)", m,
+                         {k: (m[k] / m["cnnc"] if m[k] else None) for k in ("torch", "best")}))
+
+    def f(x, ratio=False):
+        if x is None:
+            return "-"
+        return f"{x:.2f}x" if ratio else (f"{x:.1f}" if x >= 10 else f"{x:.2f}")
+
+    print()
+    print(f"| {'measurement':52} | {'cnnc':>8} | {'PyTorch':>8} | {'PyTorch best':>12} | {'vs PyTorch':>10} | {'vs best':>8} |")
+    print(f"|{'-' * 54}|{'-' * 10}|{'-' * 10}|{'-' * 14}|{'-' * 12}|{'-' * 10}|")
+    for label, r, ratio in rows:
+        print(f"| {label:52} | {f(r['cnnc']):>8} | {f(r['torch']):>8} | {f(r['best']):>12} | "
+              f"{f(ratio['torch'], True):>10} | {f(ratio['best'], True):>8} |")
+    print("ratios: how many times faster (or, for memory, smaller) cnnc is")
+    print()
+    print("cnnc's training step at batch 10, node by node (GFLOP/s against OpenBLAS's sgemm alone on the same shape):")
+    sys.stdout.flush()
+    out, _, _ = run([bench_cnnc, sea, "profile", "10", "10" if QUICK else "30", str(THREADS)])
+    print(out, end="")
+
+
+main()

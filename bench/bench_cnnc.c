@@ -1,0 +1,189 @@
+/* bench/bench_cnnc.c: times cnnc's compiled graph on random tensors in memory (no data
+ * loading): training steps (forward, backward, optimizer) or inference batches. Prints
+ * "MODE median_seconds images/s". The profile mode times every node of a training step and
+ * sets each GEMM-shaped node beside OpenBLAS's sgemm alone on the same shape (all threads:
+ * the ceiling), and prints the share of the step spent outside GEMM-shaped nodes.
+ * usage: bench_cnnc MODEL.cnn train|infer|profile BATCH REPEATS [THREADS] */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compiler/check.h"
+#include "compiler/lower.h"
+#include "compiler/plan.h"
+#include "runtime/exec.h"
+#include "runtime/init.h"
+#include "runtime/ops.h"
+#include "runtime/parallel.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The GEMM a node amounts to (M x N x K), or 0 when it is not GEMM-shaped. */
+static int gemm_shape(const Graph *g, const Node *n, double *m, double *nn, double *k)
+{
+    const Value *in0 = &g->vals[n->in[0]];
+    switch (n->op) {
+    case OP_conv2d: case OP_conv2d_relu_maxpool2d: {
+        const Value *w = &g->vals[n->in[1]];
+        int Ho = window_out_size(in0->shape[2], n->a.kernel, n->a.stride, n->a.padding);
+        int Wo = window_out_size(in0->shape[3], n->a.kernel, n->a.stride, n->a.padding);
+        *m = w->shape[0];
+        *nn = (double)in0->shape[0] * Ho * Wo;
+        *k = (double)w->shape[1] * w->shape[2] * w->shape[3];
+        return 1;
+    }
+    case OP_conv2d_backward_input: {   /* dy [N,O,Ho,Wo], w */
+        const Value *w = &g->vals[n->in[1]];
+        *m = (double)w->shape[1] * w->shape[2] * w->shape[3];
+        *nn = (double)in0->shape[0] * in0->shape[2] * in0->shape[3];
+        *k = w->shape[0];
+        return 1;
+    }
+    case OP_conv2d_backward_weight: {  /* dy, x */
+        const Value *x = &g->vals[n->in[1]];
+        *m = in0->shape[1];
+        *k = (double)in0->shape[0] * in0->shape[2] * in0->shape[3];
+        *nn = (double)x->shape[1] * n->a.kernel * n->a.kernel;
+        return 1;
+    }
+    case OP_linear:                    /* x [N,in], w [out,in] */
+        *m = in0->shape[0];
+        *nn = g->vals[n->in[1]].shape[0];
+        *k = in0->shape[1];
+        return 1;
+    case OP_linear_backward_input:     /* dy [N,out], w [out,in] */
+        *m = in0->shape[0];
+        *nn = g->vals[n->in[1]].shape[1];
+        *k = in0->shape[1];
+        return 1;
+    case OP_linear_backward_weight:    /* dy [N,out], x [N,in] */
+        *m = in0->shape[1];
+        *nn = g->vals[n->in[1]].shape[1];
+        *k = in0->shape[0];
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* seconds of one cblas_sgemm of that shape, all threads in OpenBLAS (median of 5) */
+static double sgemm_alone(int m, int n, int k, int threads)
+{
+    float *a = calloc((size_t)m * k, 4), *b = calloc((size_t)k * n, 4), *c = calloc((size_t)m * n, 4);
+    double t[5];
+    openblas_set_num_threads(threads);
+    for (int r = 0; r < 6; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+        if (r) t[r - 1] = now() - t0;
+    }
+    openblas_set_num_threads(1);
+    qsort(t, 5, sizeof *t, cmp);
+    free(a);
+    free(b);
+    free(c);
+    return t[2];
+}
+
+static void profile(Graph *g, int reps, int phases)
+{
+    double *acc = calloc((size_t)g->nnodes, sizeof *acc), total = 0, gemm_time = 0;
+    for (int r = 0; r < reps; r++) {
+        g->step++;
+        for (int i = 0; i < g->nnodes; i++) {
+            const Node *n = &g->nodes[i];
+            if (!(n->phase & phases)) continue;
+            double t0 = now();
+            op_table[n->op]->forward(g, n);
+            acc[i] += now() - t0;
+        }
+    }
+    printf("%-4s %-26s %-16s %9s %9s %12s %9s\n", "node", "op", "layer", "ms", "GFLOP/s", "sgemm GFLOP/s", "ratio");
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        double ms = 1e3 * acc[i] / reps, m, nn, k;
+        total += ms;
+        printf("%-4d %-26s %-16s %9.3f", i, op_table[n->op]->name, n->label, ms);
+        if (gemm_shape(g, n, &m, &nn, &k)) {
+            double flops = 2 * m * nn * k, ceil = flops / sgemm_alone((int)m, (int)nn, (int)k, g->threads);
+            gemm_time += ms;
+            printf(" %9.1f %12.1f %8.0f%%", flops / (ms * 1e6), ceil / 1e9, 100 * flops / (ms * 1e6) / (ceil / 1e9));
+        }
+        putchar('\n');
+    }
+    printf("step %.3f ms, GEMM-shaped nodes %.3f ms, outside them %.1f%%\n", total, gemm_time,
+           100 * (total - gemm_time) / total);
+    free(acc);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: bench_cnnc MODEL.cnn train|infer|profile BATCH REPEATS [THREADS]\n");
+        return 2;
+    }
+    const char *mode = argv[2];
+    int batch = atoi(argv[3]), reps = atoi(argv[4]), threads = argc > 5 ? atoi(argv[5]) : 0;
+    int prof = strcmp(mode, "profile") == 0, train = prof || strcmp(mode, "train") == 0;
+    Program p;
+    if (check_file(argv[1], NULL, &p, stderr) < 0) return 1;
+    LowerOptions lo = { .batch = batch, .training = train };
+    Error e;
+    Graph *g = lower_program(&p, &lo, &e);
+    if (!g) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    PlanStats st;
+    plan_memory(g, &st);
+    graph_bind(g);
+    exec_set_threads(g, threads);
+    init_parameters(g, 1);
+    Rng r;
+    rng_seed(&r, 5);
+    float *x = vf32(g, g->input);
+    for (size_t i = 0; i < value_numel(&g->vals[g->input]); i++) x[i] = 2 * rng_uniform(&r) - 1;
+    int k = g->vals[g->logits].shape[1];
+    for (int i = 0; i < batch; i++) vi32(g, g->label)[i] = (int32_t)rng_below(&r, (uint32_t)k);
+    graph_set_batch(g, batch);
+    g->training = train;
+    int phases = train ? PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE : PHASE_FORWARD;
+    double *t = malloc((size_t)reps * sizeof *t);
+    for (int i = 0; i < 3; i++) {           /* warm up */
+        g->step++;
+        exec_run(g, phases);
+    }
+    if (prof) {
+        profile(g, reps, phases);
+        free(t);
+        graph_free(g);
+        program_free(&p);
+        return 0;
+    }
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        g->step++;
+        exec_run(g, phases);
+        t[i] = now() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp);
+    double med = t[reps / 2];
+    printf("%s %.6f %.1f\n", mode, med, batch / med);
+    free(t);
+    graph_free(g);
+    program_free(&p);
+    return 0;
+}
