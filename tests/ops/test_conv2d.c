@@ -253,6 +253,8 @@ int main(void)
         { 2, 3, 5, 4, 2, 1, 2, 0, 1 },      /* 1x1 with stride 2 */
         { 1, 2, 4, 3, 3, 3, 1, 2, 1 },      /* padding 2 with k3: rows entirely in the padding */
         { 4, 3, 11, 10, 8, 3, 1, 1, 1 },    /* larger, same padding */
+        { 2, 3, 9, 37, 19, 3, 1, 1, 1 },    /* wide rows, more channels */
+        { 2, 1, 6, 20, 9, 5, 1, 2, 0 },     /* k5, one channel, no bias */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 100 + i);
     test_requires_grad();
