@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)reps, sizeof *t, cmp);
     double med = t[reps / 2];
-    printf("%s %.6f %.1f\n", mode, med, batch / med);
+    printf("%s %.6f %.1f min %.6f\n", mode, med, batch / med, t[0]);
     free(t);
     graph_free(g);
     program_free(&p);
