@@ -1,21 +1,9 @@
-"""bench/torch_models.py: the PyTorch side of the benchmarks: the notebook's model, and the
-models of models/*.cnn written as nn.Modules, so both sides run the same network."""
-import torch.nn as nn
+"""bench/torch_models.py: the PyTorch side of the benchmarks: the models of models/*.cnn as
+nn.Modules, so both sides run the same network."""
+import os
+import sys
 
-
-class ClassificationCNN(nn.Module):
-    """The notebook's model (models/sea.cnn), with its Dropout(p=0.8)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv_layers = nn.Sequential(
-            nn.Conv2d(3, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-        self.fc_layers = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * 25 * 25, 128), nn.ReLU(), nn.Dropout(p=0.8), nn.Linear(128, 5))
-
-    def forward(self, x):
-        return self.fc_layers(self.conv_layers(x))
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from notebook_model import ClassificationCNN  # noqa: E402
 
 MODELS = {"sea": (ClassificationCNN, (3, 100, 100), 5)}

@@ -13,12 +13,14 @@ sys.path.insert(0, HERE)
 
 try:
     import torch
-    import torch.nn as nn
 except ImportError:
     print("test_safetensors_py: SKIP: no torch in", sys.executable)
     sys.exit(77)
 
 import safetensors_io  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, ".."))
+from notebook_model import ClassificationCNN  # noqa: E402
 
 BUILD = os.environ.get("top_builddir", os.path.join(HERE, "..", ".."))
 TOOL = os.path.join(BUILD, "tests", "data", "data_tool")
@@ -39,18 +41,6 @@ def tool(*args):
     if r.returncode != 0:
         raise SystemExit(f"data_tool {' '.join(args)} failed: {r.stderr}")
     return r.stdout
-
-
-class ClassificationCNN(nn.Module):
-    """The notebook's model, with dropout."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv_layers = nn.Sequential(
-            nn.Conv2d(3, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-        self.fc_layers = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * 25 * 25, 128), nn.ReLU(), nn.Dropout(p=0.8), nn.Linear(128, 5))
 
 
 def test_cnnc_to_python(d):

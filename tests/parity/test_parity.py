@@ -32,21 +32,8 @@ top_srcdir = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__)
 top_builddir = os.environ.get("top_builddir", top_srcdir)
 sys.path.insert(0, os.path.join(top_srcdir, "tests", "data"))
 from safetensors_io import load_file  # noqa: E402
-
-
-class ClassificationCNN(nn.Module):
-    """The notebook's model, without its dropout."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv_layers = nn.Sequential(
-            nn.Conv2d(3, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-        self.fc_layers = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * 25 * 25, 128), nn.ReLU(), nn.Linear(128, 5))
-
-    def forward(self, x):
-        return self.fc_layers(self.conv_layers(x))
+sys.path.insert(0, os.path.join(top_srcdir, "tests"))
+from notebook_model import ClassificationCNN  # noqa: E402
 
 
 failures = 0
@@ -83,7 +70,7 @@ def main():
         subprocess.run([os.path.join(top_builddir, "tests", "parity", "parity_dump"),
                         os.path.join(top_srcdir, "models", "sea_nodropout.cnn"), out], check=True)
         t = load_file(out)
-    model = ClassificationCNN()
+    model = ClassificationCNN(dropout=None)
     init = {k[len("init."):]: v for k, v in t.items() if k.startswith("init.")}
     model.load_state_dict(init, strict=True)
     lr = 0.001
