@@ -248,6 +248,10 @@ static int finish(Ctx *c, Check *k, Program *p)
         return diag_error(c->diag, (SrcLoc){ 1, 1, 1 }, "this file declares no model; add "
                           "`model NAME { input [3, 100, 100] ... }`");
     if (check_unused(c)) return -1;
+    /* scores per class are what the loss, the data sets and `classes` read */
+    int uses_scores = k->opt->require_training || k->opt->require_classifier;
+    for (int id = 0; id < NROLES; id++) uses_scores |= id != R_BATCH && id != R_EPOCHS && k->role[id];
+    if (uses_scores && model_check_classifier(c, p)) return -1;
     for (int set = 0; set < 3; set++)
         if (check_normalize(c, p, chosen(k->role[R_TRAIN_DS + set], k->role[R_TRAIN_LD + set])))
             return -1;

@@ -10,6 +10,7 @@
 
 typedef struct CheckOptions {
     int require_training;       /* a training set, a criterion and an optimizer must be declared */
+    int require_classifier;     /* the model must end with one score per class (--eval, --predict) */
 } CheckOptions;
 
 /* Reads path, parses and checks it, and fills *out. Returns 0, or -1 after printing one

@@ -16,6 +16,15 @@
 typedef struct Module Module;
 typedef struct Shape Shape;
 
+/* A constant tensor written in the file as nested lists (weight=[[[[...]]]], bias=[...]);
+ * its shape is checked against the layer's once in_channels / in_features are known. */
+typedef struct Given {
+    float  *v;                      /* NULL: not given (arena memory) */
+    int     ndim, shape[4];
+    size_t  n;
+    SrcLoc  loc;
+} Given;
+
 typedef struct LayerDef {
     const char  *name;              /* as in torch.nn */
     LayerKind    kind;
@@ -32,6 +41,7 @@ struct Module {
     Args            args;
     Layer           layer;
     int             infer_in;       /* in_channels / in_features left for cnnc to infer */
+    Given           weight, bias;   /* weight=[...], bias=[...]: values given in the file */
     Module        **kids;           /* Sequential's children */
     int             nkids;
 };
@@ -181,6 +191,102 @@ static int only_default(Ctx *c, Module *m, int i, int is_default, const char *wh
     return 0;
 }
 
+/* ---- weights given in the file, and freezing ---- */
+
+/* Reads a nested list of numbers into g (shape from the nesting; every row the same length). */
+static int given_fill(Ctx *c, const Val *v, const char *name, int depth, Given *g, size_t *k)
+{
+    if (v->kind == VAL_INT || v->kind == VAL_FLOAT) {
+        if (depth != g->ndim)
+            return diag_error(c->diag, v->at->loc, "%s: expected a list here (the first entry "
+                              "at this depth is a list), got a number", name);
+        g->v[(*k)++] = v->kind == VAL_INT ? (float)v->i : (float)v->f;
+        return 0;
+    }
+    if (v->kind != VAL_LIST && v->kind != VAL_TUPLE)
+        return diag_error(c->diag, v->at->loc, "%s must be nested lists of numbers, got %s", name,
+                          val_what(v));
+    if (depth >= g->ndim)
+        return diag_error(c->diag, v->at->loc, "%s: expected a number here (the first entry at "
+                          "this depth is a number), got %s", name, val_what(v));
+    if (v->n != g->shape[depth])
+        return diag_error(c->diag, v->at->loc, "%s: this list has %d entr%s but the first list at "
+                          "the same depth has %d", name, v->n, v->n == 1 ? "y" : "ies",
+                          g->shape[depth]);
+    for (int i = 0; i < v->n; i++)
+        if (given_fill(c, v->items[i], name, depth + 1, g, k)) return -1;
+    return 0;
+}
+
+static int given_read(Ctx *c, const Val *v, const char *name, int maxdim, Given *g)
+{
+    memset(g, 0, sizeof *g);
+    g->loc = v->at->loc;
+    g->n = 1;
+    for (const Val *x = v; x->kind == VAL_LIST || x->kind == VAL_TUPLE; x = x->items[0]) {
+        if (g->ndim == maxdim)
+            return diag_error(c->diag, v->at->loc, "%s has more than %d levels of lists", name,
+                              maxdim);
+        if (x->n == 0) return diag_error(c->diag, x->at->loc, "%s has an empty list", name);
+        g->shape[g->ndim++] = x->n;
+        g->n = (size_t)mul_sat((int64_t)g->n, x->n);
+        if (g->n > (1u << 24))
+            return diag_error(c->diag, v->at->loc, "%s has more than %d values; give large "
+                              "weights in a model file instead", name, 1 << 24);
+    }
+    if (g->ndim == 0)
+        return diag_error(c->diag, v->at->loc, "%s must be nested lists of numbers, got %s", name,
+                          val_what(v));
+    g->v = arena_alloc(&c->arena, g->n * sizeof *g->v);
+    size_t k = 0;
+    return given_fill(c, v, name, 0, g, &k);
+}
+
+/* Conv2d / Linear: weight=[...] (values), bias=True/False or a list of values, and
+ * requires_grad=False (freezes the weight and bias: the optimizer leaves them alone). */
+static int given_params(Ctx *c, Module *m, int wi, int bi, int ri)
+{
+    Args *a = &m->args;
+    if (a->v[wi] && given_read(c, a->v[wi], "weight", m->layer.kind == L_CONV2D ? 4 : 2, &m->weight))
+        return -1;
+    if (a->v[bi] && (a->v[bi]->kind == VAL_LIST || a->v[bi]->kind == VAL_TUPLE)) {
+        if (given_read(c, a->v[bi], "bias", 1, &m->bias)) return -1;
+        m->layer.bias = 1;
+    } else if (arg_bool(c, a, bi, 1, &m->layer.bias)) {
+        return -1;
+    }
+    int rg;
+    if (arg_bool(c, a, ri, 1, &rg)) return -1;
+    m->layer.frozen = !rg;
+    return 0;
+}
+
+/* After shape inference: the given values must have the parameter's shape. */
+static int given_check(Ctx *c, const Module *m, const Given *g, const char *name, int ndim,
+                       const int *want, float **out)
+{
+    if (!g->v) return 0;
+    int same = g->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = g->shape[i] == want[i];
+    if (!same) {
+        char a[64], b[64];
+        size_t la = 0, lb = 0;
+        a[0] = b[0] = 0;
+        for (int i = 0; i < ndim; i++)
+            la += (size_t)snprintf(a + la, sizeof a - la, "%s%d", i ? ", " : "", want[i]);
+        for (int i = 0; i < g->ndim; i++)
+            lb += (size_t)snprintf(b + lb, sizeof b - lb, "%s%d", i ? ", " : "", g->shape[i]);
+        return diag_error(c->diag, g->loc, "%s's %s must have shape [%s]%s, got [%s]",
+                          m->def->name, name, a,
+                          ndim == 4 ? " (out_channels, in_channels, kernel_size, kernel_size)"
+                          : ndim == 2 ? " (out_features, in_features)"
+                          : m->layer.kind == L_CONV2D ? " (out_channels)" : " (out_features)", b);
+    }
+    *out = xmalloc(g->n * sizeof **out);
+    memcpy(*out, g->v, g->n * sizeof **out);
+    return 0;
+}
+
 #define SQUARE_KERNEL  "only square kernels are supported"
 #define SQUARE_STRIDE  "only the same stride in both directions is supported"
 #define SQUARE_PADDING "only the same padding on every side is supported"
@@ -190,7 +296,7 @@ static int only_default(Ctx *c, Module *m, int i, int is_default, const char *wh
 static const Param conv2d_params[] = {
     { "in_channels", 1 }, { "out_channels", 1 }, { "kernel_size", 1 }, { "stride", 0 },
     { "padding", 0 }, { "dilation", 0 }, { "groups", 0 }, { "bias", 0 }, { "padding_mode", 0 },
-    { NULL, 0 }
+    { "weight", 0 }, { "requires_grad", 0 }, { NULL, 0 }
 };
 
 static int build_conv2d(Ctx *c, Module *m)
@@ -225,7 +331,7 @@ static int build_conv2d(Ctx *c, Module *m)
         only_default(c, m, 5, dilation == 1, "dilation other than 1") ||
         int_in(c, m, 6, 1, 1, &groups) ||
         only_default(c, m, 6, groups == 1, "groups other than 1") ||
-        arg_bool(c, a, 7, 1, &l->bias) || arg_str(c, a, 8, "zeros", &mode)) return -1;
+        given_params(c, m, 9, 7, 10) || arg_str(c, a, 8, "zeros", &mode)) return -1;
     if (strcmp(mode, "zeros"))
         return diag_error(c->diag, arg_loc(a, 8), "padding_mode='%s' is not supported; cnnc "
                           "pads with zeros", mode);
@@ -363,7 +469,8 @@ static int infer_flatten(Ctx *c, Module *m, Shape *s, int first)
 /* ---- Linear, LazyLinear ---- */
 
 static const Param linear_params[] = {
-    { "in_features", 0 }, { "out_features", 0 }, { "bias", 0 }, { NULL, 0 }
+    { "in_features", 0 }, { "out_features", 0 }, { "bias", 0 }, { "weight", 0 },
+    { "requires_grad", 0 }, { NULL, 0 }
 };
 static const Param lazylinear_params[] = { { "out_features", 1 }, { "bias", 0 }, { NULL, 0 } };
 
@@ -380,8 +487,7 @@ static int build_linear(Ctx *c, Module *m)
     }
     if (!m->args.v[0]) m->infer_in = 1;
     else if (in_size(c, m, 0, &m->layer.in_ch)) return -1;
-    return int_in(c, m, 1, 0, 1, &m->layer.out_ch) ||
-           arg_bool(c, &m->args, 2, 1, &m->layer.bias) ? -1 : 0;
+    return int_in(c, m, 1, 0, 1, &m->layer.out_ch) || given_params(c, m, 3, 2, 4) ? -1 : 0;
 }
 
 static int build_lazylinear(Ctx *c, Module *m)
@@ -630,15 +736,27 @@ int model_check(Ctx *c, const AstNode *model, Program *p)
         l->out_ndim = s.ndim;
         memcpy(l->out_shape, s.d, sizeof l->out_shape);
         if (s.ndim == 1) l->out_shape[1] = l->out_shape[2] = 0;
+        if (l->kind == L_CONV2D || l->kind == L_LINEAR) {
+            int w[4] = { l->out_ch, l->in_ch, l->kernel, l->kernel };
+            if (given_check(c, m, &m->weight, "weight", l->kind == L_CONV2D ? 4 : 2, w, &l->weight) ||
+                given_check(c, m, &m->bias, "bias", 1, &l->out_ch, &l->bias_data)) return -1;
+        }
     }
     ms->out_src = s.src;
-    if (s.ndim != 1) {
-        char a[128];
-        return diag_error(c->diag, p->layers[p->nlayers - 1].loc, "the model ends with a %s "
-                          "output; a classifier ends with Flatten() and a Linear that gives one "
-                          "score per class", shape_text(s.d, 3, a, sizeof a));
-    }
     return 0;
+}
+
+int model_check_classifier(Ctx *c, const Program *p)
+{
+    const Layer *last = &p->layers[p->nlayers - 1];
+    if (last->out_ndim == 1) return 0;
+    char a[128];
+    diag_error(c->diag, last->loc, "the model ends with a %s output; a classifier ends with "
+               "Flatten() and a Linear that gives one score per class",
+               shape_text(last->out_shape, 3, a, sizeof a));
+    diag_note(c->diag, "a model that ends with a feature map can be checked and applied to an "
+              "image (--apply), but not trained on classes");
+    return -1;
 }
 
 SrcLoc model_input_loc(const Ctx *c)

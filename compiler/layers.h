@@ -14,6 +14,10 @@ Val *layer_call(Ctx *c, const AstNode *call, const char *name);
  * in_shape and layers. */
 int  model_check(Ctx *c, const AstNode *model, Program *p);
 
+/* Reports an error when the model does not end with one score per class (a Linear after
+ * Flatten): training, evaluating and predicting need that; --apply does not. */
+int  model_check_classifier(Ctx *c, const Program *p);
+
 /* Where the model's `input` was written, and the location of the argument that set the
  * out_features of the model's last layer (its call when it has none). */
 SrcLoc model_input_loc(const Ctx *c);

@@ -151,3 +151,48 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     }
     return g;
 }
+
+/* ---- the layers alone (a feature-map model, --apply), and weights given in the file ---- */
+
+Graph *lower_forward(const Program *p, int batch, int height, int width, Error *e)
+{
+    Graph *g = graph_new();
+    Error le;
+    g->max_batch = g->batch = batch;
+    int ishape[4] = { batch, p->in_shape[0], height, width };
+    int x = graph_value(g, "input", VK_INPUT, DT_F32, 4, ishape, 1);
+    g->input = x;
+    g->vals[x].keep = 1;
+    for (int i = 0; i < p->nlayers; i++) {
+        const Layer *L = &p->layers[i];
+        g->cur_line = L->loc.line;
+        g->cur_col = L->loc.col;
+        snprintf(g->cur_label, sizeof g->cur_label, "%s", L->key);
+        x = lower_layer(g, L, x, &le);
+        if (x < 0) {
+            err_set(e, "%s:%d:%d: error: %s(...): %s", p->path, L->loc.line, L->loc.col, L->type_name, le.msg);
+            graph_free(g);
+            return NULL;
+        }
+    }
+    g->logits = x;
+    g->vals[x].keep = 1;
+    return g;
+}
+
+void lower_given_weights(Graph *g, const Program *p)
+{
+    for (int i = 0; i < p->nlayers; i++) {
+        const Layer *L = &p->layers[i];
+        const float *given[2] = { L->weight, L->bias_data };
+        const char *what[2] = { "weight", "bias" };
+        for (int k = 0; k < 2; k++) {
+            char name[128];
+            if (!given[k]) continue;
+            snprintf(name, sizeof name, "%s.%s", L->key, what[k]);
+            for (int v = 0; v < g->nvals; v++)
+                if (g->vals[v].kind == VK_PARAM && !strcmp(g->vals[v].name, name))
+                    memcpy(g->vals[v].data, given[k], value_bytes(&g->vals[v]));
+        }
+    }
+}

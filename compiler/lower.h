@@ -17,4 +17,12 @@ typedef struct LowerOptions {
  * failure. */
 Graph *lower_program(const Program *p, const LowerOptions *o, Error *e);
 
+/* The layers alone: input [batch, C, height, width] -> the last layer's output (g->logits),
+ * no loss: for a model that ends with a feature map (--apply), at any image size. */
+Graph *lower_forward(const Program *p, int batch, int height, int width, Error *e);
+
+/* Copies the weights given in the file (weight=[...], bias=[...]) into the bound
+ * parameters; call after graph_bind and init_parameters. */
+void lower_given_weights(Graph *g, const Program *p);
+
 #endif

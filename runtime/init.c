@@ -28,7 +28,7 @@ void init_parameters(Graph *g, uint64_t seed)
     rng_seed3(&r, seed, 1, 0);
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM || v->frozen) continue;
+        if (v->kind != VK_PARAM) continue;   /* frozen ones too, as PyTorch; given values are copied over after */
         double bound;
         if (has_suffix(v->name, ".bias")) {
             /* the weight of the same layer: "<layer>.weight" */

@@ -50,6 +50,14 @@ static void shape(FILE *f, const Layer *l)
 
 static const char *tf(int b) { return b ? "True" : "False"; }
 
+static void floats(FILE *f, const float *v, int n)
+{
+    char a[32];
+    fputc('[', f);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? ", " : "", num(a, sizeof a, v[i]));
+    fputc(']', f);
+}
+
 static void layer(FILE *f, const Layer *l)
 {
     char a[32];
@@ -75,15 +83,19 @@ static void layer(FILE *f, const Layer *l)
     fprintf(f, ") -> ");
     shape(f, l);
     loc(f, l->loc);
+    if (l->frozen) fprintf(f, " frozen");
     fputc('\n', f);
-}
-
-static void floats(FILE *f, const float *v, int n)
-{
-    char a[32];
-    fputc('[', f);
-    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? ", " : "", num(a, sizeof a, v[i]));
-    fputc(']', f);
+    size_t nw = (size_t)l->out_ch * l->in_ch * (l->kind == L_CONV2D ? (size_t)l->kernel * l->kernel : 1);
+    if (l->weight) {
+        fprintf(f, "  weight ");
+        floats(f, l->weight, (int)nw);
+        fputc('\n', f);
+    }
+    if (l->bias_data) {
+        fprintf(f, "  bias ");
+        floats(f, l->bias_data, l->out_ch);
+        fputc('\n', f);
+    }
 }
 
 static void dataset(FILE *f, const char *name, const DatasetDecl *d)
