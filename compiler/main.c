@@ -11,10 +11,12 @@
 #include "../runtime/exec.h"
 #include "../runtime/init.h"
 #include "../runtime/modelfile.h"
+#include "apply.h"
 #include "check.h"
 #include "dump.h"
 #include "lower.h"
 #include "plan.h"
+#include "report.h"
 #include "summary.h"
 #include "train.h"
 
@@ -26,13 +28,16 @@ static const char usage[] =
     "usage: cnnc FILE.cnn [ACTION] [OPTIONS]\n"
     "\n"
     "Actions (default --check):\n"
-    "  --check               check the file, infer every shape, print the model summary\n"
-    "  --summary             the same as --check\n"
+    "  --check               check the file, infer every shape, print a short model summary\n"
+    "  --summary             the model summary: each layer's output shape, parameters and\n"
+    "                        multiply-accumulates; totals, model file size, training memory\n"
     "  --dump-graph[=dot]    print the forward, backward and update graph (text, or Graphviz dot)\n"
     "  --train               train on train_dataset, report test_dataset each epoch and\n"
     "                        validation_dataset at the end, write the model file\n"
     "  --eval                report loss and correct counts on the test and validation sets\n"
     "  --predict IMG...      print each image's predicted class and class probabilities\n"
+    "  --apply IMG -o OUT    run a model that ends with a feature map (examples/sobel.cnn) on\n"
+    "                        IMG and write its output channels and their magnitude to OUT.png\n"
     "\n"
     "Options:\n"
     "  --epochs N            train for N epochs instead of NUM_EPOCHS\n"
@@ -42,16 +47,19 @@ static const char usage[] =
     "  --weights MODEL       model file to load for --eval and --predict\n"
     "  --threads N           threads to use (default: every core)\n"
     "  --history FILE.csv    with --train: write per-epoch losses and correct counts as CSV\n"
+    "  --report FILE.html    with --train: write a self-contained HTML report (loss and accuracy\n"
+    "                        plots, confusion matrices, validation images, summary, settings)\n"
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT };
+enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_SUMMARY, A_APPLY };
 
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
     int         have_seed;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
+    const char *apply, *report;
     char      **images;
     int         nimages;
 } Args;
@@ -80,13 +88,14 @@ static int parse_int(const char *s, const char *flag, long lo, long hi, long *ou
 static int parse_args(int argc, char **argv, Args *a)
 {
     static const struct option opts[] = {
-        { "check", no_argument, 0, 'c' },       { "summary", no_argument, 0, 'c' },
+        { "check", no_argument, 0, 'c' },       { "summary", no_argument, 0, 'S' },
         { "dump-graph", optional_argument, 0, 'g' }, { "train", no_argument, 0, 't' },
         { "eval", no_argument, 0, 'E' },        { "predict", no_argument, 0, 'p' },
         { "epochs", required_argument, 0, 'e' }, { "seed", required_argument, 0, 's' },
         { "data", required_argument, 0, 'd' },  { "output", required_argument, 0, 'o' },
         { "weights", required_argument, 0, 'w' }, { "threads", required_argument, 0, 'j' },
         { "history", required_argument, 0, 'H' },
+        { "apply", required_argument, 0, 'a' }, { "report", required_argument, 0, 'R' },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -97,6 +106,9 @@ static int parse_args(int argc, char **argv, Args *a)
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': a->action = A_CHECK; actions++; break;
+        case 'S': a->action = A_SUMMARY; actions++; break;
+        case 'a': a->action = A_APPLY; a->apply = optarg; actions++; break;
+        case 'R': a->report = optarg; break;
         case 'g':
             a->action = A_DUMP; actions++;
             if (optarg && strcmp(optarg, "dot") == 0) a->dump_dot = 1;
@@ -120,7 +132,8 @@ static int parse_args(int argc, char **argv, Args *a)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (actions > 1) return usage_error("%s", "give one action: --check, --dump-graph, --train, --eval or --predict");
+    if (actions > 1)
+        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict or --apply");
     if (optind >= argc) return usage_error("%s", "no .cnn file given");
     a->file = argv[optind++];
     if (a->action == A_PREDICT) {
@@ -130,6 +143,8 @@ static int parse_args(int argc, char **argv, Args *a)
     } else if (optind < argc) {
         return usage_error("unexpected argument '%s'", argv[optind]);
     }
+    if (a->action == A_APPLY && !a->output) return usage_error("%s", "--apply needs -o OUT.png, the figure to write");
+    if (a->report && a->action != A_TRAIN) return usage_error("%s", "--report goes with --train");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
     return 0;
@@ -167,27 +182,38 @@ static int fail(const Error *e)
 static int run(const Args *a, const Program *p)
 {
     Error e;
-    int training = a->action == A_TRAIN || ((a->action == A_CHECK || a->action == A_DUMP) && p->opt.kind != OPT_NONE);
+    if (a->action == A_APPLY) return apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
+    int fmap = p->layers[p->nlayers - 1].out_ndim != 1;    /* ends with a feature map: no loss */
+    int planning = a->action == A_CHECK || a->action == A_SUMMARY || a->action == A_DUMP;
+    int training = !fmap && (a->action == A_TRAIN || (planning && p->opt.kind != OPT_NONE));
     LowerOptions lo = { .batch = max_batch(p, a->action), .training = training };
-    Graph *g = lower_program(p, &lo, &e);
+    Graph *g = fmap ? lower_forward(p, lo.batch, p->in_shape[1], p->in_shape[2], &e) : lower_program(p, &lo, &e);
     if (!g) return fail(&e);
     PlanStats st;
     plan_memory(g, &st);
     int rc = 0;
     if (a->action == A_CHECK) {
         print_summary(stdout, p, training ? &st : NULL, lo.batch);
+    } else if (a->action == A_SUMMARY) {
+        print_model_summary(stdout, p, g, &st, training);
     } else if (a->action == A_DUMP) {
         if (a->dump_dot) dump_graph_dot(stdout, g, p->path);
         else dump_graph_text(stdout, g, p->path, &st);
     } else {
         graph_bind(g);
         exec_set_threads(g, a->threads);
-        RunOptions ro = { a->epochs, a->seed, a->data, NULL, a->history };
+        RunOptions ro = { a->epochs, a->seed, a->data, NULL, a->history, NULL, NULL };
         if (a->action == A_TRAIN) {
             char *out = a->output ? xstrdup(a->output) : default_output(a->file);
             ro.out_path = out;
             Sets s;
             init_parameters(g, a->seed);
+            lower_given_weights(g, p);
+            Report *rep = a->report ? report_new(p, g, &st, &ro, a->threads) : NULL;
+            if (rep) {
+                ro.on_epoch = report_epoch;
+                ro.on_epoch_ctx = rep;
+            }
             if (sets_open(p, &ro, 1, &s, &e) < 0) {
                 rc = fail(&e);
             } else {
@@ -196,8 +222,10 @@ static int run(const Args *a, const Program *p)
                        (unsigned long long)a->seed);
                 fflush(stdout);
                 if (train_run(p, g, &s, &ro, stdout, &e) < 0) rc = fail(&e);
+                else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) rc = fail(&e);
                 sets_free(&s);
             }
+            report_free(rep);
             free(out);
         } else {
             StFile mf;
@@ -247,7 +275,7 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
-    CheckOptions co = { a.action == A_TRAIN };
+    CheckOptions co = { a.action == A_TRAIN, a.action == A_EVAL || a.action == A_PREDICT };
     Program p;
     if (check_file(a.file, &co, &p, stderr) < 0) return 1;
     rc = run(&a, &p);

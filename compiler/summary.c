@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "../runtime/json.h"
+
 long layer_params(const Layer *L)
 {
     switch (L->kind) {
@@ -61,4 +63,109 @@ void print_summary(FILE *f, const Program *p, const PlanStats *st, int batch)
                 batch, (double)plan_total_bytes(st) / 1048576.0, (double)st->arena_bytes / 1048576.0,
                 (double)st->unshared_bytes / 1048576.0, (double)st->param_bytes / 1048576.0,
                 (double)st->grad_bytes / 1048576.0, (double)st->state_bytes / 1048576.0);
+}
+
+/* ---- --summary ---- */
+
+long long layer_macs(const Layer *L)
+{
+    switch (L->kind) {
+    case L_CONV2D:
+        return (long long)L->out_shape[0] * L->out_shape[1] * L->out_shape[2] * L->in_ch * L->kernel * L->kernel;
+    case L_LINEAR: return (long long)L->out_ch * L->in_ch;
+    default:       return 0;
+    }
+}
+
+long long model_file_bytes(const Program *p, const Graph *g, char *const *classes, int nclasses)
+{
+    /* the header model_save writes (runtime/modelfile.c, runtime/safetensors.c); the
+     * summary test compares this with the size of a file --train wrote */
+    JsonBuf cls = { 0 }, h = { 0 };
+    json_buf_puts(&cls, "[");
+    for (int i = 0; i < nclasses; i++) {
+        if (i) json_buf_puts(&cls, ", ");
+        json_buf_string(&cls, classes[i]);
+    }
+    json_buf_puts(&cls, "]");
+    json_buf_puts(&h, "{\"__metadata__\":{\"format\":\"pt\",\"classes\":");
+    json_buf_string(&h, cls.p);
+    json_buf_puts(&h, ",\"cnnc_source\":");
+    json_buf_string(&h, p->source ? p->source : "");
+    json_buf_puts(&h, "}");
+    long long offset = 0;
+    for (int i = 0; i < g->nvals; i++) {
+        const Value *v = &g->vals[i];
+        if (v->kind != VK_PARAM) continue;
+        long long nb = (long long)value_bytes(v);
+        json_buf_puts(&h, ",");
+        json_buf_string(&h, v->name);
+        json_buf_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        for (int d = 0; d < v->ndim; d++) json_buf_printf(&h, "%s%d", d ? "," : "", v->shape[d]);
+        json_buf_printf(&h, "],\"data_offsets\":[%lld,%lld]}", offset, offset + nb);
+        offset += nb;
+    }
+    json_buf_puts(&h, "}");
+    long long header = (long long)(h.len + 7) / 8 * 8;
+    json_buf_free(&cls);
+    json_buf_free(&h);
+    return 8 + header + offset;
+}
+
+static void mega(long long n, char *buf, size_t cap)
+{
+    if (n >= 1000000000LL) snprintf(buf, cap, "%.2f G", (double)n / 1e9);
+    else if (n >= 1000000) snprintf(buf, cap, "%.2f M", (double)n / 1e6);
+    else if (n >= 1000) snprintf(buf, cap, "%.2f k", (double)n / 1e3);
+    else snprintf(buf, cap, "%lld", n);
+}
+
+void print_model_summary(FILE *f, const Program *p, const Graph *g, const PlanStats *st, int training)
+{
+    static const char rule[] = "============================================================================";
+    char shp[64], num[32], macs[32], a[32];
+    long total = 0, trainable = 0;
+    long long total_macs = 0;
+    int batch = g->max_batch;
+    shape_text(p->in_shape, 3, shp, sizeof shp);
+    fprintf(f, "Model %s (%s): input %s, batch %d\n", p->model_name, p->path, shp, batch);
+    fprintf(f, "%-30s %-16s %12s %15s\n", "Layer (type)", "Output shape", "Param #", "Mult-adds");
+    fprintf(f, "%s\n", rule);
+    for (int i = 0; i < p->nlayers; i++) {
+        const Layer *L = &p->layers[i];
+        char name[160];
+        long n = layer_params(L);
+        long long m = layer_macs(L);
+        snprintf(name, sizeof name, "%s (%s%s)", L->key, L->type_name, L->frozen ? ", frozen" : "");
+        shape_text(L->out_shape, L->out_ndim, shp, sizeof shp);
+        commas(n, num, sizeof num);
+        commas((long)m, macs, sizeof macs);
+        fprintf(f, "%-30s %-16s %12s %15s\n", name, shp, num, macs);
+        total += n;
+        total_macs += m;
+        if (!L->frozen) trainable += n;
+    }
+    fprintf(f, "%s\n", rule);
+    commas(total, num, sizeof num);
+    fprintf(f, "Total params: %s\n", num);
+    commas(trainable, num, sizeof num);
+    fprintf(f, "Trainable params: %s\n", num);
+    commas(total - trainable, num, sizeof num);
+    fprintf(f, "Non-trainable params: %s\n", num);
+    commas((long)total_macs, macs, sizeof macs);
+    mega(total_macs * batch, a, sizeof a);
+    fprintf(f, "Mult-adds: %s per image, %s per batch of %d (forward pass)\n", macs, a, batch);
+    long long fb = model_file_bytes(p, g, p->classes, p->nclasses);
+    commas((long)fb, num, sizeof num);
+    fprintf(f, "Model file: %s bytes (%.2f MiB)%s\n", num, (double)fb / 1048576.0,
+            p->nclasses || p->layers[p->nlayers - 1].out_ndim != 1 ? "" : ", plus the class names, which come from the data folders");
+    fprintf(f, "%s memory plan at batch %d: %.2f MiB\n", training ? "Training" : "Forward-pass", batch,
+            (double)plan_total_bytes(st) / 1048576.0);
+    fprintf(f, "  activations      %9.2f MiB (%.2f MiB without sharing buffers)\n",
+            (double)st->arena_bytes / 1048576.0, (double)st->unshared_bytes / 1048576.0);
+    fprintf(f, "  parameters       %9.2f MiB\n", (double)st->param_bytes / 1048576.0);
+    if (training) {
+        fprintf(f, "  gradients        %9.2f MiB\n", (double)st->grad_bytes / 1048576.0);
+        fprintf(f, "  optimizer state  %9.2f MiB\n", (double)st->state_bytes / 1048576.0);
+    }
 }

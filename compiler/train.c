@@ -218,6 +218,9 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         }
         fputc('\n', out);
         fflush(out);
+        if (o->on_epoch)
+            o->on_epoch(o->on_epoch_ctx, &(EpochStats){ epoch + 1, epochs, train_loss, correct, images, s->has_test,
+                                                        r.loss, r.correct, r.total, now() - t0 });
         if (hist) {
             fprintf(hist, "%d,%.6f,%d,%d,", epoch + 1, train_loss, correct, images);
             if (s->has_test) fprintf(hist, "%.6f,%d,%d\n", r.loss, r.correct, r.total);

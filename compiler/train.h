@@ -10,12 +10,25 @@
 #include "../runtime/graph.h"
 #include "program.h"
 
+/* One epoch's figures, as the notebook's line prints them (the --report hook gets these). */
+typedef struct EpochStats {
+    int    epoch, epochs;       /* 1-based */
+    double train_loss;
+    int    train_correct, train_total;
+    int    has_test;
+    double test_loss;
+    int    test_correct, test_total;
+    double seconds;             /* the epoch: training and test passes */
+} EpochStats;
+
 typedef struct RunOptions {
     int         epochs;         /* overrides NUM_EPOCHS when > 0 */
     uint64_t    seed;
     const char *data_dir;       /* --data: replaces the folder holding train/test/validate */
     const char *out_path;       /* model file to write after training */
     const char *history_path;   /* --history: per-epoch CSV, or NULL */
+    void (*on_epoch)(void *ctx, const EpochStats *s);  /* after each epoch's line, or NULL */
+    void       *on_epoch_ctx;
 } RunOptions;
 
 typedef struct EvalResult {

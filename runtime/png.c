@@ -1,0 +1,145 @@
+/* runtime/png.c: PNG encoding, base64 and atomic file writes (see png.h). */
+#include "png.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stb_image_write.h>
+
+typedef struct Buf {
+    unsigned char *p;
+    size_t n, cap;
+} Buf;
+
+static void buf_put(void *ctx, void *data, int size)
+{
+    Buf *b = ctx;
+    if (size <= 0) return;
+    if (b->n + (size_t)size > b->cap) {
+        while (b->n + (size_t)size > b->cap) b->cap = b->cap ? 2 * b->cap : 4096;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, data, (size_t)size);
+    b->n += (size_t)size;
+}
+
+unsigned char *png_encode(const uint8_t *px, int w, int h, int c, size_t *n, Error *e)
+{
+    Buf b = { 0 };
+    if (w < 1 || h < 1 || (c != 1 && c != 3 && c != 4)) {
+        err_set(e, "cannot encode a %d x %d image with %d channels as PNG", w, h, c);
+        return NULL;
+    }
+    if (!stbi_write_png_to_func(buf_put, &b, w, h, c, px, w * c)) {
+        free(b.p);
+        err_set(e, "cannot encode a %d x %d image as PNG", w, h);
+        return NULL;
+    }
+    *n = b.n;
+    return b.p;
+}
+
+char *base64_encode(const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *s = xmalloc((n + 2) / 3 * 4 + 1), *o = s;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
+        *o++ = tab[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = 0;
+    return s;
+}
+
+char *png_data_uri(const uint8_t *px, int w, int h, int c, Error *e)
+{
+    size_t n;
+    unsigned char *png = png_encode(px, w, h, c, &n, e);
+    if (!png) return NULL;
+    char *b64 = base64_encode(png, n);
+    free(png);
+    static const char prefix[] = "data:image/png;base64,";
+    char *s = xmalloc(sizeof prefix + strlen(b64));
+    strcpy(s, prefix);
+    strcat(s, b64);
+    free(b64);
+    return s;
+}
+
+static int sync_dir_of(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == path) strcpy(dir, "/");
+    else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    if (rc && (errno == EINVAL || errno == ENOTSUP)) rc = 0;   /* no directory fsync here */
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int write_file_atomic(const char *path, const void *buf, size_t n, Error *e)
+{
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+        return err_set(e, "cannot write %s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return err_set(e, "cannot write %s: %s", path, strerror(errno));
+    const unsigned char *p = buf;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = write(fd, p + done, n - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) goto fail;
+        done += (size_t)k;
+    }
+    if (fsync(fd)) goto fail;
+    if (close(fd)) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path)) goto fail;
+    if (sync_dir_of(path)) return err_set(e, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+fail:;
+    int saved = errno ? errno : EIO;
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    return err_set(e, "cannot write %s: %s", path, strerror(saved));
+}
+
+int png_write(const char *path, const uint8_t *px, int w, int h, int c, Error *e)
+{
+    size_t n;
+    unsigned char *png = png_encode(px, w, h, c, &n, e);
+    if (!png) return -1;
+    int rc = write_file_atomic(path, png, n, e);
+    free(png);
+    return rc;
+}

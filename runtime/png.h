@@ -1,0 +1,28 @@
+/* runtime/png.h: encoding 8-bit images as PNG in memory (stb_image_write), base64 for data
+ * URIs, and writing a whole file atomically (temporary file, fsync, rename). */
+#ifndef CN_PNG_H
+#define CN_PNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* PNG bytes of a w x h image with c channels (1 gray, 3 RGB, 4 RGBA), rows top to bottom.
+ * Returns a malloc'd buffer and its size in *n, or NULL with e set. */
+unsigned char *png_encode(const uint8_t *px, int w, int h, int c, size_t *n, Error *e);
+
+/* "data:image/png;base64,..." for the same image; the caller frees. NULL with e set. */
+char *png_data_uri(const uint8_t *px, int w, int h, int c, Error *e);
+
+/* Standard base64 (RFC 4648, padded) of n bytes; the caller frees. */
+char *base64_encode(const unsigned char *p, size_t n);
+
+/* Writes n bytes to path.tmp.<pid>, fsyncs, renames it over path and fsyncs the folder, so
+ * readers see the old file or the whole new one. */
+int write_file_atomic(const char *path, const void *buf, size_t n, Error *e);
+
+/* png_encode, then write_file_atomic. */
+int png_write(const char *path, const uint8_t *px, int w, int h, int c, Error *e);
+
+#endif
