@@ -1,5 +1,9 @@
 /* compiler/main.c: the cnnc driver: parses the command line, checks the .cnn file, lowers
  * it, plans memory and runs what was asked (check, dump, train, eval, predict). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"             /* PACKAGE_VERSION, from configure.ac */
+#endif
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
