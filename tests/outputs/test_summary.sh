@@ -1,0 +1,55 @@
+#!/bin/sh
+# tests/outputs/test_summary.sh: cnnc FILE --summary. For the notebook's model: one row per
+# layer with the output shapes and parameter counts PyTorch gives, mult-adds computed by hand
+# (Conv2d: C_out x H x W x C_in x k x k; Linear: out x in), the totals, the training plan's
+# memory (the same figure --check prints), and a model file size equal to the size of the
+# file --train then writes. For examples/sobel.cnn: the frozen layer, its 18 non-trainable
+# parameters and a forward-only plan. --check's short summary is unchanged.
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${CNNC:=$top_builddir/cnnc}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+"$CNNC" "$top_srcdir/models/sea.cnn" --summary >"$tmp/s" 2>"$tmp/err" || fail "--summary failed: $(cat "$tmp/err")"
+row() {     # key type shape params macs
+    grep -q "^$1 ($2) *$3 *$4 *$5\$" "$tmp/s" || fail "no row '$1 ($2) $3 $4 $5' in: $(grep "^$1 " "$tmp/s")"
+}
+row conv_layers.0 Conv2d "16 x 100 x 100" 448 4,320,000
+row conv_layers.2 MaxPool2d "16 x 50 x 50" 0 0
+row conv_layers.3 Conv2d "32 x 50 x 50" 4,640 11,520,000
+row fc_layers.0 Flatten 20000 0 0
+row fc_layers.1 Linear 128 2,560,128 2,560,000
+row fc_layers.3 Dropout 128 0 0
+row fc_layers.4 Linear 5 645 640
+[ "$(grep -c '^[a-z_]*\.[0-9]* (' "$tmp/s")" = 11 ] || fail "expected 11 layer rows"
+grep -q '^Total params: 2,565,861$' "$tmp/s" || fail "total params"
+grep -q '^Trainable params: 2,565,861$' "$tmp/s" || fail "trainable params"
+grep -q '^Non-trainable params: 0$' "$tmp/s" || fail "non-trainable params"
+grep -q '^Mult-adds: 18,400,640 per image, 184.01 M per batch of 10' "$tmp/s" || fail "mult-adds total"
+plan=$(sed -n 's/^Training memory plan at batch 10: \([0-9.]* MiB\)$/\1/p' "$tmp/s")
+"$CNNC" "$top_srcdir/models/sea.cnn" --check >"$tmp/c" || fail "--check failed"
+grep -q "^Training memory plan at batch 10: $plan (activations" "$tmp/c" || fail "--summary's plan ($plan) is not --check's"
+grep -q '^Trainable params: 2,565,861$' "$tmp/c" && ! grep -q 'Mult-adds' "$tmp/c" || fail "--check's short summary changed"
+
+# the model file size, against a real file
+"$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
+"$CNNC" "$top_srcdir/models/sea_nodropout.cnn" --summary >"$tmp/s2" || fail "--summary failed"
+want=$(sed -n 's/^Model file: \([0-9,]*\) bytes.*/\1/p' "$tmp/s2" | tr -d ,)
+"$CNNC" "$top_srcdir/models/sea_nodropout.cnn" --train --epochs 1 --seed 3 --data "$tmp/data" -o "$tmp/m.safetensors" \
+    >/dev/null 2>"$tmp/err" || fail "training: $(cat "$tmp/err")"
+got=$(stat -c %s "$tmp/m.safetensors" 2>/dev/null)
+[ -n "$want" ] && [ "$want" = "$got" ] || fail "--summary says the model file has ${want:-?} bytes; --train wrote ${got:-?}"
+
+# a frozen, given layer
+"$CNNC" "$top_srcdir/examples/sobel.cnn" --summary >"$tmp/sobel" 2>"$tmp/err" || fail "sobel --summary: $(cat "$tmp/err")"
+grep -q '^sobel (Conv2d, frozen) *2 x 98 x 98 *18 *172,872$' "$tmp/sobel" || fail "sobel row: $(grep '^sobel' "$tmp/sobel")"
+grep -q '^Non-trainable params: 18$' "$tmp/sobel" && grep -q '^Trainable params: 0$' "$tmp/sobel" || fail "sobel's frozen params"
+grep -q '^Forward-pass memory plan at batch 10: ' "$tmp/sobel" && ! grep -q 'gradients' "$tmp/sobel" ||
+    fail "sobel's plan should be forward-only"
+
+echo "test_summary: $fails failed"
+[ "$fails" = 0 ]
