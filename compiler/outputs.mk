@@ -10,6 +10,6 @@ EXTRA_DIST += doc/cnnc.1 examples/sobel.cnn examples/editors
 
 check_PROGRAMS += tests/outputs/test_sobel tests/outputs/png_stats
 TESTS += tests/outputs/test_sobel tests/outputs/test_cli.sh tests/outputs/test_summary.sh \
-	tests/outputs/test_report.sh tests/outputs/test_progress.sh
+	tests/outputs/test_report.sh tests/outputs/test_progress.sh tests/outputs/test_vim.sh
 EXTRA_DIST += tests/outputs/test_cli.sh tests/outputs/test_summary.sh tests/outputs/test_report.sh \
-	tests/outputs/test_progress.sh tests/outputs/report_check.js
+	tests/outputs/test_progress.sh tests/outputs/test_vim.sh tests/outputs/report_check.js
