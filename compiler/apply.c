@@ -81,6 +81,8 @@ int apply_run(const Program *p, const char *image, const char *out_png, int thre
     int H = img.h, W = img.w, rc = -1;
     Graph *g = apply_graph(p, H, W, e);
     if (!g) {
+        size_t n = strlen(e->msg);
+        snprintf(e->msg + n, sizeof e->msg - n, " (the image %s is %d x %d pixels)", image, W, H);
         image_free(&img);
         image_free(&raw);
         return -1;
