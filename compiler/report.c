@@ -353,6 +353,30 @@ static void settings(FILE *f, const Report *r, const Sets *s)
     row(f, "seed", "%llu", (unsigned long long)r->o.seed);
     if (r->threads) row(f, "threads", "%d", r->threads);
     else row(f, "threads", "every core");
+    for (int i = 0; i < p->nlayers; i++) {
+        const Layer *L = &p->layers[i];
+        char k[128];
+        snprintf(k, sizeof k, "layer %s", L->key);
+        switch (L->kind) {
+        case L_CONV2D:
+            row(f, k, "Conv2d(%d, %d, kernel_size=%d, stride=%d, padding=%d, bias=%s%s%s)", L->in_ch, L->out_ch,
+                L->kernel, L->stride, L->padding, L->bias ? "True" : "False", L->weight ? ", weight given" : "",
+                L->frozen ? ", requires_grad=False" : "");
+            break;
+        case L_LINEAR:
+            row(f, k, "Linear(%d, %d, bias=%s%s%s)", L->in_ch, L->out_ch, L->bias ? "True" : "False",
+                L->weight ? ", weight given" : "", L->frozen ? ", requires_grad=False" : "");
+            break;
+        case L_MAXPOOL2D:
+            row(f, k, "MaxPool2d(kernel_size=%d, stride=%d, padding=%d)", L->kernel, L->stride, L->padding);
+            break;
+        case L_DROPOUT:
+            row(f, k, "Dropout(p=%s)", fmt_num(a, sizeof a, L->p));
+            break;
+        default:
+            row(f, k, "%s()", L->type_name);
+        }
+    }
     row(f, "criterion", "CrossEntropyLoss()");
     if (o->kind == OPT_ADAM)
         row(f, "optimizer", "Adam(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s)", fmt_num(a, sizeof a, o->lr),
@@ -429,7 +453,7 @@ int report_write(Report *r, Graph *g, const Sets *s, const char *path, FILE *log
     esc(f, p->model_name);
     fprintf(f, ": cnnc training report</title>\n<style>%s</style></head><body>\n<h1>", style);
     esc(f, p->model_name);
-    fprintf(f, " trained on %d images, %d epochs</h1>\n<p>", s->train.n, r->nep);
+    fprintf(f, " trained on %d images, %d epoch%s</h1>\n<p>", s->train.n, r->nep, r->nep == 1 ? "" : "s");
     esc(f, p->path);
     fprintf(f, ", started %s, seed %llu.", when, (unsigned long long)r->o.seed);
     if (s->has_validation)
