@@ -177,6 +177,11 @@ Graph *lower_forward(const Program *p, int batch, int height, int width, Error *
     }
     g->logits = x;
     g->vals[x].keep = 1;
+    if (fuse_graph(g, &le) < 0) {
+        err_set(e, "%s: error: %s", p->path, le.msg);
+        graph_free(g);
+        return NULL;
+    }
     return g;
 }
 
