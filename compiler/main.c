@@ -1,5 +1,6 @@
 /* compiler/main.c: the cnnc driver: parses the command line, checks the .cnn file, lowers
- * it, plans memory and runs what was asked (check, dump, train, eval, predict). */
+ * it, plans memory and runs what was asked (check, summary, dump, train with its report,
+ * eval, predict, apply). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"             /* PACKAGE_VERSION, from configure.ac */
 #endif
