@@ -207,7 +207,7 @@ static int run(const Args *a, const Program *p)
     } else {
         graph_bind(g);
         exec_set_threads(g, a->threads);
-        RunOptions ro = { a->epochs, a->seed, a->data, NULL, a->history, NULL, NULL };
+        RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history };
         if (a->action == A_TRAIN) {
             char *out = a->output ? xstrdup(a->output) : default_output(a->file);
             ro.out_path = out;
@@ -280,7 +280,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
-    CheckOptions co = { a.action == A_TRAIN, a.action == A_EVAL || a.action == A_PREDICT };
+    CheckOptions co = { .require_training = a.action == A_TRAIN,
+                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT };
     Program p;
     if (check_file(a.file, &co, &p, stderr) < 0) return 1;
     rc = run(&a, &p);

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         return 2;
     }
     Program p;
-    CheckOptions co = { 1 };
+    CheckOptions co = { .require_training = 1 };
     if (check_file(argv[1], &co, &p, stderr) < 0) return 1;
     for (int i = 0; i < p.nlayers; i++)
         if (p.layers[i].kind == L_DROPOUT) p.layers[i].p = 0;
