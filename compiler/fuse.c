@@ -26,12 +26,13 @@ static int sole_user(const Graph *g, int v)
 /* Drops the nodes and values marked dead and renumbers everything that refers to them. */
 static void compact(Graph *g, const int *node_at, int nnew, const char *dead_val)
 {
-    int *vmap = malloc((size_t)g->nvals * sizeof *vmap), *nmap = malloc((size_t)g->nnodes * sizeof *nmap);
+    int *vmap = xmalloc((size_t)(unsigned)g->nvals * sizeof *vmap);
+    int *nmap = xmalloc((size_t)(unsigned)g->nnodes * sizeof *nmap);
     int nv = 0;
     for (int i = 0; i < g->nvals; i++) vmap[i] = dead_val[i] ? -1 : nv++;
     for (int i = 0; i < g->nnodes; i++) nmap[i] = -1;
     for (int i = 0; i < nnew; i++) nmap[node_at[i]] = i;
-    Node *nodes = malloc((size_t)(nnew ? nnew : 1) * sizeof *nodes);
+    Node *nodes = xmalloc((size_t)(unsigned)nnew * sizeof *nodes);
     for (int i = 0; i < nnew; i++) {
         nodes[i] = g->nodes[node_at[i]];
         for (int k = 0; k < nodes[i].nin; k++) nodes[i].in[k] = vmap[nodes[i].in[k]];
@@ -73,7 +74,7 @@ int fuse_graph(Graph *g, Error *e)
 {
     int n0 = g->nnodes, fused = 0;
     /* where each original node goes: itself, a fused node appended at the end, or nowhere */
-    int *place = malloc((size_t)(n0 ? n0 : 1) * sizeof *place);
+    int *place = xmalloc((size_t)(unsigned)n0 * sizeof *place);
     for (int i = 0; i < n0; i++) place[i] = i;
     for (int i = 0; i < n0; i++) {
         Node *c = &g->nodes[i];
@@ -103,8 +104,8 @@ int fuse_graph(Graph *g, Error *e)
         fused++;
     }
     if (fused) {
-        char *dead = calloc((size_t)g->nvals, 1);
-        int *order = malloc((size_t)g->nnodes * sizeof *order), n = 0;
+        char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
+        int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
         for (int i = 0; i < n0; i++) {
             if (place[i] == i) continue;
             Node *old = &g->nodes[i];                   /* the chain's nodes: their values go */

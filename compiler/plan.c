@@ -50,8 +50,8 @@ void plan_memory(Graph *g, PlanStats *st)
     }
 
     /* lifetimes of arena values; a view extends its base */
-    int *first = malloc((size_t)g->nvals * sizeof *first);
-    int *last = malloc((size_t)g->nvals * sizeof *last);
+    int *first = xmalloc((size_t)(unsigned)g->nvals * sizeof *first);
+    int *last = xmalloc((size_t)(unsigned)g->nvals * sizeof *last);
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = &g->vals[i];
         first[i] = v->producer;                     /* -1: fed before the first node */
@@ -70,7 +70,7 @@ void plan_memory(Graph *g, PlanStats *st)
         }
     }
 
-    Interval *iv = malloc((size_t)g->nvals * sizeof *iv);
+    Interval *iv = xmalloc((size_t)(unsigned)g->nvals * sizeof *iv);
     int m = 0;
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = &g->vals[i];

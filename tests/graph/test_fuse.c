@@ -31,7 +31,7 @@ static Graph *build(Program *p, int no_fuse)
 static int count_op(const Graph *g, int op, int phase)
 {
     int n = 0;
-    for (int i = 0; i < g->nnodes; i++) n += g->nodes[i].op == op && g->nodes[i].phase == phase;
+    for (int i = 0; i < g->nnodes; i++) n += g->nodes[i].op == op && (int)g->nodes[i].phase == phase;
     return n;
 }
 

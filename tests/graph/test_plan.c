@@ -64,7 +64,7 @@ typedef struct Snapshot { float *loss, *logits, *params; size_t nlogits, nparams
 
 static Graph *build(Program *p, int shared, PlanStats *st)
 {
-    LowerOptions lo = { 4, 1 };
+    LowerOptions lo = { .batch = 4, .training = 1 };
     Error e;
     Graph *g = lower_program(p, &lo, &e);
     if (!g) return NULL;
