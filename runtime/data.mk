@@ -2,6 +2,7 @@
 # synthetic stand-in data; their tests.
 libcnnrt_a_SOURCES += \
 	runtime/image.c runtime/imagefolder.c runtime/transforms.c runtime/dataloader.c \
+	runtime/transforms/pil.h runtime/transforms/geometry.c runtime/transforms/color.c \
 	runtime/json.c runtime/json.h runtime/safetensors.c
 
 # make demo-data: the synthetic sea-creature images under data/sea_creature_images
@@ -16,7 +17,8 @@ DATA_C_TESTS = \
 	tests/data/test_json tests/data/test_safetensors tests/data/test_image \
 	tests/data/test_imagefolder tests/data/test_transforms tests/data/test_dataloader \
 	tests/data/test_make_sea_data
-check_PROGRAMS += $(DATA_C_TESTS) tests/data/data_tool
-TESTS += $(DATA_C_TESTS) tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py
+check_PROGRAMS += $(DATA_C_TESTS) tests/data/data_tool tests/data/tf_tool
+TESTS += $(DATA_C_TESTS) tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py \
+	tests/data/test_transforms_py.py
 EXTRA_DIST += tests/data/datatest.h tests/data/safetensors_io.py \
-	tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py
+	tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py tests/data/test_transforms_py.py
