@@ -33,6 +33,8 @@ static const char usage[] =
     "                        validation_dataset at the end, write the model file\n"
     "  --eval                report loss and correct counts on the test and validation sets\n"
     "  --predict IMG...      print each image's predicted class and class probabilities\n"
+    "  --preview-augment N   write N augmented versions of each class's first training image\n"
+    "                        as PNG to the folder given with -o DIR\n"
     "\n"
     "Options:\n"
     "  --epochs N            train for N epochs instead of NUM_EPOCHS\n"
@@ -42,13 +44,17 @@ static const char usage[] =
     "  --weights MODEL       model file to load for --eval and --predict\n"
     "  --threads N           threads to use (default: every core)\n"
     "  --history FILE.csv    with --train: write per-epoch losses and correct counts as CSV\n"
+    "  --workers N           data loader threads decoding and augmenting ahead (default 2; 0: none)\n"
+    "  --cache-mb N          keep up to N MB of decoded images per data set in memory (default 512)\n"
+    "  --skip-bad-images     skip undecodable images with a warning (default: stop with an error)\n"
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT };
+enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_PREVIEW };
 
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
+    int         workers, cache_mb, skip_bad, preview;
     int         have_seed;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
@@ -87,10 +93,14 @@ static int parse_args(int argc, char **argv, Args *a)
         { "data", required_argument, 0, 'd' },  { "output", required_argument, 0, 'o' },
         { "weights", required_argument, 0, 'w' }, { "threads", required_argument, 0, 'j' },
         { "history", required_argument, 0, 'H' },
+        { "workers", required_argument, 0, 'W' }, { "cache-mb", required_argument, 0, 'C' },
+        { "skip-bad-images", no_argument, 0, 'B' }, { "preview-augment", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
     memset(a, 0, sizeof *a);
+    a->workers = 2;
+    a->cache_mb = 512;
     int c, actions = 0;
     long v;
     opterr = 0;
@@ -113,6 +123,11 @@ static int parse_args(int argc, char **argv, Args *a)
         case 'o': a->output = optarg; break;
         case 'w': a->weights = optarg; break;
         case 'H': a->history = optarg; break;
+        case 'W': if (parse_int(optarg, "--workers", 0, 64, &v) < 0) return 2; a->workers = (int)v; break;
+        case 'C': if (parse_int(optarg, "--cache-mb", 0, 1 << 20, &v) < 0) return 2; a->cache_mb = (int)v; break;
+        case 'B': a->skip_bad = 1; break;
+        case 'P': if (parse_int(optarg, "--preview-augment", 1, 1000, &v) < 0) return 2;
+                  a->action = A_PREVIEW; a->preview = (int)v; actions++; break;
         case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
@@ -120,7 +135,8 @@ static int parse_args(int argc, char **argv, Args *a)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (actions > 1) return usage_error("%s", "give one action: --check, --dump-graph, --train, --eval or --predict");
+    if (actions > 1)
+        return usage_error("%s", "give one action: --check, --dump-graph, --train, --eval, --predict or --preview-augment");
     if (optind >= argc) return usage_error("%s", "no .cnn file given");
     a->file = argv[optind++];
     if (a->action == A_PREDICT) {
@@ -130,6 +146,8 @@ static int parse_args(int argc, char **argv, Args *a)
     } else if (optind < argc) {
         return usage_error("unexpected argument '%s'", argv[optind]);
     }
+    if (a->action == A_PREVIEW && !a->output)
+        return usage_error("%s", "--preview-augment N needs -o DIR, the folder to write the images to");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
     return 0;
@@ -164,9 +182,29 @@ static int fail(const Error *e)
     return 1;
 }
 
+/* --preview-augment: needs only the data sets, not the graph */
+static int run_preview(const Args *a, const Program *p, const RunOptions *ro)
+{
+    Error e;
+    Sets s;
+    if (sets_open(p, ro, 1, &s, &e) < 0) return fail(&e);
+    int rc = preview_augment(p, &s, ro, a->preview, a->output, stdout, &e) < 0 ? fail(&e) : 0;
+    sets_free(&s);
+    return rc;
+}
+
+static void report_skipped(const Sets *s)
+{
+    int n = sets_skipped(s);
+    if (n) fprintf(stderr, "cnnc: warning: %d bad image%s skipped (--skip-bad-images)\n", n, n == 1 ? "" : "s");
+}
+
 static int run(const Args *a, const Program *p)
 {
     Error e;
+    RunOptions ro = { a->epochs, a->seed, a->data, NULL, a->history,
+                      { a->workers, 0, a->skip_bad, stderr }, (size_t)a->cache_mb << 20 };
+    if (a->action == A_PREVIEW) return run_preview(a, p, &ro);
     int training = a->action == A_TRAIN || ((a->action == A_CHECK || a->action == A_DUMP) && p->opt.kind != OPT_NONE);
     LowerOptions lo = { .batch = max_batch(p, a->action), .training = training };
     Graph *g = lower_program(p, &lo, &e);
@@ -182,7 +220,6 @@ static int run(const Args *a, const Program *p)
     } else {
         graph_bind(g);
         exec_set_threads(g, a->threads);
-        RunOptions ro = { a->epochs, a->seed, a->data, NULL, a->history };
         if (a->action == A_TRAIN) {
             char *out = a->output ? xstrdup(a->output) : default_output(a->file);
             ro.out_path = out;
@@ -196,6 +233,7 @@ static int run(const Args *a, const Program *p)
                        (unsigned long long)a->seed);
                 fflush(stdout);
                 if (train_run(p, g, &s, &ro, stdout, &e) < 0) rc = fail(&e);
+                report_skipped(&s);
                 sets_free(&s);
             }
             free(out);
@@ -214,13 +252,14 @@ static int run(const Args *a, const Program *p)
                         rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
                     }
                     if (!rc && s.has_test) {
-                        if (evaluate(g, &s.test, &p->test, a->seed, &r, &e) < 0) rc = fail(&e);
+                        if (evaluate(g, &s.test, &p->test, &ro, &r, &e) < 0) rc = fail(&e);
                         else printf("Test Loss: %.4f, Test Correct: %d/%d\n", r.loss, r.correct, r.total);
                     }
                     if (!rc && s.has_validation) {
-                        if (evaluate(g, &s.validation, &p->validation, a->seed, &r, &e) < 0) rc = fail(&e);
+                        if (evaluate(g, &s.validation, &p->validation, &ro, &r, &e) < 0) rc = fail(&e);
                         else printf("Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
                     }
+                    report_skipped(&s);
                     sets_free(&s);
                 }
             } else {
