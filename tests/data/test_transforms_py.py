@@ -3,6 +3,11 @@ random parameters pinned, against torchvision 0.14's functional op on the same P
 (tests/data/tf_tool runs cnnc's). Geometry (flips, crops, pads, rotations) must agree pixel
 for pixel; resampling and colour (Resize, perspective, ColorJitter's four, Grayscale) within
 1 grey level, the tolerance the issue states. RGB and L images, odd and even sizes.
+Then the random parameters: 4000 draws of cnnc's get_params against 4000 of torchvision's
+(RandomResizedCrop, RandomPerspective, RandomRotation, ColorJitter with its order,
+RandomCrop), each coordinate compared by a two-sample Kolmogorov-Smirnov test at
+alpha = 1e-4 (D <= 2.23 * sqrt(2 / 4000) = 0.050); the draws are seeded, so the test is
+deterministic.
 Exit 77 (skipped) without torch, torchvision or PIL."""
 import os
 import subprocess
@@ -118,7 +123,65 @@ def run(img, tag, d):
         compare(f"{tag} grayscale {n}", cnnc(path, ch, "gray", n), F.rgb_to_grayscale(img, n), 0)
 
 
+def ks(a, b):
+    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
+    v = np.concatenate([a, b])
+    return np.max(np.abs(np.searchsorted(a, v, side="right") / len(a) - np.searchsorted(b, v, side="right") / len(b)))
+
+
+def ours(kind, n, h, w):
+    r = subprocess.run([TOOL, "params", kind, str(n), str(h), str(w)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"tf_tool params {kind} failed: {r.stderr}")
+    return [line.split() for line in r.stdout.splitlines()]
+
+
+def distributions():
+    import torchvision.transforms as T
+    n, h, w = 4000, 80, 100
+    bound = 2.23 * np.sqrt(2.0 / n)
+    torch.manual_seed(0)
+    img = Image.new("RGB", (w, h))
+    for kind, scale in (("rrc", (0.08, 1.0)), ("rrc50", (0.5, 1.0))):
+        a = np.array(ours(kind, n, h, w), int)
+        b = np.array([T.RandomResizedCrop.get_params(img, list(scale), [3 / 4, 4 / 3]) for _ in range(n)], int)
+        for k, name in enumerate(["top", "left", "height", "width"]):
+            compare_value(f"RandomResizedCrop scale={scale} {name}: KS distance", ks(a[:, k], b[:, k]), bound)
+        compare_value(f"RandomResizedCrop scale={scale}: area fraction in range",
+                      np.mean((a[:, 2] * a[:, 3] / (h * w) < scale[0] * 0.9) | (a[:, 2] * a[:, 3] > h * w)), 0)
+    a = np.array(ours("persp", n, h, w), int)
+    b = np.array([[v for p in T.RandomPerspective.get_params(w, h, 0.4)[1] for v in p] for _ in range(n)], int)
+    for k in range(8):
+        compare_value(f"RandomPerspective corner {k // 2} {'xy'[k % 2]}: KS distance", ks(a[:, k], b[:, k]), bound)
+        compare_value(f"RandomPerspective corner {k // 2} {'xy'[k % 2]}: same range",
+                      abs(a[:, k].min() - b[:, k].min()) + abs(a[:, k].max() - b[:, k].max()), 0)
+    a = np.array(ours("rotation", n, h, w), float)[:, 0]
+    b = np.array([T.RandomRotation.get_params([-15.0, 15.0]) for _ in range(n)])
+    compare_value("RandomRotation angle: KS distance", ks(a, b), bound)
+    compare_value("RandomRotation angle within [-15, 15]", np.sum(np.abs(a) > 15), 0)
+    rows = ours("jitter", n, h, w)
+    a = np.array([[float(x) for x in r[:4]] for r in rows])
+    perm_a = [int(r[4]) for r in rows]
+    draws = [T.ColorJitter.get_params([0.7, 1.3], [0.7, 1.3], [0.7, 1.3], [-0.05, 0.05]) for _ in range(n)]
+    b = np.array([[d[1], d[2], d[3], d[4]] for d in draws])
+    perm_b = [int("".join(str(int(x)) for x in d[0])) for d in draws]
+    for k, name in enumerate(["brightness", "contrast", "saturation", "hue"]):
+        compare_value(f"ColorJitter {name} factor: KS distance", ks(a[:, k], b[:, k]), bound)
+    # the order: a random permutation of the four, each of the 24 equally likely
+    counts_a = np.unique(perm_a, return_counts=True)
+    counts_b = np.unique(perm_b, return_counts=True)
+    compare_value("ColorJitter orders: all 24 permutations drawn", 24 - len(counts_a[0]), 0)
+    compare_value("ColorJitter orders: KS distance of the permutation index", ks(perm_a, perm_b), bound)
+    compare_value("ColorJitter orders: each within 5 sigma of 1/24",
+                  np.max(np.abs(counts_a[1] / n - 1 / 24)) / np.sqrt((1 / 24) * (23 / 24) / n), 5)
+    a = np.array(ours("crop", n, h, w), int)
+    b = np.array([T.RandomCrop.get_params(img, (h // 2, w // 3))[:2] for _ in range(n)], int)
+    for k, name in enumerate(["top", "left"]):
+        compare_value(f"RandomCrop {name}: KS distance", ks(a[:, k], b[:, k]), bound)
+
+
 def main():
+    distributions()
     rng = np.random.default_rng(3)
     with tempfile.TemporaryDirectory(prefix="cnnc_tfpy_") as d:
         for (w, h) in [(37, 29), (32, 32), (24, 41)]:

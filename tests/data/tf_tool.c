@@ -6,7 +6,12 @@
  *      (MODE 0 constant 1 edge 2 reflect 3 symmetric; fill 7) | rotate ANGLE FILL [CX CY] |
  *      perspective BILINEAR FILL X0 Y0 X1 Y1 X2 Y2 X3 Y3 (the end points) |
  *      warp BILINEAR FILL C0..C7 (given coefficients) | coeffs X0 Y0 .. Y3 (print them) | brightness F |
- *      contrast F | saturation F | hue F | gray N */
+ *      contrast F | saturation F | hue F | gray N
+ *   tf_tool params KIND N H W     N parameter draws of a random transform, one line each, from
+ *      the per-sample generators rng_seed3(1, 7, i): KIND rrc (top left h w of
+ *      RandomResizedCrop((H, W)) defaults) | rrc50 (scale=(0.5, 1)) | persp (8 end coordinates,
+ *      distortion_scale 0.4) | rotation (angle, degrees=15) | jitter (4 factors: 0.3, 0.3,
+ *      0.3, 0.05; then the order) | crop (top left of RandomCrop((H / 2, W / 3))) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +34,47 @@ static int usage(void)
     return 2;
 }
 
+static int params(const char *kind, int n, int h, int w)
+{
+    Transform rrc = { .kind = TF_RANDOM_RESIZED_CROP, .size = { 10, 10 }, .scale = { 0.08, 1.0 },
+                      .ratio = { 3.0 / 4.0, 4.0 / 3.0 } };
+    Transform persp = { .kind = TF_PERSPECTIVE, .distortion = 0.4, .p = 1.0 };
+    Transform rot = { .kind = TF_ROTATION, .degrees = { -15, 15 } };
+    Transform jit = { .kind = TF_COLOR_JITTER, .has_jitter = { 1, 1, 1, 1 },
+                      .jitter = { { 0.7, 1.3 }, { 0.7, 1.3 }, { 0.7, 1.3 }, { -0.05, 0.05 } } };
+    if (!strcmp(kind, "rrc50")) rrc.scale[0] = 0.5;
+    for (int i = 0; i < n; i++) {
+        Rng r;
+        rng_seed3(&r, 1, 7, (uint64_t)i);
+        if (!strncmp(kind, "rrc", 3)) {
+            int t, l, ch, cw;
+            resized_crop_box(&rrc, h, w, &r, &t, &l, &ch, &cw);
+            printf("%d %d %d %d\n", t, l, ch, cw);
+        } else if (!strcmp(kind, "persp")) {
+            int st[4][2], en[4][2];
+            perspective_points(&persp, w, h, &r, st, en);
+            for (int k = 0; k < 8; k++) printf("%d%c", en[k / 2][k % 2], k == 7 ? '\n' : ' ');
+        } else if (!strcmp(kind, "rotation")) {
+            printf("%.9g\n", rotation_angle(&rot, &r));
+        } else if (!strcmp(kind, "jitter")) {
+            int order[4];
+            double f[4];
+            jitter_params(&jit, &r, order, f);
+            printf("%.9g %.9g %.9g %.9g %d%d%d%d\n", f[0], f[1], f[2], f[3], order[0], order[1], order[2], order[3]);
+        } else if (!strcmp(kind, "crop")) {
+            int t, l;
+            random_crop_offset(h, w, h / 2, w / 3, &r, &t, &l);
+            printf("%d %d\n", t, l);
+        } else {
+            return usage();
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && !strcmp(argv[1], "params")) return params(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc < 5) return usage();
     Error e;
     Image in, out = { 0 };
