@@ -331,7 +331,7 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
                     break;
                 }
                 char name[256], path[4400];
-                file_safe(name, sizeof name, ds->class_names[c]);
+                file_safe(name, sizeof name, s->nclasses == ds->nclasses ? s->classes[c] : ds->class_names[c]);
                 snprintf(path, sizeof path, "%s/%s_%d.png", dir, name, k + 1);
                 if (!stbi_write_png(path, aug.w, aug.h, aug.c, aug.px, aug.w * aug.c)) {
                     rc = err_set(e, "cannot write %s: check that the folder is writable", path);

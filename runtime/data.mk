@@ -23,3 +23,7 @@ TESTS += $(DATA_C_TESTS) tests/data/test_safetensors_py.py tests/data/test_image
 	tests/data/test_transforms_py.py
 EXTRA_DIST += tests/data/datatest.h tests/data/safetensors_io.py \
 	tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py tests/data/test_transforms_py.py
+
+# the data side through the command line (bad images, previews, FashionMNIST, workers)
+TESTS += tests/e2e/test_data_cli.sh
+EXTRA_DIST += tests/e2e/test_data_cli.sh
