@@ -27,3 +27,11 @@ EXTRA_DIST += tests/data/datatest.h tests/data/safetensors_io.py \
 # the data side through the command line (bad images, previews, FashionMNIST, workers)
 TESTS += tests/e2e/test_data_cli.sh
 EXTRA_DIST += tests/e2e/test_data_cli.sh
+
+# make bench-loader: the loader alone against torchvision's DataLoader (bench/loader.sh); not a test
+noinst_PROGRAMS += bench/loader_bench
+EXTRA_DIST += bench/loader.sh bench/loader_torchvision.py
+.PHONY: bench-loader
+bench-loader: bench/loader_bench$(EXEEXT) examples/make_sea_data$(EXEEXT)
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' PYTHON_TORCH='$(PYTHON_TORCH)' \
+	    $(SHELL) $(srcdir)/bench/loader.sh

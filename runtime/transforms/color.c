@@ -75,24 +75,48 @@ static void rgb_to_hsv(const uint8_t *rgb, uint8_t *hsv)
     if (r == maxc) h = bc - gc;
     else if (g == maxc) h = (float)(2.0 + rc - bc);
     else h = (float)(4.0 + gc - rc);
-    h = (float)fmod(h / 6.0 + 1.0, 1.0);
+    double t = h / 6.0 + 1.0;          /* fmod(t, 1.0), exactly, for t in (0, 2) */
+    h = (float)(t >= 1.0 ? t - 1.0 : t);
     hsv[0] = (uint8_t)clip8((int)(h * 255.0));
     hsv[1] = (uint8_t)clip8((int)(s * 255.0));
 }
 
+/* round(x) for x >= 0, exactly (x - (int)x is exact), without a libm call */
+static int round_pos(double x)
+{
+    int t = (int)x;
+    return t + (x - t >= 0.5);
+}
+
+/* The per-value parts of PIL's HSV -> RGB: sector i and remainder f of each hue, s / 255 of
+ * each saturation, computed as hsv2rgb computes them. */
+typedef struct HsvTables {
+    int   i[256];
+    float f[256], fs[256];
+} HsvTables;
+
+static void hsv_tables(HsvTables *t)
+{
+    for (int h = 0; h < 256; h++) {
+        t->i[h] = (int)floor((float)h * 6.0 / 255.0);
+        t->f[h] = (float)((float)h * 6.0 / 255.0 - (float)t->i[h]);
+        t->fs[h] = (float)((float)h / 255.0);
+    }
+}
+
 /* PIL's HSV -> RGB */
-static void hsv_to_rgb(const uint8_t *hsv, uint8_t *rgb)
+static void hsv_to_rgb(const uint8_t *hsv, uint8_t *rgb, const HsvTables *tb)
 {
     uint8_t h = hsv[0], s = hsv[1], v = hsv[2];
     if (s == 0) {
         rgb[0] = rgb[1] = rgb[2] = v;
         return;
     }
-    int i = (int)floor((float)h * 6.0 / 255.0);
-    float f = (float)((float)h * 6.0 / 255.0 - (float)i), fs = (float)((float)s / 255.0);
-    uint8_t p = (uint8_t)clip8((int)round((float)v * (1.0 - fs)));
-    uint8_t q = (uint8_t)clip8((int)round((float)v * (1.0 - fs * f)));
-    uint8_t t = (uint8_t)clip8((int)round((float)v * (1.0 - fs * (1.0 - f))));
+    int i = tb->i[h];
+    float f = tb->f[h], fs = tb->fs[s];
+    uint8_t p = (uint8_t)clip8(round_pos((float)v * (1.0 - fs)));
+    uint8_t q = (uint8_t)clip8(round_pos((float)v * (1.0 - fs * f)));
+    uint8_t t = (uint8_t)clip8(round_pos((float)v * (1.0 - fs * (1.0 - f))));
     const uint8_t table[6][3] = { { v, t, p }, { q, v, p }, { p, v, t }, { p, q, v }, { t, p, v }, { v, p, q } };
     memcpy(rgb, table[i % 6], 3);
 }
@@ -104,11 +128,13 @@ void pil_adjust_hue(Image *img, double hue_factor)
     if (img->c != 3) return;
     uint8_t shift = (uint8_t)(int)(hue_factor * 255);
     size_t npx = (size_t)img->w * (size_t)img->h;
+    HsvTables tb;
+    hsv_tables(&tb);
     for (size_t i = 0; i < npx; i++) {
         uint8_t hsv[3], *p = img->px + 3 * i;
         rgb_to_hsv(p, hsv);
         hsv[0] = (uint8_t)(hsv[0] + shift);
-        hsv_to_rgb(hsv, p);
+        hsv_to_rgb(hsv, p, &tb);
     }
 }
 

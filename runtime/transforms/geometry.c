@@ -9,11 +9,21 @@
 
 #define PX(im, x, y) ((im)->px + ((size_t)(y) * (size_t)(im)->w + (size_t)(x)) * (size_t)(im)->c)
 
+/* one pixel of c (1 or 3) channels */
+static inline void copy_px(uint8_t *d, const uint8_t *s, int c)
+{
+    d[0] = s[0];
+    if (c == 3) {
+        d[1] = s[1];
+        d[2] = s[2];
+    }
+}
+
 void pil_hflip(Image *dst, const Image *src)
 {
     int c = src->c;
     for (int y = 0; y < src->h; y++)
-        for (int x = 0; x < src->w; x++) memcpy(PX(dst, src->w - 1 - x, y), PX(src, x, y), (size_t)c);
+        for (int x = 0; x < src->w; x++) copy_px(PX(dst, src->w - 1 - x, y), PX(src, x, y), c);
 }
 
 void pil_vflip(Image *dst, const Image *src)
@@ -196,7 +206,7 @@ static double round15(double x) { return nearbyint(x * 1e15) / 1e15; }
 static void fill_image(Image *dst, const uint8_t *fill)
 {
     size_t n = (size_t)dst->w * (size_t)dst->h;
-    for (size_t i = 0; i < n; i++) memcpy(dst->px + i * (size_t)dst->c, fill, (size_t)dst->c);
+    for (size_t i = 0; i < n; i++) copy_px(dst->px + i * (size_t)dst->c, fill, dst->c);
 }
 
 static void transpose(Image *dst, const Image *src, int quarter_turns)
@@ -236,7 +246,7 @@ void pil_rotate(Image *dst, const Image *src, double angle, const double *center
         int xx = a2, yy = a5;
         for (int x = 0; x < dst->w; x++) {
             int xin = xx >> 16, yin = yy >> 16;
-            if (xin >= 0 && xin < src->w && yin >= 0 && yin < src->h) memcpy(PX(dst, x, y), PX(src, xin, yin), (size_t)src->c);
+            if (xin >= 0 && xin < src->w && yin >= 0 && yin < src->h) copy_px(PX(dst, x, y), PX(src, xin, yin), src->c);
             xx += a0;
             yy += a3;
         }
@@ -286,7 +296,7 @@ void pil_perspective(Image *dst, const Image *src, const double a[8], int biline
             double xo = (a[0] * xi + a[1] * yi + a[2]) / den, yo = (a[3] * xi + a[4] * yi + a[5]) / den;
             uint8_t *o = PX(dst, x, y);
             int ok = bilinear ? bilinear_sample(o, src, xo, yo) : nearest_sample(o, src, xo, yo);
-            if (!ok) memcpy(o, fill, (size_t)dst->c);
+            if (!ok) copy_px(o, fill, dst->c);
         }
 }
 
