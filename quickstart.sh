@@ -4,7 +4,7 @@
 # trains the notebook's model on it (cnnc models/sea.cnn --train).
 set -eu
 cd "$(dirname "$0")"
-pkgs="build-essential autoconf automake pkg-config flex bison libopenblas-dev libstb-dev"
+pkgs="build-essential autoconf automake pkg-config flex bison libopenblas-dev libstb-dev zlib1g-dev"
 missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
     sudo=""

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "transform_calls.h"
 
 /* ---- the builtin table ---- */
 
@@ -39,10 +40,8 @@ typedef struct Builtin {
 } Builtin;
 
 static Val *call_loss(Ctx *c, const AstNode *call, const char *name);
-static Val *call_totensor(Ctx *c, const AstNode *call, const char *name);
-static Val *call_normalize(Ctx *c, const AstNode *call, const char *name);
-static Val *call_compose(Ctx *c, const AstNode *call, const char *name);
 static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name);
+static Val *call_mnist(Ctx *c, const AstNode *call, const char *name);
 static Val *call_dataloader(Ctx *c, const AstNode *call, const char *name);
 static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name);
 
@@ -60,15 +59,20 @@ static const Builtin builtins[] = {
     { "CrossEntropyLoss", FAM_LOSS, call_loss }, { "NLLLoss", FAM_LOSS, NULL },
     { "MSELoss", FAM_LOSS, NULL }, { "L1Loss", FAM_LOSS, NULL }, { "BCELoss", FAM_LOSS, NULL },
     { "BCEWithLogitsLoss", FAM_LOSS, NULL },
-    { "Compose", FAM_TRANSFORM, call_compose }, { "ToTensor", FAM_TRANSFORM, call_totensor },
-    { "Normalize", FAM_TRANSFORM, call_normalize },
-    { "RandomHorizontalFlip", FAM_TRANSFORM, NULL }, { "RandomVerticalFlip", FAM_TRANSFORM, NULL },
-    { "RandomRotation", FAM_TRANSFORM, NULL }, { "ColorJitter", FAM_TRANSFORM, NULL },
-    { "RandomPerspective", FAM_TRANSFORM, NULL }, { "RandomApply", FAM_TRANSFORM, NULL },
-    { "Resize", FAM_TRANSFORM, NULL }, { "CenterCrop", FAM_TRANSFORM, NULL },
-    { "RandomCrop", FAM_TRANSFORM, NULL }, { "RandomResizedCrop", FAM_TRANSFORM, NULL },
-    { "Grayscale", FAM_TRANSFORM, NULL },
+    { "Compose", FAM_TRANSFORM, transform_call }, { "ToTensor", FAM_TRANSFORM, transform_call },
+    { "Normalize", FAM_TRANSFORM, transform_call },
+    { "RandomHorizontalFlip", FAM_TRANSFORM, transform_call },
+    { "RandomVerticalFlip", FAM_TRANSFORM, transform_call },
+    { "RandomRotation", FAM_TRANSFORM, transform_call }, { "ColorJitter", FAM_TRANSFORM, transform_call },
+    { "RandomPerspective", FAM_TRANSFORM, transform_call },
+    { "RandomApply", FAM_TRANSFORM, transform_call }, { "Resize", FAM_TRANSFORM, transform_call },
+    { "CenterCrop", FAM_TRANSFORM, transform_call }, { "RandomCrop", FAM_TRANSFORM, transform_call },
+    { "RandomResizedCrop", FAM_TRANSFORM, transform_call }, { "Grayscale", FAM_TRANSFORM, transform_call },
+    { "RandomAffine", FAM_TRANSFORM, NULL }, { "GaussianBlur", FAM_TRANSFORM, NULL },
+    { "RandomErasing", FAM_TRANSFORM, NULL }, { "Pad", FAM_TRANSFORM, NULL },
     { "ImageFolder", FAM_DATASET, call_imagefolder },
+    { "MNIST", FAM_DATASET, call_mnist }, { "FashionMNIST", FAM_DATASET, call_mnist },
+    { "CIFAR10", FAM_DATASET, NULL },
     { "DataLoader", FAM_LOADER, call_dataloader },
     { "Adam", FAM_OPTIM, call_optimizer }, { "SGD", FAM_OPTIM, call_optimizer },
     { "AdamW", FAM_OPTIM, NULL }, { "RMSprop", FAM_OPTIM, NULL }, { "Adagrad", FAM_OPTIM, NULL },
@@ -208,139 +212,6 @@ Val *call_builtin(Ctx *c, const AstNode *call)
 
 /* ---- transforms ---- */
 
-static TfObj *tf_new(Ctx *c, int n)
-{
-    TfObj *t = arena_alloc(&c->arena, sizeof *t);
-    t->n = n;
-    t->steps = arena_alloc(&c->arena, (size_t)(n ? n : 1) * sizeof *t->steps);
-    t->at = arena_alloc(&c->arena, (size_t)(n ? n : 1) * sizeof *t->at);
-    return t;
-}
-
-static Val *call_totensor(Ctx *c, const AstNode *call, const char *name)
-{
-    static const Param none[] = { { NULL, 0 } };
-    Args a;
-    if (bind_args(c, call, name, none, &a)) return NULL;
-    TfObj *t = tf_new(c, 1);
-    t->steps[0].kind = TF_TO_TENSOR;
-    t->at[0] = call->loc;
-    return obj_val(c, call, OBJ_TRANSFORM, "a ToTensor transform", t);
-}
-
-/* mean / std: a list of 1 to 4 numbers. */
-static int num_list(Ctx *c, const Args *a, int i, float *out, int *n)
-{
-    const Val *v = a->v[i];
-    const char *name = a->params[i].name;
-    if (v->kind != VAL_LIST && v->kind != VAL_TUPLE)
-        return diag_error(c->diag, v->at->loc, "%s must be a list of numbers, got %s", name,
-                          val_what(v));
-    if (v->n == 0) return diag_error(c->diag, v->at->loc, "%s must not be empty", name);
-    if (v->n > 4)
-        return diag_error(c->diag, v->at->loc, "Normalize supports at most 4 channels, but %s "
-                          "has %d values", name, v->n);
-    for (int k = 0; k < v->n; k++) {
-        const Val *x = v->items[k];
-        if (x->kind != VAL_INT && x->kind != VAL_FLOAT)
-            return diag_error(c->diag, x->at->loc, "%s must hold numbers, got %s", name,
-                              val_what(x));
-        double d = x->kind == VAL_INT ? (double)x->i : x->f;
-        if (d > FLT_MAX || d < -FLT_MAX)
-            return diag_error(c->diag, x->at->loc, "%s[%d] is too large for a float", name, k);
-        out[k] = (float)d;
-    }
-    *n = v->n;
-    return 0;
-}
-
-static Val *call_normalize(Ctx *c, const AstNode *call, const char *name)
-{
-    static const Param params[] = { { "mean", 1 }, { "std", 1 }, { "inplace", 0 }, { NULL, 0 } };
-    Args a;
-    TfObj *t = tf_new(c, 1);
-    Transform *tf = &t->steps[0];
-    int nmean, nstd, inplace;
-    if (bind_args(c, call, name, params, &a) || num_list(c, &a, 0, tf->mean, &nmean) ||
-        num_list(c, &a, 1, tf->std, &nstd) || arg_bool(c, &a, 2, 0, &inplace)) return NULL;
-    if (nmean != nstd)
-        return diag_error(c->diag, arg_loc(&a, 1), "std has %d value%s but mean has %d", nstd,
-                          nstd == 1 ? "" : "s", nmean), NULL;
-    for (int i = 0; i < nstd; i++)
-        if (tf->std[i] == 0)
-            return diag_error(c->diag, a.v[1]->items[i]->at->loc, "std must not be 0 "
-                              "(Normalize divides by it)"), NULL;
-    tf->kind = TF_NORMALIZE;
-    tf->nch = nmean;
-    t->at[0] = call->loc;
-    return obj_val(c, call, OBJ_TRANSFORM, "a Normalize transform", t);
-}
-
-static Val *call_compose(Ctx *c, const AstNode *call, const char *name)
-{
-    /* Compose([a, b]) as torchvision writes it, or Compose(a, b) */
-    Val **items = arena_alloc(&c->arena, (size_t)(call->nkids ? call->nkids : 1) * sizeof *items);
-    int n = 0;
-    for (int i = 0; i < call->nkids; i++) {
-        const AstNode *arg = call->kids[i];
-        if (arg->kind == A_KWARG) {
-            if (strcmp(arg->str, "transforms")) {
-                const char *cand[1] = { "transforms" };
-                const char *dym = did_you_mean(arg->str, cand, 1);
-                return diag_error(c->diag, arg->name_loc, "%s has no argument named %s%s", name,
-                                  arg->str, dym ? "; did you mean transforms?" : ""), NULL;
-            }
-            if (call->nkids > 1)
-                return diag_error(c->diag, arg->name_loc, "Compose takes either transforms=[...] "
-                                  "or the transforms themselves, not both"), NULL;
-            arg = arg->kids[0];
-        }
-        if (!(items[n++] = eval(c, arg))) return NULL;
-    }
-    if (n == 1 && (items[0]->kind == VAL_LIST || items[0]->kind == VAL_TUPLE)) {
-        n = items[0]->n;
-        items = items[0]->items;
-    }
-    int total = 0;
-    for (int i = 0; i < n; i++) {
-        if (items[i]->kind != VAL_OBJ || items[i]->obj_kind != OBJ_TRANSFORM)
-            return diag_error(c->diag, items[i]->at->loc, "Compose takes transforms, got %s",
-                              val_what(items[i])), NULL;
-        total += ((TfObj *)items[i]->obj)->n;
-    }
-    TfObj *t = tf_new(c, total);
-    t->n = 0;
-    for (int i = 0; i < n; i++) {
-        const TfObj *s = items[i]->obj;
-        memcpy(t->steps + t->n, s->steps, (size_t)s->n * sizeof *s->steps);
-        memcpy(t->at + t->n, s->at, (size_t)s->n * sizeof *s->at);
-        t->n += s->n;
-    }
-    return obj_val(c, call, OBJ_TRANSFORM, "a Compose transform", t);
-}
-
-/* torchvision's order: ToTensor once, and Normalize only on the tensor it makes. */
-static int check_pipeline(Ctx *c, const TfObj *t)
-{
-    int tensor = -1;
-    for (int i = 0; i < t->n; i++) {
-        if (t->steps[i].kind == TF_TO_TENSOR) {
-            if (tensor >= 0) {
-                char where[512];
-                diag_error(c->diag, t->at[i], "ToTensor() appears twice in this transform");
-                diag_note(c->diag, "the first is at %s",
-                          diag_where(c->diag, t->at[tensor], where, sizeof where));
-                return -1;
-            }
-            tensor = i;
-        } else if (t->steps[i].kind == TF_NORMALIZE && tensor < 0) {
-            return diag_error(c->diag, t->at[i], "Normalize works on tensors: ToTensor() must "
-                              "come before it");
-        }
-    }
-    return 0;
-}
-
 /* ---- data ---- */
 
 static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name)
@@ -355,17 +226,57 @@ static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name)
     ds->call = call;
     const Val *tf = a.v[1];
     if (!tf || tf->kind == VAL_NONE) {
-        ds->tf = tf_new(c, 0);
+        TfObj *none = arena_alloc(&c->arena, sizeof *none);
+        memset(none, 0, sizeof *none);
+        ds->tf = none;
     } else if (tf->kind == VAL_OBJ && tf->obj_kind == OBJ_TRANSFORM) {
         ds->tf = tf->obj;
-        if (check_pipeline(c, ds->tf)) return NULL;
+        if (pipeline_check_order(c, ds->tf)) return NULL;
     } else {
         return diag_error(c->diag, tf->at->loc, "transform must be a transform such as "
                           "Compose([ToTensor()]), got %s", val_what(tf)), NULL;
     }
     if (a.v[2] && a.v[2]->kind != VAL_NONE)
         return diag_error(c->diag, arg_loc(&a, 2), "target_transform is not supported"), NULL;
+    ds->kind = DS_IMAGEFOLDER;
     return obj_val(c, call, OBJ_DATASET, "an ImageFolder dataset", ds);
+}
+
+/* MNIST / FashionMNIST(root, train=True, transform=None, target_transform=None,
+ * download=False): torchvision's folder root/NAME/raw, or the IDX files in root itself */
+static Val *call_mnist(Ctx *c, const AstNode *call, const char *name)
+{
+    static const Param params[] = {
+        { "root", 1 }, { "train", 0 }, { "transform", 0 }, { "target_transform", 0 }, { "download", 0 },
+        { NULL, 0 }
+    };
+    Args a;
+    int download;
+    DatasetObj *ds = arena_alloc(&c->arena, sizeof *ds);
+    if (bind_args(c, call, name, params, &a) || arg_str(c, &a, 0, NULL, &ds->root) ||
+        arg_bool(c, &a, 1, 1, &ds->train) || arg_bool(c, &a, 4, 0, &download)) return NULL;
+    if (!ds->root[0]) return diag_error(c->diag, arg_loc(&a, 0), "root must not be empty"), NULL;
+    if (download)
+        return diag_error(c->diag, arg_loc(&a, 4), "cnnc does not download data sets: put the IDX files under "
+                          "%s/%s/raw/ (or install Debian's dataset-fashion-mnist) and drop download=True",
+                          ds->root, name), NULL;
+    ds->call = call;
+    ds->kind = !strcmp(name, "MNIST") ? DS_MNIST : DS_FASHION_MNIST;
+    const Val *tf = a.v[2];
+    if (!tf || tf->kind == VAL_NONE) {
+        TfObj *none = arena_alloc(&c->arena, sizeof *none);
+        memset(none, 0, sizeof *none);
+        ds->tf = none;
+    } else if (tf->kind == VAL_OBJ && tf->obj_kind == OBJ_TRANSFORM) {
+        ds->tf = tf->obj;
+        if (pipeline_check_order(c, ds->tf)) return NULL;
+    } else {
+        return diag_error(c->diag, tf->at->loc, "transform must be a transform such as Compose([ToTensor()]), got "
+                          "%s", val_what(tf)), NULL;
+    }
+    if (a.v[3] && a.v[3]->kind != VAL_NONE)
+        return diag_error(c->diag, arg_loc(&a, 3), "target_transform is not supported"), NULL;
+    return obj_val(c, call, OBJ_DATASET, ds->kind == DS_MNIST ? "an MNIST dataset" : "a FashionMNIST dataset", ds);
 }
 
 static int must_be_none(Ctx *c, const Args *a, int i)

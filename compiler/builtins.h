@@ -14,8 +14,10 @@ typedef struct TfObj {          /* one transform, or a Compose of them */
     int        n;
 } TfObj;
 
-typedef struct DatasetObj {     /* ImageFolder(root, transform=...) */
+typedef struct DatasetObj {     /* ImageFolder(root, transform=...), FashionMNIST(root, train) */
+    DatasetKind    kind;
     const char    *root;
+    int            train;       /* MNIST, FashionMNIST */
     const AstNode *call;
     const TfObj   *tf;
 } DatasetObj;

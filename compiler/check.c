@@ -11,6 +11,7 @@
 #include "builtins.h"
 #include "eval.h"
 #include "layers.h"
+#include "transform_calls.h"
 
 #define MAX_EPOCHS 1000000
 
@@ -186,6 +187,14 @@ static const DatasetObj *chosen(const Val *ds_val, const Val *ld_val)
     return ds_val ? ds_val->obj : NULL;
 }
 
+/* ImageFolder reads RGB (PIL's convert('RGB')), or 'L' for a 1-channel model whose transform
+ * has no Grayscale; MNIST-format data sets are 'L' */
+static int load_channels(const Program *p, const DatasetObj *ds)
+{
+    if (ds->kind != DS_IMAGEFOLDER) return 1;
+    return pipeline_has_grayscale(ds->tf) ? 3 : p->in_shape[0];
+}
+
 static void fill_dataset(const Program *p, DatasetDecl *d, const Val *ds_val, const Val *ld_val,
                          int is_train)
 {
@@ -193,15 +202,13 @@ static void fill_dataset(const Program *p, DatasetDecl *d, const Val *ds_val, co
     const DatasetObj *ds = chosen(ds_val, ld_val);
     if (!ds) return;
     d->present = 1;
+    d->kind = ds->kind;
+    d->train = ds->train;
+    d->load_channels = load_channels(p, ds);
     d->path = xstrdup(ds->root);
     d->resolved = resolve(p->path, ds->root);
     d->loc = ds->call->loc;
-    d->transform.n = ds->tf->n;
-    d->transform.steps = NULL;
-    if (ds->tf->n) {
-        d->transform.steps = xmalloc((size_t)ds->tf->n * sizeof *d->transform.steps);
-        memcpy(d->transform.steps, ds->tf->steps, (size_t)ds->tf->n * sizeof *d->transform.steps);
-    }
+    pipeline_copy(&d->transform, ds->tf->steps, ds->tf->n);
     d->batch_size = ld ? ld->batch_size : p->batch_size;
     d->shuffle = ld ? ld->shuffle : is_train;
 }
@@ -218,6 +225,46 @@ static int check_normalize(Ctx *c, const Program *p, const DatasetObj *ds)
                    p->in_shape[0], p->in_shape[0] == 1 ? "" : "s");
         diag_note(c->diag, "the input is declared at %s",
                   diag_where(c->diag, model_input_loc(c), where, sizeof where));
+        return -1;
+    }
+    return 0;
+}
+
+static const char *dataset_name(const DatasetObj *ds)
+{
+    return ds->kind == DS_IMAGEFOLDER ? "ImageFolder" : ds->kind == DS_MNIST ? "MNIST" : "FashionMNIST";
+}
+
+/* The pipeline's output must be the model's input: channels always; size when the images'
+ * size is known (MNIST's 28 x 28, or a transform that sets it). */
+static int check_pipeline_shape(Ctx *c, const Program *p, const DatasetObj *ds)
+{
+    if (!ds) return 0;
+    char where[512];
+    SrcLoc none = { 0, 0, 0 };
+    int mnist = ds->kind != DS_IMAGEFOLDER;
+    TfShape s = { load_channels(p, ds), mnist ? 28 : 0, mnist ? 28 : 0, none, none };
+    if (pipeline_infer(c, ds->tf, &s)) return -1;
+    const int *in = p->in_shape;
+    if (s.c != in[0]) {
+        if (s.c_at.line)
+            diag_error(c->diag, s.c_at, "this transform gives %d-channel images, but the model's input has %d "
+                       "channel%s", s.c, in[0], in[0] == 1 ? "" : "s");
+        else
+            diag_error(c->diag, ds->call->loc, "%s gives %d-channel images, but the model's input has %d channels; "
+                       "add Grayscale(num_output_channels=%d) to its transform", dataset_name(ds), s.c, in[0], in[0]);
+        diag_note(c->diag, "the input is declared at %s", diag_where(c->diag, model_input_loc(c), where, sizeof where));
+        return -1;
+    }
+    if (s.h && s.w && (s.h != in[1] || s.w != in[2])) {
+        if (s.hw_at.line)
+            diag_error(c->diag, s.hw_at, "this transform gives %d x %d images (height x width), but the model's "
+                       "input is %d x %d", s.h, s.w, in[1], in[2]);
+        else
+            diag_error(c->diag, ds->call->loc, "%s gives %d x %d images, but the model's input is %d x %d; add "
+                       "Resize((%d, %d)) to its transform or change the model's input", dataset_name(ds), s.h, s.w,
+                       in[1], in[2], in[1], in[2]);
+        diag_note(c->diag, "the input is declared at %s", diag_where(c->diag, model_input_loc(c), where, sizeof where));
         return -1;
     }
     return 0;
@@ -253,7 +300,8 @@ static int finish(Ctx *c, Check *k, Program *p)
     for (int id = 0; id < NROLES; id++) uses_scores |= id != R_BATCH && id != R_EPOCHS && k->role[id];
     if (uses_scores && model_check_classifier(c, p)) return -1;
     for (int set = 0; set < 3; set++)
-        if (check_normalize(c, p, chosen(k->role[R_TRAIN_DS + set], k->role[R_TRAIN_LD + set])))
+        if (check_normalize(c, p, chosen(k->role[R_TRAIN_DS + set], k->role[R_TRAIN_LD + set])) ||
+            check_pipeline_shape(c, p, chosen(k->role[R_TRAIN_DS + set], k->role[R_TRAIN_LD + set])))
             return -1;
     const Val *cls = k->role[R_CLASSES];
     if (cls) {

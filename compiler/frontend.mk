@@ -5,6 +5,7 @@ libcnnfront_a_SOURCES += \
 	compiler/diag.c compiler/diag.h \
 	compiler/eval.c compiler/eval.h \
 	compiler/builtins.c compiler/builtins.h \
+	compiler/transform_calls.c compiler/transform_calls.h \
 	compiler/layers.c compiler/layers.h \
 	compiler/check.c compiler/check.h
 # the lexer includes the parser's token header: generate it first

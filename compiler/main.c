@@ -43,6 +43,8 @@ static const char usage[] =
     "  --predict IMG...      print each image's predicted class and class probabilities\n"
     "  --apply IMG -o OUT    run a model that ends with a feature map (examples/sobel.cnn) on\n"
     "                        IMG and write its output channels and their magnitude to OUT.png\n"
+    "  --preview-augment N   write N augmented versions of each class's first training image\n"
+    "                        as PNG to the folder given with -o DIR\n"
     "\n"
     "Options:\n"
     "  --epochs N            train for N epochs instead of NUM_EPOCHS\n"
@@ -54,13 +56,17 @@ static const char usage[] =
     "  --history FILE.csv    with --train: write per-epoch losses and correct counts as CSV\n"
     "  --report FILE.html    with --train: write a self-contained HTML report (loss and accuracy\n"
     "                        plots, confusion matrices, validation images, summary, settings)\n"
+    "  --workers N           data loader threads decoding and augmenting ahead (default 2; 0: none)\n"
+    "  --cache-mb N          keep up to N MB of decoded images per data set in memory (default 512)\n"
+    "  --skip-bad-images     skip undecodable images with a warning (default: stop with an error)\n"
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_SUMMARY, A_APPLY };
+enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_SUMMARY, A_APPLY, A_PREVIEW };
 
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
+    int         workers, cache_mb, skip_bad, preview;
     int         have_seed;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
@@ -101,10 +107,14 @@ static int parse_args(int argc, char **argv, Args *a)
         { "weights", required_argument, 0, 'w' }, { "threads", required_argument, 0, 'j' },
         { "history", required_argument, 0, 'H' },
         { "apply", required_argument, 0, 'a' }, { "report", required_argument, 0, 'R' },
+        { "workers", required_argument, 0, 'W' }, { "cache-mb", required_argument, 0, 'C' },
+        { "skip-bad-images", no_argument, 0, 'B' }, { "preview-augment", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
     memset(a, 0, sizeof *a);
+    a->workers = 2;
+    a->cache_mb = 512;
     int c, actions = 0;
     long v;
     opterr = 0;
@@ -130,6 +140,11 @@ static int parse_args(int argc, char **argv, Args *a)
         case 'o': a->output = optarg; break;
         case 'w': a->weights = optarg; break;
         case 'H': a->history = optarg; break;
+        case 'W': if (parse_int(optarg, "--workers", 0, 64, &v) < 0) return 2; a->workers = (int)v; break;
+        case 'C': if (parse_int(optarg, "--cache-mb", 0, 1 << 20, &v) < 0) return 2; a->cache_mb = (int)v; break;
+        case 'B': a->skip_bad = 1; break;
+        case 'P': if (parse_int(optarg, "--preview-augment", 1, 1000, &v) < 0) return 2;
+                  a->action = A_PREVIEW; a->preview = (int)v; actions++; break;
         case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
@@ -138,7 +153,7 @@ static int parse_args(int argc, char **argv, Args *a)
         }
     }
     if (actions > 1)
-        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict or --apply");
+        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply or --preview-augment");
     if (optind >= argc) return usage_error("%s", "no .cnn file given");
     a->file = argv[optind++];
     if (a->action == A_PREDICT) {
@@ -150,6 +165,8 @@ static int parse_args(int argc, char **argv, Args *a)
     }
     if (a->action == A_APPLY && !a->output) return usage_error("%s", "--apply needs -o OUT.png, the figure to write");
     if (a->report && a->action != A_TRAIN) return usage_error("%s", "--report goes with --train");
+    if (a->action == A_PREVIEW && !a->output)
+        return usage_error("%s", "--preview-augment N needs -o DIR, the folder to write the images to");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
     return 0;
@@ -184,10 +201,31 @@ static int fail(const Error *e)
     return 1;
 }
 
+/* --preview-augment: needs only the data sets, not the graph */
+static int run_preview(const Args *a, const Program *p, const RunOptions *ro)
+{
+    Error e;
+    Sets s;
+    if (sets_open(p, ro, 1, &s, &e) < 0) return fail(&e);
+    int rc = preview_augment(p, &s, ro, a->preview, a->output, stdout, &e) < 0 ? fail(&e) : 0;
+    sets_free(&s);
+    return rc;
+}
+
+static void report_skipped(const Sets *s)
+{
+    int n = sets_skipped(s);
+    if (n) fprintf(stderr, "cnnc: warning: %d bad image%s skipped (--skip-bad-images)\n", n, n == 1 ? "" : "s");
+}
+
 static int run(const Args *a, const Program *p)
 {
     Error e;
     if (a->action == A_APPLY) return apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
+    RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history,
+                      .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
+                      .cache_bytes = (size_t)a->cache_mb << 20 };
+    if (a->action == A_PREVIEW) return run_preview(a, p, &ro);
     int fmap = p->layers[p->nlayers - 1].out_ndim != 1;    /* ends with a feature map: no loss */
     int planning = a->action == A_CHECK || a->action == A_SUMMARY || a->action == A_DUMP;
     int training = !fmap && (a->action == A_TRAIN || (planning && p->opt.kind != OPT_NONE));
@@ -207,7 +245,6 @@ static int run(const Args *a, const Program *p)
     } else {
         graph_bind(g);
         exec_set_threads(g, a->threads);
-        RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history };
         if (a->action == A_TRAIN) {
             char *out = a->output ? xstrdup(a->output) : default_output(a->file);
             ro.out_path = out;
@@ -228,6 +265,7 @@ static int run(const Args *a, const Program *p)
                 fflush(stdout);
                 if (train_run(p, g, &s, &ro, stdout, &e) < 0) rc = fail(&e);
                 else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) rc = fail(&e);
+                report_skipped(&s);
                 sets_free(&s);
             }
             report_free(rep);
@@ -247,13 +285,14 @@ static int run(const Args *a, const Program *p)
                         rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
                     }
                     if (!rc && s.has_test) {
-                        if (evaluate(g, &s.test, &p->test, a->seed, &r, &e) < 0) rc = fail(&e);
+                        if (evaluate(g, &s.test, &p->test, &ro, &r, &e) < 0) rc = fail(&e);
                         else printf("Test Loss: %.4f, Test Correct: %d/%d\n", r.loss, r.correct, r.total);
                     }
                     if (!rc && s.has_validation) {
-                        if (evaluate(g, &s.validation, &p->validation, a->seed, &r, &e) < 0) rc = fail(&e);
+                        if (evaluate(g, &s.validation, &p->validation, &ro, &r, &e) < 0) rc = fail(&e);
                         else printf("Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
                     }
+                    report_skipped(&s);
                     sets_free(&s);
                 }
             } else {

@@ -39,8 +39,14 @@ typedef struct Optimizer {
     int     nesterov;
 } Optimizer;
 
+typedef enum { DS_IMAGEFOLDER, DS_MNIST, DS_FASHION_MNIST } DatasetKind;
+
 typedef struct DatasetDecl {
     int    present;
+    DatasetKind kind;
+    int    train;               /* MNIST, FashionMNIST: train=True */
+    int    load_channels;       /* channels the images are read as (ImageFolder: 3, or 1 for a
+                                   1-channel model without Grayscale; MNIST: 1) */
     char  *path;                /* as written */
     char  *resolved;            /* relative to the .cnn file's folder */
     SrcLoc loc;

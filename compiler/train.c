@@ -8,13 +8,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stb_image_write.h>
+#include <sys/stat.h>
+
 #include "../runtime/exec.h"
 #include "../runtime/modelfile.h"
 
-/* --data DIR keeps the last path component (train, test, validate) under DIR */
+/* --data DIR keeps the last path component (train, test, validate) under DIR; MNIST-format
+ * data sets take DIR as their root */
 static char *dataset_root(const DatasetDecl *d, const RunOptions *o)
 {
     if (!o->data_dir) return xstrdup(d->resolved);
+    if (d->kind != DS_IMAGEFOLDER) return xstrdup(o->data_dir);
     const char *r = d->resolved;
     size_t n = strlen(r);
     while (n > 1 && r[n - 1] == '/') n--;
@@ -31,7 +36,9 @@ static int open_one(const Program *p, const DatasetDecl *d, const RunOptions *o,
 {
     char *root = dataset_root(d, o);
     Error de;
-    int rc = dataset_open_imagefolder(ds, root, p->in_shape[0], &de);
+    int rc = d->kind == DS_IMAGEFOLDER ? dataset_open_imagefolder(ds, root, d->load_channels, &de)
+                                       : dataset_open_mnist(ds, root, d->kind == DS_FASHION_MNIST, d->train, &de);
+    if (rc == 0) dataset_set_cache(ds, o->cache_bytes);
     if (rc < 0) {
         if (d->loc.line && !o->data_dir)
             err_set(e, "%s:%d:%d: error: %s: %s", p->path, d->loc.line, d->loc.col, what, de.msg);
@@ -111,13 +118,23 @@ static int count_correct(const Graph *g, int n)
     return correct;
 }
 
-int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, uint64_t seed, EvalResult *r, Error *e)
+int sets_skipped(const Sets *s)
+{
+    int n = 0;
+    if (s->has_train) n += dataset_bad_count(&s->train);
+    if (s->has_test) n += dataset_bad_count(&s->test);
+    if (s->has_validation) n += dataset_bad_count(&s->validation);
+    return n;
+}
+
+int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions *o, EvalResult *r, Error *e)
 {
     const Value *in = &g->vals[g->input];
     DataLoader dl;
     memset(r, 0, sizeof *r);
     int bs = d->batch_size < g->max_batch ? d->batch_size : g->max_batch;
-    if (dataloader_init(&dl, ds, &d->transform, bs, d->shuffle, seed, in->shape[1], in->shape[2], in->shape[3], e) < 0)
+    if (dataloader_init_opts(&dl, ds, &d->transform, bs, d->shuffle, o->seed, in->shape[1], in->shape[2],
+                             in->shape[3], &o->loader, e) < 0)
         return -1;
     dataloader_begin_epoch(&dl, 0);
     g->training = 0;
@@ -161,8 +178,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     const Value *in = &g->vals[g->input];
     int epochs = o->epochs > 0 ? o->epochs : p->epochs;
     DataLoader dl;
-    if (dataloader_init(&dl, &s->train, &p->train.transform, p->train.batch_size, p->train.shuffle, o->seed,
-                        in->shape[1], in->shape[2], in->shape[3], e) < 0)
+    if (dataloader_init_opts(&dl, &s->train, &p->train.transform, p->train.batch_size, p->train.shuffle, o->seed,
+                             in->shape[1], in->shape[2], in->shape[3], &o->loader, e) < 0)
         return -1;
     rng_seed3(&g->rng, o->seed, 2, 0);
     int tty = isatty(fileno(out)), nbatches = dataloader_num_batches(&dl);
@@ -209,7 +226,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                 images);
         EvalResult r = { 0 };
         if (s->has_test) {
-            if (evaluate(g, &s->test, &p->test, o->seed, &r, e) < 0) {
+            if (evaluate(g, &s->test, &p->test, o, &r, e) < 0) {
                 dataloader_free(&dl);
                 if (hist) fclose(hist);
                 return -1;
@@ -232,7 +249,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     if (hist && fclose(hist) != 0) return err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
     if (s->has_validation) {
         EvalResult r;
-        if (evaluate(g, &s->validation, &p->validation, o->seed, &r, e) < 0) return -1;
+        if (evaluate(g, &s->validation, &p->validation, o, &r, e) < 0) return -1;
         fprintf(out, "Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
     }
     if (o->out_path) {
@@ -242,11 +259,11 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     return 0;
 }
 
-static const Pipeline *eval_transform(const Program *p)
+static const DatasetDecl *eval_set(const Program *p)
 {
-    if (p->validation.present) return &p->validation.transform;
-    if (p->test.present) return &p->test.transform;
-    return &p->train.transform;
+    if (p->validation.present) return &p->validation;
+    if (p->test.present) return &p->test;
+    return &p->train;
 }
 
 int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
@@ -260,8 +277,9 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         Rng r;
         Error ie;
         rng_seed3(&r, 0, 3, (uint64_t)i);
-        if (image_load(paths[i], C, &img, e) < 0) return -1;
-        if (pipeline_apply(eval_transform(p), &img, vf32(g, g->input), C, H, W, &r, &ie) < 0)
+        const DatasetDecl *d = eval_set(p);
+        if (image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, e) < 0) return -1;
+        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0)
             return err_set(e, "%s: %s", paths[i], ie.msg);
         vi32(g, g->label)[0] = 0;   /* no label: the loss is ignored, the softmax is read */
         graph_set_batch(g, 1);
@@ -278,4 +296,56 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         fprintf(out, ")\n");
     }
     return 0;
+}
+
+/* a class name as a file name: '/' and control characters become '_' */
+static void file_safe(char *dst, size_t n, const char *name)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < n; i++) dst[i] = (name[i] == '/' || (unsigned char)name[i] < 32) ? '_' : name[i];
+    dst[i] = 0;
+}
+
+int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n, const char *dir, FILE *out, Error *e)
+{
+    const Dataset *ds = s->has_train ? &s->train : s->has_test ? &s->test : s->has_validation ? &s->validation : NULL;
+    const DatasetDecl *d = s->has_train ? &p->train : s->has_test ? &p->test : &p->validation;
+    if (!ds) return err_set(e, "the file declares no data set to preview");
+    if (mkdir(dir, 0777) && errno != EEXIST) return err_set(e, "cannot create %s: %s", dir, strerror(errno));
+    TfScratch scratch = { 0 };
+    int written = 0, rc = 0;
+    for (int c = 0; c < ds->nclasses && rc == 0; c++) {
+        int first = -1;
+        for (int i = 0; i < ds->n && first < 0; i++) {      /* the first sample of class c */
+            Image img;
+            int target, owned;
+            if (dataset_sample(ds, i, &img, &owned, &target, e)) {
+                rc = -1;
+                break;
+            }
+            if (target == c) first = i;
+            for (int k = 0; k < n && target == c; k++) {
+                Rng r;
+                Image aug;
+                Error te;
+                rng_seed3(&r, o->seed, 4, (uint64_t)c * 1000003u + (uint64_t)k);
+                if (pipeline_run_image(&d->transform, &img, &aug, &r, &scratch, &te)) {
+                    rc = err_set(e, "%s: %s", ds->path ? ds->path(ds, i) : ds->root, te.msg);
+                    break;
+                }
+                char name[256], path[4400];
+                file_safe(name, sizeof name, s->nclasses == ds->nclasses ? s->classes[c] : ds->class_names[c]);
+                snprintf(path, sizeof path, "%s/%s_%d.png", dir, name, k + 1);
+                if (!stbi_write_png(path, aug.w, aug.h, aug.c, aug.px, aug.w * aug.c)) {
+                    rc = err_set(e, "cannot write %s: check that the folder is writable", path);
+                    break;
+                }
+                written++;
+            }
+            if (owned) free(img.px);
+        }
+    }
+    tf_scratch_free(&scratch);
+    if (rc == 0) fprintf(out, "Wrote %d augmented images (%d per class, %d classes) to %s\n", written, n, ds->nclasses, dir);
+    return rc;
 }

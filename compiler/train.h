@@ -29,6 +29,8 @@ typedef struct RunOptions {
     const char *history_path;   /* --history: per-epoch CSV, or NULL */
     void (*on_epoch)(void *ctx, const EpochStats *s);  /* after each epoch's line, or NULL */
     void       *on_epoch_ctx;
+    LoaderOptions loader;       /* --workers, --skip-bad-images */
+    size_t      cache_bytes;    /* --cache-mb: decoded images kept per data set */
 } RunOptions;
 
 typedef struct EvalResult {
@@ -53,7 +55,15 @@ void sets_free(Sets *s);
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e);
 
 /* Forward passes only (Dropout off) over a whole data set. */
-int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, uint64_t seed, EvalResult *r, Error *e);
+int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions *o, EvalResult *r, Error *e);
+
+/* Bad images skipped in the open data sets (--skip-bad-images), each counted once. */
+int sets_skipped(const Sets *s);
+
+/* --preview-augment N: writes N augmented versions (the transform's steps before ToTensor) of
+ * the first image of each class of the training set (else the test or validation set) to
+ * dir/<class>_<k>.png. */
+int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n, const char *dir, FILE *out, Error *e);
 
 /* One line per image: path, predicted class, softmax probability of every class. */
 int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,

@@ -2,7 +2,9 @@
 #ifndef CN_DATA_H
 #define CN_DATA_H
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "rng.h"
@@ -18,22 +20,54 @@ struct Dataset {
     /* Decodes sample i into img (caller frees img->px) and its class into *target.
      * path_out, if not NULL, receives the sample's file name for messages. */
     int   (*get)(const Dataset *ds, int i, Image *img, int *target, Error *e);
+    /* Optional, for data sets held in memory: sample i without a copy (img->px is the data
+     * set's; do not free it). */
+    int   (*view)(const Dataset *ds, int i, Image *img, int *target);
     const char *(*path)(const Dataset *ds, int i);
     void  (*free_impl)(Dataset *ds);
     void   *impl;
+    struct SampleCache *cache;  /* decoded images and known-bad samples; see dataset_set_cache */
 };
 
 /* torchvision.datasets.ImageFolder: root/<class>/<image>, classes sorted by name, files
  * sorted within each class, torchvision's image extensions. */
 int  dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error *e);
+/* torchvision.datasets.MNIST / FashionMNIST(root, train): the IDX files (gzipped or not) in
+ * root/MNIST/raw or root/FashionMNIST/raw, or in root itself; 1-channel 28 x 28 images. */
+int  dataset_open_mnist(Dataset *ds, const char *root, int fashion, int train, Error *e);
 void dataset_free(Dataset *ds);
+/* Keeps decoded images (before any transform) in memory while their total stays within
+ * budget_bytes, so later epochs skip decoding; also remembers bad images so that each is
+ * reported once. Thread-safe; freed by dataset_free. */
+void dataset_set_cache(Dataset *ds, size_t budget_bytes);
+size_t dataset_cached_bytes(const Dataset *ds);
+/* Sample i, decoded: *owned says whether the caller must free img->px (it is the cache's or
+ * the data set's otherwise). Errors name the file. */
+int  dataset_sample(const Dataset *ds, int i, Image *img, int *owned, int *target, Error *e);
+/* Records that sample i is bad; returns 1 the first time (to report it once). */
+int  dataset_mark_bad(const Dataset *ds, int i);
+int  dataset_bad_count(const Dataset *ds);      /* samples marked bad */
+void sample_cache_free(Dataset *ds);
 
 /* Decodes one image file (any format stb_image reads), converted to `channels` (1 or 3). */
 int  image_load(const char *path, int channels, Image *img, Error *e);
 void image_free(Image *img);
 
+typedef struct LoaderOptions {
+    int   workers;              /* threads decoding and augmenting ahead; 0: in next()'s caller */
+    int   prefetch;             /* batches in the ring; 0: 2 per worker (at least 2) */
+    int   skip_bad;             /* --skip-bad-images: an undecodable image is skipped with a warning */
+    FILE *warn;                 /* where those warnings go (NULL: stderr) */
+} LoaderOptions;
+
+typedef struct LoaderSlot LoaderSlot;
+
 /* torch.utils.data.DataLoader(ds, batch_size, shuffle) with drop_last=False: a fresh
- * permutation each epoch from (seed, epoch); batches of float C x H x W samples. */
+ * permutation each epoch from (seed, epoch); batches of float C x H x W samples. With
+ * workers, the next batches are decoded and augmented into a bounded ring of batch buffers
+ * while the caller trains on the current one. Sample i of epoch k draws its random
+ * transforms from a generator seeded by (seed, k, i), so the batches do not depend on the
+ * number of workers. Do not copy a started DataLoader. */
 typedef struct DataLoader {
     const Dataset  *ds;
     const Pipeline *tf;
@@ -42,12 +76,26 @@ typedef struct DataLoader {
     uint64_t seed;
     int      epoch;
     int     *order;
-    int      pos;
+    int      pos;               /* without workers: the next sample */
+    LoaderOptions opt;
+    int      skipped;           /* bad images skipped so far (each counted once per loader) */
+    TfScratch *scratch;         /* one per worker, plus one for the caller's thread */
+    /* with workers */
+    int      nthreads, nslots, nbatches;
+    pthread_t *threads;
+    LoaderSlot *slots;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int      next_fill, next_take, busy, quit, started;
 } DataLoader;
 
 int  dataloader_init(DataLoader *dl, const Dataset *ds, const Pipeline *tf, int batch_size,
                      int shuffle, uint64_t seed, int C, int H, int W, Error *e);
-void dataloader_free(DataLoader *dl);
+/* The same with options (NULL: no workers, bad images are errors). */
+int  dataloader_init_opts(DataLoader *dl, const Dataset *ds, const Pipeline *tf, int batch_size,
+                          int shuffle, uint64_t seed, int C, int H, int W, const LoaderOptions *o,
+                          Error *e);
+void dataloader_free(DataLoader *dl);        /* stops and joins the workers */
 int  dataloader_num_batches(const DataLoader *dl);
 void dataloader_begin_epoch(DataLoader *dl, int epoch);
 /* Fills x (batch_size x C x H x W) and y with the next batch; returns the number of

@@ -237,6 +237,7 @@ int dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error 
 /* Generic over data sets: each implementation frees what it owns (class names included). */
 void dataset_free(Dataset *ds)
 {
+    sample_cache_free(ds);
     if (ds->free_impl) ds->free_impl(ds);
     memset(ds, 0, sizeof *ds);
 }

@@ -1,6 +1,8 @@
-/* tests/data/test_dataloader.c: tests runtime/dataloader.c: batch sizes with the partial last
- * batch, every sample once per epoch, shuffles repeatable per (seed, epoch), errors that name
- * the sample's file, and a loader over a real ImageFolder. */
+/* tests/data/test_dataloader.c: tests runtime/dataloader.c and runtime/samplecache.c: batch
+ * sizes with the partial last batch, every sample once per epoch, shuffles repeatable per
+ * (seed, epoch), errors that name the sample's file, a loader over a real ImageFolder; with
+ * worker threads: the same batches with 0, 1 and 3 workers under the notebook's random
+ * augmentation, the decoded-image cache, --skip-bad-images, and early shutdown. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,9 +185,153 @@ static void test_imagefolder_loader(void)
     remove_test_tmp();
 }
 
+/* ---- worker threads ---- */
+
+/* sample i: a 20 x 16 RGB image of pseudo-random pixels from i, class i % 3; sample
+ * `broken` fails to decode. Decodes are counted. */
+enum { AUG_N = 37, AUG_W = 20, AUG_H = 16 };
+static int broken = -1, decodes;
+static char aug_paths[AUG_N][32];
+
+static int aug_get(const Dataset *ds, int i, Image *img, int *target, Error *e)
+{
+    (void)ds;
+    __atomic_fetch_add(&decodes, 1, __ATOMIC_RELAXED);
+    if (i == broken) return err_set(e, "aug/%d.png: cannot decode image (the file is truncated): re-export it", i);
+    *img = (Image){ AUG_W, AUG_H, 3, malloc(AUG_W * AUG_H * 3) };
+    uint32_t x = 2463534242u + (uint32_t)i * 7919u;
+    for (int k = 0; k < AUG_W * AUG_H * 3; k++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        img->px[k] = (uint8_t)x;
+    }
+    *target = i % 3;
+    return 0;
+}
+
+static const char *aug_path(const Dataset *ds, int i)
+{
+    (void)ds;
+    return aug_paths[i];
+}
+
+static Dataset aug_set(void)
+{
+    Dataset ds = { .n = AUG_N, .nclasses = 3, .channels = 3, .get = aug_get, .path = aug_path };
+    strcpy(ds.root, "aug");
+    for (int i = 0; i < AUG_N; i++) snprintf(aug_paths[i], sizeof aug_paths[i], "aug/%d.png", i);
+    return ds;
+}
+
+/* the notebook's train_transform_augmented */
+static Transform jitter_persp[2] = {
+    { .kind = TF_COLOR_JITTER, .has_jitter = { 1, 1, 1, 1 },
+      .jitter = { { 0.7, 1.3 }, { 0.7, 1.3 }, { 0.7, 1.3 }, { -0.05, 0.05 } } },
+    { .kind = TF_PERSPECTIVE, .distortion = 0.4, .p = 1.0, .bilinear = 1 },
+};
+static Transform notebook[6] = {
+    { .kind = TF_HFLIP, .p = 0.5 }, { .kind = TF_VFLIP, .p = 0.5 }, { .kind = TF_ROTATION, .degrees = { -15, 15 } },
+    { .kind = TF_RANDOM_APPLY, .p = 0.5, .sub = jitter_persp, .nsub = 2 }, { .kind = TF_TO_TENSOR },
+    { .kind = TF_NORMALIZE, .nch = 3, .mean = { 0.5f, 0.5f, 0.5f }, .std = { 0.5f, 0.5f, 0.5f } },
+};
+
+enum { AUG_BATCH = 5, AUG_SAMPLE = 3 * AUG_W * AUG_H };
+
+/* Two epochs through a loader with the given options: every batch into x (2 * AUG_N samples)
+ * and y. Returns the samples seen, or -1 with e set. */
+static int two_epochs(const Dataset *ds, const LoaderOptions *o, float *x, int32_t *y, Error *e)
+{
+    Pipeline p = { notebook, 6 };
+    DataLoader dl;
+    if (dataloader_init_opts(&dl, ds, &p, AUG_BATCH, 1, 99, 3, AUG_H, AUG_W, o, e)) return -1;
+    int at = 0, k = 0;
+    for (int ep = 0; ep < 2 && k >= 0; ep++) {
+        dataloader_begin_epoch(&dl, ep);
+        while ((k = dataloader_next(&dl, x + (size_t)at * AUG_SAMPLE, y + at, e)) > 0) at += k;
+    }
+    dataloader_free(&dl);
+    return k < 0 ? -1 : at;
+}
+
+static void test_workers(void)
+{
+    Dataset ds = aug_set();
+    size_t xs = (size_t)2 * AUG_N * AUG_SAMPLE;
+    float *ref = malloc(xs * sizeof *ref), *x = malloc(xs * sizeof *x);
+    int32_t yref[2 * AUG_N], y[2 * AUG_N];
+    Error e;
+    LoaderOptions none = { 0 };
+    CHECK(two_epochs(&ds, &none, ref, yref, &e) == 2 * AUG_N, "no workers: %s", e.msg);
+    int workers[3] = { 1, 3, 2 }, prefetch[3] = { 0, 0, 2 };
+    for (int t = 0; t < 3; t++) {
+        LoaderOptions o = { .workers = workers[t], .prefetch = prefetch[t] };
+        memset(x, 0, xs * sizeof *x);
+        CHECK(two_epochs(&ds, &o, x, y, &e) == 2 * AUG_N, "%d workers: %s", workers[t], e.msg);
+        CHECK(memcmp(x, ref, xs * sizeof *x) == 0 && memcmp(y, yref, sizeof y) == 0,
+              "%d workers (ring of %d) give the same batches as none", workers[t], prefetch[t]);
+    }
+    /* the cache: with room for everything, each image is decoded once in two epochs; with
+     * none, twice. Same batches either way. */
+    Dataset cached = aug_set();
+    dataset_set_cache(&cached, (size_t)AUG_N * AUG_SAMPLE);
+    LoaderOptions two = { .workers = 2 };
+    decodes = 0;
+    CHECK(two_epochs(&cached, &two, x, y, &e) == 2 * AUG_N, "cached: %s", e.msg);
+    CHECK(decodes == AUG_N, "cached: %d decodes for %d images in 2 epochs", decodes, AUG_N);
+    CHECK(dataset_cached_bytes(&cached) == (size_t)AUG_N * AUG_SAMPLE, "cached bytes %zu", dataset_cached_bytes(&cached));
+    CHECK(memcmp(x, ref, xs * sizeof *x) == 0, "cached batches are the same");
+    dataset_free(&cached);
+    Dataset small = aug_set();
+    dataset_set_cache(&small, 10 * (size_t)AUG_SAMPLE);
+    decodes = 0;
+    CHECK(two_epochs(&small, &two, x, y, &e) == 2 * AUG_N, "small cache: %s", e.msg);
+    CHECK(decodes == 2 * AUG_N - 10 && dataset_cached_bytes(&small) == 10 * (size_t)AUG_SAMPLE,
+          "a cache for 10 images: %d decodes, %zu bytes", decodes, dataset_cached_bytes(&small));
+    dataset_free(&small);
+
+    /* a bad image: an error naming it, with or without workers; threads shut down cleanly */
+    broken = 11;
+    for (int w = 0; w <= 3; w += 3) {
+        LoaderOptions o = { .workers = w };
+        CHECK(two_epochs(&ds, &o, x, y, &e) == -1 && strstr(e.msg, "aug/11.png: cannot decode image"),
+              "%d workers: the bad image is an error: %s", w, e.msg);
+    }
+    /* --skip-bad-images: a warning naming it, once; every other sample still comes */
+    Dataset skip = aug_set();
+    dataset_set_cache(&skip, 0);
+    FILE *warn = tmpfile();
+    LoaderOptions o = { .workers = 3, .skip_bad = 1, .warn = warn };
+    CHECK(two_epochs(&skip, &o, x, y, &e) == 2 * (AUG_N - 1), "skipping: %s", e.msg);
+    CHECK(dataset_bad_count(&skip) == 1, "one bad image counted, got %d", dataset_bad_count(&skip));
+    rewind(warn);
+    char line[512], first[512] = "";
+    int lines = 0;
+    while (fgets(line, sizeof line, warn)) {
+        if (!lines) strcpy(first, line);
+        lines++;
+    }
+    CHECK(lines == 1 && strstr(first, "cnnc: warning: aug/11.png: cannot decode image") && strstr(first, "(skipped)"),
+          "%d warning lines: %s", lines, first);
+    fclose(warn);
+    dataset_free(&skip);
+    broken = -1;
+
+    /* stopping mid-epoch: free joins the workers (ASan and valgrind see no leak or race) */
+    Pipeline p = { notebook, 6 };
+    DataLoader dl;
+    LoaderOptions three = { .workers = 3 };
+    CHECK(dataloader_init_opts(&dl, &ds, &p, AUG_BATCH, 1, 5, 3, AUG_H, AUG_W, &three, &e) == 0, "init: %s", e.msg);
+    CHECK(dataloader_next(&dl, x, y, &e) == AUG_BATCH, "one batch: %s", e.msg);
+    dataloader_begin_epoch(&dl, 4);     /* abandon epoch 0 halfway */
+    CHECK(dataloader_next(&dl, x, y, &e) == AUG_BATCH, "epoch 4's first batch: %s", e.msg);
+    dataloader_free(&dl);
+    free(ref);
+    free(x);
+}
+
 int main(void)
 {
     test_batches();
+    test_workers();
     test_bad_sample();
     test_imagefolder_loader();
     return test_done("test_dataloader");

@@ -1,9 +1,14 @@
 /* tests/data/test_transforms.c: tests runtime/transforms.c: ToTensor and Normalize values,
- * the implicit ToTensor, size checks and their messages, and freeing nested steps. */
+ * the implicit ToTensor, size checks and their messages, freeing and copying nested steps,
+ * and the probabilities of the random transforms (flips, RandomApply, RandomPerspective's p):
+ * 4000 per-sample generators each, the observed rate within 5 standard deviations of p.
+ * (tests/data/test_transforms_py.py holds the pixels and parameter distributions against
+ * torchvision.) */
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/transforms.h"
+#include <math.h>
 #include "tests/test.h"
 
 /* a w x h x c image whose pixel (y, x) channel k holds y * 50 + x * 7 + k * 100 (mod 256) */
@@ -126,8 +131,66 @@ static void test_free_nested(void)
     pipeline_free(&p);
 }
 
+/* The fraction of 4000 samples whose image the one-step pipeline changed. */
+static double changed_rate(const Transform *t)
+{
+    enum { N = 4000, W = 9, H = 7 };
+    Image src = make_image(W, H, 3);
+    for (int i = 0; i < W * H * 3; i++) src.px[i] = (uint8_t)(i * 37 + (i * i) % 11);
+    Pipeline p = { (Transform *)t, 1 };
+    TfScratch s = { 0 };
+    int changed = 0;
+    for (int i = 0; i < N; i++) {
+        Rng r;
+        rng_seed3(&r, 5, 1000003u, (uint64_t)i);
+        Image out;
+        Error e;
+        CHECK(pipeline_run_image(&p, &src, &out, &r, &s, &e) == 0, "run: %s", e.msg);
+        changed += out.w != W || out.h != H || memcmp(out.px, src.px, W * H * 3) != 0;
+    }
+    tf_scratch_free(&s);
+    free(src.px);
+    return (double)changed / N;
+}
+
+static void test_probabilities(void)
+{
+    Transform hflip = { .kind = TF_HFLIP, .p = 0.3 }, vflip = { .kind = TF_VFLIP, .p = 0.7 };
+    Transform inner = { .kind = TF_HFLIP, .p = 1.0 };
+    Transform apply = { .kind = TF_RANDOM_APPLY, .p = 0.5, .sub = &inner, .nsub = 1 };
+    Transform persp = { .kind = TF_PERSPECTIVE, .p = 0.25, .distortion = 0.5, .bilinear = 1 };
+    Transform never = { .kind = TF_HFLIP, .p = 0.0 }, always = { .kind = TF_VFLIP, .p = 1.0 };
+    const struct { const Transform *t; double p; const char *name; } cases[] = {
+        { &hflip, 0.3, "RandomHorizontalFlip(p=0.3)" }, { &vflip, 0.7, "RandomVerticalFlip(p=0.7)" },
+        { &apply, 0.5, "RandomApply([RandomHorizontalFlip(p=1)], p=0.5)" },
+        { &persp, 0.25, "RandomPerspective(0.5, p=0.25)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double rate = changed_rate(cases[i].t), sd = sqrt(cases[i].p * (1 - cases[i].p) / 4000);
+        CHECK(fabs(rate - cases[i].p) <= 5 * sd, "%s: changed %.4f of the images, expected %.2f +- %.4f",
+              cases[i].name, rate, cases[i].p, 5 * sd);
+    }
+    CHECK(changed_rate(&never) == 0.0 && changed_rate(&always) == 1.0, "p=0 never, p=1 always");
+}
+
+/* pipeline_copy copies RandomApply's list deeply: the copy outlives the original */
+static void test_copy(void)
+{
+    Transform *inner = calloc(2, sizeof *inner);
+    inner[0].kind = TF_HFLIP;
+    inner[1].kind = TF_COLOR_JITTER;
+    Transform steps[2] = { { .kind = TF_RANDOM_APPLY, .p = 0.5, .sub = inner, .nsub = 2 }, { .kind = TF_TO_TENSOR } };
+    Pipeline copy;
+    pipeline_copy(&copy, steps, 2);
+    free(inner);
+    CHECK(copy.n == 2 && copy.steps[0].nsub == 2 && copy.steps[0].sub[1].kind == TF_COLOR_JITTER, "deep copy");
+    pipeline_free(&copy);
+}
+
 int main(void)
 {
+    test_probabilities();
+    test_copy();
     test_to_tensor_normalize();
     test_implicit_to_tensor();
     test_errors();

@@ -98,6 +98,75 @@ static void layer(FILE *f, const Layer *l)
     }
 }
 
+static void doubles(FILE *f, const char *sep, const char *name, const double *v, int n)
+{
+    char a[32];
+    fprintf(f, "%s%s=(", sep, name);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? ", " : "", num(a, sizeof a, v[i]));
+    fputc(')', f);
+}
+
+/* every transform with the parameters the checker settled on */
+static void transform(FILE *f, const Transform *t)
+{
+    char a[32];
+    fprintf(f, "%s(", transform_name(t->kind));
+    switch (t->kind) {
+    case TF_TO_TENSOR: break;
+    case TF_NORMALIZE:
+        fprintf(f, "mean=");
+        floats(f, t->mean, t->nch);
+        fprintf(f, ", std=");
+        floats(f, t->std, t->nch);
+        break;
+    case TF_HFLIP: case TF_VFLIP: fprintf(f, "p=%s", num(a, sizeof a, t->p)); break;
+    case TF_ROTATION:
+        doubles(f, "", "degrees", t->degrees, 2);
+        if (t->has_center) doubles(f, ", ", "center", t->center, 2);
+        break;
+    case TF_COLOR_JITTER: {
+        static const char *const names[4] = { "brightness", "contrast", "saturation", "hue" };
+        const char *sep = "";
+        for (int k = 0; k < 4; k++)
+            if (t->has_jitter[k]) {
+                doubles(f, sep, names[k], t->jitter[k], 2);
+                sep = ", ";
+            }
+        break;
+    }
+    case TF_PERSPECTIVE:
+        fprintf(f, "distortion_scale=%s", num(a, sizeof a, t->distortion));
+        fprintf(f, ", p=%s", num(a, sizeof a, t->p));
+        break;
+    case TF_RANDOM_APPLY:
+        fprintf(f, "[");
+        for (int i = 0; i < t->nsub; i++) {
+            if (i) fprintf(f, ", ");
+            transform(f, &t->sub[i]);
+        }
+        fprintf(f, "], p=%s", num(a, sizeof a, t->p));
+        break;
+    case TF_RESIZE: case TF_CENTER_CROP: case TF_RANDOM_CROP: case TF_RANDOM_RESIZED_CROP:
+        fprintf(f, "size=(%d, %d)", t->size[0], t->size[1]);
+        if (t->kind == TF_RANDOM_CROP)
+            fprintf(f, ", padding=(%d, %d, %d, %d), pad_if_needed=%d, padding_mode=%d", t->padding[0], t->padding[1],
+                    t->padding[2], t->padding[3], t->pad_if_needed, (int)t->padding_mode);
+        if (t->kind == TF_RANDOM_RESIZED_CROP) {
+            doubles(f, ", ", "scale", t->scale, 2);
+            doubles(f, ", ", "ratio", t->ratio, 2);
+        }
+        break;
+    case TF_GRAYSCALE: fprintf(f, "num_output_channels=%d", t->out_channels); break;
+    case TF_NKINDS: break;
+    }
+    if (t->nfill) {
+        fprintf(f, ", fill=(");
+        for (int i = 0; i < t->nfill; i++) fprintf(f, "%s%d", i ? ", " : "", t->fill[i]);
+        fputc(')', f);
+    }
+    fputc(')', f);
+}
+
 static void dataset(FILE *f, const char *name, const DatasetDecl *d)
 {
     if (!d->present) {
@@ -109,20 +178,13 @@ static void dataset(FILE *f, const char *name, const DatasetDecl *d)
     fprintf(f, " -> ");
     quoted(f, d->resolved);
     fprintf(f, " batch_size=%d shuffle=%s", d->batch_size, tf(d->shuffle));
+    if (d->kind != DS_IMAGEFOLDER)
+        fprintf(f, " %s train=%s", d->kind == DS_MNIST ? "MNIST" : "FashionMNIST", tf(d->train));
     loc(f, d->loc);
     fprintf(f, "\n  transform [");
     for (int i = 0; i < d->transform.n; i++) {
-        const Transform *t = &d->transform.steps[i];
         if (i) fprintf(f, ", ");
-        if (t->kind == TF_TO_TENSOR) {
-            fprintf(f, "ToTensor()");
-        } else {
-            fprintf(f, "Normalize(mean=");
-            floats(f, t->mean, t->nch);
-            fprintf(f, ", std=");
-            floats(f, t->std, t->nch);
-            fputc(')', f);
-        }
+        transform(f, &d->transform.steps[i]);
     }
     fprintf(f, "]\n");
 }
