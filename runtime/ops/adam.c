@@ -1,8 +1,10 @@
 /* runtime/ops/adam.c: one torch.optim.Adam step (PyTorch 1.13, single-tensor, amsgrad=False)
  * on a parameter, its gradient and its two moments, in place. */
 #include <math.h>
+#include <omp.h>
 
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
 
 /* param, grad, exp_avg, exp_avg_sq [n]; step t >= 1 (the trainer counts it). Element by
@@ -11,22 +13,44 @@
  *   m = m*beta1 + (1-beta1)*g
  *   v = v*beta2 + (1-beta2)*g*g
  *   param += -(lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),  bc1 = 1-beta1^t, bc2 = 1-beta2^t */
+typedef struct AdamScalars {
+    float neg_step_size, bc2_sqrt, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, wd;
+} AdamScalars;
+
+static inline void adam_elem(float *param, float *exp_avg, float *exp_avg_sq, float g, const AdamScalars *s)
+{
+    float m = *exp_avg * s->beta1 + s->one_minus_beta1 * g;
+    float v = *exp_avg_sq * s->beta2 + s->one_minus_beta2 * g * g;
+    *exp_avg = m;
+    *exp_avg_sq = v;
+    *param += s->neg_step_size * m / (sqrtf(v) / s->bc2_sqrt + s->eps);
+}
+
+/* elements [lo, hi): one loop without weight decay and one with, each free of branches */
+CN_MULTIVERSION
+static void adam_range(float *restrict param, const float *restrict grad, float *restrict exp_avg,
+                       float *restrict exp_avg_sq, size_t lo, size_t hi, const AdamScalars *sc, int decay)
+{
+    AdamScalars s = *sc;
+    if (decay)
+#pragma omp simd
+        for (size_t i = lo; i < hi; i++) adam_elem(param + i, exp_avg + i, exp_avg_sq + i, grad[i] + s.wd * param[i], &s);
+    else
+#pragma omp simd
+        for (size_t i = lo; i < hi; i++) adam_elem(param + i, exp_avg + i, exp_avg_sq + i, grad[i], &s);
+}
+
 void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
                  const AdamHyper *h, int64_t step)
 {
     double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
-    float neg_step_size = (float)(-(h->lr / bc1)), bc2_sqrt = (float)sqrt(bc2);
-    float beta1 = (float)h->beta1, beta2 = (float)h->beta2, eps = (float)h->eps;
-    float one_minus_beta1 = (float)(1.0 - h->beta1), one_minus_beta2 = (float)(1.0 - h->beta2);
-    float wd = (float)h->weight_decay;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
-        float g = h->weight_decay != 0 ? grad[i] + wd * param[i] : grad[i];
-        float m = exp_avg[i] * beta1 + one_minus_beta1 * g;
-        float v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
-        exp_avg[i] = m;
-        exp_avg_sq[i] = v;
-        param[i] += neg_step_size * m / (sqrtf(v) / bc2_sqrt + eps);
+    AdamScalars s = { (float)(-(h->lr / bc1)), (float)sqrt(bc2), (float)h->beta1, (float)h->beta2, (float)h->eps,
+                      (float)(1.0 - h->beta1), (float)(1.0 - h->beta2), (float)h->weight_decay };
+    int decay = h->weight_decay != 0, T = n > 32768 ? par_threads() : 1;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        adam_range(param, grad, exp_avg, exp_avg_sq, n * t / nt, n * (t + 1) / nt, &s, decay);
     }
 }
 

@@ -13,6 +13,14 @@
 #include "../graph.h"
 #include "../rng.h"
 
+/* Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time.
+ * Floating-point contraction stays off (ISO C), so every version rounds alike. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CN_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CN_MULTIVERSION
+#endif
+
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad);

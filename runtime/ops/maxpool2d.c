@@ -10,9 +10,53 @@
  * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
  * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
  * a window of -inf gives its first element). */
+static inline float relu_if(float v, int relu) { return relu && v < 0.0f ? 0.0f : v; }
+
+/* one row of 2 x 2 windows: the scan of maxpool2d_plane with selects instead of branches
+ * (the data is random, branches would mispredict), vectorised across the row */
+static inline void row_2x2(float *restrict y, int32_t *restrict a, const float *restrict r0, const float *restrict r1,
+                           int Wo, int32_t base, int W,
+                           int relu)
+{
+#pragma omp simd
+    for (int ow = 0; ow < Wo; ow++) {
+        float v0 = relu_if(r0[2 * ow], relu), v1 = relu_if(r0[2 * ow + 1], relu);
+        float v2 = relu_if(r1[2 * ow], relu), v3 = relu_if(r1[2 * ow + 1], relu);
+        float max = v0;                  /* > -inf, or -inf itself: either way the first wins */
+        int32_t at = 0;
+        int take = (v1 > max) | (v1 != v1);
+        max = take ? v1 : max;
+        at = take ? 1 : at;
+        take = (v2 > max) | (v2 != v2);
+        max = take ? v2 : max;
+        at = take ? W : at;
+        take = (v3 > max) | (v3 != v3);
+        max = take ? v3 : max;
+        at = take ? W + 1 : at;
+        y[ow] = max;
+        a[ow] = base + 2 * ow + at;
+    }
+}
+
+/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding */
+CN_MULTIVERSION
+static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int relu)
+{
+    int Ho = H / 2, Wo = W / 2;
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *r0 = xp + (size_t)2 * oh * W;
+        if (relu) row_2x2(yp + oh * Wo, ap + oh * Wo, r0, r0 + W, Wo, 2 * oh * W, W, 1);
+        else row_2x2(yp + oh * Wo, ap + oh * Wo, r0, r0 + W, Wo, 2 * oh * W, W, 0);
+    }
+}
+
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int k, int stride, int pad,
                      int relu)
 {
+    if (k == 2 && stride == 2 && pad == 0) {
+        plane_2x2(yp, ap, xp, H, W, relu);
+        return;
+    }
     int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
     for (int oh = 0; oh < Ho; oh++) {
         int h0 = oh * stride - pad, h1 = h0 + k < H ? h0 + k : H;
