@@ -65,7 +65,9 @@ void relu_backward(float *dx, const float *dy, const float *y, size_t n);
 void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                        int N, int C, int H, int W, int k, int stride, int pad);
 /* One H x W plane of it; with relu set, the window's values go through ReLU first (the
- * fused conv2d_relu_maxpool2d), so ties and NaNs resolve exactly as ReLU then MaxPool2d. */
+ * fused conv2d_relu_maxpool2d): the same outputs as ReLU then MaxPool2d, NaNs included (for
+ * 2 x 2 windows the argmax of an all-non-positive window may differ; its output is 0 and it
+ * passes no gradient). */
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int k, int stride, int pad,
                      int relu);
 /* dx[N,C,H,W] = scatter-add of dy[N,C,Ho,Wo] at argmax */

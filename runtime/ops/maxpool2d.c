@@ -10,18 +10,14 @@
  * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
  * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
  * a window of -inf gives its first element). */
-static inline float relu_if(float v, int relu) { return relu && v < 0.0f ? 0.0f : v; }
-
 /* one row of 2 x 2 windows: the scan of maxpool2d_plane with selects instead of branches
  * (the data is random, branches would mispredict), vectorised across the row */
 static inline void row_2x2(float *restrict y, int32_t *restrict a, const float *restrict r0, const float *restrict r1,
-                           int Wo, int32_t base, int W,
-                           int relu)
+                           int Wo, int32_t base, int W)
 {
 #pragma omp simd
     for (int ow = 0; ow < Wo; ow++) {
-        float v0 = relu_if(r0[2 * ow], relu), v1 = relu_if(r0[2 * ow + 1], relu);
-        float v2 = relu_if(r1[2 * ow], relu), v3 = relu_if(r1[2 * ow + 1], relu);
+        float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
         float max = v0;                  /* > -inf, or -inf itself: either way the first wins */
         int32_t at = 0;
         int take = (v1 > max) | (v1 != v1);
@@ -38,15 +34,21 @@ static inline void row_2x2(float *restrict y, int32_t *restrict a, const float *
     }
 }
 
-/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding */
+/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding. With relu, ReLU is applied to each
+ * window's maximum, which equals the maximum of the ReLU'd window (NaN included); only the
+ * argmax of a window whose values are all <= 0 can differ from ReLU-then-pool's first zero,
+ * and there the output is 0 and no gradient flows back (relu_maxpool2d_backward). */
 CN_MULTIVERSION
 static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int relu)
 {
     int Ho = H / 2, Wo = W / 2;
     for (int oh = 0; oh < Ho; oh++) {
         const float *r0 = xp + (size_t)2 * oh * W;
-        if (relu) row_2x2(yp + oh * Wo, ap + oh * Wo, r0, r0 + W, Wo, 2 * oh * W, W, 1);
-        else row_2x2(yp + oh * Wo, ap + oh * Wo, r0, r0 + W, Wo, 2 * oh * W, W, 0);
+        float *y = yp + oh * Wo;
+        row_2x2(y, ap + oh * Wo, r0, r0 + W, Wo, 2 * oh * W, W);
+        if (relu)
+#pragma omp simd
+            for (int ow = 0; ow < Wo; ow++) y[ow] = y[ow] < 0.0f ? 0.0f : y[ow];
     }
 }
 
