@@ -313,8 +313,20 @@ static int run(const Args *a, const Program *p)
     return rc;
 }
 
+/* OpenMP threads that wait at a barrier spin by default, which on a shared machine steals
+ * the core the other thread needs (a training step measured 4x slower under load). The
+ * policy is read when libgomp loads, so cnnc sets it and starts itself again, once, unless
+ * the user chose one. */
+static void prefer_passive_threads(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);      /* on failure, carry on as we are */
+}
+
 int main(int argc, char **argv)
 {
+    prefer_passive_threads(argv);
     Args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
