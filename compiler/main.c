@@ -59,10 +59,16 @@ static const char usage[] =
     "  --workers N           data loader threads decoding and augmenting ahead (default 2; 0: none)\n"
     "  --cache-mb N          keep up to N MB of decoded images per data set in memory (default 512)\n"
     "  --skip-bad-images     skip undecodable images with a warning (default: stop with an error)\n"
+    "  --checkpoint FILE     with --train: write a checkpoint (weights, optimizer state, position,\n"
+    "                        random state) to FILE at each epoch's end, atomically\n"
+    "  --checkpoint-every N  write it every N batches instead\n"
+    "  --resume FILE         with --train: continue from a checkpoint; the result is bit-identical\n"
+    "                        to an uninterrupted run with the same seed and --threads\n"
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
 enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_SUMMARY, A_APPLY, A_PREVIEW };
+enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME };   /* long options without a letter */
 
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
@@ -71,6 +77,8 @@ typedef struct Args {
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
     const char *apply, *report;
+    const char *checkpoint, *resume;
+    int         checkpoint_every;
     char      **images;
     int         nimages;
 } Args;
@@ -109,6 +117,9 @@ static int parse_args(int argc, char **argv, Args *a)
         { "apply", required_argument, 0, 'a' }, { "report", required_argument, 0, 'R' },
         { "workers", required_argument, 0, 'W' }, { "cache-mb", required_argument, 0, 'C' },
         { "skip-bad-images", no_argument, 0, 'B' }, { "preview-augment", required_argument, 0, 'P' },
+        { "checkpoint", required_argument, 0, OPT_CHECKPOINT },
+        { "checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY },
+        { "resume", required_argument, 0, OPT_RESUME },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -143,6 +154,10 @@ static int parse_args(int argc, char **argv, Args *a)
         case 'W': if (parse_int(optarg, "--workers", 0, 64, &v) < 0) return 2; a->workers = (int)v; break;
         case 'C': if (parse_int(optarg, "--cache-mb", 0, 1 << 20, &v) < 0) return 2; a->cache_mb = (int)v; break;
         case 'B': a->skip_bad = 1; break;
+        case OPT_CHECKPOINT: a->checkpoint = optarg; break;
+        case OPT_RESUME: a->resume = optarg; break;
+        case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
+                  a->checkpoint_every = (int)v; break;
         case 'P': if (parse_int(optarg, "--preview-augment", 1, 1000, &v) < 0) return 2;
                   a->action = A_PREVIEW; a->preview = (int)v; actions++; break;
         case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
@@ -165,6 +180,10 @@ static int parse_args(int argc, char **argv, Args *a)
     }
     if (a->action == A_APPLY && !a->output) return usage_error("%s", "--apply needs -o OUT.png, the figure to write");
     if (a->report && a->action != A_TRAIN) return usage_error("%s", "--report goes with --train");
+    if ((a->checkpoint || a->resume || a->checkpoint_every) && a->action != A_TRAIN)
+        return usage_error("%s", "--checkpoint, --checkpoint-every and --resume go with --train");
+    if (a->checkpoint_every && !a->checkpoint)
+        return usage_error("%s", "--checkpoint-every N needs --checkpoint FILE to say where to write");
     if (a->action == A_PREVIEW && !a->output)
         return usage_error("%s", "--preview-augment N needs -o DIR, the folder to write the images to");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
@@ -218,6 +237,51 @@ static void report_skipped(const Sets *s)
     if (n) fprintf(stderr, "cnnc: warning: %d bad image%s skipped (--skip-bad-images)\n", n, n == 1 ? "" : "s");
 }
 
+/* Bytes this machine can give: MemAvailable from /proc/meminfo, else its physical memory. */
+static uint64_t machine_memory(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    if (kb) return (uint64_t)kb * 1024;
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
+}
+
+/* Refuses a plan that needs more memory than the machine has, before any is taken. */
+static int check_memory(const Program *p, const PlanStats *st, int batch, int training)
+{
+    uint64_t need = plan_total_bytes(st), have = machine_memory();
+    const char *env = getenv("CNNC_MEMORY_LIMIT");     /* bytes; lets a test or a user cap it */
+    if (env && *env) {
+        char *end;
+        unsigned long long v = strtoull(env, &end, 10);
+        if (!*end && v > 0 && v < have) have = v;
+    }
+    if (need <= have) return 0;
+    fprintf(stderr, "%s: error: %s %s with batch %d needs %llu bytes (%.1f GiB) of memory for its tensors, but this "
+                    "machine has %llu bytes (%.1f GiB) available: lower the batch size (BATCH_SIZE or the DataLoader's "
+                    "batch_size) or the input size\n",
+            p->path, training ? "training" : "running", p->model_name, batch, (unsigned long long)need,
+            (double)need / (1 << 30), (unsigned long long)have, (double)have / (1 << 30));
+    return -1;
+}
+
+/* MODEL.safetensors -> MODEL.checkpoint.safetensors: where SIGINT's checkpoint goes by default */
+static char *default_checkpoint(const char *out)
+{
+    size_t n = strlen(out);
+    char *s = xmalloc(n + 32);
+    memcpy(s, out, n + 1);
+    char *dot = strrchr(s, '.'), *slash = strrchr(s, '/');
+    if (dot && (!slash || dot > slash)) *dot = 0;
+    strcat(s, ".checkpoint.safetensors");
+    return s;
+}
+
 static int run(const Args *a, const Program *p)
 {
     Error e;
@@ -234,6 +298,10 @@ static int run(const Args *a, const Program *p)
     if (!g) return fail(&e);
     PlanStats st;
     plan_memory(g, &st);
+    if (check_memory(p, &st, lo.batch, training) < 0) {
+        graph_free(g);
+        return 1;
+    }
     int rc = 0;
     if (a->action == A_CHECK) {
         print_summary(stdout, p, training ? &st : NULL, lo.batch);
@@ -247,28 +315,62 @@ static int run(const Args *a, const Program *p)
         exec_set_threads(g, a->threads);
         if (a->action == A_TRAIN) {
             char *out = a->output ? xstrdup(a->output) : default_output(a->file);
+            char *interrupt = a->checkpoint ? NULL : default_checkpoint(out);
             ro.out_path = out;
+            ro.checkpoint_path = a->checkpoint;
+            ro.checkpoint_every = a->checkpoint_every;
+            ro.interrupt_path = interrupt;
+            ro.threads = g->threads;
             Sets s;
+            TrainState resume;
             init_parameters(g, a->seed);
             lower_given_weights(g, p);
+            if (a->resume) {
+                if (checkpoint_load(a->resume, g, p->source, &resume, &e) < 0) {
+                    rc = fail(&e);
+                } else if (a->have_seed && resume.seed != a->seed) {
+                    rc = 1;
+                    fprintf(stderr, "cnnc: error: %s was written by a run with --seed %llu, not %llu: drop --seed "
+                                    "to continue that run\n", a->resume, (unsigned long long)resume.seed,
+                            (unsigned long long)a->seed);
+                } else {
+                    if (resume.threads != g->threads)
+                        fprintf(stderr, "cnnc: warning: %s was written by a run with --threads %d, this one has %d: "
+                                        "the result may differ in the last bits from an uninterrupted run\n",
+                                a->resume, resume.threads, g->threads);
+                    ro.seed = resume.seed;
+                    ro.resume = &resume;
+                    fprintf(stderr, "cnnc: resuming from %s at epoch %d, batch %d\n", a->resume, resume.epoch + 1,
+                            resume.batch);
+                }
+            }
             Report *rep = a->report ? report_new(p, g, &st, &ro, a->threads) : NULL;
             if (rep) {
                 ro.on_epoch = report_epoch;
                 ro.on_epoch_ctx = rep;
             }
-            if (sets_open(p, &ro, 1, &s, &e) < 0) {
+            if (rc) {
+            } else if (sets_open(p, &ro, 1, &s, &e) < 0) {
                 rc = fail(&e);
             } else {
                 printf("Training %s on %d images (%d classes), batch %d, %d epochs, seed %llu\n", p->model_name,
                        s.train.n, s.train.nclasses, p->train.batch_size, a->epochs ? a->epochs : p->epochs,
-                       (unsigned long long)a->seed);
+                       (unsigned long long)ro.seed);
                 fflush(stdout);
-                if (train_run(p, g, &s, &ro, stdout, &e) < 0) rc = fail(&e);
-                else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) rc = fail(&e);
+                int tr = train_run(p, g, &s, &ro, stdout, &e);
+                if (tr == TRAIN_INTERRUPTED) {
+                    fprintf(stderr, "cnnc: %s\n", e.msg);
+                    rc = 130;
+                } else if (tr < 0) {
+                    rc = fail(&e);
+                } else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) {
+                    rc = fail(&e);
+                }
                 report_skipped(&s);
                 sets_free(&s);
             }
             report_free(rep);
+            free(interrupt);
             free(out);
         } else {
             StFile mf;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -173,6 +174,43 @@ static void progress(FILE *out, int epoch, int epochs, int batch, int batches, i
     fflush(out);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* CNNC_TEST_BATCH_DELAY_MS: a pause after each batch, so tests can interrupt a run mid-epoch */
+static void test_batch_delay(void)
+{
+    static long ms = -1;
+    if (ms < 0) {
+        const char *s = getenv("CNNC_TEST_BATCH_DELAY_MS");
+        ms = s ? strtol(s, NULL, 10) : 0;
+        if (ms < 0) ms = 0;
+    }
+    if (ms > 0) nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+}
+
+typedef struct Saver {
+    const Program    *p;
+    const RunOptions *o;
+    const char       *path;
+    int               nbatches;
+    char              last[160];    /* "PATH (epoch E, batch B of N)" of the last good checkpoint, or "" */
+} Saver;
+
+static int save_checkpoint(Saver *sv, Graph *g, const TrainState *ts, Error *e)
+{
+    if (!sv->path) return err_set(e, "no checkpoint file was given");
+    if (checkpoint_save(sv->path, g, sv->p->source, ts, e) < 0) return -1;
+    snprintf(sv->last, sizeof sv->last, "%.100s (epoch %d, batch %d of %d)", sv->path, ts->epoch + 1, ts->batch,
+             sv->nbatches);
+    return 0;
+}
+
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e)
 {
     const Value *in = &g->vals[g->input];
@@ -181,22 +219,51 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     if (dataloader_init_opts(&dl, &s->train, &p->train.transform, p->train.batch_size, p->train.shuffle, o->seed,
                              in->shape[1], in->shape[2], in->shape[3], &o->loader, e) < 0)
         return -1;
-    rng_seed3(&g->rng, o->seed, 2, 0);
+    TrainState ts = { 0 };
+    if (o->resume) ts = *o->resume;
+    else rng_seed3(&g->rng, o->seed, 2, 0);     /* a resumed run restored g->rng and g->step */
+    ts.seed = o->seed;
+    ts.threads = o->threads;
     int tty = isatty(fileno(out)), nbatches = dataloader_num_batches(&dl);
+    Saver sv = { p, o, o->checkpoint_path ? o->checkpoint_path : o->interrupt_path, nbatches, "" };
+    if (o->resume && o->checkpoint_path)
+        snprintf(sv.last, sizeof sv.last, "%.100s (epoch %d, batch %d of %d)", o->checkpoint_path, ts.epoch + 1,
+                 ts.batch, nbatches);
+    if (ts.batch > nbatches) {
+        dataloader_free(&dl);
+        return err_set(e, "the checkpoint is at batch %d of epoch %d, but the training set has only %d batches: "
+                          "resume with the same data and batch size", ts.batch, ts.epoch + 1, nbatches);
+    }
     FILE *hist = NULL;
     if (o->history_path) {
-        hist = fopen(o->history_path, "w");
+        hist = fopen(o->history_path, o->resume ? "a" : "w");
         if (!hist) {
             dataloader_free(&dl);
             return err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
         }
-        fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n");
+        if (ftell(hist) == 0)
+            fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n");
     }
-    for (int epoch = 0; epoch < epochs; epoch++) {
-        dataloader_begin_epoch(&dl, epoch);
+    interrupted = 0;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;    /* a second ^C stops at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    int rc = 0;
+    for (int epoch = ts.epoch; epoch < epochs && rc == 0; epoch++) {
+        if (epoch == ts.epoch && ts.batch > 0) {    /* resuming mid-epoch: the loader skips the batches done */
+            dataloader_begin_epoch_at(&dl, epoch, ts.batch);
+        } else {
+            dataloader_begin_epoch(&dl, epoch);
+            ts.epoch = epoch;
+            ts.batch = 0;
+            ts.loss_sum = 0;
+            ts.correct = ts.images = 0;
+        }
         double t0 = now();
-        double total = 0;
-        int correct = 0, images = 0, batches = 0, n;
+        int n, images0 = (int)ts.images;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
             graph_set_batch(g, n);
             g->training = 1;
@@ -204,49 +271,67 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             exec_run(g, PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE);
             float loss = vf32(g, g->loss)[0];
             if (!isfinite(loss)) {
-                dataloader_free(&dl);
-                return err_set(e, "the training loss became %s at epoch %d, batch %d: lower the learning rate "
-                                  "(optimizer lr) or check the Normalize values", isnan(loss) ? "NaN" : "infinite",
-                               epoch + 1, batches + 1);
+                if (tty) fprintf(out, "\r\033[K");
+                err_set(e, "the training loss became %s at epoch %d, batch %d: training stopped; lower the learning "
+                           "rate (optimizer lr) or check the Normalize values; %s%s",
+                        isnan(loss) ? "NaN" : "infinite", epoch + 1, ts.batch + 1,
+                        sv.last[0] ? "the last good checkpoint is kept: " : "no checkpoint was written",
+                        sv.last);
+                rc = -1;
+                break;
             }
-            total += loss;
-            correct += count_correct(g, n);
-            images += n;
-            batches++;
-            if (tty) progress(out, epoch + 1, epochs, batches, nbatches, images, total / batches, t0);
+            ts.loss_sum += loss;
+            ts.correct += count_correct(g, n);
+            ts.images += n;
+            ts.batch++;
+            test_batch_delay();
+            if (tty) progress(out, epoch + 1, epochs, ts.batch, nbatches, (int)ts.images - images0,
+                              ts.loss_sum / ts.batch, t0);
+            int every = o->checkpoint_path && o->checkpoint_every > 0 && g->step % o->checkpoint_every == 0;
+            if (interrupted || every) {
+                if (tty) fprintf(out, "\r\033[K");
+                if (save_checkpoint(&sv, g, &ts, e) < 0) { rc = -1; break; }
+                if (interrupted) { rc = TRAIN_INTERRUPTED; break; }
+            }
         }
-        if (tty) fprintf(out, "\r\033[K");
-        if (n < 0) {
-            dataloader_free(&dl);
-            if (hist) fclose(hist);
-            return -1;
-        }
-        double train_loss = batches ? total / batches : 0.0;
-        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %d/%d", epoch + 1, epochs, train_loss, correct,
-                images);
+        if (tty && rc == 0) fprintf(out, "\r\033[K");
+        if (rc == 0 && n < 0) rc = -1;
+        if (rc) break;
+        double train_loss = ts.batch ? ts.loss_sum / ts.batch : 0.0;
+        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %lld/%lld", epoch + 1, epochs, train_loss,
+                (long long)ts.correct, (long long)ts.images);
         EvalResult r = { 0 };
         if (s->has_test) {
-            if (evaluate(g, &s->test, &p->test, o, &r, e) < 0) {
-                dataloader_free(&dl);
-                if (hist) fclose(hist);
-                return -1;
-            }
+            if (evaluate(g, &s->test, &p->test, o, &r, e) < 0) { rc = -1; break; }
             fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
         }
         fputc('\n', out);
         fflush(out);
         if (o->on_epoch)
-            o->on_epoch(o->on_epoch_ctx, &(EpochStats){ epoch + 1, epochs, train_loss, correct, images, s->has_test,
-                                                        r.loss, r.correct, r.total, now() - t0 });
+            o->on_epoch(o->on_epoch_ctx, &(EpochStats){ epoch + 1, epochs, train_loss, (int)ts.correct, (int)ts.images,
+                                                        s->has_test, r.loss, r.correct, r.total, now() - t0 });
         if (hist) {
-            fprintf(hist, "%d,%.6f,%d,%d,", epoch + 1, train_loss, correct, images);
+            fprintf(hist, "%d,%.6f,%lld,%lld,", epoch + 1, train_loss, (long long)ts.correct, (long long)ts.images);
             if (s->has_test) fprintf(hist, "%.6f,%d,%d\n", r.loss, r.correct, r.total);
             else fprintf(hist, ",,\n");
             fflush(hist);
         }
+        /* the epoch is done: the next one starts from its beginning */
+        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads };
+        if ((o->checkpoint_path && o->checkpoint_every == 0) || interrupted) {
+            if (save_checkpoint(&sv, g, &next, e) < 0) { rc = -1; break; }
+            if (interrupted) rc = TRAIN_INTERRUPTED;
+        }
+        ts = next;
     }
+    sigaction(SIGINT, &old, NULL);
     dataloader_free(&dl);
-    if (hist && fclose(hist) != 0) return err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
+    if (hist && fclose(hist) != 0 && rc == 0) rc = err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
+    if (rc == TRAIN_INTERRUPTED) {
+        err_set(e, "interrupted: checkpoint written to %s; continue with --resume %s", sv.last, sv.path);
+        return rc;
+    }
+    if (rc) return -1;
     if (s->has_validation) {
         EvalResult r;
         if (evaluate(g, &s->validation, &p->validation, o, &r, e) < 0) return -1;

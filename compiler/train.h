@@ -8,6 +8,7 @@
 
 #include "../runtime/data.h"
 #include "../runtime/graph.h"
+#include "checkpoint.h"
 #include "program.h"
 
 /* One epoch's figures, as the notebook's line prints them (the --report hook gets these). */
@@ -31,7 +32,15 @@ typedef struct RunOptions {
     void       *on_epoch_ctx;
     LoaderOptions loader;       /* --workers, --skip-bad-images */
     size_t      cache_bytes;    /* --cache-mb: decoded images kept per data set */
+    const char *checkpoint_path;    /* --checkpoint, or NULL: where checkpoints (and SIGINT's) go */
+    int         checkpoint_every;   /* batches between checkpoints; 0: at each epoch's end */
+    const TrainState *resume;       /* --resume: where the restored run stands, or NULL */
+    int         threads;            /* recorded in checkpoints */
+    const char *interrupt_path;     /* where SIGINT's checkpoint goes without --checkpoint */
 } RunOptions;
+
+/* train_run's return value when SIGINT stopped it after writing a checkpoint (e says where) */
+#define TRAIN_INTERRUPTED 2
 
 typedef struct EvalResult {
     double loss;                /* mean over batches, as the notebook reports */
@@ -51,7 +60,9 @@ int  sets_open(const Program *p, const RunOptions *o, int need_train, Sets *s, E
 void sets_free(Sets *s);
 
 /* Trains for the configured epochs, printing the notebook's line per epoch to out, then the
- * validation set's line; writes the model file. */
+ * validation set's line; writes the model file. Writes checkpoints as o asks; on SIGINT
+ * finishes the batch, writes a checkpoint and returns TRAIN_INTERRUPTED; on a non-finite
+ * loss stops at once (-1), leaving the last checkpoint as it was. */
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e);
 
 /* Forward passes only (Dropout off) over a whole data set. */

@@ -98,6 +98,9 @@ int  dataloader_init_opts(DataLoader *dl, const Dataset *ds, const Pipeline *tf,
 void dataloader_free(DataLoader *dl);        /* stops and joins the workers */
 int  dataloader_num_batches(const DataLoader *dl);
 void dataloader_begin_epoch(DataLoader *dl, int epoch);
+/* The same, starting at batch `batch` of the epoch (the batches before it are not loaded):
+ * a resumed training run continues where its checkpoint was taken. */
+void dataloader_begin_epoch_at(DataLoader *dl, int epoch, int batch);
 /* Fills x (batch_size x C x H x W) and y with the next batch; returns the number of
  * samples in it, 0 at the end of the epoch, -1 with e set on a bad sample. */
 int  dataloader_next(DataLoader *dl, float *x, int32_t *y, Error *e);

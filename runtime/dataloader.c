@@ -224,6 +224,30 @@ void dataloader_begin_epoch(DataLoader *dl, int epoch)
     pthread_mutex_unlock(&dl->mu);
 }
 
+void dataloader_begin_epoch_at(DataLoader *dl, int epoch, int batch)
+{
+    int nb = dataloader_num_batches(dl);
+    if (batch <= 0) {
+        dataloader_begin_epoch(dl, epoch);
+        return;
+    }
+    if (batch > nb) batch = nb;
+    if (!dl->started) {
+        set_order(dl, epoch);
+        dl->pos = (int)((int64_t)batch * dl->batch_size < dl->ds->n ? (int64_t)batch * dl->batch_size : dl->ds->n);
+        return;
+    }
+    pthread_mutex_lock(&dl->mu);
+    dl->next_fill = dl->nbatches;       /* as dataloader_begin_epoch, then start at `batch` */
+    while (dl->busy > 0) pthread_cond_wait(&dl->cv, &dl->mu);
+    for (int i = 0; i < dl->nslots; i++) dl->slots[i].state = SLOT_FREE;
+    set_order(dl, epoch);
+    dl->next_fill = batch;
+    dl->next_take = batch;
+    pthread_cond_broadcast(&dl->cv);
+    pthread_mutex_unlock(&dl->mu);
+}
+
 /* Takes the next ready batch from the ring (in order), copying it out. */
 static int take_batch(DataLoader *dl, float *x, int32_t *y, Error *e)
 {

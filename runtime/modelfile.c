@@ -58,21 +58,19 @@ static void dims_str(const int64_t *s, int n, char *buf, size_t cap)
     if (n == 0) snprintf(buf, cap, "scalar");
 }
 
-int model_load(Graph *g, const char *path, StFile *meta_out, Error *e)
+/* Copies the tensors of f into g's values of kind `kind` (VK_PARAM, or VK_STATE too when
+ * `with_state`): f must hold exactly those, with the same names, dtypes and shapes. */
+int model_load_values(Graph *g, const StFile *f, const char *path, int with_state, Error *e)
 {
-    StFile f;
-    if (safetensors_read(&f, path, e) < 0) return -1;
     int np = 0;
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM) continue;
+        if (v->kind != VK_PARAM && !(with_state && v->kind == VK_STATE)) continue;
         np++;
-        const StEntry *t = safetensors_find(&f, v->name);
-        if (!t) {
-            safetensors_free(&f);
+        const StEntry *t = safetensors_find(f, v->name);
+        if (!t)
             return err_set(e, "%s: has no tensor '%s' that the model needs: was it saved from a different .cnn model?",
                            path, v->name);
-        }
         int64_t want[CN_MAX_DIMS];
         for (int d = 0; d < v->ndim; d++) want[d] = v->shape[d];
         int same = t->dtype == ST_F32 && t->ndim == v->ndim;
@@ -81,24 +79,34 @@ int model_load(Graph *g, const char *path, StFile *meta_out, Error *e)
             char a[96], b[96];
             dims_str(want, v->ndim, a, sizeof a);
             dims_str(t->shape, t->ndim, b, sizeof b);
-            safetensors_free(&f);
             return err_set(e, "%s: tensor '%s' is %s%s but the model expects %s float32: was it saved from a different .cnn model?",
                            path, v->name, b, t->dtype == ST_F32 ? "" : " (not float32)", a);
         }
-        memcpy(v->data, t->data, value_bytes(v));
+        if (t->nbytes != value_bytes(v))    /* implied by the shape check; never copy past either end */
+            return err_set(e, "%s: tensor '%s' holds %zu bytes, not %zu", path, v->name, t->nbytes, value_bytes(v));
+        if (v->data) memcpy(v->data, t->data, t->nbytes);
     }
-    if (f.nt != np) {
-        for (int i = 0; i < f.nt; i++) {
+    if (f->nt != np) {
+        for (int i = 0; i < f->nt; i++) {
             int found = 0;
             for (int j = 0; j < g->nvals && !found; j++)
-                found = g->vals[j].kind == VK_PARAM && strcmp(g->vals[j].name, f.t[i].name) == 0;
-            if (!found) {
-                err_set(e, "%s: tensor '%s' is not a parameter of this model: was it saved from a different .cnn model?",
-                        path, f.t[i].name);
-                safetensors_free(&f);
-                return -1;
-            }
+                found = (g->vals[j].kind == VK_PARAM || (with_state && g->vals[j].kind == VK_STATE)) &&
+                        strcmp(g->vals[j].name, f->t[i].name) == 0;
+            if (!found)
+                return err_set(e, "%s: tensor '%s' is not a parameter of this model: was it saved from a different .cnn model?",
+                               path, f->t[i].name);
         }
+    }
+    return 0;
+}
+
+int model_load(Graph *g, const char *path, StFile *meta_out, Error *e)
+{
+    StFile f;
+    if (safetensors_read(&f, path, e) < 0) return -1;
+    if (model_load_values(g, &f, path, 0, e) < 0) {
+        safetensors_free(&f);
+        return -1;
     }
     if (meta_out) *meta_out = f;
     else safetensors_free(&f);

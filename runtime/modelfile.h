@@ -15,6 +15,10 @@ int model_save(const Graph *g, const char *path, char *const *classes, int nclas
  * keeps the file open for safetensors_meta; the caller frees it. */
 int model_load(Graph *g, const char *path, StFile *meta_out, Error *e);
 
+/* model_load's check and copy on a file already parsed (path names it in messages); with
+ * with_state, the optimizer state values (VK_STATE) are expected and loaded too. */
+int model_load_values(Graph *g, const StFile *f, const char *path, int with_state, Error *e);
+
 /* The class names stored by model_save (a JSON list in metadata "classes"), or -1. */
 int model_classes(const StFile *f, char ***names, int *n, Error *e);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -146,6 +147,15 @@ static int sync_parent_dir(const char *path)
     return rc;
 }
 
+/* CNNC_TEST_WRITE_DELAY_MS: a pause between writing the temporary file and renaming it, so
+ * tests can kill a process in the middle of a write and check the target is intact */
+static void test_write_delay(void)
+{
+    const char *s = getenv("CNNC_TEST_WRITE_DELAY_MS");
+    long ms = s ? strtol(s, NULL, 10) : 0;
+    if (ms > 0) nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+}
+
 int safetensors_write(const char *path, const StTensor *t, int nt, const StMeta *meta, int nmeta, Error *e)
 {
     JsonBuf h = { 0 };
@@ -171,6 +181,7 @@ int safetensors_write(const char *path, const StTensor *t, int nt, const StMeta 
     f = NULL;
     fd = -1;
     if (fclose(closing)) goto fail;
+    test_write_delay();
     if (rename(tmp, path)) goto fail;
     json_buf_free(&h);
     if (sync_parent_dir(path)) return err_set(e, "cannot write %s: %s", path, strerror(errno));

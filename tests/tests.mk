@@ -3,7 +3,8 @@ check_PROGRAMS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/te
 TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc
 tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
-TESTS += tests/e2e/test_train.sh
+TESTS += tests/e2e/test_train.sh tests/checkpoint/test_checkpoint.sh
+EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn
 EXTRA_DIST += tests/e2e/test_train.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py

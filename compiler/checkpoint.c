@@ -1,0 +1,142 @@
+/* compiler/checkpoint.c: saving and restoring training checkpoints (see checkpoint.h). */
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/modelfile.h"
+#include "../runtime/safetensors.h"
+
+#define CKPT_FORMAT "cnnc-checkpoint-1"
+
+int checkpoint_save(const char *path, const Graph *g, const char *source, const TrainState *ts, Error *e)
+{
+    int n = 0;
+    for (int i = 0; i < g->nvals; i++) n += g->vals[i].kind == VK_PARAM || g->vals[i].kind == VK_STATE;
+    StTensor *t = xcalloc(n ? (size_t)n : 1, sizeof *t);
+    int k = 0;
+    for (int i = 0; i < g->nvals; i++) {
+        const Value *v = &g->vals[i];
+        if (v->kind != VK_PARAM && v->kind != VK_STATE) continue;
+        t[k].name = v->name;
+        t[k].dtype = ST_F32;
+        t[k].ndim = v->ndim;
+        for (int d = 0; d < v->ndim; d++) t[k].shape[d] = v->shape[d];
+        t[k].data = v->data;
+        k++;
+    }
+    char epoch[24], batch[24], step[24], seed[24], threads[24], correct[24], images[24], loss[64], rng[80];
+    snprintf(epoch, sizeof epoch, "%d", ts->epoch);
+    snprintf(batch, sizeof batch, "%d", ts->batch);
+    snprintf(step, sizeof step, "%" PRId64, g->step);
+    snprintf(seed, sizeof seed, "%" PRIu64, ts->seed);
+    snprintf(threads, sizeof threads, "%d", ts->threads);
+    snprintf(correct, sizeof correct, "%" PRId64, ts->correct);
+    snprintf(images, sizeof images, "%" PRId64, ts->images);
+    snprintf(loss, sizeof loss, "%a", ts->loss_sum);   /* hexadecimal: exact */
+    snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, g->rng.s[0], g->rng.s[1],
+             g->rng.s[2], g->rng.s[3]);
+    StMeta meta[] = {
+        { "format", CKPT_FORMAT }, { "epoch", epoch },     { "batch", batch },       { "step", step },
+        { "seed", seed },          { "threads", threads }, { "loss_sum", loss },     { "correct", correct },
+        { "images", images },      { "rng", rng },         { "cnnc_source", source ? source : "" },
+    };
+    int rc = safetensors_write(path, t, n, meta, (int)(sizeof meta / sizeof meta[0]), e);
+    free(t);
+    return rc;
+}
+
+/* metadata key as an integer in [lo, hi] */
+static int meta_int(const StFile *f, const char *path, const char *key, int64_t lo, int64_t hi, int64_t *out, Error *e)
+{
+    const char *s = safetensors_meta(f, key);
+    if (!s) return err_set(e, "%s: not a cnnc checkpoint (no \"%s\" in its metadata)", path, key);
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return err_set(e, "%s: checkpoint metadata \"%s\" is '%.40s', not an integer from %lld to %lld", path, key, s,
+                       (long long)lo, (long long)hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_hex64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        int c = s[i], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int load_meta(const StFile *f, const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
+{
+    const char *fmt = safetensors_meta(f, "format");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
+        return err_set(e, "%s: not a cnnc checkpoint (metadata format is '%.40s', expected '%s'): give --resume a file "
+                          "written by --checkpoint", path, fmt ? fmt : "(none)", CKPT_FORMAT);
+    const char *src = safetensors_meta(f, "cnnc_source");
+    if (!src || strcmp(src, source ? source : "") != 0)
+        return err_set(e, "%s: the checkpoint was written for a different .cnn file (its source text differs): resume "
+                          "with the file it was trained from, or train from scratch without --resume", path);
+    int64_t epoch, batch, step, seed, threads, correct, images;
+    if (meta_int(f, path, "epoch", 0, 1000000, &epoch, e) || meta_int(f, path, "batch", 0, INT32_MAX, &batch, e) ||
+        meta_int(f, path, "step", 0, INT64_MAX, &step, e) || meta_int(f, path, "seed", 0, INT64_MAX, &seed, e) ||
+        meta_int(f, path, "threads", 1, 1024, &threads, e) || meta_int(f, path, "correct", 0, INT64_MAX, &correct, e) ||
+        meta_int(f, path, "images", 0, INT64_MAX, &images, e))
+        return -1;
+    if (correct > images)
+        return err_set(e, "%s: checkpoint metadata is inconsistent (%lld correct of %lld images)", path,
+                       (long long)correct, (long long)images);
+    const char *loss = safetensors_meta(f, "loss_sum"), *rng = safetensors_meta(f, "rng");
+    char *end = NULL;
+    double lsum = loss ? strtod(loss, &end) : 0;
+    if (!loss || end == loss || *end)
+        return err_set(e, "%s: checkpoint metadata \"loss_sum\" is missing or not a number", path);
+    uint64_t s[4];
+    if (!rng || strlen(rng) != 64 || parse_hex64(rng, &s[0]) || parse_hex64(rng + 16, &s[1]) ||
+        parse_hex64(rng + 32, &s[2]) || parse_hex64(rng + 48, &s[3]))
+        return err_set(e, "%s: checkpoint metadata \"rng\" is missing or not 64 hexadecimal digits", path);
+    ts->epoch = (int)epoch;
+    ts->batch = (int)batch;
+    ts->loss_sum = lsum;
+    ts->correct = correct;
+    ts->images = images;
+    ts->seed = (uint64_t)seed;
+    ts->threads = (int)threads;
+    g->step = step;
+    memcpy(g->rng.s, s, sizeof s);
+    return 0;
+}
+
+int checkpoint_load(const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
+{
+    StFile f;
+    if (safetensors_read(&f, path, e) < 0) return -1;
+    /* everything is checked before anything in g changes */
+    Graph probe = *g;
+    int rc = load_meta(&f, path, &probe, source, ts, e);
+    if (rc == 0) {   /* a dry run over copies of the values with no storage: names and shapes only */
+        Value *saved = g->vals, *dry = xmalloc((size_t)g->nvals * sizeof *dry);
+        memcpy(dry, g->vals, (size_t)g->nvals * sizeof *dry);
+        for (int i = 0; i < g->nvals; i++) dry[i].data = NULL;
+        g->vals = dry;
+        rc = model_load_values(g, &f, path, 1, e);
+        g->vals = saved;
+        free(dry);
+    }
+    if (rc == 0) {
+        model_load_values(g, &f, path, 1, e);
+        g->step = probe.step;
+        g->rng = probe.rng;
+    }
+    safetensors_free(&f);
+    return rc;
+}
