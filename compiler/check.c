@@ -389,7 +389,7 @@ int check_file(const char *path, const CheckOptions *opt, Program *out, FILE *di
     diag_init(&d, diag, path, NULL, 0);
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return diag_plain(&d, "cannot read %s: %s", path, strerror(errno));
+    if (!f) return diag_plain(&d, "cannot read %s: %s", path, err_reason(errno, 0));
     size_t len = 0, cap = 1 << 16;
     char *buf = xmalloc(cap);
     for (;;) {          /* reading stops past AST_MAX_BYTES: the parser refuses that much */
@@ -402,7 +402,7 @@ int check_file(const char *path, const CheckOptions *opt, Program *out, FILE *di
         int err = errno;
         fclose(f);
         free(buf);
-        return diag_plain(&d, "cannot read %s: %s", path, strerror(err));
+        return diag_plain(&d, "cannot read %s: %s", path, err_reason(err, 0));
     }
     fclose(f);
     int rc = check_source(path, buf, len, opt, out, diag);

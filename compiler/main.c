@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../runtime/exec.h"
@@ -164,6 +166,9 @@ static int parse_args(int argc, char **argv, Args *a)
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
         default:
+            if (optopt && strchr(argv[optind - 1], '='))
+                return usage_error("option '%s' takes no value", argv[optind - 1]);
+            if (optopt) return usage_error("option '%s' needs a value", argv[optind - 1]);
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -270,6 +275,28 @@ static int check_memory(const Program *p, const PlanStats *st, int batch, int tr
     return -1;
 }
 
+/* Whether path can be written (its folder exists and is writable, it is not a folder), so
+ * a run that could not save its result stops before training, not after. */
+static int check_writable(const char *path, const char *what)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir) n = sizeof dir - 1;
+    if (!slash) strcpy(dir, ".");
+    else if (n == 0) strcpy(dir, "/");
+    else memcpy(dir, path, n), dir[n] = 0;
+    struct stat st;
+    int err = 0;
+    if (stat(dir, &st)) err = errno;
+    else if (!S_ISDIR(st.st_mode)) err = ENOTDIR;
+    else if (access(dir, W_OK | X_OK)) err = errno;
+    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) err = EISDIR;
+    if (!err) return 0;
+    fprintf(stderr, "cnnc: error: cannot write %s %s: %s\n", what, path, err_reason(err, 1));
+    return -1;
+}
+
 /* MODEL.safetensors -> MODEL.checkpoint.safetensors: where SIGINT's checkpoint goes by default */
 static char *default_checkpoint(const char *out)
 {
@@ -321,11 +348,15 @@ static int run(const Args *a, const Program *p)
             ro.checkpoint_every = a->checkpoint_every;
             ro.interrupt_path = interrupt;
             ro.threads = g->threads;
+            if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
+                (a->history && check_writable(a->history, "the history")))
+                rc = 1;
             Sets s;
             TrainState resume;
             init_parameters(g, a->seed);
             lower_given_weights(g, p);
-            if (a->resume) {
+            if (rc) {
+            } else if (a->resume) {
                 if (checkpoint_load(a->resume, g, p->source, &resume, &e) < 0) {
                     rc = fail(&e);
                 } else if (a->have_seed && resume.seed != a->seed) {
@@ -430,6 +461,7 @@ int main(int argc, char **argv)
 {
     prefer_passive_threads(argv);
     Args a;
+    signal(SIGXFSZ, SIG_IGN);      /* past `ulimit -f`, write fails with EFBIG and says so */
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;

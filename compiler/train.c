@@ -239,7 +239,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         hist = fopen(o->history_path, o->resume ? "a" : "w");
         if (!hist) {
             dataloader_free(&dl);
-            return err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
+            return err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
         }
         if (ftell(hist) == 0)
             fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n");
@@ -326,7 +326,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     }
     sigaction(SIGINT, &old, NULL);
     dataloader_free(&dl);
-    if (hist && fclose(hist) != 0 && rc == 0) rc = err_set(e, "cannot write %s: %s", o->history_path, strerror(errno));
+    if (hist && fclose(hist) != 0 && rc == 0) rc = err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
     if (rc == TRAIN_INTERRUPTED) {
         err_set(e, "interrupted: checkpoint written to %s; continue with --resume %s", sv.last, sv.path);
         return rc;
@@ -396,7 +396,7 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
     const Dataset *ds = s->has_train ? &s->train : s->has_test ? &s->test : s->has_validation ? &s->validation : NULL;
     const DatasetDecl *d = s->has_train ? &p->train : s->has_test ? &p->test : &p->validation;
     if (!ds) return err_set(e, "the file declares no data set to preview");
-    if (mkdir(dir, 0777) && errno != EEXIST) return err_set(e, "cannot create %s: %s", dir, strerror(errno));
+    if (mkdir(dir, 0777) && errno != EEXIST) return err_set(e, "cannot create %s: %s", dir, err_reason(errno, 1));
     TfScratch scratch = { 0 };
     int written = 0, rc = 0;
     for (int c = 0; c < ds->nclasses && rc == 0; c++) {

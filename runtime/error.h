@@ -10,6 +10,10 @@ typedef struct Error {
  * `return err_set(e, "...")`. */
 int err_set(Error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* strerror(errnum) followed by what a person can do about it, e.g. "No such file or
+ * directory: check the path"; writing selects the advice for files being written. */
+const char *err_reason(int errnum, int writing);
+
 /* malloc/calloc that abort with a message on exhaustion: allocation sizes are checked
  * against the plan before any of these run, so failure here is not a user error. */
 void *xmalloc(unsigned long n);

@@ -67,7 +67,7 @@ int image_load(const char *path, int channels, Image *img, Error *e)
     if (channels != 1 && channels != 3)
         return err_set(e, "%s: cannot convert an image to %d channels (only 1, 'L', or 3, 'RGB')", path, channels);
     FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open image: %s", path, strerror(errno));
+    if (!f) return err_set(e, "%s: cannot open image: %s", path, err_reason(errno, 0));
     int w, h, n;
     uint8_t *px = stbi_load_from_file(f, &w, &h, &n, 0);
     fclose(f);

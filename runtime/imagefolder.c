@@ -85,7 +85,7 @@ static int has_image_extension(const char *name)
 static int list_dir(const char *dir, StrList *dirs, StrList *files, Error *e)
 {
     DIR *d = opendir(dir);
-    if (!d) return err_set(e, "%s: cannot read folder: %s", dir, strerror(errno));
+    if (!d) return err_set(e, "%s: cannot read folder: %s", dir, err_reason(errno, 0));
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d))) {
@@ -100,7 +100,7 @@ static int list_dir(const char *dir, StrList *dirs, StrList *files, Error *e)
     }
     int err = errno;
     closedir(d);
-    if (err) return err_set(e, "%s: cannot read folder: %s", dir, strerror(err));
+    if (err) return err_set(e, "%s: cannot read folder: %s", dir, err_reason(err, 0));
     return 0;
 }
 
@@ -116,7 +116,7 @@ typedef struct Ancestor {
 static int walk(const char *dir, const Ancestor *up, int depth, StrList *out, Error *e)
 {
     struct stat st;
-    if (stat(dir, &st)) return err_set(e, "%s: cannot read folder: %s", dir, strerror(errno));
+    if (stat(dir, &st)) return err_set(e, "%s: cannot read folder: %s", dir, err_reason(errno, 0));
     for (const Ancestor *a = up; a; a = a->up)
         if (a->dev == st.st_dev && a->ino == st.st_ino)
             return err_set(e, "%s: symbolic link loop (the folder contains itself): remove the link", dir);

@@ -109,7 +109,7 @@ int write_file_atomic(const char *path, const void *buf, size_t n, Error *e)
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
         return err_set(e, "cannot write %s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return err_set(e, "cannot write %s: %s", path, strerror(errno));
+    if (fd < 0) return err_set(e, "cannot write %s: %s", path, err_reason(errno, 1));
     const unsigned char *p = buf;
     size_t done = 0;
     while (done < n) {
@@ -125,13 +125,13 @@ int write_file_atomic(const char *path, const void *buf, size_t n, Error *e)
     }
     fd = -1;
     if (rename(tmp, path)) goto fail;
-    if (sync_dir_of(path)) return err_set(e, "cannot write %s: %s", path, strerror(errno));
+    if (sync_dir_of(path)) return err_set(e, "cannot write %s: %s", path, err_reason(errno, 1));
     return 0;
 fail:;
     int saved = errno ? errno : EIO;
     if (fd >= 0) close(fd);
     unlink(tmp);
-    return err_set(e, "cannot write %s: %s", path, strerror(saved));
+    return err_set(e, "cannot write %s: %s", path, err_reason(saved, 1));
 }
 
 int png_write(const char *path, const uint8_t *px, int w, int h, int c, Error *e)

@@ -184,7 +184,7 @@ int safetensors_write(const char *path, const StTensor *t, int nt, const StMeta 
     test_write_delay();
     if (rename(tmp, path)) goto fail;
     json_buf_free(&h);
-    if (sync_parent_dir(path)) return err_set(e, "cannot write %s: %s", path, strerror(errno));
+    if (sync_parent_dir(path)) return err_set(e, "cannot write %s: %s", path, err_reason(errno, 1));
     return 0;
 fail:;
     int saved = errno ? errno : EIO;
@@ -192,7 +192,7 @@ fail:;
     else if (fd >= 0) close(fd);
     unlink(tmp);
     json_buf_free(&h);
-    return err_set(e, "cannot write %s: %s", path, strerror(saved));
+    return err_set(e, "cannot write %s: %s", path, err_reason(saved, 1));
 }
 
 /* ---- reading ---- */
@@ -336,7 +336,7 @@ static int parse_header(StFile *f, const JsonValue *root, const unsigned char *d
             goto out;
         }
         if (end > datalen) {
-            err_set(e, "%s: tensor '%s' has data_offsets [%llu, %llu] past the end of the data (%llu bytes)", what,
+            err_set(e, "%s: tensor '%s' has data_offsets [%llu, %llu] past the end of the data (%llu bytes): the file is truncated or damaged", what,
                     en->name, (unsigned long long)b, (unsigned long long)end, (unsigned long long)datalen);
             goto out;
         }
@@ -427,12 +427,12 @@ int safetensors_read(StFile *f, const char *path, Error *e)
 {
     memset(f, 0, sizeof *f);
     FILE *fp = fopen(path, "rb");
-    if (!fp) return err_set(e, "cannot read %s: %s", path, strerror(errno));
+    if (!fp) return err_set(e, "cannot read %s: %s", path, err_reason(errno, 0));
     struct stat st;
     if (fstat(fileno(fp), &st)) {
         int err = errno;
         fclose(fp);
-        return err_set(e, "cannot read %s: %s", path, strerror(err));
+        return err_set(e, "cannot read %s: %s", path, err_reason(err, 0));
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(fp);
@@ -445,7 +445,7 @@ int safetensors_read(StFile *f, const char *path, Error *e)
     fclose(fp);
     if (got != size) {
         free(buf);
-        return err_set(e, "cannot read %s: %s", path, err ? strerror(err) : "the file shrank while being read");
+        return err_set(e, "cannot read %s: %s", path, err ? err_reason(err, 0) : "the file shrank while being read");
     }
     return safetensors_parse(f, path, buf, size, e);
 }

@@ -3,8 +3,8 @@ check_PROGRAMS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/te
 TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc
 tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
-TESTS += tests/e2e/test_train.sh tests/checkpoint/test_checkpoint.sh
-EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn
+TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh
+EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn tests/e2e/test_memory.sh
 EXTRA_DIST += tests/e2e/test_train.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
@@ -17,3 +17,7 @@ CLEANFILES += bench/bench_cnnc
 bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
 .PHONY: bench
+
+# one case per error message a user can cause (tests/errors/run_errors.sh says how)
+TESTS += tests/errors/run_errors.sh
+EXTRA_DIST += tests/errors

@@ -328,7 +328,7 @@ static void test_atomic_failures(void)
         if (as_root && (setgid(65534) || setuid(65534))) _exit(3);
         int rc = safetensors_write(path, &tb, 1, NULL, 0, &e);
         char want[700];
-        snprintf(want, sizeof want, "cannot write %s: Permission denied", path);
+        snprintf(want, sizeof want, "cannot write %s: Permission denied: choose a folder you can write to or change its permissions", path);
         int ok = rc == -1 && strcmp(e.msg, want) == 0;
         if (!ok) fprintf(stderr, "read-only folder: rc %d, message '%s'\n", rc, e.msg);
         if (as_root) _exit(ok ? 0 : 1);
@@ -371,7 +371,7 @@ static void test_atomic_failures(void)
     snprintf(nodir, sizeof nodir, "%s/nope/m.safetensors", dir);
     rc = safetensors_write(nodir, &t, 1, NULL, 0, &e);
     char want[800];
-    snprintf(want, sizeof want, "cannot write %s: No such file or directory", nodir);
+    snprintf(want, sizeof want, "cannot write %s: No such file or directory: create the folder first or choose another path", nodir);
     CHECK(rc == -1 && strcmp(e.msg, want) == 0, "message '%s'", e.msg);
 
     CHECK(temp_files_left(sub) == 0, "a temporary file was left behind");

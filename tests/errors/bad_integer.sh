@@ -1,0 +1,3 @@
+# a number that is not one
+# status: 2
+$CNNC tiny.cnn --train --epochs ten

@@ -1,0 +1,3 @@
+# --checkpoint-every without --checkpoint
+# status: 2
+$CNNC tiny.cnn --train --checkpoint-every 5

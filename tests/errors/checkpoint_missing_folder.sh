@@ -1,0 +1,3 @@
+# --checkpoint in a folder that does not exist
+# status: 1
+$CNNC tiny.cnn --train --threads 1 --checkpoint nope/ck.safetensors

@@ -1,0 +1,3 @@
+# a second file
+# status: 2
+$CNNC tiny.cnn other.cnn

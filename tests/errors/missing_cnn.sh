@@ -1,0 +1,3 @@
+# a .cnn file that does not exist
+# status: 1
+$CNNC nope.cnn

@@ -1,0 +1,3 @@
+# --data naming a folder that does not exist
+# status: 1
+$CNNC tiny.cnn --train --threads 1 --data nope

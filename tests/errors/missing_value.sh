@@ -1,0 +1,3 @@
+# an option given without its value
+# status: 2
+$CNNC tiny.cnn --train --epochs

@@ -1,0 +1,3 @@
+# no .cnn file
+# status: 2
+$CNNC --train

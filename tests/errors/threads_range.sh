@@ -1,0 +1,3 @@
+# a thread count out of range
+# status: 2
+$CNNC tiny.cnn --train --threads 0

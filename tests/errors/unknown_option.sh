@@ -1,0 +1,3 @@
+# an option cnnc does not know
+# status: 2
+$CNNC tiny.cnn --frobnicate
