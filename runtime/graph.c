@@ -46,9 +46,18 @@ static Value *new_value(Graph *g)
     return v;
 }
 
+/* shape may point into g->vals (another value's shape), which new_value may move: copy it first */
+static void copy_shape(int *dst, const int *shape, int ndim)
+{
+    for (int i = 0; i < ndim && i < CN_MAX_DIMS; i++) dst[i] = shape[i];
+}
+
 int graph_value(Graph *g, const char *name, ValueKind kind, DType dtype, int ndim,
                 const int *shape, int batched)
 {
+    int s[CN_MAX_DIMS];
+    copy_shape(s, shape, ndim);
+    shape = s;
     Value *v = new_value(g);
     snprintf(v->name, sizeof v->name, "%s", name);
     v->kind = kind;
@@ -64,6 +73,9 @@ int graph_output(Graph *g, Node *n, DType dtype, int ndim, const int *shape, int
 {
     int rg = 0;
     for (int i = 0; i < n->nin; i++) rg |= g->vals[n->in[i]].requires_grad;
+    int s[CN_MAX_DIMS];
+    copy_shape(s, shape, ndim);
+    shape = s;
     Value *v = new_value(g);
     int id = (int)(v - g->vals);
     int node = (int)(n - g->nodes);
