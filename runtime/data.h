@@ -3,6 +3,7 @@
 #define CN_DATA_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,6 +52,8 @@ void sample_cache_free(Dataset *ds);
 
 /* Decodes one image file (any format stb_image reads), converted to `channels` (1 or 3). */
 int  image_load(const char *path, int channels, Image *img, Error *e);
+/* The same on an image file's bytes in memory; what names it in messages. */
+int  image_decode(const char *what, const void *buf, size_t len, int channels, Image *img, Error *e);
 void image_free(Image *img);
 
 typedef struct LoaderOptions {

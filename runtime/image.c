@@ -61,27 +61,36 @@ static const char *ext_of(const char *path)
     return dot && (!slash || dot > slash) ? dot : "";
 }
 
-int image_load(const char *path, int channels, Image *img, Error *e)
+/* Larger images are refused before decoding: 8192 x 8192, far past what a small CNN's
+ * input is resized from, and 256 MiB of RGBA to decode into. */
+#define IMAGE_MAX_PIXELS (1u << 26)
+
+static int check_dims(const char *what, int ok, int w, int h, Error *e)
 {
-    memset(img, 0, sizeof *img);
-    if (channels != 1 && channels != 3)
-        return err_set(e, "%s: cannot convert an image to %d channels (only 1, 'L', or 3, 'RGB')", path, channels);
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open image: %s", path, err_reason(errno, 0));
-    int w, h, n;
-    uint8_t *px = stbi_load_from_file(f, &w, &h, &n, 0);
-    fclose(f);
-    if (!px) {
-        const char *ext = ext_of(path);
-        if (!strcasecmp(ext, ".tif") || !strcasecmp(ext, ".tiff") || !strcasecmp(ext, ".webp"))
-            return err_set(e, "%s: cannot decode image: %s files are not supported (stb_image reads PNG, JPEG, BMP, "
-                           "PPM/PGM, TGA, GIF): convert it to PNG", path, ext + 1);
-        return err_set(e, "%s: cannot decode image (%s): re-export it or remove it", path,
-                       explain(stbi_failure_reason()));
-    }
+    if (ok && (w < 1 || h < 1))
+        return err_set(e, "%s: cannot decode image (it claims %d x %d pixels): re-export it or remove it", what, w, h);
+    if (ok && (uint64_t)w * (uint64_t)h > IMAGE_MAX_PIXELS)
+        return err_set(e, "%s: the image is %d x %d pixels, more than the %u cnnc decodes: resize it", what, w, h,
+                       IMAGE_MAX_PIXELS);
+    return 0;
+}
+
+static int decode_failed(const char *what, Error *e)
+{
+    const char *ext = ext_of(what);
+    if (!strcasecmp(ext, ".tif") || !strcasecmp(ext, ".tiff") || !strcasecmp(ext, ".webp"))
+        return err_set(e, "%s: cannot decode image: %s files are not supported (stb_image reads PNG, JPEG, BMP, "
+                       "PPM/PGM, TGA, GIF): convert it to PNG", what, ext + 1);
+    return err_set(e, "%s: cannot decode image (%s): re-export it or remove it", what, explain(stbi_failure_reason()));
+}
+
+/* stb's w x h x n pixels (taken) into img, converted to `channels` */
+static int from_stb(const char *what, uint8_t *px, int w, int h, int n, int channels, Image *img, Error *e)
+{
+    if (!px) return decode_failed(what, e);
     if (n < 1 || n > 4 || w < 1 || h < 1) {
         stbi_image_free(px);
-        return err_set(e, "%s: cannot decode image (unexpected %d channels): re-export it or remove it", path, n);
+        return err_set(e, "%s: cannot decode image (unexpected %d channels): re-export it or remove it", what, n);
     }
     size_t npx = (size_t)w * (size_t)h;
     img->w = w;
@@ -91,6 +100,77 @@ int image_load(const char *path, int channels, Image *img, Error *e)
     convert_pixels(img->px, channels, px, n, npx);
     stbi_image_free(px);
     return 0;
+}
+
+static int check_channels(const char *what, int channels, Error *e)
+{
+    if (channels != 1 && channels != 3)
+        return err_set(e, "%s: cannot convert an image to %d channels (only 1, 'L', or 3, 'RGB')", what, channels);
+    return 0;
+}
+
+/* Debian's stb_image 2.27 writes past its Huffman tables on a JPEG whose DHT segment
+ * declares more than 256 codes (fixed upstream in 2.28): such files are refused here,
+ * before stb sees them. stb finds markers by skipping any other bytes, between scans as
+ * well as before, so every FF C4 in the file is read as stb would read a DHT segment there
+ * (bytes past the end read as 0, as stbi__get8 does). A legitimate FF C4 can only be a
+ * DHT marker (entropy-coded data stuffs every FF with 00). */
+static uint8_t byte_at(const uint8_t *p, size_t len, size_t i) { return i < len ? p[i] : 0; }
+
+static int jpeg_tables_ok(const uint8_t *p, size_t len)
+{
+    if (len < 4 || p[0] != 0xFF || p[1] != 0xD8) return 1;     /* not a JPEG */
+    for (size_t i = 2; i + 1 < len; i++) {
+        if (p[i] != 0xFF || p[i + 1] != 0xC4) continue;
+        long L = (long)(byte_at(p, len, i + 2) << 8 | byte_at(p, len, i + 3)) - 2;
+        size_t j = i + 4;
+        while (L > 0 && j < len) {      /* stb's loop in stbi__process_marker */
+            long n = 0;
+            for (int k = 1; k <= 16; k++) n += byte_at(p, len, j + (size_t)k);
+            if (n > 256) return 0;
+            j += 17 + (size_t)n;
+            L -= 17 + n;
+        }
+    }
+    return 1;
+}
+
+int image_load(const char *path, int channels, Image *img, Error *e)
+{
+    memset(img, 0, sizeof *img);
+    if (check_channels(path, channels, e)) return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open image: %s", path, err_reason(errno, 0));
+    size_t n = 0, cap = 1 << 16, got;
+    uint8_t *buf = xmalloc(cap);
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            if (cap >= (size_t)1 << 31) break;
+            buf = xrealloc(buf, cap *= 2);
+        }
+    }
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    int rc = err ? err_set(e, "%s: cannot read image: %s", path, err_reason(err, 0))
+                 : image_decode(path, buf, n, channels, img, e);
+    free(buf);
+    return rc;
+}
+
+int image_decode(const char *what, const void *buf, size_t len, int channels, Image *img, Error *e)
+{
+    memset(img, 0, sizeof *img);
+    if (check_channels(what, channels, e)) return -1;
+    if (len > INT32_MAX) return err_set(e, "%s: the image file is larger than 2 GiB: re-export it smaller", what);
+    int w = 0, h = 0, n = 0;
+    if (!jpeg_tables_ok(buf, len))      /* before stb reads any of it, stbi_info included */
+        return err_set(e, "%s: cannot decode image (a corrupt JPEG: a Huffman table with more than 256 codes): "
+                          "re-export it or remove it", what);
+    int known = stbi_info_from_memory(buf, (int)len, &w, &h, &n);
+    if (check_dims(what, known, w, h, e)) return -1;
+    uint8_t *px = stbi_load_from_memory(buf, (int)len, &w, &h, &n, 0);
+    return from_stb(what, px, w, h, n, channels, img, e);
 }
 
 void image_free(Image *img)

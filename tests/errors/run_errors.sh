@@ -3,7 +3,7 @@
 # NAME.sh (a command run by sh in a scratch folder $T holding the synthetic data in data/,
 # tests/checkpoint/tiny.cnn as tiny.cnn and a model trained from it, tiny.safetensors;
 # its line "# status: N" gives the exit status expected) and NAME.err (the exact stderr
-# expected, with @T@ for the scratch folder). $AS_USER runs a command as an unprivileged
+# expected, with @T@ for the scratch folder and @SRC@ for the source tree). $AS_USER runs a command as an unprivileged
 # user where the tests run as root, so permission checks bite.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -19,7 +19,7 @@ if [ "$(id -u)" = 0 ]; then
     if command -v setpriv >/dev/null; then AS_USER="setpriv --reuid=65534 --regid=65534 --clear-groups"
     else echo "SKIP: running as root without setpriv: the permission cases are not meaningful"; exit 77; fi
 fi
-export AS_USER
+export AS_USER top_srcdir
 "$top_builddir/examples/make_sea_data" "$T/data" >/dev/null || { echo "FAIL: make_sea_data"; exit 1; }
 cp "$top_srcdir/tests/checkpoint/tiny.cnn" "$T/tiny.cnn"
 (cd "$T" && "$CNNC" tiny.cnn --train --epochs 1 --seed 1 --threads 1 -o tiny.safetensors >/dev/null) \
@@ -34,7 +34,7 @@ for case in "$top_srcdir"/tests/errors/*.sh; do
     want_status=$(sed -n 's/^# status: \([0-9]*\)$/\1/p' "$case")
     (cd "$T" && sh "$case") >"$T/.out" 2>"$T/.err"
     status=$?
-    sed "s|$T|@T@|g" "$T/.err" >"$T/.got"
+    sed "s|$T|@T@|g; s|$top_srcdir|@SRC@|g" "$T/.err" >"$T/.got"
     if [ "$status" != "$want_status" ]; then
         echo "FAIL: $name: exit status $status, expected $want_status; stderr:"
         cat "$T/.got"
