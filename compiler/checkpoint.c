@@ -116,27 +116,33 @@ static int load_meta(const StFile *f, const char *path, Graph *g, const char *so
     return 0;
 }
 
-int checkpoint_load(const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
+int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
 {
-    StFile f;
-    if (safetensors_read(&f, path, e) < 0) return -1;
     /* everything is checked before anything in g changes */
     Graph probe = *g;
-    int rc = load_meta(&f, path, &probe, source, ts, e);
+    int rc = load_meta(f, path, &probe, source, ts, e);
     if (rc == 0) {   /* a dry run over copies of the values with no storage: names and shapes only */
         Value *saved = g->vals, *dry = xmalloc((size_t)g->nvals * sizeof *dry);
         memcpy(dry, g->vals, (size_t)g->nvals * sizeof *dry);
         for (int i = 0; i < g->nvals; i++) dry[i].data = NULL;
         g->vals = dry;
-        rc = model_load_values(g, &f, path, 1, e);
+        rc = model_load_values(g, f, path, 1, e);
         g->vals = saved;
         free(dry);
     }
     if (rc == 0) {
-        model_load_values(g, &f, path, 1, e);
+        model_load_values(g, f, path, 1, e);
         g->step = probe.step;
         g->rng = probe.rng;
     }
+    return rc;
+}
+
+int checkpoint_load(const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
+{
+    StFile f;
+    if (safetensors_read(&f, path, e) < 0) return -1;
+    int rc = checkpoint_restore(&f, path, g, source, ts, e);
     safetensors_free(&f);
     return rc;
 }

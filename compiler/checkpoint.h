@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../runtime/graph.h"
+#include "../runtime/safetensors.h"
 
 /* Where training stands: the loader's order is derived from (seed, epoch), so the epoch
  * and the batches done in it fix the loader's position. */
@@ -28,5 +29,8 @@ int checkpoint_save(const char *path, const Graph *g, const char *source, const 
  * tensors and shapes), and restores the parameters, optimizer state, g->step, g->rng and
  * *ts. g must be bound. */
 int checkpoint_load(const char *path, Graph *g, const char *source, TrainState *ts, Error *e);
+
+/* checkpoint_load's checks and restore on a file already parsed; path names it in messages. */
+int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *source, TrainState *ts, Error *e);
 
 #endif

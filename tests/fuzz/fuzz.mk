@@ -1,0 +1,61 @@
+# tests/fuzz/fuzz.mk: libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the .cnn front end, model
+# files and checkpoints, and image decoding.
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_HARNESSES="cnn model image"]
+# builds them with clang -fsanitize=fuzzer,address,undefined in fuzz-obj/ (apart from the
+# normal build) and runs each for FUZZ_SECONDS, starting from tests/fuzz/corpus/<harness>/;
+# new inputs go to fuzz-work/<harness>/, crashes to fuzz-crashes/. A crash, once fixed,
+# is kept in tests/fuzz/regressions/<harness>/ and replayed by `make check`.
+
+# the replays: each harness with a main() that runs it on the regressions and the seeds
+FUZZ_REPLAYS = tests/fuzz/replay_cnn tests/fuzz/replay_model tests/fuzz/replay_image
+check_PROGRAMS += $(FUZZ_REPLAYS)
+tests_fuzz_replay_cnn_SOURCES = tests/fuzz/fuzz_cnn.c tests/fuzz/replay.c
+tests_fuzz_replay_model_SOURCES = tests/fuzz/fuzz_model.c tests/fuzz/replay.c
+tests_fuzz_replay_image_SOURCES = tests/fuzz/fuzz_image.c tests/fuzz/replay.c
+TESTS += tests/fuzz/test_replay.sh
+EXTRA_DIST += tests/fuzz/test_replay.sh tests/fuzz/stb_image_impl.c tests/fuzz/cnn.dict \
+	tests/fuzz/corpus tests/fuzz/regressions tests/fuzz/README.md
+
+FUZZ_SECONDS = 60
+FUZZ_HARNESSES = cnn model image
+FUZZ_CC = clang
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-std=c11 -D_DEFAULT_SOURCE -I$(abs_top_srcdir) -I$(abs_top_builddir) $(OPENBLAS_CFLAGS) $(STB_CFLAGS)
+FUZZ_LIBS = $(libcnnrt_a_SOURCES) $(libcnnfront_a_SOURCES) tests/fuzz/stb_image_impl.c
+FUZZ_GENERATED = compiler/lexer.c compiler/parser.c
+
+fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/fuzz_cnn.c \
+		$(srcdir)/tests/fuzz/fuzz_model.c $(srcdir)/tests/fuzz/fuzz_image.c
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-14-dev" >&2; exit 1; }
+	rm -rf fuzz-obj && mkdir -p fuzz-obj
+	srcs=; for f in $(FUZZ_LIBS); do case $$f in *.c) srcs="$$srcs $(abs_top_srcdir)/$$f";; esac; done; \
+	for f in $(FUZZ_GENERATED); do srcs="$$srcs $(abs_top_builddir)/$$f"; done; \
+	cd fuzz-obj && $(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $$srcs
+	for h in $(FUZZ_HARNESSES); do \
+		$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(srcdir)/tests/fuzz/fuzz_$$h.c fuzz-obj/*.o \
+			$(OPENBLAS_LIBS) $(LIBS) -lm -lpthread -o fuzz-obj/fuzz_$$h || exit 1; \
+	done
+	touch $@
+
+.PHONY: fuzz
+fuzz: fuzz-obj/stamp
+	@rc=0; for h in $(FUZZ_HARNESSES); do \
+		mkdir -p fuzz-work/$$h fuzz-crashes; \
+		extra=; dict=; \
+		case $$h in cnn) extra="$(srcdir)/tests/parse/errors $(srcdir)/models"; dict=-dict=$(srcdir)/tests/fuzz/cnn.dict;; esac; \
+		echo "== fuzz_$$h for $(FUZZ_SECONDS) s (log: fuzz-work/$$h.log)"; \
+		if fuzz-obj/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=fuzz-crashes/$$h- $$dict fuzz-work/$$h $(srcdir)/tests/fuzz/corpus/$$h $$extra \
+			>fuzz-work/$$h.log 2>&1; then \
+			sed -n 's/^stat::number_of_executed_units: */  executions: /p; s/^stat::peak_rss_mb: */  peak RSS MB: /p' fuzz-work/$$h.log; \
+			echo "  corpus: $$(ls fuzz-work/$$h | wc -l) new inputs; no crash"; \
+		else \
+			rc=1; grep -E -A30 '^==[0-9]+==ERROR|runtime error|^SUMMARY' fuzz-work/$$h.log | head -60; \
+			echo "FAIL: fuzz_$$h crashed: the input is in fuzz-crashes/ (replay: fuzz-obj/fuzz_$$h FILE)"; \
+		fi; \
+	done; exit $$rc
+
+clean-local: clean-fuzz
+.PHONY: clean-fuzz
+clean-fuzz:
+	rm -rf fuzz-obj fuzz-work fuzz-crashes

@@ -1,0 +1,5 @@
+/* tests/fuzz/stb_image_impl.c: stb_image compiled into the fuzz harnesses, so the decoder
+ * itself runs under the sanitizers and gives libFuzzer coverage (the normal build links
+ * Debian's prebuilt libstb instead). */
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
