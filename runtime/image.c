@@ -119,8 +119,10 @@ static uint8_t byte_at(const uint8_t *p, size_t len, size_t i) { return i < len 
 
 static int jpeg_tables_ok(const uint8_t *p, size_t len)
 {
-    if (len < 4 || p[0] != 0xFF || p[1] != 0xD8) return 1;     /* not a JPEG */
-    for (size_t i = 2; i + 1 < len; i++) {
+    size_t soi = 0;     /* stb takes FF... D8 as the start: any number of FF fill bytes */
+    while (soi < len && p[soi] == 0xFF) soi++;
+    if (soi == 0 || soi >= len || p[soi] != 0xD8) return 1;    /* not a JPEG */
+    for (size_t i = soi + 1; i + 1 < len; i++) {
         if (p[i] != 0xFF || p[i + 1] != 0xC4) continue;
         long L = (long)(byte_at(p, len, i + 2) << 8 | byte_at(p, len, i + 3)) - 2;
         size_t j = i + 4;
