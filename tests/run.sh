@@ -2,6 +2,8 @@
 # tests/run.sh: the test command. Builds cnnc (if needed), runs `make check`, then runs the
 # whole suite again in a copy built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (skip with CNNC_SANITIZE=0), and ends with the line "N passed, N failed".
+# CNNC_FUZZ_SECONDS=N adds `make fuzz` (each harness N seconds; each harness counts as a
+# test) and CNNC_VALGRIND=1 adds `make check-valgrind` (its tests count too), as CI does.
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -44,6 +46,20 @@ if [ "${CNNC_SANITIZE:-1}" != 0 ]; then
     git ls-files -co --exclude-standard -z | (cd "$top" && xargs -0 cp --parents -t "$san") || rc=1
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     build_and_check "$san" "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" || rc=1
+fi
+if [ -n "${CNNC_FUZZ_SECONDS:-}" ]; then
+    echo "== make fuzz, each harness $CNNC_FUZZ_SECONDS s"
+    for h in cnn model image; do
+        if make -s fuzz FUZZ_SECONDS="$CNNC_FUZZ_SECONDS" FUZZ_HARNESSES=$h; then passed=$((passed + 1))
+        else failed=$((failed + 1)); rc=1; fi
+    done
+fi
+if [ "${CNNC_VALGRIND:-0}" != 0 ]; then
+    echo "== make check-valgrind"
+    rm -f tests/*/*.trs
+    make -j"$jobs" check-valgrind >/dev/null 2>&1 || rc=1
+    grep -l -E '^:test-result: (FAIL|ERROR)' tests/*/*.trs 2>/dev/null | sed 's/^/failed under valgrind: /'
+    count "$top"
 fi
 [ "$rc" = 0 ] || [ "$failed" -gt 0 ] || failed=1   # a build failure counts
 echo "$passed passed, $failed failed"

@@ -48,7 +48,7 @@ ls "$tmp" | grep -q '\.tmp\.' && fail "a temporary file was left behind by a com
 CNNC_TEST_BATCH_DELAY_MS=40 train_bg "$tmp/int.safetensors" >"$tmp/int.log" 2>"$tmp/int.err"
 pid=$!
 n=0     # wait for the header line: training has started and the handler is in place
-while [ $n -lt 1000 ] && ! grep -q '^Training' "$tmp/int.log"; do sleep 0.01; n=$((n + 1)); done
+while [ $n -lt 12000 ] && ! grep -q '^Training' "$tmp/int.log"; do sleep 0.01; n=$((n + 1)); done
 sleep 0.5
 kill -INT $pid
 wait $pid
@@ -93,8 +93,8 @@ while [ $i -lt 40 ] && [ $done_ = 0 ]; do
     fi
     if [ $kills = 3 ]; then   # wait for the temporary file of a checkpoint write, then kill
         n=0
-        while [ $n -lt 400 ] && ! ls "$tmp" | grep -q '^kill\.ckpt\.tmp\.'"$pid"'$'; do sleep 0.01; n=$((n + 1)); done
-        [ $n -lt 400 ] || fail "no checkpoint write was seen to kill"
+        while [ $n -lt 12000 ] && ! ls "$tmp" | grep -q '^kill\.ckpt\.tmp\.'"$pid"'$'; do sleep 0.01; n=$((n + 1)); done
+        [ $n -lt 12000 ] || fail "no checkpoint write was seen to kill"
         mid_write=$pid
     else
         sleep "0.$(awk -v s=$$$i 'BEGIN { srand(s); printf "%02d", 10 + int(rand() * 30) }')"

@@ -7,6 +7,10 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 : "${CNNC:=$top_builddir/cnnc}"
+if [ -n "${CNNC_UNDER_VALGRIND:-}" ]; then   # 30 epochs at 100x100 under memcheck: hours
+    echo "test_train: skipped under valgrind (tests/checkpoint/test_checkpoint.sh trains a small model there)"
+    exit 77
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
