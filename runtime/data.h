@@ -54,6 +54,9 @@ void sample_cache_free(Dataset *ds);
 int  image_load(const char *path, int channels, Image *img, Error *e);
 /* The same on an image file's bytes in memory; what names it in messages. */
 int  image_decode(const char *what, const void *buf, size_t len, int channels, Image *img, Error *e);
+/* Images with more pixels are refused before decoding (default 2^26, 8192 x 8192; 0 restores
+ * it). The fuzz harness lowers it, so each input decodes quickly under the sanitizers. */
+void image_set_max_pixels(uint64_t n);
 void image_free(Image *img);
 
 typedef struct LoaderOptions {

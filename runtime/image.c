@@ -65,13 +65,17 @@ static const char *ext_of(const char *path)
  * input is resized from, and 256 MiB of RGBA to decode into. */
 #define IMAGE_MAX_PIXELS (1u << 26)
 
+static uint64_t max_pixels = IMAGE_MAX_PIXELS;
+
+void image_set_max_pixels(uint64_t n) { max_pixels = n ? n : IMAGE_MAX_PIXELS; }
+
 static int check_dims(const char *what, int ok, int w, int h, Error *e)
 {
     if (ok && (w < 1 || h < 1))
         return err_set(e, "%s: cannot decode image (it claims %d x %d pixels): re-export it or remove it", what, w, h);
-    if (ok && (uint64_t)w * (uint64_t)h > IMAGE_MAX_PIXELS)
-        return err_set(e, "%s: the image is %d x %d pixels, more than the %u cnnc decodes: resize it", what, w, h,
-                       IMAGE_MAX_PIXELS);
+    if (ok && (uint64_t)w * (uint64_t)h > max_pixels)
+        return err_set(e, "%s: the image is %d x %d pixels, more than the %llu cnnc decodes: resize it", what, w, h,
+                       (unsigned long long)max_pixels);
     return 0;
 }
 

@@ -27,15 +27,17 @@ FUZZ_GENERATED = compiler/lexer.c compiler/parser.c
 fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/fuzz_cnn.c \
 		$(srcdir)/tests/fuzz/fuzz_model.c $(srcdir)/tests/fuzz/fuzz_image.c
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-14-dev" >&2; exit 1; }
-	rm -rf fuzz-obj && mkdir -p fuzz-obj
-	srcs=; for f in $(FUZZ_LIBS); do case $$f in *.c) srcs="$$srcs $(abs_top_srcdir)/$$f";; esac; done; \
+	@echo "  CLANG    fuzz-obj/ (the runtime and front end with -fsanitize=fuzzer-no-link,address,undefined)"
+	@rm -rf fuzz-obj && mkdir -p fuzz-obj
+	@srcs=; for f in $(FUZZ_LIBS); do case $$f in *.c) srcs="$$srcs $(abs_top_srcdir)/$$f";; esac; done; \
 	for f in $(FUZZ_GENERATED); do srcs="$$srcs $(abs_top_builddir)/$$f"; done; \
 	cd fuzz-obj && $(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $$srcs
-	for h in $(FUZZ_HARNESSES); do \
+	@for h in cnn model image; do \
+		echo "  CLANG    fuzz-obj/fuzz_$$h"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(srcdir)/tests/fuzz/fuzz_$$h.c fuzz-obj/*.o \
 			$(OPENBLAS_LIBS) $(LIBS) -lm -lpthread -o fuzz-obj/fuzz_$$h || exit 1; \
 	done
-	touch $@
+	@touch $@
 
 .PHONY: fuzz
 fuzz: fuzz-obj/stamp
@@ -44,7 +46,7 @@ fuzz: fuzz-obj/stamp
 		extra=; dict=; \
 		case $$h in cnn) extra="$(srcdir)/tests/parse/errors $(srcdir)/models"; dict=-dict=$(srcdir)/tests/fuzz/cnn.dict;; esac; \
 		echo "== fuzz_$$h for $(FUZZ_SECONDS) s (log: fuzz-work/$$h.log)"; \
-		if fuzz-obj/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		if fuzz-obj/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix=fuzz-crashes/$$h- $$dict fuzz-work/$$h $(srcdir)/tests/fuzz/corpus/$$h $$extra \
 			>fuzz-work/$$h.log 2>&1; then \
 			sed -n 's/^stat::number_of_executed_units: */  executions: /p; s/^stat::peak_rss_mb: */  peak RSS MB: /p' fuzz-work/$$h.log; \
