@@ -44,7 +44,7 @@ static const char *explain(const char *why)
         { "bad png sig", "corrupt PNG: bad signature" },
         { "zlib corrupt", "corrupt PNG: bad compressed data" },
         { "bad huffman code", "corrupt PNG: bad compressed data" },
-        { "unknown image type", "not a PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PPM or PGM file" },
+        { "unknown image type", "not a PNG, JPEG, BMP, PPM or PGM file" },
         { "can't fopen", "cannot open the file" },
         { "outofmem", "out of memory" },
     };
@@ -79,19 +79,20 @@ static int check_dims(const char *what, int ok, int w, int h, Error *e)
     return 0;
 }
 
-static int decode_failed(const char *what, Error *e)
+static int decode_failed(const char *what, const char *why, Error *e)
 {
     const char *ext = ext_of(what);
     if (!strcasecmp(ext, ".tif") || !strcasecmp(ext, ".tiff") || !strcasecmp(ext, ".webp"))
-        return err_set(e, "%s: cannot decode image: %s files are not supported (stb_image reads PNG, JPEG, BMP, "
-                       "PPM/PGM, TGA, GIF): convert it to PNG", what, ext + 1);
-    return err_set(e, "%s: cannot decode image (%s): re-export it or remove it", what, explain(stbi_failure_reason()));
+        return err_set(e, "%s: cannot decode image: %s files are not supported (cnnc reads PNG, JPEG, BMP, PPM "
+                       "and PGM): convert it to PNG", what, ext + 1);
+    return err_set(e, "%s: cannot decode image (%s): re-export it or remove it", what,
+                   why ? why : explain(stbi_failure_reason()));
 }
 
 /* stb's w x h x n pixels (taken) into img, converted to `channels` */
 static int from_stb(const char *what, uint8_t *px, int w, int h, int n, int channels, Image *img, Error *e)
 {
-    if (!px) return decode_failed(what, e);
+    if (!px) return decode_failed(what, NULL, e);
     if (n < 1 || n > 4 || w < 1 || h < 1) {
         stbi_image_free(px);
         return err_set(e, "%s: cannot decode image (unexpected %d channels): re-export it or remove it", what, n);
@@ -141,6 +142,49 @@ static int jpeg_tables_ok(const uint8_t *p, size_t len)
     return 1;
 }
 
+/* The formats of torchvision's ImageFolder extensions that stb reads, by their first bytes:
+ * JPEG, PNG, BMP, PPM and PGM. Whatever else stb_image would try (GIF, TGA, PSD, HDR, PIC;
+ * TGA by guesswork, as it has no signature) is refused before stb sees it: fewer of Debian's
+ * stb_image 2.27 decoders face untrusted files. Returns NULL when allowed, else the name of
+ * the format found ("" for none). */
+static const char *refused_format(const uint8_t *p, size_t len)
+{
+    size_t soi = 0;
+    while (soi < len && p[soi] == 0xFF) soi++;
+    if (soi > 0 && soi < len && p[soi] == 0xD8) return NULL;                      /* JPEG, as stb finds it */
+    if (len >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) return NULL;
+    if (len >= 2 && p[0] == 'B' && p[1] == 'M') return NULL;
+    if (len >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) return NULL;    /* PGM, PPM */
+    if (len >= 4 && !memcmp(p, "GIF8", 4)) return "GIF";
+    if (len >= 4 && !memcmp(p, "8BPS", 4)) return "PSD";
+    if (len >= 2 && p[0] == '#' && p[1] == '?') return "HDR";
+    if (len >= 4 && !memcmp(p, "\x53\x80\xF6\x34", 4)) return "PIC";
+    return "";
+}
+
+/* stb 2.27 reads a PNM header's numbers into an int without an overflow check (undefined
+ * behaviour; fixed upstream in 2.28): refuse any of its three numbers past 9 digits. Reads
+ * the header as stbi__pnm_info does: whitespace and # comments between the numbers. */
+static int pnm_header_ok(const uint8_t *p, size_t len)
+{
+    if (len < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return 1;
+    size_t i = 2;
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (i < len && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
+            if (i < len && p[i] == '#') {
+                while (i < len && p[i] != '\n' && p[i] != '\r') i++;
+                continue;
+            }
+            break;
+        }
+        size_t digits = 0;
+        while (i < len && p[i] >= '0' && p[i] <= '9') i++, digits++;
+        if (digits > 9) return 0;
+    }
+    return 1;
+}
+
 int image_load(const char *path, int channels, Image *img, Error *e)
 {
     memset(img, 0, sizeof *img);
@@ -170,6 +214,14 @@ int image_decode(const char *what, const void *buf, size_t len, int channels, Im
     if (check_channels(what, channels, e)) return -1;
     if (len > INT32_MAX) return err_set(e, "%s: the image file is larger than 2 GiB: re-export it smaller", what);
     int w = 0, h = 0, n = 0;
+    const char *other = refused_format(buf, len);
+    if (other && *other)
+        return err_set(e, "%s: cannot decode image: %s files are not read (cnnc reads PNG, JPEG, BMP, PPM and PGM, "
+                          "the formats of torchvision's ImageFolder): convert it to PNG", what, other);
+    if (other) return decode_failed(what, "not a PNG, JPEG, BMP, PPM or PGM file", e);
+    if (!pnm_header_ok(buf, len))
+        return err_set(e, "%s: cannot decode image (a corrupt PPM/PGM header: a number with more than 9 digits): "
+                          "re-export it or remove it", what);
     if (!jpeg_tables_ok(buf, len))      /* before stb reads any of it, stbi_info included */
         return err_set(e, "%s: cannot decode image (a corrupt JPEG: a Huffman table with more than 256 codes): "
                           "re-export it or remove it", what);

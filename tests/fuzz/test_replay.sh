@@ -21,15 +21,20 @@ for h in cnn model image; do
         fails=$((fails + 1))
     fi
 done
-# the JPEGs that overran stb_image 2.27's Huffman tables must be refused before stb decodes
-# them (the normal build's libstb is not instrumented: only the refusal shows the guard works)
-for f in "$top_srcdir"/tests/fuzz/regressions/image/stb_jpeg_dht_*; do
-    [ -f "$f" ] || continue
-    got=$("$top_builddir/tests/fuzz/replay_image" -v "$f")
-    case $got in
-    *"a Huffman table with more than 256 codes"*) ;;
-    *) echo "FAIL: $f was not refused by the Huffman table guard: $got"; fails=$((fails + 1)) ;;
-    esac
-done
+# the files that tripped stb_image 2.27 must be refused before stb decodes them (the normal
+# build's libstb is not instrumented: only the refusal shows that the guard works)
+expect_refused() {   # file pattern, the words of the refusal
+    for f in "$top_srcdir"/tests/fuzz/regressions/image/$1; do
+        [ -f "$f" ] || continue
+        got=$("$top_builddir/tests/fuzz/replay_image" -v "$f")
+        case $got in
+        *"$2"*) ;;
+        *) echo "FAIL: $f was not refused with '$2': $got"; fails=$((fails + 1)) ;;
+        esac
+    done
+}
+expect_refused 'stb_jpeg_dht_*' "a Huffman table with more than 256 codes"
+expect_refused 'stb_pnm_header_*' "a corrupt PPM/PGM header"
+expect_refused 'tga_*' "not a PNG, JPEG, BMP, PPM or PGM file"
 echo "test_replay: $total inputs, $fails failed"
 [ $fails = 0 ]
