@@ -43,7 +43,7 @@ static const char *explain(const char *why)
         { "expected marker", "corrupt or truncated JPEG" },
         { "bad png sig", "corrupt PNG: bad signature" },
         { "zlib corrupt", "corrupt PNG: bad compressed data" },
-        { "bad huffman code", "corrupt PNG: bad compressed data" },
+        { "bad huffman code", "corrupt image: bad compressed data" },
         { "unknown image type", "not a PNG, JPEG, BMP, PPM or PGM file" },
         { "can't fopen", "cannot open the file" },
         { "outofmem", "out of memory" },
@@ -185,6 +185,58 @@ static int pnm_header_ok(const uint8_t *p, size_t len)
     return 1;
 }
 
+/* stb 2.27 decodes a scan with whatever Huffman table its header names, defined or not:
+ * a table never defined is read uninitialised. Walks the markers in stb's order (skipping
+ * bytes that are not markers, as stb does; a scan's data runs to the next marker) and
+ * refuses a scan that names a table no DHT before it defined: a progressive DC scan needs
+ * its DC table (first pass only), an AC scan its AC table, a baseline scan both. */
+static int jpeg_scans_ok(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && p[i] == 0xFF) i++;
+    if (i == 0 || i >= len || p[i] != 0xD8) return 1;     /* not a JPEG */
+    i++;
+    int defined[2][4] = { { 0 } }, progressive = 0;
+    while (i + 1 < len) {
+        if (p[i] != 0xFF) { i++; continue; }
+        int m = p[i + 1];
+        if (m == 0xFF) { i++; continue; }
+        i += 2;
+        if (m == 0xD9) return 1;                                /* EOI */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;
+        size_t seg = (size_t)byte_at(p, len, i) << 8 | byte_at(p, len, i + 1);
+        if (seg < 2) return 1;                                  /* stb refuses it */
+        if (m == 0xC2) progressive = 1;
+        if (m == 0xC4) {                                        /* DHT: mark the tables it defines */
+            size_t j = i + 2, end = i + seg;
+            while (j < end && j < len) {
+                int tc = byte_at(p, len, j) >> 4, th = byte_at(p, len, j) & 15;
+                if (tc > 1 || th > 3) return 1;                 /* stb refuses it */
+                size_t n = 0;
+                for (int k = 1; k <= 16; k++) n += byte_at(p, len, j + (size_t)k);
+                defined[tc][th] = 1;
+                j += 17 + n;
+            }
+        } else if (m == 0xDA) {                                 /* SOS: the tables it names */
+            int ns = byte_at(p, len, i + 2);
+            size_t after = i + 3 + 2 * (size_t)ns;
+            int ss = byte_at(p, len, after), ah = byte_at(p, len, after + 2) >> 4;
+            for (int c = 0; c < ns; c++) {
+                int q = byte_at(p, len, i + 4 + 2 * (size_t)c), td = q >> 4, ta = q & 15;
+                if (td > 3 || ta > 3) return 1;                 /* stb refuses it */
+                int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+                if ((need_dc && !defined[0][td]) || (need_ac && !defined[1][ta])) return 0;
+            }
+            i += seg;                                           /* then the scan's data, to the next marker */
+            while (i + 1 < len && !(p[i] == 0xFF && p[i + 1] != 0x00 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
+                i++;
+            continue;
+        }
+        i += seg;
+    }
+    return 1;
+}
+
 int image_load(const char *path, int channels, Image *img, Error *e)
 {
     memset(img, 0, sizeof *img);
@@ -225,6 +277,9 @@ int image_decode(const char *what, const void *buf, size_t len, int channels, Im
     if (!jpeg_tables_ok(buf, len))      /* before stb reads any of it, stbi_info included */
         return err_set(e, "%s: cannot decode image (a corrupt JPEG: a Huffman table with more than 256 codes): "
                           "re-export it or remove it", what);
+    if (!jpeg_scans_ok(buf, len))
+        return err_set(e, "%s: cannot decode image (a corrupt JPEG: a scan uses a Huffman table that was never "
+                          "defined): re-export it or remove it", what);
     int known = stbi_info_from_memory(buf, (int)len, &w, &h, &n);
     if (check_dims(what, known, w, h, e)) return -1;
     uint8_t *px = stbi_load_from_memory(buf, (int)len, &w, &h, &n, 0);

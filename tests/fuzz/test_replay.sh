@@ -35,6 +35,7 @@ expect_refused() {   # file pattern, the words of the refusal
 }
 expect_refused 'stb_jpeg_dht_*' "a Huffman table with more than 256 codes"
 expect_refused 'stb_pnm_header_*' "a corrupt PPM/PGM header"
+expect_refused 'stb_jpeg_undefined_*' "a Huffman table that was never defined"
 expect_refused 'tga_*' "not a PNG, JPEG, BMP, PPM or PGM file"
 echo "test_replay: $total inputs, $fails failed"
 [ $fails = 0 ]
