@@ -49,7 +49,7 @@ if [ "${CNNC_SANITIZE:-1}" != 0 ]; then
 fi
 if [ -n "${CNNC_FUZZ_SECONDS:-}" ]; then
     echo "== make fuzz, each harness $CNNC_FUZZ_SECONDS s"
-    for h in cnn model image; do
+    for h in cnn model image idx; do
         if make -s fuzz FUZZ_SECONDS="$CNNC_FUZZ_SECONDS" FUZZ_HARNESSES=$h; then passed=$((passed + 1))
         else failed=$((failed + 1)); rc=1; fi
     done

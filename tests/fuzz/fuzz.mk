@@ -1,23 +1,24 @@
 # tests/fuzz/fuzz.mk: libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the .cnn front end, model
-# files and checkpoints, and image decoding.
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_HARNESSES="cnn model image"]
+# files and checkpoints, image decoding and the MNIST IDX reader.
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_HARNESSES="cnn model image idx"]
 # builds them with clang -fsanitize=fuzzer,address,undefined in fuzz-obj/ (apart from the
 # normal build) and runs each for FUZZ_SECONDS, starting from tests/fuzz/corpus/<harness>/;
 # new inputs go to fuzz-work/<harness>/, crashes to fuzz-crashes/. A crash, once fixed,
 # is kept in tests/fuzz/regressions/<harness>/ and replayed by `make check`.
 
 # the replays: each harness with a main() that runs it on the regressions and the seeds
-FUZZ_REPLAYS = tests/fuzz/replay_cnn tests/fuzz/replay_model tests/fuzz/replay_image
+FUZZ_REPLAYS = tests/fuzz/replay_cnn tests/fuzz/replay_model tests/fuzz/replay_image tests/fuzz/replay_idx
 check_PROGRAMS += $(FUZZ_REPLAYS)
 tests_fuzz_replay_cnn_SOURCES = tests/fuzz/fuzz_cnn.c tests/fuzz/replay.c
 tests_fuzz_replay_model_SOURCES = tests/fuzz/fuzz_model.c tests/fuzz/replay.c
 tests_fuzz_replay_image_SOURCES = tests/fuzz/fuzz_image.c tests/fuzz/replay.c
+tests_fuzz_replay_idx_SOURCES = tests/fuzz/fuzz_idx.c tests/fuzz/replay.c
 TESTS += tests/fuzz/test_replay.sh
 EXTRA_DIST += tests/fuzz/test_replay.sh tests/fuzz/stb_image_impl.c tests/fuzz/cnn.dict \
 	tests/fuzz/corpus tests/fuzz/regressions tests/fuzz/README.md
 
 FUZZ_SECONDS = 60
-FUZZ_HARNESSES = cnn model image
+FUZZ_HARNESSES = cnn model image idx
 FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fopenmp -std=c11 -D_DEFAULT_SOURCE -I$(abs_top_srcdir) -I$(abs_top_builddir) $(OPENBLAS_CFLAGS) $(STB_CFLAGS)
@@ -28,7 +29,7 @@ FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow
 FUZZ_GENERATED = compiler/lexer.c compiler/parser.c
 
 fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_impl.c $(srcdir)/tests/fuzz/fuzz_cnn.c \
-		$(srcdir)/tests/fuzz/fuzz_model.c $(srcdir)/tests/fuzz/fuzz_image.c
+		$(srcdir)/tests/fuzz/fuzz_model.c $(srcdir)/tests/fuzz/fuzz_image.c $(srcdir)/tests/fuzz/fuzz_idx.c
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang with libFuzzer and OpenMP: apt-get install clang libclang-rt-14-dev libomp-14-dev" >&2; exit 1; }
 	@echo "  CLANG    fuzz-obj/ (the runtime and front end with -fsanitize=fuzzer-no-link,address,undefined)"
 	@rm -rf fuzz-obj && mkdir -p fuzz-obj
@@ -36,7 +37,7 @@ fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_im
 	for f in $(FUZZ_GENERATED); do srcs="$$srcs $(abs_top_builddir)/$$f"; done; \
 	cd fuzz-obj && $(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $$srcs && \
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_STB_FLAGS) -c $(abs_top_srcdir)/tests/fuzz/stb_image_impl.c
-	@for h in cnn model image; do \
+	@for h in cnn model image idx; do \
 		echo "  CLANG    fuzz-obj/fuzz_$$h"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(srcdir)/tests/fuzz/fuzz_$$h.c fuzz-obj/*.o \
 			$(OPENBLAS_LIBS) $(LIBS) -lm -lpthread -o fuzz-obj/fuzz_$$h || exit 1; \

@@ -8,7 +8,7 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 fails=0
 total=0
-for h in cnn model image; do
+for h in cnn model image idx; do
     set --
     for f in "$top_srcdir/tests/fuzz/regressions/$h"/* "$top_srcdir/tests/fuzz/corpus/$h"/*; do
         [ -f "$f" ] && set -- "$@" "$f"
