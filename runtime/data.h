@@ -50,7 +50,9 @@ int  dataset_mark_bad(const Dataset *ds, int i);
 int  dataset_bad_count(const Dataset *ds);      /* samples marked bad */
 void sample_cache_free(Dataset *ds);
 
-/* Decodes one image file (any format stb_image reads), converted to `channels` (1 or 3). */
+/* Decodes one image file (JPEG, PNG, BMP, PPM or PGM: the formats of torchvision's ImageFolder;
+ * others, and files that would trip stb_image 2.27's known bugs, are refused with a message),
+ * converted to `channels` (1 or 3). */
 int  image_load(const char *path, int channels, Image *img, Error *e);
 /* The same on an image file's bytes in memory; what names it in messages. */
 int  image_decode(const char *what, const void *buf, size_t len, int channels, Image *img, Error *e);

@@ -3,7 +3,9 @@
 # whole suite again in a copy built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (skip with CNNC_SANITIZE=0), and ends with the line "N passed, N failed".
 # CNNC_FUZZ_SECONDS=N adds `make fuzz` (each harness N seconds; each harness counts as a
-# test) and CNNC_VALGRIND=1 adds `make check-valgrind` (its tests count too), as CI does.
+# test) and CNNC_VALGRIND=1 adds `make check-valgrind-quick` (the C test programs and the
+# shell tests that train small models, under valgrind; its tests count too), as CI does;
+# CNNC_VALGRIND=full runs the whole suite under valgrind instead (hours).
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -55,9 +57,11 @@ if [ -n "${CNNC_FUZZ_SECONDS:-}" ]; then
     done
 fi
 if [ "${CNNC_VALGRIND:-0}" != 0 ]; then
-    echo "== make check-valgrind"
+    target=check-valgrind-quick
+    [ "$CNNC_VALGRIND" = full ] && target=check-valgrind
+    echo "== make $target"
     rm -f tests/*/*.trs
-    make -j"$jobs" check-valgrind >/dev/null 2>&1 || rc=1
+    make -j"$jobs" $target >/dev/null 2>&1 || rc=1
     grep -l -E '^:test-result: (FAIL|ERROR)' tests/*/*.trs 2>/dev/null | sed 's/^/failed under valgrind: /'
     count "$top"
 fi

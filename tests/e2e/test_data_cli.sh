@@ -16,13 +16,15 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 "$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
 model="$top_srcdir/models/sea_augmented.cnn"
 
-# 1. the augmented model: the same run with 0 and 2 workers
+# 1. the augmented model: the same run with 0 and 2 workers (not under valgrind: an hour)
+[ -n "${CNNC_UNDER_VALGRIND:-}" ] && echo "test_data_cli: part 1 skipped under valgrind" || {
 "$CNNC" "$model" --train --epochs 2 --seed 3 --workers 0 --data "$tmp/data" -o "$tmp/a.safetensors" >"$tmp/w0.log" 2>"$tmp/w0.err" \
     || fail "training with 0 workers: $(cat "$tmp/w0.err")"
 "$CNNC" "$model" --train --epochs 2 --seed 3 --workers 2 --data "$tmp/data" -o "$tmp/a.safetensors" >"$tmp/w2.log" 2>"$tmp/w2.err" \
     || fail "training with 2 workers: $(cat "$tmp/w2.err")"
 grep -q '^Epoch 2/2 - Train Loss' "$tmp/w0.log" || fail "no epoch lines with 0 workers"
 cmp -s "$tmp/w0.log" "$tmp/w2.log" || fail "0 and 2 workers differ: $(diff "$tmp/w0.log" "$tmp/w2.log" | head -4)"
+}
 
 # 2. --preview-augment N -o DIR: N PNGs per class, named by class
 "$CNNC" "$model" --preview-augment 3 -o "$tmp/preview" --data "$tmp/data" >"$tmp/p.log" 2>"$tmp/p.err" \
