@@ -237,6 +237,22 @@ static int jpeg_scans_ok(const uint8_t *p, size_t len)
     return 1;
 }
 
+/* stb 2.27 grows its buffer to a PNG chunk's declared length before reading it, so a few
+ * bytes claiming a 2 GiB IDAT chunk cost 2 GiB: a chunk running past the end of the file
+ * (truncated or forged) is refused first. */
+static int png_chunks_ok(const uint8_t *p, size_t len)
+{
+    if (len < 8 || memcmp(p, "\x89PNG\r\n\x1a\n", 8) != 0) return 1;
+    size_t i = 8;
+    while (i + 8 <= len) {
+        size_t n = (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
+        if (n > len - i - 8 || len - i - 8 - n < 4) return 0;      /* data and CRC must be there */
+        if (!memcmp(p + i + 4, "IEND", 4)) return 1;
+        i += 12 + n;
+    }
+    return 1;
+}
+
 int image_load(const char *path, int channels, Image *img, Error *e)
 {
     memset(img, 0, sizeof *img);
@@ -274,6 +290,8 @@ int image_decode(const char *what, const void *buf, size_t len, int channels, Im
     if (!pnm_header_ok(buf, len))
         return err_set(e, "%s: cannot decode image (a corrupt PPM/PGM header: a number with more than 9 digits): "
                           "re-export it or remove it", what);
+    if (!png_chunks_ok(buf, len))
+        return err_set(e, "%s: cannot decode image (the file is truncated): re-export it or remove it", what);
     if (!jpeg_tables_ok(buf, len))      /* before stb reads any of it, stbi_info included */
         return err_set(e, "%s: cannot decode image (a corrupt JPEG: a Huffman table with more than 256 codes): "
                           "re-export it or remove it", what);

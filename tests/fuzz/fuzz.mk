@@ -26,11 +26,12 @@ FUZZ_LIBS = $(libcnnrt_a_SOURCES) $(libcnnfront_a_SOURCES)
 # Two of UBSan's checks are off for stb_image alone, for bugs of Debian's stb 2.27 that
 # cnnc cannot guard against from outside and that corrupt no memory (AddressSanitizer and
 # valgrind stay clean on them; both are fixed upstream in 2.28):
-#   pointer-overflow: `NULL + 0` on a PNG whose first IDAT chunk is empty
+#   pointer-overflow, nonnull-attribute: `NULL + 0` and `memcpy(NULL, src, 0)` on a PNG
+#          whose first IDAT chunk is empty
 #   shift: the JPEG bit reader's count goes negative on corrupt entropy-coded data, and
 #          `b << (24 - code_bits)` shifts by more than 31 (garbage pixels, then an error)
 # tests/fuzz/regressions/image/ keeps one input of each, replayed by make check.
-FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow,shift
+FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow,nonnull-attribute,shift
 FUZZ_GENERATED = compiler/lexer.c compiler/parser.c
 
 fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_impl.c $(srcdir)/tests/fuzz/fuzz_cnn.c \

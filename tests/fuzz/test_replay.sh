@@ -37,5 +37,6 @@ expect_refused 'stb_jpeg_dht_*' "a Huffman table with more than 256 codes"
 expect_refused 'stb_pnm_header_*' "a corrupt PPM/PGM header"
 expect_refused 'stb_jpeg_undefined_*' "a Huffman table that was never defined"
 expect_refused 'tga_*' "not a PNG, JPEG, BMP, PPM or PGM file"
+expect_refused 'stb_png_huge_*' "cannot decode image (the file is truncated)"
 echo "test_replay: $total inputs, $fails failed"
 [ $fails = 0 ]
