@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Program p;
     if (check_source("fuzz.cnn", (const char *)data, size, NULL, &p, sink) < 0) return 0;
     for (int training = 0; training <= (p.opt.kind != OPT_NONE); training++) {
-        LowerOptions lo = { 2, training };
+        LowerOptions lo = { .batch = 2, .training = training };
         Error e;
         Graph *g = lower_program(&p, &lo, &e);
         if (!g) {

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         Program p;
         if (check_source("fixed.cnn", model_src, sizeof model_src - 1, NULL, &p, stderr) < 0) abort();
         Error e;
-        LowerOptions lo = { 1, 1 };
+        LowerOptions lo = { .batch = 1, .training = 1 };
         g = lower_program(&p, &lo, &e);
         if (!g) abort();
         PlanStats st;
