@@ -97,12 +97,13 @@ static int lower_optimizer(Graph *g, const Optimizer *opt, Error *e)
     return 0;
 }
 
-Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
+/* The input value and every layer after it; g->input and g->logits set. NULL with e set. */
+static Graph *lower_layers(const Program *p, int batch, int height, int width, Error *e)
 {
     Graph *g = graph_new();
     Error le;
-    g->max_batch = g->batch = o->batch;
-    int ishape[4] = { o->batch, p->in_shape[0], p->in_shape[1], p->in_shape[2] };
+    g->max_batch = g->batch = batch;
+    int ishape[4] = { batch, p->in_shape[0], height, width };
     int x = graph_value(g, "input", VK_INPUT, DT_F32, 4, ishape, 1);
     g->input = x;
     g->vals[x].keep = 1;        /* written before a step, read by re-runs: live throughout */
@@ -120,6 +121,14 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     }
     g->logits = x;
     g->vals[x].keep = 1;
+    return g;
+}
+
+Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
+{
+    Error le;
+    Graph *g = lower_layers(p, o->batch, p->in_shape[1], p->in_shape[2], e);
+    if (!g) return NULL;
     int lshape[1] = { o->batch };
     g->label = graph_value(g, "target", VK_LABEL, DT_I32, 1, lshape, 1);
     g->vals[g->label].keep = 1; /* read after the step to count correct predictions */
@@ -156,27 +165,9 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
 
 Graph *lower_forward(const Program *p, int batch, int height, int width, Error *e)
 {
-    Graph *g = graph_new();
     Error le;
-    g->max_batch = g->batch = batch;
-    int ishape[4] = { batch, p->in_shape[0], height, width };
-    int x = graph_value(g, "input", VK_INPUT, DT_F32, 4, ishape, 1);
-    g->input = x;
-    g->vals[x].keep = 1;
-    for (int i = 0; i < p->nlayers; i++) {
-        const Layer *L = &p->layers[i];
-        g->cur_line = L->loc.line;
-        g->cur_col = L->loc.col;
-        snprintf(g->cur_label, sizeof g->cur_label, "%s", L->key);
-        x = lower_layer(g, L, x, &le);
-        if (x < 0) {
-            err_set(e, "%s:%d:%d: error: %s(...): %s", p->path, L->loc.line, L->loc.col, L->type_name, le.msg);
-            graph_free(g);
-            return NULL;
-        }
-    }
-    g->logits = x;
-    g->vals[x].keep = 1;
+    Graph *g = lower_layers(p, batch, height, width, e);
+    if (!g) return NULL;
     if (fuse_graph(g, &le) < 0) {
         err_set(e, "%s: error: %s", p->path, le.msg);
         graph_free(g);
