@@ -23,15 +23,17 @@ FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fopenmp -std=c11 -D_DEFAULT_SOURCE -I$(abs_top_srcdir) -I$(abs_top_builddir) $(OPENBLAS_CFLAGS) $(STB_CFLAGS)
 FUZZ_LIBS = $(libcnnrt_a_SOURCES) $(libcnnfront_a_SOURCES)
-# Two of UBSan's checks are off for stb_image alone, for bugs of Debian's stb 2.27 that
+# Some of UBSan's checks are off for stb_image alone, for bugs of Debian's stb 2.27 that
 # cnnc cannot guard against from outside and that corrupt no memory (AddressSanitizer and
 # valgrind stay clean on them; both are fixed upstream in 2.28):
 #   pointer-overflow, nonnull-attribute: `NULL + 0` and `memcpy(NULL, src, 0)` on a PNG
 #          whose first IDAT chunk is empty
 #   shift: the JPEG bit reader's count goes negative on corrupt entropy-coded data, and
 #          `b << (24 - code_bits)` shifts by more than 31 (garbage pixels, then an error)
+#   signed-integer-overflow: stbi__jpeg_decode_block multiplies a corrupt coefficient by
+#          its dequantisation factor in int (garbage pixels; found by CI's fuzz run)
 # tests/fuzz/regressions/image/ keeps one input of each, replayed by make check.
-FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow,nonnull-attribute,shift
+FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow,nonnull-attribute,shift,signed-integer-overflow
 FUZZ_GENERATED = compiler/lexer.c compiler/parser.c
 
 fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_impl.c $(srcdir)/tests/fuzz/fuzz_cnn.c \
