@@ -3,7 +3,8 @@
  * "MODE median_seconds images/s". The profile mode times every node of a training step and
  * sets each GEMM-shaped node beside OpenBLAS's sgemm alone on the same shape (all threads:
  * the ceiling), and prints the share of the step spent outside GEMM-shaped nodes.
- * usage: bench_cnnc MODEL.cnn train|infer|profile BATCH REPEATS [THREADS] */
+ * "profile-infer" does the same for the forward pass alone.
+ * usage: bench_cnnc MODEL.cnn train|infer|profile|profile-infer BATCH REPEATS [THREADS] */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,12 +133,13 @@ static void profile(Graph *g, int reps, int phases)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: bench_cnnc MODEL.cnn train|infer|profile BATCH REPEATS [THREADS]\n");
+        fprintf(stderr, "usage: bench_cnnc MODEL.cnn train|infer|profile|profile-infer BATCH REPEATS [THREADS]\n");
         return 2;
     }
     const char *mode = argv[2];
     int batch = atoi(argv[3]), reps = atoi(argv[4]), threads = argc > 5 ? atoi(argv[5]) : 0;
-    int prof = strcmp(mode, "profile") == 0, train = prof || strcmp(mode, "train") == 0;
+    int prof = strncmp(mode, "profile", 7) == 0;
+    int train = strcmp(mode, "profile") == 0 || strcmp(mode, "train") == 0;
     Program p;
     if (check_file(argv[1], NULL, &p, stderr) < 0) return 1;
     LowerOptions lo = { .batch = batch, .training = train };
