@@ -1,6 +1,7 @@
-/* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) as im2col + sgemm,
- * with its two backward ops: the gradient of the input (sgemm + col2im) and the gradients
- * of the weight and bias (im2col + sgemm). */
+/* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) with its two backward
+ * ops, the gradient of the input and the gradients of the weight and bias. Stride 1 with a
+ * kernel larger than 1x1 runs on the direct kernels of conv2d_direct.c; other shapes use
+ * im2col + sgemm (forward, weight gradient) and sgemm + col2im (input gradient). */
 #include <omp.h>
 #include <string.h>
 
@@ -70,17 +71,64 @@ static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && 
 
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
 {
-    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0 };
+    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0 };
     c.K = C * k * k;
     c.P = c.Ho * c.Wo;
-    c.direct = im2col_is_identity(k, s, p);
+    c.identity = im2col_is_identity(k, s, p);
+    c.direct = s == 1 && k > 1;
     return c;
+}
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* floats after the padded planes that the direct kernels may read */
+static size_t corr_tail(int k) { return (size_t)k + 64; }
+
+/* corr_forward over positions [0, Q) of one image, split across the threads when called
+ * outside a parallel region (one image: latency); every output is summed alike either way */
+static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plane, int wp, int nc, int k,
+                               const float *w, const float *b, int O)
+{
+    int T = par_threads();
+    size_t blocks = Q / 64;
+    if (T <= 1 || blocks < 2) {
+        corr_forward(ye, Q, xp, plane, wp, nc, k, w, b, O, 0, Q);
+        return;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+        size_t lo = blocks * t / nt * 64, hi = blocks * (t + 1) / nt * 64;
+        if (hi > lo) corr_forward(ye, Q, xp, plane, wp, nc, k, w, b, O, lo, hi);
+    }
+}
+
+/* the direct forward of one image: pad x, correlate (rows with wp - Wo extra columns) */
+const float *conv2d_forward_rows(const ConvShape *c, const float *xn, const float *w, const float *b,
+                                 size_t *plane, int *ws)
+{
+    int wp = c->W + 2 * c->p;
+    size_t Q = round_up((size_t)c->Ho * wp, 64), xplane = (size_t)(c->H + 2 * c->p) * wp;
+    float *xp = op_scratch(0, (size_t)c->C * xplane + corr_tail(c->k));
+    corr_place(xp, xplane, wp, c->p, c->p, xn, c->C, c->H, c->W, corr_tail(c->k));
+    float *ye = op_scratch(3, (size_t)c->O * Q);
+    corr_forward_split(ye, Q, xp, xplane, wp, c->C, c->k, w, b, c->O);
+    *plane = Q;
+    *ws = wp;
+    return ye;
 }
 
 void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const float *w, const float *b)
 {
+    if (c->direct) {
+        size_t Q;
+        int wp;
+        const float *ye = conv2d_forward_rows(c, xn, w, b, &Q, &wp);
+        corr_extract(yn, ye, Q, wp, c->O, c->Ho, c->Wo);
+        return;
+    }
     const float *col = xn;
-    if (!c->direct) {
+    if (!c->identity) {
         float *buf = op_scratch(0, (size_t)c->K * c->P);
         im2col(buf, xn, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
         col = buf;
@@ -101,22 +149,60 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
         conv2d_forward_image(&c, y + (size_t)n * O * c.P, x + (size_t)n * C * H * W, w, b);
 }
 
-/* dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol) */
+/* Stride 1, pad <= k-1: dx[n] is the stride-1 convolution of dy[n], padded by k-1-pad, with
+ * the kernel flipped and its channels swapped: wf[c][o][i][j] = w[o][c][k-1-i][k-1-j].
+ * Otherwise dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol). */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    int direct = c.direct && pad <= k - 1, q = k - 1 - pad, wp = c.Wo + 2 * q;
+    size_t plane = (size_t)(c.Ho + 2 * q) * wp, Q = round_up((size_t)H * wp, 64);
+    float *wf = NULL;
+    if (direct) {
+        wf = op_scratch(1, (size_t)C * O * k * k);
+        for (int o = 0; o < O; o++)
+            for (int ch = 0; ch < C; ch++)
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++)
+                        wf[(((size_t)ch * O + o) * k + i) * k + j] = w[(((size_t)o * C + ch) * k + k - 1 - i) * k + k - 1 - j];
+    }
 #pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
     for (int n = 0; n < N; n++) {
         float *dxn = dx + (size_t)n * C * H * W;
         const float *dyn = dy + (size_t)n * O * c.P;
-        float *dcol = c.direct ? dxn : op_scratch(0, (size_t)c.K * c.P);
+        if (direct) {
+            float *dyp = op_scratch(0, (size_t)O * plane + corr_tail(k));
+            corr_place(dyp, plane, wp, q, q, dyn, O, c.Ho, c.Wo, corr_tail(k));
+            float *dxe = op_scratch(3, (size_t)C * Q);
+            corr_forward_split(dxe, Q, dyp, plane, wp, O, k, wf, NULL, C);
+            corr_extract(dxn, dxe, Q, wp, C, H, W);
+            continue;
+        }
+        float *dcol = c.identity ? dxn : op_scratch(0, (size_t)c.K * c.P);
         par_sgemm(CblasTrans, CblasNoTrans, c.K, c.P, O, 1.0f, w, c.K, dyn, c.P, 0.0f, dcol, c.P);
-        if (!c.direct) col2im(dxn, dcol, C, H, W, k, stride, pad, c.Ho, c.Wo);
+        if (!c.identity) col2im(dxn, dcol, C, H, W, k, stride, pad, c.Ho, c.Wo);
     }
 }
 
-/* dw (O x C*k*k) = sum over n of dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k);
+/* r[0] + ... + r[n-1] in double: 8 running sums (r[i] goes to sum i mod 8), then added in
+ * order; vectorised, and the same on every machine */
+CN_MULTIVERSION
+static double sum_f64(const float *r, size_t n)
+{
+    double lane[8] = { 0 };
+    size_t m = n / 8 * 8;
+    for (size_t i = 0; i < m; i += 8)
+#pragma omp simd
+        for (int l = 0; l < 8; l++) lane[l] += r[i + l];
+    for (size_t i = m; i < n; i++) lane[i - m] += r[i];
+    double s = 0;
+    for (int l = 0; l < 8; l++) s += lane[l];
+    return s;
+}
+
+/* dw (O x C*k*k) = sum over n of dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k) (direct
+ * kernels: the same sums without the columns);
  * db[o] = sum over n and the plane of dy[n][o]. Each thread sums its share of the images
  * into a partial dw of its own; the partials are then added in thread order, so the result
  * depends on the thread count only. */
@@ -137,8 +223,18 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
         for (int n = lo; n < hi; n++) {
             const float *xn = x + (size_t)n * C * H * W;
             const float *dyn = dy + (size_t)n * O * c.P;
+            if (c.direct) {            /* dw[o][tap] = dy[n][o] . the input rows under that tap */
+                int wp = W + 2 * pad;
+                size_t plane = (size_t)(H + 2 * pad) * wp, Q = round_up((size_t)c.Ho * wp, 16);
+                float *xp = op_scratch(0, (size_t)C * plane + corr_tail(k));
+                corr_place(xp, plane, wp, pad, pad, xn, C, H, W, corr_tail(k));
+                float *de = op_scratch(3, (size_t)O * Q);
+                corr_place(de, Q, wp, 0, 0, dyn, O, c.Ho, c.Wo, 0);
+                corr_weight(acc, de, Q, Q, xp, plane, wp, C, k, O, n > lo);
+                continue;
+            }
             const float *col = xn;
-            if (!c.direct) {
+            if (!c.identity) {
                 float *buf = op_scratch(0, (size_t)c.K * c.P);
                 im2col(buf, xn, C, H, W, k, stride, pad, c.Ho, c.Wo);
                 col = buf;
@@ -158,10 +254,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 #pragma omp parallel for schedule(static) if (O > 1 && par_threads() > 1)
     for (int o = 0; o < O; o++) {
         double sum = 0;
-        for (int n = 0; n < N; n++) {
-            const float *r = dy + ((size_t)n * O + o) * c.P;
-            for (int q = 0; q < c.P; q++) sum += r[q];
-        }
+        for (int n = 0; n < N; n++) sum += sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
         db[o] = (float)sum;
     }
 }

@@ -20,25 +20,61 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
     size_t out = (size_t)Hp * Wp;
 #pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
     for (int n = 0; n < N; n++) {
-        float *conv = op_scratch(2, (size_t)O * c.P);
-        conv2d_forward_image(&c, conv, x + (size_t)n * C * H * W, w, b);
+        const float *xn = x + (size_t)n * C * H * W, *conv;
+        size_t cplane = (size_t)c.P;
+        int ws = c.Wo;
+        if (c.direct) conv = conv2d_forward_rows(&c, xn, w, b, &cplane, &ws);
+        else {
+            float *buf = op_scratch(2, (size_t)O * c.P);
+            conv2d_forward_image(&c, buf, xn, w, b);
+            conv = buf;
+        }
         for (int o = 0; o < O; o++) {
             size_t plane = (size_t)n * O + o;
-            maxpool2d_plane(y + plane * out, argmax + plane * out, conv + (size_t)o * c.P, c.Ho, c.Wo, pk, ps, pp, 1);
+            maxpool2d_plane(y + plane * out, argmax + plane * out, conv + (size_t)o * cplane, c.Ho, c.Wo, ws,
+                            pk, ps, pp, 1);
         }
     }
 }
 
-/* dconv[N,O,Ho,Wo] = 0, then dconv[n][o][argmax] += dy unless y <= 0 (ReLU's gradient at the
- * maximum: y is the ReLU'd maximum) */
-void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
-                             int N, int O, int Ho, int Wo, int Hp, int Wp)
+/* One row of 2 x 2 windows: each of the four places gets dy where the argmax is (and ReLU
+ * let it through), else 0; every place written once, vectorised across the row */
+static inline void unpool_row_2x2(float *restrict d0, float *restrict d1, const float *restrict dy,
+                                  const float *restrict y, const int32_t *restrict a, int Wp, int32_t base, int Wo)
 {
+#pragma omp simd
+    for (int i = 0; i < Wp; i++) {
+        float g = y[i] <= 0.0f ? 0.0f : dy[i];           /* as relu_backward: NaN passes */
+        int32_t at = a[i] - (base + 2 * i);
+        d0[2 * i] = at == 0 ? g : 0.0f;
+        d0[2 * i + 1] = at == 1 ? g : 0.0f;
+        d1[2 * i] = at == Wo ? g : 0.0f;
+        d1[2 * i + 1] = at == Wo + 1 ? g : 0.0f;
+    }
+}
+
+/* dconv[N,O,Ho,Wo] = 0, then dconv[n][o][argmax] += dy unless y <= 0 (ReLU's gradient at the
+ * maximum: y is the ReLU'd maximum). 2 x 2 windows of stride 2 write each place once. */
+CN_MULTIVERSION
+void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
+                             int N, int O, int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp)
+{
+    int tiles = pk == 2 && ps == 2 && pp == 0;
 #pragma omp parallel for schedule(static) if ((size_t)N * O * Ho * Wo > 32768)
     for (size_t plane = 0; plane < (size_t)N * O; plane++) {
         float *dp = dconv + plane * Ho * Wo;
         const float *dyp = dy + plane * Hp * Wp, *yp = y + plane * Hp * Wp;
         const int32_t *ap = argmax + plane * Hp * Wp;
+        if (tiles) {
+            for (int r = 0; r < Hp; r++) {
+                float *d0 = dp + (size_t)2 * r * Wo;
+                unpool_row_2x2(d0, d0 + Wo, dyp + (size_t)r * Wp, yp + (size_t)r * Wp, ap + (size_t)r * Wp, Wp,
+                               2 * r * Wo, Wo);
+                if (Wo > 2 * Wp) d0[Wo - 1] = d0[2 * Wo - 1] = 0.0f;      /* odd width: last column */
+            }
+            if (Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
+            continue;
+        }
         memset(dp, 0, (size_t)Ho * Wo * sizeof *dp);
         for (int i = 0; i < Hp * Wp; i++)
             if (!(yp[i] <= 0.0f)) dp[ap[i]] += dyp[i];     /* as relu_backward: NaN passes */
@@ -133,7 +169,8 @@ static void backward_run(Graph *g, const Node *n)
 {
     const int *d = g->vals[n->out[0]].shape, *dy = g->vals[n->in[0]].shape;
     relu_maxpool2d_backward(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]), vi32(g, n->in[2]),
-                            d[0], d[1], d[2], d[3], dy[2], dy[3]);
+                            d[0], d[1], d[2], d[3], dy[2], dy[3], n->a.pool_kernel, n->a.pool_stride,
+                            n->a.pool_padding);
 }
 
 const OpDef op_relu_maxpool2d_backward = { "relu_maxpool2d_backward", backward_infer, backward_run, NULL };

@@ -21,15 +21,28 @@
 #define CN_MULTIVERSION
 #endif
 
+/* The direct convolution kernels may fuse a multiply and an add into one rounding (FMA):
+ * every x86-64-v3 or later CPU, and so the AVX-512 and AVX2 versions, do so alike. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CN_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#else
+#define CN_CONTRACT
+#endif
+
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad);
-/* The sizes of one convolution; K = C*k*k, P = Ho*Wo; direct: a 1x1 kernel needs no im2col */
-typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, direct; } ConvShape;
+/* The sizes of one convolution; K = C*k*k, P = Ho*Wo; identity: a 1x1 kernel needs no
+ * im2col; direct: stride 1 with a larger kernel, done by conv2d_direct.c's kernels */
+typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct; } ConvShape;
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p);
-/* yn (O x Ho*Wo) of one image xn (C x H x W); the GEMM is split across threads when called
+/* yn (O x Ho*Wo) of one image xn (C x H x W); the work is split across threads when called
  * outside a parallel region (one image: latency) */
 void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const float *w, const float *b);
+/* The same for a direct shape, left in scratch slot 3: plane o at o * *plane floats, its
+ * rows *ws floats apart (ws >= Wo) */
+const float *conv2d_forward_rows(const ConvShape *c, const float *xn, const float *w, const float *b,
+                                 size_t *plane, int *ws);
 /* conv2d's shape rule without declaring the output: x, w, b? against the kernel attributes */
 int conv2d_check(const Graph *g, const Node *n, int *O, int *Ho, int *Wo, Error *e);
 /* conv2d's backward rule, for fused ops that end in a convolution's gradient */
@@ -41,13 +54,31 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad);
 
+/* conv2d_direct.c: stride-1 correlation over zero-padded planes of row stride wp (plane
+ * floats apart, nc of them, followed by at least k + 64 zeros). Output position q of a
+ * plane with the same row stride reads xp[c*plane + i*wp + j + q] under tap (c, i, j).
+ * corr_place: dst[c*dplane + (top + h)*ws + left + w] = src[c][h][w] (src: nc planes of
+ * H x W), every other float of dst's nc planes and of the tail after them zero.
+ * corr_extract: dst[c][h][w] = src[c*splane + h*ws + w], the inverse for H x W.
+ * corr_forward: ye[o*ys + q] = b[o] (0 without b) + sum over taps of w[o][tap] * xp[...],
+ * for q in [q0, q1), both multiples of 64; w is O x (nc*k*k).
+ * corr_weight: g[o][tap] (+ g[o][tap] when accumulate) = sum over q < Q (a multiple of 16)
+ * of de[o*ds + q] * xp[...]; de must be zero at positions that are not outputs. */
+void corr_place(float *dst, size_t dplane, int ws, int top, int left, const float *src,
+                int nc, int H, int W, size_t tail);
+void corr_extract(float *dst, const float *src, size_t splane, int ws, int nc, int H, int W);
+void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, int nc, int k,
+                  const float *w, const float *b, int O, size_t q0, size_t q1);
+void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp, size_t plane, int wp,
+                 int nc, int k, int O, int accumulate);
+
 /* conv2d_relu_maxpool2d.c: y, argmax[N,O,Hp,Wp] = maxpool(relu(conv2d(x, w, b))), argmax
  * indexing the convolution's Ho x Wo plane; and its backward to the convolution's output */
 void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
                                    int N, int C, int H, int W, int O, int k, int stride, int pad,
                                    int pk, int ps, int pp);
 void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
-                             int N, int O, int Ho, int Wo, int Hp, int Wp);
+                             int N, int O, int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp);
 
 /* linear.c: x[N,in], w[out,in], b[out] (or NULL), y[N,out] = x w^T + b */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out);
@@ -64,11 +95,11 @@ void relu_backward(float *dx, const float *dy, const float *y, size_t n);
  * index within x's H*W plane. */
 void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                        int N, int C, int H, int W, int k, int stride, int pad);
-/* One H x W plane of it; with relu set, the window's values go through ReLU first (the
+/* One H x W plane of it, rows ws floats apart in xp; with relu set, the window's values go through ReLU first (the
  * fused conv2d_relu_maxpool2d): the same outputs as ReLU then MaxPool2d, NaNs included (for
  * 2 x 2 windows the argmax of an all-non-positive window may differ; its output is 0 and it
  * passes no gradient). */
-void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int k, int stride, int pad,
+void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu);
 /* dx[N,C,H,W] = scatter-add of dy[N,C,Ho,Wo] at argmax */
 void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
@@ -117,9 +148,10 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
                          const char *what_j, Error *e);
 /* A growing per-thread buffer of at least n floats, one per slot, valid until the next
  * call for the same slot on the same thread: kernels use it for im2col and partial sums
- * so that no call allocates once warmed up. Slot 0: im2col columns; slot 1: per-thread
- * partial gradients; slot 2: a fused kernel's intermediate. */
-#define OP_SCRATCH_SLOTS 3
+ * so that no call allocates once warmed up. Slot 0: im2col columns or padded planes;
+ * slot 1: per-thread partial gradients; slot 2: a fused kernel's intermediate; slot 3: a
+ * direct convolution's output rows. */
+#define OP_SCRATCH_SLOTS 4
 float *op_scratch(int slot, size_t n);
 
 #endif

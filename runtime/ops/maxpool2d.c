@@ -39,24 +39,24 @@ static inline void row_2x2(float *restrict y, int32_t *restrict a, const float *
  * argmax of a window whose values are all <= 0 can differ from ReLU-then-pool's first zero,
  * and there the output is 0 and no gradient flows back (relu_maxpool2d_backward). */
 CN_MULTIVERSION
-static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int relu)
+static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int relu)
 {
     int Ho = H / 2, Wo = W / 2;
     for (int oh = 0; oh < Ho; oh++) {
-        const float *r0 = xp + (size_t)2 * oh * W;
+        const float *r0 = xp + (size_t)2 * oh * ws;
         float *y = yp + oh * Wo;
-        row_2x2(y, ap + oh * Wo, r0, r0 + W, Wo, 2 * oh * W, W);
+        row_2x2(y, ap + oh * Wo, r0, r0 + ws, Wo, 2 * oh * W, W);
         if (relu)
 #pragma omp simd
             for (int ow = 0; ow < Wo; ow++) y[ow] = y[ow] < 0.0f ? 0.0f : y[ow];
     }
 }
 
-void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int k, int stride, int pad,
+void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu)
 {
     if (k == 2 && stride == 2 && pad == 0) {
-        plane_2x2(yp, ap, xp, H, W, relu);
+        plane_2x2(yp, ap, xp, H, W, ws, relu);
         return;
     }
     int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
@@ -70,7 +70,7 @@ void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int 
             int32_t at = h0 * W + w0;
             for (int ih = h0; ih < h1; ih++)
                 for (int iw = w0; iw < w1; iw++) {
-                    float v = xp[ih * W + iw];
+                    float v = xp[(size_t)ih * ws + iw];
                     if (relu && v < 0.0f) v = 0.0f;     /* relu(v): NaN stays NaN */
                     if (v > max || isnan(v)) {
                         max = v;
@@ -89,7 +89,7 @@ void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
     size_t in = (size_t)H * W, out = (size_t)window_out_size(H, k, stride, pad) * window_out_size(W, k, stride, pad);
 #pragma omp parallel for schedule(static) if ((size_t)N * C * H * W > 32768)
     for (size_t plane = 0; plane < (size_t)N * C; plane++)
-        maxpool2d_plane(y + plane * out, argmax + plane * out, x + plane * in, H, W, k, stride, pad, 0);
+        maxpool2d_plane(y + plane * out, argmax + plane * out, x + plane * in, H, W, W, k, stride, pad, 0);
 }
 
 /* dx[N,C,H,W] = 0, then dx[n][c][argmax] += dy[n][c][oh][ow] for every output position */
