@@ -5,7 +5,9 @@ and ratios: training and inference images/s on random tensors in memory (models/
 and models/fashion.cnn's training at batch 64), single-image latency, the notebook's whole
 20-epoch run on the stand-in folder with peak memory, and cnnc's per-node profile against
 OpenBLAS's sgemm alone. PyTorch runs as installed and in its best configuration (OpenBLAS
-single-threaded, glibc keeping large blocks mapped).
+single-threaded, glibc keeping large blocks mapped). bench_cnnc runs with
+OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, as the cnnc
+program sets for itself (compiler/main.c), so it measures what cnnc does.
 Without torch for /usr/bin/python3 only cnnc's figures are printed.
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run)."""
 import datetime
@@ -26,6 +28,9 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 THREADS = os.cpu_count() or 1
 BEST = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "33554432",
         "MALLOC_TRIM_THRESHOLD_": "4294967295"}
+# what the cnnc program does for itself: OpenMP threads wait without spinning, unless the user chose
+CNNC_ENV = {} if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ else {
+    "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def run(cmd, extra_env=None):
@@ -80,7 +85,7 @@ def main():
         for label, model, mode, batch, reps, _ in cases:
             r = results[label]
             cnn = os.path.join(SRC, "models", model + ".cnn")
-            r["cnnc"].append(ips(run([bench_cnnc, cnn, mode, str(batch), str(reps), str(THREADS)])[0]))
+            r["cnnc"].append(ips(run([bench_cnnc, cnn, mode, str(batch), str(reps), str(THREADS)], CNNC_ENV)[0]))
             if have_torch:
                 cmd = [PY, "bench_torch.py", model, mode, str(batch), str(reps), str(THREADS)]
                 r["torch"].append(ips(run(cmd)[0]))
@@ -128,7 +133,7 @@ def main():
     print()
     print("cnnc's training step at batch 10, node by node (GFLOP/s against OpenBLAS's sgemm alone on the same shape):")
     sys.stdout.flush()
-    out, _, _ = run([bench_cnnc, sea, "profile", "10", "10" if QUICK else "30", str(THREADS)])
+    out, _, _ = run([bench_cnnc, sea, "profile", "10", "10" if QUICK else "30", str(THREADS)], CNNC_ENV)
     print(out, end="")
 
 
