@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """bench/bench.py: `make bench`. Runs cnnc and PyTorch side by side on the same models,
 batch sizes, thread counts and data, alternating them round by round, and prints medians
-and ratios: training and inference images/s on random tensors in memory, single-image
-latency, the notebook's whole 20-epoch run on the stand-in folder with peak memory, and
-cnnc's per-node profile against OpenBLAS's sgemm alone. PyTorch runs as installed and in
-its best configuration (OpenBLAS single-threaded, glibc keeping large blocks mapped).
+and ratios: training and inference images/s on random tensors in memory (models/sea.cnn,
+and models/fashion.cnn's training at batch 64), single-image latency, the notebook's whole
+20-epoch run on the stand-in folder with peak memory, and cnnc's per-node profile against
+OpenBLAS's sgemm alone. PyTorch runs as installed and in its best configuration (OpenBLAS
+single-threaded, glibc keeping large blocks mapped). bench_cnnc runs with
+OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, as the cnnc
+program sets for itself (compiler/main.c), so it measures what cnnc does.
 Without torch for /usr/bin/python3 only cnnc's figures are printed.
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run)."""
 import datetime
@@ -25,6 +28,9 @@ QUICK = os.environ.get("BENCH_QUICK") == "1"
 THREADS = os.cpu_count() or 1
 BEST = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "33554432",
         "MALLOC_TRIM_THRESHOLD_": "4294967295"}
+# what the cnnc program does for itself: OpenMP threads wait without spinning, unless the user chose
+CNNC_ENV = {} if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ else {
+    "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def run(cmd, extra_env=None):
@@ -67,23 +73,25 @@ def main():
           f"PyTorch {torch_version}; command: make bench (bench/bench.py), {ROUNDS} rounds, medians")
     if not have_torch:
         print("note: /usr/bin/python3 has no torch (apt-get install python3-torch): PyTorch columns skipped")
-    cases = [  # label, mode, batch, repeats, unit
-        ("training, sea.cnn, batch 10", "train", 10, 10 if QUICK else 30, "images/s"),
-        ("training, sea.cnn, batch 64", "train", 64, 4 if QUICK else 10, "images/s"),
-        ("inference, sea.cnn, batch 64", "infer", 64, 5 if QUICK else 20, "images/s"),
-        ("single-image latency, sea.cnn", "infer", 1, 20 if QUICK else 100, "ms"),
+    cases = [  # label, model (models/MODEL.cnn, torch_models.MODELS[MODEL]), mode, batch, repeats, unit
+        ("training, sea.cnn, batch 10", "sea", "train", 10, 10 if QUICK else 30, "images/s"),
+        ("training, sea.cnn, batch 64", "sea", "train", 64, 4 if QUICK else 10, "images/s"),
+        ("training, fashion.cnn, batch 64", "fashion", "train", 64, 10 if QUICK else 30, "images/s"),
+        ("inference, sea.cnn, batch 64", "sea", "infer", 64, 5 if QUICK else 20, "images/s"),
+        ("single-image latency, sea.cnn", "sea", "infer", 1, 20 if QUICK else 100, "ms"),
     ]
     results = {c[0]: {"cnnc": [], "torch": [], "best": []} for c in cases}
     for _ in range(ROUNDS):
-        for label, mode, batch, reps, _ in cases:
+        for label, model, mode, batch, reps, _ in cases:
             r = results[label]
-            r["cnnc"].append(ips(run([bench_cnnc, sea, mode, str(batch), str(reps), str(THREADS)])[0]))
+            cnn = os.path.join(SRC, "models", model + ".cnn")
+            r["cnnc"].append(ips(run([bench_cnnc, cnn, mode, str(batch), str(reps), str(THREADS)], CNNC_ENV)[0]))
             if have_torch:
-                cmd = [PY, "bench_torch.py", "sea", mode, str(batch), str(reps), str(THREADS)]
+                cmd = [PY, "bench_torch.py", model, mode, str(batch), str(reps), str(THREADS)]
                 r["torch"].append(ips(run(cmd)[0]))
                 r["best"].append(ips(run(cmd, BEST)[0]))
     rows = []
-    for label, mode, batch, reps, unit in cases:
+    for label, _, _, _, _, unit in cases:
         r = {k: statistics.median(v) if v else None for k, v in results[label].items()}
         if unit == "ms":   # images/s of batch 1 -> milliseconds per image
             r = {k: (1000.0 / v if v else None) for k, v in r.items()}
@@ -125,7 +133,7 @@ def main():
     print()
     print("cnnc's training step at batch 10, node by node (GFLOP/s against OpenBLAS's sgemm alone on the same shape):")
     sys.stdout.flush()
-    out, _, _ = run([bench_cnnc, sea, "profile", "10", "10" if QUICK else "30", str(THREADS)])
+    out, _, _ = run([bench_cnnc, sea, "profile", "10", "10" if QUICK else "30", str(THREADS)], CNNC_ENV)
     print(out, end="")
 
 
