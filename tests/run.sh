@@ -2,9 +2,10 @@
 # tests/run.sh: the test command. Builds cnnc (if needed), runs `make check`, then runs the
 # whole suite again in a copy built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (skip with CNNC_SANITIZE=0), and ends with the line "N passed, N failed".
-# CNNC_FUZZ_SECONDS=N adds `make fuzz` (each harness N seconds; each harness counts as a
-# test) and CNNC_VALGRIND=1 adds `make check-valgrind-quick` (the C test programs and the
-# shell tests that train small models, under valgrind; its tests count too), as CI does;
+# CNNC_FUZZ_SECONDS=N adds `make fuzz` (each harness N seconds from seed CNNC_FUZZ_SEED,
+# 0 = random, CI uses 1; each harness counts as a test) and CNNC_VALGRIND=1 adds `make
+# check-valgrind-quick` (the C test programs and the shell tests that train small models,
+# under valgrind; its tests count too), as CI does;
 # CNNC_VALGRIND=full runs the whole suite under valgrind instead (hours).
 set -u
 cd "$(dirname "$0")/.."
@@ -52,7 +53,7 @@ fi
 if [ -n "${CNNC_FUZZ_SECONDS:-}" ]; then
     echo "== make fuzz, each harness $CNNC_FUZZ_SECONDS s"
     for h in cnn model image idx; do
-        if make -s fuzz FUZZ_SECONDS="$CNNC_FUZZ_SECONDS" FUZZ_HARNESSES=$h; then passed=$((passed + 1))
+        if make -s fuzz FUZZ_SECONDS="$CNNC_FUZZ_SECONDS" FUZZ_SEED="${CNNC_FUZZ_SEED:-0}" FUZZ_HARNESSES=$h; then passed=$((passed + 1))
         else failed=$((failed + 1)); rc=1; fi
     done
 fi
