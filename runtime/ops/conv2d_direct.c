@@ -11,13 +11,6 @@
 
 #include "kernels.h"
 
-typedef float vf __attribute__((vector_size(64)));
-#define VL 16
-
-/* (macros: a function passing vf by value would change the ABI between the clones) */
-#define LOAD(v, p) memcpy(&(v), (p), sizeof(vf))
-#define SPLAT(v, x) ((v) = (vf){ 0 } + (x))
-
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
 void corr_place(float *dst, size_t dplane, int ws, int top, int left, const float *src,

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../graph.h"
 #include "../rng.h"
@@ -28,6 +29,14 @@
 #else
 #define CN_CONTRACT
 #endif
+
+/* Hand-blocked kernels (conv2d_direct.c, linear.c) hold 16 floats per GCC vector; loads and
+ * stores go through memcpy (any alignment). Macros, not functions: passing a vf by value
+ * would change the ABI between the clones. */
+typedef float vf __attribute__((vector_size(64)));
+#define VL 16
+#define LOAD(v, p) memcpy(&(v), (p), sizeof(vf))
+#define SPLAT(v, x) ((v) = (vf){ 0 } + (x))
 
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,

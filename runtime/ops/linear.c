@@ -1,5 +1,8 @@
-/* runtime/ops/linear.c: Linear (y = x W^T + b) as one sgemm, with its two backward ops:
- * the gradient of the input and the gradients of the weight and bias. */
+/* runtime/ops/linear.c: Linear (y = x W^T + b) with its two backward ops: the gradient of
+ * the input and the gradients of the weight and bias. Batches of up to SMALL_N rows run on
+ * kernels of our own that stream the (large) weight once in long contiguous runs; larger
+ * batches are one sgemm each. */
+#include <omp.h>
 #include <string.h>
 
 #include "../parallel.h"
@@ -7,9 +10,162 @@
 #include "../ops.h"
 #include "kernels.h"
 
+#define SMALL_N 16
+/* columns of x (and of the weight) per chunk of the backward kernels: what stays in cache */
+#define KCHUNK 1024
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* The threads to use for `work` multiply-adds split into `parts` pieces (1 inside a parallel
+ * region, or when the work is too small to be worth waking them) */
+static int threads_for(double work, int parts)
+{
+    int T = par_threads();
+    if (work < 100000.0) T = 1;
+    return T < parts ? T : parts;
+}
+
+/* y[n][o] = b[o] + x[n] . w[o] for o in [o0, o1): 4 outputs x 4 rows per register block */
+CN_MULTIVERSION CN_CONTRACT
+static void small_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out,
+                          int o0, int o1)
+{
+    int kv = in / VL * VL;
+    for (int o = o0; o < o1; o += 4)
+        for (int n0 = 0; n0 < N; n0 += 4) {
+            const float *wr[4], *xr[4];
+            for (int a = 0; a < 4; a++) wr[a] = w + (size_t)imin(o + a, o1 - 1) * in;
+            for (int m = 0; m < 4; m++) xr[m] = x + (size_t)imin(n0 + m, N - 1) * in;
+            vf acc[4][4];
+#pragma GCC unroll 4
+            for (int a = 0; a < 4; a++)
+#pragma GCC unroll 4
+                for (int m = 0; m < 4; m++) SPLAT(acc[a][m], 0.0f);
+            for (int k = 0; k < kv; k += VL) {
+                vf wv[4], xv[4];
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) LOAD(wv[a], wr[a] + k);
+#pragma GCC unroll 4
+                for (int m = 0; m < 4; m++) LOAD(xv[m], xr[m] + k);
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++)
+#pragma GCC unroll 4
+                    for (int m = 0; m < 4; m++) acc[a][m] += wv[a] * xv[m];
+            }
+            for (int a = 0; a < 4 && o + a < o1; a++)
+                for (int m = 0; m < 4 && n0 + m < N; m++) {
+                    float s = 0.0f;
+                    for (int l = 0; l < VL; l++) s += acc[a][m][l];
+                    for (int k = kv; k < in; k++) s += wr[a][k] * xr[m][k];
+                    y[(size_t)(n0 + m) * out + o + a] = b ? b[o + a] + s : s;
+                }
+        }
+}
+
+/* dx[n][k] = sum over o of dy[n][o] * w[o][k] for k in [k0, k1): 4 rows x 64 columns per
+ * register block, the weight's KCHUNK columns kept in cache across the row blocks */
+CN_MULTIVERSION CN_CONTRACT
+static void small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
+                                 int k0, int k1)
+{
+    for (int c0 = k0; c0 < k1; c0 += KCHUNK) {
+        int c1 = imin(c0 + KCHUNK, k1), cv = c0 + (c1 - c0) / (4 * VL) * (4 * VL);
+        for (int n0 = 0; n0 < N; n0 += 4) {
+            const float *dr[4];
+            for (int m = 0; m < 4; m++) dr[m] = dy + (size_t)imin(n0 + m, N - 1) * out;
+            for (int k = c0; k < cv; k += 4 * VL) {
+                vf acc[4][4];
+#pragma GCC unroll 4
+                for (int m = 0; m < 4; m++)
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++) SPLAT(acc[m][v], 0.0f);
+                for (int o = 0; o < out; o++) {
+                    vf wv[4];
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++) LOAD(wv[v], w + (size_t)o * in + k + VL * v);
+#pragma GCC unroll 4
+                    for (int m = 0; m < 4; m++) {
+                        float s = dr[m][o];
+#pragma GCC unroll 4
+                        for (int v = 0; v < 4; v++) acc[m][v] += s * wv[v];
+                    }
+                }
+                for (int m = 0; m < 4 && n0 + m < N; m++)
+                    memcpy(dx + (size_t)(n0 + m) * in + k, acc[m], sizeof acc[m]);
+            }
+            for (int m = 0; m < 4 && n0 + m < N; m++)
+                for (int k = cv; k < c1; k++) {
+                    float s = 0.0f;
+                    for (int o = 0; o < out; o++) s += dr[m][o] * w[(size_t)o * in + k];
+                    dx[(size_t)(n0 + m) * in + k] = s;
+                }
+        }
+    }
+}
+
+/* dw[o][k] = sum over n of dy[n][o] * x[n][k] for k in [k0, k1): 4 outputs x 64 columns per
+ * register block, x's KCHUNK columns kept in cache across the outputs */
+CN_MULTIVERSION CN_CONTRACT
+static void small_backward_weight(float *dw, const float *dy, const float *x, int N, int in, int out,
+                                  int k0, int k1)
+{
+    for (int c0 = k0; c0 < k1; c0 += KCHUNK) {
+        int c1 = imin(c0 + KCHUNK, k1), cv = c0 + (c1 - c0) / (4 * VL) * (4 * VL);
+        for (int o0 = 0; o0 < out; o0 += 4) {
+            int oa[4];
+            for (int a = 0; a < 4; a++) oa[a] = imin(o0 + a, out - 1);
+            for (int k = c0; k < cv; k += 4 * VL) {
+                vf acc[4][4];
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++)
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++) SPLAT(acc[a][v], 0.0f);
+                for (int n = 0; n < N; n++) {
+                    vf xv[4];
+                    const float *d = dy + (size_t)n * out;
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++) LOAD(xv[v], x + (size_t)n * in + k + VL * v);
+#pragma GCC unroll 4
+                    for (int a = 0; a < 4; a++) {
+                        float s = d[oa[a]];
+#pragma GCC unroll 4
+                        for (int v = 0; v < 4; v++) acc[a][v] += s * xv[v];
+                    }
+                }
+                for (int a = 0; a < 4 && o0 + a < out; a++)
+                    memcpy(dw + (size_t)(o0 + a) * in + k, acc[a], sizeof acc[a]);
+            }
+            for (int a = 0; a < 4 && o0 + a < out; a++)
+                for (int k = cv; k < c1; k++) {
+                    float s = 0.0f;
+                    for (int n = 0; n < N; n++) s += dy[(size_t)n * out + o0 + a] * x[(size_t)n * in + k];
+                    dw[(size_t)(o0 + a) * in + k] = s;
+                }
+        }
+    }
+}
+
+/* [lo, hi) of thread t's share of `len`, cut at multiples of `step` */
+static void share(int len, int step, int t, int T, int *lo, int *hi)
+{
+    int blocks = (len + step - 1) / step;
+    *lo = imin(blocks * t / T * step, len);
+    *hi = imin(blocks * (t + 1) / T * step, len);
+}
+
 /* y[N,out] = x[N,in] @ w[out,in]^T + b[out] */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out)
 {
+    if (N > 0 && N <= SMALL_N) {
+        int T = threads_for((double)N * in * out, (out + 3) / 4);
+#pragma omp parallel num_threads(T) if (T > 1)
+        {
+            int lo, hi;
+            share(out, 4, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
+            if (hi > lo) small_forward(y, x, w, b, N, in, out, lo, hi);
+        }
+        return;
+    }
     if (b)
         for (int n = 0; n < N; n++) memcpy(y + (size_t)n * out, b, (size_t)out * sizeof *y);
     par_sgemm(CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
@@ -18,6 +174,16 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 /* dx[N,in] = dy[N,out] @ w[out,in] */
 void linear_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out)
 {
+    if (N > 0 && N <= SMALL_N) {
+        int T = threads_for((double)N * in * out, (in + 4 * VL - 1) / (4 * VL));
+#pragma omp parallel num_threads(T) if (T > 1)
+        {
+            int lo, hi;
+            share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
+            if (hi > lo) small_backward_input(dx, dy, w, N, in, out, lo, hi);
+        }
+        return;
+    }
     par_sgemm(CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }
 
@@ -25,7 +191,15 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
 void linear_backward_weight(float *dw, float *db, const float *dy, const float *x, int N, int in, int out)
 {
     if (N == 0) memset(dw, 0, (size_t)out * in * sizeof *dw);
-    else
+    else if (N <= SMALL_N) {
+        int T = threads_for((double)N * in * out, (in + 4 * VL - 1) / (4 * VL));
+#pragma omp parallel num_threads(T) if (T > 1)
+        {
+            int lo, hi;
+            share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
+            if (hi > lo) small_backward_weight(dw, dy, x, N, in, out, lo, hi);
+        }
+    } else
         par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);
     if (!db) return;
     for (int o = 0; o < out; o++) {

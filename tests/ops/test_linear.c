@@ -1,5 +1,6 @@
 /* tests/ops/test_linear.c: linear and its backward ops against a direct-loop double
- * reference and central differences of it. */
+ * reference and central differences of it, for batches on the small-batch kernels and on
+ * sgemm; and the kernels alone on the notebook's 20000 x 128 layer against double sums. */
 #include "testgraph.h"
 
 typedef struct Case {
@@ -156,12 +157,59 @@ static void test_errors(void)
     graph_free(g);
 }
 
+/* The kernels alone on shapes too large for central differences (split across threads):
+ * against the double-precision products dy w and dy^T x. */
+static void test_large(int N, int in, int out, uint64_t seed)
+{
+    size_t nx = (size_t)N * in, nw = (size_t)out * in, ny = (size_t)N * out;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)out * 4), *y = malloc(ny * 4);
+    float *dy = malloc(ny * 4), *dx = malloc(nx * 4), *dw = malloc(nw * 4), *db = malloc((size_t)out * 4);
+    double *ry = malloc(ny * 8), *rdx = calloc(nx, 8), *rdw = calloc(nw, 8), *rdb = calloc((size_t)out, 8);
+    Rng r;
+    rng_seed(&r, seed);
+    tg_fill(x, nx, -1, 1, &r);
+    tg_fill(w, nw, -1, 1, &r);
+    tg_fill(b, (size_t)out, -1, 1, &r);
+    tg_fill(dy, ny, -1, 1, &r);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < out; o++) {
+            double s = b[o], d = dy[(size_t)n * out + o];
+            for (int i = 0; i < in; i++) {
+                s += (double)x[(size_t)n * in + i] * w[(size_t)o * in + i];
+                rdx[(size_t)n * in + i] += d * w[(size_t)o * in + i];
+                rdw[(size_t)o * in + i] += d * x[(size_t)n * in + i];
+            }
+            ry[(size_t)n * out + o] = s;
+            rdb[o] += d;
+        }
+    linear_forward(y, x, w, b, N, in, out);
+    linear_backward_input(dx, dy, w, N, in, out);
+    linear_backward_weight(dw, db, dy, x, N, in, out);
+    char what[96];
+    double tol = 1e-6 * in;      /* float sums of `in` products of values in [-1, 1) */
+    snprintf(what, sizeof what, "N%d in%d out%d: y", N, in, out);
+    tg_check_array(y, ry, ny, tol, 1e-5, what);
+    snprintf(what, sizeof what, "N%d in%d out%d: dx", N, in, out);
+    tg_check_array(dx, rdx, nx, 1e-6 * out, 1e-5, what);
+    snprintf(what, sizeof what, "N%d in%d out%d: dw", N, in, out);
+    tg_check_array(dw, rdw, nw, 1e-6 * N, 1e-5, what);
+    snprintf(what, sizeof what, "N%d in%d out%d: db", N, in, out);
+    tg_check_array(db, rdb, (size_t)out, 1e-6 * N, 1e-5, what);
+    free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(db);
+    free(ry), free(rdx), free(rdw), free(rdb);
+}
+
 int main(void)
 {
     static const Case cases[] = {
         { 1, 5, 3, 1 }, { 3, 7, 4, 1 }, { 4, 6, 2, 0 }, { 2, 1, 1, 1 }, { 5, 64, 10, 1 },
+        { 6, 1100, 7, 1 },      /* two column chunks, a vector tail, partial row and output blocks */
+        { 16, 150, 9, 1 },      /* the largest batch of the small kernels */
+        { 17, 40, 5, 1 },       /* sgemm, then (N-1 = 16) the small kernels */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 200 + i);
+    test_large(3, 20000, 128, 300);
+    test_large(13, 3000, 37, 301);
     test_requires_grad();
     test_errors();
     return test_done("test_linear");
