@@ -62,12 +62,37 @@ static void redirect(Graph *g, int from, int to)
     for (int i = 0; i < g->nnodes; i++)
         for (int k = 0; k < g->nodes[i].nin; k++)
             if (g->nodes[i].in[k] == from) g->nodes[i].in[k] = to;
-    for (int i = 0; i < g->nvals; i++)
+    for (int i = 0; i < g->nvals; i++) {
         if (g->vals[i].view_of == from) g->vals[i].view_of = to;
+        if (g->vals[i].grad == from) g->vals[i].grad = to;
+    }
     int *ids[] = { &g->input, &g->label, &g->logits, &g->loss, &g->probs };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (*ids[i] == from) *ids[i] = to;
     g->vals[to].keep |= g->vals[from].keep;
+}
+
+/* After a pass replaced nodes: place[i] of each of the first n0 nodes is i (kept), the
+ * index of the fused node that takes its place, or -1 (dropped). The replaced nodes'
+ * outputs go, the fused nodes take their places in the order, and the graph is renumbered. */
+static void rebuild(Graph *g, int n0, const int *place)
+{
+    char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
+    int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
+    for (int i = 0; i < n0; i++) {
+        if (place[i] == i) continue;
+        Node *old = &g->nodes[i];                   /* the replaced nodes: their values go */
+        for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
+    }
+    for (int i = 0; i < n0; i++)
+        if (place[i] >= 0) order[n++] = place[i];
+    for (int i = 0; i < n; i++) {                   /* the fused nodes now produce their outputs */
+        Node *nd = &g->nodes[order[i]];
+        for (int k = 0; k < nd->nout; k++) g->vals[nd->out[k]].producer = order[i];
+    }
+    compact(g, order, n, dead);
+    free(order);
+    free(dead);
 }
 
 int fuse_graph(Graph *g, Error *e)
@@ -103,24 +128,82 @@ int fuse_graph(Graph *g, Error *e)
         place[r] = place[m] = -1;
         fused++;
     }
-    if (fused) {
-        char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
-        int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
-        for (int i = 0; i < n0; i++) {
-            if (place[i] == i) continue;
-            Node *old = &g->nodes[i];                   /* the chain's nodes: their values go */
-            for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
+    if (fused) rebuild(g, n0, place);
+    free(place);
+    return fused;
+}
+
+/* the node with op `op` whose first two inputs are a and b, or -1 */
+static int find_node(const Graph *g, int op, int a, int b)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == op && g->nodes[i].nin >= 2 && g->nodes[i].in[0] == a && g->nodes[i].in[1] == b)
+            return i;
+    return -1;
+}
+
+/* whether a node after `from`, other than the nodes skip1 and skip2, reads value v */
+static int read_after(const Graph *g, int v, int from, int skip1, int skip2)
+{
+    for (int i = from + 1; i < g->nnodes; i++)
+        if (i != skip1 && i != skip2)
+            for (int k = 0; k < g->nodes[i].nin; k++)
+                if (g->nodes[i].in[k] == v) return 1;
+    return 0;
+}
+
+/* whether every reader of v comes after node `at` */
+static int read_only_after(const Graph *g, int v, int at)
+{
+    for (int i = 0; i <= at; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (g->nodes[i].in[k] == v) return 0;
+    return 1;
+}
+
+int fuse_updates(Graph *g, Error *e)
+{
+    int n0 = g->nnodes, fused = 0;
+    int *place = xmalloc((size_t)(unsigned)n0 * sizeof *place);
+    for (int i = 0; i < n0; i++) place[i] = i;
+    for (int i = 0; i < n0; i++) {
+        Node adam = g->nodes[i];
+        if (adam.op != OP_adam) continue;
+        int w = adam.in[0], gw = adam.in[1], bw = g->vals[gw].producer;
+        if (bw < 0 || g->nodes[bw].op != OP_linear_backward_weight || g->nodes[bw].out[0] != gw ||
+            sole_user(g, gw) != i)
+            continue;
+        Node weight = g->nodes[bw];
+        int dy = weight.in[0], bi = find_node(g, OP_linear_backward_input, dy, w);
+        /* the weight may change at bi's place only if nothing later reads it */
+        if (bi < 0 || place[bi] != bi || read_after(g, w, bi, bw, i)) continue;
+        if (weight.nout == 2 && !read_only_after(g, weight.out[1], bi)) continue;
+        Node input = g->nodes[bi];
+        Attrs a = adam.a;
+        a.hint_ndim = weight.a.hint_ndim;
+        memcpy(a.hint, weight.a.hint, sizeof a.hint);
+        g->cur_phase = PHASE_BACKWARD;
+        g->cur_line = input.line;
+        g->cur_col = input.col;
+        memcpy(g->cur_label, input.label, sizeof g->cur_label);
+        int in[5] = { dy, weight.in[1], w, adam.in[2], adam.in[3] };
+        int f = graph_add(g, OP_linear_backward_adam, in, 5, &a, e);
+        if (f < 0) {
+            free(place);
+            return -1;
         }
-        for (int i = 0; i < n0; i++)
-            if (place[i] >= 0) order[n++] = place[i];
-        for (int i = 0; i < n; i++) {                   /* the fused nodes now produce their outputs */
-            Node *nd = &g->nodes[order[i]];
-            for (int k = 0; k < nd->nout; k++) g->vals[nd->out[k]].producer = order[i];
+        int outs = g->nodes[f].nout;
+        for (int k = 0; k < outs; k++) {               /* dx, and db as what it was */
+            int from = k == 0 ? input.out[0] : weight.out[1], to = g->nodes[f].out[k];
+            memcpy(g->vals[to].name, g->vals[from].name, sizeof g->vals[to].name);
+            g->vals[to].kind = g->vals[from].kind;
+            redirect(g, from, to);
         }
-        compact(g, order, n, dead);
-        free(order);
-        free(dead);
+        place[bi] = f;
+        place[bw] = place[i] = -1;
+        fused++;
     }
+    if (fused) rebuild(g, n0, place);
     free(place);
     return fused;
 }

@@ -28,6 +28,7 @@ typedef struct OpDef {
     X(linear)                       \
     X(linear_backward_input)        \
     X(linear_backward_weight)       \
+    X(linear_backward_adam)         \
     X(relu)                         \
     X(relu_backward)                \
     X(maxpool2d)                    \

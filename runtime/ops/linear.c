@@ -10,7 +10,7 @@
 #include "../ops.h"
 #include "kernels.h"
 
-#define SMALL_N 16
+#define SMALL_N LINEAR_SMALL_N
 /* columns of x (and of the weight) per chunk of the backward kernels: what stays in cache */
 #define KCHUNK 1024
 
@@ -65,7 +65,7 @@ static void small_forward(float *y, const float *x, const float *w, const float 
 /* dx[n][k] = sum over o of dy[n][o] * w[o][k] for k in [k0, k1): 4 rows x 64 columns per
  * register block, the weight's KCHUNK columns kept in cache across the row blocks */
 CN_MULTIVERSION CN_CONTRACT
-static void small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
+void linear_small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
                                  int k0, int k1)
 {
     for (int c0 = k0; c0 < k1; c0 += KCHUNK) {
@@ -103,12 +103,13 @@ static void small_backward_input(float *dx, const float *dy, const float *w, int
     }
 }
 
-/* dw[o][k] = sum over n of dy[n][o] * x[n][k] for k in [k0, k1): 4 outputs x 64 columns per
- * register block, x's KCHUNK columns kept in cache across the outputs */
+/* dw[o*ldw + k - k0] = sum over n of dy[n][o] * x[n][k] for k in [k0, k1): 4 outputs x 64
+ * columns per register block, x's KCHUNK columns kept in cache across the outputs */
 CN_MULTIVERSION CN_CONTRACT
-static void small_backward_weight(float *dw, const float *dy, const float *x, int N, int in, int out,
+void linear_small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
                                   int k0, int k1)
 {
+    dw -= k0;
     for (int c0 = k0; c0 < k1; c0 += KCHUNK) {
         int c1 = imin(c0 + KCHUNK, k1), cv = c0 + (c1 - c0) / (4 * VL) * (4 * VL);
         for (int o0 = 0; o0 < out; o0 += 4) {
@@ -133,13 +134,13 @@ static void small_backward_weight(float *dw, const float *dy, const float *x, in
                     }
                 }
                 for (int a = 0; a < 4 && o0 + a < out; a++)
-                    memcpy(dw + (size_t)(o0 + a) * in + k, acc[a], sizeof acc[a]);
+                    memcpy(dw + (size_t)(o0 + a) * ldw + k, acc[a], sizeof acc[a]);
             }
             for (int a = 0; a < 4 && o0 + a < out; a++)
                 for (int k = cv; k < c1; k++) {
                     float s = 0.0f;
                     for (int n = 0; n < N; n++) s += dy[(size_t)n * out + o0 + a] * x[(size_t)n * in + k];
-                    dw[(size_t)(o0 + a) * in + k] = s;
+                    dw[(size_t)(o0 + a) * ldw + k] = s;
                 }
         }
     }
@@ -180,7 +181,7 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_backward_input(dx, dy, w, N, in, out, lo, hi);
+            if (hi > lo) linear_small_backward_input(dx, dy, w, N, in, out, lo, hi);
         }
         return;
     }
@@ -197,11 +198,15 @@ void linear_backward_weight(float *dw, float *db, const float *dy, const float *
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_backward_weight(dw, dy, x, N, in, out, lo, hi);
+            if (hi > lo) linear_small_backward_weight(dw + lo, (size_t)in, dy, x, N, in, out, lo, hi);
         }
     } else
         par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);
-    if (!db) return;
+    if (db) linear_backward_bias(db, dy, N, out);
+}
+
+void linear_backward_bias(float *db, const float *dy, int N, int out)
+{
     for (int o = 0; o < out; o++) {
         double sum = 0;
         for (int n = 0; n < N; n++) sum += dy[(size_t)n * out + o];
