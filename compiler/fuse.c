@@ -175,6 +175,7 @@ int fuse_updates(Graph *g, Error *e)
             continue;
         Node weight = g->nodes[bw];
         int dy = weight.in[0], bi = find_node(g, OP_linear_backward_input, dy, w);
+        if (g->vals[dy].shape[0] > LINEAR_SMALL_N) continue;   /* sgemm's batches: nothing saved */
         /* the weight may change at bi's place only if nothing later reads it */
         if (bi < 0 || place[bi] != bi || read_after(g, w, bi, bw, i)) continue;
         if (weight.nout == 2 && !read_only_after(g, weight.out[1], bi)) continue;

@@ -12,8 +12,8 @@ int fuse_graph(Graph *g, Error *e);
 
 /* Replaces each Linear weight's linear_backward_input, linear_backward_weight and adam by
  * one linear_backward_adam node at the place of the first (the weight changes there, so
- * only when nothing later reads it): the weight's gradient is no longer a value. Returns
- * the number fused. */
+ * only when nothing later reads it) when the largest batch is at most LINEAR_SMALL_N: the
+ * weight's gradient is no longer a value. Returns the number fused. */
 int fuse_updates(Graph *g, Error *e);
 
 #endif

@@ -57,4 +57,9 @@ extern const OpDef *const op_table[OP_COUNT];
  * rule), or -1 when the window does not fit. */
 int window_out_size(int n, int k, int s, int p);
 
+/* Linear's kernels of its own run batches of up to this many rows (larger ones: sgemm);
+ * linear_backward_adam saves memory traffic only there, so the fusion pass fuses only
+ * graphs whose largest batch fits. */
+#define LINEAR_SMALL_N 16
+
 #endif

@@ -96,10 +96,10 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
 /* dw[out,in] = dy^T x, db[out] (or NULL) = column sums of dy (in double) */
 void linear_backward_weight(float *dw, float *db, const float *dy, const float *x, int N, int in, int out);
 void linear_backward_bias(float *db, const float *dy, int N, int out);
-/* Batches of at most LINEAR_SMALL_N rows run on these (one thread each, columns [k0, k1) of
- * the input): dx as linear_backward_input; dw[o*ldw + k - k0] as linear_backward_weight.
- * Each output is the same sum, in the same order, however the columns are cut. */
-#define LINEAR_SMALL_N 16
+/* Batches of at most LINEAR_SMALL_N (ops.h) rows run on these (one thread each, columns
+ * [k0, k1) of the input): dx as linear_backward_input; dw[o*ldw + k - k0] as
+ * linear_backward_weight. Each output is the same sum, in the same order, however the
+ * columns are cut. */
 void linear_small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
                                  int k0, int k1);
 void linear_small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
