@@ -214,6 +214,32 @@ Val *call_builtin(Ctx *c, const AstNode *call)
 
 /* ---- data ---- */
 
+static int must_be_none(Ctx *c, const Args *a, int i)
+{
+    if (a->v[i] && a->v[i]->kind != VAL_NONE)
+        return diag_error(c->diag, arg_loc(a, i), "%s is not supported", a->params[i].name);
+    return 0;
+}
+
+/* A dataset's transform (argument i: None or a pipeline, checked for order) and
+ * target_transform (argument i + 1: None only). */
+static int dataset_transforms(Ctx *c, const Args *a, int i, DatasetObj *ds)
+{
+    const Val *tf = a->v[i];
+    if (!tf || tf->kind == VAL_NONE) {
+        TfObj *none = arena_alloc(&c->arena, sizeof *none);
+        memset(none, 0, sizeof *none);
+        ds->tf = none;
+    } else if (tf->kind == VAL_OBJ && tf->obj_kind == OBJ_TRANSFORM) {
+        ds->tf = tf->obj;
+        if (pipeline_check_order(c, ds->tf)) return -1;
+    } else {
+        return diag_error(c->diag, tf->at->loc, "transform must be a transform such as "
+                          "Compose([ToTensor()]), got %s", val_what(tf));
+    }
+    return must_be_none(c, a, i + 1);
+}
+
 static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name)
 {
     static const Param params[] = {
@@ -224,20 +250,7 @@ static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name)
     if (bind_args(c, call, name, params, &a) || arg_str(c, &a, 0, NULL, &ds->root)) return NULL;
     if (!ds->root[0]) return diag_error(c->diag, arg_loc(&a, 0), "root must not be empty"), NULL;
     ds->call = call;
-    const Val *tf = a.v[1];
-    if (!tf || tf->kind == VAL_NONE) {
-        TfObj *none = arena_alloc(&c->arena, sizeof *none);
-        memset(none, 0, sizeof *none);
-        ds->tf = none;
-    } else if (tf->kind == VAL_OBJ && tf->obj_kind == OBJ_TRANSFORM) {
-        ds->tf = tf->obj;
-        if (pipeline_check_order(c, ds->tf)) return NULL;
-    } else {
-        return diag_error(c->diag, tf->at->loc, "transform must be a transform such as "
-                          "Compose([ToTensor()]), got %s", val_what(tf)), NULL;
-    }
-    if (a.v[2] && a.v[2]->kind != VAL_NONE)
-        return diag_error(c->diag, arg_loc(&a, 2), "target_transform is not supported"), NULL;
+    if (dataset_transforms(c, &a, 1, ds)) return NULL;
     ds->kind = DS_IMAGEFOLDER;
     return obj_val(c, call, OBJ_DATASET, "an ImageFolder dataset", ds);
 }
@@ -262,28 +275,8 @@ static Val *call_mnist(Ctx *c, const AstNode *call, const char *name)
                           ds->root, name), NULL;
     ds->call = call;
     ds->kind = !strcmp(name, "MNIST") ? DS_MNIST : DS_FASHION_MNIST;
-    const Val *tf = a.v[2];
-    if (!tf || tf->kind == VAL_NONE) {
-        TfObj *none = arena_alloc(&c->arena, sizeof *none);
-        memset(none, 0, sizeof *none);
-        ds->tf = none;
-    } else if (tf->kind == VAL_OBJ && tf->obj_kind == OBJ_TRANSFORM) {
-        ds->tf = tf->obj;
-        if (pipeline_check_order(c, ds->tf)) return NULL;
-    } else {
-        return diag_error(c->diag, tf->at->loc, "transform must be a transform such as Compose([ToTensor()]), got "
-                          "%s", val_what(tf)), NULL;
-    }
-    if (a.v[3] && a.v[3]->kind != VAL_NONE)
-        return diag_error(c->diag, arg_loc(&a, 3), "target_transform is not supported"), NULL;
+    if (dataset_transforms(c, &a, 2, ds)) return NULL;
     return obj_val(c, call, OBJ_DATASET, ds->kind == DS_MNIST ? "an MNIST dataset" : "a FashionMNIST dataset", ds);
-}
-
-static int must_be_none(Ctx *c, const Args *a, int i)
-{
-    if (a->v[i] && a->v[i]->kind != VAL_NONE)
-        return diag_error(c->diag, arg_loc(a, i), "%s is not supported", a->params[i].name);
-    return 0;
 }
 
 static Val *call_dataloader(Ctx *c, const AstNode *call, const char *name)

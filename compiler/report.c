@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "../runtime/exec.h"
+#include "../runtime/fileio.h"
 #include "../runtime/png.h"
 #include "eval.h"
 #include "summary.h"

@@ -1,14 +1,12 @@
-/* runtime/png.c: PNG encoding, base64 and atomic file writes (see png.h). */
+/* runtime/png.c: PNG encoding, base64 data URIs and writing PNG files (see png.h). */
 #include "png.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <stb_image_write.h>
+
+#include "fileio.h"
 
 typedef struct Buf {
     unsigned char *p;
@@ -79,59 +77,6 @@ char *png_data_uri(const uint8_t *px, int w, int h, int c, Error *e)
     strcat(s, b64);
     free(b64);
     return s;
-}
-
-static int sync_dir_of(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
-        memcpy(dir, path, n);
-        dir[n] = 0;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    if (rc && (errno == EINVAL || errno == ENOTSUP)) rc = 0;   /* no directory fsync here */
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
-int write_file_atomic(const char *path, const void *buf, size_t n, Error *e)
-{
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return err_set(e, "cannot write %s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return err_set(e, "cannot write %s: %s", path, err_reason(errno, 1));
-    const unsigned char *p = buf;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t k = write(fd, p + done, n - done);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) goto fail;
-        done += (size_t)k;
-    }
-    if (fsync(fd)) goto fail;
-    if (close(fd)) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path)) goto fail;
-    if (sync_dir_of(path)) return err_set(e, "cannot write %s: %s", path, err_reason(errno, 1));
-    return 0;
-fail:;
-    int saved = errno ? errno : EIO;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return err_set(e, "cannot write %s: %s", path, err_reason(saved, 1));
 }
 
 int png_write(const char *path, const uint8_t *px, int w, int h, int c, Error *e)

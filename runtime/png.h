@@ -1,5 +1,5 @@
 /* runtime/png.h: encoding 8-bit images as PNG in memory (stb_image_write), base64 for data
- * URIs, and writing a whole file atomically (temporary file, fsync, rename). */
+ * URIs, and writing a PNG file atomically (fileio.h). */
 #ifndef CN_PNG_H
 #define CN_PNG_H
 
@@ -18,11 +18,7 @@ char *png_data_uri(const uint8_t *px, int w, int h, int c, Error *e);
 /* Standard base64 (RFC 4648, padded) of n bytes; the caller frees. */
 char *base64_encode(const unsigned char *p, size_t n);
 
-/* Writes n bytes to path.tmp.<pid>, fsyncs, renames it over path and fsyncs the folder, so
- * readers see the old file or the whole new one. */
-int write_file_atomic(const char *path, const void *buf, size_t n, Error *e);
-
-/* png_encode, then write_file_atomic. */
+/* png_encode, then write_file_atomic (fileio.h). */
 int png_write(const char *path, const uint8_t *px, int w, int h, int c, Error *e);
 
 #endif

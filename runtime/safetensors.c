@@ -3,14 +3,12 @@
 #include "safetensors.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "fileio.h"
 #include "json.h"
 
 #define ST_MAX_HEADER 100000000u       /* the reference implementation's limit, 100 MB */
@@ -124,75 +122,31 @@ static int write_tensor_data(FILE *f, const StTensor *t)
     return 0;
 }
 
-/* fsync the directory holding path, so the rename itself is durable. */
-static int sync_parent_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir) { errno = ENAMETOOLONG; return -1; }
-        memcpy(dir, path, n);
-        dir[n] = 0;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    if (rc && (errno == EINVAL || errno == ENOTSUP)) rc = 0;   /* file systems without directory fsync */
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
+typedef struct Contents {
+    const JsonBuf  *header;
+    const StTensor *t;
+    int             nt;
+} Contents;
 
-/* CNNC_TEST_WRITE_DELAY_MS: a pause between writing the temporary file and renaming it, so
- * tests can kill a process in the middle of a write and check the target is intact */
-static void test_write_delay(void)
+/* The file: the header's length, the header, then each tensor's data. */
+static int write_contents(FILE *f, void *ctx)
 {
-    const char *s = getenv("CNNC_TEST_WRITE_DELAY_MS");
-    long ms = s ? strtol(s, NULL, 10) : 0;
-    if (ms > 0) nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+    const Contents *c = ctx;
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)c->header->len >> (8 * i));
+    if (write_all(f, len8, 8) || write_all(f, c->header->p, c->header->len)) return -1;
+    for (int i = 0; i < c->nt; i++)
+        if (write_tensor_data(f, &c->t[i])) return -1;
+    return 0;
 }
 
 int safetensors_write(const char *path, const StTensor *t, int nt, const StMeta *meta, int nmeta, Error *e)
 {
     JsonBuf h = { 0 };
-    if (build_header(&h, t, nt, meta, nmeta, path, e)) {
-        json_buf_free(&h);
-        return -1;
-    }
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-        json_buf_free(&h);
-        return err_set(e, "cannot write %s: path too long", path);
-    }
-    FILE *f = NULL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0 || !(f = fdopen(fd, "wb"))) goto fail;
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    if (write_all(f, len8, 8) || write_all(f, h.p, h.len)) goto fail;
-    for (int i = 0; i < nt; i++)
-        if (write_tensor_data(f, &t[i])) goto fail;
-    if (fflush(f) || fsync(fileno(f))) goto fail;
-    FILE *closing = f;
-    f = NULL;
-    fd = -1;
-    if (fclose(closing)) goto fail;
-    test_write_delay();
-    if (rename(tmp, path)) goto fail;
+    int rc = build_header(&h, t, nt, meta, nmeta, path, e);
+    if (rc == 0) rc = write_file_atomic_with(path, write_contents, &(Contents){ &h, t, nt }, e);
     json_buf_free(&h);
-    if (sync_parent_dir(path)) return err_set(e, "cannot write %s: %s", path, err_reason(errno, 1));
-    return 0;
-fail:;
-    int saved = errno ? errno : EIO;
-    if (f) fclose(f);
-    else if (fd >= 0) close(fd);
-    unlink(tmp);
-    json_buf_free(&h);
-    return err_set(e, "cannot write %s: %s", path, err_reason(saved, 1));
+    return rc;
 }
 
 /* ---- reading ---- */
