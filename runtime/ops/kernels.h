@@ -97,13 +97,14 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
 void linear_backward_weight(float *dw, float *db, const float *dy, const float *x, int N, int in, int out);
 void linear_backward_bias(float *db, const float *dy, int N, int out);
 /* Batches of at most LINEAR_SMALL_N (ops.h) rows run on these (one thread each, columns
- * [k0, k1) of the input): dx as linear_backward_input; dw[o*ldw + k - k0] as
+ * [k0, k1) of the input): dx as linear_backward_input, the terms of outputs [o_lo, o_hi)
+ * (o_lo > 0 adds them to what dx holds); dw[(o - o0)*ldw + k - k0] for outputs [o0, o1) as
  * linear_backward_weight. Each output is the same sum, in the same order, however the
- * columns are cut. */
+ * rows and columns are cut (output ranges taken in order, starting at 0). */
 void linear_small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
-                                 int k0, int k1);
+                                 int o_lo, int o_hi, int k0, int k1);
 void linear_small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
-                                  int k0, int k1);
+                                  int o0, int o1, int k0, int k1);
 
 /* linear_backward_adam.c: linear_backward_input, linear_backward_weight and the weight's
  * adam_update in one pass over the weight (the gradient of the weight is never stored);

@@ -11,8 +11,6 @@
 #include "kernels.h"
 
 #define SMALL_N LINEAR_SMALL_N
-/* columns of x (and of the weight) per chunk of the backward kernels: what stays in cache */
-#define KCHUNK 1024
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
@@ -62,88 +60,100 @@ static void small_forward(float *y, const float *x, const float *w, const float 
         }
 }
 
-/* dx[n][k] = sum over o of dy[n][o] * w[o][k] for k in [k0, k1): 4 rows x 64 columns per
- * register block, the weight's KCHUNK columns kept in cache across the row blocks */
+/* dx[n][k] = sum over o of dy[n][o] * w[o][k] for k in [k0, k1), the terms of outputs
+ * [o_lo, o_hi) (added to dx's sums of the outputs before o_lo; o_lo = 0 starts them). Four
+ * rows of the weight at a time, read front to back (four streams the prefetcher follows),
+ * added into dx (which stays in cache): every dx[n][k] is the same chain of fused
+ * multiply-adds over o = 0, 1, ... as a sum kept in a register would be. */
 CN_MULTIVERSION CN_CONTRACT
 void linear_small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
-                                 int k0, int k1)
+                                 int o_lo, int o_hi, int k0, int k1)
 {
-    for (int c0 = k0; c0 < k1; c0 += KCHUNK) {
-        int c1 = imin(c0 + KCHUNK, k1), cv = c0 + (c1 - c0) / (4 * VL) * (4 * VL);
-        for (int n0 = 0; n0 < N; n0 += 4) {
-            const float *dr[4];
-            for (int m = 0; m < 4; m++) dr[m] = dy + (size_t)imin(n0 + m, N - 1) * out;
-            for (int k = c0; k < cv; k += 4 * VL) {
-                vf acc[4][4];
-#pragma GCC unroll 4
-                for (int m = 0; m < 4; m++)
-#pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++) SPLAT(acc[m][v], 0.0f);
-                for (int o = 0; o < out; o++) {
-                    vf wv[4];
-#pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++) LOAD(wv[v], w + (size_t)o * in + k + VL * v);
-#pragma GCC unroll 4
-                    for (int m = 0; m < 4; m++) {
-                        float s = dr[m][o];
-#pragma GCC unroll 4
-                        for (int v = 0; v < 4; v++) acc[m][v] += s * wv[v];
+    int kv = k0 + (k1 - k0) / VL * VL;
+    for (int o0 = o_lo; o0 < o_hi; o0 += 4) {
+        int rows = imin(4, o_hi - o0);
+        const float *wr = w + (size_t)o0 * in;
+        for (int n = 0; n < N; n++) {
+            float *d = dx + (size_t)n * in;
+            const float *g = dy + (size_t)n * out + o0;
+            if (rows == 4) {
+                float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+                for (int k = k0; k < kv; k += VL) {
+                    vf acc, w0, w1, w2, w3;
+                    if (o0) LOAD(acc, d + k);
+                    else SPLAT(acc, 0.0f);
+                    LOAD(w0, wr + k);
+                    LOAD(w1, wr + in + k);
+                    LOAD(w2, wr + 2 * (size_t)in + k);
+                    LOAD(w3, wr + 3 * (size_t)in + k);
+                    acc += g0 * w0;
+                    acc += g1 * w1;
+                    acc += g2 * w2;
+                    acc += g3 * w3;
+                    memcpy(d + k, &acc, sizeof acc);
+                }
+            } else
+                for (int k = k0; k < kv; k += VL) {
+                    vf acc, wa;
+                    if (o0) LOAD(acc, d + k);
+                    else SPLAT(acc, 0.0f);
+                    for (int a = 0; a < rows; a++) {
+                        LOAD(wa, wr + (size_t)a * in + k);
+                        acc += g[a] * wa;
                     }
+                    memcpy(d + k, &acc, sizeof acc);
                 }
-                for (int m = 0; m < 4 && n0 + m < N; m++)
-                    memcpy(dx + (size_t)(n0 + m) * in + k, acc[m], sizeof acc[m]);
+            for (int k = kv; k < k1; k++) {
+                float s = o0 ? d[k] : 0.0f;
+                for (int a = 0; a < rows; a++) s += g[a] * wr[(size_t)a * in + k];
+                d[k] = s;
             }
-            for (int m = 0; m < 4 && n0 + m < N; m++)
-                for (int k = cv; k < c1; k++) {
-                    float s = 0.0f;
-                    for (int o = 0; o < out; o++) s += dr[m][o] * w[(size_t)o * in + k];
-                    dx[(size_t)(n0 + m) * in + k] = s;
-                }
         }
     }
 }
 
-/* dw[o*ldw + k - k0] = sum over n of dy[n][o] * x[n][k] for k in [k0, k1): 4 outputs x 64
- * columns per register block, x's KCHUNK columns kept in cache across the outputs */
+/* dw[(o - o0)*ldw + k - k0] = sum over n of dy[n][o] * x[n][k] for o in [o0, o1), k in
+ * [k0, k1): 4 outputs x 64 columns per register block, each output row written front to
+ * back */
 CN_MULTIVERSION CN_CONTRACT
 void linear_small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
-                                  int k0, int k1)
+                                  int o0, int o1, int k0, int k1)
 {
+    int cv = k0 + (k1 - k0) / (4 * VL) * (4 * VL);
     dw -= k0;
-    for (int c0 = k0; c0 < k1; c0 += KCHUNK) {
-        int c1 = imin(c0 + KCHUNK, k1), cv = c0 + (c1 - c0) / (4 * VL) * (4 * VL);
-        for (int o0 = 0; o0 < out; o0 += 4) {
-            int oa[4];
-            for (int a = 0; a < 4; a++) oa[a] = imin(o0 + a, out - 1);
-            for (int k = c0; k < cv; k += 4 * VL) {
-                vf acc[4][4];
+    for (int ob = o0; ob < o1; ob += 4) {
+        int oa[4];
+        for (int a = 0; a < 4; a++) oa[a] = imin(ob + a, o1 - 1);
+        float *row = dw + (size_t)(ob - o0) * ldw;
+        for (int k = k0; k < cv; k += 4 * VL) {
+            vf acc[4][4];
 #pragma GCC unroll 4
-                for (int a = 0; a < 4; a++)
+            for (int a = 0; a < 4; a++)
 #pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++) SPLAT(acc[a][v], 0.0f);
-                for (int n = 0; n < N; n++) {
-                    vf xv[4];
-                    const float *d = dy + (size_t)n * out;
+                for (int v = 0; v < 4; v++) SPLAT(acc[a][v], 0.0f);
+            for (int n = 0; n < N; n++) {
+                vf xv[4];
+                const float *d = dy + (size_t)n * out;
 #pragma GCC unroll 4
-                    for (int v = 0; v < 4; v++) LOAD(xv[v], x + (size_t)n * in + k + VL * v);
+                for (int v = 0; v < 4; v++) LOAD(xv[v], x + (size_t)n * in + k + VL * v);
 #pragma GCC unroll 4
-                    for (int a = 0; a < 4; a++) {
-                        float s = d[oa[a]];
+                for (int a = 0; a < 4; a++) {
+                    float s = d[oa[a]];
 #pragma GCC unroll 4
-                        for (int v = 0; v < 4; v++) acc[a][v] += s * xv[v];
-                    }
+                    for (int v = 0; v < 4; v++) acc[a][v] += s * xv[v];
                 }
-                for (int a = 0; a < 4 && o0 + a < out; a++)
-                    memcpy(dw + (size_t)(o0 + a) * ldw + k, acc[a], sizeof acc[a]);
             }
-            for (int a = 0; a < 4 && o0 + a < out; a++)
-                for (int k = cv; k < c1; k++) {
-                    float s = 0.0f;
-                    for (int n = 0; n < N; n++) s += dy[(size_t)n * out + o0 + a] * x[(size_t)n * in + k];
-                    dw[(size_t)(o0 + a) * ldw + k] = s;
-                }
+            for (int a = 0; a < 4 && ob + a < o1; a++)
+                memcpy(row + (size_t)a * ldw + k, acc[a], sizeof acc[a]);
         }
+        for (int a = 0; a < 4 && ob + a < o1; a++)
+            for (int k = cv; k < k1; k++) {
+                float s = 0.0f;
+                for (int n = 0; n < N; n++) s += dy[(size_t)n * out + ob + a] * x[(size_t)n * in + k];
+                row[(size_t)a * ldw + k] = s;
+            }
     }
+    (void)out;
 }
 
 /* [lo, hi) of thread t's share of `len`, cut at multiples of `step` */
@@ -181,7 +191,7 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) linear_small_backward_input(dx, dy, w, N, in, out, lo, hi);
+            if (hi > lo) linear_small_backward_input(dx, dy, w, N, in, out, 0, out, lo, hi);
         }
         return;
     }
@@ -198,7 +208,7 @@ void linear_backward_weight(float *dw, float *db, const float *dy, const float *
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) linear_small_backward_weight(dw + lo, (size_t)in, dy, x, N, in, out, lo, hi);
+            if (hi > lo) linear_small_backward_weight(dw + lo, (size_t)in, dy, x, N, in, out, 0, out, lo, hi);
         }
     } else
         par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);

@@ -1,8 +1,9 @@
 /* runtime/ops/linear_backward_adam.c: a Linear layer's backward fused with the Adam step of
- * its weight. Column chunk by column chunk, the input gradient is taken from the weight
- * before it changes, then the chunk's weight gradient (never stored whole) updates the
- * weight and its two moments at once: the weight is read from memory once instead of three
- * times, and its 4-byte-per-parameter gradient is neither written nor read back. The
+ * its weight. Each thread takes a share of the columns and four rows of the weight at a
+ * time: their terms of the input gradient (from the weight before it changes), their
+ * gradient (never stored whole) and their Adam step, while the rows are in cache: the
+ * weight is read from memory once instead of three times, and its gradient (4 bytes per
+ * parameter) is neither written nor read back. The
  * results are those of linear_backward_input, linear_backward_weight and adam, bit for bit
  * (the fusion pass, compiler/fuse.c, puts it in place of the three). Batches above
  * LINEAR_SMALL_N run the three kernels one after the other. */
@@ -12,9 +13,8 @@
 #include "../parallel.h"
 #include "kernels.h"
 
-/* columns per chunk: the chunk's weight, moments and gradient stay in cache (4 x 128 KB
- * for 128 outputs) */
-#define CHUNK 256
+/* columns at a time: the chunk's dx and x rows and four weight rows stay in cache */
+#define CHUNK 4096
 
 void linear_backward_adam(float *dx, float *db, const float *dy, const float *x, float *w, float *exp_avg,
                           float *exp_avg_sq, int N, int in, int out, const AdamHyper *h, int64_t step)
@@ -27,19 +27,28 @@ void linear_backward_adam(float *dx, float *db, const float *dy, const float *x,
         return;
     }
     AdamScalars s = adam_scalars(h, step);
-    int chunks = (in + CHUNK - 1) / CHUNK, T = par_threads();
-    if (T > chunks) T = chunks;
+    int blocks = (in + 63) / 64, T = par_threads();
+    if (T > blocks) T = blocks;
+    /* each thread its share of the columns, CHUNK columns and four rows of the weight at a
+     * time: their terms of dx, their gradient (into a buffer of 4 x CHUNK) and their Adam
+     * step, while the rows are still in cache */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = T > 1 ? omp_get_thread_num() : 0;
-        float *g = op_scratch(1, (size_t)out * CHUNK);
-        for (int c = chunks * t / T; c < chunks * (t + 1) / T; c++) {
-            int k0 = c * CHUNK, k1 = k0 + CHUNK < in ? k0 + CHUNK : in;
-            linear_small_backward_input(dx, dy, w, N, in, out, k0, k1);
-            linear_small_backward_weight(g, CHUNK, dy, x, N, in, out, k0, k1);
-            for (int o = 0; o < out; o++) {
-                size_t at = (size_t)o * in + k0;
-                adam_apply(w + at, g + (size_t)o * CHUNK, exp_avg + at, exp_avg_sq + at, (size_t)(k1 - k0), &s);
+        int lo = blocks * t / T * 64, hi = blocks * (t + 1) / T * 64;
+        if (hi > in) hi = in;
+        float *g = op_scratch(1, 4 * CHUNK);
+        for (int c0 = lo; c0 < hi; c0 += CHUNK) {
+            int c1 = c0 + CHUNK < hi ? c0 + CHUNK : hi;
+            size_t len = (size_t)(c1 - c0);
+            for (int o0 = 0; o0 < out; o0 += 4) {
+                int o1 = o0 + 4 < out ? o0 + 4 : out;
+                linear_small_backward_input(dx, dy, w, N, in, out, o0, o1, c0, c1);
+                linear_small_backward_weight(g, len, dy, x, N, in, out, o0, o1, c0, c1);
+                for (int o = o0; o < o1; o++) {
+                    size_t at = (size_t)o * in + c0;
+                    adam_apply(w + at, g + (size_t)(o - o0) * len, exp_avg + at, exp_avg_sq + at, len, &s);
+                }
             }
         }
     }
