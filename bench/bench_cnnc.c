@@ -32,8 +32,7 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The GEMM a node amounts to (M x N x K): how many of them (linear_backward_adam: two of
- * the same size, then Adam's update), or 0 when it is not GEMM-shaped. */
+/* The GEMM a node amounts to (M x N x K), or 0 when it is not GEMM-shaped. */
 static int gemm_shape(const Graph *g, const Node *n, double *m, double *nn, double *k)
 {
     const Value *in0 = &g->vals[n->in[0]];
@@ -66,12 +65,11 @@ static int gemm_shape(const Graph *g, const Node *n, double *m, double *nn, doub
         *nn = g->vals[n->in[1]].shape[0];
         *k = in0->shape[1];
         return 1;
-    case OP_linear_backward_adam:      /* dy [N,out], x, w [out,in]: two such GEMMs and Adam */
     case OP_linear_backward_input:     /* dy [N,out], w [out,in] */
         *m = in0->shape[0];
-        *nn = g->vals[n->in[n->op == OP_linear_backward_adam ? 2 : 1]].shape[1];
+        *nn = g->vals[n->in[1]].shape[1];
         *k = in0->shape[1];
-        return n->op == OP_linear_backward_adam ? 2 : 1;
+        return 1;
     case OP_linear_backward_weight:    /* dy [N,out], x [N,in] */
         *m = in0->shape[1];
         *nn = g->vals[n->in[1]].shape[1];
@@ -120,10 +118,8 @@ static void profile(Graph *g, int reps, int phases)
         double ms = 1e3 * acc[i] / reps, m, nn, k;
         total += ms;
         printf("%-4d %-26s %-16s %9.3f", i, op_table[n->op]->name, n->label, ms);
-        int times = gemm_shape(g, n, &m, &nn, &k);
-        if (times) {
-            double flops = 2.0 * times * m * nn * k;
-            double ceil = flops / (times * sgemm_alone((int)m, (int)nn, (int)k, g->threads));
+        if (gemm_shape(g, n, &m, &nn, &k)) {
+            double flops = 2 * m * nn * k, ceil = flops / sgemm_alone((int)m, (int)nn, (int)k, g->threads);
             gemm_time += ms;
             printf(" %9.1f %12.1f %8.0f%%", flops / (ms * 1e6), ceil / 1e9, 100 * flops / (ms * 1e6) / (ceil / 1e9));
         }

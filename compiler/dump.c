@@ -32,7 +32,7 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
     case OP_dropout:
         snprintf(buf, cap, " p=%g", (double)a->p);
         break;
-    case OP_adam: case OP_linear_backward_adam:
+    case OP_adam:
         snprintf(buf, cap, " lr=%g betas=(%g, %g) eps=%g weight_decay=%g", (double)a->lr,
                  (double)a->beta1, (double)a->beta2, (double)a->eps, (double)a->weight_decay);
         break;

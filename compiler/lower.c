@@ -152,8 +152,7 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
         return NULL;
     }
     if (o->training) {
-        if (autodiff(g, &le) < 0 || lower_optimizer(g, &p->opt, &le) < 0 ||
-            (!o->no_fuse && !o->keep_grads && fuse_updates(g, &le) < 0)) {
+        if (autodiff(g, &le) < 0 || lower_optimizer(g, &p->opt, &le) < 0) {
             err_set(e, "%s: error: %s", p->path, le.msg);
             graph_free(g);
             return NULL;

@@ -8,14 +8,11 @@
 typedef struct LowerOptions {
     int batch;          /* the largest batch the graph will run */
     int training;       /* append the backward graph (autodiff) and the optimizer's update */
-    int no_fuse;        /* skip the fusion passes (to compare fused kernels with plain ones) */
-    int keep_grads;     /* keep every parameter's gradient as a value (for tests that read
-                           them): no update fused into the backward pass */
+    int no_fuse;        /* skip the fusion pass (to compare fused kernels with plain ones) */
 } LowerOptions;
 
 /* Builds the forward graph (input -> layers -> logits -> cross-entropy loss and softmax),
- * runs the fusion pass over it, and for training appends the backward and update nodes
- * (and fuses updates into the backward pass, see fuse_updates).
+ * runs the fusion pass over it, and for training appends the backward and update nodes.
  * Not yet planned or bound. NULL with e set (prefixed with the layer's file:line:col) on
  * failure. */
 Graph *lower_program(const Program *p, const LowerOptions *o, Error *e);

@@ -28,7 +28,6 @@ typedef struct OpDef {
     X(linear)                       \
     X(linear_backward_input)        \
     X(linear_backward_weight)       \
-    X(linear_backward_adam)         \
     X(relu)                         \
     X(relu_backward)                \
     X(maxpool2d)                    \
@@ -57,9 +56,7 @@ extern const OpDef *const op_table[OP_COUNT];
  * rule), or -1 when the window does not fit. */
 int window_out_size(int n, int k, int s, int p);
 
-/* Linear's kernels of its own run batches of up to this many rows (larger ones: sgemm);
- * linear_backward_adam saves memory traffic only there, so the fusion pass fuses only
- * graphs whose largest batch fits. */
+/* Linear's kernels of its own run batches of up to this many rows (larger ones: sgemm) */
 #define LINEAR_SMALL_N 16
 
 #endif

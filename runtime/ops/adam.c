@@ -13,6 +13,10 @@
  *   m = m*beta1 + (1-beta1)*g
  *   v = v*beta2 + (1-beta2)*g*g
  *   param += -(lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps),  bc1 = 1-beta1^t, bc2 = 1-beta2^t */
+typedef struct AdamScalars {
+    float neg_step_size, bc2_sqrt, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, wd;
+} AdamScalars;
+
 static inline void adam_elem(float *param, float *exp_avg, float *exp_avg_sq, float g, const AdamScalars *s)
 {
     float m = *exp_avg * s->beta1 + s->one_minus_beta1 * g;
@@ -36,25 +40,13 @@ static void adam_range(float *restrict param, const float *restrict grad, float 
         for (size_t i = lo; i < hi; i++) adam_elem(param + i, exp_avg + i, exp_avg_sq + i, grad[i], &s);
 }
 
-AdamScalars adam_scalars(const AdamHyper *h, int64_t step)
+void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
+                 const AdamHyper *h, int64_t step)
 {
     double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
     AdamScalars s = { (float)(-(h->lr / bc1)), (float)sqrt(bc2), (float)h->beta1, (float)h->beta2, (float)h->eps,
                       (float)(1.0 - h->beta1), (float)(1.0 - h->beta2), (float)h->weight_decay };
-    return s;
-}
-
-void adam_apply(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
-                const AdamScalars *s)
-{
-    adam_range(param, grad, exp_avg, exp_avg_sq, 0, n, s, s->wd != 0);
-}
-
-void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
-                 const AdamHyper *h, int64_t step)
-{
-    AdamScalars s = adam_scalars(h, step);
-    int decay = s.wd != 0, T = n > 32768 ? par_threads() : 1;
+    int decay = h->weight_decay != 0, T = n > 32768 ? par_threads() : 1;
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -63,7 +55,7 @@ void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg
 }
 
 /* The hyperparameters as the Python floats they were written as. */
-AdamHyper adam_hyper(const Attrs *a)
+static AdamHyper adam_hyper(const Attrs *a)
 {
     AdamHyper h = { a->lr, a->beta1, a->beta2,
                     a->eps, a->weight_decay };

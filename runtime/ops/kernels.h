@@ -95,23 +95,6 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 void linear_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out);
 /* dw[out,in] = dy^T x, db[out] (or NULL) = column sums of dy (in double) */
 void linear_backward_weight(float *dw, float *db, const float *dy, const float *x, int N, int in, int out);
-void linear_backward_bias(float *db, const float *dy, int N, int out);
-/* Batches of at most LINEAR_SMALL_N (ops.h) rows run on these (one thread each, columns
- * [k0, k1) of the input): dx as linear_backward_input, the terms of outputs [o_lo, o_hi)
- * (o_lo > 0 adds them to what dx holds); dw[(o - o0)*ldw + k - k0] for outputs [o0, o1) as
- * linear_backward_weight. Each output is the same sum, in the same order, however the
- * rows and columns are cut (output ranges taken in order, starting at 0). */
-void linear_small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
-                                 int o_lo, int o_hi, int k0, int k1);
-void linear_small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
-                                  int o0, int o1, int k0, int k1);
-
-/* linear_backward_adam.c: linear_backward_input, linear_backward_weight and the weight's
- * adam_update in one pass over the weight (the gradient of the weight is never stored);
- * the same results bit for bit. db may be NULL. */
-typedef struct AdamHyper AdamHyper;
-void linear_backward_adam(float *dx, float *db, const float *dy, const float *x, float *w, float *exp_avg,
-                          float *exp_avg_sq, int N, int in, int out, const AdamHyper *h, int64_t step);
 
 /* relu.c: y[n] = max(x, 0) (NaN stays NaN); dx[n] = y > 0 ? dy : 0 */
 void relu_forward(float *y, const float *x, size_t n);
@@ -147,21 +130,11 @@ void add_forward(float *y, const float *a, const float *b, size_t n);
 
 /* adam.c: one torch.optim.Adam (1.13, single-tensor, amsgrad=False) step t >= 1 over n
  * elements, in place. grad is not modified. */
-struct AdamHyper {
+typedef struct AdamHyper {
     double lr, beta1, beta2, eps, weight_decay;
-};
+} AdamHyper;
 void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
                  const AdamHyper *h, int64_t step);
-/* The same step in two parts: the float scalars of step t, then elements [0, n) on the
- * calling thread (for kernels that fuse the update into the gradient's computation). */
-typedef struct AdamScalars {
-    float neg_step_size, bc2_sqrt, beta1, beta2, eps, one_minus_beta1, one_minus_beta2, wd;
-} AdamScalars;
-AdamScalars adam_scalars(const AdamHyper *h, int64_t step);
-void adam_apply(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
-                const AdamScalars *s);
-/* The Adam hyperparameters of a node's attributes */
-AdamHyper adam_hyper(const Attrs *a);
 
 /* sgd.c: one torch.optim.SGD (1.13) step t >= 1, in place; momentum_buffer may be NULL
  * when momentum == 0. grad is not modified. */

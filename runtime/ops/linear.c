@@ -66,7 +66,7 @@ static void small_forward(float *y, const float *x, const float *w, const float 
  * added into dx (which stays in cache): every dx[n][k] is the same chain of fused
  * multiply-adds over o = 0, 1, ... as a sum kept in a register would be. */
 CN_MULTIVERSION CN_CONTRACT
-void linear_small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
+static void small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
                                  int o_lo, int o_hi, int k0, int k1)
 {
     int kv = k0 + (k1 - k0) / VL * VL;
@@ -116,7 +116,7 @@ void linear_small_backward_input(float *dx, const float *dy, const float *w, int
  * [k0, k1): 4 outputs x 64 columns per register block, each output row written front to
  * back */
 CN_MULTIVERSION CN_CONTRACT
-void linear_small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
+static void small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
                                   int o0, int o1, int k0, int k1)
 {
     int cv = k0 + (k1 - k0) / (4 * VL) * (4 * VL);
@@ -191,7 +191,7 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) linear_small_backward_input(dx, dy, w, N, in, out, 0, out, lo, hi);
+            if (hi > lo) small_backward_input(dx, dy, w, N, in, out, 0, out, lo, hi);
         }
         return;
     }
@@ -208,15 +208,11 @@ void linear_backward_weight(float *dw, float *db, const float *dy, const float *
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) linear_small_backward_weight(dw + lo, (size_t)in, dy, x, N, in, out, 0, out, lo, hi);
+            if (hi > lo) small_backward_weight(dw + lo, (size_t)in, dy, x, N, in, out, 0, out, lo, hi);
         }
     } else
         par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);
-    if (db) linear_backward_bias(db, dy, N, out);
-}
-
-void linear_backward_bias(float *db, const float *dy, int N, int out)
-{
+    if (!db) return;
     for (int o = 0; o < out; o++) {
         double sum = 0;
         for (int n = 0; n < N; n++) sum += dy[(size_t)n * out + o];

@@ -20,7 +20,7 @@ int main(void)
 {
     Program p;
     sea_program(&p, 3, 12, 12, 4, 6, 8, 5, 0);
-    LowerOptions lo = { .batch = 3, .training = 1, .keep_grads = 1 };
+    LowerOptions lo = { .batch = 3, .training = 1 };
     Error e;
     Graph *g = lower_program(&p, &lo, &e);
     CHECK(g != NULL, "lowering failed: %s", e.msg);

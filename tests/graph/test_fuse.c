@@ -1,6 +1,5 @@
-/* tests/graph/test_fuse.c: the fusion passes. The fused graph has one conv2d_relu_maxpool2d
- * node per Conv2d -> ReLU -> MaxPool2d chain and none of the chain's nodes, one
- * linear_backward_adam per Linear in place of its backward and weight update, and training it
+/* tests/graph/test_fuse.c: the fusion pass. The fused graph has one conv2d_relu_maxpool2d
+ * node per Conv2d -> ReLU -> MaxPool2d chain and none of the chain's nodes, and training it
  * computes bit for bit what the plain graph computes: logits, loss and every parameter
  * after three Adam steps with dropout, the last on a partial batch. (test_autodiff holds
  * the fused graph's gradients against finite differences.) */
@@ -60,15 +59,7 @@ int main(void)
           "plain conv2d or maxpool2d left in the fused graph");
     CHECK(count_op(f, OP_relu, PHASE_FORWARD) == 1, "the Linear's ReLU is not part of a chain and stays");
     CHECK(count_op(f, OP_relu_maxpool2d_backward, PHASE_BACKWARD) == 2, "fused backward nodes");
-    CHECK(count_op(f, OP_linear_backward_adam, PHASE_BACKWARD) == 2, "expected each Linear's update fused");
-    CHECK(count_op(f, OP_linear_backward_weight, PHASE_BACKWARD) == 0 &&
-          count_op(f, OP_linear_backward_input, PHASE_BACKWARD) == 0, "plain Linear backward left");
-    CHECK(count_op(f, OP_adam, PHASE_UPDATE) == 6, "the other six parameters keep their adam nodes");
-    for (int i = 0; i < f->nvals; i++)          /* the Linear weights' gradients are gone */
-        if (f->vals[i].kind == VK_PARAM && strstr(f->vals[i].name, "fc_layers") && f->vals[i].ndim == 2)
-            CHECK(f->vals[i].grad < 0, "%s still has a gradient value", f->vals[i].name);
     CHECK(count_op(u, OP_conv2d_relu_maxpool2d, PHASE_FORWARD) == 0, "no_fuse still fused");
-    CHECK(count_op(u, OP_linear_backward_adam, PHASE_BACKWARD) == 0, "no_fuse still fused an update");
     CHECK(f->nvals < u->nvals, "fusion dropped no values (%d vs %d)", f->nvals, u->nvals);
     for (int i = 0; i < f->nnodes; i++)         /* every reference is a live value */
         for (int k = 0; k < f->nodes[i].nin; k++)

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     if (check_file(argv[1], &co, &p, stderr) < 0) return 1;
     for (int i = 0; i < p.nlayers; i++)
         if (p.layers[i].kind == L_DROPOUT) p.layers[i].p = 0;
-    LowerOptions lo = { .batch = BATCH, .training = 1, .keep_grads = 1 };
+    LowerOptions lo = { .batch = BATCH, .training = 1 };
     Error e;
     Graph *g = lower_program(&p, &lo, &e);
     if (!g) {
