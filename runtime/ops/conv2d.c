@@ -220,19 +220,29 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
         int t = T > 1 ? omp_get_thread_num() : 0;
         float *acc = part + (size_t)t * wn;
         int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
-        for (int n = lo; n < hi; n++) {
+        if (c.direct) {
+            /* dw[o][tap] = sum over images of dy[n][o] . the input rows under that tap; small
+             * planes go G images at a time, so each register sum runs over >= 2048 positions
+             * before its 16 lanes are added */
+            int wp = W + 2 * pad;
+            size_t plane = (size_t)(H + 2 * pad) * wp, Q = round_up((size_t)c.Ho * wp, 16);
+            size_t xs = (size_t)C * plane + corr_tail(k), ds = (size_t)O * Q;
+            int G = Q >= 2048 ? 1 : (int)(2048 / Q);
+            if (G > 8) G = 8;
+            float *xp = op_scratch(0, (size_t)G * xs), *de = op_scratch(3, (size_t)G * ds);
+            for (int n0 = lo; n0 < hi; n0 += G) {
+                int g = hi - n0 < G ? hi - n0 : G;
+                for (int i = 0; i < g; i++) {
+                    corr_place(xp + i * xs, plane, wp, pad, pad, x + (size_t)(n0 + i) * C * H * W, C, H, W,
+                               corr_tail(k));
+                    corr_place(de + i * ds, Q, wp, 0, 0, dy + (size_t)(n0 + i) * O * c.P, O, c.Ho, c.Wo, 0);
+                }
+                corr_weight(acc, de, Q, Q, xp, plane, wp, C, k, O, n0 > lo, g, ds, xs);
+            }
+        }
+        for (int n = lo; n < hi && !c.direct; n++) {
             const float *xn = x + (size_t)n * C * H * W;
             const float *dyn = dy + (size_t)n * O * c.P;
-            if (c.direct) {            /* dw[o][tap] = dy[n][o] . the input rows under that tap */
-                int wp = W + 2 * pad;
-                size_t plane = (size_t)(H + 2 * pad) * wp, Q = round_up((size_t)c.Ho * wp, 16);
-                float *xp = op_scratch(0, (size_t)C * plane + corr_tail(k));
-                corr_place(xp, plane, wp, pad, pad, xn, C, H, W, corr_tail(k));
-                float *de = op_scratch(3, (size_t)O * Q);
-                corr_place(de, Q, wp, 0, 0, dyn, O, c.Ho, c.Wo, 0);
-                corr_weight(acc, de, Q, Q, xp, plane, wp, C, k, O, n > lo);
-                continue;
-            }
             const float *col = xn;
             if (!c.identity) {
                 float *buf = op_scratch(0, (size_t)c.K * c.P);

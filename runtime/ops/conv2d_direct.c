@@ -90,7 +90,7 @@ void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, i
 
 CN_MULTIVERSION CN_CONTRACT
 void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp, size_t plane, int wp,
-                 int nc, int k, int O, int accumulate)
+                 int nc, int k, int O, int accumulate, int nimg, size_t de_img, size_t xp_img)
 {
     int kk = k * k, J = nc * kk;
     for (int o0 = 0; o0 < O; o0 += WOB)
@@ -106,16 +106,19 @@ void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp
             for (int a = 0; a < WOB; a++)
 #pragma GCC unroll 8
                 for (int t = 0; t < WJB; t++) SPLAT(acc[a][t], 0.0f);
-            for (size_t q = 0; q < Q; q += VL) {
-                vf d[WOB];
+            for (int im = 0; im < nimg; im++) {
+                size_t di = im * de_img, xi = im * xp_img;
+                for (size_t q = 0; q < Q; q += VL) {
+                    vf d[WOB];
 #pragma GCC unroll 8
-                for (int a = 0; a < WOB; a++) LOAD(d[a], dp[a] + q);
+                    for (int a = 0; a < WOB; a++) LOAD(d[a], dp[a] + di + q);
 #pragma GCC unroll 8
-                for (int t = 0; t < WJB; t++) {
-                    vf r;
-                    LOAD(r, xr[t] + q);
+                    for (int t = 0; t < WJB; t++) {
+                        vf r;
+                        LOAD(r, xr[t] + xi + q);
 #pragma GCC unroll 8
-                    for (int a = 0; a < WOB; a++) acc[a][t] += d[a] * r;
+                        for (int a = 0; a < WOB; a++) acc[a][t] += d[a] * r;
+                    }
                 }
             }
             for (int a = 0; a < WOB && o0 + a < O; a++)

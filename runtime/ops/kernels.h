@@ -71,15 +71,16 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
  * corr_extract: dst[c][h][w] = src[c*splane + h*ws + w], the inverse for H x W.
  * corr_forward: ye[o*ys + q] = b[o] (0 without b) + sum over taps of w[o][tap] * xp[...],
  * for q in [q0, q1), both multiples of 64; w is O x (nc*k*k).
- * corr_weight: g[o][tap] (+ g[o][tap] when accumulate) = sum over q < Q (a multiple of 16)
- * of de[o*ds + q] * xp[...]; de must be zero at positions that are not outputs. */
+ * corr_weight: g[o][tap] (+ g[o][tap] when accumulate) = sum over nimg images i and q < Q
+ * (a multiple of 16) of de[i*de_img + o*ds + q] * xp[i*xp_img + ...]; de must be zero at
+ * positions that are not outputs. */
 void corr_place(float *dst, size_t dplane, int ws, int top, int left, const float *src,
                 int nc, int H, int W, size_t tail);
 void corr_extract(float *dst, const float *src, size_t splane, int ws, int nc, int H, int W);
 void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, int nc, int k,
                   const float *w, const float *b, int O, size_t q0, size_t q1);
 void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp, size_t plane, int wp,
-                 int nc, int k, int O, int accumulate);
+                 int nc, int k, int O, int accumulate, int nimg, size_t de_img, size_t xp_img);
 
 /* conv2d_relu_maxpool2d.c: y, argmax[N,O,Hp,Wp] = maxpool(relu(conv2d(x, w, b))), argmax
  * indexing the convolution's Ho x Wo plane; and its backward to the convolution's output */

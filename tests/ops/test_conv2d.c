@@ -259,6 +259,7 @@ int main(void)
         { 1, 2, 5, 6, 3, 3, 1, 3, 1 },      /* padding 3 > k-1: dx by sgemm + col2im, the rest direct */
         { 2, 16, 5, 6, 6, 3, 1, 1, 1 },     /* 144 taps, 6 outputs: partial register blocks */
         { 1, 3, 30, 28, 5, 2, 1, 0, 1 },    /* even kernel, one image split across threads */
+        { 20, 2, 4, 5, 3, 3, 1, 1, 1 },     /* many small images: weight gradient in groups of 8 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 100 + i);
     test_requires_grad();
