@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "transforms.h"
+#include "multiversion.h"
 #include "transforms/pil.h"
 
 /* The value flowing through the pipeline: an 8-bit image until ToTensor (the caller's
@@ -85,6 +86,22 @@ static int check_fill(const Transform *t, int c, Error *e)
 
 /* ---- ToTensor and Normalize ---- */
 
+/* channel ch of an HWC image of c channels -> one float plane, each value / 255 */
+CN_MULTIVERSION
+static void to_tensor_plane(float *restrict dst, const uint8_t *restrict px, size_t plane, int c, int ch)
+{
+#pragma omp simd
+    for (size_t i = 0; i < plane; i++) dst[i] = (float)px[i * (size_t)c + (size_t)ch] / 255.0f;
+}
+
+/* x = (x - m) / sd over n floats */
+CN_MULTIVERSION
+static void normalize_plane(float *x, size_t n, float m, float sd)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] - m) / sd;
+}
+
 /* ToTensor: HWC uint8 -> CHW float, img.float().div(255), into the caller's tensor */
 static int tf_to_tensor(const Transform *t, TfValue *v, Rng *rng, TfScratch *s, Error *e)
 {
@@ -98,10 +115,7 @@ static int tf_to_tensor(const Transform *t, TfValue *v, Rng *rng, TfScratch *s, 
                        "the images)", w, h, v->W, v->H);
     size_t plane = (size_t)h * (size_t)w;
     const uint8_t *px = v->img.px;
-    for (int ch = 0; ch < c; ch++) {
-        float *dst = v->out + (size_t)ch * plane;
-        for (size_t i = 0; i < plane; i++) dst[i] = (float)px[i * (size_t)c + (size_t)ch] / 255.0f;
-    }
+    for (int ch = 0; ch < c; ch++) to_tensor_plane(v->out + (size_t)ch * plane, px, plane, c, ch);
     v->is_tensor = 1;
     return 0;
 }
@@ -118,8 +132,7 @@ static int tf_normalize(const Transform *t, TfValue *v, Rng *rng, TfScratch *s, 
     for (int ch = 0; ch < v->C; ch++) {
         float m = t->mean[t->nch == 1 ? 0 : ch], sd = t->std[t->nch == 1 ? 0 : ch];
         if (sd == 0.0f) return err_set(e, "Normalize() has std 0 for channel %d: division by zero", ch);
-        float *x = v->out + (size_t)ch * plane;
-        for (size_t i = 0; i < plane; i++) x[i] = (x[i] - m) / sd;
+        normalize_plane(v->out + (size_t)ch * plane, plane, m, sd);
     }
     return 0;
 }

@@ -14,13 +14,7 @@
 #include "../graph.h"
 #include "../rng.h"
 
-/* Hot loops are compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run time.
- * Floating-point contraction stays off (ISO C), so every version rounds alike. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CN_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CN_MULTIVERSION
-#endif
+#include "../multiversion.h"     /* CN_MULTIVERSION: hot loops for AVX-512, AVX2 and x86-64 */
 
 /* The direct convolution kernels may fuse a multiply and an add into one rounding (FMA):
  * every x86-64-v3 or later CPU, and so the AVX-512 and AVX2 versions, do so alike. */
