@@ -251,21 +251,25 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
             }
             par_sgemm(CblasNoTrans, CblasTrans, O, c.K, c.P, 1.0f, dyn, c.P, col, c.P, n > lo ? 1.0f : 0.0f, acc, c.K);
         }
-    }
-    if (T > 1) {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < wn; i++) {
-            float s = part[i];
-            for (int t = 1; t < T; t++) s += part[(size_t)t * wn + i];
-            dw[i] = s;
+        /* in the same team (each parallel region costs a wake-up of every thread): the
+         * partials added in thread order, then the bias, one channel per thread */
+        if (T > 1) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < wn; i++) {
+                float s = part[i];
+                for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
+                dw[i] = s;
+            }
         }
-    }
-    if (!db) return;
-#pragma omp parallel for schedule(static) if (O > 1 && par_threads() > 1)
-    for (int o = 0; o < O; o++) {
-        double sum = 0;
-        for (int n = 0; n < N; n++) sum += sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
-        db[o] = (float)sum;
+        if (db) {
+#pragma omp for schedule(static)
+            for (int o = 0; o < O; o++) {
+                double sum = 0;
+                for (int n = 0; n < N; n++) sum += sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
+                db[o] = (float)sum;
+            }
+        }
     }
 }
 
