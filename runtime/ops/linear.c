@@ -60,18 +60,17 @@ static void small_forward(float *y, const float *x, const float *w, const float 
         }
 }
 
-/* dx[n][k] = sum over o of dy[n][o] * w[o][k] for k in [k0, k1), the terms of outputs
- * [o_lo, o_hi) (added to dx's sums of the outputs before o_lo; o_lo = 0 starts them). Four
- * rows of the weight at a time, read front to back (four streams the prefetcher follows),
- * added into dx (which stays in cache): every dx[n][k] is the same chain of fused
- * multiply-adds over o = 0, 1, ... as a sum kept in a register would be. */
+/* dx[n][k] = sum over o of dy[n][o] * w[o][k] for k in [k0, k1). Four rows of the weight at
+ * a time, read front to back (four streams the prefetcher follows), added into dx (which
+ * stays in cache): every dx[n][k] is the same chain of fused multiply-adds over o = 0, 1,
+ * ... as a sum kept in a register would be. */
 CN_MULTIVERSION CN_CONTRACT
 static void small_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out,
-                                 int o_lo, int o_hi, int k0, int k1)
+                                 int k0, int k1)
 {
     int kv = k0 + (k1 - k0) / VL * VL;
-    for (int o0 = o_lo; o0 < o_hi; o0 += 4) {
-        int rows = imin(4, o_hi - o0);
+    for (int o0 = 0; o0 < out; o0 += 4) {
+        int rows = imin(4, out - o0);
         const float *wr = w + (size_t)o0 * in;
         for (int n = 0; n < N; n++) {
             float *d = dx + (size_t)n * in;
@@ -112,19 +111,17 @@ static void small_backward_input(float *dx, const float *dy, const float *w, int
     }
 }
 
-/* dw[(o - o0)*ldw + k - k0] = sum over n of dy[n][o] * x[n][k] for o in [o0, o1), k in
- * [k0, k1): 4 outputs x 64 columns per register block, each output row written front to
- * back */
+/* dw[o][k] = sum over n of dy[n][o] * x[n][k] for k in [k0, k1): 4 outputs x 64 columns
+ * per register block, each output row written front to back */
 CN_MULTIVERSION CN_CONTRACT
-static void small_backward_weight(float *dw, size_t ldw, const float *dy, const float *x, int N, int in, int out,
-                                  int o0, int o1, int k0, int k1)
+static void small_backward_weight(float *dw, const float *dy, const float *x, int N, int in, int out,
+                                  int k0, int k1)
 {
     int cv = k0 + (k1 - k0) / (4 * VL) * (4 * VL);
-    dw -= k0;
-    for (int ob = o0; ob < o1; ob += 4) {
+    for (int ob = 0; ob < out; ob += 4) {
         int oa[4];
-        for (int a = 0; a < 4; a++) oa[a] = imin(ob + a, o1 - 1);
-        float *row = dw + (size_t)(ob - o0) * ldw;
+        for (int a = 0; a < 4; a++) oa[a] = imin(ob + a, out - 1);
+        float *row = dw + (size_t)ob * in;
         for (int k = k0; k < cv; k += 4 * VL) {
             vf acc[4][4];
 #pragma GCC unroll 4
@@ -143,17 +140,16 @@ static void small_backward_weight(float *dw, size_t ldw, const float *dy, const 
                     for (int v = 0; v < 4; v++) acc[a][v] += s * xv[v];
                 }
             }
-            for (int a = 0; a < 4 && ob + a < o1; a++)
-                memcpy(row + (size_t)a * ldw + k, acc[a], sizeof acc[a]);
+            for (int a = 0; a < 4 && ob + a < out; a++)
+                memcpy(row + (size_t)a * in + k, acc[a], sizeof acc[a]);
         }
-        for (int a = 0; a < 4 && ob + a < o1; a++)
+        for (int a = 0; a < 4 && ob + a < out; a++)
             for (int k = cv; k < k1; k++) {
                 float s = 0.0f;
                 for (int n = 0; n < N; n++) s += dy[(size_t)n * out + ob + a] * x[(size_t)n * in + k];
-                row[(size_t)a * ldw + k] = s;
+                row[(size_t)a * in + k] = s;
             }
     }
-    (void)out;
 }
 
 /* [lo, hi) of thread t's share of `len`, cut at multiples of `step` */
@@ -191,7 +187,7 @@ void linear_backward_input(float *dx, const float *dy, const float *w, int N, in
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_backward_input(dx, dy, w, N, in, out, 0, out, lo, hi);
+            if (hi > lo) small_backward_input(dx, dy, w, N, in, out, lo, hi);
         }
         return;
     }
@@ -208,7 +204,7 @@ void linear_backward_weight(float *dw, float *db, const float *dy, const float *
         {
             int lo, hi;
             share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_backward_weight(dw + lo, (size_t)in, dy, x, N, in, out, 0, out, lo, hi);
+            if (hi > lo) small_backward_weight(dw, dy, x, N, in, out, lo, hi);
         }
     } else
         par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);
