@@ -13,7 +13,6 @@
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
-CN_MULTIVERSION
 void corr_place(float *dst, size_t dplane, int ws, int top, int left, const float *src,
                 int nc, int H, int W, size_t tail)
 {
@@ -22,13 +21,10 @@ void corr_place(float *dst, size_t dplane, int ws, int top, int left, const floa
         const float *s = src + (size_t)c * H * W;
         size_t head = (size_t)top * ws + left;
         memset(d, 0, head * sizeof *d);
-        for (int h = 0; h < H; h++) {        /* short rows: a loop, not a memcpy call each */
-            float *restrict r = d + head + (size_t)h * ws;
-            const float *restrict sr = s + (size_t)h * W;
-            int gap = h + 1 < H ? ws - W : 0;
-#pragma omp simd
-            for (int w = 0; w < W; w++) r[w] = sr[w];
-            for (int w = 0; w < gap; w++) r[W + w] = 0.0f;
+        for (int h = 0; h < H; h++) {
+            float *r = d + head + (size_t)h * ws;
+            memcpy(r, s + (size_t)h * W, (size_t)W * sizeof *r);
+            if (h + 1 < H) memset(r + W, 0, (size_t)(ws - W) * sizeof *r);
         }
         size_t used = head + (size_t)(H - 1) * ws + W;       /* end of the last copied row */
         memset(d + used, 0, (dplane - used) * sizeof *d);
