@@ -9,14 +9,7 @@
 #     written: every resume works and the final model file is bit-identical
 #  4. a non-finite loss stops at once naming epoch and batch, keeps the last good checkpoint
 #  5. --resume refuses a checkpoint of another model, a truncated one, another seed
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
 
 "$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
 cp "$top_srcdir/tests/checkpoint/tiny.cnn" "$tmp/tiny.cnn"

@@ -4,14 +4,7 @@
 # is an error; --preview-augment writes N PNGs per class; FashionMNIST reads tiny IDX files
 # (plain and gzipped, torchvision's layout) and trains on them; the notebook's augmented model
 # trains with 0 and 2 loader workers to the same numbers.
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
 
 "$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
 model="$top_srcdir/models/sea_augmented.cnn"

@@ -2,13 +2,7 @@
 # tests/e2e/test_memory.sh: a plan that needs more memory than this machine has is refused
 # before any is taken, naming the bytes it needs (here without CNNC_MEMORY_LIMIT: a batch
 # of 2^20 1000x1000 RGB images needs over 12 TB, more than any machine running the tests).
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
+. "$(dirname "$0")/../lib.sh"
 sed 's/input \[3, 100, 100\]/input [3, 1000, 1000]/; s/MaxPool2d(4)/MaxPool2d(40)/; s/batch_size=16/batch_size=1048576/' \
     "$top_srcdir/tests/checkpoint/tiny.cnn" >"$tmp/huge.cnn"
 for action in --check --train "--eval --weights none.safetensors"; do
@@ -16,12 +10,11 @@ for action in --check --train "--eval --weights none.safetensors"; do
     "$CNNC" "$tmp/huge.cnn" $action >"$tmp/out" 2>"$tmp/err"
     rc=$?
     if [ "$rc" != 1 ] || ! grep -q "^$tmp/huge.cnn: error: .* Tiny with batch 1048576 needs [0-9]* bytes ([0-9.]* GiB) of memory for its tensors, but this machine has [0-9]* bytes ([0-9.]* GiB) available: lower the batch size" "$tmp/err"; then
-        echo "FAIL: $action: status $rc, stderr '$(cat "$tmp/err")'"
-        fails=$((fails + 1))
+        fail "$action: status $rc, stderr '$(cat "$tmp/err")'"
     fi
     need=$(sed -n 's/.* needs \([0-9]*\) bytes.*/\1/p' "$tmp/err")
-    [ "${#need}" -ge 14 ] || { echo "FAIL: $action: needs only '$need' bytes"; fails=$((fails + 1)); }
-    [ -s "$tmp/out" ] && { echo "FAIL: $action printed results"; fails=$((fails + 1)); }
+    [ "${#need}" -ge 14 ] || fail "$action: needs only '$need' bytes"
+    [ -s "$tmp/out" ] && fail "$action printed results"
 done
 echo "test_memory: $fails failed"
 [ $fails = 0 ]

@@ -4,14 +4,7 @@
 # prints configure's version. --apply on examples/sobel.cnn writes the 4-panel figure
 # atomically and prints one line per panel; it refuses classifiers, needs -o, and names a
 # missing image; a feature-map model cannot be trained, evaluated or used to predict.
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
 
 # 1. every long option, documented twice
 "$CNNC" --help >"$tmp/help" 2>&1 || fail "cnnc --help failed"

@@ -4,14 +4,7 @@
 # the loss so far and the time left, and clears it before the epoch's line; into a pipe the
 # output has no carriage return or escape at all. --history writes a header and one CSV row
 # per epoch whose figures are the log's. Skipped (77) without python3 for the pty.
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
 
 py=
 for p in python3 /usr/bin/python3; do command -v "$p" >/dev/null 2>&1 && py=$p && break; done

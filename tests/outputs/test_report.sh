@@ -5,14 +5,7 @@
 # with one point per epoch, drawn across the plot; all 25 validation images decode at 100 x
 # 100 and the wrong ones are as many as the log's validation line says; the screenshot shows
 # the plot colors and the error marks. Skipped (77) without chromium.
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
 
 "$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
 "$CNNC" "$top_srcdir/models/sea_nodropout.cnn" --train --epochs 3 --seed 2 --data "$tmp/data" -o "$tmp/m.safetensors" \

@@ -5,14 +5,7 @@
 # memory (the same figure --check prints), and a model file size equal to the size of the
 # file --train then writes. For examples/sobel.cnn: the frozen layer, its 18 non-trainable
 # parameters and a forward-only plan. --check's short summary is unchanged.
-set -u
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-: "${CNNC:=$top_builddir/cnnc}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/../lib.sh"
 
 "$CNNC" "$top_srcdir/models/sea.cnn" --summary >"$tmp/s" 2>"$tmp/err" || fail "--summary failed: $(cat "$tmp/err")"
 row() {     # key type shape params macs
