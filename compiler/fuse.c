@@ -62,37 +62,12 @@ static void redirect(Graph *g, int from, int to)
     for (int i = 0; i < g->nnodes; i++)
         for (int k = 0; k < g->nodes[i].nin; k++)
             if (g->nodes[i].in[k] == from) g->nodes[i].in[k] = to;
-    for (int i = 0; i < g->nvals; i++) {
+    for (int i = 0; i < g->nvals; i++)
         if (g->vals[i].view_of == from) g->vals[i].view_of = to;
-        if (g->vals[i].grad == from) g->vals[i].grad = to;
-    }
     int *ids[] = { &g->input, &g->label, &g->logits, &g->loss, &g->probs };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (*ids[i] == from) *ids[i] = to;
     g->vals[to].keep |= g->vals[from].keep;
-}
-
-/* After a pass replaced nodes: place[i] of each of the first n0 nodes is i (kept), the
- * index of the fused node that takes its place, or -1 (dropped). The replaced nodes'
- * outputs go, the fused nodes take their places in the order, and the graph is renumbered. */
-static void rebuild(Graph *g, int n0, const int *place)
-{
-    char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
-    int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
-    for (int i = 0; i < n0; i++) {
-        if (place[i] == i) continue;
-        Node *old = &g->nodes[i];                   /* the replaced nodes: their values go */
-        for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
-    }
-    for (int i = 0; i < n0; i++)
-        if (place[i] >= 0) order[n++] = place[i];
-    for (int i = 0; i < n; i++) {                   /* the fused nodes now produce their outputs */
-        Node *nd = &g->nodes[order[i]];
-        for (int k = 0; k < nd->nout; k++) g->vals[nd->out[k]].producer = order[i];
-    }
-    compact(g, order, n, dead);
-    free(order);
-    free(dead);
 }
 
 int fuse_graph(Graph *g, Error *e)
@@ -128,7 +103,24 @@ int fuse_graph(Graph *g, Error *e)
         place[r] = place[m] = -1;
         fused++;
     }
-    if (fused) rebuild(g, n0, place);
+    if (fused) {
+        char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
+        int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
+        for (int i = 0; i < n0; i++) {
+            if (place[i] == i) continue;
+            Node *old = &g->nodes[i];                   /* the chain's nodes: their values go */
+            for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
+        }
+        for (int i = 0; i < n0; i++)
+            if (place[i] >= 0) order[n++] = place[i];
+        for (int i = 0; i < n; i++) {                   /* the fused nodes now produce their outputs */
+            Node *nd = &g->nodes[order[i]];
+            for (int k = 0; k < nd->nout; k++) g->vals[nd->out[k]].producer = order[i];
+        }
+        compact(g, order, n, dead);
+        free(order);
+        free(dead);
+    }
     free(place);
     return fused;
 }

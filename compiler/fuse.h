@@ -9,5 +9,4 @@
  * its backward rule derives the same gradients). Returns the number of chains fused. */
 int fuse_graph(Graph *g, Error *e);
 
-
 #endif

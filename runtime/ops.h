@@ -56,7 +56,4 @@ extern const OpDef *const op_table[OP_COUNT];
  * rule), or -1 when the window does not fit. */
 int window_out_size(int n, int k, int s, int p);
 
-/* Linear's kernels of its own run batches of up to this many rows (larger ones: sgemm) */
-#define LINEAR_SMALL_N 16
-
 #endif

@@ -10,7 +10,7 @@
 #include "../ops.h"
 #include "kernels.h"
 
-#define SMALL_N LINEAR_SMALL_N
+#define SMALL_N 16
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
