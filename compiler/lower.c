@@ -76,8 +76,8 @@ static int lower_optimizer(Graph *g, const Optimizer *opt, Error *e)
         if (g->vals[i].kind != VK_PARAM || g->vals[i].grad < 0) continue;
         char name[128];
         int in[4] = { i, g->vals[i].grad, -1, -1 }, nin = 2, op;
-        const int *shape = g->vals[i].shape;
-        int ndim = g->vals[i].ndim;
+        int shape[CN_MAX_DIMS], ndim = g->vals[i].ndim;  /* a copy: graph_value may move vals */
+        memcpy(shape, g->vals[i].shape, sizeof shape);
         if (opt->kind == OPT_ADAM) {
             snprintf(name, sizeof name, "%s.exp_avg", g->vals[i].name);
             in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
