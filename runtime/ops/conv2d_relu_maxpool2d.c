@@ -37,20 +37,68 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
     }
 }
 
-/* One row of 2 x 2 windows: each of the four places gets dy where the argmax is (and ReLU
- * let it through), else 0; every place written once, vectorised across the row */
-static inline void unpool_row_2x2(float *restrict d0, float *restrict d1, const float *restrict dy,
-                                  const float *restrict y, const int32_t *restrict a, int Wp, int32_t base, int Wo)
+/* 2 x 2 windows of stride 2 go 8 at a time on kernels.h's 8-lane vectors (as maxpool2d.c's
+ * forward): each of a window's four places gets dy where the argmax is (and ReLU let it
+ * through), else 0, and the even and odd places of a row are interleaved by shuffles.
+ * d0[0..16), d1[0..16): the places of the windows dy[0..8) (y, a alike), whose top-left
+ * corners are d0[0], d0[2], ..., d0[14] at argmax index base, base + 2, ...; Wo apart */
+static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d1, const float *dy,
+                                                             const float *y, const int32_t *a, int32_t base,
+                                                             int Wo)
 {
-#pragma omp simd
-    for (int i = 0; i < Wp; i++) {
-        float g = y[i] <= 0.0f ? 0.0f : dy[i];           /* as relu_backward: NaN passes */
-        int32_t at = a[i] - (base + 2 * i);
-        d0[2 * i] = at == 0 ? g : 0.0f;
-        d0[2 * i + 1] = at == 1 ? g : 0.0f;
-        d1[2 * i] = at == Wo ? g : 0.0f;
-        d1[2 * i + 1] = at == Wo + 1 ? g : 0.0f;
+    static const vi8 lo = { 0, 8, 1, 9, 2, 10, 3, 11 }, hi = { 4, 12, 5, 13, 6, 14, 7, 15 };
+    vf8 g, yv;
+    vi8 at;
+    memcpy(&g, dy, sizeof g);
+    memcpy(&yv, y, sizeof yv);
+    memcpy(&at, a, sizeof at);
+    g = (vf8)((vi8)g & ~(yv <= 0.0f));                  /* as relu_backward: NaN passes */
+    at -= base + (vi8){ 0, 2, 4, 6, 8, 10, 12, 14 };
+    vf8 e0 = (vf8)((vi8)g & (at == 0)), o0 = (vf8)((vi8)g & (at == 1));
+    vf8 e1 = (vf8)((vi8)g & (at == Wo)), o1 = (vf8)((vi8)g & (at == Wo + 1));
+    vf8 r[4] = { __builtin_shuffle(e0, o0, lo), __builtin_shuffle(e0, o0, hi), __builtin_shuffle(e1, o1, lo),
+                __builtin_shuffle(e1, o1, hi) };
+    memcpy(d0, r, 2 * sizeof *r);
+    memcpy(d1, r + 2, 2 * sizeof *r);
+}
+
+/* One plane of dconv (Ho x Wo) from the 2 x 2 pooled Hp x Wp. A row wider than 8 windows
+ * ends with a step that overlaps the one before it (the same values written twice), so no
+ * step writes past its rows; a narrower row is one step whose writes past the row's end land
+ * on places the same plane writes again later. A step that would read past the pooled plane
+ * or write past the convolution's goes through local copies. */
+static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, const float *dyp, const float *yp,
+                                                                   const int32_t *ap, int Ho, int Wo, int Hp,
+                                                                   int Wp)
+{
+    size_t in_end = (size_t)Hp * Wp, out_end = (size_t)Ho * Wo;
+    for (int r = 0; r < Hp; r++) {
+        float *d0 = dp + (size_t)2 * r * Wo;
+        for (int c0 = 0; c0 < Wp; c0 += VL8) {
+            int c = c0 + VL8 > Wp && Wp > VL8 ? Wp - VL8 : c0;
+            size_t i = (size_t)r * Wp + c;
+            int32_t base = 2 * r * Wo + 2 * c;
+            if (i + VL8 <= in_end && (size_t)(d0 - dp) + Wo + 2 * c + 2 * VL8 <= out_end) {
+                unpool_2x2(d0 + 2 * c, d0 + Wo + 2 * c, dyp + i, yp + i, ap + i, base, Wo);
+                continue;
+            }
+            int n = Wp - c < VL8 ? Wp - c : VL8;
+            float dy[VL8] = { 0 }, y[VL8] = { 0 }, t0[2 * VL8], t1[2 * VL8];
+            int32_t a[VL8] = { 0 };
+            for (int l = 0; l < n; l++) {
+                dy[l] = dyp[i + l];
+                y[l] = yp[i + l];
+                a[l] = ap[i + l];
+            }
+            unpool_2x2(t0, t1, dy, y, a, base, Wo);
+            for (int l = 0; l < 2 * n; l++) {
+                d0[2 * c + l] = t0[l];
+                d0[Wo + 2 * c + l] = t1[l];
+            }
+        }
+        if (Wo > 2 * Wp) d0[Wo - 1] = d0[2 * Wo - 1] = 0.0f;      /* odd width: last column */
     }
+    if (Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
 }
 
 /* dconv[N,O,Ho,Wo] = 0, then dconv[n][o][argmax] += dy unless y <= 0 (ReLU's gradient at the
@@ -66,13 +114,7 @@ void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, cons
         const float *dyp = dy + plane * Hp * Wp, *yp = y + plane * Hp * Wp;
         const int32_t *ap = argmax + plane * Hp * Wp;
         if (tiles) {
-            for (int r = 0; r < Hp; r++) {
-                float *d0 = dp + (size_t)2 * r * Wo;
-                unpool_row_2x2(d0, d0 + Wo, dyp + (size_t)r * Wp, yp + (size_t)r * Wp, ap + (size_t)r * Wp, Wp,
-                               2 * r * Wo, Wo);
-                if (Wo > 2 * Wp) d0[Wo - 1] = d0[2 * Wo - 1] = 0.0f;      /* odd width: last column */
-            }
-            if (Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
+            unpool_plane_2x2(dp, dyp, yp, ap, Ho, Wo, Hp, Wp);
             continue;
         }
         memset(dp, 0, (size_t)Ho * Wo * sizeof *dp);

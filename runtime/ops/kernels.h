@@ -31,6 +31,12 @@ typedef float vf __attribute__((vector_size(64)));
 #define VL 16
 #define LOAD(v, p) memcpy(&(v), (p), sizeof(vf))
 #define SPLAT(v, x) ((v) = (vf){ 0 } + (x))
+/* 8 floats or int32s per vector, for kernels that compare and select (maxpool2d.c,
+ * conv2d_relu_maxpool2d.c): GCC 12 turns such code on 16 lanes into scalar code in the
+ * AVX-512 and AVX2 clones, but not on 8. */
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
+#define VL8 8
 
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,

@@ -6,35 +6,44 @@
 #include "../ops.h"
 #include "kernels.h"
 
-/* y[n][c][oh][ow] = max of x[n][c] over rows oh*s-p .. +k, cols ow*s-p .. +k (inside x);
- * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
- * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
- * a window of -inf gives its first element). */
-/* one row of 2 x 2 windows: the scan of maxpool2d_plane with selects instead of branches
- * (the data is random, branches would mispredict), vectorised across the row */
-static inline void row_2x2(float *restrict y, int32_t *restrict a, const float *restrict r0, const float *restrict r1,
-                           int Wo, int32_t base, int W)
+/* 2 x 2 windows of stride 2 run on kernels.h's 8-lane vectors: 8 windows of one row at a
+ * time, the even and odd columns of its two rows split apart by shuffles. PyTorch's scan
+ * over v0 v1 v2 v3 (a new max when v > max or v is NaN) equals the tree
+ * take(take(v0, v1), take(v2, v3)) of the same rule: with no NaN the first maximum wins at
+ * every step, else the last NaN does. Selects, not branches: the data is random. */
+#define EVENS ((vi8){ 0, 2, 4, 6, 8, 10, 12, 14 })
+#define ODDS ((vi8){ 1, 3, 5, 7, 9, 11, 13, 15 })
+/* b where the mask m is set, else a */
+#define SELECT(m, b, a) ((vf8)(((vi8)(b) & (m)) | ((vi8)(a) & ~(m))))
+/* the scan's rule: b replaces a when b > a or b is NaN */
+#define TAKES(b, a) (((b) > (a)) | ((b) != (b)))
+
+/* y[0..8), a[0..8) of the windows whose top-left corners are r0[0], r0[2], ..., r0[14];
+ * r1 is the row below. a = base + the window's offset (2 * lane, +1, +W, +W+1). */
+static inline __attribute__((always_inline)) void window_2x2(float *y, int32_t *a, const float *r0,
+                                                             const float *r1, int32_t base, int W, int relu)
 {
-#pragma omp simd
-    for (int ow = 0; ow < Wo; ow++) {
-        float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-        float max = v0;                  /* > -inf, or -inf itself: either way the first wins */
-        int32_t at = 0;
-        int take = (v1 > max) | (v1 != v1);
-        max = take ? v1 : max;
-        at = take ? 1 : at;
-        take = (v2 > max) | (v2 != v2);
-        max = take ? v2 : max;
-        at = take ? W : at;
-        take = (v3 > max) | (v3 != v3);
-        max = take ? v3 : max;
-        at = take ? W + 1 : at;
-        y[ow] = max;
-        a[ow] = base + 2 * ow + at;
-    }
+    vf8 a0, a1, b0, b1;
+    memcpy(&a0, r0, sizeof a0);
+    memcpy(&a1, r0 + VL8, sizeof a1);
+    memcpy(&b0, r1, sizeof b0);
+    memcpy(&b1, r1 + VL8, sizeof b1);
+    vf8 v0 = __builtin_shuffle(a0, a1, EVENS), v1 = __builtin_shuffle(a0, a1, ODDS);
+    vf8 v2 = __builtin_shuffle(b0, b1, EVENS), v3 = __builtin_shuffle(b0, b1, ODDS);
+    vi8 t01 = TAKES(v1, v0), t23 = TAKES(v3, v2);
+    vf8 m01 = SELECT(t01, v1, v0), m23 = SELECT(t23, v3, v2);
+    vi8 t = TAKES(m23, m01);
+    vf8 max = SELECT(t, m23, m01);
+    vi8 at0 = t01 & 1, at1 = (t23 & 1) + W;
+    vi8 at = ((at1 & t) | (at0 & ~t)) + base + EVENS;
+    if (relu) max = (vf8)((vi8)max & ~(max < 0.0f));     /* relu(max): NaN stays NaN */
+    memcpy(y, &max, sizeof max);
+    memcpy(a, &at, sizeof at);
 }
 
-/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding. With relu, ReLU is applied to each
+/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding, over H x W with rows ws floats apart.
+ * Each row goes 8 windows at a time; a step that would read past the plane's last row or
+ * write past its last output goes through local copies. With relu, ReLU is applied to each
  * window's maximum, which equals the maximum of the ReLU'd window (NaN included); only the
  * argmax of a window whose values are all <= 0 can differ from ReLU-then-pool's first zero,
  * and there the output is 0 and no gradient flows back (relu_maxpool2d_backward). */
@@ -42,16 +51,34 @@ CN_MULTIVERSION
 static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int relu)
 {
     int Ho = H / 2, Wo = W / 2;
-    for (int oh = 0; oh < Ho; oh++) {
-        const float *r0 = xp + (size_t)2 * oh * ws;
-        float *y = yp + oh * Wo;
-        row_2x2(y, ap + oh * Wo, r0, r0 + ws, Wo, 2 * oh * W, W);
-        if (relu)
-#pragma omp simd
-            for (int ow = 0; ow < Wo; ow++) y[ow] = y[ow] < 0.0f ? 0.0f : y[ow];
-    }
+    size_t in_end = (size_t)(H - 1) * ws + W, out_end = (size_t)Ho * Wo;
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow0 = 0; ow0 < Wo; ow0 += VL8) {
+            int ow = ow0 + VL8 > Wo && Wo > VL8 ? Wo - VL8 : ow0;    /* the last step overlaps */
+            const float *r0 = xp + (size_t)2 * oh * ws + 2 * ow;
+            size_t o = (size_t)oh * Wo + ow;
+            int32_t base = 2 * oh * W + 2 * ow;
+            if ((size_t)(r0 - xp) + ws + 2 * VL8 <= in_end && o + VL8 <= out_end) {
+                window_2x2(yp + o, ap + o, r0, r0 + ws, base, W, relu);
+                continue;
+            }
+            int n = Wo - ow < VL8 ? Wo - ow : VL8;
+            float t0[2 * VL8] = { 0 }, t1[2 * VL8] = { 0 }, y[VL8];
+            int32_t a[VL8];
+            memcpy(t0, r0, (size_t)2 * n * sizeof *t0);
+            memcpy(t1, r0 + ws, (size_t)2 * n * sizeof *t1);
+            window_2x2(y, a, t0, t1, base, W, relu);
+            for (int i = 0; i < n; i++) {
+                yp[o + i] = y[i];
+                ap[o + i] = a[i];
+            }
+        }
 }
 
+/* y[n][c][oh][ow] = max of x[n][c] over rows oh*s-p .. +k, cols ow*s-p .. +k (inside x);
+ * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
+ * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
+ * a window of -inf gives its first element). */
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu)
 {

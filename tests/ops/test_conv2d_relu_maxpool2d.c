@@ -58,6 +58,8 @@ int main(void)
         { 2, 2, 13, 12, 4, 3, 2, 1, 2, 2, 0 },     /* stride-2 convolution (im2col path) */
         { 2, 3, 15, 14, 7, 5, 1, 2, 2, 2, 0 },     /* k5, odd convolution output */
         { 1, 1, 28, 28, 32, 3, 1, 1, 2, 2, 0 },    /* fashion.cnn's first layer, one image */
+        { 3, 4, 14, 14, 9, 3, 1, 1, 2, 2, 0 },     /* fashion.cnn's second: 7 windows a row */
+        { 2, 3, 21, 37, 5, 3, 1, 1, 2, 2, 0 },     /* 18 windows a row, odd sizes */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 300 + i);
     return test_done("test_conv2d_relu_maxpool2d");

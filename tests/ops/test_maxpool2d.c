@@ -187,6 +187,40 @@ static void test_rules(void)
     graph_free(b.g);
 }
 
+/* 2 x 2 windows over wide rows (several vector steps, the last overlapping) with NaNs,
+ * -inf and ties sprinkled in: values (NaN where the reference has NaN) and argmax exact */
+static void test_nan_2x2(void)
+{
+    static const Case cases[] = { { 2, 3, 12, 41, 2, 2, 0 }, { 1, 2, 7, 14, 2, 2, 0 }, { 1, 1, 2, 34, 2, 2, 0 } };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const Case *c = &cases[k];
+        Built b = build(c);
+        Rng r;
+        rng_seed(&r, 700 + k);
+        size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->C * b.Ho * b.Wo;
+        float *x = vf32(b.g, b.x);
+        for (size_t i = 0; i < nx; i++) {
+            double u = rng_uniform(&r);
+            x[i] = u < 0.1 ? NAN : u < 0.15 ? -INFINITY : u < 0.4 ? 1.0f : (float)(u * 4 - 2);
+        }
+        Ref f = { c, b.Ho, b.Wo, malloc(nx * sizeof(double)), NULL, malloc(ny * sizeof(double)),
+                  malloc(ny * sizeof(int)) };
+        tg_to_double(f.x, x, nx);
+        pool_ref(&f);
+        tg_run(b.g, PHASE_FORWARD);
+        size_t bad = 0;
+        for (size_t i = 0; i < ny; i++) {
+            float y = vf32(b.g, b.y)[i];
+            bad += (isnan(f.y[i]) ? !isnan(y) : (double)y != f.y[i]) || vi32(b.g, b.argmax)[i] != f.argmax[i];
+        }
+        CHECK(bad == 0, "NaN 2x2 %dx%d: %zu of %zu windows differ from the scan", c->H, c->W, bad, ny);
+        free(f.x);
+        free(f.y);
+        free(f.argmax);
+        graph_free(b.g);
+    }
+}
+
 static void test_errors(void)
 {
     Graph *g = graph_new();
@@ -209,9 +243,12 @@ int main(void)
         { 1, 1, 7, 7, 2, 2, 0 },      /* floor drops the last row and column */
         { 3, 2, 4, 6, 1, 1, 0 },      /* 1x1: the identity */
         { 1, 1, 5, 4, 3, 3, 1 },      /* stride 3 with padding */
+        { 2, 3, 10, 37, 2, 2, 0 },    /* 2x2 over 18 windows a row: vector steps, the last overlapping */
+        { 3, 2, 9, 14, 2, 2, 0 },     /* 2x2, 7 windows a row: one vector step, odd height */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 300 + i);
     test_rules();
+    test_nan_2x2();
     test_errors();
     return test_done("test_maxpool2d");
 }
