@@ -84,18 +84,13 @@ static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 /* floats after the padded planes that the direct kernels may read */
 static size_t corr_tail(int k) { return (size_t)k + 64; }
 
-/* The row stride of a plane W wide, padded by p on each side, for a k x k kernel: with
- * p <= k-1 a row's p zeros on the right are also the next row's on the left (a tap past the
- * row's end reads them), so W + p; else W + 2p. Either is at least the output's width. */
-static int corr_stride(int W, int k, int p) { return p <= k - 1 ? W + p : W + 2 * p; }
-
 /* corr_forward over positions [0, Q) of one image, split across the threads when called
  * outside a parallel region (one image: latency); every output is summed alike either way */
 static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plane, int wp, int nc, int k,
                                const float *w, const float *b, int O)
 {
     int T = par_threads();
-    size_t blocks = (Q + 63) / 64;
+    size_t blocks = Q / 64;
     if (T <= 1 || blocks < 2) {
         corr_forward(ye, Q, xp, plane, wp, nc, k, w, b, O, 0, Q);
         return;
@@ -104,7 +99,6 @@ static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plan
     {
         size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
         size_t lo = blocks * t / nt * 64, hi = blocks * (t + 1) / nt * 64;
-        if (hi > Q) hi = Q;
         if (hi > lo) corr_forward(ye, Q, xp, plane, wp, nc, k, w, b, O, lo, hi);
     }
 }
@@ -113,8 +107,8 @@ static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plan
 const float *conv2d_forward_rows(const ConvShape *c, const float *xn, const float *w, const float *b,
                                  size_t *plane, int *ws)
 {
-    int wp = corr_stride(c->W, c->k, c->p);
-    size_t Q = round_up((size_t)c->Ho * wp, 16), xplane = (size_t)(c->H + 2 * c->p) * wp;
+    int wp = c->W + 2 * c->p;
+    size_t Q = round_up((size_t)c->Ho * wp, 64), xplane = (size_t)(c->H + 2 * c->p) * wp;
     float *xp = op_scratch(0, (size_t)c->C * xplane + corr_tail(c->k));
     corr_place(xp, xplane, wp, c->p, c->p, xn, c->C, c->H, c->W, corr_tail(c->k));
     float *ye = op_scratch(3, (size_t)c->O * Q);
@@ -162,8 +156,8 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    int direct = c.direct && pad <= k - 1, q = k - 1 - pad, wp = corr_stride(c.Wo, k, q);
-    size_t plane = (size_t)(c.Ho + 2 * q) * wp, Q = round_up((size_t)H * wp, 16);
+    int direct = c.direct && pad <= k - 1, q = k - 1 - pad, wp = c.Wo + 2 * q;
+    size_t plane = (size_t)(c.Ho + 2 * q) * wp, Q = round_up((size_t)H * wp, 64);
     float *wf = NULL;
     if (direct) {
         wf = op_scratch(1, (size_t)C * O * k * k);
@@ -230,7 +224,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
             /* dw[o][tap] = sum over images of dy[n][o] . the input rows under that tap; small
              * planes go G images at a time, so each register sum runs over >= 2048 positions
              * before its 16 lanes are added */
-            int wp = corr_stride(W, k, pad);
+            int wp = W + 2 * pad;
             size_t plane = (size_t)(H + 2 * pad) * wp, Q = round_up((size_t)c.Ho * wp, 16);
             size_t xs = (size_t)C * plane + corr_tail(k), ds = (size_t)O * Q;
             int G = Q >= 2048 ? 1 : (int)(2048 / Q);

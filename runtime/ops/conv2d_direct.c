@@ -43,37 +43,6 @@ void corr_extract(float *dst, const float *src, size_t splane, int ws, int nc, i
 #define FOB 4
 #define FQB 4
 
-/* one register block of corr_forward: channels o0 .. o0+FOB (weight rows wr, biases bias)
- * at the nv vectors of positions from q */
-static inline __attribute__((always_inline)) void corr_block(float *ye, size_t ys, const float *xp, size_t plane,
-                                                             int wp, int nc, int k, const float *const *wr,
-                                                             const float *bias, int o0, int O, size_t q, int nv)
-{
-    vf acc[FOB][FQB];
-#pragma GCC unroll 8
-    for (int a = 0; a < FOB; a++)
-#pragma GCC unroll 8
-        for (int v = 0; v < nv; v++) SPLAT(acc[a][v], bias[a]);
-    size_t j = 0;
-    for (int c = 0; c < nc; c++)
-        for (int i = 0; i < k; i++) {
-            const float *row = xp + (size_t)c * plane + (size_t)i * wp + q;
-            for (int jj = 0; jj < k; jj++, j++) {
-                vf r[FQB];
-#pragma GCC unroll 8
-                for (int v = 0; v < nv; v++) LOAD(r[v], row + jj + VL * v);
-#pragma GCC unroll 8
-                for (int a = 0; a < FOB; a++) {
-                    float s = wr[a][j];
-#pragma GCC unroll 8
-                    for (int v = 0; v < nv; v++) acc[a][v] += s * r[v];
-                }
-            }
-        }
-    for (int a = 0; a < FOB && o0 + a < O; a++)
-        memcpy(ye + (size_t)(o0 + a) * ys + q, acc[a], (size_t)nv * sizeof(vf));
-}
-
 CN_MULTIVERSION CN_CONTRACT
 void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, int nc, int k,
                   const float *w, const float *b, int O, size_t q0, size_t q1)
@@ -87,9 +56,31 @@ void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, i
             wr[a] = w + (size_t)o * J;
             bias[a] = b ? b[o] : 0.0f;
         }
-        size_t q = q0;
-        for (; q + FQB * VL <= q1; q += FQB * VL) corr_block(ye, ys, xp, plane, wp, nc, k, wr, bias, o0, O, q, FQB);
-        for (; q < q1; q += VL) corr_block(ye, ys, xp, plane, wp, nc, k, wr, bias, o0, O, q, 1);
+        for (size_t q = q0; q < q1; q += FQB * VL) {
+            vf acc[FOB][FQB];
+#pragma GCC unroll 8
+            for (int a = 0; a < FOB; a++)
+#pragma GCC unroll 8
+                for (int v = 0; v < FQB; v++) SPLAT(acc[a][v], bias[a]);
+            size_t j = 0;
+            for (int c = 0; c < nc; c++)
+                for (int i = 0; i < k; i++) {
+                    const float *row = xp + (size_t)c * plane + (size_t)i * wp + q;
+                    for (int jj = 0; jj < k; jj++, j++) {
+                        vf r[FQB];
+#pragma GCC unroll 8
+                        for (int v = 0; v < FQB; v++) LOAD(r[v], row + jj + VL * v);
+#pragma GCC unroll 8
+                        for (int a = 0; a < FOB; a++) {
+                            float s = wr[a][j];
+#pragma GCC unroll 8
+                            for (int v = 0; v < FQB; v++) acc[a][v] += s * r[v];
+                        }
+                    }
+                }
+            for (int a = 0; a < FOB && o0 + a < O; a++)
+                memcpy(ye + (size_t)(o0 + a) * ys + q, acc[a], sizeof acc[a]);
+        }
     }
 }
 

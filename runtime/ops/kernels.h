@@ -64,15 +64,13 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
                             int N, int C, int H, int W, int O, int k, int stride, int pad);
 
 /* conv2d_direct.c: stride-1 correlation over zero-padded planes of row stride wp (plane
- * floats apart, nc of them, followed by at least k + 64 zeros). With padding p <= k-1 the
- * rows need only wp = W + p: the p zeros after a row are also the next row's left padding
- * (corr_stride in conv2d.c). Output position q of a
+ * floats apart, nc of them, followed by at least k + 64 zeros). Output position q of a
  * plane with the same row stride reads xp[c*plane + i*wp + j + q] under tap (c, i, j).
  * corr_place: dst[c*dplane + (top + h)*ws + left + w] = src[c][h][w] (src: nc planes of
  * H x W), every other float of dst's nc planes and of the tail after them zero.
  * corr_extract: dst[c][h][w] = src[c*splane + h*ws + w], the inverse for H x W.
  * corr_forward: ye[o*ys + q] = b[o] (0 without b) + sum over taps of w[o][tap] * xp[...],
- * for q in [q0, q1), both multiples of 16; w is O x (nc*k*k).
+ * for q in [q0, q1), both multiples of 64; w is O x (nc*k*k).
  * corr_weight: g[o][tap] (+ g[o][tap] when accumulate) = sum over nimg images i and q < Q
  * (a multiple of 16) of de[i*de_img + o*ds + q] * xp[i*xp_img + ...]; de must be zero at
  * positions that are not outputs. */

@@ -260,7 +260,7 @@ int main(void)
         { 2, 16, 5, 6, 6, 3, 1, 1, 1 },     /* 144 taps, 6 outputs: partial register blocks */
         { 1, 3, 30, 28, 5, 2, 1, 0, 1 },    /* even kernel, one image split across threads */
         { 20, 2, 4, 5, 3, 3, 1, 1, 1 },     /* many small images: weight gradient in groups of 8 */
-        { 2, 3, 8, 9, 4, 5, 1, 1, 1 },      /* k5 p1: rows W + 1 apart, dy padded by 3 */
+        { 2, 3, 8, 9, 4, 5, 1, 1, 1 },      /* k5 p1: dy padded by 3 for the input gradient */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 100 + i);
     test_requires_grad();
