@@ -56,10 +56,13 @@ static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d
     at -= base + (vi8){ 0, 2, 4, 6, 8, 10, 12, 14 };
     vf8 e0 = (vf8)((vi8)g & (at == 0)), o0 = (vf8)((vi8)g & (at == 1));
     vf8 e1 = (vf8)((vi8)g & (at == Wo)), o1 = (vf8)((vi8)g & (at == Wo + 1));
-    vf8 r[4] = { __builtin_shuffle(e0, o0, lo), __builtin_shuffle(e0, o0, hi), __builtin_shuffle(e1, o1, lo),
-                __builtin_shuffle(e1, o1, hi) };
-    memcpy(d0, r, 2 * sizeof *r);
-    memcpy(d1, r + 2, 2 * sizeof *r);
+    /* four stores of one vector each (two vectors stored as one would stall on the stack) */
+    vf8 r0 = __builtin_shuffle(e0, o0, lo), r1 = __builtin_shuffle(e0, o0, hi);
+    vf8 r2 = __builtin_shuffle(e1, o1, lo), r3 = __builtin_shuffle(e1, o1, hi);
+    memcpy(d0, &r0, sizeof r0);
+    memcpy(d0 + VL8, &r1, sizeof r1);
+    memcpy(d1, &r2, sizeof r2);
+    memcpy(d1 + VL8, &r3, sizeof r3);
 }
 
 /* One plane of dconv (Ho x Wo) from the 2 x 2 pooled Hp x Wp. A row wider than 8 windows
