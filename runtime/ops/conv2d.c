@@ -214,6 +214,8 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
     int T = N > 1 ? par_threads() : 1;
     if (T > N) T = N;
     float *part = T > 1 ? op_scratch(1, (size_t)T * wn) : dw;
+    /* the direct path sums each plane of dy while it is in cache from being placed */
+    double *plane_sum = db && c.direct ? (double *)(void *)op_scratch(2, (size_t)2 * N * O) : NULL;
     if (N == 0) memset(dw, 0, wn * sizeof *dw);
 #pragma omp parallel num_threads(T) if (T > 1)
     {
@@ -235,7 +237,10 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
                 for (int i = 0; i < g; i++) {
                     corr_place(xp + i * xs, plane, wp, pad, pad, x + (size_t)(n0 + i) * C * H * W, C, H, W,
                                corr_tail(k));
-                    corr_place(de + i * ds, Q, wp, 0, 0, dy + (size_t)(n0 + i) * O * c.P, O, c.Ho, c.Wo, 0);
+                    const float *dyn = dy + (size_t)(n0 + i) * O * c.P;
+                    corr_place(de + i * ds, Q, wp, 0, 0, dyn, O, c.Ho, c.Wo, 0);
+                    for (int o = 0; plane_sum && o < O; o++)
+                        plane_sum[(size_t)(n0 + i) * O + o] = sum_f64(dyn + (size_t)o * c.P, (size_t)c.P);
                 }
                 corr_weight(acc, de, Q, Q, xp, plane, wp, C, k, O, n0 > lo, g, ds, xs);
             }
@@ -266,7 +271,8 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 #pragma omp for schedule(static)
             for (int o = 0; o < O; o++) {
                 double sum = 0;
-                for (int n = 0; n < N; n++) sum += sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
+                for (int n = 0; n < N; n++)
+                    sum += plane_sum ? plane_sum[(size_t)n * O + o] : sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
                 db[o] = (float)sum;
             }
         }
