@@ -17,23 +17,26 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
+    int G = conv2d_group(&c), groups = (N + G - 1) / G;
     size_t out = (size_t)Hp * Wp;
-#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * C * H * W, *conv;
-        size_t cplane = (size_t)c.P;
+#pragma omp parallel for schedule(static) if (groups > 1 && par_threads() > 1)
+    for (int gi = 0; gi < groups; gi++) {
+        int n0 = gi * G, g = N - n0 < G ? N - n0 : G;
+        const float *xn = x + (size_t)n0 * C * H * W, *conv;
+        size_t cplane = (size_t)c.P, img = 0;
         int ws = c.Wo;
-        if (c.direct) conv = conv2d_forward_rows(&c, xn, w, b, &cplane, &ws);
+        if (c.direct) conv = conv2d_forward_rows(&c, xn, g, w, b, &cplane, &ws, &img);
         else {
             float *buf = op_scratch(2, (size_t)O * c.P);
             conv2d_forward_image(&c, buf, xn, w, b);
             conv = buf;
         }
-        for (int o = 0; o < O; o++) {
-            size_t plane = (size_t)n * O + o;
-            maxpool2d_plane(y + plane * out, argmax + plane * out, conv + (size_t)o * cplane, c.Ho, c.Wo, ws,
-                            pk, ps, pp, 1);
-        }
+        for (int i = 0; i < g; i++)
+            for (int o = 0; o < O; o++) {
+                size_t plane = (size_t)(n0 + i) * O + o;
+                maxpool2d_plane(y + plane * out, argmax + plane * out, conv + (size_t)o * cplane + i * img, c.Ho,
+                                c.Wo, ws, pk, ps, pp, 1);
+            }
     }
 }
 

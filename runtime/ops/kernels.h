@@ -48,10 +48,12 @@ ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p);
 /* yn (O x Ho*Wo) of one image xn (C x H x W); the work is split across threads when called
  * outside a parallel region (one image: latency) */
 void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const float *w, const float *b);
-/* The same for a direct shape, left in scratch slot 3: plane o at o * *plane floats, its
- * rows *ws floats apart (ws >= Wo) */
-const float *conv2d_forward_rows(const ConvShape *c, const float *xn, const float *w, const float *b,
-                                 size_t *plane, int *ws);
+/* The same for g consecutive images of a direct shape (g from conv2d_group: small planes
+ * go several at a time), left in scratch slot 3: plane o at o * *plane floats, its rows *ws
+ * floats apart (ws >= Wo), image i's rows starting *img floats after image i-1's */
+const float *conv2d_forward_rows(const ConvShape *c, const float *xn, int g, const float *w, const float *b,
+                                 size_t *plane, int *ws, size_t *img);
+int conv2d_group(const ConvShape *c);
 /* conv2d's shape rule without declaring the output: x, w, b? against the kernel attributes */
 int conv2d_check(const Graph *g, const Node *n, int *O, int *Ho, int *Wo, Error *e);
 /* conv2d's backward rule, for fused ops that end in a convolution's gradient */
