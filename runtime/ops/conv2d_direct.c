@@ -84,9 +84,24 @@ void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, i
     }
 }
 
-/* output channels and kernel taps per register block of corr_weight */
+/* the 16 lanes of *p added as a tree (halves, quarters, ...): four shuffles and adds, not
+ * sixteen dependent adds */
+#define LANE_SUM_STEP(v, ...) ((v) += __builtin_shuffle((v), (vi16){ __VA_ARGS__ }))
+typedef int32_t vi16 __attribute__((vector_size(64)));
+static inline __attribute__((always_inline)) float lane_sum(const vf *p)
+{
+    vf v = *p;
+    LANE_SUM_STEP(v, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+    LANE_SUM_STEP(v, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7);
+    LANE_SUM_STEP(v, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+    LANE_SUM_STEP(v, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+    return v[0];
+}
+
+/* output channels and kernel taps per register block of corr_weight: 24 sums, 4 rows of dy
+ * and one input row in registers (4 x 7 needed 33 of AVX-512's 32 and spilled a sum) */
 #define WOB 4
-#define WJB 7
+#define WJB 6
 
 CN_MULTIVERSION CN_CONTRACT
 void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp, size_t plane, int wp,
@@ -123,8 +138,7 @@ void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp
             }
             for (int a = 0; a < WOB && o0 + a < O; a++)
                 for (int t = 0; t < WJB && j0 + t < J; t++) {
-                    float s = 0.0f;
-                    for (int l = 0; l < VL; l++) s += acc[a][t][l];
+                    float s = lane_sum(&acc[a][t]);
                     float *gi = g + (size_t)(o0 + a) * J + j0 + t;
                     *gi = accumulate ? *gi + s : s;
                 }
