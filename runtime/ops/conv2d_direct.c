@@ -86,8 +86,7 @@ void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, i
 
 /* the 16 lanes of *p added as a tree (halves, quarters, ...): four shuffles and adds, not
  * sixteen dependent adds */
-#define LANE_SUM_STEP(v, ...) ((v) += __builtin_shuffle((v), (vi16){ __VA_ARGS__ }))
-typedef int32_t vi16 __attribute__((vector_size(64)));
+#define LANE_SUM_STEP(v, ...) ((v) += __builtin_shufflevector((v), (v), __VA_ARGS__))
 static inline __attribute__((always_inline)) float lane_sum(const vf *p)
 {
     vf v = *p;

@@ -40,6 +40,10 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
     }
 }
 
+/* lanes of two 8-float vectors e, o that interleave them: e0 o0 e1 o1 ... (low, high half) */
+#define LO 0, 8, 1, 9, 2, 10, 3, 11
+#define HI 4, 12, 5, 13, 6, 14, 7, 15
+
 /* 2 x 2 windows of stride 2 go 8 at a time on kernels.h's 8-lane vectors (as maxpool2d.c's
  * forward): each of a window's four places gets dy where the argmax is (and ReLU let it
  * through), else 0, and the even and odd places of a row are interleaved by shuffles.
@@ -49,7 +53,6 @@ static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d
                                                              const float *y, const int32_t *a, int32_t base,
                                                              int Wo)
 {
-    static const vi8 lo = { 0, 8, 1, 9, 2, 10, 3, 11 }, hi = { 4, 12, 5, 13, 6, 14, 7, 15 };
     vf8 g, yv;
     vi8 at;
     memcpy(&g, dy, sizeof g);
@@ -60,8 +63,8 @@ static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d
     vf8 e0 = (vf8)((vi8)g & (at == 0)), o0 = (vf8)((vi8)g & (at == 1));
     vf8 e1 = (vf8)((vi8)g & (at == Wo)), o1 = (vf8)((vi8)g & (at == Wo + 1));
     /* four stores of one vector each (two vectors stored as one would stall on the stack) */
-    vf8 r0 = __builtin_shuffle(e0, o0, lo), r1 = __builtin_shuffle(e0, o0, hi);
-    vf8 r2 = __builtin_shuffle(e1, o1, lo), r3 = __builtin_shuffle(e1, o1, hi);
+    vf8 r0 = __builtin_shufflevector(e0, o0, LO), r1 = __builtin_shufflevector(e0, o0, HI);
+    vf8 r2 = __builtin_shufflevector(e1, o1, LO), r3 = __builtin_shufflevector(e1, o1, HI);
     memcpy(d0, &r0, sizeof r0);
     memcpy(d0 + VL8, &r1, sizeof r1);
     memcpy(d1, &r2, sizeof r2);

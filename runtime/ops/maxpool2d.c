@@ -11,8 +11,8 @@
  * over v0 v1 v2 v3 (a new max when v > max or v is NaN) equals the tree
  * take(take(v0, v1), take(v2, v3)) of the same rule: with no NaN the first maximum wins at
  * every step, else the last NaN does. Selects, not branches: the data is random. */
-#define EVENS ((vi8){ 0, 2, 4, 6, 8, 10, 12, 14 })
-#define ODDS ((vi8){ 1, 3, 5, 7, 9, 11, 13, 15 })
+#define EVENS 0, 2, 4, 6, 8, 10, 12, 14
+#define ODDS 1, 3, 5, 7, 9, 11, 13, 15
 /* b where the mask m is set, else a */
 #define SELECT(m, b, a) ((vf8)(((vi8)(b) & (m)) | ((vi8)(a) & ~(m))))
 /* the scan's rule: b replaces a when b > a or b is NaN */
@@ -28,14 +28,14 @@ static inline __attribute__((always_inline)) void window_2x2(float *y, int32_t *
     memcpy(&a1, r0 + VL8, sizeof a1);
     memcpy(&b0, r1, sizeof b0);
     memcpy(&b1, r1 + VL8, sizeof b1);
-    vf8 v0 = __builtin_shuffle(a0, a1, EVENS), v1 = __builtin_shuffle(a0, a1, ODDS);
-    vf8 v2 = __builtin_shuffle(b0, b1, EVENS), v3 = __builtin_shuffle(b0, b1, ODDS);
+    vf8 v0 = __builtin_shufflevector(a0, a1, EVENS), v1 = __builtin_shufflevector(a0, a1, ODDS);
+    vf8 v2 = __builtin_shufflevector(b0, b1, EVENS), v3 = __builtin_shufflevector(b0, b1, ODDS);
     vi8 t01 = TAKES(v1, v0), t23 = TAKES(v3, v2);
     vf8 m01 = SELECT(t01, v1, v0), m23 = SELECT(t23, v3, v2);
     vi8 t = TAKES(m23, m01);
     vf8 max = SELECT(t, m23, m01);
     vi8 at0 = t01 & 1, at1 = (t23 & 1) + W;
-    vi8 at = ((at1 & t) | (at0 & ~t)) + base + EVENS;
+    vi8 at = ((at1 & t) | (at0 & ~t)) + base + (vi8){ EVENS };
     if (relu) max = (vf8)((vi8)max & ~(max < 0.0f));     /* relu(max): NaN stays NaN */
     memcpy(y, &max, sizeof max);
     memcpy(a, &at, sizeof at);
