@@ -1,8 +1,9 @@
 /* bench/bench_cnnc.c: times cnnc's compiled graph on random tensors in memory (no data
  * loading): training steps (forward, backward, optimizer) or inference batches. Prints
- * "MODE median_seconds images/s". The profile mode times every node of a training step and
- * sets each GEMM-shaped node beside OpenBLAS's sgemm alone on the same shape (all threads:
- * the ceiling), and prints the share of the step spent outside GEMM-shaped nodes.
+ * "MODE median_seconds images/s". The profile mode times every node of a training step (its
+ * median over the repetitions), sets each GEMM-shaped node beside OpenBLAS's sgemm alone on
+ * the same shape (all threads: the ceiling), and prints the share of the step spent outside
+ * GEMM-shaped nodes.
  * "profile-infer" does the same for the forward pass alone.
  * usage: bench_cnnc MODEL.cnn train|infer|profile|profile-infer BATCH REPEATS [THREADS] */
 #include <cblas.h>
@@ -101,7 +102,9 @@ static double sgemm_alone(int m, int n, int k, int threads)
 
 static void profile(Graph *g, int reps, int phases)
 {
-    double *acc = calloc((size_t)g->nnodes, sizeof *acc), total = 0, gemm_time = 0;
+    /* each node's median over the repetitions (one preempted repetition would skew a mean) */
+    double *t = calloc((size_t)g->nnodes * reps, sizeof *t), *acc = calloc((size_t)g->nnodes, sizeof *acc);
+    double total = 0, gemm_time = 0;
     for (int r = 0; r < reps; r++) {
         g->step++;
         for (int i = 0; i < g->nnodes; i++) {
@@ -109,13 +112,18 @@ static void profile(Graph *g, int reps, int phases)
             if (!(n->phase & phases)) continue;
             double t0 = now();
             op_table[n->op]->forward(g, n);
-            acc[i] += now() - t0;
+            t[(size_t)i * reps + r] = now() - t0;
         }
     }
+    for (int i = 0; i < g->nnodes; i++) {
+        qsort(t + (size_t)i * reps, (size_t)reps, sizeof *t, cmp);
+        acc[i] = t[(size_t)i * reps + reps / 2];
+    }
+    free(t);
     printf("%-4s %-26s %-16s %9s %9s %12s %9s\n", "node", "op", "layer", "ms", "GFLOP/s", "sgemm GFLOP/s", "ratio");
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        double ms = 1e3 * acc[i] / reps, m, nn, k;
+        double ms = 1e3 * acc[i], m, nn, k;
         total += ms;
         printf("%-4d %-26s %-16s %9.3f", i, op_table[n->op]->name, n->label, ms);
         if (gemm_shape(g, n, &m, &nn, &k)) {
