@@ -71,10 +71,9 @@ static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d
     memcpy(d1 + VL8, &r3, sizeof r3);
 }
 
-/* One plane of dconv (Ho x Wo) from the 2 x 2 pooled Hp x Wp. A row wider than 8 windows
- * ends with a step that overlaps the one before it (the same values written twice), so no
- * step writes past its rows; a narrower row is one step whose writes past the row's end land
- * on places the same plane writes again later. A step that would read past the pooled plane
+/* One plane of dconv (Ho x Wo) from the 2 x 2 pooled Hp x Wp, 8 windows a step (vl8_step):
+ * a row wider than 8 windows never writes past its rows; a narrower row is one step whose
+ * writes past the row's end land on places the same plane writes again later. A step that would read past the pooled plane
  * or write past the convolution's goes through local copies. */
 static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, const float *dyp, const float *yp,
                                                                    const int32_t *ap, int Ho, int Wo, int Hp,
@@ -84,7 +83,7 @@ static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, co
     for (int r = 0; r < Hp; r++) {
         float *d0 = dp + (size_t)2 * r * Wo;
         for (int c0 = 0; c0 < Wp; c0 += VL8) {
-            int c = c0 + VL8 > Wp && Wp > VL8 ? Wp - VL8 : c0;
+            int c = vl8_step(c0, Wp);
             size_t i = (size_t)r * Wp + c;
             int32_t base = 2 * r * Wo + 2 * c;
             if (i + VL8 <= in_end && (size_t)(d0 - dp) + Wo + 2 * c + 2 * VL8 <= out_end) {

@@ -37,6 +37,10 @@ typedef float vf __attribute__((vector_size(64)));
 typedef float vf8 __attribute__((vector_size(32)));
 typedef int32_t vi8 __attribute__((vector_size(32)));
 #define VL8 8
+/* Where a step of VL8 that would start at i0 of a row n wide starts: a row wider than VL8
+ * ends with a step that ends at the row's end, overlapping the one before it (the same
+ * values written twice); a narrower row is one step from 0. */
+static inline int vl8_step(int i0, int n) { return i0 + VL8 > n && n > VL8 ? n - VL8 : i0; }
 
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,

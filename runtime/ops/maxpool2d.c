@@ -42,8 +42,9 @@ static inline __attribute__((always_inline)) void window_2x2(float *y, int32_t *
 }
 
 /* MaxPool2d(2): 2 x 2 windows, stride 2, no padding, over H x W with rows ws floats apart.
- * Each row goes 8 windows at a time; a step that would read past the plane's last row or
- * write past its last output goes through local copies. With relu, ReLU is applied to each
+ * Each row goes 8 windows at a time (vl8_step); a narrow row's step writes past the row's
+ * end onto outputs of later rows, written again when their turn comes. A step that would
+ * read past the plane's last row or write past its last output goes through local copies. With relu, ReLU is applied to each
  * window's maximum, which equals the maximum of the ReLU'd window (NaN included); only the
  * argmax of a window whose values are all <= 0 can differ from ReLU-then-pool's first zero,
  * and there the output is 0 and no gradient flows back (relu_maxpool2d_backward). */
@@ -54,7 +55,7 @@ static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int
     size_t in_end = (size_t)(H - 1) * ws + W, out_end = (size_t)Ho * Wo;
     for (int oh = 0; oh < Ho; oh++)
         for (int ow0 = 0; ow0 < Wo; ow0 += VL8) {
-            int ow = ow0 + VL8 > Wo && Wo > VL8 ? Wo - VL8 : ow0;    /* the last step overlaps */
+            int ow = vl8_step(ow0, Wo);
             const float *r0 = xp + (size_t)2 * oh * ws + 2 * ow;
             size_t o = (size_t)oh * Wo + ow;
             int32_t base = 2 * oh * W + 2 * ow;
