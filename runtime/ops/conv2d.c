@@ -104,25 +104,27 @@ static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plan
 }
 
 /* How the direct kernels lay out g images of nc x H x W, padded by p, for a k x k kernel
- * whose output is Ho rows high. One image (g = 1): planes of H + 2p rows W + 2p apart.
- * Several (g > 1, small planes, p <= k-1): stacked as one tall plane per channel, image i's
- * rows starting at row i * (H + p) (its bottom padding is the next image's top padding) and
- * rows W + p apart (a row's right padding is the next row's left); output rows of image i
- * start at row i * (H + p) too, and the k-1-p rows between images are computed and dropped.
- * img: floats from one image's rows to the next's; Q: output positions per plane. */
+ * whose output is Ho rows high. Unstacked (one image of the forward): planes of H + 2p rows
+ * W + 2p apart. Stacked (p <= k-1): one tall plane per channel, image i's rows starting at
+ * row i * (H + p) (its bottom padding is the next image's top padding) and rows W + p apart
+ * (a row's right padding is the next row's left); output rows of image i start at row
+ * i * (H + p) too, and the k-1-p rows between images are computed and dropped. A stacked
+ * plane ends with 16 more zeros, so a weight gradient may read dy 16 positions past its
+ * last output (corr_weight sums whole vectors). img: floats from one image's rows to the
+ * next's; Q: output positions per plane (a multiple of 64). */
 typedef struct CorrLayout { int g, wp; size_t plane, img, Q; } CorrLayout;
 
-static CorrLayout corr_layout(int H, int W, int p, int Ho, int g)
+static CorrLayout corr_layout(int H, int W, int p, int Ho, int g, int stacked)
 {
     CorrLayout l = { g, 0, 0, 0, 0 };
-    if (g == 1) {
+    if (!stacked) {
         l.wp = W + 2 * p;
         l.plane = (size_t)(H + 2 * p) * l.wp;
         l.Q = round_up((size_t)Ho * l.wp, 64);
     } else {
         l.wp = W + p;
         l.img = (size_t)(H + p) * l.wp;
-        l.plane = (size_t)g * l.img + (size_t)p * l.wp;
+        l.plane = (size_t)g * l.img + (size_t)p * l.wp + 16;
         l.Q = round_up((size_t)(g - 1) * l.img + (size_t)Ho * l.wp, 64);
     }
     return l;
@@ -144,7 +146,7 @@ static int corr_group(int H, int W, int k, int p, int N)
 static void corr_place_layout(float *dst, const CorrLayout *l, int p, const float *src, size_t img, int nc, int H,
                               int W, size_t tail)
 {
-    if (l->g == 1) {
+    if (l->img == 0) {
         corr_place(dst, l->plane, l->wp, p, p, src, nc, H, W, tail);
         return;
     }
@@ -160,7 +162,7 @@ static void corr_place_layout(float *dst, const CorrLayout *l, int p, const floa
 const float *conv2d_forward_rows(const ConvShape *c, const float *xn, int g, const float *w, const float *b,
                                  size_t *plane, int *ws, size_t *img)
 {
-    CorrLayout l = corr_layout(c->H, c->W, c->p, c->Ho, g);
+    CorrLayout l = corr_layout(c->H, c->W, c->p, c->Ho, g, g > 1);
     float *xp = op_scratch(0, (size_t)c->C * l.plane + corr_tail(c->k));
     corr_place_layout(xp, &l, c->p, xn, (size_t)c->C * c->H * c->W, c->C, c->H, c->W, corr_tail(c->k));
     float *ye = op_scratch(3, (size_t)c->O * l.Q);
@@ -204,44 +206,7 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
         conv2d_forward_image(&c, y + (size_t)n * O * c.P, x + (size_t)n * C * H * W, w, b);
 }
 
-/* Stride 1, pad <= k-1: dx[n] is the stride-1 convolution of dy[n], padded by k-1-pad, with
- * the kernel flipped and its channels swapped: wf[c][o][i][j] = w[o][c][k-1-i][k-1-j].
- * Otherwise dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol). */
-void conv2d_backward_input(float *dx, const float *dy, const float *w,
-                           int N, int C, int H, int W, int O, int k, int stride, int pad)
-{
-    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    int direct = c.direct && pad <= k - 1, q = k - 1 - pad;
-    int G = direct ? corr_group(c.Ho, c.Wo, k, q, N) : 1, groups = (N + G - 1) / G;
-    float *wf = NULL;
-    if (direct) {
-        wf = op_scratch(1, (size_t)C * O * k * k);
-        for (int o = 0; o < O; o++)
-            for (int ch = 0; ch < C; ch++)
-                for (int i = 0; i < k; i++)
-                    for (int j = 0; j < k; j++)
-                        wf[(((size_t)ch * O + o) * k + i) * k + j] = w[(((size_t)o * C + ch) * k + k - 1 - i) * k + k - 1 - j];
-    }
-#pragma omp parallel for schedule(static) if (groups > 1 && par_threads() > 1)
-    for (int gi = 0; gi < groups; gi++) {
-        int n0 = gi * G, g = N - n0 < G ? N - n0 : G;
-        float *dxn = dx + (size_t)n0 * C * H * W;
-        const float *dyn = dy + (size_t)n0 * O * c.P;
-        if (direct) {
-            CorrLayout l = corr_layout(c.Ho, c.Wo, q, H, g);
-            float *dyp = op_scratch(0, (size_t)O * l.plane + corr_tail(k));
-            corr_place_layout(dyp, &l, q, dyn, (size_t)O * c.P, O, c.Ho, c.Wo, corr_tail(k));
-            float *dxe = op_scratch(3, (size_t)C * l.Q);
-            corr_forward_split(dxe, l.Q, dyp, l.plane, l.wp, O, k, wf, NULL, C);
-            for (int i = 0; i < g; i++)
-                corr_extract(dxn + (size_t)i * C * H * W, dxe + i * l.img, l.Q, l.wp, C, H, W);
-            continue;
-        }
-        float *dcol = c.identity ? dxn : op_scratch(0, (size_t)c.K * c.P);
-        par_sgemm(CblasTrans, CblasNoTrans, c.K, c.P, O, 1.0f, w, c.K, dyn, c.P, 0.0f, dcol, c.P);
-        if (!c.identity) col2im(dxn, dcol, C, H, W, k, stride, pad, c.Ho, c.Wo);
-    }
-}
+int conv2d_backward_direct_ok(const ConvShape *c) { return c->direct && c->p <= c->k - 1; }
 
 /* r[0] + ... + r[n-1] in double: 8 running sums (r[i] goes to sum i mod 8), then added in
  * order; vectorised, and the same on every machine */
@@ -259,63 +224,152 @@ static double sum_f64(const float *r, size_t n)
     return s;
 }
 
-/* dw (O x C*k*k) = sum over n of dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k) (direct
- * kernels: the same sums without the columns);
- * db[o] = sum over n and the plane of dy[n][o]. Each thread sums its share of the images
- * into a partial dw of its own; the partials are then added in thread order, so the result
- * depends on the thread count only. */
+/* Both gradients on the direct kernels, a group of images at a time while its dy is in
+ * cache. dy (padded by q = k-1-p) and x (padded by p) are stacked alike (corr_layout): rows
+ * W + p apart, images (H + p) rows apart, so dy's plane, read from q rows and q columns in,
+ * is zero wherever the forward had no output, and
+ *   dx = the stride-1 convolution of the padded dy with the kernel flipped and its channels
+ *        swapped, wf[c][o][i][j] = w[o][c][k-1-i][k-1-j];
+ *   dw[o][tap] = the sum over images and positions of that dy times the x under the tap;
+ *   db[o] = the sum of dy's planes (in double, plane by plane in image order).
+ * Each thread takes a contiguous share of the images and sums its dw into a partial of its
+ * own; the partials are added in thread order, so dw depends on the thread count only. */
+void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
+                            ConvDyAt dy_at, void *ctx)
+{
+    int N = c->N, C = c->C, H = c->H, W = c->W, O = c->O, k = c->k, p = c->p, q = k - 1 - p;
+    int G = corr_group(c->Ho, c->Wo, k, q, N), T = par_threads();
+    if (T > N) T = N > 0 ? N : 1;
+    size_t wn = (size_t)O * c->K, tail = corr_tail(k);
+    /* one buffer of the calling thread: the flipped kernel, the partial dw of each thread,
+     * and each plane's sum (doubles, so at an even offset) */
+    size_t nwf = dx ? wn : 0, npart = dw && T > 1 ? (size_t)T * wn : 0;
+    size_t nsum = db ? (size_t)2 * N * O : 0, at = round_up(nwf + npart, 2);
+    float *shared = op_scratch(1, at + nsum), *wf = shared, *part = T > 1 ? shared + nwf : dw;
+    double *plane_sum = (double *)(void *)(shared + at);
+    if (dx)
+        for (int o = 0; o < O; o++)
+            for (int ch = 0; ch < C; ch++)
+                for (int i = 0; i < k; i++)
+                    for (int j = 0; j < k; j++)
+                        wf[(((size_t)ch * O + o) * k + i) * k + j] = w[(((size_t)o * C + ch) * k + k - 1 - i) * k + k - 1 - j];
+    if (N == 0 && dw) memset(dw, 0, wn * sizeof *dw);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = T > 1 ? omp_get_thread_num() : 0;
+        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
+        for (int n0 = lo; n0 < hi; n0 += G) {
+            int g = hi - n0 < G ? hi - n0 : G;
+            const float *dyn = dy_at(ctx, n0, g);
+            CorrLayout ld = corr_layout(c->Ho, c->Wo, q, H, g, 1);
+            float *dyp = op_scratch(0, (size_t)O * ld.plane + tail);
+            corr_place_layout(dyp, &ld, q, dyn, (size_t)O * c->P, O, c->Ho, c->Wo, tail);
+            for (int i = 0; db && i < g; i++)
+                for (int o = 0; o < O; o++)
+                    plane_sum[(size_t)(n0 + i) * O + o] = sum_f64(dyn + ((size_t)i * O + o) * c->P, (size_t)c->P);
+            if (dx) {
+                float *dxe = op_scratch(3, (size_t)C * ld.Q);
+                if (T > 1) corr_forward(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, wf, NULL, C, 0, ld.Q);
+                else corr_forward_split(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, wf, NULL, C);
+                for (int i = 0; i < g; i++)
+                    corr_extract(dx + (size_t)(n0 + i) * C * H * W, dxe + i * ld.img, ld.Q, ld.wp, C, H, W);
+            }
+            if (dw) {
+                CorrLayout lx = corr_layout(H, W, p, c->Ho, g, 1);
+                float *xp = op_scratch(3, (size_t)C * lx.plane + tail);
+                corr_place_layout(xp, &lx, p, x + (size_t)n0 * C * H * W, (size_t)C * H * W, C, H, W, tail);
+                size_t Q = round_up((size_t)(g - 1) * lx.img + (size_t)c->Ho * lx.wp, 16);
+                corr_weight(part + (size_t)t * wn, dyp + (size_t)q * ld.wp + q, ld.plane, Q, xp, lx.plane, lx.wp,
+                            C, k, O, n0 > lo, 1, 0, 0);
+            }
+        }
+        /* in the same team (each parallel region costs a wake-up of every thread): the
+         * partials added in thread order, then the bias, one channel per thread */
+        if (T > 1) {
+#pragma omp barrier
+        }
+        if (dw && T > 1) {
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < wn; i++) {
+                float s = part[i];
+                for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
+                dw[i] = s;
+            }
+        }
+        if (db) {
+#pragma omp for schedule(static)
+            for (int o = 0; o < O; o++) {
+                double sum = 0;
+                for (int n = 0; n < N; n++) sum += plane_sum[(size_t)n * O + o];
+                db[o] = (float)sum;
+            }
+        }
+    }
+}
+
+/* dy_at for the plain backward ops: dy itself */
+typedef struct DyRows { const float *dy; size_t img; } DyRows;
+static const float *dy_rows(void *ctx, int n0, int g)
+{
+    (void)g;
+    const DyRows *d = ctx;
+    return d->dy + (size_t)n0 * d->img;
+}
+
+/* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dcol (C*k*k x Ho*Wo) = w^T
+ * (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol). */
+void conv2d_backward_input(float *dx, const float *dy, const float *w,
+                           int N, int C, int H, int W, int O, int k, int stride, int pad)
+{
+    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    if (conv2d_backward_direct_ok(&c)) {
+        DyRows d = { dy, (size_t)O * c.P };
+        conv2d_backward_direct(&c, dx, NULL, NULL, NULL, w, dy_rows, &d);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
+    for (int n = 0; n < N; n++) {
+        float *dxn = dx + (size_t)n * C * H * W;
+        float *dcol = c.identity ? dxn : op_scratch(0, (size_t)c.K * c.P);
+        par_sgemm(CblasTrans, CblasNoTrans, c.K, c.P, O, 1.0f, w, c.K, dy + (size_t)n * O * c.P, c.P, 0.0f, dcol, c.P);
+        if (!c.identity) col2im(dxn, dcol, C, H, W, k, stride, pad, c.Ho, c.Wo);
+    }
+}
+
+/* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dw (O x C*k*k) = sum over n of
+ * dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k), each thread summing its share of the
+ * images into a partial dw of its own, the partials then added in thread order; db[o] =
+ * the sum over n and the plane of dy[n][o]. */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    if (conv2d_backward_direct_ok(&c)) {
+        DyRows d = { dy, (size_t)O * c.P };
+        conv2d_backward_direct(&c, NULL, dw, db, x, NULL, dy_rows, &d);
+        return;
+    }
     size_t wn = (size_t)O * c.K;
     int T = N > 1 ? par_threads() : 1;
     if (T > N) T = N;
     float *part = T > 1 ? op_scratch(1, (size_t)T * wn) : dw;
-    /* the direct path sums each plane of dy while it is in cache from being placed */
-    double *plane_sum = db && c.direct ? (double *)(void *)op_scratch(2, (size_t)2 * N * O) : NULL;
     if (N == 0) memset(dw, 0, wn * sizeof *dw);
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         int t = T > 1 ? omp_get_thread_num() : 0;
         float *acc = part + (size_t)t * wn;
         int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
-        if (c.direct) {
-            /* dw[o][tap] = sum over images of dy[n][o] . the input rows under that tap; small
-             * planes go G images at a time, so each register sum runs over >= 2048 positions
-             * before its 16 lanes are added */
-            int wp = W + 2 * pad;
-            size_t plane = (size_t)(H + 2 * pad) * wp, Q = round_up((size_t)c.Ho * wp, 16);
-            size_t xs = (size_t)C * plane + corr_tail(k), ds = (size_t)O * Q;
-            int G = Q >= 2048 ? 1 : (int)(2048 / Q);
-            if (G > 8) G = 8;
-            float *xp = op_scratch(0, (size_t)G * xs), *de = op_scratch(3, (size_t)G * ds);
-            for (int n0 = lo; n0 < hi; n0 += G) {
-                int g = hi - n0 < G ? hi - n0 : G;
-                for (int i = 0; i < g; i++) {
-                    corr_place(xp + i * xs, plane, wp, pad, pad, x + (size_t)(n0 + i) * C * H * W, C, H, W,
-                               corr_tail(k));
-                    const float *dyn = dy + (size_t)(n0 + i) * O * c.P;
-                    corr_place(de + i * ds, Q, wp, 0, 0, dyn, O, c.Ho, c.Wo, 0);
-                    for (int o = 0; plane_sum && o < O; o++)
-                        plane_sum[(size_t)(n0 + i) * O + o] = sum_f64(dyn + (size_t)o * c.P, (size_t)c.P);
-                }
-                corr_weight(acc, de, Q, Q, xp, plane, wp, C, k, O, n0 > lo, g, ds, xs);
-            }
-        }
-        for (int n = lo; n < hi && !c.direct; n++) {
+        for (int n = lo; n < hi; n++) {
             const float *xn = x + (size_t)n * C * H * W;
-            const float *dyn = dy + (size_t)n * O * c.P;
             const float *col = xn;
             if (!c.identity) {
                 float *buf = op_scratch(0, (size_t)c.K * c.P);
                 im2col(buf, xn, C, H, W, k, stride, pad, c.Ho, c.Wo);
                 col = buf;
             }
-            par_sgemm(CblasNoTrans, CblasTrans, O, c.K, c.P, 1.0f, dyn, c.P, col, c.P, n > lo ? 1.0f : 0.0f, acc, c.K);
+            par_sgemm(CblasNoTrans, CblasTrans, O, c.K, c.P, 1.0f, dy + (size_t)n * O * c.P, c.P, col, c.P,
+                      n > lo ? 1.0f : 0.0f, acc, c.K);
         }
-        /* in the same team (each parallel region costs a wake-up of every thread): the
-         * partials added in thread order, then the bias, one channel per thread */
         if (T > 1) {
 #pragma omp barrier
 #pragma omp for schedule(static)
@@ -329,8 +383,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 #pragma omp for schedule(static)
             for (int o = 0; o < O; o++) {
                 double sum = 0;
-                for (int n = 0; n < N; n++)
-                    sum += plane_sum ? plane_sum[(size_t)n * O + o] : sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
+                for (int n = 0; n < N; n++) sum += sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
                 db[o] = (float)sum;
             }
         }

@@ -69,6 +69,17 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad);
 
+/* The direct backward (conv2d_backward_direct_ok: stride 1, a kernel larger than 1x1, pad
+ * <= k-1) of c->N images: dx (NULL: not wanted), dw and db (NULL: not wanted) from x and w,
+ * dy coming a group at a time from dy_at(ctx, n0, g): images n0 .. n0+g-1, each O x Ho x Wo,
+ * one after the other (called by the thread that uses them; valid until its next call).
+ * The plain backward ops pass dy itself; the fused conv2d_relu_maxpool2d_backward unpools
+ * each group into a buffer of the thread. */
+typedef const float *(*ConvDyAt)(void *ctx, int n0, int g);
+int conv2d_backward_direct_ok(const ConvShape *c);
+void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
+                            ConvDyAt dy_at, void *ctx);
+
 /* conv2d_direct.c: stride-1 correlation over zero-padded planes of row stride wp (plane
  * floats apart, nc of them, followed by at least k + 64 zeros). Output position q of a
  * plane with the same row stride reads xp[c*plane + i*wp + j + q] under tap (c, i, j).
