@@ -33,7 +33,8 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The GEMM a node amounts to (M x N x K), or 0 when it is not GEMM-shaped. */
+/* The GEMMs a node amounts to (M x N x K each, at most 2): how many, 0 when it is not
+ * GEMM-shaped. */
 static int gemm_shape(const Graph *g, const Node *n, double *m, double *nn, double *k)
 {
     const Value *in0 = &g->vals[n->in[0]];
@@ -60,6 +61,16 @@ static int gemm_shape(const Graph *g, const Node *n, double *m, double *nn, doub
         *k = (double)in0->shape[0] * in0->shape[2] * in0->shape[3];
         *nn = (double)x->shape[1] * n->a.kernel * n->a.kernel;
         return 1;
+    }
+    case OP_conv2d_relu_maxpool2d_backward: {  /* dy [N,O,Hp,Wp], y, argmax, x, w?: dw, then dx */
+        const Value *x = &g->vals[n->in[3]];
+        double taps = (double)x->shape[1] * n->a.kernel * n->a.kernel;
+        double P = (double)window_out_size(x->shape[2], n->a.kernel, 1, n->a.padding) *
+                   window_out_size(x->shape[3], n->a.kernel, 1, n->a.padding);
+        m[0] = in0->shape[1], k[0] = x->shape[0] * P, nn[0] = taps;
+        if (n->nin < 5) return 1;
+        m[1] = taps, nn[1] = (double)x->shape[0] * x->shape[2] * x->shape[3], k[1] = in0->shape[1];
+        return 2;
     }
     case OP_linear:                    /* x [N,in], w [out,in] */
         *m = in0->shape[0];
@@ -120,14 +131,20 @@ static void profile(Graph *g, int reps, int phases)
         acc[i] = t[(size_t)i * reps + reps / 2];
     }
     free(t);
-    printf("%-4s %-26s %-16s %9s %9s %12s %9s\n", "node", "op", "layer", "ms", "GFLOP/s", "sgemm GFLOP/s", "ratio");
+    printf("%-4s %-30s %-16s %9s %9s %12s %9s\n", "node", "op", "layer", "ms", "GFLOP/s", "sgemm GFLOP/s", "ratio");
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        double ms = 1e3 * acc[i], m, nn, k;
+        double ms = 1e3 * acc[i], m[2], nn[2], k[2];
         total += ms;
-        printf("%-4d %-26s %-16s %9.3f", i, op_table[n->op]->name, n->label, ms);
-        if (gemm_shape(g, n, &m, &nn, &k)) {
-            double flops = 2 * m * nn * k, ceil = flops / sgemm_alone((int)m, (int)nn, (int)k, g->threads);
+        printf("%-4d %-30s %-16s %9.3f", i, op_table[n->op]->name, n->label, ms);
+        int gemms = gemm_shape(g, n, m, nn, k);
+        if (gemms) {
+            double flops = 0, secs = 0;         /* a fused node: its GEMMs' flops over their time alone */
+            for (int j = 0; j < gemms; j++) {
+                flops += 2 * m[j] * nn[j] * k[j];
+                secs += sgemm_alone((int)m[j], (int)nn[j], (int)k[j], g->threads);
+            }
+            double ceil = flops / secs;
             gemm_time += ms;
             printf(" %9.1f %12.1f %8.0f%%", flops / (ms * 1e6), ceil / 1e9, 100 * flops / (ms * 1e6) / (ceil / 1e9));
         }

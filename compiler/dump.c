@@ -21,7 +21,7 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
     case OP_maxpool2d: case OP_maxpool2d_backward:
         snprintf(buf, cap, " kernel=%d stride=%d padding=%d", a->kernel, a->stride, a->padding);
         break;
-    case OP_conv2d_relu_maxpool2d:
+    case OP_conv2d_relu_maxpool2d: case OP_conv2d_relu_maxpool2d_backward:
         snprintf(buf, cap, " kernel=%d stride=%d padding=%d pool_kernel=%d pool_stride=%d pool_padding=%d",
                  a->kernel, a->stride, a->padding, a->pool_kernel, a->pool_stride, a->pool_padding);
         break;

@@ -11,7 +11,7 @@
 #include "rng.h"
 
 #define CN_MAX_DIMS 4
-#define CN_MAX_IN   4
+#define CN_MAX_IN   5
 #define CN_MAX_OUT  3
 
 typedef enum { DT_F32, DT_I32 } DType;

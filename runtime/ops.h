@@ -25,6 +25,7 @@ typedef struct OpDef {
     X(conv2d_backward_weight)       \
     X(conv2d_relu_maxpool2d)        \
     X(relu_maxpool2d_backward)      \
+    X(conv2d_relu_maxpool2d_backward) \
     X(linear)                       \
     X(linear_backward_input)        \
     X(linear_backward_weight)       \

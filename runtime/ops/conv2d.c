@@ -141,6 +141,15 @@ static int corr_group(int H, int W, int k, int p, int N)
     return g > 8 ? 8 : g < 1 ? 1 : g > N ? N : g;
 }
 
+/* image i of the layout (nc x H x W at src) into its place in dst; the rest is left alone */
+static void corr_place_image(float *dst, const CorrLayout *l, int p, const float *src, int i, int nc, int H, int W)
+{
+    for (int c = 0; c < nc; c++)
+        for (int h = 0; h < H; h++)
+            memcpy(dst + (size_t)c * l->plane + i * l->img + (size_t)(p + h) * l->wp + p,
+                   src + ((size_t)c * H + h) * W, (size_t)W * sizeof *dst);
+}
+
 /* src (l.g images of nc x H x W, img floats apart) into the padded planes of l (dst: nc
  * planes of l.plane floats and tail floats after them, all else zero) */
 static void corr_place_layout(float *dst, const CorrLayout *l, int p, const float *src, size_t img, int nc, int H,
@@ -151,11 +160,7 @@ static void corr_place_layout(float *dst, const CorrLayout *l, int p, const floa
         return;
     }
     memset(dst, 0, ((size_t)nc * l->plane + tail) * sizeof *dst);
-    for (int c = 0; c < nc; c++)
-        for (int i = 0; i < l->g; i++)
-            for (int h = 0; h < H; h++)
-                memcpy(dst + (size_t)c * l->plane + i * l->img + (size_t)(p + h) * l->wp + p,
-                       src + i * img + ((size_t)c * H + h) * W, (size_t)W * sizeof *dst);
+    for (int i = 0; i < l->g; i++) corr_place_image(dst, l, p, src + i * img, i, nc, H, W);
 }
 
 /* the direct forward of g images (g > 1: stacked, as corr_group chose): pad x, correlate */
@@ -235,7 +240,7 @@ static double sum_f64(const float *r, size_t n)
  * Each thread takes a contiguous share of the images and sums its dw into a partial of its
  * own; the partials are added in thread order, so dw depends on the thread count only. */
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
-                            ConvDyAt dy_at, void *ctx)
+                            ConvDyImage dy_image, void *ctx)
 {
     int N = c->N, C = c->C, H = c->H, W = c->W, O = c->O, k = c->k, p = c->p, q = k - 1 - p;
     int G = corr_group(c->Ho, c->Wo, k, q, N), T = par_threads();
@@ -260,13 +265,15 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
         int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
         for (int n0 = lo; n0 < hi; n0 += G) {
             int g = hi - n0 < G ? hi - n0 : G;
-            const float *dyn = dy_at(ctx, n0, g);
             CorrLayout ld = corr_layout(c->Ho, c->Wo, q, H, g, 1);
             float *dyp = op_scratch(0, (size_t)O * ld.plane + tail);
-            corr_place_layout(dyp, &ld, q, dyn, (size_t)O * c->P, O, c->Ho, c->Wo, tail);
-            for (int i = 0; db && i < g; i++)
-                for (int o = 0; o < O; o++)
-                    plane_sum[(size_t)(n0 + i) * O + o] = sum_f64(dyn + ((size_t)i * O + o) * c->P, (size_t)c->P);
+            memset(dyp, 0, ((size_t)O * ld.plane + tail) * sizeof *dyp);
+            for (int i = 0; i < g; i++) {
+                const float *dyn = dy_image(ctx, n0 + i);
+                corr_place_image(dyp, &ld, q, dyn, i, O, c->Ho, c->Wo);
+                for (int o = 0; db && o < O; o++)
+                    plane_sum[(size_t)(n0 + i) * O + o] = sum_f64(dyn + (size_t)o * c->P, (size_t)c->P);
+            }
             if (dx) {
                 float *dxe = op_scratch(3, (size_t)C * ld.Q);
                 if (T > 1) corr_forward(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, wf, NULL, C, 0, ld.Q);
@@ -307,13 +314,12 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
     }
 }
 
-/* dy_at for the plain backward ops: dy itself */
+/* dy_image for the plain backward ops: dy itself */
 typedef struct DyRows { const float *dy; size_t img; } DyRows;
-static const float *dy_rows(void *ctx, int n0, int g)
+static const float *dy_rows(void *ctx, int n)
 {
-    (void)g;
     const DyRows *d = ctx;
-    return d->dy + (size_t)n0 * d->img;
+    return d->dy + (size_t)n * d->img;
 }
 
 /* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dcol (C*k*k x Ho*Wo) = w^T

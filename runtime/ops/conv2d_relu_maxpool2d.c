@@ -3,6 +3,7 @@
  * read it), and its backward: the pooled gradient scattered to the argmax where ReLU let
  * it through, then the convolution's own backward ops. The fusion pass (compiler/fuse.c)
  * puts it in place of the three nodes; the results are those of the three, bit for bit. */
+#include <omp.h>
 #include <string.h>
 
 #include "../ops.h"
@@ -109,15 +110,15 @@ static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, co
     if (Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
 }
 
-/* dconv[N,O,Ho,Wo] = 0, then dconv[n][o][argmax] += dy unless y <= 0 (ReLU's gradient at the
- * maximum: y is the ReLU'd maximum). 2 x 2 windows of stride 2 write each place once. */
+/* nplanes planes of dconv (Ho x Wo each) = 0, then dconv[argmax] += dy unless y <= 0
+ * (ReLU's gradient at the maximum: y is the ReLU'd maximum); 2 x 2 windows of stride 2 write
+ * each place once */
 CN_MULTIVERSION
-void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
-                             int N, int O, int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp)
+static void unpool_planes(float *dconv, const float *dy, const float *y, const int32_t *argmax, size_t nplanes,
+                          int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp)
 {
     int tiles = pk == 2 && ps == 2 && pp == 0;
-#pragma omp parallel for schedule(static) if ((size_t)N * O * Ho * Wo > 32768)
-    for (size_t plane = 0; plane < (size_t)N * O; plane++) {
+    for (size_t plane = 0; plane < nplanes; plane++) {
         float *dp = dconv + plane * Ho * Wo;
         const float *dyp = dy + plane * Hp * Wp, *yp = y + plane * Hp * Wp;
         const int32_t *ap = argmax + plane * Hp * Wp;
@@ -129,6 +130,48 @@ void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, cons
         for (int i = 0; i < Hp * Wp; i++)
             if (!(yp[i] <= 0.0f)) dp[ap[i]] += dyp[i];     /* as relu_backward: NaN passes */
     }
+}
+
+/* dconv[N,O,Ho,Wo] from dy, y, argmax [N,O,Hp,Wp]: each thread a contiguous share of the planes */
+void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
+                             int N, int O, int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp)
+{
+    size_t planes = (size_t)N * O, in = (size_t)Hp * Wp, out = (size_t)Ho * Wo;
+    int T = planes * out > 32768 ? par_threads() : 1;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        size_t t = T > 1 ? (size_t)omp_get_thread_num() : 0, lo = planes * t / T, hi = planes * (t + 1) / T;
+        unpool_planes(dconv + lo * out, dy + lo * in, y + lo * in, argmax + lo * in, hi - lo, Ho, Wo, Hp, Wp,
+                      pk, ps, pp);
+    }
+}
+
+/* conv2d_backward_direct's dy for the fused backward: one image's dconv, unpooled into a
+ * buffer of the thread (scratch slot 2) */
+typedef struct Unpool {
+    const float *dy, *y;
+    const int32_t *argmax;
+    int O, Ho, Wo, Hp, Wp, pk, ps, pp;
+} Unpool;
+
+static const float *unpool_image(void *ctx, int n)
+{
+    const Unpool *u = ctx;
+    size_t first = (size_t)n * u->O * u->Hp * u->Wp;
+    float *d = op_scratch(2, (size_t)u->O * u->Ho * u->Wo);
+    unpool_planes(d, u->dy + first, u->y + first, u->argmax + first, (size_t)u->O, u->Ho, u->Wo, u->Hp, u->Wp,
+                  u->pk, u->ps, u->pp);
+    return d;
+}
+
+void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float *dy, const float *y,
+                                    const int32_t *argmax, const float *x, const float *w, int N, int C, int H,
+                                    int W, int O, int k, int pad, int pk, int ps, int pp)
+{
+    ConvShape c = conv_shape(N, C, H, W, O, k, 1, pad);
+    Unpool u = { dy, y, argmax, O, c.Ho, c.Wo, window_out_size(c.Ho, pk, ps, pp), window_out_size(c.Wo, pk, ps, pp),
+                 pk, ps, pp };
+    conv2d_backward_direct(&c, dx, dw, db, x, w, unpool_image, &u);
 }
 
 /* the pooling window over the convolution's Ho x Wo output */
@@ -168,19 +211,38 @@ static void fused_run(Graph *g, const Node *n)
                                   a->pool_kernel, a->pool_stride, a->pool_padding);
 }
 
-/* dconv = relu_maxpool2d_backward(dy, y, argmax) with hint = the convolution's output
- * shape; then the convolution's backward rule on dconv */
+/* Where the convolution's backward runs on the direct kernels and its weight wants a
+ * gradient: one conv2d_relu_maxpool2d_backward node for dw (db, dx). Otherwise dconv =
+ * relu_maxpool2d_backward(dy, y, argmax) with hint = the convolution's output shape, then
+ * the convolution's backward rule on dconv. */
 static int fused_grad(Graph *g, Node n, const int *dout, Error *e)
 {
     if (dout[0] < 0) return 0;
     const Value *x = &g->vals[n.in[0]];
-    int O = g->vals[n.in[1]].shape[0];
+    int O = g->vals[n.in[1]].shape[0], b = n.nin == 3 ? n.in[2] : -1;
+    ConvShape c = conv_shape(x->shape[0], x->shape[1], x->shape[2], x->shape[3], O, n.a.kernel, n.a.stride,
+                             n.a.padding);
+    if (conv2d_backward_direct_ok(&c) && g->vals[n.in[1]].requires_grad) {
+        int want_x = x->requires_grad, want_b = b >= 0 && g->vals[b].requires_grad;
+        Attrs a = n.a;
+        a.hint_ndim = b >= 0 ? 1 : 0;
+        a.hint[0] = O;
+        int in[5] = { dout[0], n.out[0], n.out[1], n.in[0], n.in[1] };
+        int node = graph_add(g, OP_conv2d_relu_maxpool2d_backward, in, want_x ? 5 : 4, &a, e);
+        if (node < 0) return -1;
+        const Node *bn = &g->nodes[node];
+        int dw = bn->out[0], db = b >= 0 ? bn->out[1] : -1, dx = want_x ? bn->out[bn->nout - 1] : -1;
+        if (graph_accumulate_grad(g, n.in[1], dw, e) < 0) return -1;
+        if (want_b && graph_accumulate_grad(g, b, db, e) < 0) return -1;
+        if (want_x && graph_accumulate_grad(g, n.in[0], dx, e) < 0) return -1;
+        return 0;
+    }
     Attrs a = n.a;
     a.hint_ndim = 4;
     a.hint[0] = x->shape[0];
     a.hint[1] = O;
-    a.hint[2] = window_out_size(x->shape[2], n.a.kernel, n.a.stride, n.a.padding);
-    a.hint[3] = window_out_size(x->shape[3], n.a.kernel, n.a.stride, n.a.padding);
+    a.hint[2] = c.Ho;
+    a.hint[3] = c.Wo;
     int in[3] = { dout[0], n.out[0], n.out[1] };
     int dconv = graph_apply(g, OP_relu_maxpool2d_backward, in, 3, &a, e);
     if (dconv < 0) return -1;
@@ -224,3 +286,56 @@ static void backward_run(Graph *g, const Node *n)
 }
 
 const OpDef op_relu_maxpool2d_backward = { "relu_maxpool2d_backward", backward_infer, backward_run, NULL };
+
+/* conv2d_relu_maxpool2d_backward(dy, y, argmax [N,O,Hp,Wp], x [N,C,H,W], w [O,C,k,k]?) ->
+ * dw [O,C,k,k], then db [O] when the hint is [O] (the layer has a bias), then dx [N,C,H,W]
+ * when w is given; for convolutions conv2d_backward_direct_ok accepts */
+static int fused_backward_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 4, 5, e) < 0 || op_expect(g, n, 0, "dy (N x O x Hp x Wp)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 1, "y (N x O x Hp x Wp)", DT_F32, 4, e) < 0 ||
+        op_expect(g, n, 2, "argmax (N x O x Hp x Wp)", DT_I32, 4, e) < 0 ||
+        op_expect(g, n, 3, "x (N x C x H x W)", DT_F32, 4, e) < 0 ||
+        (n->nin == 5 && op_expect(g, n, 4, "the weight (O x C x k x k)", DT_F32, 4, e) < 0) ||
+        op_expect_same_shape(g, n, 0, "dy", 1, "y", e) < 0 || op_expect_same_shape(g, n, 0, "dy", 2, "argmax", e) < 0)
+        return -1;
+    const Attrs *a = &n->a;
+    const Value *dy = &g->vals[n->in[0]], *x = &g->vals[n->in[3]];
+    int N = x->shape[0], C = x->shape[1], O = dy->shape[1], k = a->kernel, Hp, Wp;
+    ConvShape c = conv_shape(N, C, x->shape[2], x->shape[3], O, k, a->stride, a->padding);
+    if (a->padding < 0 || !conv2d_backward_direct_ok(&c))
+        return err_set(e, "conv2d_relu_maxpool2d_backward: needs stride 1, a kernel larger than 1x1 and padding "
+                          "at most kernel-1, got kernel %d, stride %d, padding %d", k, a->stride, a->padding);
+    if (c.Ho < 1 || c.Wo < 1 || pool_size(n, c.Ho, c.Wo, &Hp, &Wp, e) < 0)
+        return c.Ho < 1 || c.Wo < 1 ? err_set(e, "conv2d_relu_maxpool2d_backward: a %dx%d kernel with padding %d "
+                                                 "does not fit the %dx%d input", k, k, a->padding, x->shape[2],
+                                              x->shape[3])
+                                    : -1;
+    if (dy->shape[0] != N || dy->shape[2] != Hp || dy->shape[3] != Wp)
+        return err_set(e, "conv2d_relu_maxpool2d_backward: dy is %dx%dx%dx%d, but x %dx%dx%dx%d gives %dx%dx%dx%d",
+                       dy->shape[0], O, dy->shape[2], dy->shape[3], N, C, x->shape[2], x->shape[3], N, O, Hp, Wp);
+    int wshape[4] = { O, C, k, k };
+    if (n->nin == 5 && memcmp(g->vals[n->in[4]].shape, wshape, sizeof wshape) != 0)
+        return err_set(e, "conv2d_relu_maxpool2d_backward: the weight must be %dx%dx%dx%d", O, C, k, k);
+    if (a->hint_ndim != 0 && (a->hint_ndim != 1 || a->hint[0] != O))
+        return err_set(e, "conv2d_relu_maxpool2d_backward: the hint must be the bias's shape [%d] or empty", O);
+    graph_output(g, n, DT_F32, 4, wshape, 0);
+    if (a->hint_ndim == 1) graph_output(g, n, DT_F32, 1, &O, 0);
+    if (n->nin == 5) graph_output(g, n, DT_F32, 4, x->shape, x->batched);
+    return 0;
+}
+
+static void fused_backward_run(Graph *g, const Node *n)
+{
+    const int *x = g->vals[n->in[3]].shape;
+    const Attrs *a = &n->a;
+    conv2d_relu_maxpool2d_backward(n->nin == 5 ? vf32(g, n->out[n->nout - 1]) : NULL, vf32(g, n->out[0]),
+                                   a->hint_ndim == 1 ? vf32(g, n->out[1]) : NULL, vf32(g, n->in[0]),
+                                   vf32(g, n->in[1]), vi32(g, n->in[2]), vf32(g, n->in[3]),
+                                   n->nin == 5 ? vf32(g, n->in[4]) : NULL, x[0], x[1], x[2], x[3],
+                                   g->vals[n->in[0]].shape[1], a->kernel, a->padding, a->pool_kernel,
+                                   a->pool_stride, a->pool_padding);
+}
+
+const OpDef op_conv2d_relu_maxpool2d_backward = { "conv2d_relu_maxpool2d_backward", fused_backward_infer,
+                                                  fused_backward_run, NULL };

@@ -71,14 +71,13 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 
 /* The direct backward (conv2d_backward_direct_ok: stride 1, a kernel larger than 1x1, pad
  * <= k-1) of c->N images: dx (NULL: not wanted), dw and db (NULL: not wanted) from x and w,
- * dy coming a group at a time from dy_at(ctx, n0, g): images n0 .. n0+g-1, each O x Ho x Wo,
- * one after the other (called by the thread that uses them; valid until its next call).
- * The plain backward ops pass dy itself; the fused conv2d_relu_maxpool2d_backward unpools
- * each group into a buffer of the thread. */
-typedef const float *(*ConvDyAt)(void *ctx, int n0, int g);
+ * dy coming an image at a time from dy_image(ctx, n): image n's O x Ho x Wo, valid until
+ * the calling thread's next call. The plain backward ops pass dy itself; the fused
+ * conv2d_relu_maxpool2d_backward unpools each image into a buffer of the thread. */
+typedef const float *(*ConvDyImage)(void *ctx, int n);
 int conv2d_backward_direct_ok(const ConvShape *c);
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
-                            ConvDyAt dy_at, void *ctx);
+                            ConvDyImage dy_image, void *ctx);
 
 /* conv2d_direct.c: stride-1 correlation over zero-padded planes of row stride wp (plane
  * floats apart, nc of them, followed by at least k + 64 zeros). Output position q of a
@@ -106,6 +105,14 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
                                    int pk, int ps, int pp);
 void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
                              int N, int O, int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp);
+
+/* dx (NULL: not wanted), dw, db (NULL: not wanted) of the stride-1 convolution under y,
+ * argmax = conv2d_relu_maxpool2d_forward(x, w, ...) from dy [N,O,Hp,Wp], for shapes
+ * conv2d_backward_direct_ok accepts: the same as relu_maxpool2d_backward, then
+ * conv2d_backward_input and conv2d_backward_weight, bit for bit, without dconv in memory */
+void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float *dy, const float *y,
+                                    const int32_t *argmax, const float *x, const float *w, int N, int C, int H,
+                                    int W, int O, int k, int pad, int pk, int ps, int pp);
 
 /* linear.c: x[N,in], w[out,in], b[out] (or NULL), y[N,out] = x w^T + b */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out);
