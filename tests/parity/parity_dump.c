@@ -1,7 +1,8 @@
 /* tests/parity/parity_dump.c: runs cnnc's graph for a .cnn model on fixed random batches
- * and writes everything PyTorch must reproduce to one safetensors file: the initial
- * weights, the batches, the first step's logits, loss and gradients, and the weights after
- * three Adam steps. test_parity.py replays it in PyTorch. Dropout is forced off. */
+ * and writes everything PyTorch must reproduce to one safetensors file: for each of three
+ * Adam steps the weights it starts from ("init." for the first, "weights.S." after), the
+ * batch, the logits, the loss and the gradients ("grad.S."); and the weights after the
+ * three steps ("final."). test_parity.py replays it in PyTorch. Dropout is forced off. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +79,18 @@ int main(int argc, char **argv)
         g->training = 1;
         g->step++;
         exec_run(g, PHASE_FORWARD | PHASE_BACKWARD);
-        if (s == 0) {
-            add(&o, "", "logits.0", ST_F32, &g->vals[g->logits], vf32(g, g->logits), BATCH);
-            add(&o, "", "loss.0", ST_F32, &g->vals[g->loss], vf32(g, g->loss), BATCH);
-            for (int i = 0; i < g->nvals; i++)
-                if (g->vals[i].kind == VK_PARAM)
-                    add(&o, "grad.", g->vals[i].name, ST_F32, &g->vals[i], g->vals[g->vals[i].grad].data, BATCH);
-        }
+        snprintf(name, sizeof name, "logits.%d", s);
+        add(&o, "", name, ST_F32, &g->vals[g->logits], vf32(g, g->logits), BATCH);
+        snprintf(name, sizeof name, "loss.%d", s);
+        add(&o, "", name, ST_F32, &g->vals[g->loss], vf32(g, g->loss), BATCH);
+        snprintf(name, sizeof name, "grad.%d.", s);
+        for (int i = 0; i < g->nvals; i++)
+            if (g->vals[i].kind == VK_PARAM)
+                add(&o, name, g->vals[i].name, ST_F32, &g->vals[i], g->vals[g->vals[i].grad].data, BATCH);
         exec_run(g, PHASE_UPDATE);
+        snprintf(name, sizeof name, "weights.%d.", s + 1);
+        for (int i = 0; i < g->nvals && s + 1 < STEPS; i++)
+            if (g->vals[i].kind == VK_PARAM) add(&o, name, g->vals[i].name, ST_F32, &g->vals[i], g->vals[i].data, BATCH);
     }
     for (int i = 0; i < g->nvals; i++)
         if (g->vals[i].kind == VK_PARAM) add(&o, "final.", g->vals[i].name, ST_F32, &g->vals[i], g->vals[i].data, BATCH);
