@@ -105,13 +105,15 @@ static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plan
 
 /* How the direct kernels lay out g images of nc x H x W, padded by p, for a k x k kernel
  * whose output is Ho rows high. Unstacked (one image of the forward): planes of H + 2p rows
- * W + 2p apart. Stacked (p <= k-1): one tall plane per channel, image i's rows starting at
- * row i * (H + p) (its bottom padding is the next image's top padding) and rows W + p apart
- * (a row's right padding is the next row's left); output rows of image i start at row
- * i * (H + p) too, and the k-1-p rows between images are computed and dropped. A stacked
- * plane ends with 16 more zeros, so a weight gradient may read dy 16 positions past its
- * last output (corr_weight sums whole vectors). img: floats from one image's rows to the
- * next's; Q: output positions per plane (a multiple of 64). */
+ * W + 2p apart. Stacked (p <= k-1): the g images side by side in one wide plane per channel,
+ * image i's columns starting at column i * (W + p), rows g * (W + p) apart: the p columns
+ * between two images are the right padding of one and the left padding of the next, and
+ * those at a row's start the last image's right padding of the row above. Output rows are
+ * as wide: image i's outputs start at column i * (W + p), and the k-1-p columns after
+ * each are computed and dropped. A stacked plane ends with 16 more zeros, so a weight
+ * gradient may read dy 16 positions past its last output (corr_weight sums whole vectors).
+ * img: floats from one image's rows to the next's (0 unstacked); Q: output positions per
+ * plane (a multiple of 64). */
 typedef struct CorrLayout { int g, wp; size_t plane, img, Q; } CorrLayout;
 
 static CorrLayout corr_layout(int H, int W, int p, int Ho, int g, int stacked)
@@ -120,19 +122,18 @@ static CorrLayout corr_layout(int H, int W, int p, int Ho, int g, int stacked)
     if (!stacked) {
         l.wp = W + 2 * p;
         l.plane = (size_t)(H + 2 * p) * l.wp;
-        l.Q = round_up((size_t)Ho * l.wp, 64);
     } else {
-        l.wp = W + p;
-        l.img = (size_t)(H + p) * l.wp;
-        l.plane = (size_t)g * l.img + (size_t)p * l.wp + 16;
-        l.Q = round_up((size_t)(g - 1) * l.img + (size_t)Ho * l.wp, 64);
+        l.wp = g * (W + p);
+        l.img = (size_t)(W + p);
+        l.plane = (size_t)(H + 2 * p) * l.wp + 16;
     }
+    l.Q = round_up((size_t)Ho * l.wp, 64);
     return l;
 }
 
 /* Images per group for the direct kernels: planes under 1024 positions go up to 8 at a
  * time (stacked, corr_layout), so fewer positions are computed per output (fashion.cnn's
- * 14 x 14 planes: 224 per 196 outputs, against 256 one image at a time). */
+ * 14 x 14 planes: 210 per 196 outputs, against 256 one image at a time). */
 static int corr_group(int H, int W, int k, int p, int N)
 {
     size_t per = (size_t)(H + p) * (W + p);
@@ -146,7 +147,7 @@ static void corr_place_image(float *dst, const CorrLayout *l, int p, const float
 {
     for (int c = 0; c < nc; c++)
         for (int h = 0; h < H; h++)
-            memcpy(dst + (size_t)c * l->plane + i * l->img + (size_t)(p + h) * l->wp + p,
+            memcpy(dst + (size_t)c * l->plane + (size_t)(p + h) * l->wp + i * l->img + p,
                    src + ((size_t)c * H + h) * W, (size_t)W * sizeof *dst);
 }
 
@@ -230,9 +231,9 @@ static double sum_f64(const float *r, size_t n)
 }
 
 /* Both gradients on the direct kernels, a group of images at a time while its dy is in
- * cache. dy (padded by q = k-1-p) and x (padded by p) are stacked alike (corr_layout): rows
- * W + p apart, images (H + p) rows apart, so dy's plane, read from q rows and q columns in,
- * is zero wherever the forward had no output, and
+ * cache. dy (padded by q = k-1-p) and x (padded by p) are stacked alike (corr_layout): images
+ * W + p columns apart (Wo + q is the same), so dy's plane, read from q rows and q columns
+ * in, is zero wherever the forward had no output, and
  *   dx = the stride-1 convolution of the padded dy with the kernel flipped and its channels
  *        swapped, wf[c][o][i][j] = w[o][c][k-1-i][k-1-j];
  *   dw[o][tap] = the sum over images and positions of that dy times the x under the tap;
@@ -285,7 +286,7 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
                 CorrLayout lx = corr_layout(H, W, p, c->Ho, g, 1);
                 float *xp = op_scratch(3, (size_t)C * lx.plane + tail);
                 corr_place_layout(xp, &lx, p, x + (size_t)n0 * C * H * W, (size_t)C * H * W, C, H, W, tail);
-                size_t Q = round_up((size_t)(g - 1) * lx.img + (size_t)c->Ho * lx.wp, 16);
+                size_t Q = round_up((size_t)c->Ho * lx.wp, 16);
                 corr_weight(part + (size_t)t * wn, dyp + (size_t)q * ld.wp + q, ld.plane, Q, xp, lx.plane, lx.wp,
                             C, k, O, n0 > lo, 1, 0, 0);
             }
