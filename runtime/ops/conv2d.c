@@ -230,6 +230,33 @@ static double sum_f64(const float *r, size_t n)
     return s;
 }
 
+/* The same sum over H rows of W floats, ws apart, that may be read up to 7 floats past
+ * their end: r[h][w] goes to sum w mod 8, the sums then added in order */
+typedef double vd8 __attribute__((vector_size(64)));
+CN_MULTIVERSION
+static double sum_rows_f64(const float *r, int ws, int H, int W)
+{
+    vd8 acc = { 0 };
+    vi8 lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+    for (int h = 0; h < H; h++) {
+        const float *row = r + (size_t)h * ws;
+        vf8 v;
+        int w = 0;
+        for (; w + VL8 <= W; w += VL8) {
+            memcpy(&v, row + w, sizeof v);
+            acc += __builtin_convertvector(v, vd8);
+        }
+        if (w < W) {
+            memcpy(&v, row + w, sizeof v);
+            v = (vf8)((vi8)v & (lane < ((vi8){ 0 } + (W - w))));
+            acc += __builtin_convertvector(v, vd8);
+        }
+    }
+    double s = 0;
+    for (int l = 0; l < 8; l++) s += acc[l];
+    return s;
+}
+
 /* Both gradients on the direct kernels, a group of images at a time while its dy is in
  * cache. dy (padded by q = k-1-p) and x (padded by p) are stacked alike (corr_layout): images
  * W + p columns apart (Wo + q is the same), so dy's plane, read from q rows and q columns
@@ -241,7 +268,7 @@ static double sum_f64(const float *r, size_t n)
  * Each thread takes a contiguous share of the images and sums its dw into a partial of its
  * own; the partials are added in thread order, so dw depends on the thread count only. */
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
-                            ConvDyImage dy_image, void *ctx)
+                            ConvDyPlace dy_place, void *ctx)
 {
     int N = c->N, C = c->C, H = c->H, W = c->W, O = c->O, k = c->k, p = c->p, q = k - 1 - p;
     int G = corr_group(c->Ho, c->Wo, k, q, N), T = par_threads();
@@ -270,10 +297,10 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
             float *dyp = op_scratch(0, (size_t)O * ld.plane + tail);
             memset(dyp, 0, ((size_t)O * ld.plane + tail) * sizeof *dyp);
             for (int i = 0; i < g; i++) {
-                const float *dyn = dy_image(ctx, n0 + i);
-                corr_place_image(dyp, &ld, q, dyn, i, O, c->Ho, c->Wo);
+                float *rows = dyp + (size_t)q * ld.wp + i * ld.img + q;
+                dy_place(ctx, rows, ld.plane, ld.wp, n0 + i);
                 for (int o = 0; db && o < O; o++)
-                    plane_sum[(size_t)(n0 + i) * O + o] = sum_f64(dyn + (size_t)o * c->P, (size_t)c->P);
+                    plane_sum[(size_t)(n0 + i) * O + o] = sum_rows_f64(rows + o * ld.plane, ld.wp, c->Ho, c->Wo);
             }
             if (dx) {
                 float *dxe = op_scratch(3, (size_t)C * ld.Q);
@@ -315,12 +342,15 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
     }
 }
 
-/* dy_image for the plain backward ops: dy itself */
-typedef struct DyRows { const float *dy; size_t img; } DyRows;
-static const float *dy_rows(void *ctx, int n)
+/* dy_place for the plain backward ops: image n of dy copied row by row */
+typedef struct DyRows { const float *dy; int O, Ho, Wo; } DyRows;
+static void dy_rows(void *ctx, float *dst, size_t plane, int ws, int n)
 {
     const DyRows *d = ctx;
-    return d->dy + (size_t)n * d->img;
+    const float *src = d->dy + (size_t)n * d->O * d->Ho * d->Wo;
+    for (int o = 0; o < d->O; o++)
+        for (int h = 0; h < d->Ho; h++)
+            memcpy(dst + o * plane + (size_t)h * ws, src + ((size_t)o * d->Ho + h) * d->Wo, (size_t)d->Wo * sizeof *dst);
 }
 
 /* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dcol (C*k*k x Ho*Wo) = w^T
@@ -330,7 +360,7 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (conv2d_backward_direct_ok(&c)) {
-        DyRows d = { dy, (size_t)O * c.P };
+        DyRows d = { dy, O, c.Ho, c.Wo };
         conv2d_backward_direct(&c, dx, NULL, NULL, NULL, w, dy_rows, &d);
         return;
     }
@@ -352,7 +382,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (conv2d_backward_direct_ok(&c)) {
-        DyRows d = { dy, (size_t)O * c.P };
+        DyRows d = { dy, O, c.Ho, c.Wo };
         conv2d_backward_direct(&c, NULL, dw, db, x, NULL, dy_rows, &d);
         return;
     }

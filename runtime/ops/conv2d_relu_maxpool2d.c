@@ -45,14 +45,29 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
 #define LO 0, 8, 1, 9, 2, 10, 3, 11
 #define HI 4, 12, 5, 13, 6, 14, 7, 15
 
+/* d[0..nf) = v[0..nf), the rest of d[0..8) left as it is (v by address: a vector passed
+ * by value would change the ABI between the clones) */
+static inline __attribute__((always_inline)) void store8(float *d, const vf8 *v, int nf)
+{
+    vf8 r = *v;
+    if (nf < VL8) {
+        vf8 old;
+        memcpy(&old, d, sizeof old);
+        vi8 take = (vi8){ 0, 1, 2, 3, 4, 5, 6, 7 } < ((vi8){ 0 } + nf);
+        r = (vf8)(((vi8)r & take) | ((vi8)old & ~take));
+    }
+    memcpy(d, &r, sizeof r);
+}
+
 /* 2 x 2 windows of stride 2 go 8 at a time on kernels.h's 8-lane vectors (as maxpool2d.c's
  * forward): each of a window's four places gets dy where the argmax is (and ReLU let it
  * through), else 0, and the even and odd places of a row are interleaved by shuffles.
- * d0[0..16), d1[0..16): the places of the windows dy[0..8) (y, a alike), whose top-left
- * corners are d0[0], d0[2], ..., d0[14] at argmax index base, base + 2, ...; Wo apart */
+ * d0[0..nf), d1[0..nf) (nf <= 16): the places of the windows dy[0..8) (y, a alike), whose
+ * top-left corners are d0[0], d0[2], ..., d0[14] at argmax index base, base + 2, ...; the
+ * argmax indexes rows Wo apart */
 static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d1, const float *dy,
                                                              const float *y, const int32_t *a, int32_t base,
-                                                             int Wo)
+                                                             int Wo, int nf)
 {
     vf8 g, yv;
     vi8 at;
@@ -64,34 +79,39 @@ static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d
     vf8 e0 = (vf8)((vi8)g & (at == 0)), o0 = (vf8)((vi8)g & (at == 1));
     vf8 e1 = (vf8)((vi8)g & (at == Wo)), o1 = (vf8)((vi8)g & (at == Wo + 1));
     /* four stores of one vector each (two vectors stored as one would stall on the stack) */
+    int lo = nf < VL8 ? nf : VL8, hi = nf - lo;
     vf8 r0 = __builtin_shufflevector(e0, o0, LO), r1 = __builtin_shufflevector(e0, o0, HI);
     vf8 r2 = __builtin_shufflevector(e1, o1, LO), r3 = __builtin_shufflevector(e1, o1, HI);
-    memcpy(d0, &r0, sizeof r0);
-    memcpy(d0 + VL8, &r1, sizeof r1);
-    memcpy(d1, &r2, sizeof r2);
-    memcpy(d1 + VL8, &r3, sizeof r3);
+    store8(d0, &r0, lo);
+    store8(d0 + VL8, &r1, hi);
+    store8(d1, &r2, lo);
+    store8(d1 + VL8, &r3, hi);
 }
 
-/* One plane of dconv (Ho x Wo) from the 2 x 2 pooled Hp x Wp, 8 windows a step (vl8_step):
- * a row wider than 8 windows never writes past its rows; a narrower row is one step whose
- * writes past the row's end land on places the same plane writes again later. A step that would read past the pooled plane
- * or write past the convolution's goes through local copies. */
-static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, const float *dyp, const float *yp,
-                                                                   const int32_t *ap, int Ho, int Wo, int Hp,
-                                                                   int Wp)
+/* One plane of dconv (Ho rows of Wo, ws floats apart) from the 2 x 2 pooled Hp x Wp, 8
+ * windows a step (vl8_step). Rows of a plain plane (ws == Wo): a row wider than 8 windows
+ * never writes past its rows; a narrower row is one step whose writes past the row's end
+ * land on places the same plane writes again later, and the row and column no window
+ * covers are zeroed. Rows of a padded layout (ws > Wo, zero outside the rows, at least 16
+ * floats readable after each row's start): only the rows' places are written, a narrow
+ * row's step through masked stores. A step that would read past the pooled plane, or
+ * write past a plain plane, goes through local copies. */
+static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, int ws, const float *dyp,
+                                                                   const float *yp, const int32_t *ap, int Ho,
+                                                                   int Wo, int Hp, int Wp)
 {
+    int exact = ws > Wo;
     size_t in_end = (size_t)Hp * Wp, out_end = (size_t)Ho * Wo;
     for (int r = 0; r < Hp; r++) {
-        float *d0 = dp + (size_t)2 * r * Wo;
+        float *d0 = dp + (size_t)2 * r * ws, *d1 = d0 + ws;
         for (int c0 = 0; c0 < Wp; c0 += VL8) {
-            int c = vl8_step(c0, Wp);
+            int c = vl8_step(c0, Wp), n = Wp - c < VL8 ? Wp - c : VL8;
             size_t i = (size_t)r * Wp + c;
             int32_t base = 2 * r * Wo + 2 * c;
-            if (i + VL8 <= in_end && (size_t)(d0 - dp) + Wo + 2 * c + 2 * VL8 <= out_end) {
-                unpool_2x2(d0 + 2 * c, d0 + Wo + 2 * c, dyp + i, yp + i, ap + i, base, Wo);
+            if (i + VL8 <= in_end && (exact || (size_t)(d1 - dp) + 2 * c + 2 * VL8 <= out_end)) {
+                unpool_2x2(d0 + 2 * c, d1 + 2 * c, dyp + i, yp + i, ap + i, base, Wo, exact ? 2 * n : 2 * VL8);
                 continue;
             }
-            int n = Wp - c < VL8 ? Wp - c : VL8;
             float dy[VL8] = { 0 }, y[VL8] = { 0 }, t0[2 * VL8], t1[2 * VL8];
             int32_t a[VL8] = { 0 };
             for (int l = 0; l < n; l++) {
@@ -99,36 +119,38 @@ static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, co
                 y[l] = yp[i + l];
                 a[l] = ap[i + l];
             }
-            unpool_2x2(t0, t1, dy, y, a, base, Wo);
+            unpool_2x2(t0, t1, dy, y, a, base, Wo, 2 * VL8);
             for (int l = 0; l < 2 * n; l++) {
                 d0[2 * c + l] = t0[l];
-                d0[Wo + 2 * c + l] = t1[l];
+                d1[2 * c + l] = t1[l];
             }
         }
-        if (Wo > 2 * Wp) d0[Wo - 1] = d0[2 * Wo - 1] = 0.0f;      /* odd width: last column */
+        if (!exact && Wo > 2 * Wp) d0[Wo - 1] = d1[Wo - 1] = 0.0f;      /* odd width: last column */
     }
-    if (Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
+    if (!exact && Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
 }
 
-/* nplanes planes of dconv (Ho x Wo each) = 0, then dconv[argmax] += dy unless y <= 0
- * (ReLU's gradient at the maximum: y is the ReLU'd maximum); 2 x 2 windows of stride 2 write
- * each place once */
+/* nplanes planes of dconv (Ho rows of Wo, ws floats apart; planes dplane floats apart),
+ * rows and all, = 0 where ws == Wo (else they must be zero already), then dconv[argmax] +=
+ * dy unless y <= 0 (ReLU's gradient at the maximum: y is the ReLU'd maximum); 2 x 2
+ * windows of stride 2 write each place once */
 CN_MULTIVERSION
-static void unpool_planes(float *dconv, const float *dy, const float *y, const int32_t *argmax, size_t nplanes,
-                          int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp)
+static void unpool_planes(float *dconv, size_t dplane, int ws, const float *dy, const float *y,
+                          const int32_t *argmax, size_t nplanes, int Ho, int Wo, int Hp, int Wp, int pk, int ps,
+                          int pp)
 {
     int tiles = pk == 2 && ps == 2 && pp == 0;
     for (size_t plane = 0; plane < nplanes; plane++) {
-        float *dp = dconv + plane * Ho * Wo;
+        float *dp = dconv + plane * dplane;
         const float *dyp = dy + plane * Hp * Wp, *yp = y + plane * Hp * Wp;
         const int32_t *ap = argmax + plane * Hp * Wp;
         if (tiles) {
-            unpool_plane_2x2(dp, dyp, yp, ap, Ho, Wo, Hp, Wp);
+            unpool_plane_2x2(dp, ws, dyp, yp, ap, Ho, Wo, Hp, Wp);
             continue;
         }
-        memset(dp, 0, (size_t)Ho * Wo * sizeof *dp);
+        if (ws == Wo) memset(dp, 0, (size_t)Ho * Wo * sizeof *dp);
         for (int i = 0; i < Hp * Wp; i++)
-            if (!(yp[i] <= 0.0f)) dp[ap[i]] += dyp[i];     /* as relu_backward: NaN passes */
+            if (!(yp[i] <= 0.0f)) dp[(size_t)(ap[i] / Wo) * ws + ap[i] % Wo] += dyp[i];   /* NaN passes */
     }
 }
 
@@ -141,27 +163,25 @@ void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, cons
 #pragma omp parallel num_threads(T) if (T > 1)
     {
         size_t t = T > 1 ? (size_t)omp_get_thread_num() : 0, lo = planes * t / T, hi = planes * (t + 1) / T;
-        unpool_planes(dconv + lo * out, dy + lo * in, y + lo * in, argmax + lo * in, hi - lo, Ho, Wo, Hp, Wp,
-                      pk, ps, pp);
+        unpool_planes(dconv + lo * out, out, Wo, dy + lo * in, y + lo * in, argmax + lo * in, hi - lo, Ho, Wo, Hp,
+                      Wp, pk, ps, pp);
     }
 }
 
-/* conv2d_backward_direct's dy for the fused backward: one image's dconv, unpooled into a
- * buffer of the thread (scratch slot 2) */
+/* conv2d_backward_direct's dy for the fused backward: one image's dconv unpooled straight
+ * into the padded planes of the direct kernels */
 typedef struct Unpool {
     const float *dy, *y;
     const int32_t *argmax;
     int O, Ho, Wo, Hp, Wp, pk, ps, pp;
 } Unpool;
 
-static const float *unpool_image(void *ctx, int n)
+static void unpool_image(void *ctx, float *dst, size_t plane, int ws, int n)
 {
     const Unpool *u = ctx;
     size_t first = (size_t)n * u->O * u->Hp * u->Wp;
-    float *d = op_scratch(2, (size_t)u->O * u->Ho * u->Wo);
-    unpool_planes(d, u->dy + first, u->y + first, u->argmax + first, (size_t)u->O, u->Ho, u->Wo, u->Hp, u->Wp,
-                  u->pk, u->ps, u->pp);
-    return d;
+    unpool_planes(dst, plane, ws, u->dy + first, u->y + first, u->argmax + first, (size_t)u->O, u->Ho, u->Wo,
+                  u->Hp, u->Wp, u->pk, u->ps, u->pp);
 }
 
 void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float *dy, const float *y,

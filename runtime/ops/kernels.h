@@ -71,13 +71,15 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 
 /* The direct backward (conv2d_backward_direct_ok: stride 1, a kernel larger than 1x1, pad
  * <= k-1) of c->N images: dx (NULL: not wanted), dw and db (NULL: not wanted) from x and w,
- * dy coming an image at a time from dy_image(ctx, n): image n's O x Ho x Wo, valid until
- * the calling thread's next call. The plain backward ops pass dy itself; the fused
- * conv2d_relu_maxpool2d_backward unpools each image into a buffer of the thread. */
-typedef const float *(*ConvDyImage)(void *ctx, int n);
+ * dy coming an image at a time from dy_place(ctx, dst, plane, ws, n): image n's O planes of
+ * Ho x Wo into dst (plane o's rows at dst + o * plane + h * ws), every other float of dst
+ * left as it is (zero), not written past 16 floats after its last row's start. The plain
+ * backward ops copy dy; the fused conv2d_relu_maxpool2d_backward unpools straight into
+ * dst. db sums each plane row by row (sum_rows_f64). */
+typedef void (*ConvDyPlace)(void *ctx, float *dst, size_t plane, int ws, int n);
 int conv2d_backward_direct_ok(const ConvShape *c);
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
-                            ConvDyImage dy_image, void *ctx);
+                            ConvDyPlace dy_place, void *ctx);
 
 /* conv2d_direct.c: stride-1 correlation over zero-padded planes of row stride wp (plane
  * floats apart, nc of them, followed by at least k + 64 zeros). Output position q of a

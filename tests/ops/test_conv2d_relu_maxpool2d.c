@@ -181,6 +181,8 @@ int main(void)
         { 11, 4, 14, 14, 9, 3, 1, 1, 2, 2, 0 },    /* stacked groups of images, a short last one */
         { 5, 2, 12, 10, 5, 3, 1, 0, 2, 2, 0 },     /* no padding: stacked images with no rows between */
         { 3, 2, 9, 9, 4, 5, 1, 4, 2, 2, 0 },       /* padding k-1: the backward's dy unpadded */
+        { 1, 2, 30, 34, 3, 3, 1, 2, 2, 2, 0 },     /* ... and one image: dy's rows with no gap */
+        { 1, 1, 10, 10, 2, 3, 1, 2, 2, 2, 0 },     /* ... with 6 windows a row */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 300 + i);
     check_rule(&cases[0], 1, 1, 400);
