@@ -151,6 +151,22 @@ static void corr_place_image(float *dst, const CorrLayout *l, int p, const float
                    src + ((size_t)c * H + h) * W, (size_t)W * sizeof *dst);
 }
 
+/* Zeroes every float of the stacked layout l's nc planes in dst (images H x W, padded by p)
+ * that is no image's: the bands above and below the rows (with the 16 after them), the p
+ * columns before each image in each row, and tail floats after the last plane. */
+static void corr_zero_padding(float *dst, const CorrLayout *l, int p, int nc, int H, size_t tail)
+{
+    size_t below = (size_t)(p + H) * l->wp;
+    for (int c = 0; c < nc; c++) {
+        float *d = dst + (size_t)c * l->plane;
+        memset(d, 0, (size_t)p * l->wp * sizeof *d);
+        for (int h = 0; h < H && p > 0; h++)
+            for (int i = 0; i < l->g; i++) memset(d + (size_t)(p + h) * l->wp + i * l->img, 0, (size_t)p * sizeof *d);
+        memset(d + below, 0, (l->plane - below) * sizeof *d);
+    }
+    memset(dst + (size_t)nc * l->plane, 0, tail * sizeof *dst);
+}
+
 /* src (l.g images of nc x H x W, img floats apart) into the padded planes of l (dst: nc
  * planes of l.plane floats and tail floats after them, all else zero) */
 static void corr_place_layout(float *dst, const CorrLayout *l, int p, const float *src, size_t img, int nc, int H,
@@ -160,7 +176,7 @@ static void corr_place_layout(float *dst, const CorrLayout *l, int p, const floa
         corr_place(dst, l->plane, l->wp, p, p, src, nc, H, W, tail);
         return;
     }
-    memset(dst, 0, ((size_t)nc * l->plane + tail) * sizeof *dst);
+    corr_zero_padding(dst, l, p, nc, H, tail);
     for (int i = 0; i < l->g; i++) corr_place_image(dst, l, p, src + i * img, i, nc, H, W);
 }
 
@@ -295,7 +311,7 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
             int g = hi - n0 < G ? hi - n0 : G;
             CorrLayout ld = corr_layout(c->Ho, c->Wo, q, H, g, 1);
             float *dyp = op_scratch(0, (size_t)O * ld.plane + tail);
-            memset(dyp, 0, ((size_t)O * ld.plane + tail) * sizeof *dyp);
+            corr_zero_padding(dyp, &ld, q, O, c->Ho, tail);
             for (int i = 0; i < g; i++) {
                 float *rows = dyp + (size_t)q * ld.wp + i * ld.img + q;
                 dy_place(ctx, rows, ld.plane, ld.wp, n0 + i);

@@ -91,11 +91,11 @@ static inline __attribute__((always_inline)) void unpool_2x2(float *d0, float *d
 /* One plane of dconv (Ho rows of Wo, ws floats apart) from the 2 x 2 pooled Hp x Wp, 8
  * windows a step (vl8_step). Rows of a plain plane (ws == Wo): a row wider than 8 windows
  * never writes past its rows; a narrower row is one step whose writes past the row's end
- * land on places the same plane writes again later, and the row and column no window
- * covers are zeroed. Rows of a padded layout (ws > Wo, zero outside the rows, at least 16
- * floats readable after each row's start): only the rows' places are written, a narrow
- * row's step through masked stores. A step that would read past the pooled plane, or
- * write past a plain plane, goes through local copies. */
+ * land on places the same plane writes again later. Rows of a padded layout (ws > Wo, at
+ * least 16 floats readable after each row's start): only the rows' places are written, a
+ * narrow row's step through masked stores. Either way the row and column no window covers
+ * (odd sizes) are zeroed. A step that would read past the pooled plane, or write past a
+ * plain plane, goes through local copies. */
 static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, int ws, const float *dyp,
                                                                    const float *yp, const int32_t *ap, int Ho,
                                                                    int Wo, int Hp, int Wp)
@@ -125,15 +125,15 @@ static inline __attribute__((always_inline)) void unpool_plane_2x2(float *dp, in
                 d1[2 * c + l] = t1[l];
             }
         }
-        if (!exact && Wo > 2 * Wp) d0[Wo - 1] = d1[Wo - 1] = 0.0f;      /* odd width: last column */
+        if (Wo > 2 * Wp) d0[Wo - 1] = d1[Wo - 1] = 0.0f;      /* odd width: last column */
     }
-    if (!exact && Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * Wo, 0, (size_t)Wo * sizeof *dp);
+    if (Ho > 2 * Hp) memset(dp + (size_t)(Ho - 1) * ws, 0, (size_t)Wo * sizeof *dp);
 }
 
-/* nplanes planes of dconv (Ho rows of Wo, ws floats apart; planes dplane floats apart),
- * rows and all, = 0 where ws == Wo (else they must be zero already), then dconv[argmax] +=
- * dy unless y <= 0 (ReLU's gradient at the maximum: y is the ReLU'd maximum); 2 x 2
- * windows of stride 2 write each place once */
+/* nplanes planes of dconv (Ho rows of Wo, ws floats apart; planes dplane floats apart) =
+ * 0, then dconv[argmax] += dy unless y <= 0 (ReLU's gradient at the maximum: y is the
+ * ReLU'd maximum); 2 x 2 windows of stride 2 write each place once. Only the rows'
+ * floats are written (and, where ws == Wo, up to 16 floats past a row within the plane). */
 CN_MULTIVERSION
 static void unpool_planes(float *dconv, size_t dplane, int ws, const float *dy, const float *y,
                           const int32_t *argmax, size_t nplanes, int Ho, int Wo, int Hp, int Wp, int pk, int ps,
@@ -148,7 +148,7 @@ static void unpool_planes(float *dconv, size_t dplane, int ws, const float *dy, 
             unpool_plane_2x2(dp, ws, dyp, yp, ap, Ho, Wo, Hp, Wp);
             continue;
         }
-        if (ws == Wo) memset(dp, 0, (size_t)Ho * Wo * sizeof *dp);
+        for (int h = 0; h < Ho; h++) memset(dp + (size_t)h * ws, 0, (size_t)Wo * sizeof *dp);
         for (int i = 0; i < Hp * Wp; i++)
             if (!(yp[i] <= 0.0f)) dp[(size_t)(ap[i] / Wo) * ws + ap[i] % Wo] += dyp[i];   /* NaN passes */
     }

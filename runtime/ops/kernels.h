@@ -72,8 +72,9 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 /* The direct backward (conv2d_backward_direct_ok: stride 1, a kernel larger than 1x1, pad
  * <= k-1) of c->N images: dx (NULL: not wanted), dw and db (NULL: not wanted) from x and w,
  * dy coming an image at a time from dy_place(ctx, dst, plane, ws, n): image n's O planes of
- * Ho x Wo into dst (plane o's rows at dst + o * plane + h * ws), every other float of dst
- * left as it is (zero), not written past 16 floats after its last row's start. The plain
+ * Ho x Wo into dst (plane o's rows at dst + o * plane + h * ws), every float of the rows
+ * written, every other float of dst left as it is (zero; the rows' own floats hold
+ * whatever was there before), nothing written past 16 floats after the last row's start. The plain
  * backward ops copy dy; the fused conv2d_relu_maxpool2d_backward unpools straight into
  * dst. db sums each plane row by row (sum_rows_f64). */
 typedef void (*ConvDyPlace)(void *ctx, float *dst, size_t plane, int ws, int n);
