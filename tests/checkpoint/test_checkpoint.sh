@@ -77,7 +77,9 @@ while [ $i -lt 40 ] && [ $done_ = 0 ]; do
     [ -f "$ck" ] && resume="--resume $ck"
     delay=10
     [ $kills = 3 ] && delay=400
-    CNNC_TEST_BATCH_DELAY_MS=25 CNNC_TEST_WRITE_DELAY_MS=$delay \
+    # 50 ms a batch: a run lives 0.1-0.4 s, so it takes far more than six to finish the
+    # three epochs (at 25 ms, a quick machine finished them after five kills)
+    CNNC_TEST_BATCH_DELAY_MS=50 CNNC_TEST_WRITE_DELAY_MS=$delay \
         train_bg "$tmp/kill.safetensors" --checkpoint "$ck" --checkpoint-every 2 $resume >/dev/null 2>"$tmp/kill.err"
     pid=$!
     if [ $kills -ge 6 ]; then
