@@ -1,7 +1,11 @@
-/* runtime/parallel.c: threads and the split GEMM (see parallel.h). */
+/* runtime/parallel.c: threads, the team of a graph run, and the split GEMM (see parallel.h). */
 #include "parallel.h"
 
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 void par_set_threads(int n)
@@ -14,10 +18,205 @@ void par_set_threads(int n)
     openblas_set_num_threads(1);
 }
 
-int par_threads(void) { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
+/* How long a team thread spins for the next par_run before it sleeps. */
+#define SPIN_NS 300000
+
+/* The team of the running par_team (one at a time: exec_run is not re-entered). */
+static struct {
+    atomic_uint gen;            /* bumped for each job, and to stop */
+    atomic_int done;            /* threads other than 0 finished with the job */
+    atomic_int sleeping;        /* threads waiting on wake */
+    atomic_int stop;
+    ParFn fn;                   /* the job, valid once gen is bumped */
+    void *ctx;
+    int T, size;
+    unsigned gen0;              /* gen when the team formed */
+    atomic_int bar_count;       /* par_barrier within a job */
+    atomic_uint bar_gen;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+} team = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static _Thread_local int in_team;   /* thread 0 of a par_team, between jobs */
+/* par_run's work: 1 in OpenMP, 2 in a team, 3 alone when asked for one thread (kernels
+ * inside may still use the threads), 4 alone because it is inside one of those */
+static _Thread_local int in_job;
+
+int par_threads(void)
+{
+    if (in_job == 1 || in_job == 2 || in_job == 4) return 1;
+    if (in_team) return team.size;
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A team thread: waits for each job (spinning up to SPIN_NS, then sleeping), runs its share */
+static void team_worker(int t)
+{
+    unsigned seen = team.gen0;
+    for (;;) {
+        long long until = 0;
+        for (unsigned i = 1; atomic_load(&team.gen) == seen; i++) {
+            cpu_relax();
+            if (i % 256) continue;
+            long long now = now_ns();
+            if (!until) until = now + SPIN_NS;
+            else if (now > until) {
+                pthread_mutex_lock(&team.lock);
+                atomic_fetch_add(&team.sleeping, 1);
+                while (atomic_load(&team.gen) == seen) pthread_cond_wait(&team.wake, &team.lock);
+                atomic_fetch_sub(&team.sleeping, 1);
+                pthread_mutex_unlock(&team.lock);
+            } else sched_yield();
+        }
+        seen = atomic_load(&team.gen);
+        if (atomic_load(&team.stop)) return;
+        if (t < team.T) {
+            in_job = 2;
+            team.fn(team.ctx, t, team.T);
+            in_job = 0;
+        }
+        atomic_fetch_add(&team.done, 1);
+    }
+}
+
+/* Thread 0: publishes the next generation (a job, or the stop) and wakes sleepers */
+static void team_publish(void)
+{
+    atomic_fetch_add(&team.gen, 1);
+    if (atomic_load(&team.sleeping) > 0) {
+        pthread_mutex_lock(&team.lock);
+        pthread_cond_broadcast(&team.wake);
+        pthread_mutex_unlock(&team.lock);
+    }
+}
+
+void par_team(void (*body)(void *), void *arg)
+{
+    int T = par_threads();
+    if (T <= 1 || in_team || in_job || omp_in_parallel()) {
+        body(arg);
+        return;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num();
+        if (t == 0) {
+            team.size = omp_get_num_threads();
+            team.gen0 = atomic_load(&team.gen);
+            atomic_store(&team.stop, 0);
+        }
+#pragma omp barrier
+        if (t == 0) {
+            in_team = 1;
+            body(arg);
+            in_team = 0;
+            atomic_store(&team.stop, 1);
+            team_publish();
+        } else
+            team_worker(t);
+    }
+}
+
+void par_run(int T, ParFn fn, void *ctx)
+{
+    int saved = in_job;
+    if (in_job == 1 || in_job == 2 || in_job == 4 || (!in_team && omp_in_parallel())) {
+        in_job = 4;                         /* within parallel work: alone */
+        fn(ctx, 0, 1);
+        in_job = saved;
+        return;
+    }
+    if (T <= 1) {
+        in_job = 3;
+        fn(ctx, 0, 1);
+        in_job = saved;
+        return;
+    }
+    if (in_team) {
+        if (T > team.size) T = team.size;
+        team.fn = fn;
+        team.ctx = ctx;
+        team.T = T;
+        atomic_store(&team.done, 0);
+        atomic_store(&team.bar_count, 0);
+        team_publish();
+        in_job = 2;
+        fn(ctx, 0, T);
+        in_job = saved;
+        for (unsigned i = 1; atomic_load(&team.done) < team.size - 1; i++) {
+            cpu_relax();
+            if (i % 4096 == 0) sched_yield();
+        }
+        return;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        in_job = 1;
+        fn(ctx, omp_get_thread_num(), omp_get_num_threads());
+        in_job = 0;
+    }
+    in_job = saved;
+}
+
+void par_barrier(void)
+{
+    if (in_job == 1) {
+#pragma omp barrier
+    }
+    if (in_job != 2) return;
+    unsigned g = atomic_load(&team.bar_gen);
+    if (atomic_fetch_add(&team.bar_count, 1) == team.T - 1) {
+        atomic_store(&team.bar_count, 0);
+        atomic_fetch_add(&team.bar_gen, 1);
+        return;
+    }
+    for (unsigned i = 1; atomic_load(&team.bar_gen) == g; i++) {
+        cpu_relax();
+        if (i % 4096 == 0) sched_yield();
+    }
+}
 
 /* below this many multiply-adds a GEMM is not worth splitting */
 #define SPLIT_MIN_FLOPS 200000.0
+
+typedef struct Sgemm {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc, split_n;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} Sgemm;
+
+static void sgemm_share(void *ctx, int t, int T)
+{
+    const Sgemm *s = ctx;
+    int len = s->split_n ? s->N : s->M;
+    int lo = (int)par_lo((size_t)len, t, T), hi = (int)par_lo((size_t)len, t + 1, T);
+    if (hi <= lo) return;
+    if (s->split_n) {
+        const float *b = s->tb == CblasNoTrans ? s->B + lo : s->B + (size_t)lo * s->ldb;
+        cblas_sgemm(CblasRowMajor, s->ta, s->tb, s->M, hi - lo, s->K, s->alpha, s->A, s->lda, b, s->ldb, s->beta,
+                    s->C + lo, s->ldc);
+    } else {
+        const float *a = s->ta == CblasNoTrans ? s->A + (size_t)lo * s->lda : s->A + lo;
+        cblas_sgemm(CblasRowMajor, s->ta, s->tb, hi - lo, s->N, s->K, s->alpha, a, s->lda, s->B, s->ldb, s->beta,
+                    s->C + (size_t)lo * s->ldc, s->ldc);
+    }
+}
 
 void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
                const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
@@ -27,21 +226,6 @@ void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, floa
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    int split_n = N >= M;
-    int len = split_n ? N : M;
-#pragma omp parallel num_threads(T)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        int lo = (int)((long)len * t / nt), hi = (int)((long)len * (t + 1) / nt);
-        if (hi > lo) {
-            if (split_n) {
-                const float *b = tb == CblasNoTrans ? B + lo : B + (size_t)lo * ldb;
-                cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda, b, ldb, beta, C + lo, ldc);
-            } else {
-                const float *a = ta == CblasNoTrans ? A + (size_t)lo * lda : A + lo;
-                cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha, a, lda, B, ldb, beta,
-                            C + (size_t)lo * ldc, ldc);
-            }
-        }
-    }
+    Sgemm s = { ta, tb, M, N, K, lda, ldb, ldc, N >= M, alpha, beta, A, B, C };
+    par_run(T, sgemm_share, &s);
 }

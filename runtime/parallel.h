@@ -1,7 +1,13 @@
 /* runtime/parallel.h: how the runtime uses the cores. OpenBLAS always runs single-threaded;
- * the runtime splits work itself (OpenMP): whole images of a batch across threads, or a
- * GEMM's output columns or rows across threads. One pool of threads, never two fighting
- * over the cores. Work is split statically, so results depend only on the thread count. */
+ * the runtime splits work itself: whole images of a batch across threads, or a GEMM's
+ * output columns or rows across threads. One pool of threads, never two fighting over the
+ * cores. Work is split statically, so results depend only on the thread count.
+ *
+ * Kernels hand their parallel work to par_run. Outside a graph run that is an OpenMP
+ * parallel region. Inside exec_run (par_team) the threads stay together for the whole run:
+ * thread 0 walks the nodes and the others take each par_run's work as it comes, spinning
+ * for a short while between two (a parallel region would put them to sleep after each
+ * kernel, and waking a thread costs 50-110 us on this kind of VM), then sleeping. */
 #ifndef CN_PARALLEL_H
 #define CN_PARALLEL_H
 
@@ -9,10 +15,25 @@
 #include <stddef.h>
 
 void par_set_threads(int n);    /* n <= 0: every core */
+/* the threads a kernel called here may use: 1 inside par_run's work */
 int  par_threads(void);
 
+/* fn(ctx, t, T) on T threads at once (t = 0 .. T-1; fewer when fewer are available, T
+ * telling how many), returning when all are done; on the calling thread alone (t = 0,
+ * T = 1) when T <= 1 or inside par_run's work. */
+typedef void (*ParFn)(void *ctx, int t, int T);
+void par_run(int T, ParFn fn, void *ctx);
+/* Inside par_run's work: waits until all T threads of it have come here. */
+void par_barrier(void);
+/* [lo, hi) of thread t's share of n items out of T */
+static inline size_t par_lo(size_t n, int t, int T) { return n * (size_t)t / (size_t)T; }
+
+/* Runs body(arg) on this thread with the other threads kept as a team for its par_runs
+ * (exec_run); just body(arg) with one thread. */
+void par_team(void (*body)(void *), void *arg);
+
 /* cblas_sgemm (row-major), split across the threads along N (or M when that is larger);
- * inside an already parallel region it runs on the calling thread alone. */
+ * inside par_run's work it runs on the calling thread alone. */
 void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
                const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 

@@ -1,6 +1,8 @@
 # tests/tests.mk: tests of the core (autodiff, memory plan, executor) and end to end.
-check_PROGRAMS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc
-TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc
+check_PROGRAMS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc \
+	tests/graph/test_parallel
+TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse tests/graph/test_alloc \
+	tests/graph/test_parallel
 tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh

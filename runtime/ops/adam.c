@@ -1,7 +1,6 @@
 /* runtime/ops/adam.c: one torch.optim.Adam step (PyTorch 1.13, single-tensor, amsgrad=False)
  * on a parameter, its gradient and its two moments, in place. */
 #include <math.h>
-#include <omp.h>
 
 #include "../ops.h"
 #include "../parallel.h"
@@ -40,18 +39,30 @@ static void adam_range(float *restrict param, const float *restrict grad, float 
         for (size_t i = lo; i < hi; i++) adam_elem(param + i, exp_avg + i, exp_avg_sq + i, grad[i], &s);
 }
 
+typedef struct AdamJob {
+    float *param;
+    const float *grad;
+    float *exp_avg, *exp_avg_sq;
+    size_t n;
+    AdamScalars s;
+    int decay;
+} AdamJob;
+
+static void adam_share(void *ctx, int t, int T)
+{
+    const AdamJob *j = ctx;
+    adam_range(j->param, j->grad, j->exp_avg, j->exp_avg_sq, par_lo(j->n, t, T), par_lo(j->n, t + 1, T), &j->s,
+               j->decay);
+}
+
 void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
                  const AdamHyper *h, int64_t step)
 {
     double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
     AdamScalars s = { (float)(-(h->lr / bc1)), (float)sqrt(bc2), (float)h->beta1, (float)h->beta2, (float)h->eps,
                       (float)(1.0 - h->beta1), (float)(1.0 - h->beta2), (float)h->weight_decay };
-    int decay = h->weight_decay != 0, T = n > 32768 ? par_threads() : 1;
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        adam_range(param, grad, exp_avg, exp_avg_sq, n * t / nt, n * (t + 1) / nt, &s, decay);
-    }
+    AdamJob j = { param, grad, exp_avg, exp_avg_sq, n, s, h->weight_decay != 0 };
+    par_run(n > 32768 ? par_threads() : 1, adam_share, &j);
 }
 
 /* The hyperparameters as the Python floats they were written as. */

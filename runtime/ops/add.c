@@ -1,13 +1,24 @@
 /* runtime/ops/add.c: elementwise sum of two tensors of one shape; autodiff also uses it to
  * accumulate gradients. */
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
+
+typedef struct Add { float *y; const float *a, *b; size_t n; } Add;
+
+static void add_share(void *ctx, int t, int T)
+{
+    const Add *j = ctx;
+    size_t hi = par_lo(j->n, t + 1, T);
+#pragma omp simd
+    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->y[i] = j->a[i] + j->b[i];
+}
 
 /* y[n] = a + b */
 void add_forward(float *y, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    Add j = { y, a, b, n };
+    par_run(n > 32768 ? par_threads() : 1, add_share, &j);
 }
 
 /* add(a, b) -> y, all the same shape */

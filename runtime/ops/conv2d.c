@@ -2,7 +2,6 @@
  * ops, the gradient of the input and the gradients of the weight and bias. Stride 1 with a
  * kernel larger than 1x1 runs on the direct kernels of conv2d_direct.c; other shapes use
  * im2col + sgemm (forward, weight gradient) and sgemm + col2im (input gradient). */
-#include <omp.h>
 #include <string.h>
 
 #include "../parallel.h"
@@ -84,6 +83,23 @@ static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 /* floats after the padded planes that the direct kernels may read */
 static size_t corr_tail(int k) { return (size_t)k + 64; }
 
+typedef struct CorrSplit {
+    float *ye;
+    size_t Q;
+    const float *xp;
+    size_t plane;
+    int wp, nc, k;
+    const float *w, *b;
+    int O;
+} CorrSplit;
+
+static void corr_split_share(void *ctx, int t, int T)
+{
+    const CorrSplit *j = ctx;
+    size_t blocks = j->Q / 64, lo = par_lo(blocks, t, T) * 64, hi = par_lo(blocks, t + 1, T) * 64;
+    if (hi > lo) corr_forward(j->ye, j->Q, j->xp, j->plane, j->wp, j->nc, j->k, j->w, j->b, j->O, lo, hi);
+}
+
 /* corr_forward over positions [0, Q) of one image, split across the threads when called
  * outside a parallel region (one image: latency); every output is summed alike either way */
 static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plane, int wp, int nc, int k,
@@ -95,12 +111,8 @@ static void corr_forward_split(float *ye, size_t Q, const float *xp, size_t plan
         corr_forward(ye, Q, xp, plane, wp, nc, k, w, b, O, 0, Q);
         return;
     }
-#pragma omp parallel num_threads(T)
-    {
-        size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
-        size_t lo = blocks * t / nt * 64, hi = blocks * (t + 1) / nt * 64;
-        if (hi > lo) corr_forward(ye, Q, xp, plane, wp, nc, k, w, b, O, lo, hi);
-    }
+    CorrSplit j = { ye, Q, xp, plane, wp, nc, k, w, b, O };
+    par_run(T, corr_split_share, &j);
 }
 
 /* How the direct kernels lay out g images of nc x H x W, padded by p, for a k x k kernel
@@ -218,14 +230,28 @@ void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const 
     par_sgemm(CblasNoTrans, CblasNoTrans, c->O, c->P, c->K, 1.0f, w, c->K, col, c->P, b ? 1.0f : 0.0f, yn, c->P);
 }
 
+/* a share of the images of a plain convolution's forward or input gradient */
+typedef struct ConvImages {
+    const ConvShape *c;
+    float *out;
+    const float *in, *w, *b;
+} ConvImages;
+
+static void forward_images_share(void *ctx, int t, int T)
+{
+    const ConvImages *j = ctx;
+    const ConvShape *c = j->c;
+    for (int n = (int)par_lo((size_t)c->N, t, T); n < (int)par_lo((size_t)c->N, t + 1, T); n++)
+        conv2d_forward_image(c, j->out + (size_t)n * c->O * c->P, j->in + (size_t)n * c->C * c->H * c->W, j->w, j->b);
+}
+
 /* y[n] (O x Ho*Wo) = w (O x C*k*k) @ col(x[n]) (C*k*k x Ho*Wo) + b; images in parallel */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
-    for (int n = 0; n < N; n++)
-        conv2d_forward_image(&c, y + (size_t)n * O * c.P, x + (size_t)n * C * H * W, w, b);
+    ConvImages j = { &c, y, x, w, b };
+    par_run(N > 1 ? par_threads() : 1, forward_images_share, &j);
 }
 
 int conv2d_backward_direct_ok(const ConvShape *c) { return c->direct && c->p <= c->k - 1; }
@@ -283,19 +309,79 @@ static double sum_rows_f64(const float *r, int ws, int H, int W)
  *   db[o] = the sum of dy's planes (in double, plane by plane in image order).
  * Each thread takes a contiguous share of the images and sums its dw into a partial of its
  * own; the partials are added in thread order, so dw depends on the thread count only. */
+typedef struct BackDirect {
+    const ConvShape *c;
+    float *dx, *dw, *db, *part;
+    const float *x, *wf;
+    double *plane_sum;
+    ConvDyPlace dy_place;
+    void *ctx;
+} BackDirect;
+
+static void backward_direct_share(void *arg, int t, int T)
+{
+    const BackDirect *j = arg;
+    const ConvShape *c = j->c;
+    int N = c->N, C = c->C, H = c->H, W = c->W, O = c->O, k = c->k, p = c->p, q = k - 1 - p;
+    int G = corr_group(c->Ho, c->Wo, k, q, N);
+    size_t wn = (size_t)O * c->K, tail = corr_tail(k);
+    float *dx = j->dx, *dw = j->dw, *db = j->db, *part = j->part;
+    double *plane_sum = j->plane_sum;
+    int lo = (int)par_lo((size_t)N, t, T), hi = (int)par_lo((size_t)N, t + 1, T);
+    for (int n0 = lo; n0 < hi; n0 += G) {
+        int g = hi - n0 < G ? hi - n0 : G;
+        CorrLayout ld = corr_layout(c->Ho, c->Wo, q, H, g, 1);
+        float *dyp = op_scratch(0, (size_t)O * ld.plane + tail);
+        corr_zero_padding(dyp, &ld, q, O, c->Ho, tail);
+        for (int i = 0; i < g; i++) {
+            float *rows = dyp + (size_t)q * ld.wp + i * ld.img + q;
+            j->dy_place(j->ctx, rows, ld.plane, ld.wp, n0 + i);
+            for (int o = 0; db && o < O; o++)
+                plane_sum[(size_t)(n0 + i) * O + o] = sum_rows_f64(rows + o * ld.plane, ld.wp, c->Ho, c->Wo);
+        }
+        if (dx) {
+            float *dxe = op_scratch(3, (size_t)C * ld.Q);
+            if (T > 1) corr_forward(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, j->wf, NULL, C, 0, ld.Q);
+            else corr_forward_split(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, j->wf, NULL, C);
+            for (int i = 0; i < g; i++)
+                corr_extract(dx + (size_t)(n0 + i) * C * H * W, dxe + i * ld.img, ld.Q, ld.wp, C, H, W);
+        }
+        if (dw) {
+            CorrLayout lx = corr_layout(H, W, p, c->Ho, g, 1);
+            float *xp = op_scratch(3, (size_t)C * lx.plane + tail);
+            corr_place_layout(xp, &lx, p, j->x + (size_t)n0 * C * H * W, (size_t)C * H * W, C, H, W, tail);
+            size_t Q = round_up((size_t)c->Ho * lx.wp, 16);
+            corr_weight(part + (size_t)t * wn, dyp + (size_t)q * ld.wp + q, ld.plane, Q, xp, lx.plane, lx.wp, C, k,
+                        O, n0 > lo, 1, 0, 0);
+        }
+    }
+    /* in the same work (each par_run costs a hand-over): the partials added in thread
+     * order, then the bias, a share of the channels per thread */
+    par_barrier();
+    if (dw && part != dw)
+        for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
+            float s = part[i];
+            for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
+            dw[i] = s;
+        }
+    for (int o = (int)par_lo((size_t)O, t, T); db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) sum += plane_sum[(size_t)n * O + o];
+        db[o] = (float)sum;
+    }
+}
+
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
                             ConvDyPlace dy_place, void *ctx)
 {
-    int N = c->N, C = c->C, H = c->H, W = c->W, O = c->O, k = c->k, p = c->p, q = k - 1 - p;
-    int G = corr_group(c->Ho, c->Wo, k, q, N), T = par_threads();
+    int N = c->N, C = c->C, O = c->O, k = c->k, T = par_threads();
     if (T > N) T = N > 0 ? N : 1;
-    size_t wn = (size_t)O * c->K, tail = corr_tail(k);
+    size_t wn = (size_t)O * c->K;
     /* one buffer of the calling thread: the flipped kernel, the partial dw of each thread,
      * and each plane's sum (doubles, so at an even offset) */
     size_t nwf = dx ? wn : 0, npart = dw && T > 1 ? (size_t)T * wn : 0;
     size_t nsum = db ? (size_t)2 * N * O : 0, at = round_up(nwf + npart, 2);
-    float *shared = op_scratch(1, at + nsum), *wf = shared, *part = T > 1 ? shared + nwf : dw;
-    double *plane_sum = (double *)(void *)(shared + at);
+    float *shared = op_scratch(1, at + nsum), *wf = shared;
     if (dx)
         for (int o = 0; o < O; o++)
             for (int ch = 0; ch < C; ch++)
@@ -303,59 +389,8 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
                     for (int j = 0; j < k; j++)
                         wf[(((size_t)ch * O + o) * k + i) * k + j] = w[(((size_t)o * C + ch) * k + k - 1 - i) * k + k - 1 - j];
     if (N == 0 && dw) memset(dw, 0, wn * sizeof *dw);
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        int t = T > 1 ? omp_get_thread_num() : 0;
-        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
-        for (int n0 = lo; n0 < hi; n0 += G) {
-            int g = hi - n0 < G ? hi - n0 : G;
-            CorrLayout ld = corr_layout(c->Ho, c->Wo, q, H, g, 1);
-            float *dyp = op_scratch(0, (size_t)O * ld.plane + tail);
-            corr_zero_padding(dyp, &ld, q, O, c->Ho, tail);
-            for (int i = 0; i < g; i++) {
-                float *rows = dyp + (size_t)q * ld.wp + i * ld.img + q;
-                dy_place(ctx, rows, ld.plane, ld.wp, n0 + i);
-                for (int o = 0; db && o < O; o++)
-                    plane_sum[(size_t)(n0 + i) * O + o] = sum_rows_f64(rows + o * ld.plane, ld.wp, c->Ho, c->Wo);
-            }
-            if (dx) {
-                float *dxe = op_scratch(3, (size_t)C * ld.Q);
-                if (T > 1) corr_forward(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, wf, NULL, C, 0, ld.Q);
-                else corr_forward_split(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, wf, NULL, C);
-                for (int i = 0; i < g; i++)
-                    corr_extract(dx + (size_t)(n0 + i) * C * H * W, dxe + i * ld.img, ld.Q, ld.wp, C, H, W);
-            }
-            if (dw) {
-                CorrLayout lx = corr_layout(H, W, p, c->Ho, g, 1);
-                float *xp = op_scratch(3, (size_t)C * lx.plane + tail);
-                corr_place_layout(xp, &lx, p, x + (size_t)n0 * C * H * W, (size_t)C * H * W, C, H, W, tail);
-                size_t Q = round_up((size_t)c->Ho * lx.wp, 16);
-                corr_weight(part + (size_t)t * wn, dyp + (size_t)q * ld.wp + q, ld.plane, Q, xp, lx.plane, lx.wp,
-                            C, k, O, n0 > lo, 1, 0, 0);
-            }
-        }
-        /* in the same team (each parallel region costs a wake-up of every thread): the
-         * partials added in thread order, then the bias, one channel per thread */
-        if (T > 1) {
-#pragma omp barrier
-        }
-        if (dw && T > 1) {
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < wn; i++) {
-                float s = part[i];
-                for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
-                dw[i] = s;
-            }
-        }
-        if (db) {
-#pragma omp for schedule(static)
-            for (int o = 0; o < O; o++) {
-                double sum = 0;
-                for (int n = 0; n < N; n++) sum += plane_sum[(size_t)n * O + o];
-                db[o] = (float)sum;
-            }
-        }
-    }
+    BackDirect j = { c, dx, dw, db, T > 1 ? shared + nwf : dw, x, wf, (double *)(void *)(shared + at), dy_place, ctx };
+    par_run(T, backward_direct_share, &j);
 }
 
 /* dy_place for the plain backward ops: image n of dy copied row by row */
@@ -369,6 +404,19 @@ static void dy_rows(void *ctx, float *dst, size_t plane, int ws, int n)
             memcpy(dst + o * plane + (size_t)h * ws, src + ((size_t)o * d->Ho + h) * d->Wo, (size_t)d->Wo * sizeof *dst);
 }
 
+static void backward_images_share(void *ctx, int t, int T)
+{
+    const ConvImages *j = ctx;
+    const ConvShape *c = j->c;
+    for (int n = (int)par_lo((size_t)c->N, t, T); n < (int)par_lo((size_t)c->N, t + 1, T); n++) {
+        float *dxn = j->out + (size_t)n * c->C * c->H * c->W;
+        float *dcol = c->identity ? dxn : op_scratch(0, (size_t)c->K * c->P);
+        par_sgemm(CblasTrans, CblasNoTrans, c->K, c->P, c->O, 1.0f, j->w, c->K, j->in + (size_t)n * c->O * c->P, c->P,
+                  0.0f, dcol, c->P);
+        if (!c->identity) col2im(dxn, dcol, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
+    }
+}
+
 /* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dcol (C*k*k x Ho*Wo) = w^T
  * (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol). */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
@@ -380,12 +428,46 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
         conv2d_backward_direct(&c, dx, NULL, NULL, NULL, w, dy_rows, &d);
         return;
     }
-#pragma omp parallel for schedule(static) if (N > 1 && par_threads() > 1)
-    for (int n = 0; n < N; n++) {
-        float *dxn = dx + (size_t)n * C * H * W;
-        float *dcol = c.identity ? dxn : op_scratch(0, (size_t)c.K * c.P);
-        par_sgemm(CblasTrans, CblasNoTrans, c.K, c.P, O, 1.0f, w, c.K, dy + (size_t)n * O * c.P, c.P, 0.0f, dcol, c.P);
-        if (!c.identity) col2im(dxn, dcol, C, H, W, k, stride, pad, c.Ho, c.Wo);
+    ConvImages j = { &c, dx, dy, w, NULL };
+    par_run(N > 1 ? par_threads() : 1, backward_images_share, &j);
+}
+
+typedef struct WeightImages {
+    const ConvShape *c;
+    float *dw, *db, *part;
+    const float *dy, *x;
+} WeightImages;
+
+static void weight_images_share(void *ctx, int t, int T)
+{
+    const WeightImages *j = ctx;
+    const ConvShape *c = j->c;
+    int N = c->N, O = c->O;
+    size_t wn = (size_t)O * c->K, xs = (size_t)c->C * c->H * c->W;
+    float *acc = j->part + (size_t)t * wn;
+    int lo = (int)par_lo((size_t)N, t, T), hi = (int)par_lo((size_t)N, t + 1, T);
+    for (int n = lo; n < hi; n++) {
+        const float *col = j->x + (size_t)n * xs;
+        if (!c->identity) {
+            float *buf = op_scratch(0, (size_t)c->K * c->P);
+            im2col(buf, col, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
+            col = buf;
+        }
+        par_sgemm(CblasNoTrans, CblasTrans, O, c->K, c->P, 1.0f, j->dy + (size_t)n * O * c->P, c->P, col, c->P,
+                  n > lo ? 1.0f : 0.0f, acc, c->K);
+    }
+    /* the partials added in thread order, then the bias, a share of the channels each */
+    par_barrier();
+    if (j->part != j->dw)
+        for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
+            float s = j->part[i];
+            for (int u = 1; u < T; u++) s += j->part[(size_t)u * wn + i];
+            j->dw[i] = s;
+        }
+    for (int o = (int)par_lo((size_t)O, t, T); j->db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) sum += sum_f64(j->dy + ((size_t)n * O + o) * c->P, (size_t)c->P);
+        j->db[o] = (float)sum;
     }
 }
 
@@ -405,42 +487,9 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
     size_t wn = (size_t)O * c.K;
     int T = N > 1 ? par_threads() : 1;
     if (T > N) T = N;
-    float *part = T > 1 ? op_scratch(1, (size_t)T * wn) : dw;
     if (N == 0) memset(dw, 0, wn * sizeof *dw);
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        int t = T > 1 ? omp_get_thread_num() : 0;
-        float *acc = part + (size_t)t * wn;
-        int lo = (int)((long)N * t / T), hi = (int)((long)N * (t + 1) / T);
-        for (int n = lo; n < hi; n++) {
-            const float *xn = x + (size_t)n * C * H * W;
-            const float *col = xn;
-            if (!c.identity) {
-                float *buf = op_scratch(0, (size_t)c.K * c.P);
-                im2col(buf, xn, C, H, W, k, stride, pad, c.Ho, c.Wo);
-                col = buf;
-            }
-            par_sgemm(CblasNoTrans, CblasTrans, O, c.K, c.P, 1.0f, dy + (size_t)n * O * c.P, c.P, col, c.P,
-                      n > lo ? 1.0f : 0.0f, acc, c.K);
-        }
-        if (T > 1) {
-#pragma omp barrier
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < wn; i++) {
-                float s = part[i];
-                for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
-                dw[i] = s;
-            }
-        }
-        if (db) {
-#pragma omp for schedule(static)
-            for (int o = 0; o < O; o++) {
-                double sum = 0;
-                for (int n = 0; n < N; n++) sum += sum_f64(dy + ((size_t)n * O + o) * c.P, (size_t)c.P);
-                db[o] = (float)sum;
-            }
-        }
-    }
+    WeightImages j = { &c, dw, db, T > 1 ? op_scratch(1, (size_t)T * wn) : dw, dy, x };
+    par_run(T, weight_images_share, &j);
 }
 
 /* Checks the window attributes and gives the output size of a k x k window over H x W. */

@@ -3,25 +3,31 @@
  * read it), and its backward: the pooled gradient scattered to the argmax where ReLU let
  * it through, then the convolution's own backward ops. The fusion pass (compiler/fuse.c)
  * puts it in place of the three nodes; the results are those of the three, bit for bit. */
-#include <omp.h>
 #include <string.h>
 
 #include "../ops.h"
 #include "../parallel.h"
 #include "kernels.h"
 
-/* y, argmax [N,O,Hp,Wp] = maxpool(relu(conv2d(x[N,C,H,W], w, b))); argmax indexes the
- * Ho x Wo plane of the convolution's output */
-void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
-                                   int N, int C, int H, int W, int O, int k, int stride, int pad,
-                                   int pk, int ps, int pp)
+typedef struct FusedForward {
+    float *y;
+    int32_t *argmax;
+    const float *x, *w, *b;
+    const ConvShape *c;
+    int Hp, Wp, pk, ps, pp;
+} FusedForward;
+
+static void forward_share(void *ctx, int t, int T)
 {
-    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
+    const FusedForward *j = ctx;
+    const ConvShape c = *j->c;
+    int N = c.N, C = c.C, H = c.H, W = c.W, O = c.O, Hp = j->Hp, Wp = j->Wp, pk = j->pk, ps = j->ps, pp = j->pp;
+    float *y = j->y;
+    int32_t *argmax = j->argmax;
+    const float *x = j->x, *w = j->w, *b = j->b;
     int G = conv2d_group(&c), groups = (N + G - 1) / G;
     size_t out = (size_t)Hp * Wp;
-#pragma omp parallel for schedule(static) if (groups > 1 && par_threads() > 1)
-    for (int gi = 0; gi < groups; gi++) {
+    for (int gi = (int)par_lo((size_t)groups, t, T); gi < (int)par_lo((size_t)groups, t + 1, T); gi++) {
         int n0 = gi * G, g = N - n0 < G ? N - n0 : G;
         const float *xn = x + (size_t)n0 * C * H * W, *conv;
         size_t cplane = (size_t)c.P, img = 0;
@@ -39,6 +45,20 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
                                 c.Wo, ws, pk, ps, pp, 1);
             }
     }
+}
+
+
+/* y, argmax [N,O,Hp,Wp] = maxpool(relu(conv2d(x[N,C,H,W], w, b))); argmax indexes the
+ * Ho x Wo plane of the convolution's output */
+void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
+                                   int N, int C, int H, int W, int O, int k, int stride, int pad,
+                                   int pk, int ps, int pp)
+{
+    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
+    FusedForward j = { y, argmax, x, w, b, &c, Hp, Wp, pk, ps, pp };
+    int groups = (N + conv2d_group(&c) - 1) / conv2d_group(&c);
+    par_run(groups > 1 ? par_threads() : 1, forward_share, &j);
 }
 
 /* lanes of two 8-float vectors e, o that interleave them: e0 o0 e1 o1 ... (low, high half) */
@@ -154,27 +174,33 @@ static void unpool_planes(float *dconv, size_t dplane, int ws, const float *dy, 
     }
 }
 
+typedef struct Unpool {
+    float *dconv;
+    const float *dy, *y;
+    const int32_t *argmax;
+    int O, Ho, Wo, Hp, Wp, pk, ps, pp;
+    size_t planes;
+} Unpool;
+
+static void unpool_share(void *ctx, int t, int T)
+{
+    const Unpool *u = ctx;
+    size_t in = (size_t)u->Hp * u->Wp, out = (size_t)u->Ho * u->Wo;
+    size_t lo = par_lo(u->planes, t, T), hi = par_lo(u->planes, t + 1, T);
+    unpool_planes(u->dconv + lo * out, out, u->Wo, u->dy + lo * in, u->y + lo * in, u->argmax + lo * in, hi - lo,
+                  u->Ho, u->Wo, u->Hp, u->Wp, u->pk, u->ps, u->pp);
+}
+
 /* dconv[N,O,Ho,Wo] from dy, y, argmax [N,O,Hp,Wp]: each thread a contiguous share of the planes */
 void relu_maxpool2d_backward(float *dconv, const float *dy, const float *y, const int32_t *argmax,
                              int N, int O, int Ho, int Wo, int Hp, int Wp, int pk, int ps, int pp)
 {
-    size_t planes = (size_t)N * O, in = (size_t)Hp * Wp, out = (size_t)Ho * Wo;
-    int T = planes * out > 32768 ? par_threads() : 1;
-#pragma omp parallel num_threads(T) if (T > 1)
-    {
-        size_t t = T > 1 ? (size_t)omp_get_thread_num() : 0, lo = planes * t / T, hi = planes * (t + 1) / T;
-        unpool_planes(dconv + lo * out, out, Wo, dy + lo * in, y + lo * in, argmax + lo * in, hi - lo, Ho, Wo, Hp,
-                      Wp, pk, ps, pp);
-    }
+    Unpool u = { dconv, dy, y, argmax, O, Ho, Wo, Hp, Wp, pk, ps, pp, (size_t)N * O };
+    par_run(u.planes * Ho * Wo > 32768 ? par_threads() : 1, unpool_share, &u);
 }
 
 /* conv2d_backward_direct's dy for the fused backward: one image's dconv unpooled straight
- * into the padded planes of the direct kernels */
-typedef struct Unpool {
-    const float *dy, *y;
-    const int32_t *argmax;
-    int O, Ho, Wo, Hp, Wp, pk, ps, pp;
-} Unpool;
+ * into the padded planes of the direct kernels (Unpool without dconv) */
 
 static void unpool_image(void *ctx, float *dst, size_t plane, int ws, int n)
 {
@@ -189,8 +215,8 @@ void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float
                                     int W, int O, int k, int pad, int pk, int ps, int pp)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, 1, pad);
-    Unpool u = { dy, y, argmax, O, c.Ho, c.Wo, window_out_size(c.Ho, pk, ps, pp), window_out_size(c.Wo, pk, ps, pp),
-                 pk, ps, pp };
+    Unpool u = { NULL, dy, y, argmax, O, c.Ho, c.Wo, window_out_size(c.Ho, pk, ps, pp),
+                 window_out_size(c.Wo, pk, ps, pp), pk, ps, pp, 0 };
     conv2d_backward_direct(&c, dx, dw, db, x, w, unpool_image, &u);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
 
 /* y[n] = x * mask, mask[n] = u >= p ? 1/(1-p) : 0 with u = rng_uniform(rng) drawn per element
@@ -17,11 +18,21 @@ void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, 
     }
 }
 
+typedef struct Mul { float *dx; const float *dy, *mask; size_t n; } Mul;
+
+static void backward_share(void *ctx, int t, int T)
+{
+    const Mul *j = ctx;
+    size_t hi = par_lo(j->n, t + 1, T);
+#pragma omp simd
+    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->dx[i] = j->dy[i] * j->mask[i];
+}
+
 /* dx[n] = dy * mask */
 void dropout_backward(float *dx, const float *dy, const float *mask, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * mask[i];
+    Mul j = { dx, dy, mask, n };
+    par_run(n > 32768 ? par_threads() : 1, backward_share, &j);
 }
 
 /* dropout(x) -> y, mask; same shape as x */

@@ -2,7 +2,6 @@
  * the input and the gradients of the weight and bias. Batches of up to SMALL_N rows run on
  * kernels of our own that stream the (large) weight once in long contiguous runs; larger
  * batches are one sgemm each. */
-#include <omp.h>
 #include <string.h>
 
 #include "../parallel.h"
@@ -160,17 +159,34 @@ static void share(int len, int step, int t, int T, int *lo, int *hi)
     *hi = imin(blocks * (t + 1) / T * step, len);
 }
 
+/* One small kernel's work, split by share() across the threads */
+typedef struct Small {
+    float *out;
+    const float *a, *b, *bias;
+    int N, in, outf, which;       /* which: 0 forward, 1 input gradient, 2 weight gradient */
+} Small;
+
+static void small_share(void *ctx, int t, int T)
+{
+    const Small *j = ctx;
+    int lo, hi;
+    if (j->which == 0) {
+        share(j->outf, 4, t, T, &lo, &hi);
+        if (hi > lo) small_forward(j->out, j->a, j->b, j->bias, j->N, j->in, j->outf, lo, hi);
+        return;
+    }
+    share(j->in, 4 * VL, t, T, &lo, &hi);
+    if (hi <= lo) return;
+    if (j->which == 1) small_backward_input(j->out, j->a, j->b, j->N, j->in, j->outf, lo, hi);
+    else small_backward_weight(j->out, j->a, j->b, j->N, j->in, j->outf, lo, hi);
+}
+
 /* y[N,out] = x[N,in] @ w[out,in]^T + b[out] */
 void linear_forward(float *y, const float *x, const float *w, const float *b, int N, int in, int out)
 {
     if (N > 0 && N <= SMALL_N) {
-        int T = threads_for((double)N * in * out, (out + 3) / 4);
-#pragma omp parallel num_threads(T) if (T > 1)
-        {
-            int lo, hi;
-            share(out, 4, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_forward(y, x, w, b, N, in, out, lo, hi);
-        }
+        Small j = { y, x, w, b, N, in, out, 0 };
+        par_run(threads_for((double)N * in * out, (out + 3) / 4), small_share, &j);
         return;
     }
     if (b)
@@ -182,13 +198,8 @@ void linear_forward(float *y, const float *x, const float *w, const float *b, in
 void linear_backward_input(float *dx, const float *dy, const float *w, int N, int in, int out)
 {
     if (N > 0 && N <= SMALL_N) {
-        int T = threads_for((double)N * in * out, (in + 4 * VL - 1) / (4 * VL));
-#pragma omp parallel num_threads(T) if (T > 1)
-        {
-            int lo, hi;
-            share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_backward_input(dx, dy, w, N, in, out, lo, hi);
-        }
+        Small j = { dx, dy, w, NULL, N, in, out, 1 };
+        par_run(threads_for((double)N * in * out, (in + 4 * VL - 1) / (4 * VL)), small_share, &j);
         return;
     }
     par_sgemm(CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
@@ -199,13 +210,8 @@ void linear_backward_weight(float *dw, float *db, const float *dy, const float *
 {
     if (N == 0) memset(dw, 0, (size_t)out * in * sizeof *dw);
     else if (N <= SMALL_N) {
-        int T = threads_for((double)N * in * out, (in + 4 * VL - 1) / (4 * VL));
-#pragma omp parallel num_threads(T) if (T > 1)
-        {
-            int lo, hi;
-            share(in, 4 * VL, T > 1 ? omp_get_thread_num() : 0, T, &lo, &hi);
-            if (hi > lo) small_backward_weight(dw, dy, x, N, in, out, lo, hi);
-        }
+        Small j = { dw, dy, x, NULL, N, in, out, 2 };
+        par_run(threads_for((double)N * in * out, (in + 4 * VL - 1) / (4 * VL)), small_share, &j);
     } else
         par_sgemm(CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 0.0f, dw, in);
     if (!db) return;

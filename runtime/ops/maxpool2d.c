@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
 
 /* 2 x 2 windows of stride 2 run on kernels.h's 8-lane vectors: 8 windows of one row at a
@@ -111,27 +112,54 @@ void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int 
     }
 }
 
+typedef struct Pool {
+    float *y;
+    int32_t *am;
+    const float *x;
+    const int32_t *cam;
+    int N, C, H, W, k, stride, pad, Ho, Wo;
+} Pool;
+
+static void forward_share(void *ctx, int t, int T)
+{
+    const Pool *j = ctx;
+    size_t in = (size_t)j->H * j->W, out = (size_t)j->Ho * j->Wo, planes = (size_t)j->N * j->C;
+    for (size_t plane = par_lo(planes, t, T); plane < par_lo(planes, t + 1, T); plane++)
+        maxpool2d_plane(j->y + plane * out, j->am + plane * out, j->x + plane * in, j->H, j->W, j->W, j->k, j->stride,
+                        j->pad, 0);
+}
+
 void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                        int N, int C, int H, int W, int k, int stride, int pad)
 {
-    size_t in = (size_t)H * W, out = (size_t)window_out_size(H, k, stride, pad) * window_out_size(W, k, stride, pad);
-#pragma omp parallel for schedule(static) if ((size_t)N * C * H * W > 32768)
-    for (size_t plane = 0; plane < (size_t)N * C; plane++)
-        maxpool2d_plane(y + plane * out, argmax + plane * out, x + plane * in, H, W, W, k, stride, pad, 0);
+    Pool j = { y, argmax, x, NULL, N, C, H, W, k, stride, pad, window_out_size(H, k, stride, pad),
+               window_out_size(W, k, stride, pad) };
+    par_run((size_t)N * C * H * W > 32768 ? par_threads() : 1, forward_share, &j);
 }
 
-/* dx[N,C,H,W] = 0, then dx[n][c][argmax] += dy[n][c][oh][ow] for every output position */
-void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
-                        int N, int C, int H, int W, int Ho, int Wo)
+static void backward_share(void *ctx, int t, int T)
 {
-#pragma omp parallel for schedule(static) if ((size_t)N * C * H * W > 32768)
-    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+    const Pool *j = ctx;
+    int H = j->H, W = j->W, Ho = j->Ho, Wo = j->Wo;
+    float *dx = j->y;
+    const float *dy = j->x;
+    const int32_t *argmax = j->cam;
+    size_t planes = (size_t)j->N * j->C;
+    for (size_t plane = par_lo(planes, t, T); plane < par_lo(planes, t + 1, T); plane++) {
         float *dxp = dx + plane * H * W;
         memset(dxp, 0, (size_t)H * W * sizeof *dxp);
         const float *dyp = dy + plane * Ho * Wo;
         const int32_t *ap = argmax + plane * Ho * Wo;
         for (int i = 0; i < Ho * Wo; i++) dxp[ap[i]] += dyp[i];
     }
+}
+
+/* dx[N,C,H,W] = 0, then dx[n][c][argmax] += dy[n][c][oh][ow] for every output position */
+void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
+                        int N, int C, int H, int W, int Ho, int Wo)
+{
+    Pool j = { dx, NULL, dy, argmax, N, C, H, W, 0, 0, 0, Ho, Wo };
+    par_run((size_t)N * C * H * W > 32768 ? par_threads() : 1, backward_share, &j);
 }
 
 /* Checks the window attributes against PyTorch's rules; gives the output size over H x W. */

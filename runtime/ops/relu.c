@@ -1,19 +1,38 @@
 /* runtime/ops/relu.c: ReLU and its backward (PyTorch's threshold_backward on the result). */
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
+
+typedef struct Relu { float *out; const float *a, *b; size_t n; } Relu;
+
+static void forward_share(void *ctx, int t, int T)
+{
+    const Relu *j = ctx;
+    size_t hi = par_lo(j->n, t + 1, T);
+#pragma omp simd
+    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->out[i] = j->a[i] < 0.0f ? 0.0f : j->a[i];
+}
 
 /* y[n] = max(x, 0); NaN stays NaN, as torch.relu */
 void relu_forward(float *y, const float *x, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    Relu j = { y, x, NULL, n };
+    par_run(n > 32768 ? par_threads() : 1, forward_share, &j);
+}
+
+static void backward_share(void *ctx, int t, int T)
+{
+    const Relu *j = ctx;
+    size_t hi = par_lo(j->n, t + 1, T);
+#pragma omp simd
+    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->out[i] = j->b[i] <= 0.0f ? 0.0f : j->a[i];
 }
 
 /* dx[n] = dy where y > 0, else 0 (y is relu's result) */
 void relu_backward(float *dx, const float *dy, const float *y, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
+    Relu j = { dx, dy, y, n };
+    par_run(n > 32768 ? par_threads() : 1, backward_share, &j);
 }
 
 /* relu(x) -> y, same shape */

@@ -1,6 +1,7 @@
 /* runtime/ops/sgd.c: one torch.optim.SGD step (PyTorch 1.13: momentum, dampening, Nesterov,
  * weight decay) on a parameter, its gradient and its momentum buffer, in place. */
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
 
 /* param, grad, momentum_buffer [n]; step t >= 1. Element by element, in float like
@@ -10,13 +11,26 @@
  *     buf = t == 1 ? d : buf*momentum + (1-dampening)*d
  *     d = nesterov ? d + momentum*buf : buf
  *   param += -lr * d */
-void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
-                const SgdHyper *h, int64_t step)
+typedef struct Sgd {
+    float *param, *momentum_buffer;
+    const float *grad;
+    size_t n;
+    const SgdHyper *h;
+    int64_t step;
+} Sgd;
+
+static void sgd_share(void *ctx, int t, int T)
 {
+    const Sgd *j = ctx;
+    const SgdHyper *h = j->h;
+    float *param = j->param, *momentum_buffer = j->momentum_buffer;
+    const float *grad = j->grad;
+    int64_t step = j->step;
     float neg_lr = (float)-h->lr, momentum = (float)h->momentum, wd = (float)h->weight_decay;
     float one_minus_dampening = (float)(1.0 - h->dampening);
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
+    size_t hi = par_lo(j->n, t + 1, T);
+#pragma omp simd
+    for (size_t i = par_lo(j->n, t, T); i < hi; i++) {
         float d = h->weight_decay != 0 ? grad[i] + wd * param[i] : grad[i];
         if (h->momentum != 0) {
             float *buf = &momentum_buffer[i];
@@ -25,6 +39,13 @@ void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t 
         }
         param[i] += neg_lr * d;
     }
+}
+
+void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
+                const SgdHyper *h, int64_t step)
+{
+    Sgd j = { param, momentum_buffer, grad, n, h, step };
+    par_run(n > 32768 ? par_threads() : 1, sgd_share, &j);
 }
 
 /* The hyperparameters as the Python floats they were written as. */
