@@ -404,6 +404,16 @@ static void dy_rows(void *ctx, float *dst, size_t plane, int ws, int n)
             memcpy(dst + o * plane + (size_t)h * ws, src + ((size_t)o * d->Ho + h) * d->Wo, (size_t)d->Wo * sizeof *dst);
 }
 
+/* The plain backward ops on the direct kernels where they apply (1), else 0 */
+static int backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *dy, const float *x,
+                           const float *w)
+{
+    if (!conv2d_backward_direct_ok(c)) return 0;
+    DyRows d = { dy, c->O, c->Ho, c->Wo };
+    conv2d_backward_direct(c, dx, dw, db, x, w, dy_rows, &d);
+    return 1;
+}
+
 static void backward_images_share(void *ctx, int t, int T)
 {
     const ConvImages *j = ctx;
@@ -423,11 +433,7 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    if (conv2d_backward_direct_ok(&c)) {
-        DyRows d = { dy, O, c.Ho, c.Wo };
-        conv2d_backward_direct(&c, dx, NULL, NULL, NULL, w, dy_rows, &d);
-        return;
-    }
+    if (backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) return;
     ConvImages j = { &c, dx, dy, w, NULL };
     par_run(N > 1 ? par_threads() : 1, backward_images_share, &j);
 }
@@ -479,11 +485,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
                             int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    if (conv2d_backward_direct_ok(&c)) {
-        DyRows d = { dy, O, c.Ho, c.Wo };
-        conv2d_backward_direct(&c, NULL, dw, db, x, NULL, dy_rows, &d);
-        return;
-    }
+    if (backward_direct(&c, NULL, dw, db, dy, x, NULL)) return;
     size_t wn = (size_t)O * c.K;
     int T = N > 1 ? par_threads() : 1;
     if (T > N) T = N;
