@@ -21,30 +21,31 @@ void par_set_threads(int n)
 /* How long a team thread spins for the next par_run before it sleeps. */
 #define SPIN_NS 300000
 
-/* The team of the running par_team (one at a time: exec_run is not re-entered). */
+/* The team of the running par_team (one at a time: exec_run is not re-entered). A job is
+ * T shares, each claimed by whichever thread comes first (thread 0 included), so a thread
+ * that is slow to wake or was preempted holds up only the share it took. */
 static struct {
     atomic_uint gen;            /* bumped for each job, and to stop */
-    atomic_int done;            /* threads other than 0 finished with the job */
+    atomic_int next;            /* the next share to claim */
+    atomic_int done;            /* shares finished */
     atomic_int sleeping;        /* threads waiting on wake */
     atomic_int stop;
-    ParFn fn;                   /* the job, valid once gen is bumped */
+    ParFn fn;                   /* the job, valid once next is reset */
     void *ctx;
     int T, size;
     unsigned gen0;              /* gen when the team formed */
-    atomic_int bar_count;       /* par_barrier within a job */
-    atomic_uint bar_gen;
     pthread_mutex_t lock;
     pthread_cond_t wake;
 } team = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static _Thread_local int in_team;   /* thread 0 of a par_team, between jobs */
-/* par_run's work: 1 in OpenMP, 2 in a team, 3 alone when asked for one thread (kernels
- * inside may still use the threads), 4 alone because it is inside one of those */
+/* inside par_run's shares: 1 (kernels there run alone), or 3 when the par_run asked for
+ * one thread (kernels there may still use them all) */
 static _Thread_local int in_job;
 
 int par_threads(void)
 {
-    if (in_job == 1 || in_job == 2 || in_job == 4) return 1;
+    if (in_job == 1) return 1;
     if (in_team) return team.size;
     return omp_in_parallel() ? 1 : omp_get_max_threads();
 }
@@ -63,8 +64,20 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* A team thread: waits for each job (spinning up to SPIN_NS, then sleeping), runs its share */
-static void team_worker(int t)
+/* Claims and runs shares of the current job until none is left. */
+static void team_claim(void)
+{
+    int T = team.T;
+    for (int t; (t = atomic_fetch_add(&team.next, 1)) < T;) {
+        in_job = 1;
+        team.fn(team.ctx, t, T);
+        in_job = 0;
+        atomic_fetch_add(&team.done, 1);
+    }
+}
+
+/* A team thread: waits for each job (spinning up to SPIN_NS, then sleeping), takes shares */
+static void team_worker(void)
 {
     unsigned seen = team.gen0;
     for (;;) {
@@ -84,12 +97,7 @@ static void team_worker(int t)
         }
         seen = atomic_load(&team.gen);
         if (atomic_load(&team.stop)) return;
-        if (t < team.T) {
-            in_job = 2;
-            team.fn(team.ctx, t, team.T);
-            in_job = 0;
-        }
-        atomic_fetch_add(&team.done, 1);
+        team_claim();
     }
 }
 
@@ -113,31 +121,30 @@ void par_team(void (*body)(void *), void *arg)
     }
 #pragma omp parallel num_threads(T)
     {
-        int t = omp_get_thread_num();
-        if (t == 0) {
+        if (omp_get_thread_num() == 0) {
             team.size = omp_get_num_threads();
             team.gen0 = atomic_load(&team.gen);
             atomic_store(&team.stop, 0);
+            atomic_store(&team.next, 0);
+            team.T = 0;
         }
 #pragma omp barrier
-        if (t == 0) {
+        if (omp_get_thread_num() == 0) {
             in_team = 1;
             body(arg);
             in_team = 0;
             atomic_store(&team.stop, 1);
             team_publish();
         } else
-            team_worker(t);
+            team_worker();
     }
 }
 
 void par_run(int T, ParFn fn, void *ctx)
 {
     int saved = in_job;
-    if (in_job == 1 || in_job == 2 || in_job == 4 || (!in_team && omp_in_parallel())) {
-        in_job = 4;                         /* within parallel work: alone */
-        fn(ctx, 0, 1);
-        in_job = saved;
+    if (in_job == 1 || (!in_team && omp_in_parallel())) {    /* within parallel work: alone */
+        for (int t = 0; t < T; t++) fn(ctx, t, T);
         return;
     }
     if (T <= 1) {
@@ -147,17 +154,14 @@ void par_run(int T, ParFn fn, void *ctx)
         return;
     }
     if (in_team) {
-        if (T > team.size) T = team.size;
         team.fn = fn;
         team.ctx = ctx;
         team.T = T;
         atomic_store(&team.done, 0);
-        atomic_store(&team.bar_count, 0);
+        atomic_store(&team.next, 0);
         team_publish();
-        in_job = 2;
-        fn(ctx, 0, T);
-        in_job = saved;
-        for (unsigned i = 1; atomic_load(&team.done) < team.size - 1; i++) {
+        team_claim();
+        for (unsigned i = 1; atomic_load(&team.done) < T; i++) {
             cpu_relax();
             if (i % 4096 == 0) sched_yield();
         }
@@ -165,28 +169,10 @@ void par_run(int T, ParFn fn, void *ctx)
     }
 #pragma omp parallel num_threads(T)
     {
+        int n = omp_get_num_threads();
         in_job = 1;
-        fn(ctx, omp_get_thread_num(), omp_get_num_threads());
+        for (int t = omp_get_thread_num(); t < T; t += n) fn(ctx, t, T);
         in_job = 0;
-    }
-    in_job = saved;
-}
-
-void par_barrier(void)
-{
-    if (in_job == 1) {
-#pragma omp barrier
-    }
-    if (in_job != 2) return;
-    unsigned g = atomic_load(&team.bar_gen);
-    if (atomic_fetch_add(&team.bar_count, 1) == team.T - 1) {
-        atomic_store(&team.bar_count, 0);
-        atomic_fetch_add(&team.bar_gen, 1);
-        return;
-    }
-    for (unsigned i = 1; atomic_load(&team.bar_gen) == g; i++) {
-        cpu_relax();
-        if (i % 4096 == 0) sched_yield();
     }
 }
 

@@ -7,7 +7,8 @@
  * parallel region. Inside exec_run (par_team) the threads stay together for the whole run:
  * thread 0 walks the nodes and the others take each par_run's work as it comes, spinning
  * for a short while between two (a parallel region would put them to sleep after each
- * kernel, and waking a thread costs 50-110 us on this kind of VM), then sleeping. */
+ * kernel, and waking a thread costs 50-110 us on this kind of VM), then sleeping. Shares
+ * are claimed, not assigned, so a thread slow to wake or preempted delays only its own. */
 #ifndef CN_PARALLEL_H
 #define CN_PARALLEL_H
 
@@ -18,14 +19,13 @@ void par_set_threads(int n);    /* n <= 0: every core */
 /* the threads a kernel called here may use: 1 inside par_run's work */
 int  par_threads(void);
 
-/* fn(ctx, t, T) on T threads at once (t = 0 .. T-1; fewer when fewer are available, T
- * telling how many), returning when all are done; on the calling thread alone (t = 0,
- * T = 1) when T <= 1 or inside par_run's work. */
+/* fn(ctx, t, T) for every share t = 0 .. T-1, each once, across the threads, returning
+ * when all are done. Shares may run in any order and several on one thread, so none may
+ * wait for another; the split, and so the result, depends on T only. Inside a share, or
+ * with T <= 1, they run on the calling thread in order. */
 typedef void (*ParFn)(void *ctx, int t, int T);
 void par_run(int T, ParFn fn, void *ctx);
-/* Inside par_run's work: waits until all T threads of it have come here. */
-void par_barrier(void);
-/* [lo, hi) of thread t's share of n items out of T */
+/* [lo, hi) of share t's part of n items out of T */
 static inline size_t par_lo(size_t n, int t, int T) { return n * (size_t)t / (size_t)T; }
 
 /* Runs body(arg) on this thread with the other threads kept as a team for its par_runs

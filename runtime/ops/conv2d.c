@@ -355,19 +355,24 @@ static void backward_direct_share(void *arg, int t, int T)
                         O, n0 > lo, 1, 0, 0);
         }
     }
-    /* in the same work (each par_run costs a hand-over): the partials added in thread
-     * order, then the bias, a share of the channels per thread */
-    par_barrier();
-    if (dw && part != dw)
+}
+
+/* then the partials of dw added in share order, and the bias, a share of each per share */
+static void backward_direct_sum(void *arg, int t, int T)
+{
+    const BackDirect *j = arg;
+    int N = j->c->N, O = j->c->O;
+    size_t wn = (size_t)O * j->c->K;
+    if (j->dw && j->part != j->dw)
         for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
-            float s = part[i];
-            for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
-            dw[i] = s;
+            float s = j->part[i];
+            for (int u = 1; u < T; u++) s += j->part[(size_t)u * wn + i];
+            j->dw[i] = s;
         }
-    for (int o = (int)par_lo((size_t)O, t, T); db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
+    for (int o = (int)par_lo((size_t)O, t, T); j->db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
         double sum = 0;
-        for (int n = 0; n < N; n++) sum += plane_sum[(size_t)n * O + o];
-        db[o] = (float)sum;
+        for (int n = 0; n < N; n++) sum += j->plane_sum[(size_t)n * O + o];
+        j->db[o] = (float)sum;
     }
 }
 
@@ -391,6 +396,7 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
     if (N == 0 && dw) memset(dw, 0, wn * sizeof *dw);
     BackDirect j = { c, dx, dw, db, T > 1 ? shared + nwf : dw, x, wf, (double *)(void *)(shared + at), dy_place, ctx };
     par_run(T, backward_direct_share, &j);
+    if (dw || db) par_run(T, backward_direct_sum, &j);
 }
 
 /* dy_place for the plain backward ops: image n of dy copied row by row */
@@ -462,8 +468,15 @@ static void weight_images_share(void *ctx, int t, int T)
         par_sgemm(CblasNoTrans, CblasTrans, O, c->K, c->P, 1.0f, j->dy + (size_t)n * O * c->P, c->P, col, c->P,
                   n > lo ? 1.0f : 0.0f, acc, c->K);
     }
-    /* the partials added in thread order, then the bias, a share of the channels each */
-    par_barrier();
+}
+
+/* then the partials added in share order, and the bias, a share of the channels each */
+static void weight_images_sum(void *ctx, int t, int T)
+{
+    const WeightImages *j = ctx;
+    const ConvShape *c = j->c;
+    int N = c->N, O = c->O;
+    size_t wn = (size_t)O * c->K;
     if (j->part != j->dw)
         for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
             float s = j->part[i];
@@ -492,6 +505,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
     if (N == 0) memset(dw, 0, wn * sizeof *dw);
     WeightImages j = { &c, dw, db, T > 1 ? op_scratch(1, (size_t)T * wn) : dw, dy, x };
     par_run(T, weight_images_share, &j);
+    par_run(T, weight_images_sum, &j);
 }
 
 /* Checks the window attributes and gives the output size of a k x k window over H x W. */
