@@ -357,18 +357,23 @@ static void backward_direct_share(void *arg, int t, int T)
     }
 }
 
+/* share t of dw[i] = part[0][i] + part[1][i] + ... + part[T-1][i] (wn floats each) */
+static void sum_partials(float *dw, const float *part, size_t wn, int t, int T)
+{
+    for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
+        float s = part[i];
+        for (int u = 1; u < T; u++) s += part[(size_t)u * wn + i];
+        dw[i] = s;
+    }
+}
+
 /* then the partials of dw added in share order, and the bias, a share of each per share */
 static void backward_direct_sum(void *arg, int t, int T)
 {
     const BackDirect *j = arg;
     int N = j->c->N, O = j->c->O;
     size_t wn = (size_t)O * j->c->K;
-    if (j->dw && j->part != j->dw)
-        for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
-            float s = j->part[i];
-            for (int u = 1; u < T; u++) s += j->part[(size_t)u * wn + i];
-            j->dw[i] = s;
-        }
+    if (j->dw && j->part != j->dw) sum_partials(j->dw, j->part, wn, t, T);
     for (int o = (int)par_lo((size_t)O, t, T); j->db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
         double sum = 0;
         for (int n = 0; n < N; n++) sum += j->plane_sum[(size_t)n * O + o];
@@ -477,12 +482,7 @@ static void weight_images_sum(void *ctx, int t, int T)
     const ConvShape *c = j->c;
     int N = c->N, O = c->O;
     size_t wn = (size_t)O * c->K;
-    if (j->part != j->dw)
-        for (size_t i = par_lo(wn, t, T); i < par_lo(wn, t + 1, T); i++) {
-            float s = j->part[i];
-            for (int u = 1; u < T; u++) s += j->part[(size_t)u * wn + i];
-            j->dw[i] = s;
-        }
+    if (j->part != j->dw) sum_partials(j->dw, j->part, wn, t, T);
     for (int o = (int)par_lo((size_t)O, t, T); j->db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
         double sum = 0;
         for (int n = 0; n < N; n++) sum += sum_f64(j->dy + ((size_t)n * O + o) * c->P, (size_t)c->P);
