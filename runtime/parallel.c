@@ -42,6 +42,9 @@ static _Thread_local int in_team;   /* thread 0 of a par_team, between jobs */
 /* inside par_run's shares: 1 (kernels there run alone), or 3 when the par_run asked for
  * one thread (kernels there may still use them all) */
 static _Thread_local int in_job;
+static _Thread_local int share_id = -1;     /* the par_run share this thread is in, or -1 */
+
+int par_share(void) { return share_id; }
 
 int par_threads(void)
 {
@@ -70,7 +73,9 @@ static void team_claim(void)
     int T = team.T;
     for (int t; (t = atomic_fetch_add(&team.next, 1)) < T;) {
         in_job = 1;
+        share_id = t;
         team.fn(team.ctx, t, T);
+        share_id = -1;
         in_job = 0;
         atomic_fetch_add(&team.done, 1);
     }
@@ -171,7 +176,11 @@ void par_run(int T, ParFn fn, void *ctx)
     {
         int n = omp_get_num_threads();
         in_job = 1;
-        for (int t = omp_get_thread_num(); t < T; t += n) fn(ctx, t, T);
+        for (int t = omp_get_thread_num(); t < T; t += n) {
+            share_id = t;
+            fn(ctx, t, T);
+        }
+        share_id = -1;
         in_job = 0;
     }
 }

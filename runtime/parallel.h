@@ -25,6 +25,10 @@ int  par_threads(void);
  * with T <= 1, they run on the calling thread in order. */
 typedef void (*ParFn)(void *ctx, int t, int T);
 void par_run(int T, ParFn fn, void *ctx);
+/* The share of the outermost par_run this thread is running, or -1 outside one: shares,
+ * not threads, own scratch memory (op_scratch), so which thread runs which share from one
+ * step to the next changes nothing about allocation. */
+int par_share(void);
 /* [lo, hi) of share t's part of n items out of T */
 static inline size_t par_lo(size_t n, int t, int T) { return n * (size_t)t / (size_t)T; }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../ops.h"
+#include "../parallel.h"
 #include "kernels.h"
 
 static const char *dtype_name(DType dt) { return dt == DT_F32 ? "float32" : "int32"; }
@@ -44,10 +45,19 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
                    op_table[n->op]->name, what_i, what_j, sa, sb);
 }
 
+/* Scratch of the shares of a par_run (any thread may run share t, one at a time), and of
+ * each thread outside them */
+#define SHARE_SETS 256
+static float *share_buf[SHARE_SETS][OP_SCRATCH_SLOTS];
+static size_t share_cap[SHARE_SETS][OP_SCRATCH_SLOTS];
+
 float *op_scratch(int slot, size_t n)
 {
-    static _Thread_local float *buf[OP_SCRATCH_SLOTS];
-    static _Thread_local size_t cap[OP_SCRATCH_SLOTS];
+    static _Thread_local float *own_buf[OP_SCRATCH_SLOTS];
+    static _Thread_local size_t own_cap[OP_SCRATCH_SLOTS];
+    int share = par_share();
+    float **buf = share >= 0 && share < SHARE_SETS ? share_buf[share] : own_buf;
+    size_t *cap = share >= 0 && share < SHARE_SETS ? share_cap[share] : own_cap;
     if (n > cap[slot]) {
         cap[slot] = n > 2 * cap[slot] ? n : 2 * cap[slot];
         free(buf[slot]);

@@ -183,11 +183,12 @@ int op_expect(const Graph *g, const Node *n, int i, const char *what, DType dt, 
 /* For shape rules: checks that inputs i and j of n have the same shape, naming them. */
 int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_i, int j,
                          const char *what_j, Error *e);
-/* A growing per-thread buffer of at least n floats, one per slot, valid until the next
- * call for the same slot on the same thread: kernels use it for im2col and partial sums
- * so that no call allocates once warmed up. Slot 0: im2col columns or padded planes;
- * slot 1: per-thread partial gradients; slot 2: a fused kernel's intermediate; slot 3: a
- * direct convolution's output rows. */
+/* A growing buffer of at least n floats, one per slot, of the par_run share the caller is
+ * running (parallel.h par_share) or, outside one, of the calling thread; valid until the
+ * next call for the same slot there: kernels use it for im2col and partial sums so that no
+ * call allocates once warmed up. Slot 0: im2col columns or padded planes; slot 1: partial
+ * gradients, or what all shares read (a flipped kernel); slot 2: a fused kernel's
+ * intermediate; slot 3: a direct convolution's output rows. */
 #define OP_SCRATCH_SLOTS 4
 float *op_scratch(int slot, size_t n);
 
