@@ -1,7 +1,9 @@
 /* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) with its two backward
  * ops, the gradient of the input and the gradients of the weight and bias. Stride 1 with a
- * kernel larger than 1x1 runs on the direct kernels of conv2d_direct.c; other shapes use
- * im2col + sgemm (forward, weight gradient) and sgemm + col2im (input gradient). */
+ * kernel larger than 1x1 runs on the direct kernels of conv2d_direct.c (the backward where
+ * the padding is at most k-1, through conv2d_backward_direct, which the fused
+ * conv2d_relu_maxpool2d_backward shares); other shapes use im2col + sgemm (forward, weight
+ * gradient) and sgemm + col2im (input gradient). */
 #include <string.h>
 
 #include "../parallel.h"

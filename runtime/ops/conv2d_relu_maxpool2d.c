@@ -1,8 +1,11 @@
 /* runtime/ops/conv2d_relu_maxpool2d.c: Conv2d -> ReLU -> MaxPool2d fused into one pass per
  * image (the convolution's output stays in a per-thread buffer while ReLU and the pooling
  * read it), and its backward: the pooled gradient scattered to the argmax where ReLU let
- * it through, then the convolution's own backward ops. The fusion pass (compiler/fuse.c)
- * puts it in place of the three nodes; the results are those of the three, bit for bit. */
+ * it through, then the convolution's gradients. Where those run on the direct kernels, one
+ * conv2d_relu_maxpool2d_backward node does it all, unpooling each image straight into the
+ * kernels' padded planes; elsewhere relu_maxpool2d_backward, then the convolution's own
+ * backward ops. The fusion pass (compiler/fuse.c) puts the forward in place of the three
+ * nodes; the results are those of the three, bit for bit. */
 #include <string.h>
 
 #include "../ops.h"
