@@ -21,18 +21,25 @@ void par_set_threads(int n)
 /* How long a team thread spins for the next par_run before it sleeps. */
 #define SPIN_NS 300000
 
-/* The team of the running par_team (one at a time: exec_run is not re-entered). A job is
- * T shares, each claimed by whichever thread comes first (thread 0 included), so a thread
- * that is slow to wake or was preempted holds up only the share it took. */
-static struct {
-    atomic_uint gen;            /* bumped for each job, and to stop */
+/* A par_run's work in a team: T shares, each claimed by whichever thread comes first
+ * (thread 0 included), so a thread that is slow to wake or was preempted holds up only the
+ * share it took. It lives on thread 0's stack for the par_run. */
+typedef struct Job {
+    ParFn fn;
+    void *ctx;
+    int T;
     atomic_int next;            /* the next share to claim */
     atomic_int done;            /* shares finished */
+} Job;
+
+/* The team of the running par_team (one at a time: exec_run is not re-entered) */
+static struct {
+    atomic_uint gen;            /* bumped for each job, and to stop */
+    _Atomic(Job *) job;         /* the job to take shares of, or NULL */
+    atomic_int active;          /* threads that may be looking at job */
     atomic_int sleeping;        /* threads waiting on wake */
     atomic_int stop;
-    ParFn fn;                   /* the job, valid once next is reset */
-    void *ctx;
-    int T, size;
+    int size;
     unsigned gen0;              /* gen when the team formed */
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -67,17 +74,16 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Claims and runs shares of the current job until none is left. */
-static void team_claim(void)
+/* Claims and runs shares of j until none is left. */
+static void run_shares(Job *j)
 {
-    int T = team.T;
-    for (int t; (t = atomic_fetch_add(&team.next, 1)) < T;) {
+    for (int t; (t = atomic_fetch_add(&j->next, 1)) < j->T;) {
         in_job = 1;
         share_id = t;
-        team.fn(team.ctx, t, T);
+        j->fn(j->ctx, t, j->T);
         share_id = -1;
         in_job = 0;
-        atomic_fetch_add(&team.done, 1);
+        atomic_fetch_add(&j->done, 1);
     }
 }
 
@@ -102,7 +108,10 @@ static void team_worker(void)
         }
         seen = atomic_load(&team.gen);
         if (atomic_load(&team.stop)) return;
-        team_claim();
+        atomic_fetch_add(&team.active, 1);      /* thread 0 keeps the job alive until 0 */
+        Job *j = atomic_load(&team.job);
+        if (j) run_shares(j);
+        atomic_fetch_sub(&team.active, 1);
     }
 }
 
@@ -130,8 +139,7 @@ void par_team(void (*body)(void *), void *arg)
             team.size = omp_get_num_threads();
             team.gen0 = atomic_load(&team.gen);
             atomic_store(&team.stop, 0);
-            atomic_store(&team.next, 0);
-            team.T = 0;
+            atomic_store(&team.job, NULL);
         }
 #pragma omp barrier
         if (omp_get_thread_num() == 0) {
@@ -159,14 +167,16 @@ void par_run(int T, ParFn fn, void *ctx)
         return;
     }
     if (in_team) {
-        team.fn = fn;
-        team.ctx = ctx;
-        team.T = T;
-        atomic_store(&team.done, 0);
-        atomic_store(&team.next, 0);
+        Job j = { fn, ctx, T, 0, 0 };
+        atomic_store(&team.job, &j);
         team_publish();
-        team_claim();
-        for (unsigned i = 1; atomic_load(&team.done) < T; i++) {
+        run_shares(&j);
+        for (unsigned i = 1; atomic_load(&j.done) < T; i++) {
+            cpu_relax();
+            if (i % 4096 == 0) sched_yield();
+        }
+        atomic_store(&team.job, NULL);          /* then wait out any thread still holding &j */
+        for (unsigned i = 1; atomic_load(&team.active) > 0; i++) {
             cpu_relax();
             if (i % 4096 == 0) sched_yield();
         }
