@@ -14,7 +14,7 @@
 
 typedef struct Shares {
     atomic_int runs[MAXT];
-    atomic_int bad_T, inner_runs, bad_inner;
+    atomic_int bad_T, told, inner_runs, bad_inner;
     int nested;
 } Shares;
 
@@ -29,6 +29,7 @@ static void share(void *ctx, int t, int T)
 {
     Shares *s = ctx;
     if (t >= 0 && t < MAXT) atomic_fetch_add(&s->runs[t], 1);
+    atomic_store(&s->told, T);
     if (par_threads() != 1) atomic_fetch_add(&s->bad_T, 1000);
     if (s->nested) par_run(3, inner, s);        /* inside work: alone, every share still once */
 }
@@ -42,6 +43,7 @@ static void check_run(int T, int nested, const char *where)
     for (int t = 0; t < MAXT; t++)
         CHECK(atomic_load(&s.runs[t]) == (t < T || (t == 0 && T < 1)), "%s: share %d of %d ran %d times", where, t,
               T, atomic_load(&s.runs[t]));
+    CHECK(atomic_load(&s.told) == (T < 1 ? 1 : T), "%s: shares told T %d for %d", where, atomic_load(&s.told), T);
     CHECK(atomic_load(&s.bad_T) == 0 || T <= 1, "%s: a share saw %d threads to use", where, par_threads());
     if (nested)
         CHECK(atomic_load(&s.inner_runs) == 3 * (T < 1 ? 1 : T) && atomic_load(&s.bad_inner) == 0,
