@@ -50,7 +50,6 @@ static void forward_share(void *ctx, int t, int T)
     }
 }
 
-
 /* y, argmax [N,O,Hp,Wp] = maxpool(relu(conv2d(x[N,C,H,W], w, b))); argmax indexes the
  * Ho x Wo plane of the convolution's output */
 void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
@@ -60,8 +59,7 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
     FusedForward j = { y, argmax, x, w, b, &c, Hp, Wp, pk, ps, pp };
-    int groups = (N + conv2d_group(&c) - 1) / conv2d_group(&c);
-    par_run(groups > 1 ? par_threads() : 1, forward_share, &j);
+    par_run(N > conv2d_group(&c) ? par_threads() : 1, forward_share, &j);
 }
 
 /* lanes of two 8-float vectors e, o that interleave them: e0 o0 e1 o1 ... (low, high half) */
