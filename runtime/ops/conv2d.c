@@ -156,13 +156,18 @@ static int corr_group(int H, int W, int k, int p, int N)
     return g > 8 ? 8 : g < 1 ? 1 : g > N ? N : g;
 }
 
-/* image i of the layout (nc x H x W at src) into its place in dst; the rest is left alone */
-static void corr_place_image(float *dst, const CorrLayout *l, int p, const float *src, int i, int nc, int H, int W)
+/* src (nc planes of H x W) into dst: plane c's row h at dst + c * plane + h * ws */
+static void copy_rows(float *dst, size_t plane, int ws, const float *src, int nc, int H, int W)
 {
     for (int c = 0; c < nc; c++)
         for (int h = 0; h < H; h++)
-            memcpy(dst + (size_t)c * l->plane + (size_t)(p + h) * l->wp + i * l->img + p,
-                   src + ((size_t)c * H + h) * W, (size_t)W * sizeof *dst);
+            memcpy(dst + (size_t)c * plane + (size_t)h * ws, src + ((size_t)c * H + h) * W, (size_t)W * sizeof *dst);
+}
+
+/* image i of the layout (nc x H x W at src) into its place in dst; the rest is left alone */
+static void corr_place_image(float *dst, const CorrLayout *l, int p, const float *src, int i, int nc, int H, int W)
+{
+    copy_rows(dst + (size_t)p * l->wp + i * l->img + p, l->plane, l->wp, src, nc, H, W);
 }
 
 /* Zeroes every float of the stacked layout l's nc planes in dst (images H x W, padded by p)
@@ -309,8 +314,9 @@ static double sum_rows_f64(const float *r, int ws, int H, int W)
  *        swapped, wf[c][o][i][j] = w[o][c][k-1-i][k-1-j];
  *   dw[o][tap] = the sum over images and positions of that dy times the x under the tap;
  *   db[o] = the sum of dy's planes (in double, plane by plane in image order).
- * Each thread takes a contiguous share of the images and sums its dw into a partial of its
- * own; the partials are added in thread order, so dw depends on the thread count only. */
+ * Each par_run share takes a contiguous part of the images and sums its dw into a partial
+ * of its own; the partials are added in share order, so dw depends on the share count
+ * (the thread count) only. */
 typedef struct BackDirect {
     const ConvShape *c;
     float *dx, *dw, *db, *part;
@@ -343,8 +349,7 @@ static void backward_direct_share(void *arg, int t, int T)
         }
         if (dx) {
             float *dxe = op_scratch(3, (size_t)C * ld.Q);
-            if (T > 1) corr_forward(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, j->wf, NULL, C, 0, ld.Q);
-            else corr_forward_split(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, j->wf, NULL, C);
+            corr_forward_split(dxe, ld.Q, dyp, ld.plane, ld.wp, O, k, j->wf, NULL, C);
             for (int i = 0; i < g; i++)
                 corr_extract(dx + (size_t)(n0 + i) * C * H * W, dxe + i * ld.img, ld.Q, ld.wp, C, H, W);
         }
@@ -389,7 +394,7 @@ void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db,
     int N = c->N, C = c->C, O = c->O, k = c->k, T = par_threads();
     if (T > N) T = N > 0 ? N : 1;
     size_t wn = (size_t)O * c->K;
-    /* one buffer of the calling thread: the flipped kernel, the partial dw of each thread,
+    /* one buffer of the calling thread: the flipped kernel, the partial dw of each share,
      * and each plane's sum (doubles, so at an even offset) */
     size_t nwf = dx ? wn : 0, npart = dw && T > 1 ? (size_t)T * wn : 0;
     size_t nsum = db ? (size_t)2 * N * O : 0, at = round_up(nwf + npart, 2);
@@ -411,10 +416,7 @@ typedef struct DyRows { const float *dy; int O, Ho, Wo; } DyRows;
 static void dy_rows(void *ctx, float *dst, size_t plane, int ws, int n)
 {
     const DyRows *d = ctx;
-    const float *src = d->dy + (size_t)n * d->O * d->Ho * d->Wo;
-    for (int o = 0; o < d->O; o++)
-        for (int h = 0; h < d->Ho; h++)
-            memcpy(dst + o * plane + (size_t)h * ws, src + ((size_t)o * d->Ho + h) * d->Wo, (size_t)d->Wo * sizeof *dst);
+    copy_rows(dst, plane, ws, d->dy + (size_t)n * d->O * d->Ho * d->Wo, d->O, d->Ho, d->Wo);
 }
 
 /* The plain backward ops on the direct kernels where they apply (1), else 0 */
@@ -493,8 +495,8 @@ static void weight_images_sum(void *ctx, int t, int T)
 }
 
 /* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dw (O x C*k*k) = sum over n of
- * dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k), each thread summing its share of the
- * images into a partial dw of its own, the partials then added in thread order; db[o] =
+ * dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k), each par_run share summing its part of
+ * the images into a partial dw of its own, the partials then added in share order; db[o] =
  * the sum over n and the plane of dy[n][o]. */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad)

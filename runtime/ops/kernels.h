@@ -74,9 +74,9 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
  * dy coming an image at a time from dy_place(ctx, dst, plane, ws, n): image n's O planes of
  * Ho x Wo into dst (plane o's rows at dst + o * plane + h * ws), every float of the rows
  * written, every other float of dst left as it is (zero; the rows' own floats hold
- * whatever was there before), nothing written past 16 floats after the last row's start. The plain
- * backward ops copy dy; the fused conv2d_relu_maxpool2d_backward unpools straight into
- * dst. db sums each plane row by row (sum_rows_f64). */
+ * whatever was there before), nothing written past 16 floats after the last row's start.
+ * The plain backward ops copy dy; the fused conv2d_relu_maxpool2d_backward unpools
+ * straight into dst. db sums each plane row by row (sum_rows_f64). */
 typedef void (*ConvDyPlace)(void *ctx, float *dst, size_t plane, int ws, int n);
 int conv2d_backward_direct_ok(const ConvShape *c);
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
