@@ -2,10 +2,13 @@
  * image (the convolution's output stays in a per-thread buffer while ReLU and the pooling
  * read it), and its backward: the pooled gradient scattered to the argmax where ReLU let
  * it through, then the convolution's gradients. Where those run on the direct kernels, one
- * conv2d_relu_maxpool2d_backward node does it all, unpooling each image straight into the
- * kernels' padded planes; elsewhere relu_maxpool2d_backward, then the convolution's own
- * backward ops. The fusion pass (compiler/fuse.c) puts the forward in place of the three
- * nodes; the results are those of the three, bit for bit. */
+ * conv2d_relu_maxpool2d_backward node does it all: for 3 x 3 kernels over 8 or more
+ * channels from the pooled gradient's places alone (conv2d_pool_sparse.c), otherwise
+ * unpooling each image straight into the kernels' padded planes; elsewhere
+ * relu_maxpool2d_backward, then the convolution's own backward ops. The fusion pass
+ * (compiler/fuse.c) puts the forward in place of the three nodes; the forward's results are
+ * those of the three bit for bit, and so are the backward's but on the sparse path (the
+ * same sums in another order). */
 #include <string.h>
 
 #include "../ops.h"
@@ -218,6 +221,10 @@ void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float
     ConvShape c = conv_shape(N, C, H, W, O, k, 1, pad);
     Unpool u = { NULL, dy, y, argmax, O, c.Ho, c.Wo, window_out_size(c.Ho, pk, ps, pp),
                  window_out_size(c.Wo, pk, ps, pp), pk, ps, pp, 0 };
+    if (dw && conv2d_pool_sparse_ok(&c, x, dx ? w : NULL)) {
+        conv2d_pool_sparse_backward(&c, dx, dw, db, dy, y, argmax, x, w, u.Hp, u.Wp);
+        return;
+    }
     conv2d_backward_direct(&c, dx, dw, db, x, w, unpool_image, &u);
 }
 

@@ -101,6 +101,15 @@ void corr_forward(float *ye, size_t ys, const float *xp, size_t plane, int wp, i
 void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp, size_t plane, int wp,
                  int nc, int k, int O, int accumulate, int nimg, size_t de_img, size_t xp_img);
 
+/* conv2d_pool_sparse.c: conv2d_relu_maxpool2d_backward's gradients (dx, db: NULL when not
+ * wanted; dw wanted) from the pooled gradient's places alone, for the shapes and values
+ * conv2d_pool_sparse_ok accepts (3 x 3, stride 1, 8 or more input channels; x, and w where
+ * given, finite). Hp x Wp: the pooled size. */
+int conv2d_pool_sparse_ok(const ConvShape *c, const float *x, const float *w);
+void conv2d_pool_sparse_backward(const ConvShape *c, float *dx, float *dw, float *db, const float *dy,
+                                 const float *y, const int32_t *argmax, const float *x, const float *w, int Hp,
+                                 int Wp);
+
 /* conv2d_relu_maxpool2d.c: y, argmax[N,O,Hp,Wp] = maxpool(relu(conv2d(x, w, b))), argmax
  * indexing the convolution's Ho x Wo plane; and its backward to the convolution's output */
 void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,

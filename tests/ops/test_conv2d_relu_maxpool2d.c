@@ -4,7 +4,9 @@
  * from the fused backward as from the plain backward ops, over shapes with odd sizes (rows
  * and columns no window reads), overlapping and padded windows, stride-2 convolutions (the
  * im2col path) and stride-1 ones (the direct path), one image and several. Then the
- * backward rule: which nodes it adds, and those nodes run through a graph. */
+ * backward rule: which nodes it adds, and those nodes run through a graph. The shapes here
+ * have fewer than 8 input channels; the backward of those with more is not the plain ops'
+ * bit for bit (conv2d_pool_sparse.c), and test_conv2d_pool_sparse holds it. */
 #include "testgraph.h"
 
 typedef struct Case {
