@@ -79,10 +79,12 @@ static int places(const Sparse *s, int n, int o, int32_t *at, float *g)
     return m;
 }
 
-/* dw's sums of channel vectors [v0, v0 + nv) (nv <= CBV) of output channel o over m places */
-CN_MULTIVERSION CN_CONTRACT
-static void weight_places(float *acc_mem, const float *xcl, int Wd, int Cp, const int32_t *at, const float *g,
-                          int m, int nv)
+/* dw's sums for nv (1 or 2, a constant where inlined) vectors of channels of one output
+ * channel over m places: acc_mem ([tap][Cp], from the first vector) += the places' g times
+ * xcl's 9 taps from each place */
+static inline __attribute__((always_inline)) void weight_places_n(float *acc_mem, const float *xcl, int Wd,
+                                                                  int Cp, const int32_t *at, const float *g,
+                                                                  int m, const int nv)
 {
     vf acc[TAPS][CBV];
     int off[TAPS];
@@ -90,16 +92,14 @@ static void weight_places(float *acc_mem, const float *xcl, int Wd, int Cp, cons
 #pragma GCC unroll 9
     for (int t = 0; t < TAPS; t++)
 #pragma GCC unroll 2
-        for (int v = 0; v < CBV; v++)
-            if (v < nv) LOAD(acc[t][v], acc_mem + (size_t)t * Cp + VL * v);
-            else SPLAT(acc[t][v], 0.0f);
+        for (int v = 0; v < nv; v++) LOAD(acc[t][v], acc_mem + (size_t)t * Cp + VL * v);
     for (int e = 0; e < m; e++) {
         const float *base = xcl + at[e];
         float ge = g[e];
 #pragma GCC unroll 9
         for (int t = 0; t < TAPS; t++)
 #pragma GCC unroll 2
-            for (int v = 0; v < CBV; v++) {
+            for (int v = 0; v < nv; v++) {
                 vf r;
                 LOAD(r, base + off[t] + VL * v);
                 acc[t][v] += ge * r;
@@ -108,14 +108,22 @@ static void weight_places(float *acc_mem, const float *xcl, int Wd, int Cp, cons
 #pragma GCC unroll 9
     for (int t = 0; t < TAPS; t++)
 #pragma GCC unroll 2
-        for (int v = 0; v < CBV && v < nv; v++) memcpy(acc_mem + (size_t)t * Cp + VL * v, &acc[t][v], sizeof(vf));
+        for (int v = 0; v < nv; v++) memcpy(acc_mem + (size_t)t * Cp + VL * v, &acc[t][v], sizeof(vf));
 }
 
-/* dx's channels-last padded plane += each place's gradient times o's kernel (wt_o: [tap][Cp],
- * from channel vector v0 on) */
 CN_MULTIVERSION CN_CONTRACT
-static void input_places(float *dxcl, const float *wt_o, int Wd, int Cp, const int32_t *at, const float *g,
-                         int m, int nv)
+static void weight_places(float *acc_mem, const float *xcl, int Wd, int Cp, const int32_t *at, const float *g,
+                          int m, int nv)
+{
+    if (nv == 2) weight_places_n(acc_mem, xcl, Wd, Cp, at, g, m, 2);
+    else weight_places_n(acc_mem, xcl, Wd, Cp, at, g, m, 1);
+}
+
+/* dx's channels-last padded plane += each of m places' g times one output channel's kernel
+ * (wt_o: [tap][Cp]), nv vectors of channels from the first */
+static inline __attribute__((always_inline)) void input_places_n(float *dxcl, const float *wt_o, int Wd, int Cp,
+                                                                 const int32_t *at, const float *g, int m,
+                                                                 const int nv)
 {
     vf k[TAPS][CBV];
     int off[TAPS];
@@ -123,22 +131,28 @@ static void input_places(float *dxcl, const float *wt_o, int Wd, int Cp, const i
 #pragma GCC unroll 9
     for (int t = 0; t < TAPS; t++)
 #pragma GCC unroll 2
-        for (int v = 0; v < CBV; v++)
-            if (v < nv) LOAD(k[t][v], wt_o + (size_t)t * Cp + VL * v);
-            else SPLAT(k[t][v], 0.0f);
+        for (int v = 0; v < nv; v++) LOAD(k[t][v], wt_o + (size_t)t * Cp + VL * v);
     for (int e = 0; e < m; e++) {
         float *base = dxcl + at[e];
         float ge = g[e];
 #pragma GCC unroll 9
         for (int t = 0; t < TAPS; t++)
 #pragma GCC unroll 2
-            for (int v = 0; v < CBV && v < nv; v++) {
+            for (int v = 0; v < nv; v++) {
                 vf r;
                 LOAD(r, base + off[t] + VL * v);
                 r += ge * k[t][v];
                 memcpy(base + off[t] + VL * v, &r, sizeof r);
             }
     }
+}
+
+CN_MULTIVERSION CN_CONTRACT
+static void input_places(float *dxcl, const float *wt_o, int Wd, int Cp, const int32_t *at, const float *g, int m,
+                         int nv)
+{
+    if (nv == 2) input_places_n(dxcl, wt_o, Wd, Cp, at, g, m, 2);
+    else input_places_n(dxcl, wt_o, Wd, Cp, at, g, m, 1);
 }
 
 static void sparse_share(void *ctx, int t, int T)
