@@ -1,8 +1,11 @@
 /* tests/graph/test_fuse.c: the fusion pass. The fused graph has one conv2d_relu_maxpool2d
  * node per Conv2d -> ReLU -> MaxPool2d chain and none of the chain's nodes, and training it
  * computes bit for bit what the plain graph computes: logits, loss and every parameter
- * after three Adam steps with dropout, the last on a partial batch. (test_autodiff holds
- * the fused graph's gradients against finite differences.) */
+ * after three Adam steps with dropout, the last on a partial batch. With 8 channels into
+ * the second convolution its backward takes the sparse path (conv2d_pool_sparse.c), which
+ * sums in another order: there the gradients agree to 1e-5 of each tensor's largest.
+ * (test_autodiff holds the fused graph's gradients against finite differences.) */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +51,51 @@ static void step(Graph *g, int n, int seed)
     exec_run(g, PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE);
 }
 
+/* The fused and plain graphs of a model whose second convolution has 8 input channels: one
+ * forward and backward on the same batch, the same logits bit for bit and every
+ * parameter's gradient within 1e-5 of that gradient's largest magnitude. */
+static void test_sparse_backward(void)
+{
+    Program p;
+    sea_program(&p, 3, 20, 16, 8, 6, 8, 5, 0.0f);
+    Graph *f = build(&p, 0), *u = build(&p, 1);
+    if (f && u) {
+        for (Graph *g = f; g; g = g == f ? u : NULL) {
+            Rng r;
+            rng_seed(&r, 77);
+            graph_set_batch(g, 4);
+            float *x = vf32(g, g->input);
+            for (size_t i = 0; i < value_numel(&g->vals[g->input]); i++) x[i] = 2 * rng_uniform(&r) - 1;
+            for (int i = 0; i < 4; i++) vi32(g, g->label)[i] = (int32_t)rng_below(&r, 5);
+            g->training = 1;
+            exec_run(g, PHASE_FORWARD | PHASE_BACKWARD);
+        }
+        CHECK(memcmp(vf32(f, f->logits), vf32(u, u->logits), value_bytes(&f->vals[f->logits])) == 0,
+              "sparse: logits differ");
+        int compared = 0;
+        for (int i = 0; i < f->nvals; i++) {
+            if (f->vals[i].kind != VK_PARAM) continue;
+            int j = -1;
+            for (int k = 0; k < u->nvals; k++)
+                if (u->vals[k].kind == VK_PARAM && strcmp(u->vals[k].name, f->vals[i].name) == 0) j = k;
+            if (j < 0 || f->vals[i].grad < 0 || u->vals[j].grad < 0) continue;
+            const float *a = vf32(f, f->vals[i].grad), *b = vf32(u, u->vals[j].grad);
+            size_t n = value_numel(&f->vals[i]);
+            double big = 0, diff = 0;
+            for (size_t k = 0; k < n; k++) {
+                big = fabs(b[k]) > big ? fabs(b[k]) : big;
+                diff = fabs((double)a[k] - b[k]) > diff ? fabs((double)a[k] - b[k]) : diff;
+            }
+            CHECK(big > 0 && diff <= 1e-5 * big, "sparse: %s's gradient off by %g of %g", f->vals[i].name, diff, big);
+            compared++;
+        }
+        CHECK(compared == 8, "sparse: %d gradients compared, expected 8", compared);
+    }
+    graph_free(f);
+    graph_free(u);
+    free(p.layers);
+}
+
 int main(void)
 {
     Program p;
@@ -91,5 +139,6 @@ int main(void)
     graph_free(f);
     graph_free(u);
     free(p.layers);
+    test_sparse_backward();
     return test_done("test_fuse");
 }
