@@ -79,6 +79,21 @@ static int places(const Sparse *s, int n, int o, int32_t *at, float *g)
     return m;
 }
 
+/* the offsets of a place's 9 taps in a channels-last padded plane Wd wide, and the 9 x nv
+ * vectors of a [tap][Cp] block (dw's sums, or an output channel's kernel) */
+static inline __attribute__((always_inline)) void tap_offsets(int off[TAPS], int Wd, int Cp)
+{
+    for (int t = 0; t < TAPS; t++) off[t] = (t / 3 * Wd + t % 3) * Cp;
+}
+
+static inline __attribute__((always_inline)) void load_taps(vf r[TAPS][CBV], const float *src, int Cp, const int nv)
+{
+#pragma GCC unroll 9
+    for (int t = 0; t < TAPS; t++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) LOAD(r[t][v], src + (size_t)t * Cp + VL * v);
+}
+
 /* dw's sums for nv (1 or 2, a constant where inlined) vectors of channels of one output
  * channel over m places: acc_mem ([tap][Cp], from the first vector) += the places' g times
  * xcl's 9 taps from each place */
@@ -88,11 +103,8 @@ static inline __attribute__((always_inline)) void weight_places_n(float *acc_mem
 {
     vf acc[TAPS][CBV];
     int off[TAPS];
-    for (int t = 0; t < TAPS; t++) off[t] = (t / 3 * Wd + t % 3) * Cp;
-#pragma GCC unroll 9
-    for (int t = 0; t < TAPS; t++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) LOAD(acc[t][v], acc_mem + (size_t)t * Cp + VL * v);
+    tap_offsets(off, Wd, Cp);
+    load_taps(acc, acc_mem, Cp, nv);
     for (int e = 0; e < m; e++) {
         const float *base = xcl + at[e];
         float ge = g[e];
@@ -127,11 +139,8 @@ static inline __attribute__((always_inline)) void input_places_n(float *dxcl, co
 {
     vf k[TAPS][CBV];
     int off[TAPS];
-    for (int t = 0; t < TAPS; t++) off[t] = (t / 3 * Wd + t % 3) * Cp;
-#pragma GCC unroll 9
-    for (int t = 0; t < TAPS; t++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) LOAD(k[t][v], wt_o + (size_t)t * Cp + VL * v);
+    tap_offsets(off, Wd, Cp);
+    load_taps(k, wt_o, Cp, nv);
     for (int e = 0; e < m; e++) {
         float *base = dxcl + at[e];
         float ge = g[e];
