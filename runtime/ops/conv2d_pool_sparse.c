@@ -8,19 +8,20 @@
  *   to db[o]:                    g
  * for every c, i, j: the sums the dense kernels make, less their products with zero, in
  * another order (the tests hold them to a double-precision sum). A quarter of the dense
- * kernels' multiplies: fashion.cnn's second layer's backward went from 5.4 to about 2 ms.
- * The places' channels go 16 to a vector: each image's x and dx are kept channels-last and
- * padded (32 KB for 32 channels of 16 x 16), and a place's 9 taps of 32 channels are 18
- * vector FMAs with dw's sums (or the kernel) in registers. Which places an output channel
- * has is gathered without branches (whether ReLU let a window through is data: a branch
- * on it mispredicted often enough to cost a fifth of the step).
+ * kernels' multiplies or fewer: fashion.cnn's second layer's backward at batch 64 went from
+ * about 6 ms to 4 (alone, 2 threads).
+ * The channels go 16 to a vector: each image's x and dx are kept channels-last and padded,
+ * a block of 16 channels at a time (16 KB for fashion.cnn's 16 x 16 padded planes, so L1
+ * holds what a loop reads), and a place's 9 taps are 9 vector FMAs with dw's sums (or the
+ * output channel's kernel) in registers. Which places an output channel has is gathered
+ * without branches (whether ReLU let a window through is data: a branch on it
+ * mispredicted often enough to cost a fifth of the step).
  * A product with zero is not always zero: where x (or w, for dx) holds an infinity or NaN
  * the dense kernels' result is the one to give, and conv2d_pool_sparse_ok says no. */
 #include "../parallel.h"
 #include "kernels.h"
 
 #define TAPS 9
-#define CBV 2                  /* vectors of channels per pass */
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
@@ -63,8 +64,8 @@ typedef struct Sparse {
     size_t pad_plane;                /* (H + 2p) * (W + 2p) */
 } Sparse;
 
-/* The places of image n, channel o, that get a gradient: where (padded row-major index
- * oh * Wd + ow, times Cp) and how much; returns how many */
+/* The places of image n, output channel o, that get a gradient: where (the padded
+ * plane's row-major index oh * Wd + ow, times VL) and how much; returns how many */
 static int places(const Sparse *s, int n, int o, int32_t *at, float *g)
 {
     const ConvShape *c = s->c;
@@ -72,139 +73,131 @@ static int places(const Sparse *s, int n, int o, int32_t *at, float *g)
     int m = 0;
     for (int i = 0; i < s->Hp * s->Wp; i++) {      /* no branch: whether ReLU let it through is data */
         int32_t a = s->argmax[first + i];
-        at[m] = (a / c->Wo * s->Wd + a % c->Wo) * s->Cp;
+        at[m] = (a / c->Wo * s->Wd + a % c->Wo) * VL;
         g[m] = s->dy[first + i];
         m += !(s->y[first + i] <= 0.0f);            /* ReLU closed where y <= 0 (NaN passes) */
     }
     return m;
 }
 
-/* the offsets of a place's 9 taps in a channels-last padded plane Wd wide, and the 9 x nv
- * vectors of a [tap][Cp] block (dw's sums, or an output channel's kernel) */
-static inline __attribute__((always_inline)) void tap_offsets(int off[TAPS], int Wd, int Cp)
-{
-    for (int t = 0; t < TAPS; t++) off[t] = (t / 3 * Wd + t % 3) * Cp;
-}
+/* In one block of 16 channels (xcl, dxcl: its padded planes, [position][16], rows Wd
+ * positions apart) the 9 taps of a place at r0 are r0, r0 + VL, r0 + 2 VL and the same one
+ * and two rows down. */
 
-static inline __attribute__((always_inline)) void load_taps(vf r[TAPS][CBV], const float *src, int Cp, const int nv)
+/* dw's sums for one output channel and channel block (acc: its 9 taps, Cp floats apart)
+ * += each of m places' g times the 9 vectors of x around it */
+CN_MULTIVERSION CN_CONTRACT
+static void weight_places(float *acc_mem, size_t Cp, const float *xcl, int Wd, const int32_t *at, const float *g,
+                          int m)
 {
+    vf acc[TAPS];
+    size_t row = (size_t)Wd * VL;
 #pragma GCC unroll 9
-    for (int t = 0; t < TAPS; t++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) LOAD(r[t][v], src + (size_t)t * Cp + VL * v);
-}
-
-/* dw's sums for nv (1 or 2, a constant where inlined) vectors of channels of one output
- * channel over m places: acc_mem ([tap][Cp], from the first vector) += the places' g times
- * xcl's 9 taps from each place */
-static inline __attribute__((always_inline)) void weight_places_n(float *acc_mem, const float *xcl, int Wd,
-                                                                  int Cp, const int32_t *at, const float *g,
-                                                                  int m, const int nv)
-{
-    vf acc[TAPS][CBV];
-    int off[TAPS];
-    tap_offsets(off, Wd, Cp);
-    load_taps(acc, acc_mem, Cp, nv);
+    for (int t = 0; t < TAPS; t++) LOAD(acc[t], acc_mem + t * Cp);
     for (int e = 0; e < m; e++) {
-        const float *base = xcl + at[e];
+        const float *r0 = xcl + at[e], *r1 = r0 + row, *r2 = r1 + row;
         float ge = g[e];
+        vf r[TAPS];
+        LOAD(r[0], r0);
+        LOAD(r[1], r0 + VL);
+        LOAD(r[2], r0 + 2 * VL);
+        LOAD(r[3], r1);
+        LOAD(r[4], r1 + VL);
+        LOAD(r[5], r1 + 2 * VL);
+        LOAD(r[6], r2);
+        LOAD(r[7], r2 + VL);
+        LOAD(r[8], r2 + 2 * VL);
 #pragma GCC unroll 9
-        for (int t = 0; t < TAPS; t++)
-#pragma GCC unroll 2
-            for (int v = 0; v < nv; v++) {
-                vf r;
-                LOAD(r, base + off[t] + VL * v);
-                acc[t][v] += ge * r;
-            }
+        for (int t = 0; t < TAPS; t++) acc[t] += ge * r[t];
     }
 #pragma GCC unroll 9
-    for (int t = 0; t < TAPS; t++)
-#pragma GCC unroll 2
-        for (int v = 0; v < nv; v++) memcpy(acc_mem + (size_t)t * Cp + VL * v, &acc[t][v], sizeof(vf));
+    for (int t = 0; t < TAPS; t++) memcpy(acc_mem + t * Cp, &acc[t], sizeof(vf));
 }
 
+/* dx's block += each of m places' g times one output channel's kernel (k: its 9 taps, Cp
+ * floats apart). Bound by its stores, 9 vectors a place: summing a position's places in
+ * registers first (sorted by position) was no faster, its kernels' loads missing L1. */
 CN_MULTIVERSION CN_CONTRACT
-static void weight_places(float *acc_mem, const float *xcl, int Wd, int Cp, const int32_t *at, const float *g,
-                          int m, int nv)
+static void input_places(float *dxcl, const float *k_mem, size_t Cp, int Wd, const int32_t *at, const float *g,
+                         int m)
 {
-    if (nv == 2) weight_places_n(acc_mem, xcl, Wd, Cp, at, g, m, 2);
-    else weight_places_n(acc_mem, xcl, Wd, Cp, at, g, m, 1);
-}
-
-/* dx's channels-last padded plane += each of m places' g times one output channel's kernel
- * (wt_o: [tap][Cp]), nv vectors of channels from the first */
-static inline __attribute__((always_inline)) void input_places_n(float *dxcl, const float *wt_o, int Wd, int Cp,
-                                                                 const int32_t *at, const float *g, int m,
-                                                                 const int nv)
-{
-    vf k[TAPS][CBV];
-    int off[TAPS];
-    tap_offsets(off, Wd, Cp);
-    load_taps(k, wt_o, Cp, nv);
+    vf k[TAPS];
+    size_t row = (size_t)Wd * VL;
+#pragma GCC unroll 9
+    for (int t = 0; t < TAPS; t++) LOAD(k[t], k_mem + t * Cp);
     for (int e = 0; e < m; e++) {
-        float *base = dxcl + at[e];
+        float *r[3];
+        r[0] = dxcl + at[e];
+        r[1] = r[0] + row;
+        r[2] = r[1] + row;
         float ge = g[e];
 #pragma GCC unroll 9
-        for (int t = 0; t < TAPS; t++)
-#pragma GCC unroll 2
-            for (int v = 0; v < nv; v++) {
-                vf r;
-                LOAD(r, base + off[t] + VL * v);
-                r += ge * k[t][v];
-                memcpy(base + off[t] + VL * v, &r, sizeof r);
-            }
+        for (int t = 0; t < TAPS; t++) {
+            float *d = r[t / 3] + (t % 3) * VL;
+            vf v;
+            LOAD(v, d);
+            v += ge * k[t];
+            memcpy(d, &v, sizeof v);
+        }
     }
 }
 
-CN_MULTIVERSION CN_CONTRACT
-static void input_places(float *dxcl, const float *wt_o, int Wd, int Cp, const int32_t *at, const float *g, int m,
-                         int nv)
+/* x's image, channels-last by blocks of 16 (xcl: Cp / 16 blocks of `plane` floats) into
+ * the padded planes' inside (their padding is zero), or the reverse for dx */
+static void to_blocks(float *xcl, size_t plane, const float *x, int C, int H, int W, int Wd, int p)
 {
-    if (nv == 2) input_places_n(dxcl, wt_o, Wd, Cp, at, g, m, 2);
-    else input_places_n(dxcl, wt_o, Wd, Cp, at, g, m, 1);
+    for (int ch = 0; ch < C; ch++) {
+        float *d = xcl + (size_t)(ch / VL) * plane + ch % VL;
+        for (int h = 0; h < H; h++)
+            for (int w = 0; w < W; w++) d[((size_t)(h + p) * Wd + w + p) * VL] = x[((size_t)ch * H + h) * W + w];
+    }
+}
+
+static void from_blocks(float *x, const float *xcl, size_t plane, int C, int H, int W, int Wd, int p)
+{
+    for (int ch = 0; ch < C; ch++) {
+        const float *d = xcl + (size_t)(ch / VL) * plane + ch % VL;
+        for (int h = 0; h < H; h++)
+            for (int w = 0; w < W; w++) x[((size_t)ch * H + h) * W + w] = d[((size_t)(h + p) * Wd + w + p) * VL];
+    }
 }
 
 static void sparse_share(void *ctx, int t, int T)
 {
     const Sparse *s = ctx;
     const ConvShape *c = s->c;
-    int C = c->C, H = c->H, W = c->W, O = c->O, p = c->p, Cp = s->Cp, Wd = s->Wd;
-    size_t cl = s->pad_plane * Cp, per = (size_t)s->Hp * s->Wp, wn = (size_t)O * TAPS * Cp;
-    float *buf = op_scratch(0, 2 * cl + 2 * per), *xcl = buf, *dxcl = buf + cl, *g = dxcl + cl;
-    int32_t *at = (int32_t *)(void *)(g + per);
+    int C = c->C, H = c->H, W = c->W, O = c->O, p = c->p, Cp = s->Cp, Wd = s->Wd, nb = Cp / VL;
+    size_t plane = s->pad_plane * VL, cl = plane * nb, per = (size_t)s->Hp * s->Wp, wn = (size_t)O * TAPS * Cp;
+    size_t places_n = (size_t)O * per;
+    float *buf = op_scratch(0, 2 * cl + 2 * places_n), *xcl = buf, *dxcl = buf + cl, *g = dxcl + cl;
+    int32_t *at = (int32_t *)(void *)(g + places_n);
     float *part = s->part + (size_t)t * wn;
+    int *count = (int *)(void *)op_scratch(2, (size_t)O);     /* each output channel's count of places */
     if (s->dw) memset(part, 0, wn * sizeof *part);
     for (int n = (int)par_lo((size_t)c->N, t, T); n < (int)par_lo((size_t)c->N, t + 1, T); n++) {
-        const float *xn = s->x + (size_t)n * C * H * W;
-        if (s->dw) {
-            memset(xcl, 0, cl * sizeof *xcl);
-            for (int ch = 0; ch < C; ch++)
-                for (int h = 0; h < H; h++)
-                    for (int w = 0; w < W; w++)
-                        xcl[((size_t)(h + p) * Wd + w + p) * Cp + ch] = xn[((size_t)ch * H + h) * W + w];
-        }
-        if (s->dx) memset(dxcl, 0, cl * sizeof *dxcl);
         for (int o = 0; o < O; o++) {
-            int m = places(s, n, o, at, g);
+            count[o] = places(s, n, o, at + o * per, g + o * per);
             if (s->db) {
                 double sum = 0;
-                for (int e = 0; e < m; e++) sum += g[e];
+                for (int e = 0; e < count[o]; e++) sum += g[o * per + e];
                 s->plane_sum[(size_t)n * O + o] = sum;
             }
-            for (int v0 = 0; v0 < Cp / VL; v0 += CBV) {
-                int nv = Cp / VL - v0 < CBV ? Cp / VL - v0 : CBV;
-                if (s->dw)
-                    weight_places(part + (size_t)o * TAPS * Cp + VL * v0, xcl + VL * v0, Wd, Cp, at, g, m, nv);
-                if (s->dx)
-                    input_places(dxcl + VL * v0, s->wt + (size_t)o * TAPS * Cp + VL * v0, Wd, Cp, at, g, m, nv);
-            }
+        }
+        if (s->dw) {
+            memset(xcl, 0, cl * sizeof *xcl);
+            to_blocks(xcl, plane, s->x + (size_t)n * C * H * W, C, H, W, Wd, p);
+            for (int cb = 0; cb < nb; cb++)
+                for (int o = 0; o < O; o++)
+                    weight_places(part + (size_t)o * TAPS * Cp + (size_t)cb * VL, (size_t)Cp, xcl + cb * plane, Wd,
+                                  at + o * per, g + o * per, count[o]);
         }
         if (s->dx) {
-            float *dxn = s->dx + (size_t)n * C * H * W;
-            for (int ch = 0; ch < C; ch++)
-                for (int h = 0; h < H; h++)
-                    for (int w = 0; w < W; w++)
-                        dxn[((size_t)ch * H + h) * W + w] = dxcl[((size_t)(h + p) * Wd + w + p) * Cp + ch];
+            memset(dxcl, 0, cl * sizeof *dxcl);
+            for (int cb = 0; cb < nb; cb++)
+                for (int o = 0; o < O; o++)
+                    input_places(dxcl + cb * plane, s->wt + (size_t)o * TAPS * Cp + (size_t)cb * VL, (size_t)Cp, Wd,
+                                 at + o * per, g + o * per, count[o]);
+            from_blocks(s->dx + (size_t)n * C * H * W, dxcl, plane, C, H, W, Wd, p);
         }
     }
 }
