@@ -60,22 +60,31 @@ typedef struct Sparse {
     const int32_t *argmax;
     float *part;                     /* per share: dw as [O][tap][Cp] */
     double *plane_sum;               /* [N][O] */
-    int Hp, Wp, Cp, Wd, shares;      /* Wd: padded width W + 2p */
+    int Hp, Wp, pk, ps, pp;          /* the pooling */
+    int Cp, Wd, shares;              /* Wd: padded width W + 2p */
     size_t pad_plane;                /* (H + 2p) * (W + 2p) */
 } Sparse;
 
 /* The places of image n, output channel o, that get a gradient: where (the padded
- * plane's row-major index oh * Wd + ow, times VL) and how much; returns how many */
+ * plane's row-major index oh * Wd + ow, times VL) and how much; returns how many.
+ * No division: a window's argmax lies in its pk rows, so its row is the window's first
+ * plus how many whole rows of Wo it lies past that row's start. No branch on the data
+ * either: whether ReLU let a window through only decides whether the count moves on. */
 static int places(const Sparse *s, int n, int o, int32_t *at, float *g)
 {
     const ConvShape *c = s->c;
     size_t first = ((size_t)n * c->O + o) * s->Hp * s->Wp;
-    int m = 0;
-    for (int i = 0; i < s->Hp * s->Wp; i++) {      /* no branch: whether ReLU let it through is data */
-        int32_t a = s->argmax[first + i];
-        at[m] = (a / c->Wo * s->Wd + a % c->Wo) * VL;
-        g[m] = s->dy[first + i];
-        m += !(s->y[first + i] <= 0.0f);            /* ReLU closed where y <= 0 (NaN passes) */
+    int m = 0, Wo = c->Wo, pad = s->Wd - Wo;
+    for (int ph = 0; ph < s->Hp; ph++) {
+        int r0 = ph * s->ps - s->pp;
+        for (int pw = 0; pw < s->Wp; pw++) {
+            size_t i = first + (size_t)ph * s->Wp + pw;
+            int32_t a = s->argmax[i], d = a - r0 * Wo, oh = r0;
+            for (int k = 1; k < s->pk; k++) oh += d >= k * Wo;
+            at[m] = (a + oh * pad) * VL;
+            g[m] = s->dy[i];
+            m += !(s->y[i] <= 0.0f);            /* ReLU closed where y <= 0 (NaN passes) */
+        }
     }
     return m;
 }
@@ -228,7 +237,7 @@ static void sparse_sum(void *ctx, int t, int T)
 
 void conv2d_pool_sparse_backward(const ConvShape *c, float *dx, float *dw, float *db, const float *dy,
                                  const float *y, const int32_t *argmax, const float *x, const float *w, int Hp,
-                                 int Wp)
+                                 int Wp, int pk, int ps, int pp)
 {
     int O = c->O, C = c->C, T = par_threads();
     if (T > c->N) T = c->N > 0 ? c->N : 1;
@@ -243,8 +252,8 @@ void conv2d_pool_sparse_backward(const ConvShape *c, float *dx, float *dw, float
                 for (int tap = 0; tap < TAPS; tap++)
                     wt[((size_t)o * TAPS + tap) * Cp + ch] = w[((size_t)o * C + ch) * TAPS + tap];
     }
-    Sparse s = { c, dx, dw, db, dy, y, x, wt, argmax, shared + nwt, (double *)(void *)(shared + at), Hp, Wp, Cp,
-                 c->W + 2 * c->p, T, (size_t)(c->H + 2 * c->p) * (c->W + 2 * c->p) };
+    Sparse s = { c, dx, dw, db, dy, y, x, wt, argmax, shared + nwt, (double *)(void *)(shared + at), Hp, Wp, pk,
+                 ps, pp, Cp, c->W + 2 * c->p, T, (size_t)(c->H + 2 * c->p) * (c->W + 2 * c->p) };
     par_run(T, sparse_share, &s);
     par_run(par_threads() < O ? par_threads() : O, sparse_sum, &s);
 }

@@ -222,7 +222,7 @@ void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float
     Unpool u = { NULL, dy, y, argmax, O, c.Ho, c.Wo, window_out_size(c.Ho, pk, ps, pp),
                  window_out_size(c.Wo, pk, ps, pp), pk, ps, pp, 0 };
     if (dw && conv2d_pool_sparse_ok(&c, x, dx ? w : NULL)) {
-        conv2d_pool_sparse_backward(&c, dx, dw, db, dy, y, argmax, x, w, u.Hp, u.Wp);
+        conv2d_pool_sparse_backward(&c, dx, dw, db, dy, y, argmax, x, w, u.Hp, u.Wp, pk, ps, pp);
         return;
     }
     conv2d_backward_direct(&c, dx, dw, db, x, w, unpool_image, &u);

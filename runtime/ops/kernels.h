@@ -104,11 +104,11 @@ void corr_weight(float *g, const float *de, size_t ds, size_t Q, const float *xp
 /* conv2d_pool_sparse.c: conv2d_relu_maxpool2d_backward's gradients (dx, db: NULL when not
  * wanted; dw wanted) from the pooled gradient's places alone, for the shapes and values
  * conv2d_pool_sparse_ok accepts (3 x 3, stride 1, 8 or more input channels; x, and w where
- * given, finite). Hp x Wp: the pooled size. */
+ * given, finite). Hp x Wp: the pooled size; pk, ps, pp: the pooling window. */
 int conv2d_pool_sparse_ok(const ConvShape *c, const float *x, const float *w);
 void conv2d_pool_sparse_backward(const ConvShape *c, float *dx, float *dw, float *db, const float *dy,
                                  const float *y, const int32_t *argmax, const float *x, const float *w, int Hp,
-                                 int Wp);
+                                 int Wp, int pk, int ps, int pp);
 
 /* conv2d_relu_maxpool2d.c: y, argmax[N,O,Hp,Wp] = maxpool(relu(conv2d(x, w, b))), argmax
  * indexing the convolution's Ho x Wo plane; and its backward to the convolution's output */
