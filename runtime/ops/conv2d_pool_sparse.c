@@ -49,6 +49,7 @@ static int all_finite(const float *a, size_t n)
 int conv2d_pool_sparse_ok(const ConvShape *c, const float *x, const float *w)
 {
     if (!(c->direct && c->k == 3 && c->C >= 8 && c->p <= 2)) return 0;
+    if ((double)(c->H + 2 * c->p) * (c->W + 2 * c->p) * VL > INT32_MAX) return 0;   /* places are int32 */
     if (!all_finite(x, (size_t)c->N * c->C * c->H * c->W)) return 0;
     return w == NULL || all_finite(w, (size_t)c->O * c->K);
 }
