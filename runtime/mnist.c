@@ -41,65 +41,82 @@ static int find_file(const char *root, const char *name, const char *file, char 
     return -1;
 }
 
-/* Reads a whole file through zlib (which reads uncompressed files as they are). */
-static int read_all(const char *path, uint8_t **data, size_t *len, Error *e)
+/* The most data an IDX file may promise: 4 GiB (MNIST's largest file holds 47 MB). */
+#define IDX_MAX_BYTES ((size_t)1 << 32)
+
+/* Reads f (through zlib, which reads uncompressed files as they are) into *buf until *n bytes
+ * are there or the file ends, growing *buf (capacity *cap) no further than `upto` bytes. */
+static int gz_fill(gzFile f, const char *path, uint8_t **buf, size_t *cap, size_t *n, size_t upto, Error *e)
 {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open: check the file's permissions", path);
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *buf = xmalloc(cap);
-    for (;;) {
-        if (n == cap) buf = xrealloc(buf, cap *= 2);
-        size_t want = cap - n > (1u << 30) ? (1u << 30) : cap - n;
-        int got = gzread(f, buf + n, (unsigned)want);
+    while (*n < upto) {
+        if (*n == *cap) {
+            *cap = *cap * 2 < upto ? *cap * 2 : upto;
+            *buf = xrealloc(*buf, *cap);
+        }
+        size_t want = *cap - *n > (1u << 30) ? (1u << 30) : *cap - *n;
+        int got = gzread(f, *buf + *n, (unsigned)want);
         if (got < 0) {
             int zerr;
-            const char *msg = gzerror(f, &zerr);
-            err_set(e, "%s: cannot read (%s): the file is corrupt or truncated; download it again", path, msg);
-            gzclose(f);
-            free(buf);
-            return -1;
+            return err_set(e, "%s: cannot read (%s): the file is corrupt or truncated; download it again", path,
+                           gzerror(f, &zerr));
         }
         if (got == 0) break;
-        n += (size_t)got;
+        *n += (size_t)got;
     }
-    gzclose(f);
-    *data = buf;
-    *len = n;
     return 0;
 }
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 /* An IDX file of unsigned bytes with `ndims` dimensions: checks the magic number and that the
- * size is what the header says. dims receives the dimensions; *payload the data. */
+ * size is what the header says. dims receives the dimensions; *file the whole file, *payload
+ * its data. The header is read first, then at most one byte more than it promises: a small
+ * gzip file that inflates to far more (a "gzip bomb") costs no more memory than that. */
 static int read_idx(const char *path, int ndims, uint32_t *dims, uint8_t **file, const uint8_t **payload, Error *e)
 {
-    size_t len = 0;
-    uint8_t *d = NULL;
-    if (read_all(path, &d, &len, e)) return -1;
+    gzFile f = gzopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open: check the file's permissions", path);
+    size_t header = 4 + 4 * (size_t)ndims, cap = 1 << 16, n = 0, expect = 1;
+    uint8_t *d = xmalloc(cap);
     uint32_t want_magic = 0x800u | (uint32_t)ndims;
-    size_t header = 4 + 4 * (size_t)ndims;
-    if (len < 4 || be32(d) != want_magic) {
+    if (gz_fill(f, path, &d, &cap, &n, header, e)) goto fail;
+    if (n < 4 || be32(d) != want_magic) {
         err_set(e, "%s: not an IDX %s file (magic number 0x%08x, expected 0x%08x): check the file name", path,
-                ndims == 3 ? "image" : "label", len >= 4 ? be32(d) : 0, want_magic);
-        free(d);
-        return -1;
+                ndims == 3 ? "image" : "label", n >= 4 ? be32(d) : 0, want_magic);
+        goto fail;
     }
-    size_t expect = 1;
+    if (n < header) {
+        err_set(e, "%s: wrong size: the file ends inside its header: the file is truncated or corrupt; download it "
+                "again", path);
+        goto fail;
+    }
     for (int i = 0; i < ndims; i++) {
-        dims[i] = len >= header ? be32(d + 4 + 4 * i) : 0;
-        expect *= dims[i];
+        dims[i] = be32(d + 4 + 4 * i);
+        if (dims[i] && expect > IDX_MAX_BYTES / dims[i]) expect = IDX_MAX_BYTES + 1;
+        else expect *= dims[i];
     }
-    if (len < header || len - header != expect) {
-        err_set(e, "%s: wrong size: the header promises %zu bytes of data but the file holds %zu: the file is "
-                "truncated or corrupt; download it again", path, expect, len < header ? 0 : len - header);
-        free(d);
-        return -1;
+    if (expect > IDX_MAX_BYTES) {
+        err_set(e, "%s: the header promises more than the 4 GiB of data cnnc reads (%u x %u x %u): the file is "
+                "corrupt; download it again", path, dims[0], dims[1], dims[2]);
+        goto fail;
     }
+    if (gz_fill(f, path, &d, &cap, &n, header + expect + 1, e)) goto fail;
+    if (n != header + expect) {
+        char held[64];
+        if (n > header + expect) snprintf(held, sizeof held, "more");
+        else snprintf(held, sizeof held, "%zu", n - header);
+        err_set(e, "%s: wrong size: the header promises %zu bytes of data but the file holds %s: the file is "
+                "truncated or corrupt; download it again", path, expect, held);
+        goto fail;
+    }
+    gzclose(f);
     *file = d;
     *payload = d + header;
     return 0;
+fail:
+    gzclose(f);
+    free(d);
+    return -1;
 }
 
 static int mnist_get(const Dataset *ds, int i, Image *img, int *target, Error *e)

@@ -2,9 +2,11 @@
  * torchvision's layout (root/FashionMNIST/raw, plain files) and Debian's (gzipped, in root),
  * train and test splits, pixels, labels and class names; and the clear errors for missing
  * files, a wrong magic number, a wrong size, image and label counts that differ, and a label
- * that is not a class. */
+ * that is not a class; a gzip file that inflates to far more than its header promises (read
+ * no further than the promise), a header promising more than 4 GiB, a header cut short. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <zlib.h>
 
@@ -145,9 +147,51 @@ static void test_errors(void)
     refused("gzbad", "train-images-idx3-ubyte.gz");
 }
 
+static long peak_rss_kb(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+/* A gzipped image file whose header promises 3 images (2352 bytes) but which inflates to
+ * 16 MB: refused, and the reading stops past the promise (the peak memory grows by much
+ * less than 16 MB; the test runs first, so no earlier peak hides growth). Then a header
+ * promising 65536^3 bytes, and one cut short. */
+static void test_bounded(void)
+{
+    mkdirs("bomb");
+    write_pair("bomb", "train", 3, 1, 0x803, 0, 3, 0x801, -1);      /* good labels */
+    size_t li, big = (size_t)16 << 20;
+    uint8_t *im = idx_images(3, 28, 28, 0x803, 0, &li), *zeros = calloc(1 << 20, 1);
+    gzFile f = gzopen(tp("bomb/train-images-idx3-ubyte.gz"), "wb9");
+    if (!f || gzwrite(f, im, (unsigned)li) != (int)li) test_die("gzwrite", "bomb");
+    for (size_t done = 0; done < big; done += 1 << 20)
+        if (gzwrite(f, zeros, 1 << 20) != 1 << 20) test_die("gzwrite", "bomb");
+    gzclose(f);
+    long before = peak_rss_kb();
+    refused("bomb", "the header promises 2352 bytes of data but the file holds more");
+    long grew = peak_rss_kb() - before;
+    CHECK(grew < 8 * 1024, "reading the 16 MB bomb raised the peak memory by %ld KB", grew);
+    free(im);
+    free(zeros);
+
+    mkdirs("huge");
+    write_pair("huge", "train", 1, 0, 0x803, 0, 1, 0x801, -1);
+    uint8_t head[16] = { 0, 0, 8, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0 };   /* 65536 x 65536 x 65536 */
+    write_file("huge/train-images-idx3-ubyte", head, sizeof head);
+    refused("huge", "the header promises more than the 4 GiB of data cnnc reads (65536 x 65536 x 65536)");
+
+    mkdirs("cut");
+    write_pair("cut", "train", 1, 0, 0x803, 0, 1, 0x801, -1);
+    write_file("cut/train-images-idx3-ubyte", head, 10);
+    refused("cut", "the file ends inside its header");
+}
+
 int main(void)
 {
     make_test_tmp("mnist");
+    test_bounded();
     test_layouts();
     test_errors();
     remove_test_tmp();
