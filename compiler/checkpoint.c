@@ -43,6 +43,7 @@ int checkpoint_save(const char *path, const Graph *g, const char *source, const 
         { "format", CKPT_FORMAT }, { "epoch", epoch },     { "batch", batch },       { "step", step },
         { "seed", seed },          { "threads", threads }, { "loss_sum", loss },     { "correct", correct },
         { "images", images },      { "rng", rng },         { "cnnc_source", source ? source : "" },
+        { "history", ts->history ? ts->history : "" },
     };
     int rc = safetensors_write(path, t, n, meta, (int)(sizeof meta / sizeof meta[0]), e);
     free(t);
@@ -116,11 +117,34 @@ static int load_meta(const StFile *f, const char *path, Graph *g, const char *so
     return 0;
 }
 
+int checkpoint_history_line(const char **cursor, double *v)
+{
+    const char *c = *cursor;
+    if (!*c) return 0;
+    for (int i = 0; i < CKPT_HISTORY_FIELDS; i++) {
+        char *end;
+        if (*c == ' ' || *c == '\n') return -1;
+        v[i] = strtod(c, &end);
+        if (end == c || *end != (i + 1 < CKPT_HISTORY_FIELDS ? ' ' : '\n')) return -1;
+        if ((CKPT_HISTORY_INTS >> i & 1) && !(v[i] >= 0 && v[i] <= INT32_MAX && v[i] == (double)(int32_t)v[i]))
+            return -1;
+        c = end + 1;
+    }
+    *cursor = c;
+    return 1;
+}
+
 int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
 {
     /* everything is checked before anything in g changes */
     Graph probe = *g;
     int rc = load_meta(f, path, &probe, source, ts, e);
+    const char *history = safetensors_meta(f, "history"), *cur = history;
+    double v[CKPT_HISTORY_FIELDS];
+    int line;
+    while (rc == 0 && cur && (line = checkpoint_history_line(&cur, v)) != 0)
+        if (line < 0)
+            rc = err_set(e, "%s: checkpoint metadata \"history\" is malformed near '%.40s'", path, cur);
     if (rc == 0) {   /* a dry run over copies of the values with no storage: names and shapes only */
         Value *saved = g->vals, *dry = xmalloc((size_t)g->nvals * sizeof *dry);
         memcpy(dry, g->vals, (size_t)g->nvals * sizeof *dry);
@@ -130,10 +154,12 @@ int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *
         g->vals = saved;
         free(dry);
     }
+    ts->history = NULL;
     if (rc == 0) {
         model_load_values(g, f, path, 1, e);
         g->step = probe.step;
         g->rng = probe.rng;
+        if (history && *history) ts->history = xstrdup(history);
     }
     return rc;
 }
@@ -141,6 +167,7 @@ int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *
 int checkpoint_load(const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
 {
     StFile f;
+    ts->history = NULL;
     if (safetensors_read(&f, path, e) < 0) return -1;
     int rc = checkpoint_restore(&f, path, g, source, ts, e);
     safetensors_free(&f);

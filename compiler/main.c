@@ -352,7 +352,7 @@ static int run(const Args *a, const Program *p)
                 (a->history && check_writable(a->history, "the history")))
                 rc = 1;
             Sets s;
-            TrainState resume;
+            TrainState resume = { 0 };
             init_parameters(g, a->seed);
             lower_given_weights(g, p);
             if (rc) {
@@ -401,6 +401,7 @@ static int run(const Args *a, const Program *p)
                 sets_free(&s);
             }
             report_free(rep);
+            free(resume.history);
             free(interrupt);
             free(out);
         } else {

@@ -211,6 +211,37 @@ static int save_checkpoint(Saver *sv, Graph *g, const TrainState *ts, Error *e)
     return 0;
 }
 
+/* An epoch's figures appended to the history as the line checkpoint_history_line reads
+ * back: epoch, epochs, train loss, train correct, train total, has_test, test loss, test
+ * correct, test total, seconds (CKPT_HISTORY_INTS marks the integers); the losses and
+ * seconds in hexadecimal, so they come back exactly */
+static void history_append(char **h, size_t *len, size_t *cap, const EpochStats *x)
+{
+    char line[320];
+    int n = snprintf(line, sizeof line, "%d %d %a %d %d %d %a %d %d %a\n", x->epoch, x->epochs, x->train_loss,
+                     x->train_correct, x->train_total, x->has_test, x->test_loss, x->test_correct, x->test_total,
+                     x->seconds);
+    if (*len + (size_t)n + 1 > *cap) {
+        *cap = 2 * (*len + (size_t)n + 1);
+        *h = xrealloc(*h, *cap);
+    }
+    memcpy(*h + *len, line, (size_t)n + 1);
+    *len += (size_t)n;
+}
+
+/* The epochs a resumed run's checkpoint had finished, to on_epoch (the report), and into
+ * the run's own history */
+static void history_resume(const RunOptions *o, char **h, size_t *len, size_t *cap)
+{
+    const char *cur = o->resume ? o->resume->history : NULL;
+    double v[CKPT_HISTORY_FIELDS];
+    while (cur && checkpoint_history_line(&cur, v) > 0) {
+        EpochStats x = { (int)v[0], (int)v[1], v[2], (int)v[3], (int)v[4], (int)v[5], v[6], (int)v[7], (int)v[8], v[9] };
+        history_append(h, len, cap, &x);
+        if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &x);
+    }
+}
+
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e)
 {
     const Value *in = &g->vals[g->input];
@@ -222,6 +253,11 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     TrainState ts = { 0 };
     if (o->resume) ts = *o->resume;
     else rng_seed3(&g->rng, o->seed, 2, 0);     /* a resumed run restored g->rng and g->step */
+    size_t hlen = 0, hcap = 256;
+    char *history = xmalloc(hcap);
+    history[0] = '\0';
+    history_resume(o, &history, &hlen, &hcap);
+    ts.history = history;
     ts.seed = o->seed;
     ts.threads = o->threads;
     int tty = isatty(fileno(out)), nbatches = dataloader_num_batches(&dl);
@@ -231,6 +267,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                  ts.batch, nbatches);
     if (ts.batch > nbatches) {
         dataloader_free(&dl);
+        free(history);
         return err_set(e, "the checkpoint is at batch %d of epoch %d, but the training set has only %d batches: "
                           "resume with the same data and batch size", ts.batch, ts.epoch + 1, nbatches);
     }
@@ -239,6 +276,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         hist = fopen(o->history_path, o->resume ? "a" : "w");
         if (!hist) {
             dataloader_free(&dl);
+            free(history);
             return err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
         }
         if (ftell(hist) == 0)
@@ -307,9 +345,10 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         }
         fputc('\n', out);
         fflush(out);
-        if (o->on_epoch)
-            o->on_epoch(o->on_epoch_ctx, &(EpochStats){ epoch + 1, epochs, train_loss, (int)ts.correct, (int)ts.images,
-                                                        s->has_test, r.loss, r.correct, r.total, now() - t0 });
+        EpochStats stats = { epoch + 1, epochs, train_loss, (int)ts.correct, (int)ts.images, s->has_test, r.loss,
+                             r.correct, r.total, now() - t0 };
+        history_append(&history, &hlen, &hcap, &stats);
+        if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &stats);
         if (hist) {
             fprintf(hist, "%d,%.6f,%lld,%lld,", epoch + 1, train_loss, (long long)ts.correct, (long long)ts.images);
             if (s->has_test) fprintf(hist, "%.6f,%d,%d\n", r.loss, r.correct, r.total);
@@ -317,7 +356,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             fflush(hist);
         }
         /* the epoch is done: the next one starts from its beginning */
-        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads };
+        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history };
         if ((o->checkpoint_path && o->checkpoint_every == 0) || interrupted) {
             if (save_checkpoint(&sv, g, &next, e) < 0) { rc = -1; break; }
             if (interrupted) rc = TRAIN_INTERRUPTED;
@@ -326,6 +365,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     }
     sigaction(SIGINT, &old, NULL);
     dataloader_free(&dl);
+    free(history);
     if (hist && fclose(hist) != 0 && rc == 0) rc = err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
     if (rc == TRAIN_INTERRUPTED) {
         err_set(e, "interrupted: checkpoint written to %s; continue with --resume %s", sv.last, sv.path);

@@ -9,6 +9,7 @@
 #     written: every resume works and the final model file is bit-identical
 #  4. a non-finite loss stops at once naming epoch and batch, keeps the last good checkpoint
 #  5. --resume refuses a checkpoint of another model, a truncated one, another seed
+#  6. the report after --resume shows the epochs before the checkpoint too
 . "$(dirname "$0")/../lib.sh"
 
 "$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
@@ -145,6 +146,22 @@ rc=$?
 "$CNNC" "$tmp/tiny.cnn" --train --threads 2 --resume "$tmp/ref.safetensors" -o "$tmp/x.safetensors" >/dev/null 2>"$tmp/x.err"
 rc=$?
 [ "$rc" = 1 ] && grep -q "not a cnnc checkpoint" "$tmp/x.err" || fail "a model file given to --resume: status $rc, '$(cat "$tmp/x.err")'"
+
+# 6. a resumed run's report shows every epoch, those before the checkpoint too, with the
+#    uninterrupted run's figures (all but the seconds); a malformed history is refused
+train "$tmp/rep.safetensors" --report "$tmp/rep.html" >/dev/null 2>"$tmp/rep.err" || fail "report run: $(cat "$tmp/rep.err")"
+train "$tmp/two.safetensors" --epochs 2 --checkpoint "$tmp/two.ckpt" >/dev/null 2>"$tmp/two.err" \
+    || fail "two-epoch run: $(cat "$tmp/two.err")"
+train "$tmp/three.safetensors" --resume "$tmp/two.ckpt" --report "$tmp/three.html" >/dev/null 2>"$tmp/three.err" \
+    || fail "resumed run with --report: $(cat "$tmp/three.err")"
+epochs() {   # the report's per-epoch rows, less the seconds
+    awk '/<h2>Per epoch<\/h2>/ { on = 1 } on && /^<tr><td>/ { sub(/<td>[0-9.]*<\/td><\/tr>$/, ""); print } on && /<\/table>/ { exit }' "$1"
+}
+want=$(epochs "$tmp/rep.html")
+got=$(epochs "$tmp/three.html")
+[ "$(printf '%s\n' "$want" | grep -c '^<tr>')" = 3 ] && [ "$want" = "$got" ] \
+    || fail "the resumed run's report has per-epoch rows '$got', the uninterrupted run's '$want'"
+cmp -s "$tmp/ref.safetensors" "$tmp/three.safetensors" || fail "two epochs, then one resumed, differ from three at once"
 
 echo "test_checkpoint: $fails failed ($kills kills)"
 [ $fails = 0 ]

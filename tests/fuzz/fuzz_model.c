@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     TrainState ts;
     checkpoint_restore(&f, "fuzz.safetensors", g, model_src, &ts, &e);
+    free(ts.history);
     safetensors_free(&f);
     return 0;
 }
