@@ -14,7 +14,8 @@ typedef int (*FileFill)(FILE *f, void *ctx);
 
 /* Creates path.tmp.<pid>, lets fill write the contents, flushes and fsyncs it, renames it
  * over path and fsyncs the folder. On failure the temporary file is removed and e says
- * "cannot write PATH: REASON". */
+ * "cannot write PATH: REASON". After a write, path's temporary files that killed processes
+ * left (their process gone, the file over an hour old) are removed. */
 int write_file_atomic_with(const char *path, FileFill fill, void *ctx, Error *e);
 
 /* write_file_atomic_with for n bytes already in memory. */

@@ -9,6 +9,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/safetensors.h"
@@ -411,6 +413,55 @@ static void test_parse_buffer(void)
     CHECK(safetensors_parse(&f, "embedded", b, 4, &e) == -1 && strstr(e.msg, "embedded: file is 4 bytes"), "%s", e.msg);
 }
 
+/* A file at path (any contents) whose modification time is `age` seconds ago */
+static void touch_aged(const char *path, long age)
+{
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= age;
+    t[1] = t[0];
+    utimensat(AT_FDCWD, path, t, 0);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A write removes its target's temporary files that killed processes left, once those
+ * processes are gone and the files are over an hour old, and nothing else. */
+static void test_stale_temps(void)
+{
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);             /* a process number no process has now */
+    char target[600], stale[700], recent[700], alive[700], other[700], odd[700];
+    snprintf(target, sizeof target, "%s/s.safetensors", dir);
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", target, (long)dead);
+    snprintf(recent, sizeof recent, "%s.tmp.%ld", target, (long)dead + 1000000);  /* no such process either */
+    snprintf(alive, sizeof alive, "%s.tmp.%ld", target, (long)getppid());
+    snprintf(other, sizeof other, "%s/other.safetensors.tmp.%ld", dir, (long)dead);
+    snprintf(odd, sizeof odd, "%s.tmp.%ldx", target, (long)dead);
+    touch_aged(stale, 7200);
+    touch_aged(recent, 60);
+    touch_aged(alive, 7200);
+    touch_aged(other, 7200);
+    touch_aged(odd, 7200);
+    float w[2] = { 1, 2 };
+    StTensor t = { "w", ST_F32, 1, { 2 }, w };
+    Error e;
+    CHECK(safetensors_write(target, &t, 1, NULL, 0, &e) == 0, "write: %s", e.msg);
+    CHECK(!exists(stale), "a dead process's two-hour-old temporary file was left");
+    CHECK(exists(recent), "a one-minute-old temporary file was removed");
+    CHECK(exists(alive), "a running process's temporary file was removed");
+    CHECK(exists(other), "another file's temporary file was removed");
+    CHECK(exists(odd), "a file that only looks like a temporary file was removed");
+    unlink(recent), unlink(alive), unlink(other), unlink(odd);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cnnc_test_st_XXXXXX");
@@ -420,6 +471,7 @@ int main(void)
     test_corrupt();
     test_atomic_failures();
     test_parse_buffer();
+    test_stale_temps();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
