@@ -143,8 +143,10 @@ int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *
     double v[CKPT_HISTORY_FIELDS];
     int line;
     while (rc == 0 && cur && (line = checkpoint_history_line(&cur, v)) != 0)
-        if (line < 0)
-            rc = err_set(e, "%s: checkpoint metadata \"history\" is malformed near '%.40s'", path, cur);
+        if (line < 0) {
+            int len = (int)strcspn(cur, "\n");
+            rc = err_set(e, "%s: checkpoint metadata \"history\" is malformed at '%.*s'", path, len < 40 ? len : 40, cur);
+        }
     if (rc == 0) {   /* a dry run over copies of the values with no storage: names and shapes only */
         Value *saved = g->vals, *dry = xmalloc((size_t)g->nvals * sizeof *dry);
         memcpy(dry, g->vals, (size_t)g->nvals * sizeof *dry);
