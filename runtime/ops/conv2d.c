@@ -244,21 +244,36 @@ typedef struct ConvImages {
     const float *in, *w, *b;
 } ConvImages;
 
+/* A share of the groups of images (conv2d_group: small planes go several at a time, side
+ * by side, as in the fused forward), each group's rows then copied out image by image */
 static void forward_images_share(void *ctx, int t, int T)
 {
     const ConvImages *j = ctx;
     const ConvShape *c = j->c;
-    for (int n = (int)par_lo((size_t)c->N, t, T); n < (int)par_lo((size_t)c->N, t + 1, T); n++)
-        conv2d_forward_image(c, j->out + (size_t)n * c->O * c->P, j->in + (size_t)n * c->C * c->H * c->W, j->w, j->b);
+    int G = conv2d_group(c), groups = (c->N + G - 1) / G;
+    size_t xs = (size_t)c->C * c->H * c->W, ys = (size_t)c->O * c->P;
+    for (int gi = (int)par_lo((size_t)groups, t, T); gi < (int)par_lo((size_t)groups, t + 1, T); gi++) {
+        int n0 = gi * G, g = c->N - n0 < G ? c->N - n0 : G;
+        if (g == 1) {
+            conv2d_forward_image(c, j->out + (size_t)n0 * ys, j->in + (size_t)n0 * xs, j->w, j->b);
+            continue;
+        }
+        size_t plane, img;
+        int ws;
+        const float *ye = conv2d_forward_rows(c, j->in + (size_t)n0 * xs, g, j->w, j->b, &plane, &ws, &img);
+        for (int i = 0; i < g; i++)
+            corr_extract(j->out + (size_t)(n0 + i) * ys, ye + i * img, plane, ws, c->O, c->Ho, c->Wo);
+    }
 }
 
-/* y[n] (O x Ho*Wo) = w (O x C*k*k) @ col(x[n]) (C*k*k x Ho*Wo) + b; images in parallel */
+/* y[n] (O x Ho*Wo) = w (O x C*k*k) @ col(x[n]) (C*k*k x Ho*Wo) + b; groups of images in
+ * parallel, or one group's positions */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     ConvImages j = { &c, y, x, w, b };
-    par_run(N > 1 ? par_threads() : 1, forward_images_share, &j);
+    par_run(N > conv2d_group(&c) ? par_threads() : 1, forward_images_share, &j);
 }
 
 int conv2d_backward_direct_ok(const ConvShape *c) { return c->direct && c->p <= c->k - 1; }

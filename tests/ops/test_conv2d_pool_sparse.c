@@ -123,6 +123,7 @@ int main(void)
         { 2, 16, 10, 12, 7, 0, 2, 2, 0 },     /* no padding */
         { 2, 9, 7, 9, 4, 2, 2, 2, 0 },        /* padding 2: outputs wider than the input */
         { 3, 12, 12, 12, 5, 1, 3, 2, 1 },     /* overlapping, padded windows */
+        { 2, 8, 9, 9, 5, 1, 2, 1, 0 },        /* stride-1 windows: most places get two or more */
         { 1, 32, 14, 14, 64, 1, 2, 2, 0 },    /* fashion.cnn's second layer, one image */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 500 + i);
