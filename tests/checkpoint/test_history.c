@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include "compiler/checkpoint.h"
-#include "compiler/lower.h"
-#include "compiler/plan.h"
 #include "tests/data/datatest.h"
 #include "tests/graph/sea_program.h"
 #include "tests/test.h"
@@ -39,29 +37,18 @@ static void test_lines(void)
     }
 }
 
-static Graph *build(Program *p)
-{
-    LowerOptions lo = { .batch = 2, .training = 1 };
-    Error e;
-    Graph *g = lower_program(p, &lo, &e);
-    CHECK(g != NULL, "lowering failed: %s", g ? "" : e.msg);
-    if (!g) return NULL;
-    PlanStats st;
-    plan_memory(g, &st);
-    graph_bind(g);
-    return g;
-}
-
 static void test_roundtrip(void)
 {
     Program p;
     sea_program(&p, 3, 8, 8, 4, 4, 8, 5, 0.0f);
     p.source = "model source";
-    Graph *g = build(&p);
+    LowerOptions lo = { .batch = 2, .training = 1 };
+    Error e = { "" };
+    Graph *g = sea_graph(&p, &lo, 1, &e);
+    CHECK(g != NULL, "lowering failed: %s", e.msg);
     if (!g) return;
     const char *history = "1 2 0x1.8p+0 30 50 1 0x1p-1 7 10 0x1.2p+1\n";
     TrainState ts = { 1, 0, 0, 0, 0, 7, 2, (char *)history }, back;
-    Error e = { "" };
     CHECK(checkpoint_save(tp("h.ckpt"), g, p.source, &ts, &e) == 0, "save: %s", e.msg);
     CHECK(checkpoint_load(tp("h.ckpt"), g, p.source, &back, &e) == 0, "load: %s", e.msg);
     CHECK(back.history && strcmp(back.history, history) == 0, "history came back as '%s'",

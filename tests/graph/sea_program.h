@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/lower.h"
+#include "compiler/plan.h"
 #include "compiler/program.h"
+#include "runtime/init.h"
 #include "runtime/ops.h"
 
 static inline void sea_layer(Program *p, LayerKind k, const char *type, const char *key, int a, int b, int kernel,
@@ -84,6 +87,19 @@ static inline void plan_unshared(Graph *g)
         while (g->vals[b].view_of >= 0) b = g->vals[b].view_of;
         g->vals[i].offset = g->vals[b].offset;
     }
+}
+
+/* p lowered with lo, its memory planned (storage shared by lifetime) and bound, its
+ * parameters initialised from seed; NULL with e set where lowering fails */
+static inline Graph *sea_graph(Program *p, const LowerOptions *lo, uint64_t seed, Error *e)
+{
+    Graph *g = lower_program(p, lo, e);
+    if (!g) return NULL;
+    PlanStats st;
+    plan_memory(g, &st);
+    graph_bind(g);
+    init_parameters(g, seed);
+    return g;
 }
 
 #endif

@@ -35,13 +35,9 @@ int main(void)
     sea_program(&p, 3, 24, 24, 4, 6, 8, 5, 0.5f);
     LowerOptions lo = { .batch = 6, .training = 1 };
     Error e;
-    Graph *g = lower_program(&p, &lo, &e);
+    Graph *g = sea_graph(&p, &lo, 1, &e);
     CHECK(g != NULL, "lowering failed");
     if (!g) return test_done("test_alloc");
-    PlanStats st;
-    plan_memory(g, &st);
-    graph_bind(g);
-    init_parameters(g, 1);
     Rng r;
     rng_seed(&r, 3);
     float *x = vf32(g, g->input);

@@ -22,13 +22,9 @@ int main(void)
     sea_program(&p, 3, 12, 12, 4, 6, 8, 5, 0);
     LowerOptions lo = { .batch = 3, .training = 1 };
     Error e;
-    Graph *g = lower_program(&p, &lo, &e);
+    Graph *g = sea_graph(&p, &lo, 7, &e);
     CHECK(g != NULL, "lowering failed: %s", e.msg);
     if (!g) return test_done("test_autodiff");
-    PlanStats st;
-    plan_memory(g, &st);
-    graph_bind(g);
-    init_parameters(g, 7);
     Rng r;
     rng_seed(&r, 11);
     float *x = vf32(g, g->input);

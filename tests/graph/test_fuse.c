@@ -20,14 +20,9 @@ static Graph *build(Program *p, int no_fuse)
 {
     LowerOptions lo = { .batch = 5, .training = 1, .no_fuse = no_fuse };
     Error e;
-    Graph *g = lower_program(p, &lo, &e);
+    Graph *g = sea_graph(p, &lo, 9, &e);
     CHECK(g != NULL, "lowering failed: %s", g ? "" : e.msg);
-    if (!g) return NULL;
-    PlanStats st;
-    plan_memory(g, &st);
-    graph_bind(g);
-    init_parameters(g, 9);
-    rng_seed(&g->rng, 4);
+    if (g) rng_seed(&g->rng, 4);
     return g;
 }
 
