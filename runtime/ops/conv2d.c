@@ -389,6 +389,15 @@ static void sum_partials(float *dw, const float *part, size_t wn, int t, int T)
     }
 }
 
+void conv2d_bias_from_planes(float *db, const double *plane_sum, int N, int O, int o0, int o1)
+{
+    for (int o = o0; o < o1; o++) {
+        double sum = 0;
+        for (int n = 0; n < N; n++) sum += plane_sum[(size_t)n * O + o];
+        db[o] = (float)sum;
+    }
+}
+
 /* then the partials of dw added in share order, and the bias, a share of each per share */
 static void backward_direct_sum(void *arg, int t, int T)
 {
@@ -396,11 +405,9 @@ static void backward_direct_sum(void *arg, int t, int T)
     int N = j->c->N, O = j->c->O;
     size_t wn = (size_t)O * j->c->K;
     if (j->dw && j->part != j->dw) sum_partials(j->dw, j->part, wn, t, T);
-    for (int o = (int)par_lo((size_t)O, t, T); j->db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
-        double sum = 0;
-        for (int n = 0; n < N; n++) sum += j->plane_sum[(size_t)n * O + o];
-        j->db[o] = (float)sum;
-    }
+    if (j->db)
+        conv2d_bias_from_planes(j->db, j->plane_sum, N, O, (int)par_lo((size_t)O, t, T),
+                                (int)par_lo((size_t)O, t + 1, T));
 }
 
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,

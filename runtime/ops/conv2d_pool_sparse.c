@@ -183,7 +183,7 @@ static void sparse_share(void *ctx, int t, int T)
     int32_t *at = (int32_t *)(void *)(g + places_n);
     float *part = s->part + (size_t)t * wn;
     int *count = (int *)(void *)op_scratch(2, (size_t)O);     /* each output channel's count of places */
-    if (s->dw) memset(part, 0, wn * sizeof *part);
+    memset(part, 0, wn * sizeof *part);
     for (int n = (int)par_lo((size_t)c->N, t, T); n < (int)par_lo((size_t)c->N, t + 1, T); n++) {
         for (int o = 0; o < O; o++) {
             count[o] = places(s, n, o, at + o * per, g + o * per);
@@ -193,14 +193,12 @@ static void sparse_share(void *ctx, int t, int T)
                 s->plane_sum[(size_t)n * O + o] = sum;
             }
         }
-        if (s->dw) {
-            memset(xcl, 0, cl * sizeof *xcl);
-            to_blocks(xcl, plane, s->x + (size_t)n * C * H * W, C, H, W, Wd, p);
-            for (int cb = 0; cb < nb; cb++)
-                for (int o = 0; o < O; o++)
-                    weight_places(part + (size_t)o * TAPS * Cp + (size_t)cb * VL, (size_t)Cp, xcl + cb * plane, Wd,
-                                  at + o * per, g + o * per, count[o]);
-        }
+        memset(xcl, 0, cl * sizeof *xcl);
+        to_blocks(xcl, plane, s->x + (size_t)n * C * H * W, C, H, W, Wd, p);
+        for (int cb = 0; cb < nb; cb++)
+            for (int o = 0; o < O; o++)
+                weight_places(part + (size_t)o * TAPS * Cp + (size_t)cb * VL, (size_t)Cp, xcl + cb * plane, Wd,
+                              at + o * per, g + o * per, count[o]);
         if (s->dx) {
             memset(dxcl, 0, cl * sizeof *dxcl);
             for (int cb = 0; cb < nb; cb++)
@@ -219,21 +217,16 @@ static void sparse_sum(void *ctx, int t, int T)
     const ConvShape *c = s->c;
     int O = c->O, C = c->C, Cp = s->Cp, S = s->shares;
     size_t wn = (size_t)O * TAPS * Cp;
-    for (int o = (int)par_lo((size_t)O, t, T); o < (int)par_lo((size_t)O, t + 1, T); o++) {
-        if (s->dw)
-            for (int ch = 0; ch < C; ch++)
-                for (int tap = 0; tap < TAPS; tap++) {
-                    size_t i = ((size_t)o * TAPS + tap) * Cp + ch;
-                    float sum = s->part[i];
-                    for (int u = 1; u < S; u++) sum += s->part[(size_t)u * wn + i];
-                    s->dw[((size_t)o * C + ch) * TAPS + tap] = sum;
-                }
-        if (s->db) {
-            double sum = 0;
-            for (int n = 0; n < c->N; n++) sum += s->plane_sum[(size_t)n * O + o];
-            s->db[o] = (float)sum;
-        }
-    }
+    int o0 = (int)par_lo((size_t)O, t, T), o1 = (int)par_lo((size_t)O, t + 1, T);
+    for (int o = o0; o < o1; o++)
+        for (int ch = 0; ch < C; ch++)
+            for (int tap = 0; tap < TAPS; tap++) {
+                size_t i = ((size_t)o * TAPS + tap) * Cp + ch;
+                float sum = s->part[i];
+                for (int u = 1; u < S; u++) sum += s->part[(size_t)u * wn + i];
+                s->dw[((size_t)o * C + ch) * TAPS + tap] = sum;
+            }
+    if (s->db) conv2d_bias_from_planes(s->db, s->plane_sum, c->N, O, o0, o1);
 }
 
 void conv2d_pool_sparse_backward(const ConvShape *c, float *dx, float *dw, float *db, const float *dy,
@@ -243,7 +236,7 @@ void conv2d_pool_sparse_backward(const ConvShape *c, float *dx, float *dw, float
     int O = c->O, C = c->C, T = par_threads();
     if (T > c->N) T = c->N > 0 ? c->N : 1;
     int Cp = (int)round16((size_t)C);
-    size_t wn = (size_t)O * TAPS * Cp, nwt = dx ? wn : 0, npart = dw ? (size_t)T * wn : 0;
+    size_t wn = (size_t)O * TAPS * Cp, nwt = dx ? wn : 0, npart = (size_t)T * wn;
     size_t nsum = db ? (size_t)2 * c->N * O : 0, at = (nwt + npart + 1) / 2 * 2;
     float *shared = op_scratch(1, at + nsum), *wt = shared;
     if (dx) {

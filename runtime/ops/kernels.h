@@ -81,6 +81,9 @@ typedef void (*ConvDyPlace)(void *ctx, float *dst, size_t plane, int ws, int n);
 int conv2d_backward_direct_ok(const ConvShape *c);
 void conv2d_backward_direct(const ConvShape *c, float *dx, float *dw, float *db, const float *x, const float *w,
                             ConvDyPlace dy_place, void *ctx);
+/* db[o] for o in [o0, o1) from the sums of dy's planes (plane_sum[n][o], N x O, doubles):
+ * added in image order in double, as both the direct and the sparse backward do */
+void conv2d_bias_from_planes(float *db, const double *plane_sum, int N, int O, int o0, int o1);
 
 /* conv2d_direct.c: stride-1 correlation over zero-padded planes of row stride wp (plane
  * floats apart, nc of them, followed by at least k + 64 zeros). Output position q of a
