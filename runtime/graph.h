@@ -56,6 +56,11 @@ typedef struct Attrs {
      * (e.g. conv2d_backward_input's dx: the floor in the output size loses rows) */
     int   hint_ndim;
     int   hint[CN_MAX_DIMS];
+    /* activations, cat/slice (issue 13) */
+    double alpha;                       /* leaky_relu: negative_slope (LeakyReLU's default 0.01
+                                         * is the lowering's to set); elu: alpha (1.0) */
+    int   approximate;                  /* gelu: 0 = 'none' (erf), 1 = 'tanh' */
+    int   start, count;                 /* slice: dim 1's entries [start, start + count) */
 } Attrs;
 
 typedef struct Node {

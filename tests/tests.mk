@@ -13,6 +13,10 @@ EXTRA_DIST += tests/e2e/test_train.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
+# one op at a time against torch.nn.functional (the case list is in the .py)
+check_PROGRAMS += tests/parity/op_check
+TESTS += tests/parity/test_ops_torch.py
+EXTRA_DIST += tests/parity/test_ops_torch.py
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
