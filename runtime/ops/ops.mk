@@ -5,6 +5,8 @@ libcnnrt_a_SOURCES += \
 	runtime/ops/maxpool2d.c runtime/ops/dropout.c runtime/ops/flatten.c \
 	runtime/ops/cross_entropy.c runtime/ops/add.c \
 	runtime/ops/adam.c runtime/ops/sgd.c
+libcnnrt_a_SOURCES += runtime/ops/activations.c runtime/ops/softmax.c runtime/ops/nll_loss.c runtime/ops/cat.c \
+	runtime/ops/dropout2d.c
 
 # tests/ops/: one test per op file, each against a direct double-precision reference
 EXTRA_DIST += tests/ops/testgraph.h
