@@ -34,3 +34,7 @@ check_PROGRAMS += tests/ops/test_adam
 TESTS += tests/ops/test_adam
 check_PROGRAMS += tests/ops/test_sgd
 TESTS += tests/ops/test_sgd
+check_PROGRAMS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
+	tests/ops/test_dropout2d
+TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
+	tests/ops/test_dropout2d
