@@ -5,6 +5,9 @@ TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse t
 	tests/graph/test_parallel
 tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
+# a graph with branches: residual adds, cat, values read twice (issue 13)
+check_PROGRAMS += tests/graph/test_residual
+TESTS += tests/graph/test_residual
 check_PROGRAMS += tests/checkpoint/test_history
 TESTS += tests/checkpoint/test_history
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh
