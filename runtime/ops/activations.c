@@ -23,12 +23,13 @@
 #include "kernels.h"
 
 /* e^x in float without calls or branches, so that the loops below vectorize: x = n ln2 + r,
- * Cephes' expf polynomial for e^r, 2^n put in the exponent (within 2 ulp of expf, as
- * torch's vectorized exp is). inf above 88.72, 0 below -87.34 (no subnormals); NaN stays
- * NaN (its n is garbage, but NaN times anything is NaN). */
+ * Cephes' expf polynomial for e^r, 2^n put in the exponent as 2^floor(n/2) * 2^ceil(n/2)
+ * (both normal for n in [-126, 128]); within about 2 ulp of expf, as torch's vectorized exp
+ * is. inf above 88.72283, 0 below -87.33654 (no subnormals); NaN stays NaN (its n is
+ * garbage, but NaN times anything is NaN). */
 static inline float exp_poly(float x)
 {
-    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float xc = x < -87.33654f ? -87.33654f : x > 88.72283f ? 88.72283f : x;
     float t = xc * 1.44269504088896341f + 12582912.0f;   /* 1.5 * 2^23: n in the low bits */
     uint32_t bits;
     memcpy(&bits, &t, sizeof bits);
@@ -38,10 +39,12 @@ static inline float exp_poly(float x)
     float z = r * r;
     float p = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
                 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r + 1.0f;
-    uint32_t sbits = (bits - 0x4B400000u + 127u) << 23;   /* 2^n, n in [-126, 127] */
-    float scale;
-    memcpy(&scale, &sbits, sizeof scale);
-    float y = p * scale;
+    uint32_t nb = bits - 0x4B400000u + 254u, half = nb >> 1;   /* n + 254 in [128, 382] */
+    uint32_t b1 = half << 23, b2 = (nb - half) << 23;          /* exponents floor(n/2), ceil(n/2) */
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float y = p * s1 * s2;
     y = x > 88.72283f ? INFINITY : y;
     return x < -87.33654f ? 0.0f : y;
 }

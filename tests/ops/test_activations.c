@@ -161,6 +161,11 @@ static void test_kinks(void)
     CHECK(dx[0] == 0.3f && dx[1] == 0.3f && isnan(y[2]) && dx[2] == 0.3f, "leaky_relu at 0: %g %g", dx[0], dx[2]);
     run_values(find("elu(0.5)"), z, y, dx, 3);
     CHECK(dx[0] == 0.5f && y[0] == 0 && isnan(y[2]) && dx[2] == 1, "elu at 0: %g, NaN: %g", dx[0], dx[2]);
+    /* ELU's gradient (alpha e^x) through the whole range of e^x in float */
+    const float tiny[6] = { -87.3f, -87.2f, -86.9f, -50, -1e-3f, -20 };
+    run_values(find("elu"), tiny, y, dx, 6);
+    for (int i = 0; i < 6; i++)
+        CHECK_CLOSE(dx[i], exp((double)tiny[i]), 0, 1e-6, "elu gradient e^x near the smallest normal");
     /* saturation: no NaN from exp's overflow */
     const float big[4] = { -100, 100, -INFINITY, INFINITY };
     run_values(find("sigmoid"), big, y, dx, 4);
