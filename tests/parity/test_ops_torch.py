@@ -226,6 +226,11 @@ def main():
             for b in bad:
                 print(f"test_ops_torch: {case.name}: {b}")
             failures += bool(bad)
+        # the harness itself: a reference that differs by 1e-4 (forward and backward) must fail
+        wrong = C("self_check", "sigmoid", "", [X(3, 4)], lambda x: torch.sigmoid(x) * (1 + 1e-4))
+        if not only and len(run_case(wrong, tmp)) != 2:
+            print("test_ops_torch: self_check: a reference off by 1e-4 was not caught")
+            failures += 1
     n = sum(1 for c in CASES if not only or c.name in only)
     print(f"test_ops_torch: {n} cases, {failures} failed")
     return 1 if failures else 0
