@@ -135,6 +135,24 @@ static void test_slice(void)
     graph_free(g);
 }
 
+/* int32 values go through cat as they are */
+static void test_cat_int32(void)
+{
+    Graph *g = graph_new();
+    int sa[2] = { 2, 3 }, sb[2] = { 2, 1 };
+    g->max_batch = g->batch = 2;
+    int in[2] = { tg_value(g, "a", VK_INPUT, DT_I32, 1, 2, sa), tg_value(g, "b", VK_INPUT, DT_I32, 1, 2, sb) };
+    int y = tg_out(g, tg_node(g, OP_cat, in, 2, NULL), 0);
+    CHECK(g->vals[y].dtype == DT_I32 && g->vals[y].shape[1] == 4, "int32 cat is int32, N x 4");
+    tg_bind(g);
+    const int32_t a[6] = { 1, 2, 3, 4, 5, 6 }, b[2] = { -7, -8 }, want[8] = { 1, 2, 3, -7, 4, 5, 6, -8 };
+    memcpy(vi32(g, in[0]), a, sizeof a);
+    memcpy(vi32(g, in[1]), b, sizeof b);
+    tg_run(g, PHASE_FORWARD);
+    CHECK(!memcmp(vi32(g, y), want, sizeof want), "int32 values in order");
+    graph_free(g);
+}
+
 static void test_errors(void)
 {
     Graph *g = graph_new();
@@ -162,6 +180,7 @@ int main(void)
     test_cat(2, C2, 1);
     test_cat(5, C5, 2);
     test_slice();
+    test_cat_int32();
     test_errors();
     return test_done("test_cat");
 }
