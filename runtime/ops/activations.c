@@ -7,6 +7,9 @@
  *   name(x) -> y                       same shape as x
  *   name_backward(dy, s) -> dx         s is x, or y for sigmoid and tanh (as torch saves)
  *
+ * e^x, e^x - 1, tanh and erf are float polynomials without calls or branches (below), so
+ * every loop vectorizes; each is within 3 ulp, as torch's vectorized ones are.
+ *
  * Attrs: alpha (leaky_relu's negative_slope, elu's alpha), approximate (gelu: 0 'none',
  * 1 'tanh'); the backward node carries the forward node's Attrs. */
 #include <math.h>
