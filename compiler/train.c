@@ -449,11 +449,10 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     if (rc == TRAIN_INTERRUPTED) {
         err_set(e, "%s: checkpoint written to %s; continue with --resume %s", signal_word(interrupted), sv.last, sv.path);
     } else if (rc == 0) {
-        (void)hist_failed;     /* train_finish writes the history once more, and fails if it cannot */
         rc = train_finish(p, g, s, o, history, out, e);
     } else {
         rc = -1;
-        if (o->history_path) history_write(o, history, &hist_warned, &he);   /* the epochs finished before the error */
+        if (hist_failed) history_write(o, history, &hist_warned, &he);   /* once more, for the epochs finished */
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -131,7 +131,7 @@ grep -q "^Epoch" "$tmp/nan.log" && fail "an epoch line was printed after a non-f
 grep -q "resuming from $tmp/nan.ckpt at epoch 1, batch $kept" "$tmp/nan2.err" || fail "the kept checkpoint does not load: $(cat "$tmp/nan2.err")"
 
 # 5. checkpoints that do not belong
-sed 's/Linear(150, 32)/Linear(150, 32),   # edited/' "$tmp/tiny.cnn" >"$tmp/edited.cnn"
+sed 's/Linear(150, 32)/Linear(150, 32, bias=False)/' "$tmp/tiny.cnn" >"$tmp/edited.cnn"
 "$CNNC" "$tmp/edited.cnn" --train --threads 2 --resume "$tmp/ck1.ckpt" -o "$tmp/x.safetensors" >/dev/null 2>"$tmp/x.err"
 rc=$?
 [ "$rc" = 1 ] && grep -q "^cnnc: error: $tmp/ck1.ckpt: the checkpoint was written for a different .cnn file" "$tmp/x.err" \
