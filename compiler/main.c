@@ -351,7 +351,9 @@ static int run(const Args *a, const Program *p)
             ro.interrupt_path = interrupt;
             ro.threads = g->threads;
             if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
-                (a->history && check_writable(a->history, "the history")))
+                (a->history && check_writable(a->history, "the history")) ||
+                (a->report && check_writable(a->report, "the report")) ||
+                (interrupt && check_writable(interrupt, "the checkpoint written on Ctrl-C")))
                 rc = 1;
             Sets s;
             TrainState resume = { 0 };
