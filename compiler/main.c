@@ -425,7 +425,7 @@ static int run(const Args *a, const Program *p)
                     if (model_file_classes(p, &mf, a->weights, &s, stderr, &names, &n, &e) < 0) rc = fail(&e);
                     for (int i = 0; i < n; i++) free(names[i]);
                     free(names);
-                    if (!s.has_test && !s.has_validation) {
+                    if (!rc && !s.has_test && !s.has_validation) {
                         rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
                     }
                     if (!rc && s.has_test) {
