@@ -289,14 +289,26 @@ static const char *signal_word(int sig)
     return sig == SIGTERM ? "terminated (SIGTERM)" : "interrupted";
 }
 
-/* After the last epoch: the model file first, so that nothing after it (an interrupt, a bad
- * validation image, the history) can lose the run, then the validation set's line */
-static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o, const char *history, FILE *out,
-                        Error *e)
+/* After the last epoch (ts: where training ends): the model file first, so that nothing after
+ * it (an interrupt, a bad validation image, the history) can lose the run, then the
+ * validation set's line. Where the model file cannot be written, a checkpoint keeps the
+ * weights if it can. */
+static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o, Saver *sv, const TrainState *ts,
+                        FILE *out, Error *e)
 {
+    const char *history = ts->history;
     char saved[300] = "";
     if (o->out_path) {
-        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) return -1;
+        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) {
+            Error ce;
+            if (sv->path && save_checkpoint(sv, g, ts, &ce) == 0) {
+                char msg[sizeof e->msg];
+                snprintf(msg, sizeof msg, "%s", e->msg);
+                err_set(e, "%.700s; the trained weights are in the checkpoint %.100s: make room and write the model "
+                           "file with --resume %.100s", msg, sv->path, sv->path);
+            }
+            return -1;
+        }
         snprintf(saved, sizeof saved, "the model was saved to %.200s", o->out_path);
         if (!o->checkpoint_path && o->interrupt_path) unlink(o->interrupt_path);    /* the model supersedes it */
     }
@@ -449,7 +461,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     if (rc == TRAIN_INTERRUPTED) {
         err_set(e, "%s: checkpoint written to %s; continue with --resume %s", signal_word(interrupted), sv.last, sv.path);
     } else if (rc == 0) {
-        rc = train_finish(p, g, s, o, history, out, e);
+        ts.history = history;
+        rc = train_finish(p, g, s, o, &sv, &ts, out, e);
     } else {
         rc = -1;
         if (hist_failed) history_write(o, history, &hist_warned, &he);   /* once more, for the epochs finished */

@@ -6,7 +6,8 @@
 #     uninterrupted run's) and said so; an existing history there stays as it was
 #  3. --report on the full disk: the same
 #  4. --preview-augment into the full disk: exit 1, no "Wrote ..." line
-#  5. -o on the full disk: exit 1 naming the file, no temporary file left
+#  5. -o on the full disk: exit 1 naming the file, no temporary file left; with --checkpoint
+#     elsewhere the weights go there and --resume writes the uninterrupted run's model file
 # Needs root to mount the tmpfs; skipped (77) where the mount fails.
 . "$(dirname "$0")/../lib.sh"
 
@@ -68,6 +69,12 @@ train -o "$full/m.st" >/dev/null 2>"$tmp/o.err"
 rc=$?
 [ "$rc" = 1 ] && grep -q "^cnnc: error: cannot write $full/m.st: No space left on device" "$tmp/o.err" \
     || fail "-o on a full disk: status $rc, '$(cat "$tmp/o.err")'"
+train -o "$full/m.st" --checkpoint "$tmp/ck.ckpt" >/dev/null 2>"$tmp/o.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "^cnnc: error: cannot write $full/m.st: No space left on device: .*; the trained weights are in the checkpoint $tmp/ck.ckpt: make room and write the model file with --resume $tmp/ck.ckpt\$" \
+    "$tmp/o.err" || fail "-o on a full disk with --checkpoint: status $rc, '$(cat "$tmp/o.err")'"
+train -o "$tmp/m2.st" --resume "$tmp/ck.ckpt" >/dev/null 2>"$tmp/o.err" || fail "--resume after the model file write failed: $(cat "$tmp/o.err")"
+cmp -s "$tmp/ref.st" "$tmp/m2.st" || fail "the model file written from the checkpoint is not the uninterrupted run's"
 ls -a "$full" "$full/aug" | grep -q '\.tmp\.' && fail "a temporary file was left on the full disk"
 
 echo "test_full_disk: $fails failed"
