@@ -131,6 +131,15 @@ int sets_skipped(const Sets *s)
 
 static volatile sig_atomic_t interrupted;     /* the signal that asked train_run to stop, or 0 */
 
+/* CNNC_TEST_EVAL_DELAY_MS: a pause after each evaluation batch, so tests can interrupt a
+ * run during its test pass */
+static void test_eval_delay(void)
+{
+    const char *s = getenv("CNNC_TEST_EVAL_DELAY_MS");
+    long ms = s ? strtol(s, NULL, 10) : 0;
+    if (ms > 0) nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+}
+
 int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions *o, EvalResult *r, Error *e)
 {
     const Value *in = &g->vals[g->input];
@@ -151,6 +160,7 @@ int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions
         r->correct += count_correct(g, n);
         r->total += n;
         r->batches++;
+        test_eval_delay();
     }
     dataloader_free(&dl);
     if (interrupted) return EVAL_INTERRUPTED;

@@ -4,6 +4,8 @@
 #  1. SIGTERM mid-epoch writes a checkpoint, says so, exits 143; --resume ends with the
 #     uninterrupted run's model file, the --history CSV has each epoch once (the
 #     uninterrupted run's rows), and the automatic checkpoint is gone after it
+#     SIGINT during an epoch's test pass: the checkpoint is at the epoch's end, and the
+#     resumed run repeats the test pass and prints the epoch's line as the uninterrupted run
 #  2. SIGINT and SIGTERM during the final validation: the model file is written (the
 #     uninterrupted run's), the message says so, exit 130 and 143
 #  3. a resume into a new --history file has every epoch; a run that fails before its first
@@ -52,6 +54,27 @@ grep -q "^cnnc: terminated (SIGTERM): checkpoint written to $ck (epoch [0-9]*, b
 cmp -s "$tmp/ref.st" "$tmp/t.st" || fail "the model file after SIGTERM and --resume differs from the uninterrupted run's"
 cmp -s "$tmp/ref.csv" "$tmp/t.csv" || fail "the history after SIGTERM and --resume: '$(cat "$tmp/t.csv")', uninterrupted: '$(cat "$tmp/ref.csv")'"
 [ -f "$ck" ] && fail "the automatic checkpoint was left after the resumed run succeeded"
+
+# 1b. SIGINT during an epoch's test pass (after the checkpoint at the epoch's last batch):
+#     the checkpoint is at the epoch's end and the resumed run repeats the test pass
+CNNC_TEST_EVAL_DELAY_MS=3000 run_bg "$tmp/tiny.cnn" --train --seed 7 --threads 2 -o "$tmp/e.st" --history "$tmp/e.csv" \
+    --checkpoint "$tmp/e.ckpt" --checkpoint-every 11 >"$tmp/e.log" 2>"$tmp/e.err"
+pid=$!
+n=0
+while [ $n -lt 12000 ] && [ ! -f "$tmp/e.ckpt" ]; do sleep 0.01; n=$((n + 1)); done
+sleep 0.3
+kill -INT $pid
+wait $pid
+rc=$?
+[ "$rc" = 130 ] && grep -q "^cnnc: interrupted: checkpoint written to $tmp/e.ckpt (epoch 1, batch 11 of 11); continue" "$tmp/e.err" \
+    || fail "SIGINT during the test pass: status $rc, '$(cat "$tmp/e.err")'"
+grep -q '^Epoch' "$tmp/e.log" && fail "SIGINT during the test pass: an epoch line was printed"
+"$CNNC" "$tmp/tiny.cnn" --train --threads 2 -o "$tmp/e.st" --history "$tmp/e.csv" --resume "$tmp/e.ckpt" >"$tmp/e2.log" 2>"$tmp/e2.err" \
+    || fail "--resume after SIGINT during the test pass: $(cat "$tmp/e2.err")"
+cmp -s "$tmp/ref.st" "$tmp/e.st" || fail "the model file after SIGINT during the test pass and --resume differs"
+cmp -s "$tmp/ref.csv" "$tmp/e.csv" || fail "the history after SIGINT during the test pass: '$(cat "$tmp/e.csv")'"
+[ "$(grep '^Epoch 1/3' "$tmp/e2.log")" = "$(grep '^Epoch 1/3' "$tmp/ref.log")" ] \
+    || fail "the resumed epoch 1 line is '$(grep '^Epoch 1/3' "$tmp/e2.log")'"
 
 # 2. SIGINT and SIGTERM during the final validation (a pause before it lets the signal land there)
 for sig in INT TERM; do
