@@ -13,10 +13,18 @@ EXTRA_DIST += tests/e2e/test_train.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
+# the zoo (models/*.cnn): read as PyTorch, against torchvision (passes today); compiled by
+# cnnc, against PyTorch: expected to fail until issue 13's language (parameterised models,
+# forward blocks, BatchNorm2d...) lands; an unexpected pass fails `make check`, so take them
+# out of XFAIL_TESTS then
+TESTS += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py
+XFAIL_TESTS = tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py
+EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py \
+	tests/parity/cnn_torch.py
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
-EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py
+EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py
 CLEANFILES += bench/bench_cnnc
 bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
