@@ -61,6 +61,8 @@ struct Ctx {
 Val  *eval(Ctx *c, const AstNode *n);
 Val  *val_new(Ctx *c, ValKind k, const AstNode *at);
 const char *val_what(const Val *v);     /* "an integer", "a string", "a Conv2d layer" */
+/* Python's truth of a value (0, "", None, [] are false). */
+int   val_truth(const Val *v);
 
 void     scope_set(Ctx *c, Scope *s, const char *name, Val *v, const AstNode *def);
 Binding *scope_find(Scope *s, const char *name, int walk_parents);
