@@ -29,6 +29,7 @@ const char *val_what(const Val *v)
     case VAL_LIST: return "a list";
     case VAL_TUPLE: return "a tuple";
     case VAL_OBJ: return v->what;
+    case VAL_TENSOR: return "a tensor";
     }
     return "a value";
 }
@@ -69,7 +70,7 @@ static const char *plain_name(const Ctx *c, const char *name)
 }
 
 /* An operand of a condition: a name may hold a layer here (`self.downsample is None`). */
-static Val *eval_operand(Ctx *c, const AstNode *n)
+Val *eval_cond(Ctx *c, const AstNode *n)
 {
     if (n->kind == A_NAME) {
         Binding *b = scope_find(c->scope, plain_name(c, n->str), 1);
@@ -259,7 +260,7 @@ int val_truth(const Val *v)
     case VAL_STR: return v->s[0] != 0;
     case VAL_NONE: return 0;
     case VAL_LIST: case VAL_TUPLE: return v->n != 0;
-    case VAL_OBJ: return 1;
+    case VAL_OBJ: case VAL_TENSOR: return 1;
     }
     return 0;
 }
@@ -287,9 +288,9 @@ static const char *cmp_text(int op)
 
 static Val *eval_cmp(Ctx *c, const AstNode *n)
 {
-    Val *a = eval_operand(c, n->kids[0]);
+    Val *a = eval_cond(c, n->kids[0]);
     if (!a) return NULL;
-    Val *b = eval_operand(c, n->kids[1]);
+    Val *b = eval_cond(c, n->kids[1]);
     if (!b) return NULL;
     int op = n->op, r;
     if (op == 'i' || op == 'I') {
@@ -378,18 +379,18 @@ Val *eval(Ctx *c, const AstNode *n)
     case A_CALL:
         return c->call(c, n);
     case A_TERNARY: {                           /* only the branch taken is evaluated */
-        Val *cond = eval_operand(c, n->kids[1]);
+        Val *cond = eval_cond(c, n->kids[1]);
         if (!cond) return NULL;
         return eval(c, n->kids[val_truth(cond) ? 0 : 2]);
     }
     case A_BOOLOP: {                            /* Python's: the deciding operand */
-        Val *a = eval_operand(c, n->kids[0]);
+        Val *a = eval_cond(c, n->kids[0]);
         if (!a) return NULL;
         if (val_truth(a) == (n->op == '|')) return a;
-        return eval_operand(c, n->kids[1]);
+        return eval_cond(c, n->kids[1]);
     }
     case A_NOT: {
-        Val *a = eval_operand(c, n->kids[0]);
+        Val *a = eval_cond(c, n->kids[0]);
         return a ? bool_val(c, n, !val_truth(a)) : NULL;
     }
     case A_CMP:

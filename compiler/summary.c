@@ -158,7 +158,7 @@ void print_model_summary(FILE *f, const Program *p, const Graph *g, const PlanSt
     long long fb = model_file_bytes(p, g, p->classes, p->nclasses);
     commas((long)fb, num, sizeof num);
     fprintf(f, "Model file: %s bytes (%.2f MiB)%s\n", num, (double)fb / 1048576.0,
-            p->nclasses || p->layers[p->nlayers - 1].out_ndim != 1 ? "" : ", plus the class names, which come from the data folders");
+            p->nclasses || p->out_ndim != 1 ? "" : ", plus the class names, which come from the data folders");
     fprintf(f, "%s memory plan at batch %d: %.2f MiB\n", training ? "Training" : "Forward-pass", batch,
             (double)plan_total_bytes(st) / 1048576.0);
     fprintf(f, "  activations      %9.2f MiB (%.2f MiB without sharing buffers)\n",
