@@ -40,7 +40,12 @@ typedef struct OpDef {
     X(cross_entropy_backward)       \
     X(add)                          \
     X(adam)                         \
-    X(sgd)
+    X(sgd)                          \
+    /* h-norm (issue 13): batchnorm.c; inputs x [, weight, bias] [, running_mean, \
+     * running_var, num_batches_tracked] -> y, save_mean, save_invstd */ \
+    X(batchnorm2d)                  \
+    X(batchnorm1d)                  \
+    X(batchnorm_backward)
 
 #define CN_OP_ENUM(name) OP_##name,
 typedef enum { CN_OPS(CN_OP_ENUM) OP_COUNT } OpId;

@@ -185,6 +185,14 @@ typedef struct SgdHyper {
 void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
                 const SgdHyper *h, int64_t step);
 
+/* batchnorm.c: x[N,C,L] -> y, with the statistics used in mean, invstd[C]; w, b NULL when
+ * affine=False, rmean, rvar, nbt NULL without running statistics (see the file's top) */
+void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                       float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                       double momentum, int momentum_none, double eps);
+void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                        const float *invstd, const float *w, int N, int C, int L, int batch_stats);
+
 /* common.c: helpers shared by the op rows. */
 
 /* For shape rules: checks that n has between lo and hi inputs. */

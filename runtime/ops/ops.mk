@@ -32,3 +32,8 @@ check_PROGRAMS += tests/ops/test_adam
 TESTS += tests/ops/test_adam
 check_PROGRAMS += tests/ops/test_sgd
 TESTS += tests/ops/test_sgd
+
+# h-norm (issue 13): BatchNorm, the pools, the general convolution
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c
+check_PROGRAMS += tests/ops/test_batchnorm
+TESTS += tests/ops/test_batchnorm
