@@ -62,4 +62,17 @@ extern const OpDef *const op_table[OP_COUNT];
  * rule), or -1 when the window does not fit. */
 int window_out_size(int n, int k, int s, int p);
 
+/* A 2-d window's geometry from Attrs (graph.h): each pair where set, else the square
+ * field; dilation 1 when unset. */
+typedef struct Window2d { int kh, kw, sh, sw, ph, pw, dh, dw; } Window2d;
+Window2d attrs_window(const Attrs *a);
+/* PyTorch's output size with dilation d and ceil_mode (a last window must start inside
+ * the input or its left padding), or -1 when the window does not fit. */
+int window_out_size_ex(int n, int k, int s, int p, int d, int ceil_mode);
+/* Whether a conv2d's attributes are those the original kernels take (square kernel,
+ * stride and padding, no dilation, one group, zero padding): only those fuse. */
+int conv2d_attrs_plain(const Attrs *a);
+/* Whether a maxpool2d's attributes are plain (square, no dilation, no ceil_mode). */
+int maxpool2d_attrs_plain(const Attrs *a);
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../graph.h"
+#include "../ops.h"
 #include "../rng.h"
 
 #include "../multiversion.h"     /* CN_MULTIVERSION: hot loops for AVX-512, AVX2 and x86-64 */
@@ -184,6 +185,14 @@ typedef struct SgdHyper {
 } SgdHyper;
 void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
                 const SgdHyper *h, int64_t step);
+
+/* conv2d_general.c: conv2d with groups G (C and O multiples of G; w[O, C/G, kh, kw]),
+ * dilation, non-square window k and 'zeros' or 'reflect' padding (reflect set); Ho, Wo by
+ * window_out_size_ex (ops.h). x[N,C,H,W], y[N,O,Ho,Wo]. */
+typedef struct ConvGeneral { int N, C, H, W, O, G, Ho, Wo, reflect; Window2d k; } ConvGeneral;
+void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w);
+void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x);
 
 /* batchnorm.c: x[N,C,L] -> y, with the statistics used in mean, invstd[C]; w, b NULL when
  * affine=False, rmean, rvar, nbt NULL without running statistics (see the file's top) */

@@ -34,6 +34,8 @@ check_PROGRAMS += tests/ops/test_sgd
 TESTS += tests/ops/test_sgd
 
 # h-norm (issue 13): BatchNorm, the pools, the general convolution
-libcnnrt_a_SOURCES += runtime/ops/batchnorm.c
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c
 check_PROGRAMS += tests/ops/test_batchnorm
 TESTS += tests/ops/test_batchnorm
+check_PROGRAMS += tests/ops/test_conv2d_general
+TESTS += tests/ops/test_conv2d_general
