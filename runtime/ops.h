@@ -45,7 +45,13 @@ typedef struct OpDef {
      * running_var, num_batches_tracked] -> y, save_mean, save_invstd */ \
     X(batchnorm2d)                  \
     X(batchnorm1d)                  \
-    X(batchnorm_backward)
+    X(batchnorm_backward)           \
+    X(avgpool2d)                    \
+    X(avgpool2d_backward)           \
+    X(adaptive_avgpool2d)           \
+    X(adaptive_avgpool2d_backward)  \
+    X(adaptive_maxpool2d)           \
+    X(adaptive_maxpool2d_backward)
 
 #define CN_OP_ENUM(name) OP_##name,
 typedef enum { CN_OPS(CN_OP_ENUM) OP_COUNT } OpId;
