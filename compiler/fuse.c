@@ -79,10 +79,11 @@ int fuse_graph(Graph *g, Error *e)
     for (int i = 0; i < n0; i++) {
         Node *c = &g->nodes[i];
         if (c->op != OP_conv2d || c->phase != PHASE_FORWARD || place[i] != i) continue;
+        if (!conv2d_attrs_plain(&c->a)) continue;        /* the fused kernels take the plain ones alone */
         int r = sole_user(g, c->out[0]);
         if (r < 0 || g->nodes[r].op != OP_relu) continue;
         int m = sole_user(g, g->nodes[r].out[0]);
-        if (m < 0 || g->nodes[m].op != OP_maxpool2d) continue;
+        if (m < 0 || g->nodes[m].op != OP_maxpool2d || !maxpool2d_attrs_plain(&g->nodes[m].a)) continue;
         Node conv = *c, pool = g->nodes[m];
         Attrs a = conv.a;
         a.pool_kernel = pool.a.kernel;

@@ -32,3 +32,17 @@ check_PROGRAMS += tests/ops/test_adam
 TESTS += tests/ops/test_adam
 check_PROGRAMS += tests/ops/test_sgd
 TESTS += tests/ops/test_sgd
+
+# h-norm (issue 13): BatchNorm, the pools, the general convolution
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/avgpool2d.c \
+	runtime/ops/adaptive_pool2d.c
+check_PROGRAMS += tests/ops/test_batchnorm
+TESTS += tests/ops/test_batchnorm
+check_PROGRAMS += tests/ops/test_conv2d_general
+TESTS += tests/ops/test_conv2d_general
+check_PROGRAMS += tests/ops/test_avgpool2d
+TESTS += tests/ops/test_avgpool2d
+check_PROGRAMS += tests/ops/test_adaptive_pool2d
+TESTS += tests/ops/test_adaptive_pool2d
+check_PROGRAMS += tests/ops/test_maxpool2d_general
+TESTS += tests/ops/test_maxpool2d_general
