@@ -5,6 +5,8 @@ libcnnrt_a_SOURCES += \
 	runtime/ops/maxpool2d.c runtime/ops/dropout.c runtime/ops/flatten.c \
 	runtime/ops/cross_entropy.c runtime/ops/add.c \
 	runtime/ops/adam.c runtime/ops/sgd.c
+libcnnrt_a_SOURCES += runtime/ops/activations.c runtime/ops/softmax.c runtime/ops/nll_loss.c runtime/ops/cat.c \
+	runtime/ops/dropout2d.c
 
 # tests/ops/: one test per op file, each against a direct double-precision reference
 EXTRA_DIST += tests/ops/testgraph.h
@@ -46,3 +48,7 @@ check_PROGRAMS += tests/ops/test_adaptive_pool2d
 TESTS += tests/ops/test_adaptive_pool2d
 check_PROGRAMS += tests/ops/test_maxpool2d_general
 TESTS += tests/ops/test_maxpool2d_general
+check_PROGRAMS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
+	tests/ops/test_dropout2d
+TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
+	tests/ops/test_dropout2d
