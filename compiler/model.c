@@ -216,7 +216,7 @@ static int mod_entry(Ctx *c, Program *p, const char *key, const char *type, int 
     ModuleEntry *e = &p->mods[p->nmods];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", key);
-    e->type_name = type;
+    snprintf(e->type_name, sizeof e->type_name, "%s", type);
     e->depth = depth;
     e->layer = layer;
     e->first = p->nlayers;

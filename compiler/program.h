@@ -71,7 +71,7 @@ typedef struct Step {
  * itself left out): containers (Sequential, blocks) and layers, with full names. */
 typedef struct ModuleEntry {
     char        name[96];       /* "layer1.0.conv1" */
-    const char *type_name;      /* "Conv2d", "Sequential", "BasicBlock" */
+    char        type_name[64];  /* "Conv2d", "Sequential", "BasicBlock" */
     int         depth;          /* 1 for the entry model's attributes */
     int         layer;          /* Program.layers index, -1 for a container */
     int         first, end;     /* the layers below it: [first, end) */
