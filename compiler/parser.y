@@ -47,6 +47,8 @@ typedef struct ParseCtx {
     int      prev2_tok;         /* and the one before it */
     int      prev_line;         /* and its line */
     int      floordiv_line;     /* last line where '//' was read as floor division */
+    int      brackets;          /* ( and [ open: an `if` inside is Python's a if c else b */
+    int      joined_line;       /* the line a `\` joined to the one before */
     int      last_line, last_col; /* end of the last token: where "end of file" points */
 } ParseCtx;
 }
