@@ -71,6 +71,11 @@ typedef struct Attrs {
     int   count_include_pad;            /* AvgPool2d: 1 is PyTorch's default; set it */
     int   out_hw[2];                    /* AdaptiveAvgPool2d, AdaptiveMaxPool2d: output H x W */
     int   track_running_stats;          /* batchnorm_backward: set by batchnorm's backward rule */
+    /* activations, cat/slice (issue 13) */
+    double alpha;                       /* leaky_relu: negative_slope (LeakyReLU's default 0.01
+                                         * is the lowering's to set); elu: alpha (1.0) */
+    int   approximate;                  /* gelu: 0 = 'none' (erf), 1 = 'tanh' */
+    int   start, count;                 /* slice: dim 1's entries [start, start + count) */
 } Attrs;
 
 enum { PADDING_ZEROS = 0, PADDING_REFLECT = 1 };

@@ -51,7 +51,42 @@ typedef struct OpDef {
     X(adaptive_avgpool2d)           \
     X(adaptive_avgpool2d_backward)  \
     X(adaptive_maxpool2d)           \
-    X(adaptive_maxpool2d_backward)
+    X(adaptive_maxpool2d_backward)  \
+    /* issue 13: activations (activations.c: x -> y; _backward: dy, x (y for sigmoid, \
+     * tanh) -> dx; Attrs alpha, approximate) */ \
+    X(leaky_relu)                   \
+    X(leaky_relu_backward)          \
+    X(elu)                          \
+    X(elu_backward)                 \
+    X(gelu)                         \
+    X(gelu_backward)                \
+    X(silu)                         \
+    X(silu_backward)                \
+    X(sigmoid)                      \
+    X(sigmoid_backward)             \
+    X(tanh)                         \
+    X(tanh_backward)                \
+    X(relu6)                        \
+    X(relu6_backward)               \
+    X(hardswish)                    \
+    X(hardswish_backward)           \
+    X(hardsigmoid)                  \
+    X(hardsigmoid_backward)         \
+    /* softmax.c: over dim 1; _backward: dy, y -> dx */ \
+    X(softmax)                      \
+    X(softmax_backward)             \
+    X(log_softmax)                  \
+    X(log_softmax_backward)         \
+    /* nll_loss.c: logp[N,K], labels[N] -> loss[1]; the root, like cross_entropy */ \
+    X(nll_loss)                     \
+    X(nll_loss_backward)            \
+    /* cat.c: cat(x0, ..., xk) over dim 1; slice(x) = x[:, start:start+count]; Attrs start, count */ \
+    X(cat)                          \
+    X(slice)                        \
+    X(slice_backward)               \
+    /* dropout2d.c: x -> y, mask[N,C]; Attrs p */ \
+    X(dropout2d)                    \
+    X(dropout2d_backward)
 
 #define CN_OP_ENUM(name) OP_##name,
 typedef enum { CN_OPS(CN_OP_ENUM) OP_COUNT } OpId;

@@ -172,6 +172,36 @@ void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *l
 /* add.c: y[n] = a + b */
 void add_forward(float *y, const float *a, const float *b, size_t n);
 
+/* activations.c: y[n] = f(x) and dx[n] = dy * f'(s), s = x (y for sigmoid and tanh:
+ * activation_backward_reads_result), torch 1.13's formulas; alpha: LeakyReLU's
+ * negative_slope, ELU's alpha (ignored by the others) */
+typedef enum {
+    ACT_LEAKY_RELU, ACT_ELU, ACT_GELU, ACT_GELU_TANH, ACT_SILU, ACT_SIGMOID, ACT_TANH,
+    ACT_RELU6, ACT_HARDSWISH, ACT_HARDSIGMOID
+} Activation;
+void activation_forward(Activation kind, float *y, const float *x, size_t n, float alpha);
+void activation_backward(Activation kind, float *dx, const float *dy, const float *s, size_t n, float alpha);
+int  activation_backward_reads_result(Activation kind);
+
+/* softmax.c: y = softmax (log_form: log_softmax) of x[N,C,inner] over C; backward from y */
+void softmax_forward(float *y, const float *x, int N, int C, size_t inner, int log_form);
+void softmax_backward(float *dx, const float *dy, const float *y, int N, int C, size_t inner, int log_form);
+
+/* nll_loss.c: -mean_i logp[i][labels[i]] (NaN for a label outside [0, K));
+ * dlogp = -1/N at each row's label, 0 elsewhere (a bad label's row NaN) */
+float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K);
+void  nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K);
+
+/* cat.c: y[n] = x_0[n] ++ ... ++ x_{nx-1}[n], block[i] elements of elem bytes per item;
+ * slice: y[n] = x[n][offset, offset + block) of items of `item` elements */
+void cat_forward(void *y, const void *const *x, const size_t *block, int nx, int N, size_t elem);
+void slice_forward(void *y, const void *x, size_t item, size_t offset, size_t block, int N, size_t elem);
+
+/* dropout2d.c: mask[NC] = 0 with probability p, else 1/(1-p), one rng_uniform per channel
+ * in order; y = x * its channel's mask (plane floats a channel); dx = dy * mask */
+void dropout2d_forward(float *y, float *mask, const float *x, size_t NC, size_t plane, double p, Rng *rng);
+void dropout2d_backward(float *dx, const float *dy, const float *mask, size_t NC, size_t plane);
+
 /* adam.c: one torch.optim.Adam (1.13, single-tensor, amsgrad=False) step t >= 1 over n
  * elements, in place. grad is not modified. */
 typedef struct AdamHyper {
