@@ -52,3 +52,6 @@ check_PROGRAMS += tests/ops/test_adaptive_pool2d
 TESTS += tests/ops/test_adaptive_pool2d
 check_PROGRAMS += tests/ops/test_maxpool2d_general
 TESTS += tests/ops/test_maxpool2d_general
+# PyTorch parity of the ops above, through tests/parity/op_check (skipped without torch)
+TESTS += tests/parity/test_norm_torch.py
+EXTRA_DIST += tests/parity/test_norm_torch.py
