@@ -55,3 +55,6 @@ TESTS += tests/ops/test_maxpool2d_general
 # PyTorch parity of the ops above, through tests/parity/op_check (skipped without torch)
 TESTS += tests/parity/test_norm_torch.py
 EXTRA_DIST += tests/parity/test_norm_torch.py
+# conv2d (grouped, non-square) -> batchnorm2d -> avgpool2d autodiffed, planned and run
+check_PROGRAMS += tests/graph/test_norm_graph
+TESTS += tests/graph/test_norm_graph
