@@ -10,12 +10,17 @@
  * it. Every entry of every gradient (Wc, bc, gamma, beta, Wl, bl, x) is checked against
  * central differences of the same network in double (BatchNorm with batch statistics), the
  * running statistics and num_batches_tracked after two steps against the double ones, and
- * an eval-mode forward against the network normalised with those running statistics. */
+ * an eval-mode forward against the network normalised with those running statistics.
+ * Then compiler/fuse.c's fold_batchnorm on an inference graph conv2d -> batchnorm2d ->
+ * relu -> maxpool2d (with and without the conv's bias, and BatchNorm without affine):
+ * one batchnorm_fold and one fused conv2d_relu_maxpool2d left, the same outputs as the
+ * unfolded graph within 1e-5. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/autodiff.h"
+#include "compiler/fuse.h"
 #include "compiler/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
@@ -107,8 +112,92 @@ static int apply(Graph *g, int op, const int *in, int nin, const Attrs *a)
     return g->nodes[n].out[0];
 }
 
+/* conv2d(3x3, padding 1) -> batchnorm2d -> relu -> maxpool2d(2), planned and bound, its
+ * parameters and buffers filled from seed; folded (and fused) when fold is set */
+static Graph *inference_graph(int bias, int affine, int fold, int *out)
+{
+    Graph *g = graph_new();
+    g->max_batch = g->batch = 2;
+    int sx[4] = { 2, 3, 8, 6 }, sw[4] = { 5, 3, 3, 3 }, so[1] = { 5 }, one[1] = { 1 };
+    int x = graph_value(g, "x", VK_INPUT, DT_F32, 4, sx, 1);
+    int in_c[3] = { x, graph_value(g, "conv.weight", VK_PARAM, DT_F32, 4, sw, 0),
+                    bias ? graph_value(g, "conv.bias", VK_PARAM, DT_F32, 1, so, 0) : -1 };
+    g->input = x;
+    Attrs ca = { 0 };
+    ca.kernel = 3, ca.stride = 1, ca.padding = 1;
+    int c = apply(g, OP_conv2d, in_c, bias ? 3 : 2, &ca);
+    int in_b[6] = { c }, nb = 1;
+    if (affine) {
+        in_b[nb++] = graph_value(g, "bn.weight", VK_PARAM, DT_F32, 1, so, 0);
+        in_b[nb++] = graph_value(g, "bn.bias", VK_PARAM, DT_F32, 1, so, 0);
+    }
+    in_b[nb++] = graph_value(g, "bn.running_mean", VK_BUFFER, DT_F32, 1, so, 0);
+    in_b[nb++] = graph_value(g, "bn.running_var", VK_BUFFER, DT_F32, 1, so, 0);
+    in_b[nb++] = graph_value(g, "bn.num_batches_tracked", VK_BUFFER, DT_I64, 0, one, 0);
+    Attrs ba = { 0 };
+    ba.eps = 1e-3, ba.momentum = 0.1;
+    int b = apply(g, OP_batchnorm2d, in_b, nb, &ba);
+    int r = apply(g, OP_relu, &b, 1, NULL);
+    Attrs pa = { 0 };
+    pa.kernel = 2, pa.stride = 2;
+    int y = apply(g, OP_maxpool2d, &r, 1, &pa);
+    g->logits = y;
+    g->vals[y].keep = 1;
+    Error e;
+    if (fold) {
+        CHECK(fold_batchnorm(g, &e) == 1, "one conv2d -> batchnorm2d folded");
+        CHECK(fuse_graph(g, &e) == 1, "the folded conv2d fuses with relu and maxpool2d");
+    }
+    PlanStats st;
+    plan_memory(g, &st);
+    graph_bind(g);
+    Rng rng;
+    rng_seed(&rng, 99);
+    for (int i = 0; i < g->nvals; i++) {
+        Value *v = &g->vals[i];
+        if (v->kind != VK_PARAM && v->kind != VK_BUFFER && v->kind != VK_INPUT) continue;
+        if (v->dtype == DT_I64) continue;
+        int positive = strstr(v->name, "running_var") || strstr(v->name, "bn.weight");
+        for (size_t k = 0; k < value_numel(v); k++)
+            vf32(g, i)[k] = positive ? 0.5f + rng_uniform(&rng) : 2 * rng_uniform(&rng) - 1;
+    }
+    *out = g->logits;
+    return g;
+}
+
+static void fold_matches(int bias, int affine)
+{
+    int y0, y1;
+    Graph *g0 = inference_graph(bias, affine, 0, &y0), *g1 = inference_graph(bias, affine, 1, &y1);
+    int folds = 0, bns = 0, fused = 0;
+    for (int i = 0; i < g1->nnodes; i++) {
+        folds += g1->nodes[i].op == OP_batchnorm_fold;
+        bns += g1->nodes[i].op == OP_batchnorm2d;
+        fused += g1->nodes[i].op == OP_conv2d_relu_maxpool2d;
+    }
+    CHECK(folds == 1 && bns == 0 && fused == 1, "folded graph: %d batchnorm_fold, %d batchnorm2d, %d fused", folds,
+          bns, fused);
+    g0->training = g1->training = 0;
+    exec_run(g0, PHASE_FORWARD);
+    exec_run(g1, PHASE_FORWARD);
+    size_t n = value_numel(&g0->vals[y0]), bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = vf32(g1, y1)[i], b = vf32(g0, y0)[i], err = fabs(a - b);
+        if (!(err <= 1e-5 + 1e-5 * fabs(b))) bad++;
+        if (err > worst) worst = err;
+    }
+    CHECK(n == value_numel(&g1->vals[y1]) && bad == 0, "folded outputs (bias %d, affine %d): %zu of %zu off, worst %g",
+          bias, affine, bad, n, worst);
+    graph_free(g0);
+    graph_free(g1);
+}
+
 int main(void)
 {
+    fold_matches(1, 1);
+    fold_matches(0, 1);
+    fold_matches(1, 0);
     Graph *g = graph_new();
     g->max_batch = g->batch = N;
     g->cur_phase = PHASE_FORWARD;
