@@ -321,7 +321,7 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     }
     g->vals[g->loss].keep = 1;
     g->vals[g->probs].keep = 1;
-    if (!o->no_fuse && fuse_graph(g, &le) < 0) {
+    if (!o->no_fuse && ((!o->training && fold_batchnorm(g, &le) < 0) || fuse_graph(g, &le) < 0)) {
         err_set(e, "%s: error: %s", p->path, le.msg);
         graph_free(g);
         return NULL;
@@ -343,7 +343,7 @@ Graph *lower_forward(const Program *p, int batch, int height, int width, Error *
     Error le;
     Graph *g = lower_layers(p, batch, height, width, e);
     if (!g) return NULL;
-    if (fuse_graph(g, &le) < 0) {
+    if (fold_batchnorm(g, &le) < 0 || fuse_graph(g, &le) < 0) {
         err_set(e, "%s: error: %s", p->path, le.msg);
         graph_free(g);
         return NULL;

@@ -51,7 +51,8 @@ typedef struct OpDef {
     X(adaptive_avgpool2d)           \
     X(adaptive_avgpool2d_backward)  \
     X(adaptive_maxpool2d)           \
-    X(adaptive_maxpool2d_backward) \
+    X(adaptive_maxpool2d_backward)  \
+    X(batchnorm_fold)               \
     /* issue 13: activations (activations.c: x -> y; _backward: dy, x (y for sigmoid, \
      * tanh) -> dx; Attrs alpha, approximate) */ \
     X(leaky_relu)                   \

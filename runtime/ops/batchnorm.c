@@ -268,3 +268,43 @@ static void backward_run(Graph *g, const Node *n)
 }
 
 const OpDef op_batchnorm_backward = { "batchnorm_backward", backward_infer, backward_run, NULL };
+
+/* w2[O,...] = w * s, b2[O] = (b - running_mean) * s + beta with s = gamma / sqrt(running_var
+ * + eps) per output channel (in double): the convolution whose output equals eval-mode
+ * batchnorm(conv(x, w, b)). gamma, beta, b may be NULL (1, 0, 0). */
+void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *rmean, const float *rvar, int O, size_t per_out, double eps)
+{
+    for (int o = 0; o < O; o++) {
+        double s = (gamma ? gamma[o] : 1.0) / sqrt((double)rvar[o] + eps);
+        for (size_t i = 0; i < per_out; i++) w2[(size_t)o * per_out + i] = (float)(w[(size_t)o * per_out + i] * s);
+        b2[o] = (float)(((b ? b[o] : 0.0) - rmean[o]) * s + (beta ? beta[o] : 0.0));
+    }
+}
+
+/* batchnorm_fold(w, running_mean, running_var [, gamma, beta] [, b]) -> w2 (w's shape),
+ * b2[O]: 3 to 6 inputs (4: with b; 5: with gamma, beta; 6: both). Attrs eps. Added by
+ * compiler/fuse.c's fold_batchnorm for graphs that only infer; no backward. */
+static int fold_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 3, 6, e) < 0 || op_expect(g, n, 0, "the weight", DT_F32, 0, e) < 0) return -1;
+    const Value *w = &g->vals[n->in[0]];
+    int O = w->shape[0];
+    for (int i = 1; i < n->nin; i++)
+        if (g->vals[n->in[i]].dtype != DT_F32 || value_numel(&g->vals[n->in[i]]) != (size_t)O)
+            return err_set(e, "batchnorm_fold expects input %d as %d float32 values", i, O);
+    graph_output(g, n, DT_F32, w->ndim, w->shape, 0);
+    graph_output(g, n, DT_F32, 1, &O, 0);
+    return 0;
+}
+
+static void fold_run(Graph *g, const Node *n)
+{
+    const Value *w = &g->vals[n->in[0]];
+    int affine = n->nin >= 5, bias = n->nin == 4 || n->nin == 6;
+    batchnorm_fold(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->in[0]), bias ? vf32(g, n->in[n->nin - 1]) : NULL,
+                   affine ? vf32(g, n->in[3]) : NULL, affine ? vf32(g, n->in[4]) : NULL, vf32(g, n->in[1]),
+                   vf32(g, n->in[2]), w->shape[0], value_item_numel(w), n->a.eps);
+}
+
+const OpDef op_batchnorm_fold = { "batchnorm_fold", fold_infer, fold_run, NULL };

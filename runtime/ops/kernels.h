@@ -245,6 +245,10 @@ void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, con
                        double momentum, int momentum_none, double eps);
 void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
                         const float *invstd, const float *w, int N, int C, int L, int batch_stats);
+/* eval-mode BatchNorm folded into the convolution before it: w2 = w * s, b2 = (b - rmean)
+ * * s + beta, s = gamma / sqrt(rvar + eps); per_out floats of w per output channel */
+void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *rmean, const float *rvar, int O, size_t per_out, double eps);
 
 /* common.c: helpers shared by the op rows. */
 
