@@ -6,7 +6,8 @@ libcnnfront_a_SOURCES += \
 	compiler/eval.c compiler/eval.h \
 	compiler/builtins.c compiler/builtins.h \
 	compiler/transform_calls.c compiler/transform_calls.h \
-	compiler/layers.c compiler/layers.h \
+	compiler/layers.c compiler/layers.h compiler/module.h \
+	compiler/model.c compiler/forward.c \
 	compiler/check.c compiler/check.h
 # the lexer includes the parser's token header: generate it first
 BUILT_SOURCES += compiler/parser.h

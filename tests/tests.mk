@@ -5,6 +5,9 @@ TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse t
 	tests/graph/test_parallel
 tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
+# a graph with branches: residual adds, cat, values read twice (issue 13)
+check_PROGRAMS += tests/graph/test_residual
+TESTS += tests/graph/test_residual
 check_PROGRAMS += tests/checkpoint/test_history
 TESTS += tests/checkpoint/test_history
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh
@@ -13,6 +16,10 @@ EXTRA_DIST += tests/e2e/test_train.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
+# one op at a time against torch.nn.functional (the case list is in the .py)
+check_PROGRAMS += tests/parity/op_check
+TESTS += tests/parity/test_ops_torch.py
+EXTRA_DIST += tests/parity/test_ops_torch.py
 # the zoo (models/*.cnn): read as PyTorch, against torchvision (passes today); compiled by
 # cnnc, against PyTorch: expected to fail until issue 13's language (parameterised models,
 # forward blocks, BatchNorm2d...) lands; an unexpected pass fails `make check`, so take them
