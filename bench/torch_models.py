@@ -96,3 +96,24 @@ MODELS = {"sea": (ClassificationCNN, (3, 100, 100), 5),
           "lenet5": (LeNet5, (1, 28, 28), 10),
           "resnet18": (resnet18, (3, 224, 224), 1000),
           "mobilenet_v2": (mobilenet_v2, (3, 224, 224), 1000)}
+
+
+def macs(name):
+    """multiply-accumulates of one image's forward pass through MODELS[name]: its Conv2d
+    (out elements x in_channels / groups x kernel area) and Linear layers, the usual count"""
+    import torch
+    ctor, shape, _ = MODELS[name]
+    model, total = ctor().eval(), [0]
+
+    def hook(m, inputs, out):
+        if isinstance(m, nn.Conv2d):
+            total[0] += out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.Linear):
+            total[0] += out.numel() * m.in_features
+
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.register_forward_hook(hook)
+    with torch.no_grad():
+        model(torch.zeros(1, *shape))
+    return total[0]

@@ -20,12 +20,9 @@ EXTRA_DIST += tests/parity/test_parity.py
 check_PROGRAMS += tests/parity/op_check
 TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
-# the zoo (models/*.cnn): read as PyTorch, against torchvision (passes today); compiled by
-# cnnc, against PyTorch: expected to fail until issue 13's language (parameterised models,
-# forward blocks, BatchNorm2d...) lands; an unexpected pass fails `make check`, so take them
-# out of XFAIL_TESTS then
+# the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,
+# against torchvision (keys both ways, --predict) and PyTorch (3 Adam steps of fashion_resnet)
 TESTS += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py
-XFAIL_TESTS = tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py
 EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py \
 	tests/parity/cnn_torch.py
 

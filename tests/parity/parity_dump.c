@@ -59,12 +59,15 @@ static void add(Out *o, const char *prefix, const char *name, StDType dt, const 
     t->data = copy;
 }
 
-/* --init: lower for inference, initialise with seed 1, write the model file */
+/* --init: lower the forward graph unfused, initialise with seed 1, write the model file.
+ * Unfused, because init_parameters finds BatchNorm's values through its batchnorm nodes,
+ * which the inference graph's BatchNorm folding replaces (those values would get random
+ * weights and a running_var of 0); --train initialises an unfolded training graph. */
 static int write_init(const char *model, const char *out)
 {
     Program p;
     if (check_file(model, NULL, &p, stderr) < 0) return 1;
-    LowerOptions lo = { .batch = 1, .training = 0 };
+    LowerOptions lo = { .batch = 1, .training = 0, .no_fuse = 1 };
     Error e;
     Graph *g = lower_program(&p, &lo, &e);
     if (!g) {

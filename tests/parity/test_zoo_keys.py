@@ -3,7 +3,7 @@
 torchvision's resnet18() and mobilenet_v2(), both ways.
 
 cnnc to torchvision: parity_dump --init writes the model file cnnc starts training from
-(model_save of the freshly initialised graph); torchvision's module must load it strictly
+(model_save of the freshly initialised, unfused graph); torchvision's module must load it strictly
 (every key, no more, each shape), with num_batches_tracked as int64, BatchNorm initialised
 as PyTorch does (weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0)
 and every convolution's and Linear's weight inside PyTorch's default bound 1/sqrt(fan_in).
