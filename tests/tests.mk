@@ -22,8 +22,8 @@ TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
 # the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,
 # against torchvision (keys both ways, --predict) and PyTorch (3 Adam steps of fashion_resnet)
-TESTS += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py
-EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_resnet.py \
+TESTS += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_zoo.py
+EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_zoo.py \
 	tests/parity/cnn_torch.py
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test

@@ -3,7 +3,7 @@
  * optimizer steps the state it starts from ("init." for the first, "weights.S." after: every
  * parameter and buffer, such as BatchNorm's running statistics, under its state_dict key),
  * the batch, the logits, the loss and the gradients ("grad.S."); and the state after the
- * three steps ("final."). test_parity.py and test_parity_resnet.py replay it in PyTorch.
+ * three steps ("final."). test_parity.py and test_parity_zoo.py replay it in PyTorch.
  * Dropout is forced off.
  * With --init it writes the model file cnnc would start training from (the freshly
  * initialised parameters and buffers, through model_save) and nothing else:

@@ -7,7 +7,7 @@ bench/torch_models.py's FashionResNet and LeNet5 (which the benchmarks and the p
 use), and, loaded strictly with the reference's weights and BatchNorm buffers (made
 nontrivial), the same logits in eval mode and in training mode (Dropout off), with the same
 running statistics after the training-mode pass. This checks the files themselves; whether
-cnnc compiles them to the same numbers is test_zoo_keys.py's and test_parity_resnet.py's job.
+cnnc compiles them to the same numbers is test_zoo_keys.py's and test_parity_zoo.py's job.
 Skipped (exit 77) where /usr/bin/python3 has no torch or torchvision."""
 import os
 import sys

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""tests/parity/test_parity_resnet.py: cnnc against PyTorch on a residual BatchNorm model,
-models/fashion_resnet.cnn (the BasicBlock's `out + x`, BatchNorm2d in training mode), over
-three Adam steps on the same weights and batches.
+"""tests/parity/test_parity_zoo.py: cnnc against PyTorch on the zoo's trainable models over
+three Adam steps on the same weights and batches: models/fashion_resnet.cnn (a residual
+BatchNorm model: the BasicBlock's `out + x`, BatchNorm2d in training mode) and
+models/lenet5.cnn (Tanh, AvgPool2d).
 
 parity_dump runs cnnc's graph for the file (Dropout off) and writes each step's starting
 state (parameters and BatchNorm buffers under their state_dict keys), batch, logits, loss
-and gradients, and the state after the steps. Here bench/torch_models.py's FashionResNet
-(whose keys test_zoo_torch.py holds to the .cnn file) loads each step's state strictly,
+and gradients, and the state after the steps. Here bench/torch_models.py's FashionResNet or
+LeNet5 (whose keys test_zoo_torch.py holds to the .cnn files) loads each step's state strictly,
 recomputes the step in training mode and must agree to 1e-4 relative (max |cnnc - torch| /
 max |torch| per tensor): the logits, the loss, the gradient of every parameter, and the
 BatchNorm buffers the step leaves (running_mean and running_var updated with momentum 0.1
@@ -28,7 +29,7 @@ try:
     import torch.nn as nn
     import torch.optim as optim
 except ImportError:
-    print("test_parity_resnet: skipped, no torch for this python")
+    print("test_parity_zoo: skipped, no torch for this python")
     sys.exit(77)
 
 top_srcdir = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -36,7 +37,7 @@ top_builddir = os.environ.get("top_builddir", top_srcdir)
 sys.path.insert(0, os.path.join(top_srcdir, "tests", "data"))
 sys.path.insert(0, os.path.join(top_srcdir, "bench"))
 from safetensors_io import load_file  # noqa: E402
-from torch_models import FashionResNet  # noqa: E402
+from torch_models import FashionResNet, LeNet5  # noqa: E402
 
 STEPS = 3
 failures = 0
@@ -65,25 +66,23 @@ def state(t, prefix):
     return {k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)}
 
 
-def main():
+def check_model(name, model):
+    """parity_dump on models/NAME.cnn, replayed in model"""
     global failures, checks
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "parity.safetensors")
         subprocess.run([os.path.join(top_builddir, "tests", "parity", "parity_dump"),
-                        os.path.join(top_srcdir, "models", "fashion_resnet.cnn"), out], check=True)
+                        os.path.join(top_srcdir, "models", name + ".cnn"), out], check=True)
         t = load_file(out)
-    model = FashionResNet(dropout=None)
-    buffers = [name for name, _ in model.named_buffers()]
+    buffers = [b for b, _ in model.named_buffers()]
     criterion = nn.CrossEntropyLoss()
     init = state(t, "init.")
-    for name in buffers:
-        if name.endswith("num_batches_tracked"):
+    for b in buffers:
+        if b.endswith("num_batches_tracked"):
             checks += 1
-            if init.get(name) is None or init[name].dtype != torch.int64:
+            if init.get(b) is None or init[b].dtype != torch.int64:
                 failures += 1
-                print(f"FAIL {name}: {init[name].dtype if name in init else 'absent'} in cnnc's dump, "
+                print(f"FAIL {name}: {b}: {init[b].dtype if b in init else 'absent'} in cnnc's dump, "
                       "PyTorch saves it as int64")
     for step in range(STEPS):
         start = state(t, "init." if step == 0 else f"weights.{step}.")
@@ -95,29 +94,36 @@ def main():
         logits = model(x)
         loss = criterion(logits, y)
         loss.backward()
-        close(f"step {step}: logits", t[f"logits.{step}"], logits)
-        close(f"step {step}: loss", t[f"loss.{step}"], loss.reshape(1))
-        for name, p in model.named_parameters():
-            close(f"step {step}: grad of {name}", t.get(f"grad.{step}.{name}"), p.grad)
-        for name, b in model.named_buffers():
-            if name.endswith("num_batches_tracked"):
+        close(f"{name} step {step}: logits", t[f"logits.{step}"], logits)
+        close(f"{name} step {step}: loss", t[f"loss.{step}"], loss.reshape(1))
+        for key, p in model.named_parameters():
+            close(f"{name} step {step}: grad of {key}", t.get(f"grad.{step}.{key}"), p.grad)
+        for key, b in model.named_buffers():
+            if key.endswith("num_batches_tracked"):
                 checks += 1
-                if after.get(name) is None or after[name].long().item() != b.item():
+                if after.get(key) is None or after[key].long().item() != b.item():
                     failures += 1
-                    print(f"FAIL step {step}: {name} is {after.get(name)}, PyTorch's {b.item()}")
+                    print(f"FAIL {name} step {step}: {key} is {after.get(key)}, PyTorch's {b.item()}")
             else:
-                close(f"step {step}: {name} after the step", after.get(name), b)
+                close(f"{name} step {step}: {key} after the step", after.get(key), b)
 
     model.load_state_dict(init, strict=True)
     opt = optim.Adam(model.parameters(), lr=0.001)
     for step in range(STEPS):
-        for name, p in model.named_parameters():
-            p.grad = t[f"grad.{step}.{name}"].clone()
+        for key, p in model.named_parameters():
+            p.grad = t[f"grad.{step}.{key}"].clone()
         opt.step()
     final = state(t, "final.")
-    for name, p in model.named_parameters():
-        close("after 3 Adam steps: " + name, final.get(name), p)
-    print(f"test_parity_resnet: {checks} checks, {failures} failed")
+    for key, p in model.named_parameters():
+        close(f"{name} after 3 Adam steps: {key}", final.get(key), p)
+
+
+def main():
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    check_model("fashion_resnet", FashionResNet(dropout=None))
+    check_model("lenet5", LeNet5())
+    print(f"test_parity_zoo: {checks} checks, {failures} failed")
     return 1 if failures else 0
 
 
