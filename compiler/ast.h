@@ -37,7 +37,8 @@ typedef enum {
     A_ASSIGN,   /* str: target, name_loc; kids[0]: value */
     A_INPUT,    /* kids[0]: the shape expression */
     A_MODEL,    /* str: model name, name_loc; kids: body (A_INPUT, A_ASSIGN, A_FORWARD);
-                   op 'P' with aux: its parameters (A_NAME, or A_KWARG with a default) */
+                   op 'P' with aux: its parameters (A_NAME, or A_KWARG with a default);
+                   op 'S': `model NAME(params) = expr`, kids[0] the expression */
     A_FORWARD,  /* str: "forward", name_loc; aux: its parameters (A_NAME); kids: statements */
     A_RETURN,   /* kids[0]: the value */
     A_IF,       /* kids[0]: condition, kids[1]: A_BLOCK then, kids[2]: A_BLOCK else (optional) */

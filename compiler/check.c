@@ -142,7 +142,7 @@ static int declare_models(Ctx *c, Check *k, const Ast *ast)
         const AstNode *st = ast->stmts[i];
         if (st->kind != A_MODEL) continue;
         if (!first) first = st;
-        if (!first_plain && st->op != 'P') first_plain = st;
+        if (!first_plain && !st->op) first_plain = st;
         Binding *b = scope_find(&c->globals, st->str, 0);
         if (b) {
             char where[512];
@@ -157,7 +157,7 @@ static int declare_models(Ctx *c, Check *k, const Ast *ast)
         v->obj = (void *)st;
         scope_set(c, &c->globals, st->str, v, st);
         c->globals.b[c->globals.n - 1].used = 1;
-        if (!has_input(st)) continue;
+        if (st->op == 'S' || !has_input(st)) continue;
         if (k->model) {
             char where[512];
             diag_error(c->diag, st->name_loc, "a file declares one entry model (the one with "

@@ -74,6 +74,10 @@ Val *eval_cond(Ctx *c, const AstNode *n)
 {
     if (n->kind == A_NAME) {
         Binding *b = scope_find(c->scope, plain_name(c, n->str), 1);
+        if (b && b->val->kind == VAL_OBJ && b->val->obj_kind == OBJ_TRAINING)
+            return diag_error(c->diag, n->loc, "%s is known only when the model runs; a "
+                              "condition is decided when it is checked (Dropout and BatchNorm "
+                              "follow the mode by themselves)", n->str), NULL;
         if (b && b->val->kind == VAL_OBJ) {
             b->used = 1;
             Val *v = val_new(c, VAL_OBJ, n);

@@ -17,5 +17,5 @@ AM_YFLAGS += -Wno-yacc
 # golden tests of the parser and checker (tests/parse/run_golden.sh says how they work)
 check_PROGRAMS += tests/parse/check_driver
 tests_parse_check_driver_SOURCES = tests/parse/check_driver.c
-TESTS += tests/parse/run_golden.sh
-EXTRA_DIST += tests/parse/run_golden.sh tests/parse/valid tests/parse/errors tests/parse/models
+TESTS += tests/parse/run_golden.sh tests/parse/test_graph_outputs.sh
+EXTRA_DIST += tests/parse/run_golden.sh tests/parse/test_graph_outputs.sh tests/parse/valid tests/parse/errors tests/parse/models

@@ -32,10 +32,25 @@ static int param(Graph *g, const Layer *L, const char *what, ValueKind kind, DTy
     return v;
 }
 
+/* Layer i with its window pairs filled from the square fields where a program built by
+ * hand (tests) set only those, groups and dilation 1 where unset. */
+static Layer layer_at(const Program *p, int i)
+{
+    Layer L = p->layers[i];
+    if (!L.kernel_hw[0] && !L.kernel_hw[1]) L.kernel_hw[0] = L.kernel_hw[1] = L.kernel;
+    if (!L.stride_hw[0] && !L.stride_hw[1]) L.stride_hw[0] = L.stride_hw[1] = L.stride;
+    if (!L.padding_hw[0] && !L.padding_hw[1]) L.padding_hw[0] = L.padding_hw[1] = L.padding;
+    for (int k = 0; k < 2; k++)
+        if (!L.dilation[k]) L.dilation[k] = 1;
+    if (!L.groups) L.groups = 1;
+    return L;
+}
+
 /* The values of layer i, made on first use. */
 static void layer_params(Graph *g, const Program *p, Params *ps, int i)
 {
-    const Layer *L = &p->layers[i];
+    Layer Li = layer_at(p, i);
+    const Layer *L = &Li;
     int *v = ps->v[i];
     if (ps->made[i]) return;
     ps->made[i] = 1;
@@ -81,7 +96,8 @@ static void window_attrs(Attrs *a, const Layer *L)
 /* Adds the nodes of layer i after value x; returns the layer's output value. */
 static int lower_layer(Graph *g, const Program *p, Params *ps, int i, int x, Error *e)
 {
-    const Layer *L = &p->layers[i];
+    Layer Li = layer_at(p, i);
+    const Layer *L = &Li;
     const int *pv = ps->v[i];
     Attrs a = { 0 };
     switch (L->kind) {
@@ -225,9 +241,37 @@ static void stamp(Graph *g, const Step *st)
     snprintf(g->cur_label, sizeof g->cur_label, "%s", st->label);
 }
 
-/* The input value and every step after it; g->input and g->logits set. NULL with e set. */
-static Graph *lower_layers(const Program *p, int batch, int height, int width, Error *e)
+/* A program built without steps (by hand, in tests) is the chain of its layers. */
+static Program chain_steps(const Program *p, Step **owned)
 {
+    Program c = *p;
+    *owned = NULL;
+    if (p->nsteps > 0 || p->nlayers == 0) return c;
+    Step *st = xcalloc((size_t)p->nlayers + 1, sizeof *st);
+    st[0].kind = S_INPUT;
+    for (int i = 0; i < p->nlayers; i++) {
+        Step *s = &st[i + 1];
+        s->kind = S_LAYER;
+        s->layer = i;
+        s->in[0] = i;
+        s->nin = 1;
+        s->loc = p->layers[i].loc;
+        snprintf(s->label, sizeof s->label, "%s", p->layers[i].key);
+        s->out_ndim = p->layers[i].out_ndim;
+        memcpy(s->out_shape, p->layers[i].out_shape, sizeof s->out_shape);
+    }
+    c.steps = *owned = st;
+    c.nsteps = p->nlayers + 1;
+    c.output = p->nlayers;
+    return c;
+}
+
+/* The input value and every step after it; g->input and g->logits set. NULL with e set. */
+static Graph *lower_layers(const Program *prog, int batch, int height, int width, Error *e)
+{
+    Step *owned;
+    Program chained = chain_steps(prog, &owned);
+    const Program *p = &chained;
     Graph *g = graph_new();
     Error le;
     g->max_batch = g->batch = batch;
@@ -271,6 +315,7 @@ static Graph *lower_layers(const Program *p, int batch, int height, int width, E
             free(val);
             free(ps.v);
             free(ps.made);
+            free(owned);
             graph_free(g);
             return NULL;
         }
@@ -282,6 +327,7 @@ static Graph *lower_layers(const Program *p, int batch, int height, int width, E
     free(val);
     free(ps.v);
     free(ps.made);
+    free(owned);
     g->logits = x;
     g->vals[x].keep = 1;
     return g;
@@ -299,8 +345,9 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     g->cur_col = p->loss_loc.col;
     snprintf(g->cur_label, sizeof g->cur_label, "criterion");
     int in[2] = { g->logits, g->label };
-    const Step *out = &p->steps[p->output];
-    LayerKind last = out->kind == S_LAYER ? p->layers[out->layer].kind : L_IDENTITY;
+    LayerKind last = L_IDENTITY;        /* the kind of the layer giving the output */
+    if (p->nsteps && p->steps[p->output].kind == S_LAYER) last = p->layers[p->steps[p->output].layer].kind;
+    else if (!p->nsteps && p->nlayers) last = p->layers[p->nlayers - 1].kind;
     int ce = graph_add(g, p->nll_loss ? OP_nll_loss : OP_cross_entropy, in, 2, NULL, &le);
     if (ce < 0) {
         err_set(e, "%s: error: %s: %s", p->path, p->nll_loss ? "NLLLoss" : "CrossEntropyLoss",

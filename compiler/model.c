@@ -140,7 +140,7 @@ Val *block_call(Ctx *c, const AstNode *call, const AstNode *model)
     if (!c->in_model)
         return diag_error(c->diag, call->loc, "%s is a model block; use it as a layer inside "
                           "another model", model->str), NULL;
-    for (int k = 0; k < model->nkids; k++)
+    for (int k = 0; k < model->nkids && model->op != 'S'; k++)
         if (model->kids[k]->kind == A_INPUT)
             return diag_error(c->diag, call->name_loc, "%s declares an input, so it is the entry "
                               "model, not a block; remove its input to use it as a layer",
@@ -177,6 +177,22 @@ Val *block_call(Ctx *c, const AstNode *call, const AstNode *model)
         sc->b[sc->n - 1].used = 1;
     }
     c->scope = saved;
+    if (model->op == 'S') {             /* model NAME(params) = Sequential(...) */
+        sc->parent = &c->globals;
+        int saved_in = c->in_model;
+        c->scope = sc;
+        c->in_model = 1;
+        ms->block_depth++;
+        Val *v = eval(c, model->kids[0]);
+        ms->block_depth--;
+        c->scope = saved;
+        c->in_model = saved_in;
+        if (!v) return NULL;
+        if (v->kind != VAL_OBJ || v->obj_kind != OBJ_MODULE)
+            return diag_error(c->diag, model->kids[0]->loc, "model %s(...) = ... must give a "
+                              "layer or Sequential, got %s", model->str, val_what(v)), NULL;
+        return v;
+    }
     Module *m = arena_alloc(&c->arena, sizeof *m);
     m->call = call;
     ms->block_depth++;
@@ -288,7 +304,7 @@ int model_check(Ctx *c, const AstNode *model, Program *p)
     snprintf(p->model_name, sizeof p->model_name, "%s", model->str);
     p->model_loc = model->loc;
     if (model->name_loc.line == model->loc.line) p->model_loc.end_col = model->name_loc.end_col;
-    if (model->op == 'P')
+    if (model->op)
         return diag_error(c->diag, model->name_loc, "the entry model %s (the one that declares "
                           "input) takes no parameters", model->str);
 

@@ -3,6 +3,7 @@
  *
  *   file    := { stmt | ';' }
  *   stmt    := 'model' NAME [ '(' [params] ')' ] '{' { mstmt | ';' } '}'  |  NAME '=' expr
+ *            | 'model' NAME '(' [params] ')' '=' expr      (a module built from its parameters)
  *   params  := NAME ['=' expr] { ',' NAME ['=' expr] } [',']
  *   mstmt   := 'input' ['='] expr  |  NAME '=' expr  |  NAME '(' [names] ')' '{' fbody '}'
  *                                          (NAME may be self.NAME; the last form: forward)
@@ -170,6 +171,12 @@ stmt
           $$->str = $2->str; $$->name_loc = $2->loc;
           ast_set_aux($$, $4);
           $$->op = 'P';         /* parameterised: a block, called like a layer */
+      }
+    | TOK_MODEL TOK_NAME '(' params ')' '=' expr {
+          $$ = node1(ctx, A_MODEL, &@$, $7, NULL);
+          $$->str = $2->str; $$->name_loc = $2->loc;
+          ast_set_aux($$, $4);
+          $$->op = 'S';         /* a function of its parameters returning a module */
       }
     | TOK_NAME '=' expr {
           $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);

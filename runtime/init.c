@@ -41,6 +41,17 @@ static void init_batchnorm(Graph *g, char *done)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
+        if (n->op == OP_batchnorm_fold) {
+            /* BatchNorm folded into a convolution (compiler/fuse.c): w, running_mean,
+             * running_var [, weight, bias] [, the conv's bias] */
+            double fill[5] = { 0, 0, 1, 1, 0 };
+            for (int k = 1; k < n->nin && k < 5; k++) {
+                if (n->nin == 4 && k == 3) break;       /* the conv's bias: drawn as usual */
+                fill_const(&g->vals[n->in[k]], fill[k]);
+                done[n->in[k]] = 1;
+            }
+            continue;
+        }
         if (n->op != OP_batchnorm2d && n->op != OP_batchnorm1d) continue;
         /* x [, weight, bias] [, running_mean, running_var, num_batches_tracked] */
         double fill[6] = { 0, 1, 0, 0, 1, 0 };

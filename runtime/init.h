@@ -9,7 +9,7 @@
  * +-1/sqrt(fan_in) with fan_in = shape[1] * kernel area; every "<layer>.bias" gets uniform
  * in +-1/sqrt(fan_in) of its layer's weight. Parameters are visited in creation order
  * (weight, then bias, layer by layer, as PyTorch constructs them), from one generator.
- * The inputs of batchnorm nodes draw nothing: weight 1, bias 0, running_mean 0,
+ * The inputs of batchnorm nodes (and BatchNorm's inputs of batchnorm_fold) draw nothing: weight 1, bias 0, running_mean 0,
  * running_var 1, num_batches_tracked 0. */
 void init_parameters(Graph *g, uint64_t seed);
 

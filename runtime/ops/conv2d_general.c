@@ -28,9 +28,86 @@ static int *tap_map(int out, int n, int k, int s, int p, int d, int reflect)
     return map;
 }
 
+/* Column tap tj reads input column ow*s + off for ow in [lo, hi) (inside the input:
+ * contiguous when s is 1, so the loops vectorise); outside that range the tap map says
+ * (-1, or the reflected column). */
+typedef struct Cols { int lo, hi, off; } Cols;
+
+static Cols *col_ranges(int Wo, int W, int kw, int s, int p, int d)
+{
+    Cols *r = xmalloc((size_t)kw * sizeof *r);
+    for (int t = 0; t < kw; t++) {
+        int off = t * d - p, lo = off >= 0 ? 0 : (-off + s - 1) / s, hi = W - 1 - off >= 0 ? (W - 1 - off) / s + 1 : 0;
+        if (hi > Wo) hi = Wo;
+        if (lo > hi) lo = hi;
+        r[t] = (Cols){ lo, hi, off };
+    }
+    return r;
+}
+
+/* ar[ow] += wv * row[column of ow under the tap], every ow of Wo */
+CN_MULTIVERSION
+static void taps_forward(double *ar, const float *row, const float *wrow, int kw, const Cols *cr, const int *cols,
+                         int Wo, int s)
+{
+    for (int tj = 0; tj < kw; tj++) {
+        double wv = wrow[tj];
+        const int *cm = cols + tj * Wo;
+        int lo = cr[tj].lo, hi = cr[tj].hi;
+        const float *r = row + cr[tj].off;
+        for (int ow = 0; ow < lo; ow++)
+            if (cm[ow] >= 0) ar[ow] += wv * row[cm[ow]];
+        if (s == 1)
+            for (int ow = lo; ow < hi; ow++) ar[ow] += wv * r[ow];
+        else
+            for (int ow = lo; ow < hi; ow++) ar[ow] += wv * r[(size_t)ow * s];
+        for (int ow = hi; ow < Wo; ow++)
+            if (cm[ow] >= 0) ar[ow] += wv * row[cm[ow]];
+    }
+}
+
+/* ar[column of ow under the tap] += wv * dr[ow] */
+CN_MULTIVERSION
+static void taps_input(double *ar, const float *dr, const float *wrow, int kw, const Cols *cr, const int *cols, int Wo,
+                       int s)
+{
+    for (int tj = 0; tj < kw; tj++) {
+        double wv = wrow[tj];
+        const int *cm = cols + tj * Wo;
+        int lo = cr[tj].lo, hi = cr[tj].hi;
+        double *a = ar + cr[tj].off;
+        for (int ow = 0; ow < lo; ow++)
+            if (cm[ow] >= 0) ar[cm[ow]] += wv * dr[ow];
+        if (s == 1)
+            for (int ow = lo; ow < hi; ow++) a[ow] += wv * dr[ow];
+        else
+            for (int ow = lo; ow < hi; ow++) a[(size_t)ow * s] += wv * dr[ow];
+        for (int ow = hi; ow < Wo; ow++)
+            if (cm[ow] >= 0) ar[cm[ow]] += wv * dr[ow];
+    }
+}
+
+/* sum over ow of dr[ow] * row[column of ow under the tap] */
+CN_MULTIVERSION
+static double tap_weight(const float *dr, const float *row, Cols cr, const int *cm, int Wo, int s)
+{
+    double sum = 0;
+    const float *r = row + cr.off;
+    for (int ow = 0; ow < cr.lo; ow++)
+        if (cm[ow] >= 0) sum += (double)dr[ow] * row[cm[ow]];
+    if (s == 1)
+        for (int ow = cr.lo; ow < cr.hi; ow++) sum += (double)dr[ow] * r[ow];
+    else
+        for (int ow = cr.lo; ow < cr.hi; ow++) sum += (double)dr[ow] * r[(size_t)ow * s];
+    for (int ow = cr.hi; ow < Wo; ow++)
+        if (cm[ow] >= 0) sum += (double)dr[ow] * row[cm[ow]];
+    return sum;
+}
+
 typedef struct Job {
     const ConvGeneral *c;
     const int *rows, *cols;     /* tap maps: kh x Ho and kw x Wo */
+    const Cols *cr;             /* the column taps' inside ranges */
     float *out, *out2;
     const float *a, *b, *w;
 } Job;
@@ -52,14 +129,8 @@ static void forward_share(void *ctx, int t, int T)
                 for (int oh = 0; oh < Ho; oh++) {
                     int ih = j->rows[i * Ho + oh];
                     if (ih < 0) continue;
-                    const float *row = xp + (size_t)ih * c->W;
-                    double *ar = acc + (size_t)oh * Wo;
-                    for (int tj = 0; tj < kw; tj++) {
-                        double wv = wp[i * kw + tj];
-                        const int *cm = j->cols + tj * Wo;
-                        for (int ow = 0; ow < Wo; ow++)
-                            if (cm[ow] >= 0) ar[ow] += wv * row[cm[ow]];
-                    }
+                    taps_forward(acc + (size_t)oh * Wo, xp + (size_t)ih * c->W, wp + i * kw, kw, j->cr, j->cols, Wo,
+                                 c->k.sw);
                 }
         }
         float *yp = j->out + plane * P;
@@ -78,10 +149,12 @@ void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, cons
 {
     int *rows = tap_map(c->Ho, c->H, c->k.kh, c->k.sh, c->k.ph, c->k.dh, c->reflect);
     int *cols = tap_map(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw, c->reflect);
-    Job j = { c, rows, cols, y, NULL, x, b, w };
+    Cols *cr = col_ranges(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw);
+    Job j = { c, rows, cols, cr, y, NULL, x, b, w };
     par_run(threads_for(c), forward_share, &j);
     free(rows);
     free(cols);
+    free(cr);
 }
 
 static void input_share(void *ctx, int t, int T)
@@ -104,14 +177,8 @@ static void input_share(void *ctx, int t, int T)
                     for (int oh = 0; oh < Ho; oh++) {
                         int ih = j->rows[i * Ho + oh];
                         if (ih < 0) continue;
-                        double *ar = ap + (size_t)ih * c->W;
-                        const float *dr = dyp + (size_t)oh * Wo;
-                        for (int tj = 0; tj < kw; tj++) {
-                            double wv = wp[i * kw + tj];
-                            const int *cm = j->cols + tj * Wo;
-                            for (int ow = 0; ow < Wo; ow++)
-                                if (cm[ow] >= 0) ar[cm[ow]] += wv * dr[ow];
-                        }
+                        taps_input(ap + (size_t)ih * c->W, dyp + (size_t)oh * Wo, wp + i * kw, kw, j->cr, j->cols, Wo,
+                                   c->k.sw);
                     }
             }
         }
@@ -126,10 +193,12 @@ void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float 
 {
     int *rows = tap_map(c->Ho, c->H, c->k.kh, c->k.sh, c->k.ph, c->k.dh, c->reflect);
     int *cols = tap_map(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw, c->reflect);
-    Job j = { c, rows, cols, dx, NULL, dy, NULL, w };
+    Cols *cr = col_ranges(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw);
+    Job j = { c, rows, cols, cr, dx, NULL, dy, NULL, w };
     par_run(threads_for(c), input_share, &j);
     free(rows);
     free(cols);
+    free(cr);
 }
 
 static void weight_share(void *ctx, int t, int T)
@@ -159,9 +228,7 @@ static void weight_share(void *ctx, int t, int T)
                         for (int oh = 0; oh < Ho; oh++) {
                             int ih = j->rows[i * Ho + oh];
                             if (ih < 0) continue;
-                            const float *row = xp + (size_t)ih * c->W, *dr = dyp + (size_t)oh * Wo;
-                            for (int ow = 0; ow < Wo; ow++)
-                                if (cm[ow] >= 0) s += (double)dr[ow] * row[cm[ow]];
+                            s += tap_weight(dyp + (size_t)oh * Wo, xp + (size_t)ih * c->W, j->cr[tj], cm, Wo, c->k.sw);
                         }
                     }
                     j->out[(((size_t)o * Cg + ci) * kh + i) * kw + tj] = (float)s;
@@ -175,8 +242,10 @@ void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, 
 {
     int *rows = tap_map(c->Ho, c->H, c->k.kh, c->k.sh, c->k.ph, c->k.dh, c->reflect);
     int *cols = tap_map(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw, c->reflect);
-    Job j = { c, rows, cols, dw, db, dy, x, NULL };
+    Cols *cr = col_ranges(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw);
+    Job j = { c, rows, cols, cr, dw, db, dy, x, NULL };
     par_run(threads_for(c), weight_share, &j);
     free(rows);
     free(cols);
+    free(cr);
 }

@@ -193,8 +193,37 @@ static void fold_matches(int bias, int affine)
     graph_free(g1);
 }
 
+/* init_parameters gives a folded graph PyTorch's BatchNorm init too (weight 1, bias 0,
+ * running_mean 0, running_var 1), and every value as the unfolded graph */
+static void init_after_fold(void)
+{
+    int y0, y1;
+    Graph *g0 = inference_graph(1, 1, 0, &y0), *g1 = inference_graph(1, 1, 1, &y1);
+    init_parameters(g0, 7);
+    init_parameters(g1, 7);
+    int compared = 0;
+    for (int i = 0; i < g0->nvals; i++) {
+        const Value *a = &g0->vals[i];
+        if (a->kind != VK_PARAM && a->kind != VK_BUFFER) continue;
+        for (int j = 0; j < g1->nvals; j++)
+            if (!strcmp(g1->vals[j].name, a->name)) {
+                CHECK(memcmp(a->data, g1->vals[j].data, value_bytes(a)) == 0, "%s initialised alike when folded",
+                      a->name);
+                compared++;
+            }
+    }
+    CHECK(compared == 7, "7 parameters and buffers compared, %d", compared);
+    for (int j = 0; j < g1->nvals; j++) {
+        if (!strcmp(g1->vals[j].name, "bn.running_var")) CHECK(vf32(g1, j)[0] == 1, "folded running_var is 1");
+        if (!strcmp(g1->vals[j].name, "bn.weight")) CHECK(vf32(g1, j)[4] == 1, "folded bn.weight is 1");
+    }
+    graph_free(g0);
+    graph_free(g1);
+}
+
 int main(void)
 {
+    init_after_fold();
     fold_matches(1, 1);
     fold_matches(0, 1);
     fold_matches(1, 0);
