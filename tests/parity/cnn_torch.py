@@ -5,7 +5,8 @@ blocks through Python itself, so test_zoo_torch.py can hold each file to the nn.
 claims to be (torchvision's resnet18 and mobilenet_v2, bench/torch_models.py's classes)
 without cnnc: same state_dict keys and shapes, same outputs. It is no second front end:
 it reads only the subset the zoo's files use (model blocks with arguments, attribute
-assignments in Python syntax, `input [C, H, W]`, a forward block whose lines are Python),
+assignments in Python syntax, `input [C, H, W]`, a forward block whose lines are Python,
+`model NAME(params) = expression`),
 and it trusts Python to reject what it does not understand.
 
     build(path) -> (nn.Module of the entry model, its input shape)"""
@@ -97,6 +98,10 @@ def build(path):
         text = _strip_comments(f.read())
     env = dict(LAYERS, F=F, torch=torch, nn=nn)
     entry = None
+    for m in re.finditer(r"\bmodel\s+(\w+)\s*\(([^)]*)\)\s*=", text):   # a module built from its parameters
+        end = text.find("\nmodel", m.end())
+        expr = text[m.end():end if end >= 0 else len(text)].strip()
+        exec(f"def {m.group(1)}({m.group(2)}):\n    return ({expr})", env)
     for m in re.finditer(r"\bmodel\s+(\w+)\s*(?:\(([^)]*)\))?\s*{", text):
         body, _ = _block(text, m.end() - 1)
         cls, shape = _module_class(m.group(1), m.group(2) or "", body, env)

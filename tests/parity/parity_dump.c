@@ -59,10 +59,8 @@ static void add(Out *o, const char *prefix, const char *name, StDType dt, const 
     t->data = copy;
 }
 
-/* --init: lower the forward graph unfused, initialise with seed 1, write the model file.
- * Unfused, because init_parameters finds BatchNorm's values through its batchnorm nodes,
- * which the inference graph's BatchNorm folding replaces (those values would get random
- * weights and a running_var of 0); --train initialises an unfolded training graph. */
+/* --init: lower the forward graph unfused (as --train's graph is: no BatchNorm folded),
+ * initialise with seed 1, write the model file */
 static int write_init(const char *model, const char *out)
 {
     Program p;
