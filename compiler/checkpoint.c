@@ -15,14 +15,14 @@
 int checkpoint_save(const char *path, const Graph *g, const char *source, const TrainState *ts, Error *e)
 {
     int n = 0;
-    for (int i = 0; i < g->nvals; i++) n += g->vals[i].kind == VK_PARAM || g->vals[i].kind == VK_STATE;
+    for (int i = 0; i < g->nvals; i++) n += model_value_saved(&g->vals[i]) || g->vals[i].kind == VK_STATE;
     StTensor *t = xcalloc(n ? (size_t)n : 1, sizeof *t);
     int k = 0;
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM && v->kind != VK_STATE) continue;
+        if (!model_value_saved(v) && v->kind != VK_STATE) continue;
         t[k].name = v->name;
-        t[k].dtype = ST_F32;
+        t[k].dtype = model_value_st_dtype(v);
         t[k].ndim = v->ndim;
         for (int d = 0; d < v->ndim; d++) t[k].shape[d] = v->shape[d];
         t[k].data = v->data;

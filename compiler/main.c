@@ -319,7 +319,7 @@ static int run(const Args *a, const Program *p)
                       .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
                       .cache_bytes = (size_t)a->cache_mb << 20 };
     if (a->action == A_PREVIEW) return run_preview(a, p, &ro);
-    int fmap = p->layers[p->nlayers - 1].out_ndim != 1;    /* ends with a feature map: no loss */
+    int fmap = p->out_ndim != 1;    /* ends with a feature map: no loss */
     int planning = a->action == A_CHECK || a->action == A_SUMMARY || a->action == A_DUMP;
     int training = !fmap && (a->action == A_TRAIN || (planning && p->opt.kind != OPT_NONE));
     LowerOptions lo = { .batch = max_batch(p, a->action), .training = training };

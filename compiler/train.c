@@ -53,8 +53,7 @@ static int open_one(const Program *p, const DatasetDecl *d, const RunOptions *o,
 
 static int out_features(const Program *p)
 {
-    const Layer *L = &p->layers[p->nlayers - 1];
-    return L->out_ndim == 1 ? L->out_shape[0] : -1;
+    return p->out_ndim == 1 ? p->out_shape[0] : -1;
 }
 
 static int check_classes(const Program *p, const Dataset *ds, const char *what, Error *e)
