@@ -41,6 +41,18 @@ typedef struct OpDef {
     X(add)                          \
     X(adam)                         \
     X(sgd)                          \
+    /* h-norm (issue 13): batchnorm.c; inputs x [, weight, bias] [, running_mean, \
+     * running_var, num_batches_tracked] -> y, save_mean, save_invstd */ \
+    X(batchnorm2d)                  \
+    X(batchnorm1d)                  \
+    X(batchnorm_backward)           \
+    X(avgpool2d)                    \
+    X(avgpool2d_backward)           \
+    X(adaptive_avgpool2d)           \
+    X(adaptive_avgpool2d_backward)  \
+    X(adaptive_maxpool2d)           \
+    X(adaptive_maxpool2d_backward)  \
+    X(batchnorm_fold)               \
     /* issue 13: activations (activations.c: x -> y; _backward: dy, x (y for sigmoid, \
      * tanh) -> dx; Attrs alpha, approximate) */ \
     X(leaky_relu)                   \
@@ -91,5 +103,18 @@ extern const OpDef *const op_table[OP_COUNT];
  * the output size of a window of size k, stride s, padding p over n (PyTorch's floor
  * rule), or -1 when the window does not fit. */
 int window_out_size(int n, int k, int s, int p);
+
+/* A 2-d window's geometry from Attrs (graph.h): each pair where set, else the square
+ * field; dilation 1 when unset. */
+typedef struct Window2d { int kh, kw, sh, sw, ph, pw, dh, dw; } Window2d;
+Window2d attrs_window(const Attrs *a);
+/* PyTorch's output size with dilation d and ceil_mode (a last window must start inside
+ * the input or its left padding), or -1 when the window does not fit. */
+int window_out_size_ex(int n, int k, int s, int p, int d, int ceil_mode);
+/* Whether a conv2d's attributes are those the original kernels take (square kernel,
+ * stride and padding, no dilation, one group, zero padding): only those fuse. */
+int conv2d_attrs_plain(const Attrs *a);
+/* Whether a maxpool2d's attributes are plain (square, no dilation, no ceil_mode). */
+int maxpool2d_attrs_plain(const Attrs *a);
 
 #endif

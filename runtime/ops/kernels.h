@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../graph.h"
+#include "../ops.h"
 #include "../rng.h"
 
 #include "../multiversion.h"     /* CN_MULTIVERSION: hot loops for AVX-512, AVX2 and x86-64 */
@@ -150,6 +151,9 @@ void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
  * passes no gradient). */
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu);
+/* Any window (pairs, dilation; Ho x Wo with or without ceil_mode), PyTorch's scan */
+void maxpool2d_general_forward(float *y, int32_t *argmax, const float *x, int N, int C, int H, int W, int Ho, int Wo,
+                               Window2d k);
 /* dx[N,C,H,W] = scatter-add of dy[N,C,Ho,Wo] at argmax */
 void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                         int N, int C, int H, int W, int Ho, int Wo);
@@ -214,6 +218,37 @@ typedef struct SgdHyper {
 } SgdHyper;
 void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
                 const SgdHyper *h, int64_t step);
+
+/* conv2d_general.c: conv2d with groups G (C and O multiples of G; w[O, C/G, kh, kw]),
+ * dilation, non-square window k and 'zeros' or 'reflect' padding (reflect set); Ho, Wo by
+ * window_out_size_ex (ops.h). x[N,C,H,W], y[N,O,Ho,Wo]. */
+typedef struct ConvGeneral { int N, C, H, W, O, G, Ho, Wo, reflect; Window2d k; } ConvGeneral;
+void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w);
+void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x);
+
+/* avgpool2d.c: x[N,C,H,W] -> y[N,C,Ho,Wo], k's stride and padding (dilation ignored) */
+void avgpool2d_forward(float *y, const float *x, int N, int C, int H, int W, int Ho, int Wo, Window2d k,
+                       int count_include_pad);
+void avgpool2d_backward(float *dx, const float *dy, int N, int C, int H, int W, int Ho, int Wo, Window2d k,
+                        int count_include_pad);
+/* adaptive_pool2d.c: PyTorch's adaptive windows of x[N,C,H,W] for an Ho x Wo output */
+void adaptive_avgpool2d_forward(float *y, const float *x, int N, int C, int H, int W, int Ho, int Wo);
+void adaptive_avgpool2d_backward(float *dx, const float *dy, int N, int C, int H, int W, int Ho, int Wo);
+void adaptive_maxpool2d_forward(float *y, int32_t *argmax, const float *x, int N, int C, int H, int W, int Ho,
+                                int Wo);
+
+/* batchnorm.c: x[N,C,L] -> y, with the statistics used in mean, invstd[C]; w, b NULL when
+ * affine=False, rmean, rvar, nbt NULL without running statistics (see the file's top) */
+void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                       float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                       double momentum, int momentum_none, double eps);
+void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                        const float *invstd, const float *w, int N, int C, int L, int batch_stats);
+/* eval-mode BatchNorm folded into the convolution before it: w2 = w * s, b2 = (b - rmean)
+ * * s + beta, s = gamma / sqrt(rvar + eps); per_out floats of w per output channel */
+void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *rmean, const float *rvar, int O, size_t per_out, double eps);
 
 /* common.c: helpers shared by the op rows. */
 

@@ -38,3 +38,23 @@ check_PROGRAMS += tests/ops/test_activations tests/ops/test_softmax tests/ops/te
 	tests/ops/test_dropout2d
 TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
 	tests/ops/test_dropout2d
+
+# h-norm (issue 13): BatchNorm, the pools, the general convolution
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/avgpool2d.c \
+	runtime/ops/adaptive_pool2d.c
+check_PROGRAMS += tests/ops/test_batchnorm
+TESTS += tests/ops/test_batchnorm
+check_PROGRAMS += tests/ops/test_conv2d_general
+TESTS += tests/ops/test_conv2d_general
+check_PROGRAMS += tests/ops/test_avgpool2d
+TESTS += tests/ops/test_avgpool2d
+check_PROGRAMS += tests/ops/test_adaptive_pool2d
+TESTS += tests/ops/test_adaptive_pool2d
+check_PROGRAMS += tests/ops/test_maxpool2d_general
+TESTS += tests/ops/test_maxpool2d_general
+# PyTorch parity of the ops above, through tests/parity/op_check (skipped without torch)
+TESTS += tests/parity/test_norm_torch.py
+EXTRA_DIST += tests/parity/test_norm_torch.py
+# conv2d (grouped, non-square) -> batchnorm2d -> avgpool2d autodiffed, planned and run
+check_PROGRAMS += tests/graph/test_norm_graph
+TESTS += tests/graph/test_norm_graph

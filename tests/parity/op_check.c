@@ -16,6 +16,11 @@
  *                  the others are parameters (VK_PARAM)
  *   grad=LIST      inputs that require a gradient (default: every float32 input)
  *   training=0|1   g->training (default 1)      seed=N   g->rng's seed (default 1)
+ *   buffers=LIST   inputs that are module buffers (VK_BUFFER: BatchNorm's running
+ *                  statistics; int64 inputs always are): no gradient, and their values
+ *                  after the run go to OUT as bufK
+ * Pairs (kernel_hw=3,2 out_hw=7,7) take two comma-separated integers; padding_mode takes
+ * zeros or reflect.
  * LIST is comma-separated input indices, or "none". */
 #include <stddef.h>
 #include <stdio.h>
@@ -27,7 +32,7 @@
 #include "runtime/safetensors.h"
 
 /* Attrs fields settable from the command line: one line each. */
-typedef enum { K_INT, K_DOUBLE, K_INTS } KeyType;
+typedef enum { K_INT, K_DOUBLE, K_INTS, K_PAIR } KeyType;
 typedef struct AttrKey { const char *name; KeyType type; size_t off, count_off; } AttrKey;
 #define INT_KEY(f)  { #f, K_INT, offsetof(Attrs, f), 0 }
 #define DBL_KEY(f)  { #f, K_DOUBLE, offsetof(Attrs, f), 0 }
@@ -38,6 +43,9 @@ static const AttrKey ATTR_KEYS[] = {
     DBL_KEY(weight_decay), DBL_KEY(momentum), DBL_KEY(dampening), INT_KEY(nesterov),
     { "hint", K_INTS, offsetof(Attrs, hint), offsetof(Attrs, hint_ndim) },
     DBL_KEY(alpha), INT_KEY(approximate), INT_KEY(start), INT_KEY(count),
+#define PAIR_KEY(f) { #f, K_PAIR, offsetof(Attrs, f), 0 }
+    INT_KEY(momentum_none), PAIR_KEY(kernel_hw), PAIR_KEY(stride_hw), PAIR_KEY(padding_hw), PAIR_KEY(dilation_hw),
+    INT_KEY(groups), INT_KEY(padding_mode), INT_KEY(ceil_mode), INT_KEY(count_include_pad), PAIR_KEY(out_hw),
 };
 
 static void die(const char *fmt, const char *a, const char *b)
@@ -63,12 +71,24 @@ static void set_attr(Attrs *a, const char *key, const char *value)
         a->approximate = !strcmp(value, "tanh");
         return;
     }
+    if (!strcmp(key, "padding_mode") && (!strcmp(value, "zeros") || !strcmp(value, "reflect"))) {
+        a->padding_mode = !strcmp(value, "reflect") ? PADDING_REFLECT : PADDING_ZEROS;
+        return;
+    }
     for (size_t i = 0; i < sizeof ATTR_KEYS / sizeof ATTR_KEYS[0]; i++) {
         const AttrKey *k = &ATTR_KEYS[i];
         if (strcmp(k->name, key)) continue;
         char *field = (char *)a + k->off;
         if (k->type == K_INT) {
             *(int *)field = parse_int(value, key);
+        } else if (k->type == K_PAIR) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", value);
+            char *comma = strchr(buf, ',');
+            if (!comma) die("%s: %s is not a pair h,w", key, value);
+            *comma = 0;
+            ((int *)field)[0] = parse_int(buf, key);
+            ((int *)field)[1] = parse_int(comma + 1, key);
         } else if (k->type == K_DOUBLE) {
             char *end;
             *(double *)field = strtod(value, &end);
@@ -107,7 +127,7 @@ static void bind_all(Graph *g)
     size_t at = 0;
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        if (v->kind == VK_PARAM) v->kind = VK_INPUT;   /* one block for all */
+        if (v->kind == VK_PARAM || v->kind == VK_BUFFER) v->kind = VK_INPUT;   /* one block for all */
         if (v->view_of >= 0) continue;
         v->offset = at;
         at += (value_bytes(v) + 63) / 64 * 64;
@@ -128,7 +148,7 @@ static int find_op(const char *name)
 static StTensor tensor_of(const Graph *g, int v, const char *name)
 {
     const Value *x = &g->vals[v];
-    StTensor t = { name, x->dtype == DT_F32 ? ST_F32 : ST_I32, x->ndim, { 0 }, x->data };
+    StTensor t = { name, x->dtype == DT_F32 ? ST_F32 : x->dtype == DT_I64 ? ST_I64 : ST_I32, x->ndim, { 0 }, x->data };
     for (int d = 0; d < x->ndim; d++) t.shape[d] = x->shape[d];
     return t;
 }
@@ -143,7 +163,7 @@ int main(int argc, char **argv)
     Attrs a;
     memset(&a, 0, sizeof a);
     int training = 1, have_batched = 0, have_grad = 0;
-    unsigned batched = 0, grad = 0;
+    unsigned batched = 0, grad = 0, buffers = 0;
     uint64_t seed = 1;
     for (int i = 4; i < argc; i++) {
         char key[64];
@@ -156,6 +176,7 @@ int main(int argc, char **argv)
         else if (!strcmp(key, "seed")) seed = (uint64_t)parse_int(value, key);
         else if (!strcmp(key, "batched")) batched = parse_list(value, key), have_batched = 1;
         else if (!strcmp(key, "grad")) grad = parse_list(value, key), have_grad = 1;
+        else if (!strcmp(key, "buffers")) buffers = parse_list(value, key);
         else set_attr(&a, key, value);
     }
 
@@ -170,16 +191,18 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "in%d", nin);
         const StEntry *t = safetensors_find(&f, name);
         if (!t) break;
-        if ((t->dtype != ST_F32 && t->dtype != ST_I32) || t->ndim < 1 || t->ndim > CN_MAX_DIMS)
-            die("%s: %s must be float32 or int32 with 1 to 4 dims", argv[2], name);
-        DType dt = t->dtype == ST_F32 ? DT_F32 : DT_I32;
-        int isb = have_batched ? (int)(batched >> nin & 1) : nin == 0 || dt == DT_I32;
-        int rg = have_grad ? (int)(grad >> nin & 1) : dt == DT_F32;
+        if ((t->dtype != ST_F32 && t->dtype != ST_I32 && t->dtype != ST_I64) || t->ndim < 1 || t->ndim > CN_MAX_DIMS)
+            die("%s: %s must be float32, int32 or int64 with 1 to 4 dims", argv[2], name);
+        DType dt = t->dtype == ST_F32 ? DT_F32 : t->dtype == ST_I64 ? DT_I64 : DT_I32;
+        if (dt == DT_I64) buffers |= 1u << nin;
+        int isbuf = (int)(buffers >> nin & 1);
+        int isb = have_batched ? (int)(batched >> nin & 1) : !isbuf && (nin == 0 || dt == DT_I32);
+        int rg = have_grad ? (int)(grad >> nin & 1) : dt == DT_F32 && !isbuf;
         int shape[CN_MAX_DIMS];
         for (int d = 0; d < t->ndim; d++) shape[d] = (int)t->shape[d];
         if (isb) g->max_batch = g->batch = shape[0];
-        in[nin] = graph_value(g, name, isb ? (dt == DT_I32 ? VK_LABEL : VK_INPUT) : VK_PARAM, dt, t->ndim,
-                              shape, isb);
+        in[nin] = graph_value(g, name, isbuf ? VK_BUFFER : isb ? (dt == DT_I32 ? VK_LABEL : VK_INPUT) : VK_PARAM, dt,
+                              t->ndim, shape, isb);
         g->vals[in[nin]].requires_grad = rg;
         src[nin] = t;
     }
@@ -220,12 +243,18 @@ int main(int argc, char **argv)
         if (dout[k] >= 0) memcpy(g->vals[dout[k]].data, dsrc[k]->data, dsrc[k]->nbytes);
     for (int i = 0; i < g->nnodes; i++) op_table[g->nodes[i].op]->forward(g, &g->nodes[i]);
 
-    StTensor out[CN_MAX_OUT + CN_MAX_IN];
-    char names[CN_MAX_OUT + CN_MAX_IN][16];
+    StTensor out[CN_MAX_OUT + 2 * CN_MAX_IN];
+    char names[CN_MAX_OUT + 2 * CN_MAX_IN][16];
     int nout = 0;
     for (int k = 0; k < fwd.nout; k++) {
         snprintf(names[nout], sizeof names[nout], "out%d", k);
         out[nout] = tensor_of(g, fwd.out[k], names[nout]);
+        nout++;
+    }
+    for (int i = 0; i < nin; i++) {
+        if (!(buffers >> i & 1)) continue;
+        snprintf(names[nout], sizeof names[nout], "buf%d", i);
+        out[nout] = tensor_of(g, in[i], names[nout]);
         nout++;
     }
     for (int i = 0; i < nin; i++) {
