@@ -1,5 +1,5 @@
-/* compiler/layers.h: the torch.nn layers cnnc knows (one row each), the model block, and
- * shape inference through it. */
+/* compiler/layers.h: the torch.nn layers cnnc knows (one row each) and the model blocks:
+ * the checker's interface to layers.c, model.c and forward.c (module.h is their inside). */
 #ifndef CNNC_LAYERS_H
 #define CNNC_LAYERS_H
 
@@ -9,12 +9,14 @@
  * arguments checked, defaults filled; shapes come later. NULL after an error. */
 Val *layer_call(Ctx *c, const AstNode *call, const char *name);
 
-/* Checks a `model NAME { ... }` block: its input, its attributes in order, their
- * state_dict keys and every layer's output shape. Fills p's model_name, model_loc,
- * in_shape and layers. */
+/* Checks the entry model (the `model NAME { ... }` that declares input): its input, its
+ * attributes and the blocks they instantiate (the module tree, PyTorch's state_dict keys),
+ * then its forward block, or its attributes in order, as a graph of steps with every
+ * shape inferred. Fills p's model_name, model_loc, in_shape, layers, mods, steps and
+ * output. */
 int  model_check(Ctx *c, const AstNode *model, Program *p);
 
-/* Reports an error when the model does not end with one score per class (a Linear after
+/* Reports an error when the model's output is not one score per class (a Linear after
  * Flatten): training, evaluating and predicting need that; --apply does not. */
 int  model_check_classifier(Ctx *c, const Program *p);
 
