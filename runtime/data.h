@@ -50,15 +50,30 @@ int  dataset_mark_bad(const Dataset *ds, int i);
 int  dataset_bad_count(const Dataset *ds);      /* samples marked bad */
 void sample_cache_free(Dataset *ds);
 
-/* Decodes one image file (JPEG, PNG, BMP, PPM or PGM: the formats of torchvision's ImageFolder;
- * others, and files that would trip stb_image 2.27's known bugs, are refused with a message),
- * converted to `channels` (1 or 3). */
+/* What an image file's header says: its size, its channels as stb_image decodes them (1 L,
+ * 2 LA, 3 RGB, 4 RGBA; palette images count as 4) and bits per channel (8 or 16). */
+typedef struct ImageInfo {
+    int w, h, channels, depth;
+    const char *format;         /* "PNG", "JPEG", "BMP", "PNM", "GIF", "TGA" */
+} ImageInfo;
+
+/* Decodes one image file (PNG, JPEG, BMP, PPM/PGM, GIF's first frame, TGA; others, and files
+ * that would trip stb_image 2.27's known bugs, are refused with a message), converted to
+ * `channels` (1 or 3). Only regular files are read (a FIFO or a device is refused without
+ * reading); the format is checked on the first bytes and the size on the header before the
+ * rest is read, so a file past the limit (image_max_bytes) costs no memory. */
 int  image_load(const char *path, int channels, Image *img, Error *e);
 /* The same on an image file's bytes in memory; what names it in messages. */
 int  image_decode(const char *what, const void *buf, size_t len, int channels, Image *img, Error *e);
-/* Images with more pixels are refused before decoding (default 2^26, 8192 x 8192; 0 restores
- * it). The fuzz harness lowers it, so each input decodes quickly under the sanitizers. */
-void image_set_max_pixels(uint64_t n);
+/* image_load's checks without decoding: a regular file, a format cnnc reads, a header that
+ * parses, a decoded size within the limit. Reads the first 64 KiB (a JPEG whose frame header
+ * lies further in: the whole file). */
+int  image_probe(const char *path, ImageInfo *info, Error *e);
+/* The limit on an image's decoded size (width x height x channels x bytes per channel at the
+ * file's depth) and on an image file's size: 256 MiB. Larger images are refused from their
+ * header, before decoding. The fuzz harness lowers it (0 restores it). */
+void image_set_max_bytes(uint64_t n);
+uint64_t image_max_bytes(void);
 void image_free(Image *img);
 
 typedef struct LoaderOptions {

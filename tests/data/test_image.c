@@ -1,5 +1,12 @@
 /* tests/data/test_image.c: tests runtime/image.c: conversion of gray, gray+alpha, RGB, RGBA
- * and palette images to RGB and to L as PIL does, and errors that name the file. */
+ * and palette images to RGB and to L as PIL does, GIF and TGA, errors that name the file,
+ * and what is refused before any pixel is decoded or any large read is made: FIFOs,
+ * devices, files past the limit, images whose header says they decode past it. */
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include "runtime/data.h"
 #include "tests/data/datatest.h"
 #include "tests/test.h"
@@ -200,6 +207,122 @@ static void check_formats(void)
     free(px);
 }
 
+/* GIF (PIL's 3 x 2 palette GIF) and TGA (stb's writer) read as PIL reads them */
+static void check_gif_tga(void)
+{
+    static const uint8_t gif[48] = {
+        0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x03, 0x00, 0x02, 0x00, 0x81, 0x00, 0x00, 0x0a, 0x14, 0x1e,
+        0xc8, 0x64, 0x00, 0x00, 0xff, 0x80, 0xff, 0xff, 0xff, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00,
+        0x02, 0x00, 0x00, 0x08, 0x09, 0x00, 0x01, 0x04, 0x10, 0x30, 0x40, 0x40, 0x80, 0x80, 0x00, 0x3b,
+    };
+    /* PIL: Image.open('t.gif').convert('RGB').getdata() */
+    static const uint8_t want[6][3] = { { 10, 20, 30 }, { 200, 100, 0 }, { 0, 255, 128 },
+                                        { 255, 255, 255 }, { 0, 255, 128 }, { 200, 100, 0 } };
+    write_file("p.gif", gif, sizeof gif);
+    Image img;
+    Error e;
+    CHECK(image_load(tp("p.gif"), 3, &img, &e) == 0, "gif: %s", e.msg);
+    if (img.px) CHECK(img.w == 3 && img.h == 2 && memcmp(img.px, want, 18) == 0, "gif: pixels differ from PIL's");
+    image_free(&img);
+    uint8_t *px = pattern(5, 3, 3);
+    if (!stbi_write_tga(tp("p.tga"), 5, 3, 3, px)) test_die("tga", tp("p.tga"));
+    CHECK(image_load(tp("p.tga"), 3, &img, &e) == 0, "tga: %s", e.msg);
+    if (img.px) CHECK(img.w == 5 && img.h == 3 && memcmp(img.px, px, 45) == 0, "tga: pixels differ");
+    image_free(&img);
+    ImageInfo in;
+    CHECK(image_probe(tp("p.tga"), &in, &e) == 0 && in.w == 5 && in.h == 3 && !strcmp(in.format, "TGA"), "probe tga: %s",
+          e.msg);
+    free(px);
+}
+
+/* A PNG of w x h pixels of colour type `type` at `depth` bits, all zero: n bytes of
+ * deflate that decode to w x h x channels x depth / 8 (a decompression bomb when large) */
+static void zero_png(const char *rel, uint32_t w, uint32_t h, int depth, int type, int channels)
+{
+    size_t row = 1 + (size_t)w * (size_t)channels * (size_t)depth / 8;
+    uint8_t *zero = calloc(row, 1);
+    z_stream z = { 0 };
+    if (!zero || deflateInit(&z, 1) != Z_OK) test_die("deflateInit", rel);
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *out = malloc(cap);
+    for (uint32_t y = 0; y <= h; y++) {
+        int flush = y < h ? Z_NO_FLUSH : Z_FINISH, rc;
+        z.next_in = zero;
+        z.avail_in = y < h ? (uInt)row : 0;
+        do {
+            if (cap - n < 65536) out = realloc(out, cap *= 2);
+            z.next_out = out + n;
+            z.avail_out = (uInt)(cap - n);
+            rc = deflate(&z, flush);
+            n = cap - z.avail_out;
+        } while (z.avail_in > 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    }
+    deflateEnd(&z);
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
+    uint8_t ihdr[13], *file = malloc(n + 100);
+    put32(ihdr, w);
+    put32(ihdr + 4, h);
+    ihdr[8] = (uint8_t)depth, ihdr[9] = (uint8_t)type, ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    size_t m = 8;
+    memcpy(file, sig, 8);
+    m += chunk(file + m, "IHDR", ihdr, 13);
+    m += chunk(file + m, "IDAT", out, (uint32_t)n);
+    m += chunk(file + m, "IEND", NULL, 0);
+    write_file(rel, file, m);
+    free(file);
+    free(out);
+    free(zero);
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Refused before decoding or reading: the peak memory must not grow by the image's size */
+static void check_refused_early(void)
+{
+    long rss0 = peak_rss_kb();
+    /* 8192 x 8192 16-bit RGBA: a 2 MB file that decodes to 512 MiB */
+    zero_png("bomb.png", 8192, 8192, 16, 6, 4);
+    check_error("bomb.png", 3, "the image is 8192 x 8192 pixels (RGBA, 16 bits per channel: 512 MiB decoded), more "
+                "than the 256 MiB cnnc decodes: resize it");
+    ImageInfo in;
+    Error e;
+    CHECK(image_probe(tp("bomb.png"), &in, &e) == -1 && strstr(e.msg, "512 MiB decoded"), "probe of the bomb: %s", e.msg);
+    /* 30000 x 30000, past stb's own limit: the size and the limit, not stb's "too large" */
+    uint8_t file[64];
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
+    uint8_t ihdr[13] = { 0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30, 8, 2, 0, 0, 0 };
+    memcpy(file, sig, 8);
+    size_t n = 8 + chunk(file + 8, "IHDR", ihdr, 13);
+    n += chunk(file + n, "IEND", NULL, 0);
+    write_file("huge.png", file, n);
+    check_error("huge.png", 3, "the image is 30000 x 30000 pixels (RGB, 8 bits per channel: 2575 MiB decoded), more "
+                "than the 256 MiB cnnc decodes");
+    /* a 1000 MB file named .png and a 200 MB one that is not a PNG (sparse: no disk used) */
+    FILE *f = fopen(tp("big.png"), "wb");
+    if (!f || ftruncate(fileno(f), 1000L << 20) || fclose(f)) test_die("ftruncate", tp("big.png"));
+    check_error("big.png", 3, "the file is 1000 MiB, more than the 256 MiB cnnc reads as an image");
+    f = fopen(tp("zeros.png"), "wb");
+    if (!f || ftruncate(fileno(f), 200L << 20) || fclose(f)) test_die("ftruncate", tp("zeros.png"));
+    check_error("zeros.png", 3, "cannot decode image (not a PNG, JPEG, BMP, PPM, PGM, GIF or TGA file)");
+    /* a FIFO (reading it would wait forever) and a link to /dev/zero (it would fill memory) */
+    if (mkfifo(tp("fifo.png"), 0644)) test_die("mkfifo", tp("fifo.png"));
+    check_error("fifo.png", 3, "not an image file but a FIFO: cnnc reads images from regular files only; remove it");
+    CHECK(image_probe(tp("fifo.png"), &in, &e) == -1 && strstr(e.msg, "a FIFO"), "probe of the FIFO: %s", e.msg);
+    if (symlink("/dev/zero", tp("zero.png"))) test_die("symlink", tp("zero.png"));
+    check_error("zero.png", 3, "not an image file but a device");
+    mkdirs("folder.png");
+    check_error("folder.png", 3, "not an image file but a folder");
+    long grew = peak_rss_kb() - rss0;      /* the bomb's deflate buffers: a few MB */
+    CHECK(grew < 64 * 1024, "the peak memory grew by %ld KB while refusing them", grew);
+    printf("refusing a 512 MiB PNG bomb, a 1000 MB file, a 200 MB non-PNG, a FIFO and /dev/zero: peak RSS +%ld KB\n",
+           grew);
+}
+
 int main(void)
 {
     make_test_tmp("image");
@@ -209,6 +332,8 @@ int main(void)
     check_palette(1);
     check_errors();
     check_formats();
+    check_gif_tga();
+    check_refused_early();
     remove_test_tmp();
     return test_done("test_image");
 }
