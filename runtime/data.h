@@ -11,6 +11,13 @@
 #include "rng.h"
 #include "transforms.h"
 
+/* What an image file's header says: its size, its channels as stb_image decodes them (1 L,
+ * 2 LA, 3 RGB, 4 RGBA; palette images count as 4) and bits per channel (8 or 16). */
+typedef struct ImageInfo {
+    int w, h, channels, depth;
+    const char *format;         /* "PNG", "JPEG", "BMP", "PNM", "GIF", "TGA" */
+} ImageInfo;
+
 typedef struct Dataset Dataset;
 struct Dataset {
     char    root[4096];
@@ -25,13 +32,17 @@ struct Dataset {
      * set's; do not free it). */
     int   (*view)(const Dataset *ds, int i, Image *img, int *target);
     const char *(*path)(const Dataset *ds, int i);
+    /* Optional, for data sets read from files: sample i's header (image_probe), no pixels. */
+    int   (*probe)(const Dataset *ds, int i, ImageInfo *info, Error *e);
     void  (*free_impl)(Dataset *ds);
     void   *impl;
     struct SampleCache *cache;  /* decoded images and known-bad samples; see dataset_set_cache */
 };
 
 /* torchvision.datasets.ImageFolder: root/<class>/<image>, classes sorted by name, files
- * sorted within each class, torchvision's image extensions. */
+ * sorted within each class, torchvision's image extensions (IMG_EXTENSIONS: .tif, .tiff and
+ * .webp are counted but cannot be decoded: dataset_check reports them) and .gif and .tga,
+ * which cnnc reads and torchvision skips. */
 int  dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error *e);
 /* torchvision.datasets.MNIST / FashionMNIST(root, train): the IDX files (gzipped or not) in
  * root/MNIST/raw or root/FashionMNIST/raw, or in root itself; 1-channel 28 x 28 images. */
@@ -48,14 +59,16 @@ int  dataset_sample(const Dataset *ds, int i, Image *img, int *owned, int *targe
 /* Records that sample i is bad; returns 1 the first time (to report it once). */
 int  dataset_mark_bad(const Dataset *ds, int i);
 int  dataset_bad_count(const Dataset *ds);      /* samples marked bad */
-void sample_cache_free(Dataset *ds);
+int  dataset_is_bad(const Dataset *ds, int i);  /* whether sample i is marked bad */
 
-/* What an image file's header says: its size, its channels as stb_image decodes them (1 L,
- * 2 LA, 3 RGB, 4 RGBA; palette images count as 4) and bits per channel (8 or 16). */
-typedef struct ImageInfo {
-    int w, h, channels, depth;
-    const char *format;         /* "PNG", "JPEG", "BMP", "PNM", "GIF", "TGA" */
-} ImageInfo;
+/* The check before the first epoch: every sample's header is read (image_probe: a regular
+ * file, a format cnnc reads, a size within the limit; no pixels are decoded) and the size
+ * the transform makes of it is compared with the model's C x H x W. bad(ctx, i, msg) is
+ * called for each bad sample, msg naming its file and what to do; returns how many. Data
+ * sets held in memory (MNIST, 28 x 28, which the checker compares) are not read. */
+int  dataset_check(const Dataset *ds, const Pipeline *tf, int C, int H, int W,
+                   void (*bad)(void *ctx, int i, const char *msg), void *ctx);
+void sample_cache_free(Dataset *ds);
 
 /* Decodes one image file (PNG, JPEG, BMP, PPM/PGM, GIF's first frame, TGA; others, and files
  * that would trip stb_image 2.27's known bugs, are refused with a message), converted to

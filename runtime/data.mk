@@ -3,7 +3,7 @@
 libcnnrt_a_SOURCES += \
 	runtime/image.c runtime/imagefolder.c runtime/transforms.c runtime/dataloader.c \
 	runtime/transforms/pil.h runtime/transforms/geometry.c runtime/transforms/color.c \
-	runtime/mnist.c runtime/samplecache.c \
+	runtime/mnist.c runtime/samplecache.c runtime/datacheck.c \
 	runtime/json.c runtime/json.h runtime/safetensors.c
 
 # make demo-data: the synthetic sea-creature images under data/sea_creature_images

@@ -32,6 +32,7 @@ static int load_sample(DataLoader *dl, int i, float *x, int32_t *y, TfScratch *s
     const Dataset *ds = dl->ds;
     Image img;
     int target, owned;
+    if (dl->opt.skip_bad && dataset_is_bad(ds, i)) return 1;  /* reported already (dataset_check) */
     if (dataset_sample(ds, i, &img, &owned, &target, e)) {     /* the reader names the file itself */
         if (!dl->opt.skip_bad) return -1;
         if (dataset_mark_bad(ds, i)) {
