@@ -40,11 +40,11 @@ static int is_dir(const char *path)
 
 /* With --data DIR, the validation set may be DIR/validate, DIR/val or DIR/valid, or absent
  * (returns NULL: the run has none); a training or test folder must be there. */
-static char *data_dir_root(const DatasetDecl *d, const RunOptions *o, const char *what, int validation, Error *e)
+static char *data_dir_root(const Program *p, const DatasetDecl *d, const RunOptions *o, const char *what, Error *e)
 {
     char *root = dataset_root(d, o);
     if (d->kind != DS_IMAGEFOLDER || is_dir(root)) return root;
-    if (validation) {
+    if (d == &p->validation) {
         static const char *const names[] = { "validate", "val", "valid" };
         for (int i = 0; i < 3; i++) {
             char *alt = xmalloc(strlen(o->data_dir) + 16);
@@ -60,8 +60,19 @@ static char *data_dir_root(const DatasetDecl *d, const RunOptions *o, const char
         free(root);
         return NULL;
     }
-    err_set(e, "%s: %s: no such folder: --data %s must hold the file's data folders (train/, test/, and validate/ "
-               "or val/ if the file declares them)", what, root, o->data_dir);
+    /* the folders the file's training and test sets name, as --data looks for them */
+    char need[200] = "";
+    const DatasetDecl *sets[2] = { &p->train, &p->test };
+    for (int i = 0, n = 0; i < 2; i++) {
+        if (!sets[i]->present || sets[i]->kind != DS_IMAGEFOLDER) continue;
+        char *r = dataset_root(sets[i], o);
+        const char *base = r + strlen(o->data_dir) + 1;
+        n += snprintf(need + n, sizeof need - (size_t)n, "%s%.80s/", n ? " and " : "", base);
+        free(r);
+        if (n >= (int)sizeof need) break;
+    }
+    err_set(e, "%s: %s: no such folder: check --data %s (it must hold %s, and validate/, val/ or valid/ for a "
+               "validation set)", what, root, o->data_dir, need);
     free(root);
     return NULL;
 }
@@ -70,7 +81,7 @@ static char *data_dir_root(const DatasetDecl *d, const RunOptions *o, const char
 static int open_one(const Program *p, const DatasetDecl *d, const RunOptions *o, const char *what,
                     Dataset *ds, Error *e)
 {
-    char *root = o->data_dir ? data_dir_root(d, o, what, d == &p->validation, e) : dataset_root(d, o);
+    char *root = o->data_dir ? data_dir_root(p, d, o, what, e) : dataset_root(d, o);
     if (!root) return d == &p->validation ? 1 : -1;
     Error de;
     int rc = d->kind == DS_IMAGEFOLDER ? dataset_open_imagefolder(ds, root, d->load_channels, &de)
