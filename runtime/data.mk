@@ -25,8 +25,8 @@ EXTRA_DIST += tests/data/datatest.h tests/data/safetensors_io.py \
 	tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py tests/data/test_transforms_py.py
 
 # the data side through the command line (bad images, previews, FashionMNIST, workers)
-TESTS += tests/e2e/test_data_cli.sh
-EXTRA_DIST += tests/e2e/test_data_cli.sh
+TESTS += tests/e2e/test_data_cli.sh tests/e2e/test_datacheck.sh
+EXTRA_DIST += tests/e2e/test_data_cli.sh tests/e2e/test_datacheck.sh
 
 # make bench-loader: the loader alone against torchvision's DataLoader (bench/loader.sh); not a test
 noinst_PROGRAMS += bench/loader_bench
