@@ -473,11 +473,15 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         Image img;
         Rng r;
         Error ie;
+        char why[512];
         rng_seed3(&r, 0, 3, (uint64_t)i);
         const DatasetDecl *d = eval_set(p);
         if (image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, e) < 0) return -1;
-        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0)
-            return err_set(e, "%s: %s", paths[i], ie.msg);
+        int w = img.w, h = img.h;
+        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0) {
+            transform_size_problem(&d->transform, w, h, H, W, why, sizeof why);
+            return err_set(e, "%s: %s", paths[i], why[0] ? why : ie.msg);
+        }
         vi32(g, g->label)[0] = 0;   /* no label: the loss is ignored, the softmax is read */
         graph_set_batch(g, 1);
         exec_run(g, PHASE_FORWARD);

@@ -68,6 +68,9 @@ int  dataset_is_bad(const Dataset *ds, int i);  /* whether sample i is marked ba
  * sets held in memory (MNIST, 28 x 28, which the checker compares) are not read. */
 int  dataset_check(const Dataset *ds, const Pipeline *tf, int C, int H, int W,
                    void (*bad)(void *ctx, int i, const char *msg), void *ctx);
+/* Why the transform does not make a w x h image the model's H x W, and what to do (with
+ * Resize(int), that it keeps the aspect ratio); "" when it does. */
+void transform_size_problem(const Pipeline *tf, int w, int h, int H, int W, char *msg, size_t n);
 void sample_cache_free(Dataset *ds);
 
 /* Decodes one image file (PNG, JPEG, BMP, PPM/PGM, GIF's first frame, TGA; others, and files

@@ -17,7 +17,7 @@ demo-data: examples/make_sea_data$(EXEEXT)
 DATA_C_TESTS = \
 	tests/data/test_json tests/data/test_safetensors tests/data/test_image \
 	tests/data/test_imagefolder tests/data/test_transforms tests/data/test_dataloader \
-	tests/data/test_make_sea_data tests/data/test_mnist
+	tests/data/test_make_sea_data tests/data/test_mnist tests/data/test_datacheck
 check_PROGRAMS += $(DATA_C_TESTS) tests/data/data_tool tests/data/tf_tool
 TESTS += $(DATA_C_TESTS) tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py \
 	tests/data/test_transforms_py.py

@@ -51,12 +51,11 @@ static int transformed_size(const Transform *steps, int n, int *w, int *h, int *
     return 0;
 }
 
-/* Why a w x h image does not become the model's H x W, and what to do; "" when it does. */
-static void size_problem(const Pipeline *tf, int w, int h, int H, int W, char *msg, size_t n)
+void transform_size_problem(const Pipeline *tf, int w, int h, int H, int W, char *msg, size_t n)
 {
     int tw = w, th = h, int_resize = 0;
     msg[0] = 0;
-    if (transformed_size(tf->steps, tf->n, &tw, &th, &int_resize, msg, n)) return;
+    if (tf && transformed_size(tf->steps, tf->n, &tw, &th, &int_resize, msg, n)) return;
     if (tw == W && th == H) return;
     if (int_resize)
         snprintf(msg, n, "the image is %dx%d and Resize(%d) keeps its aspect ratio (it makes the smaller edge %d: "
@@ -90,7 +89,7 @@ int dataset_check(const Dataset *ds, const Pipeline *tf, int C, int H, int W,
         } else {
             break;      /* held in memory (MNIST): 28 x 28, which the checker compares with the model */
         }
-        if (w != lw || h != lh) size_problem(tf, w, h, H, W, prob, sizeof prob);
+        if (w != lw || h != lh) transform_size_problem(tf, w, h, H, W, prob, sizeof prob);
         lw = w, lh = h;
         if (prob[0]) {
             snprintf(msg, sizeof msg, "%.600s: %.500s", ds->path ? ds->path(ds, i) : ds->root, prob);
