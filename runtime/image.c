@@ -69,9 +69,10 @@ static const char *ext_of(const char *path)
 /* The one limit on what an image may cost: its decoded size, stb_image's pixel buffer at
  * the file's own depth (width x height x channels x bytes per channel), read from the
  * header before any pixel is decoded; and files larger than that are not read at all.
- * Decoding holds about three such buffers at its peak (the inflated data, the pixels, the
- * 8-bit conversion), so each decoding thread (the loader's workers, the training thread)
- * costs at most about 3 x IMAGE_MAX_BYTES. */
+ * Decoding holds at most two such buffers at once (stb's inflated data and pixels, then the
+ * pixels and their conversion): an 8192 x 8192 RGBA PNG, at the limit, peaked at 519 MiB in
+ * --predict. So the loader's decoding costs at most (workers + 1) x 2 x IMAGE_MAX_BYTES, over
+ * its ring of batches and the --cache-mb budget. */
 #define IMAGE_MAX_BYTES ((uint64_t)256 << 20)
 
 static uint64_t max_bytes = IMAGE_MAX_BYTES;
