@@ -365,32 +365,35 @@ static long read_at(int fd, const char *path, uint8_t *buf, size_t off, size_t n
     return (long)got;
 }
 
-/* The first bytes read for the header: enough for every format's header but a JPEG with
- * large metadata before its frame header, for which the whole file is read. */
-#define HEADER_BYTES ((size_t)64 << 10)
+/* The first bytes read for the header: 4 KiB holds every format's header but a JPEG's with
+ * large metadata (EXIF, a thumbnail) before its frame header, for which 64 KiB and then the
+ * whole file are read. */
+#define HEADER_BYTES ((size_t)4 << 10)
 
-/* Opens path and reads its header (and, when the header needs it, the whole file): the
- * file's bytes so far in *buf (*have of *size), its descriptor returned. */
+/* Opens path and reads its header: the file's bytes so far in *buf (*have of *size), its
+ * descriptor returned. */
 static int open_and_probe(const char *path, ImageInfo *in, uint8_t **buf, size_t *have, size_t *size, Error *e)
 {
     *buf = NULL;
+    *have = 0;
     int fd = open_regular(path, size, e);
     if (fd < 0) return -1;
-    size_t n = *size < HEADER_BYTES ? *size : HEADER_BYTES;
-    *buf = xmalloc(n ? n : 1);
-    long got = read_at(fd, path, *buf, 0, n, e);
-    if (got >= 0) {
-        *have = (size_t)got;
-        Error first;
-        if (image_header(path, *buf, *have, in, &first) == 0) return check_dims(path, in, e) ? (close(fd), -1) : fd;
+    for (size_t want = HEADER_BYTES;; want = want < (64u << 10) ? 64u << 10 : *size) {
+        size_t n = *size < want ? *size : want;
+        *buf = xrealloc(*buf, n ? n : 1);
+        long got = read_at(fd, path, *buf + *have, *have, n - *have, e);
+        if (got < 0) break;
+        int short_read = *have + (size_t)got < n;       /* the file shrank */
+        *have += (size_t)got;
+        Error why;
+        if (image_header(path, *buf, *have, in, &why) == 0) {
+            if (check_dims(path, in, e)) break;
+            return fd;
+        }
         int known;
-        const char *fmt = format_of(path, *buf, *have, &known);
-        if (*have == *size || strcmp(fmt, "JPEG") != 0) return *e = first, close(fd), -1;
-        *buf = xrealloc(*buf, *size);           /* a JPEG's frame header may lie further in: read it all */
-        got = read_at(fd, path, *buf + *have, *have, *size - *have, e);
-        if (got >= 0) {
-            *have += (size_t)got;
-            if (image_header(path, *buf, *have, in, e) == 0 && check_dims(path, in, e) == 0) return fd;
+        if (*have >= *size || short_read || strcmp(format_of(path, *buf, *have, &known), "JPEG") != 0) {
+            *e = why;           /* nothing more to read, or more would not help */
+            break;
         }
     }
     close(fd);

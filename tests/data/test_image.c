@@ -204,6 +204,27 @@ static void check_formats(void)
     if (!stbi_write_jpg(tp("p.jpg"), 9, 4, 3, px, 95)) test_die("jpg", tp("p.jpg"));
     CHECK(image_load(tp("p.jpg"), 3, &img, &e) == 0 && img.w == 9 && img.h == 4 && img.c == 3, "jpeg: %s", e.msg);
     image_free(&img);
+    /* the same JPEG with 120 KB of metadata (two APP1 segments) before its frame header: the
+     * header is found past the first 4 KiB and 64 KiB read */
+    size_t n = 0;
+    unsigned char *jpg = read_file(tp("p.jpg"), &n);
+    size_t seg = 60000, m = 0;
+    unsigned char *big = malloc(n + 2 * (seg + 2));
+    memcpy(big, jpg, 2), m = 2;
+    for (int k = 0; k < 2; k++) {
+        big[m] = 0xFF, big[m + 1] = 0xE1, big[m + 2] = (uint8_t)(seg >> 8), big[m + 3] = (uint8_t)seg;
+        memset(big + m + 4, 'x', seg - 2);
+        m += seg + 2;
+    }
+    memcpy(big + m, jpg + 2, n - 2), m += n - 2;
+    write_file("exif.jpg", big, m);
+    ImageInfo in;
+    CHECK(image_probe(tp("exif.jpg"), &in, &e) == 0 && in.w == 9 && in.h == 4, "probe a JPEG with 120 KB of metadata: %s",
+          e.msg);
+    CHECK(image_load(tp("exif.jpg"), 3, &img, &e) == 0 && img.w == 9 && img.h == 4, "load it: %s", e.msg);
+    image_free(&img);
+    free(big);
+    free(jpg);
     free(px);
 }
 
