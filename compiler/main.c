@@ -20,7 +20,7 @@
 #include "../runtime/modelfile.h"
 #include "apply.h"
 #include "check.h"
-#include "datacheck.h"
+#include "preflight.h"
 #include "dump.h"
 #include "lower.h"
 #include "plan.h"

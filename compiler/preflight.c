@@ -1,7 +1,7 @@
-/* compiler/datacheck.c: the data check before any work (see datacheck.h): the data sets
+/* compiler/preflight.c: the data check before any work (see preflight.h): the data sets
  * opened as the run will read them, every image's header read, every bad image reported
  * at once, so that no run fails on its data after it has started. */
-#include "datacheck.h"
+#include "preflight.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
-/* compiler/datacheck.h: the data check before any work: every data set the run reads,
+/* compiler/preflight.h: the data check before any work: every data set the run reads,
  * opened and checked, every bad image reported at once. */
-#ifndef CNNC_DATACHECK_H
-#define CNNC_DATACHECK_H
+#ifndef CNNC_PREFLIGHT_H
+#define CNNC_PREFLIGHT_H
 
 #include "program.h"
 #include "train.h"
