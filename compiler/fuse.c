@@ -79,10 +79,11 @@ int fuse_graph(Graph *g, Error *e)
     for (int i = 0; i < n0; i++) {
         Node *c = &g->nodes[i];
         if (c->op != OP_conv2d || c->phase != PHASE_FORWARD || place[i] != i) continue;
+        if (!conv2d_attrs_plain(&c->a)) continue;        /* the fused kernels take the plain ones alone */
         int r = sole_user(g, c->out[0]);
         if (r < 0 || g->nodes[r].op != OP_relu) continue;
         int m = sole_user(g, g->nodes[r].out[0]);
-        if (m < 0 || g->nodes[m].op != OP_maxpool2d) continue;
+        if (m < 0 || g->nodes[m].op != OP_maxpool2d || !maxpool2d_attrs_plain(&g->nodes[m].a)) continue;
         Node conv = *c, pool = g->nodes[m];
         Attrs a = conv.a;
         a.pool_kernel = pool.a.kernel;
@@ -123,4 +124,79 @@ int fuse_graph(Graph *g, Error *e)
     }
     free(place);
     return fused;
+}
+
+/* how many nodes read v */
+static int user_count(const Graph *g, int v)
+{
+    int users = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++) users += g->nodes[i].in[k] == v;
+    return users;
+}
+
+int fold_batchnorm(Graph *g, Error *e)
+{
+    int n0 = g->nnodes, folded = 0;
+    /* what each original node becomes: itself, the two nodes first[i], second[i], or nothing (-1) */
+    int *first = xmalloc((size_t)(unsigned)n0 * sizeof *first), *second = xmalloc((size_t)(unsigned)n0 * sizeof *second);
+    for (int i = 0; i < n0; i++) first[i] = i, second[i] = -1;
+    for (int i = 0; i < n0; i++) {
+        Node b = g->nodes[i];
+        /* batchnorm2d with running statistics (4 or 6 inputs) of a conv2d's output read by it alone */
+        if (b.op != OP_batchnorm2d || b.phase != PHASE_FORWARD || (b.nin != 4 && b.nin != 6)) continue;
+        int c = g->vals[b.in[0]].producer;
+        if (c < 0 || c >= n0 || g->nodes[c].op != OP_conv2d || first[c] != c || sole_user(g, b.in[0]) != i) continue;
+        if (user_count(g, b.out[1]) || user_count(g, b.out[2]) || g->vals[b.out[1]].keep || g->vals[b.out[2]].keep)
+            continue;
+        Node conv = g->nodes[c];
+        int in[6], nin = 0;
+        in[nin++] = conv.in[1];
+        in[nin++] = b.in[b.nin == 6 ? 3 : 1];       /* running_mean, running_var */
+        in[nin++] = b.in[b.nin == 6 ? 4 : 2];
+        if (b.nin == 6) in[nin++] = b.in[1], in[nin++] = b.in[2];     /* weight, bias */
+        if (conv.nin == 3) in[nin++] = conv.in[2];
+        Attrs fa = { 0 };
+        fa.eps = b.a.eps;
+        g->cur_phase = PHASE_FORWARD;
+        g->cur_line = b.line;
+        g->cur_col = b.col;
+        memcpy(g->cur_label, b.label, sizeof g->cur_label);
+        int f = graph_add(g, OP_batchnorm_fold, in, nin, &fa, e);
+        if (f >= 0) {
+            int cin[3] = { conv.in[0], g->nodes[f].out[0], g->nodes[f].out[1] };
+            g->cur_line = conv.line;
+            g->cur_col = conv.col;
+            memcpy(g->cur_label, conv.label, sizeof g->cur_label);
+            int nc = graph_add(g, OP_conv2d, cin, 3, &conv.a, e);
+            if (nc >= 0) {
+                redirect(g, b.out[0], g->nodes[nc].out[0]);
+                first[c] = f, second[c] = nc, first[i] = -1;
+                folded++;
+                continue;
+            }
+        }
+        free(first);
+        free(second);
+        return -1;
+    }
+    if (folded) {
+        char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
+        int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
+        for (int i = 0; i < n0; i++) {
+            if (first[i] == i) {
+                order[n++] = i;
+                continue;
+            }
+            const Node *old = &g->nodes[i];             /* the conv and the batchnorm: their values go */
+            for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
+            if (first[i] >= 0) order[n++] = first[i], order[n++] = second[i];
+        }
+        compact(g, order, n, dead);
+        free(order);
+        free(dead);
+    }
+    free(first);
+    free(second);
+    return folded;
 }

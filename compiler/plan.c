@@ -41,7 +41,7 @@ void plan_memory(Graph *g, PlanStats *st)
     /* persistent blocks, in creation order */
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        size_t *block = v->kind == VK_PARAM ? &st->param_bytes
+        size_t *block = v->kind == VK_PARAM || v->kind == VK_BUFFER ? &st->param_bytes
                       : v->kind == VK_GRAD  ? &st->grad_bytes
                       : v->kind == VK_STATE ? &st->state_bytes : NULL;
         if (!block || v->view_of >= 0) continue;

@@ -164,7 +164,7 @@ size_t value_item_numel(const Value *v)
     return n;
 }
 
-size_t value_bytes(const Value *v) { return value_numel(v) * 4; }
+size_t value_bytes(const Value *v) { return value_numel(v) * (v->dtype == DT_I64 ? 8 : 4); }
 
 void graph_bind(Graph *g)
 {
@@ -180,7 +180,8 @@ void graph_bind(Graph *g)
         Value *v = &g->vals[i];
         char *base;
         switch (v->kind) {
-        case VK_PARAM: base = g->param_block; break;
+        case VK_PARAM:
+        case VK_BUFFER: base = g->param_block; break;
         case VK_GRAD:  base = g->grad_block;  break;
         case VK_STATE: base = g->state_block; break;
         default:       base = g->arena;       break;

@@ -11,10 +11,10 @@
 #include "rng.h"
 
 #define CN_MAX_DIMS 4
-#define CN_MAX_IN   5
+#define CN_MAX_IN   6   /* batchnorm: x, weight, bias, running_mean, running_var, num_batches_tracked */
 #define CN_MAX_OUT  3
 
-typedef enum { DT_F32, DT_I32 } DType;
+typedef enum { DT_F32, DT_I32, DT_I64 } DType;   /* DT_I64: BatchNorm's num_batches_tracked */
 
 typedef enum {
     VK_INPUT,   /* the batch of images fed to each step */
@@ -23,6 +23,9 @@ typedef enum {
     VK_GRAD,    /* the gradient of a parameter: persistent, contiguous, like PyTorch's .grad */
     VK_STATE,   /* optimizer state (Adam's moments, SGD's momentum buffer): persistent */
     VK_ACT,     /* everything else: storage shared by liveness (the memory plan) */
+    VK_BUFFER,  /* a module buffer (BatchNorm's running_mean, running_var, num_batches_tracked):
+                 * persistent (in the parameter block), saved in and loaded from model files
+                 * under its state_dict key; never given a gradient, skipped by optimizers */
 } ValueKind;
 
 typedef struct Value {
@@ -56,7 +59,26 @@ typedef struct Attrs {
      * (e.g. conv2d_backward_input's dx: the floor in the output size loses rows) */
     int   hint_ndim;
     int   hint[CN_MAX_DIMS];
+    /* BatchNorm (batchnorm2d, batchnorm1d): eps above; momentum above unless momentum_none
+     * (PyTorch's momentum=None: the cumulative average over num_batches_tracked) */
+    int   momentum_none;
+    /* Conv2d, MaxPool2d, AvgPool2d: a pair (h, w) where nonzero, else the square field above
+     * (kernel, stride, padding) applies to both; dilation 0 means 1, groups 0 means 1;
+     * padding_mode: 0 'zeros', 1 'reflect' (Conv2d) */
+    int   kernel_hw[2], stride_hw[2], padding_hw[2], dilation_hw[2];
+    int   groups, padding_mode;
+    int   ceil_mode;                    /* MaxPool2d, AvgPool2d */
+    int   count_include_pad;            /* AvgPool2d: 1 is PyTorch's default; set it */
+    int   out_hw[2];                    /* AdaptiveAvgPool2d, AdaptiveMaxPool2d: output H x W */
+    int   track_running_stats;          /* batchnorm_backward: set by batchnorm's backward rule */
+    /* activations, cat/slice (issue 13) */
+    double alpha;                       /* leaky_relu: negative_slope (LeakyReLU's default 0.01
+                                         * is the lowering's to set); elu: alpha (1.0) */
+    int   approximate;                  /* gelu: 0 = 'none' (erf), 1 = 'tanh' */
+    int   start, count;                 /* slice: dim 1's entries [start, start + count) */
 } Attrs;
+
+enum { PADDING_ZEROS = 0, PADDING_REFLECT = 1 };
 
 typedef struct Node {
     int   op;                   /* OpId (ops.h) */
@@ -128,6 +150,7 @@ size_t value_bytes(const Value *v);
 size_t value_item_numel(const Value *v);
 static inline float   *vf32(const Graph *g, int id) { return (float *)g->vals[id].data; }
 static inline int32_t *vi32(const Graph *g, int id) { return (int32_t *)g->vals[id].data; }
+static inline int64_t *vi64(const Graph *g, int id) { return (int64_t *)g->vals[id].data; }
 
 /* "16x100x100", with "N" for a batched dim 0 when batch_symbol is set */
 void shape_str(const Value *v, int batch_symbol, char *buf, size_t n);

@@ -1,8 +1,11 @@
-/* runtime/init.c: PyTorch's default initialisation of Conv2d and Linear (see init.h). */
+/* runtime/init.c: PyTorch's default initialisation of Conv2d, Linear and BatchNorm (see init.h). */
 #include "init.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "ops.h"
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -22,13 +25,53 @@ static void fill_uniform(float *x, size_t n, double bound, Rng *r)
     for (size_t i = 0; i < n; i++) x[i] = (float)((2.0 * rng_uniform_double(r) - 1.0) * bound);
 }
 
+static void fill_const(Value *v, double c)
+{
+    if (v->dtype == DT_I64) {
+        for (size_t i = 0; i < value_numel(v); i++) ((int64_t *)v->data)[i] = (int64_t)c;
+        return;
+    }
+    for (size_t i = 0; i < value_numel(v); i++) ((float *)v->data)[i] = (float)c;
+}
+
+/* BatchNorm's values, which take constants and no random draws: weight 1, bias 0,
+ * running_mean 0, running_var 1, num_batches_tracked 0 (PyTorch's reset_parameters).
+ * Marks them in done[]. */
+static void init_batchnorm(Graph *g, char *done)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op == OP_batchnorm_fold) {
+            /* BatchNorm folded into a convolution (compiler/fuse.c): w, running_mean,
+             * running_var [, weight, bias] [, the conv's bias] */
+            double fill[5] = { 0, 0, 1, 1, 0 };
+            for (int k = 1; k < n->nin && k < 5; k++) {
+                if (n->nin == 4 && k == 3) break;       /* the conv's bias: drawn as usual */
+                fill_const(&g->vals[n->in[k]], fill[k]);
+                done[n->in[k]] = 1;
+            }
+            continue;
+        }
+        if (n->op != OP_batchnorm2d && n->op != OP_batchnorm1d) continue;
+        /* x [, weight, bias] [, running_mean, running_var, num_batches_tracked] */
+        double fill[6] = { 0, 1, 0, 0, 1, 0 };
+        int first = n->nin == 4 ? 3 : 1;
+        for (int k = 1; k < n->nin; k++) {
+            fill_const(&g->vals[n->in[k]], fill[first + k - 1]);
+            done[n->in[k]] = 1;
+        }
+    }
+}
+
 void init_parameters(Graph *g, uint64_t seed)
 {
     Rng r;
     rng_seed3(&r, seed, 1, 0);
+    char *done = xcalloc((size_t)g->nvals + 1, 1);
+    init_batchnorm(g, done);
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM) continue;   /* frozen ones too, as PyTorch; given values are copied over after */
+        if (v->kind != VK_PARAM || done[i]) continue;   /* frozen ones too, as PyTorch; given values are copied over after */
         double bound;
         if (has_suffix(v->name, ".bias")) {
             /* the weight of the same layer: "<layer>.weight" */
@@ -47,4 +90,5 @@ void init_parameters(Graph *g, uint64_t seed)
         }
         fill_uniform(v->data, value_numel(v), bound, &r);
     }
+    free(done);
 }

@@ -1,11 +1,25 @@
 /* runtime/modelfile.c: saving and loading model files (see modelfile.h). */
 #include "modelfile.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+
+/* Whether v is saved in model files: parameters and buffers (BatchNorm's running stats) */
+int model_value_saved(const Value *v) { return v->kind == VK_PARAM || v->kind == VK_BUFFER; }
+
+StDType model_value_st_dtype(const Value *v)
+{
+    return v->dtype == DT_I64 ? ST_I64 : v->dtype == DT_I32 ? ST_I32 : ST_F32;
+}
+
+static const char *st_dtype_name(StDType t)
+{
+    return t == ST_F32 ? "float32" : t == ST_I64 ? "int64" : t == ST_I32 ? "int32" : "uint8";
+}
 
 /* ["a", "b"] with JSON escapes; the caller frees */
 static char *classes_json(char *const *classes, int n)
@@ -24,14 +38,14 @@ int model_save(const Graph *g, const char *path, char *const *classes, int nclas
                const char *source, Error *e)
 {
     int np = 0;
-    for (int i = 0; i < g->nvals; i++) np += g->vals[i].kind == VK_PARAM;
+    for (int i = 0; i < g->nvals; i++) np += model_value_saved(&g->vals[i]);
     StTensor *t = xcalloc((size_t)np ? (size_t)np : 1, sizeof *t);
     int k = 0;
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM) continue;
+        if (!model_value_saved(v)) continue;
         t[k].name = v->name;
-        t[k].dtype = ST_F32;
+        t[k].dtype = model_value_st_dtype(v);
         t[k].ndim = v->ndim;
         for (int d = 0; d < v->ndim; d++) t[k].shape[d] = v->shape[d];
         t[k].data = v->data;
@@ -65,7 +79,7 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
     int np = 0;
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM && !(with_state && v->kind == VK_STATE)) continue;
+        if (!model_value_saved(v) && !(with_state && v->kind == VK_STATE)) continue;
         np++;
         const StEntry *t = safetensors_find(f, v->name);
         if (!t)
@@ -73,24 +87,36 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
                            path, v->name);
         int64_t want[CN_MAX_DIMS];
         for (int d = 0; d < v->ndim; d++) want[d] = v->shape[d];
-        int same = t->dtype == ST_F32 && t->ndim == v->ndim;
+        StDType dt = model_value_st_dtype(v);
+        int same = t->dtype == dt && t->ndim == v->ndim;
         for (int d = 0; same && d < v->ndim; d++) same = t->shape[d] == want[d];
         if (!same) {
             char a[96], b[96];
             dims_str(want, v->ndim, a, sizeof a);
             dims_str(t->shape, t->ndim, b, sizeof b);
-            return err_set(e, "%s: tensor '%s' is %s%s but the model expects %s float32: was it saved from a different .cnn model?",
-                           path, v->name, b, t->dtype == ST_F32 ? "" : " (not float32)", a);
+            char not_dt[24] = "";
+            if (t->dtype != dt) snprintf(not_dt, sizeof not_dt, " (not %s)", st_dtype_name(dt));
+            return err_set(e, "%s: tensor '%s' is %s%s but the model expects %s %s: was it saved from a different .cnn model?",
+                           path, v->name, b, not_dt, a, st_dtype_name(dt));
         }
         if (t->nbytes != value_bytes(v))    /* implied by the shape check; never copy past either end */
             return err_set(e, "%s: tensor '%s' holds %zu bytes, not %zu", path, v->name, t->nbytes, value_bytes(v));
+        const unsigned char *raw = t->data;    /* the file's bytes: not necessarily aligned */
+        for (size_t k = 0; k < t->nbytes / sizeof(float); k++) {
+            float x;
+            memcpy(&x, raw + k * sizeof x, sizeof x);
+            if (!isfinite(x))
+                return err_set(e, "%s: tensor '%s' holds %s at element %zu: the file comes from a run whose training "
+                                  "diverged or is damaged; train again (lower the learning rate if the loss grew)",
+                               path, v->name, isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf", k);
+        }
         if (v->data) memcpy(v->data, t->data, t->nbytes);
     }
     if (f->nt != np) {
         for (int i = 0; i < f->nt; i++) {
             int found = 0;
             for (int j = 0; j < g->nvals && !found; j++)
-                found = (g->vals[j].kind == VK_PARAM || (with_state && g->vals[j].kind == VK_STATE)) &&
+                found = (model_value_saved(&g->vals[j]) || (with_state && g->vals[j].kind == VK_STATE)) &&
                         strcmp(g->vals[j].name, f->t[i].name) == 0;
             if (!found)
                 return err_set(e, "%s: tensor '%s' is not a parameter of this model: was it saved from a different .cnn model?",
@@ -104,6 +130,12 @@ int model_load(Graph *g, const char *path, StFile *meta_out, Error *e)
 {
     StFile f;
     if (safetensors_read(&f, path, e) < 0) return -1;
+    const char *fmt = safetensors_meta(&f, "format");
+    if (fmt && strncmp(fmt, "cnnc-checkpoint", 15) == 0) {
+        safetensors_free(&f);
+        return err_set(e, "%s: this is a checkpoint, not a model file: use --resume %s with --train to continue "
+                          "that run, or give the model file it writes", path, path);
+    }
     if (model_load_values(g, &f, path, 0, e) < 0) {
         safetensors_free(&f);
         return -1;

@@ -6,7 +6,12 @@
 #include "graph.h"
 #include "safetensors.h"
 
-/* Writes every parameter (atomically). classes may be NULL. */
+/* Whether value v is saved in model files (a parameter or a buffer, VK_BUFFER), and its
+ * safetensors dtype (F32, I32, or I64 for num_batches_tracked) */
+int model_value_saved(const Value *v);
+StDType model_value_st_dtype(const Value *v);
+
+/* Writes every parameter and buffer (atomically). classes may be NULL. */
 int model_save(const Graph *g, const char *path, char *const *classes, int nclasses,
                const char *source, Error *e);
 

@@ -40,7 +40,54 @@ typedef struct OpDef {
     X(cross_entropy_backward)       \
     X(add)                          \
     X(adam)                         \
-    X(sgd)
+    X(sgd)                          \
+    /* h-norm (issue 13): batchnorm.c; inputs x [, weight, bias] [, running_mean, \
+     * running_var, num_batches_tracked] -> y, save_mean, save_invstd */ \
+    X(batchnorm2d)                  \
+    X(batchnorm1d)                  \
+    X(batchnorm_backward)           \
+    X(avgpool2d)                    \
+    X(avgpool2d_backward)           \
+    X(adaptive_avgpool2d)           \
+    X(adaptive_avgpool2d_backward)  \
+    X(adaptive_maxpool2d)           \
+    X(adaptive_maxpool2d_backward)  \
+    X(batchnorm_fold)               \
+    /* issue 13: activations (activations.c: x -> y; _backward: dy, x (y for sigmoid, \
+     * tanh) -> dx; Attrs alpha, approximate) */ \
+    X(leaky_relu)                   \
+    X(leaky_relu_backward)          \
+    X(elu)                          \
+    X(elu_backward)                 \
+    X(gelu)                         \
+    X(gelu_backward)                \
+    X(silu)                         \
+    X(silu_backward)                \
+    X(sigmoid)                      \
+    X(sigmoid_backward)             \
+    X(tanh)                         \
+    X(tanh_backward)                \
+    X(relu6)                        \
+    X(relu6_backward)               \
+    X(hardswish)                    \
+    X(hardswish_backward)           \
+    X(hardsigmoid)                  \
+    X(hardsigmoid_backward)         \
+    /* softmax.c: over dim 1; _backward: dy, y -> dx */ \
+    X(softmax)                      \
+    X(softmax_backward)             \
+    X(log_softmax)                  \
+    X(log_softmax_backward)         \
+    /* nll_loss.c: logp[N,K], labels[N] -> loss[1]; the root, like cross_entropy */ \
+    X(nll_loss)                     \
+    X(nll_loss_backward)            \
+    /* cat.c: cat(x0, ..., xk) over dim 1; slice(x) = x[:, start:start+count]; Attrs start, count */ \
+    X(cat)                          \
+    X(slice)                        \
+    X(slice_backward)               \
+    /* dropout2d.c: x -> y, mask[N,C]; Attrs p */ \
+    X(dropout2d)                    \
+    X(dropout2d_backward)
 
 #define CN_OP_ENUM(name) OP_##name,
 typedef enum { CN_OPS(CN_OP_ENUM) OP_COUNT } OpId;
@@ -56,5 +103,18 @@ extern const OpDef *const op_table[OP_COUNT];
  * the output size of a window of size k, stride s, padding p over n (PyTorch's floor
  * rule), or -1 when the window does not fit. */
 int window_out_size(int n, int k, int s, int p);
+
+/* A 2-d window's geometry from Attrs (graph.h): each pair where set, else the square
+ * field; dilation 1 when unset. */
+typedef struct Window2d { int kh, kw, sh, sw, ph, pw, dh, dw; } Window2d;
+Window2d attrs_window(const Attrs *a);
+/* PyTorch's output size with dilation d and ceil_mode (a last window must start inside
+ * the input or its left padding), or -1 when the window does not fit. */
+int window_out_size_ex(int n, int k, int s, int p, int d, int ceil_mode);
+/* Whether a conv2d's attributes are those the original kernels take (square kernel,
+ * stride and padding, no dilation, one group, zero padding): only those fuse. */
+int conv2d_attrs_plain(const Attrs *a);
+/* Whether a maxpool2d's attributes are plain (square, no dilation, no ceil_mode). */
+int maxpool2d_attrs_plain(const Attrs *a);
 
 #endif

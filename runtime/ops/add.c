@@ -1,5 +1,6 @@
-/* runtime/ops/add.c: elementwise sum of two tensors of one shape; autodiff also uses it to
- * accumulate gradients. */
+/* runtime/ops/add.c: elementwise sum of two tensors of one shape: a residual connection
+ * `out + x` (differentiable: dy goes to both inputs, summed when they are one value), and
+ * how autodiff accumulates the gradients of a value read twice. */
 #include "../ops.h"
 #include "../parallel.h"
 #include "kernels.h"

@@ -7,7 +7,7 @@
 #include "../parallel.h"
 #include "kernels.h"
 
-static const char *dtype_name(DType dt) { return dt == DT_F32 ? "float32" : "int32"; }
+static const char *dtype_name(DType dt) { return dt == DT_F32 ? "float32" : dt == DT_I64 ? "int64" : "int32"; }
 
 int op_expect_inputs(const Graph *g, const Node *n, int lo, int hi, Error *e)
 {

@@ -534,33 +534,66 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
     par_run(T, weight_images_sum, &j);
 }
 
-/* Checks the window attributes and gives the output size of a k x k window over H x W. */
+/* Fills both forms of the window attributes (the square fields the original kernels read,
+ * the pairs conv2d_general.c reads) from whichever the caller set */
+static void normalize_attrs(Attrs *a)
+{
+    Window2d w = attrs_window(a);
+    a->kernel_hw[0] = w.kh, a->kernel_hw[1] = w.kw;
+    a->stride_hw[0] = w.sh, a->stride_hw[1] = w.sw;
+    a->padding_hw[0] = w.ph, a->padding_hw[1] = w.pw;
+    a->dilation_hw[0] = w.dh, a->dilation_hw[1] = w.dw;
+    if (w.kh == w.kw) a->kernel = w.kh;
+    if (w.sh == w.sw) a->stride = w.sh;
+    if (w.ph == w.pw) a->padding = w.ph;
+    if (a->groups < 1) a->groups = 1;
+}
+
+/* Checks the window attributes and gives the output size of the window over H x W. */
 static int conv_window(const Node *n, int H, int W, int *Ho, int *Wo, Error *e)
 {
     const Attrs *a = &n->a;
     const char *op = op_table[n->op]->name;
-    if (a->kernel < 1) return err_set(e, "%s: kernel size must be at least 1, got %d", op, a->kernel);
-    if (a->stride < 1) return err_set(e, "%s: stride must be at least 1, got %d", op, a->stride);
-    if (a->padding < 0) return err_set(e, "%s: padding must not be negative, got %d", op, a->padding);
-    *Ho = window_out_size(H, a->kernel, a->stride, a->padding);
-    *Wo = window_out_size(W, a->kernel, a->stride, a->padding);
-    if (*Ho < 1 || *Wo < 1)
-        return err_set(e, "%s: a %dx%d kernel with padding %d does not fit the %dx%d input",
-                       op, a->kernel, a->kernel, a->padding, H, W);
+    Window2d w = attrs_window(a);
+    if (w.kh < 1 || w.kw < 1) return err_set(e, "%s: kernel size must be at least 1, got %dx%d", op, w.kh, w.kw);
+    if (w.sh < 1 || w.sw < 1) return err_set(e, "%s: stride must be at least 1, got %dx%d", op, w.sh, w.sw);
+    if (w.ph < 0 || w.pw < 0) return err_set(e, "%s: padding must not be negative, got %dx%d", op, w.ph, w.pw);
+    if (w.dh < 1 || w.dw < 1) return err_set(e, "%s: dilation must be at least 1, got %dx%d", op, w.dh, w.dw);
+    if (a->padding_mode == PADDING_REFLECT && (w.ph >= H || w.pw >= W))
+        return err_set(e, "%s: reflect padding %dx%d must be smaller than the %dx%d input", op, w.ph, w.pw, H, W);
+    if (a->padding_mode != PADDING_ZEROS && a->padding_mode != PADDING_REFLECT)
+        return err_set(e, "%s: padding_mode must be 'zeros' or 'reflect'", op);
+    *Ho = window_out_size_ex(H, w.kh, w.sh, w.ph, w.dh, 0);
+    *Wo = window_out_size_ex(W, w.kw, w.sw, w.pw, w.dw, 0);
+    if (*Ho < 1 || *Wo < 1) {
+        if (w.kh == w.kw && w.ph == w.pw && w.dh == 1 && w.dw == 1)
+            return err_set(e, "%s: a %dx%d kernel with padding %d does not fit the %dx%d input",
+                           op, w.kh, w.kw, w.ph, H, W);
+        return err_set(e, "%s: a %dx%d kernel with padding %dx%d and dilation %dx%d does not fit the %dx%d input",
+                       op, w.kh, w.kw, w.ph, w.pw, w.dh, w.dw, H, W);
+    }
     return 0;
 }
 
-/* Checks w (O x C x k x k) against x's C channels and the kernel attribute. */
+/* Checks w (O x C/groups x kh x kw) against x's C channels and the kernel attributes. */
 static int check_weight(const Graph *g, const Node *n, int w, int C, Error *e)
 {
     const Value *wv = &g->vals[w];
-    int k = n->a.kernel;
-    if (wv->shape[1] != C)
+    Window2d k = attrs_window(&n->a);
+    int G = n->a.groups > 1 ? n->a.groups : 1;
+    if (C % G != 0 || wv->shape[0] % G != 0)
+        return err_set(e, "%s: groups (%d) must divide both the %d input and the %d output channels",
+                       op_table[n->op]->name, G, C, wv->shape[0]);
+    if (wv->shape[1] * G != C)
         return err_set(e, "%s expects %d input channels, but its input has %d",
-                       op_table[n->op]->name, wv->shape[1], C);
-    if (wv->shape[2] != k || wv->shape[3] != k)
-        return err_set(e, "%s: the weight's window is %dx%d, but the kernel size is %d",
-                       op_table[n->op]->name, wv->shape[2], wv->shape[3], k);
+                       op_table[n->op]->name, wv->shape[1] * G, C);
+    if (wv->shape[2] != k.kh || wv->shape[3] != k.kw) {
+        if (k.kh == k.kw)
+            return err_set(e, "%s: the weight's window is %dx%d, but the kernel size is %d",
+                           op_table[n->op]->name, wv->shape[2], wv->shape[3], k.kh);
+        return err_set(e, "%s: the weight's window is %dx%d, but the kernel size is %dx%d",
+                       op_table[n->op]->name, wv->shape[2], wv->shape[3], k.kh, k.kw);
+    }
     return 0;
 }
 
@@ -580,9 +613,18 @@ int conv2d_check(const Graph *g, const Node *n, int *O, int *Ho, int *Wo, Error 
     return 0;
 }
 
+/* The general kernels' sizes of a node whose x is N x C x H x W and output O x Ho x Wo */
+static ConvGeneral general_shape(const Attrs *a, int N, int C, int H, int W, int O, int Ho, int Wo)
+{
+    ConvGeneral c = { N, C, H, W, O, a->groups > 1 ? a->groups : 1, Ho, Wo, a->padding_mode == PADDING_REFLECT,
+                      attrs_window(a) };
+    return c;
+}
+
 /* conv2d(x[N,C,H,W], w[O,C,k,k], b[O]?) -> y[N,O,Ho,Wo] */
 static int conv2d_infer(Graph *g, Node *n, Error *e)
 {
+    normalize_attrs(&n->a);
     int O, Ho, Wo;
     if (conv2d_check(g, n, &O, &Ho, &Wo, e) < 0) return -1;
     const Value *x = &g->vals[n->in[0]];
@@ -594,6 +636,13 @@ static int conv2d_infer(Graph *g, Node *n, Error *e)
 static void conv2d_run(Graph *g, const Node *n)
 {
     const int *x = g->vals[n->in[0]].shape, *w = g->vals[n->in[1]].shape;
+    if (!conv2d_attrs_plain(&n->a)) {
+        const int *y = g->vals[n->out[0]].shape;
+        ConvGeneral c = general_shape(&n->a, x[0], x[1], x[2], x[3], w[0], y[2], y[3]);
+        conv2d_general_forward(&c, vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
+                               n->nin == 3 ? vf32(g, n->in[2]) : NULL);
+        return;
+    }
     conv2d_forward(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
                    n->nin == 3 ? vf32(g, n->in[2]) : NULL,
                    x[0], x[1], x[2], x[3], w[0], n->a.kernel, n->a.stride, n->a.padding);
@@ -633,6 +682,7 @@ const OpDef op_conv2d = { "conv2d", conv2d_infer, conv2d_run, conv2d_grad };
 /* conv2d_backward_input(dy[N,O,Ho,Wo], w[O,C,k,k]) -> dx[N, hint...]; hint is x's shape */
 static int backward_input_infer(Graph *g, Node *n, Error *e)
 {
+    normalize_attrs(&n->a);
     if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy (N x O x Ho x Wo)", DT_F32, 4, e) < 0 ||
         op_expect(g, n, 1, "the weight (O x C x k x k)", DT_F32, 4, e) < 0)
         return -1;
@@ -654,6 +704,12 @@ static int backward_input_infer(Graph *g, Node *n, Error *e)
 static void backward_input_run(Graph *g, const Node *n)
 {
     const int *dx = g->vals[n->out[0]].shape, *w = g->vals[n->in[1]].shape;
+    if (!conv2d_attrs_plain(&n->a)) {
+        const int *dy = g->vals[n->in[0]].shape;
+        ConvGeneral c = general_shape(&n->a, dx[0], dx[1], dx[2], dx[3], w[0], dy[2], dy[3]);
+        conv2d_general_backward_input(&c, vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]));
+        return;
+    }
     conv2d_backward_input(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
                           dx[0], dx[1], dx[2], dx[3], w[0], n->a.kernel, n->a.stride, n->a.padding);
 }
@@ -664,11 +720,13 @@ const OpDef op_conv2d_backward_input = { "conv2d_backward_input", backward_input
  * is [O] (the layer has a bias) */
 static int backward_weight_infer(Graph *g, Node *n, Error *e)
 {
+    normalize_attrs(&n->a);
     if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy (N x O x Ho x Wo)", DT_F32, 4, e) < 0 ||
         op_expect(g, n, 1, "x (N x C x H x W)", DT_F32, 4, e) < 0)
         return -1;
     const Value *dy = &g->vals[n->in[0]], *x = &g->vals[n->in[1]];
-    int O = dy->shape[1], C = x->shape[1], k = n->a.kernel, Ho, Wo;
+    Window2d k = attrs_window(&n->a);
+    int O = dy->shape[1], C = x->shape[1], G = n->a.groups > 1 ? n->a.groups : 1, Ho, Wo;
     if (conv_window(n, x->shape[2], x->shape[3], &Ho, &Wo, e) < 0) return -1;
     if (dy->shape[0] != x->shape[0] || dy->shape[2] != Ho || dy->shape[3] != Wo)
         return err_set(e, "conv2d_backward_weight: dy is %dx%dx%dx%d, but x %dx%dx%dx%d gives %dx%dx%dx%d",
@@ -676,7 +734,9 @@ static int backward_weight_infer(Graph *g, Node *n, Error *e)
                        x->shape[0], O, Ho, Wo);
     if (n->a.hint_ndim != 0 && (n->a.hint_ndim != 1 || n->a.hint[0] != O))
         return err_set(e, "conv2d_backward_weight: the hint must be the bias's shape [%d] or empty", O);
-    int wshape[4] = { O, C, k, k };
+    if (C % G != 0 || O % G != 0)
+        return err_set(e, "conv2d_backward_weight: groups (%d) must divide both %d and %d channels", G, C, O);
+    int wshape[4] = { O, C / G, k.kh, k.kw };
     graph_output(g, n, DT_F32, 4, wshape, 0);
     if (n->a.hint_ndim == 1) graph_output(g, n, DT_F32, 1, &O, 0);
     return 0;
@@ -685,6 +745,13 @@ static int backward_weight_infer(Graph *g, Node *n, Error *e)
 static void backward_weight_run(Graph *g, const Node *n)
 {
     const int *x = g->vals[n->in[1]].shape;
+    if (!conv2d_attrs_plain(&n->a)) {
+        const int *dy = g->vals[n->in[0]].shape;
+        ConvGeneral c = general_shape(&n->a, x[0], x[1], x[2], x[3], dy[1], dy[2], dy[3]);
+        conv2d_general_backward_weight(&c, vf32(g, n->out[0]), n->nout == 2 ? vf32(g, n->out[1]) : NULL,
+                                       vf32(g, n->in[0]), vf32(g, n->in[1]));
+        return;
+    }
     conv2d_backward_weight(vf32(g, n->out[0]), n->nout == 2 ? vf32(g, n->out[1]) : NULL,
                            vf32(g, n->in[0]), vf32(g, n->in[1]), x[0], x[1], x[2], x[3],
                            g->vals[n->in[0]].shape[1], n->a.kernel, n->a.stride, n->a.padding);

@@ -247,6 +247,8 @@ static int pool_size(const Node *n, int Ho, int Wo, int *Hp, int *Wp, Error *e)
 static int fused_infer(Graph *g, Node *n, Error *e)
 {
     int O, Ho, Wo, Hp, Wp;
+    if (!conv2d_attrs_plain(&n->a))
+        return err_set(e, "internal: conv2d_relu_maxpool2d takes square, undilated, ungrouped, zero-padded convolutions");
     if (conv2d_check(g, n, &O, &Ho, &Wo, e) < 0 || pool_size(n, Ho, Wo, &Hp, &Wp, e) < 0) return -1;
     const Value *x = &g->vals[n->in[0]];
     int shape[4] = { x->shape[0], O, Hp, Wp };

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../graph.h"
+#include "../ops.h"
 #include "../rng.h"
 
 #include "../multiversion.h"     /* CN_MULTIVERSION: hot loops for AVX-512, AVX2 and x86-64 */
@@ -150,6 +151,9 @@ void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
  * passes no gradient). */
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu);
+/* Any window (pairs, dilation; Ho x Wo with or without ceil_mode), PyTorch's scan */
+void maxpool2d_general_forward(float *y, int32_t *argmax, const float *x, int N, int C, int H, int W, int Ho, int Wo,
+                               Window2d k);
 /* dx[N,C,H,W] = scatter-add of dy[N,C,Ho,Wo] at argmax */
 void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                         int N, int C, int H, int W, int Ho, int Wo);
@@ -168,6 +172,36 @@ void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *l
 /* add.c: y[n] = a + b */
 void add_forward(float *y, const float *a, const float *b, size_t n);
 
+/* activations.c: y[n] = f(x) and dx[n] = dy * f'(s), s = x (y for sigmoid and tanh:
+ * activation_backward_reads_result), torch 1.13's formulas; alpha: LeakyReLU's
+ * negative_slope, ELU's alpha (ignored by the others) */
+typedef enum {
+    ACT_LEAKY_RELU, ACT_ELU, ACT_GELU, ACT_GELU_TANH, ACT_SILU, ACT_SIGMOID, ACT_TANH,
+    ACT_RELU6, ACT_HARDSWISH, ACT_HARDSIGMOID
+} Activation;
+void activation_forward(Activation kind, float *y, const float *x, size_t n, float alpha);
+void activation_backward(Activation kind, float *dx, const float *dy, const float *s, size_t n, float alpha);
+int  activation_backward_reads_result(Activation kind);
+
+/* softmax.c: y = softmax (log_form: log_softmax) of x[N,C,inner] over C; backward from y */
+void softmax_forward(float *y, const float *x, int N, int C, size_t inner, int log_form);
+void softmax_backward(float *dx, const float *dy, const float *y, int N, int C, size_t inner, int log_form);
+
+/* nll_loss.c: -mean_i logp[i][labels[i]] (NaN for a label outside [0, K));
+ * dlogp = -1/N at each row's label, 0 elsewhere (a bad label's row NaN) */
+float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K);
+void  nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K);
+
+/* cat.c: y[n] = x_0[n] ++ ... ++ x_{nx-1}[n], block[i] elements of elem bytes per item;
+ * slice: y[n] = x[n][offset, offset + block) of items of `item` elements */
+void cat_forward(void *y, const void *const *x, const size_t *block, int nx, int N, size_t elem);
+void slice_forward(void *y, const void *x, size_t item, size_t offset, size_t block, int N, size_t elem);
+
+/* dropout2d.c: mask[NC] = 0 with probability p, else 1/(1-p), one rng_uniform per channel
+ * in order; y = x * its channel's mask (plane floats a channel); dx = dy * mask */
+void dropout2d_forward(float *y, float *mask, const float *x, size_t NC, size_t plane, double p, Rng *rng);
+void dropout2d_backward(float *dx, const float *dy, const float *mask, size_t NC, size_t plane);
+
 /* adam.c: one torch.optim.Adam (1.13, single-tensor, amsgrad=False) step t >= 1 over n
  * elements, in place. grad is not modified. */
 typedef struct AdamHyper {
@@ -184,6 +218,37 @@ typedef struct SgdHyper {
 } SgdHyper;
 void sgd_update(float *param, const float *grad, float *momentum_buffer, size_t n,
                 const SgdHyper *h, int64_t step);
+
+/* conv2d_general.c: conv2d with groups G (C and O multiples of G; w[O, C/G, kh, kw]),
+ * dilation, non-square window k and 'zeros' or 'reflect' padding (reflect set); Ho, Wo by
+ * window_out_size_ex (ops.h). x[N,C,H,W], y[N,O,Ho,Wo]. */
+typedef struct ConvGeneral { int N, C, H, W, O, G, Ho, Wo, reflect; Window2d k; } ConvGeneral;
+void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w);
+void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x);
+
+/* avgpool2d.c: x[N,C,H,W] -> y[N,C,Ho,Wo], k's stride and padding (dilation ignored) */
+void avgpool2d_forward(float *y, const float *x, int N, int C, int H, int W, int Ho, int Wo, Window2d k,
+                       int count_include_pad);
+void avgpool2d_backward(float *dx, const float *dy, int N, int C, int H, int W, int Ho, int Wo, Window2d k,
+                        int count_include_pad);
+/* adaptive_pool2d.c: PyTorch's adaptive windows of x[N,C,H,W] for an Ho x Wo output */
+void adaptive_avgpool2d_forward(float *y, const float *x, int N, int C, int H, int W, int Ho, int Wo);
+void adaptive_avgpool2d_backward(float *dx, const float *dy, int N, int C, int H, int W, int Ho, int Wo);
+void adaptive_maxpool2d_forward(float *y, int32_t *argmax, const float *x, int N, int C, int H, int W, int Ho,
+                                int Wo);
+
+/* batchnorm.c: x[N,C,L] -> y, with the statistics used in mean, invstd[C]; w, b NULL when
+ * affine=False, rmean, rvar, nbt NULL without running statistics (see the file's top) */
+void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                       float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                       double momentum, int momentum_none, double eps);
+void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                        const float *invstd, const float *w, int N, int C, int L, int batch_stats);
+/* eval-mode BatchNorm folded into the convolution before it: w2 = w * s, b2 = (b - rmean)
+ * * s + beta, s = gamma / sqrt(rvar + eps); per_out floats of w per output channel */
+void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *rmean, const float *rvar, int O, size_t per_out, double eps);
 
 /* common.c: helpers shared by the op rows. */
 

@@ -1,5 +1,7 @@
-/* runtime/ops/maxpool2d.c: MaxPool2d (square window, stride, -inf padding) with the argmax
- * it saves, and its backward (scatter-add of dy at the argmax). */
+/* runtime/ops/maxpool2d.c: MaxPool2d (window, stride, -inf padding, dilation, ceil_mode)
+ * with the argmax it saves, and its backward (scatter-add of dy at the argmax). Square,
+ * undilated windows without ceil_mode take the original kernels; the others a direct scan
+ * (maxpool2d_general_forward). */
 #include <math.h>
 #include <string.h>
 
@@ -112,12 +114,42 @@ void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int 
     }
 }
 
+/* The general window: rows oh*sh - ph + i*dh for i < kh inside x (PyTorch's: the first
+ * row inside, then every dh-th), likewise columns; the same scan and argmax rule. */
+static void plane_general(float *yp, int32_t *ap, const float *xp, int H, int W, int Ho, int Wo, Window2d k)
+{
+    for (int oh = 0; oh < Ho; oh++) {
+        int h0 = oh * k.sh - k.ph, h1 = h0 + (k.kh - 1) * k.dh + 1;
+        if (h1 > H) h1 = H;
+        while (h0 < 0) h0 += k.dh;
+        for (int ow = 0; ow < Wo; ow++) {
+            int w0 = ow * k.sw - k.pw, w1 = w0 + (k.kw - 1) * k.dw + 1;
+            if (w1 > W) w1 = W;
+            while (w0 < 0) w0 += k.dw;
+            float max = -INFINITY;
+            int32_t at = h0 * W + w0;
+            for (int ih = h0; ih < h1; ih += k.dh)
+                for (int iw = w0; iw < w1; iw += k.dw) {
+                    float v = xp[(size_t)ih * W + iw];
+                    if (v > max || isnan(v)) {
+                        max = v;
+                        at = ih * W + iw;
+                    }
+                }
+            yp[(size_t)oh * Wo + ow] = max;
+            ap[(size_t)oh * Wo + ow] = at;
+        }
+    }
+}
+
 typedef struct Pool {
     float *y;
     int32_t *am;
     const float *x;
     const int32_t *cam;
     int N, C, H, W, k, stride, pad, Ho, Wo;
+    Window2d win;
+    int general;
 } Pool;
 
 static void forward_share(void *ctx, int t, int T)
@@ -125,7 +157,11 @@ static void forward_share(void *ctx, int t, int T)
     const Pool *j = ctx;
     size_t in = (size_t)j->H * j->W, out = (size_t)j->Ho * j->Wo, planes = (size_t)j->N * j->C;
     for (size_t plane = par_lo(planes, t, T); plane < par_lo(planes, t + 1, T); plane++)
-        maxpool2d_plane(j->y + plane * out, j->am + plane * out, j->x + plane * in, j->H, j->W, j->W, j->k, j->stride,
+        if (j->general)
+            plane_general(j->y + plane * out, j->am + plane * out, j->x + plane * in, j->H, j->W, j->Ho, j->Wo,
+                          j->win);
+        else
+            maxpool2d_plane(j->y + plane * out, j->am + plane * out, j->x + plane * in, j->H, j->W, j->W, j->k, j->stride,
                         j->pad, 0);
 }
 
@@ -133,7 +169,16 @@ void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
                        int N, int C, int H, int W, int k, int stride, int pad)
 {
     Pool j = { y, argmax, x, NULL, N, C, H, W, k, stride, pad, window_out_size(H, k, stride, pad),
-               window_out_size(W, k, stride, pad) };
+               window_out_size(W, k, stride, pad), { 0 }, 0 };
+    par_run((size_t)N * C * H * W > 32768 ? par_threads() : 1, forward_share, &j);
+}
+
+/* y, argmax[N,C,Ho,Wo] of x[N,C,H,W] under window k (pairs, dilation), Ho x Wo from
+ * window_out_size_ex with or without ceil_mode */
+void maxpool2d_general_forward(float *y, int32_t *argmax, const float *x, int N, int C, int H, int W, int Ho, int Wo,
+                               Window2d k)
+{
+    Pool j = { y, argmax, x, NULL, N, C, H, W, 0, 0, 0, Ho, Wo, k, 1 };
     par_run((size_t)N * C * H * W > 32768 ? par_threads() : 1, forward_share, &j);
 }
 
@@ -158,8 +203,21 @@ static void backward_share(void *ctx, int t, int T)
 void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
                         int N, int C, int H, int W, int Ho, int Wo)
 {
-    Pool j = { dx, NULL, dy, argmax, N, C, H, W, 0, 0, 0, Ho, Wo };
+    Pool j = { dx, NULL, dy, argmax, N, C, H, W, 0, 0, 0, Ho, Wo, { 0 }, 0 };
     par_run((size_t)N * C * H * W > 32768 ? par_threads() : 1, backward_share, &j);
+}
+
+/* Both forms of the window attributes from whichever the caller set (as conv2d.c) */
+static void normalize_attrs(Attrs *a)
+{
+    Window2d w = attrs_window(a);
+    a->kernel_hw[0] = w.kh, a->kernel_hw[1] = w.kw;
+    a->stride_hw[0] = w.sh, a->stride_hw[1] = w.sw;
+    a->padding_hw[0] = w.ph, a->padding_hw[1] = w.pw;
+    a->dilation_hw[0] = w.dh, a->dilation_hw[1] = w.dw;
+    if (w.kh == w.kw) a->kernel = w.kh;
+    if (w.sh == w.sw) a->stride = w.sh;
+    if (w.ph == w.pw) a->padding = w.ph;
 }
 
 /* Checks the window attributes against PyTorch's rules; gives the output size over H x W. */
@@ -167,16 +225,32 @@ static int pool_window(const Node *n, int H, int W, int *Ho, int *Wo, Error *e)
 {
     const Attrs *a = &n->a;
     const char *op = op_table[n->op]->name;
-    if (a->kernel < 1) return err_set(e, "%s: kernel size must be at least 1, got %d", op, a->kernel);
-    if (a->stride < 1) return err_set(e, "%s: stride must be at least 1, got %d", op, a->stride);
-    if (a->padding < 0 || a->padding > a->kernel / 2)
-        return err_set(e, "%s: padding should be at most half of the kernel size (%d), but got %d",
-                       op, a->kernel / 2, a->padding);
-    *Ho = window_out_size(H, a->kernel, a->stride, a->padding);
-    *Wo = window_out_size(W, a->kernel, a->stride, a->padding);
+    Window2d k = attrs_window(a);
+    int square = k.kh == k.kw && k.sh == k.sw && k.ph == k.pw;
+    if (square && k.dh == 1 && k.dw == 1 && !a->ceil_mode) {
+        if (a->kernel < 1) return err_set(e, "%s: kernel size must be at least 1, got %d", op, a->kernel);
+        if (a->stride < 1) return err_set(e, "%s: stride must be at least 1, got %d", op, a->stride);
+        if (a->padding < 0 || a->padding > a->kernel / 2)
+            return err_set(e, "%s: padding should be at most half of the kernel size (%d), but got %d",
+                           op, a->kernel / 2, a->padding);
+        *Ho = window_out_size(H, a->kernel, a->stride, a->padding);
+        *Wo = window_out_size(W, a->kernel, a->stride, a->padding);
+        if (*Ho < 1 || *Wo < 1)
+            return err_set(e, "%s: a %dx%d window with padding %d does not fit the %dx%d input",
+                           op, a->kernel, a->kernel, a->padding, H, W);
+        return 0;
+    }
+    if (k.kh < 1 || k.kw < 1) return err_set(e, "%s: kernel size must be at least 1, got %dx%d", op, k.kh, k.kw);
+    if (k.sh < 1 || k.sw < 1) return err_set(e, "%s: stride must be at least 1, got %dx%d", op, k.sh, k.sw);
+    if (k.dh < 1 || k.dw < 1) return err_set(e, "%s: dilation must be at least 1, got %dx%d", op, k.dh, k.dw);
+    if (k.ph < 0 || k.pw < 0 || k.ph > k.kh / 2 || k.pw > k.kw / 2)
+        return err_set(e, "%s: padding should be at most half of the kernel size (%dx%d), but got %dx%d", op,
+                       k.kh / 2, k.kw / 2, k.ph, k.pw);
+    *Ho = window_out_size_ex(H, k.kh, k.sh, k.ph, k.dh, a->ceil_mode);
+    *Wo = window_out_size_ex(W, k.kw, k.sw, k.pw, k.dw, a->ceil_mode);
     if (*Ho < 1 || *Wo < 1)
-        return err_set(e, "%s: a %dx%d window with padding %d does not fit the %dx%d input",
-                       op, a->kernel, a->kernel, a->padding, H, W);
+        return err_set(e, "%s: a %dx%d window with padding %dx%d and dilation %dx%d does not fit the %dx%d input",
+                       op, k.kh, k.kw, k.ph, k.pw, k.dh, k.dw, H, W);
     return 0;
 }
 
@@ -185,6 +259,7 @@ static int maxpool2d_infer(Graph *g, Node *n, Error *e)
 {
     if (op_expect_inputs(g, n, 1, 1, e) < 0 || op_expect(g, n, 0, "x (N x C x H x W)", DT_F32, 4, e) < 0)
         return -1;
+    normalize_attrs(&n->a);
     const Value *x = &g->vals[n->in[0]];
     int Ho, Wo;
     if (pool_window(n, x->shape[2], x->shape[3], &Ho, &Wo, e) < 0) return -1;
@@ -197,6 +272,12 @@ static int maxpool2d_infer(Graph *g, Node *n, Error *e)
 static void maxpool2d_run(Graph *g, const Node *n)
 {
     const int *x = g->vals[n->in[0]].shape;
+    if (!maxpool2d_attrs_plain(&n->a)) {
+        const int *y = g->vals[n->out[0]].shape;
+        maxpool2d_general_forward(vf32(g, n->out[0]), vi32(g, n->out[1]), vf32(g, n->in[0]), x[0], x[1], x[2], x[3],
+                                  y[2], y[3], attrs_window(&n->a));
+        return;
+    }
     maxpool2d_forward(vf32(g, n->out[0]), vi32(g, n->out[1]), vf32(g, n->in[0]),
                       x[0], x[1], x[2], x[3], n->a.kernel, n->a.stride, n->a.padding);
 }

@@ -5,6 +5,8 @@ libcnnrt_a_SOURCES += \
 	runtime/ops/maxpool2d.c runtime/ops/dropout.c runtime/ops/flatten.c \
 	runtime/ops/cross_entropy.c runtime/ops/add.c \
 	runtime/ops/adam.c runtime/ops/sgd.c
+libcnnrt_a_SOURCES += runtime/ops/activations.c runtime/ops/softmax.c runtime/ops/nll_loss.c runtime/ops/cat.c \
+	runtime/ops/dropout2d.c
 
 # tests/ops/: one test per op file, each against a direct double-precision reference
 EXTRA_DIST += tests/ops/testgraph.h
@@ -32,3 +34,27 @@ check_PROGRAMS += tests/ops/test_adam
 TESTS += tests/ops/test_adam
 check_PROGRAMS += tests/ops/test_sgd
 TESTS += tests/ops/test_sgd
+check_PROGRAMS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
+	tests/ops/test_dropout2d
+TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
+	tests/ops/test_dropout2d
+
+# h-norm (issue 13): BatchNorm, the pools, the general convolution
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/avgpool2d.c \
+	runtime/ops/adaptive_pool2d.c
+check_PROGRAMS += tests/ops/test_batchnorm
+TESTS += tests/ops/test_batchnorm
+check_PROGRAMS += tests/ops/test_conv2d_general
+TESTS += tests/ops/test_conv2d_general
+check_PROGRAMS += tests/ops/test_avgpool2d
+TESTS += tests/ops/test_avgpool2d
+check_PROGRAMS += tests/ops/test_adaptive_pool2d
+TESTS += tests/ops/test_adaptive_pool2d
+check_PROGRAMS += tests/ops/test_maxpool2d_general
+TESTS += tests/ops/test_maxpool2d_general
+# PyTorch parity of the ops above, through tests/parity/op_check (skipped without torch)
+TESTS += tests/parity/test_norm_torch.py
+EXTRA_DIST += tests/parity/test_norm_torch.py
+# conv2d (grouped, non-square) -> batchnorm2d -> avgpool2d autodiffed, planned and run
+check_PROGRAMS += tests/graph/test_norm_graph
+TESTS += tests/graph/test_norm_graph

@@ -43,7 +43,7 @@ static inline void tg_bind(Graph *g)
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
         if (v->view_of >= 0) continue;
-        int b = v->kind == VK_PARAM ? 0 : v->kind == VK_GRAD ? 1 : v->kind == VK_STATE ? 2 : 3;
+        int b = v->kind == VK_PARAM || v->kind == VK_BUFFER ? 0 : v->kind == VK_GRAD ? 1 : v->kind == VK_STATE ? 2 : 3;
         v->offset = blocks[b];
         blocks[b] += (value_bytes(v) + 63) / 64 * 64;
     }

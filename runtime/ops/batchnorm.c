@@ -1,0 +1,310 @@
+/* runtime/ops/batchnorm.c: BatchNorm2d and BatchNorm1d (torch.nn 1.13) over x[N, C, L]
+ * (L = H*W, the length, or 1), with the running statistics they keep, and the backward.
+ *
+ * Op rows batchnorm2d (x: N x C x H x W) and batchnorm1d (x: N x C or N x C x L) share
+ * this file. Inputs: x [, weight[C], bias[C]] [, running_mean[C], running_var[C],
+ * num_batches_tracked (int64, 1 element)]: 1, 3 (affine, track_running_stats=False), 4
+ * (affine=False) or 6 inputs. The three running values are buffers (VK_BUFFER).
+ * Attrs: eps, momentum, momentum_none (momentum=None: the cumulative average).
+ * Outputs: y (x's shape), save_mean[C], save_invstd[C] (the statistics y was normalised
+ * with: the batch's, or the running ones in eval mode).
+ * In training (g->training), and always without running statistics, y is normalised with
+ * the batch's mean and biased variance; with running statistics, training also adds one
+ * to num_batches_tracked and moves running_mean and running_var (the unbiased variance)
+ * by momentum, or by 1 / num_batches_tracked when momentum is None. In eval mode y uses
+ * running_mean and running_var. Sums are in double.
+ *
+ * batchnorm_backward(dy, x, save_mean, save_invstd [, weight]) -> dx [, dweight, dbias];
+ * Attrs track_running_stats says whether the forward had running statistics (then eval
+ * mode's dx treats the statistics as constants, as PyTorch's eval-mode backward does). */
+#include <math.h>
+#include <string.h>
+
+#include "../ops.h"
+#include "../parallel.h"
+#include "kernels.h"
+
+typedef struct Bn {
+    float *y, *mean, *invstd, *rmean, *rvar, *dw, *db;
+    const float *x, *w, *b, *dy, *cmean, *cinvstd;
+    int N, C, L, batch_stats;
+    double eps, factor;
+} Bn;
+
+/* sum over the channel's N x L elements of f(x) */
+static double channel_mean(const float *x, int N, int C, int L, int c)
+{
+    double s = 0;
+    for (int n = 0; n < N; n++) {
+        const float *p = x + ((size_t)n * C + c) * L;
+        for (int i = 0; i < L; i++) s += p[i];
+    }
+    return s / ((double)N * L);
+}
+
+static double channel_var(const float *x, int N, int C, int L, int c, double mean)
+{
+    double s = 0;
+    for (int n = 0; n < N; n++) {
+        const float *p = x + ((size_t)n * C + c) * L;
+        for (int i = 0; i < L; i++) s += ((double)p[i] - mean) * ((double)p[i] - mean);
+    }
+    return s / ((double)N * L);
+}
+
+static void forward_share(void *ctx, int t, int T)
+{
+    const Bn *j = ctx;
+    int N = j->N, C = j->C, L = j->L;
+    double M = (double)N * L;
+    for (int c = (int)par_lo((size_t)C, t, T); c < (int)par_lo((size_t)C, t + 1, T); c++) {
+        double mean, invstd;
+        if (j->batch_stats) {
+            mean = channel_mean(j->x, N, C, L, c);
+            double var = channel_var(j->x, N, C, L, c, mean);
+            invstd = 1.0 / sqrt(var + j->eps);
+            if (j->rmean) {
+                /* unbiased; a single value per channel gives NaN (PyTorch refuses that batch) */
+                double unbiased = M > 1 ? var * M / (M - 1) : NAN;
+                j->rmean[c] = (float)((1 - j->factor) * j->rmean[c] + j->factor * mean);
+                j->rvar[c] = (float)((1 - j->factor) * j->rvar[c] + j->factor * unbiased);
+            }
+        } else {
+            mean = j->rmean[c];
+            invstd = 1.0 / sqrt((double)j->rvar[c] + j->eps);
+        }
+        j->mean[c] = (float)mean;
+        j->invstd[c] = (float)invstd;
+        double alpha = invstd * (j->w ? j->w[c] : 1.0f);
+        double beta = (j->b ? j->b[c] : 0.0f) - mean * alpha;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * L;
+            for (int i = 0; i < L; i++) j->y[o + i] = (float)(j->x[o + i] * alpha + beta);
+        }
+    }
+}
+
+/* y[N,C,L] = (x - mean) * invstd * w + b per channel c; w, b may be NULL (affine=False);
+ * rmean, rvar, nbt may be NULL (track_running_stats=False). training: batch statistics,
+ * and the running ones updated (nbt += 1, then momentum or 1/nbt); else the running ones
+ * (batch statistics when there are none). mean, invstd[C]: the statistics used. */
+void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                       float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                       double momentum, int momentum_none, double eps)
+{
+    int batch_stats = training || !rmean;
+    double factor = momentum;
+    if (training && rmean) {
+        if (nbt) ++*nbt;
+        if (momentum_none) factor = nbt && *nbt > 0 ? 1.0 / (double)*nbt : 0.0;
+    }
+    Bn j = { y, mean, invstd, training ? rmean : NULL, training ? rvar : NULL, NULL, NULL, x, w, b,
+             NULL, NULL, NULL, N, C, L, batch_stats, eps, factor };
+    if (!batch_stats) {
+        j.rmean = rmean;
+        j.rvar = rvar;
+    }
+    par_run((size_t)N * C * L > 32768 ? par_threads() : 1, forward_share, &j);
+}
+
+static void backward_share(void *ctx, int t, int T)
+{
+    const Bn *j = ctx;
+    int N = j->N, C = j->C, L = j->L;
+    double M = (double)N * L;
+    for (int c = (int)par_lo((size_t)C, t, T); c < (int)par_lo((size_t)C, t + 1, T); c++) {
+        double mean = j->cmean[c], invstd = j->cinvstd[c], sdy = 0, sdyx = 0;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * L;
+            for (int i = 0; i < L; i++) {
+                sdy += j->dy[o + i];
+                sdyx += j->dy[o + i] * ((j->x[o + i] - mean) * invstd);
+            }
+        }
+        if (j->dw) j->dw[c] = (float)sdyx;
+        if (j->db) j->db[c] = (float)sdy;
+        if (!j->y) continue;
+        double g = invstd * (j->w ? j->w[c] : 1.0f);
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * L;
+            for (int i = 0; i < L; i++) {
+                double d = j->dy[o + i];
+                if (j->batch_stats) d -= sdy / M + (j->x[o + i] - mean) * invstd * sdyx / M;
+                j->y[o + i] = (float)(g * d);
+            }
+        }
+    }
+}
+
+/* From dy[N,C,L], x, and the forward's mean, invstd[C]: dw[c] = sum dy * xhat, db[c] =
+ * sum dy (NULL: not wanted), dx (NULL: not wanted) = w * invstd * (dy - [sum dy / M +
+ * xhat * sum(dy * xhat) / M]) where xhat = (x - mean) * invstd, M = N * L; the bracket only
+ * with batch_stats (the statistics depended on x). w may be NULL (1). */
+void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                        const float *invstd, const float *w, int N, int C, int L, int batch_stats)
+{
+    Bn j = { dx, NULL, NULL, NULL, NULL, dw, db, x, w, NULL, dy, mean, invstd, N, C, L, batch_stats, 0, 0 };
+    par_run((size_t)N * C * L > 32768 ? par_threads() : 1, backward_share, &j);
+}
+
+/* Input positions: weight, bias (-1 when absent); running_mean, running_var, nbt (-1) */
+typedef struct BnInputs { int w, b, rm, rv, nbt; } BnInputs;
+
+static BnInputs bn_inputs(int nin)
+{
+    BnInputs p = { -1, -1, -1, -1, -1 };
+    if (nin == 3 || nin == 6) p.w = 1, p.b = 2;
+    if (nin == 4) p.rm = 1, p.rv = 2, p.nbt = 3;
+    if (nin == 6) p.rm = 3, p.rv = 4, p.nbt = 5;
+    return p;
+}
+
+static int bn_length(const Value *x)
+{
+    int L = 1;
+    for (int d = 2; d < x->ndim; d++) L *= x->shape[d];
+    return L;
+}
+
+static int batchnorm_infer(Graph *g, Node *n, Error *e)
+{
+    const char *op = op_table[n->op]->name;
+    int is2d = n->op == OP_batchnorm2d;
+    if (n->nin != 1 && n->nin != 3 && n->nin != 4 && n->nin != 6)
+        return err_set(e, "%s takes x [, weight, bias] [, running_mean, running_var, num_batches_tracked]: "
+                          "1, 3, 4 or 6 inputs, got %d", op, n->nin);
+    const Value *x = &g->vals[n->in[0]];
+    if (x->dtype != DT_F32 || (is2d ? x->ndim != 4 : x->ndim != 2 && x->ndim != 3)) {
+        char s[64];
+        shape_str(x, 0, s, sizeof s);
+        return err_set(e, "%s expects x as a float32 tensor of %s, but it is %s", op,
+                       is2d ? "N x C x H x W" : "N x C or N x C x L", s);
+    }
+    int C = x->shape[1];
+    BnInputs p = bn_inputs(n->nin);
+    int vec[5] = { p.w, p.b, p.rm, p.rv, p.nbt };
+    const char *what[5] = { "weight", "bias", "running_mean", "running_var", "num_batches_tracked" };
+    for (int k = 0; k < 5; k++) {
+        if (vec[k] < 0) continue;
+        const Value *v = &g->vals[n->in[vec[k]]];
+        int want = k == 4 ? 1 : C;
+        DType dt = k == 4 ? DT_I64 : DT_F32;
+        if (v->dtype != dt || v->batched || value_numel(v) != (size_t)want || v->ndim > 1)
+            return err_set(e, "%s expects %s as %d %s value%s, one per channel of x's %d", op, what[k], want,
+                           dt == DT_I64 ? "int64" : "float32", want == 1 ? "" : "s", C);
+    }
+    if (!(n->a.eps > 0)) return err_set(e, "%s: eps must be positive, got %g", op, n->a.eps);
+    if (!n->a.momentum_none && !(n->a.momentum >= 0 && n->a.momentum <= 1))
+        return err_set(e, "%s: momentum must be between 0 and 1, got %g", op, n->a.momentum);
+    graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);
+    int cs[1] = { C };
+    graph_output(g, n, DT_F32, 1, cs, 0);
+    graph_output(g, n, DT_F32, 1, cs, 0);
+    return 0;
+}
+
+static const float *opt_f32(Graph *g, const Node *n, int i) { return i < 0 ? NULL : vf32(g, n->in[i]); }
+
+static void batchnorm_run(Graph *g, const Node *n)
+{
+    const Value *x = &g->vals[n->in[0]];
+    BnInputs p = bn_inputs(n->nin);
+    batchnorm_forward(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->out[2]), vf32(g, n->in[0]),
+                      opt_f32(g, n, p.w), opt_f32(g, n, p.b), p.rm < 0 ? NULL : vf32(g, n->in[p.rm]),
+                      p.rv < 0 ? NULL : vf32(g, n->in[p.rv]), p.nbt < 0 ? NULL : vi64(g, n->in[p.nbt]),
+                      x->shape[0], x->shape[1], bn_length(x), g->training, n->a.momentum, n->a.momentum_none,
+                      n->a.eps);
+}
+
+/* dx, dweight, dbias = batchnorm_backward(dy, x, save_mean, save_invstd [, weight]) */
+static int batchnorm_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    if (dout[0] < 0) return 0;
+    BnInputs p = bn_inputs(n.nin);
+    Attrs a = n.a;
+    a.track_running_stats = p.rm >= 0;
+    int in[5] = { dout[0], n.in[0], n.out[1], n.out[2], p.w >= 0 ? n.in[p.w] : -1 };
+    int node = graph_add(g, OP_batchnorm_backward, in, p.w >= 0 ? 5 : 4, &a, e);
+    if (node < 0) return -1;
+    const Node *b = &g->nodes[node];
+    int dx = b->out[0], dw = p.w >= 0 ? b->out[1] : -1, db = p.w >= 0 ? b->out[2] : -1;
+    if (g->vals[n.in[0]].requires_grad && graph_accumulate_grad(g, n.in[0], dx, e) < 0) return -1;
+    if (p.w >= 0 && g->vals[n.in[p.w]].requires_grad && graph_accumulate_grad(g, n.in[p.w], dw, e) < 0) return -1;
+    if (p.b >= 0 && g->vals[n.in[p.b]].requires_grad && graph_accumulate_grad(g, n.in[p.b], db, e) < 0) return -1;
+    return 0;
+}
+
+const OpDef op_batchnorm2d = { "batchnorm2d", batchnorm_infer, batchnorm_run, batchnorm_grad };
+const OpDef op_batchnorm1d = { "batchnorm1d", batchnorm_infer, batchnorm_run, batchnorm_grad };
+
+static int backward_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 4, 5, e) < 0 || op_expect(g, n, 0, "dy", DT_F32, 0, e) < 0 ||
+        op_expect(g, n, 1, "x", DT_F32, 0, e) < 0 || op_expect_same_shape(g, n, 0, "dy", 1, "x", e) < 0)
+        return -1;
+    const Value *x = &g->vals[n->in[1]];
+    if (x->ndim < 2) return err_set(e, "batchnorm_backward expects x with a channel dim");
+    int C = x->shape[1];
+    for (int i = 2; i < n->nin; i++)
+        if (g->vals[n->in[i]].dtype != DT_F32 || value_numel(&g->vals[n->in[i]]) != (size_t)C)
+            return err_set(e, "batchnorm_backward expects input %d as %d float32 values", i, C);
+    graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);
+    if (n->nin == 5) {
+        int cs[1] = { C };
+        graph_output(g, n, DT_F32, 1, cs, 0);
+        graph_output(g, n, DT_F32, 1, cs, 0);
+    }
+    return 0;
+}
+
+static void backward_run(Graph *g, const Node *n)
+{
+    const Value *x = &g->vals[n->in[1]];
+    int affine = n->nin == 5;
+    batchnorm_backward(vf32(g, n->out[0]), affine ? vf32(g, n->out[1]) : NULL, affine ? vf32(g, n->out[2]) : NULL,
+                       vf32(g, n->in[0]), vf32(g, n->in[1]), vf32(g, n->in[2]), vf32(g, n->in[3]),
+                       affine ? vf32(g, n->in[4]) : NULL, x->shape[0], x->shape[1], bn_length(x),
+                       g->training || !n->a.track_running_stats);
+}
+
+const OpDef op_batchnorm_backward = { "batchnorm_backward", backward_infer, backward_run, NULL };
+
+/* w2[O,...] = w * s, b2[O] = (b - running_mean) * s + beta with s = gamma / sqrt(running_var
+ * + eps) per output channel (in double): the convolution whose output equals eval-mode
+ * batchnorm(conv(x, w, b)). gamma, beta, b may be NULL (1, 0, 0). */
+void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *rmean, const float *rvar, int O, size_t per_out, double eps)
+{
+    for (int o = 0; o < O; o++) {
+        double s = (gamma ? gamma[o] : 1.0) / sqrt((double)rvar[o] + eps);
+        for (size_t i = 0; i < per_out; i++) w2[(size_t)o * per_out + i] = (float)(w[(size_t)o * per_out + i] * s);
+        b2[o] = (float)(((b ? b[o] : 0.0) - rmean[o]) * s + (beta ? beta[o] : 0.0));
+    }
+}
+
+/* batchnorm_fold(w, running_mean, running_var [, gamma, beta] [, b]) -> w2 (w's shape),
+ * b2[O]: 3 to 6 inputs (4: with b; 5: with gamma, beta; 6: both). Attrs eps. Added by
+ * compiler/fuse.c's fold_batchnorm for graphs that only infer; no backward. */
+static int fold_infer(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 3, 6, e) < 0 || op_expect(g, n, 0, "the weight", DT_F32, 0, e) < 0) return -1;
+    const Value *w = &g->vals[n->in[0]];
+    int O = w->shape[0];
+    for (int i = 1; i < n->nin; i++)
+        if (g->vals[n->in[i]].dtype != DT_F32 || value_numel(&g->vals[n->in[i]]) != (size_t)O)
+            return err_set(e, "batchnorm_fold expects input %d as %d float32 values", i, O);
+    graph_output(g, n, DT_F32, w->ndim, w->shape, 0);
+    graph_output(g, n, DT_F32, 1, &O, 0);
+    return 0;
+}
+
+static void fold_run(Graph *g, const Node *n)
+{
+    const Value *w = &g->vals[n->in[0]];
+    int affine = n->nin >= 5, bias = n->nin == 4 || n->nin == 6;
+    batchnorm_fold(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->in[0]), bias ? vf32(g, n->in[n->nin - 1]) : NULL,
+                   affine ? vf32(g, n->in[3]) : NULL, affine ? vf32(g, n->in[4]) : NULL, vf32(g, n->in[1]),
+                   vf32(g, n->in[2]), w->shape[0], value_item_numel(w), n->a.eps);
+}
+
+const OpDef op_batchnorm_fold = { "batchnorm_fold", fold_infer, fold_run, NULL };

@@ -1,0 +1,94 @@
+/* runtime/ops/nll_loss.c: NLLLoss (mean reduction, no class weights) over log-probabilities
+ * and int32 labels, the criterion after LogSoftmax, and its backward.
+ *
+ *   nll_loss(logp[N,K], labels[N]) -> loss[1] (not batched)
+ *   nll_loss_backward(logp[N,K], labels[N]) -> dlogp[N,K]   (logp for its shape only)
+ *
+ * Like cross_entropy, nll_loss is autodiff's root: its backward rule does not read dout.
+ * A label outside [0, K) makes the loss NaN and its row of the gradient NaN (torch raises;
+ * the data sets never produce one). No Attrs. */
+#include <math.h>
+#include <string.h>
+
+#include "../ops.h"
+#include "kernels.h"
+
+/* -mean over i of logp[i][labels[i]], summed in double */
+float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K)
+{
+    double total = 0;
+    for (int i = 0; i < N; i++) {
+        int y = labels[i];
+        total += y >= 0 && y < K ? -(double)logp[(size_t)i * K + y] : NAN;
+    }
+    return N > 0 ? (float)(total / N) : NAN;
+}
+
+/* dlogp[i][j] = -1/N where j == labels[i], else 0 */
+void nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K)
+{
+    for (int i = 0; i < N; i++) {
+        float *d = dlogp + (size_t)i * K;
+        int y = labels[i];
+        int ok = y >= 0 && y < K;
+        for (int j = 0; j < K; j++) d[j] = ok ? (j == y ? -1.0f / (float)N : 0.0f) : NAN;
+    }
+}
+
+/* Checks logp[N,K] and labels[N] */
+static int check_inputs(Graph *g, Node *n, Error *e)
+{
+    if (op_expect_inputs(g, n, 2, 2, e) < 0 ||
+        op_expect(g, n, 0, "the log-probabilities (N x classes)", DT_F32, 2, e) < 0 ||
+        op_expect(g, n, 1, "the labels (N)", DT_I32, 1, e) < 0)
+        return -1;
+    const Value *z = &g->vals[n->in[0]], *y = &g->vals[n->in[1]];
+    if (z->shape[0] != y->shape[0] || z->batched != y->batched)
+        return err_set(e, "%s expects one label per row of the log-probabilities, but there are %d rows and %d labels",
+                       op_table[n->op]->name, z->shape[0], y->shape[0]);
+    if (z->shape[1] < 1) return err_set(e, "%s expects at least one class", op_table[n->op]->name);
+    return 0;
+}
+
+static int nll_loss_infer(Graph *g, Node *n, Error *e)
+{
+    if (check_inputs(g, n, e) < 0) return -1;
+    int one = 1;
+    graph_output(g, n, DT_F32, 1, &one, 0);
+    return 0;
+}
+
+static void nll_loss_run(Graph *g, const Node *n)
+{
+    const int *z = g->vals[n->in[0]].shape;
+    vf32(g, n->out[0])[0] = nll_loss_forward(vf32(g, n->in[0]), vi32(g, n->in[1]), z[0], z[1]);
+}
+
+/* The root: d(loss)/d(loss) = 1, dout not read. dlogp = nll_loss_backward(logp, labels) */
+static int nll_loss_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    (void)dout;
+    if (!g->vals[n.in[0]].requires_grad) return 0;
+    int in[2] = { n.in[0], n.in[1] };
+    int d = graph_apply(g, OP_nll_loss_backward, in, 2, NULL, e);
+    if (d < 0) return -1;
+    return graph_accumulate_grad(g, n.in[0], d, e);
+}
+
+const OpDef op_nll_loss = { "nll_loss", nll_loss_infer, nll_loss_run, nll_loss_grad };
+
+static int backward_infer(Graph *g, Node *n, Error *e)
+{
+    if (check_inputs(g, n, e) < 0) return -1;
+    const Value *z = &g->vals[n->in[0]];
+    graph_output(g, n, DT_F32, 2, z->shape, z->batched);
+    return 0;
+}
+
+static void backward_run(Graph *g, const Node *n)
+{
+    const int *z = g->vals[n->in[0]].shape;
+    nll_loss_backward(vf32(g, n->out[0]), vi32(g, n->in[1]), z[0], z[1]);
+}
+
+const OpDef op_nll_loss_backward = { "nll_loss_backward", backward_infer, backward_run, NULL };
