@@ -21,6 +21,7 @@
 #include "../runtime/modelfile.h"
 #include "apply.h"
 #include "check.h"
+#include "preflight.h"
 #include "dump.h"
 #include "lower.h"
 #include "plan.h"
@@ -61,7 +62,9 @@ static const char usage[] =
     "                        plots, confusion matrices, validation images, summary, settings)\n"
     "  --workers N           data loader threads decoding and augmenting ahead (default 2; 0: none)\n"
     "  --cache-mb N          keep up to N MB of decoded images per data set in memory (default 512)\n"
-    "  --skip-bad-images     skip undecodable images with a warning (default: stop with an error)\n"
+    "  --skip-bad-images     skip bad images with a warning (default: stop with an error before\n"
+    "                        anything runs; every image's header is checked first)\n"
+    "  --no-data             with --check: do not open and check the data sets\n"
     "  --checkpoint FILE     with --train: write a checkpoint (weights, optimizer state, position,\n"
     "                        random state) to FILE at each epoch's end, atomically\n"
     "  --checkpoint-every N  write it every N batches instead\n"
@@ -71,12 +74,12 @@ static const char usage[] =
     "  --version             the version\n";
 
 enum { A_CHECK, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_SUMMARY, A_APPLY, A_PREVIEW };
-enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME };   /* long options without a letter */
+enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_NO_DATA };   /* long options without a letter */
 
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
     int         workers, cache_mb, skip_bad, preview;
-    int         have_seed;
+    int         have_seed, no_data;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
     const char *apply, *report;
@@ -122,7 +125,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "skip-bad-images", no_argument, 0, 'B' }, { "preview-augment", required_argument, 0, 'P' },
         { "checkpoint", required_argument, 0, OPT_CHECKPOINT },
         { "checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY },
-        { "resume", required_argument, 0, OPT_RESUME },
+        { "resume", required_argument, 0, OPT_RESUME }, { "no-data", no_argument, 0, OPT_NO_DATA },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -159,6 +162,7 @@ static int parse_args(int argc, char **argv, Args *a)
         case 'B': a->skip_bad = 1; break;
         case OPT_CHECKPOINT: a->checkpoint = optarg; break;
         case OPT_RESUME: a->resume = optarg; break;
+        case OPT_NO_DATA: a->no_data = 1; break;
         case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
                   a->checkpoint_every = (int)v; break;
         case 'P': if (parse_int(optarg, "--preview-augment", 1, 1000, &v) < 0) return 2;
@@ -186,6 +190,7 @@ static int parse_args(int argc, char **argv, Args *a)
     }
     if (a->action == A_APPLY && !a->output) return usage_error("%s", "--apply needs -o OUT.png, the figure to write");
     if (a->report && a->action != A_TRAIN) return usage_error("%s", "--report goes with --train");
+    if (a->no_data && a->action != A_CHECK) return usage_error("%s", "--no-data goes with --check");
     if ((a->checkpoint || a->resume || a->checkpoint_every) && a->action != A_TRAIN)
         return usage_error("%s", "--checkpoint, --checkpoint-every and --resume go with --train");
     if (a->checkpoint_every && !a->checkpoint)
@@ -209,13 +214,21 @@ static char *default_output(const char *file)
     return s;
 }
 
-static int max_batch(const Program *p, int action)
+/* The largest batch the run makes: the declared batch sizes, or with the data sets open,
+ * each loader's batch size capped by its set's size (BATCH_SIZE = 100000 on 175 images
+ * plans for 175). */
+static int max_batch(const Program *p, int action, const Sets *s)
 {
     if (action == A_PREDICT) return 1;
-    int b = p->batch_size;
+    int b = s ? 1 : p->batch_size;
     const DatasetDecl *d[3] = { &p->train, &p->test, &p->validation };
-    for (int i = 0; i < 3; i++)
-        if (d[i]->present && d[i]->batch_size > b) b = d[i]->batch_size;
+    const Dataset *ds[3] = { s && s->has_train ? &s->train : NULL, s && s->has_test ? &s->test : NULL,
+                             s && s->has_validation ? &s->validation : NULL };
+    for (int i = 0; i < 3; i++) {
+        if (!d[i]->present || (s && !ds[i])) continue;
+        int bi = ds[i] && ds[i]->n < d[i]->batch_size ? ds[i]->n : d[i]->batch_size;
+        if (bi > b) b = bi;
+    }
     return b;
 }
 
@@ -311,18 +324,15 @@ static char *default_checkpoint(const char *out)
     return s;
 }
 
-static int run(const Args *a, const Program *p)
+/* The run once the data sets it reads are open and checked (s; NULL when it reads none). */
+static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, Sets *sets)
 {
     Error e;
-    if (a->action == A_APPLY) return apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
-    RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history,
-                      .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
-                      .cache_bytes = (size_t)a->cache_mb << 20 };
-    if (a->action == A_PREVIEW) return run_preview(a, p, &ro);
+    RunOptions ro = *ro0;
     int fmap = p->out_ndim != 1;    /* ends with a feature map: no loss */
     int planning = a->action == A_CHECK || a->action == A_SUMMARY || a->action == A_DUMP;
     int training = !fmap && (a->action == A_TRAIN || (planning && p->opt.kind != OPT_NONE));
-    LowerOptions lo = { .batch = max_batch(p, a->action), .training = training };
+    LowerOptions lo = { .batch = max_batch(p, a->action, sets), .training = training };
     Graph *g = fmap ? lower_forward(p, lo.batch, p->in_shape[1], p->in_shape[2], &e) : lower_program(p, &lo, &e);
     if (!g) return fail(&e);
     PlanStats st;
@@ -334,6 +344,7 @@ static int run(const Args *a, const Program *p)
     int rc = 0;
     if (a->action == A_CHECK) {
         print_summary(stdout, p, training ? &st : NULL, lo.batch);
+        if (sets) sets_print(stdout, sets);
     } else if (a->action == A_SUMMARY) {
         print_model_summary(stdout, p, g, &st, training);
     } else if (a->action == A_DUMP) {
@@ -355,7 +366,6 @@ static int run(const Args *a, const Program *p)
                 (a->report && check_writable(a->report, "the report")) ||
                 (interrupt && check_writable(interrupt, "the checkpoint written on Ctrl-C")))
                 rc = 1;
-            Sets s;
             TrainState resume = { 0 };
             init_parameters(g, a->seed);
             lower_given_weights(g, p);
@@ -384,26 +394,23 @@ static int run(const Args *a, const Program *p)
                 ro.on_epoch = report_epoch;
                 ro.on_epoch_ctx = rep;
             }
-            if (rc) {
-            } else if (sets_open(p, &ro, 1, &s, &e) < 0) {
-                rc = fail(&e);
-            } else {
+            if (!rc) {
+                Sets *s = sets;
                 printf("Training %s on %d images (%d classes), batch %d, %d epochs, seed %llu\n", p->model_name,
-                       s.train.n, s.train.nclasses, p->train.batch_size, a->epochs ? a->epochs : p->epochs,
+                       sets_good(&s->train), s->train.nclasses, p->train.batch_size, a->epochs ? a->epochs : p->epochs,
                        (unsigned long long)ro.seed);
                 fflush(stdout);
-                int tr = train_run(p, g, &s, &ro, stdout, &e);
+                int tr = train_run(p, g, s, &ro, stdout, &e);
                 if (tr == TRAIN_INTERRUPTED) {
                     fprintf(stderr, "cnnc: %s\n", e.msg);
                     rc = 128 + train_signal();
                 } else if (tr < 0) {
                     rc = fail(&e);
-                } else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) {
+                } else if (rep && report_write(rep, g, s, a->report, stdout, &e) < 0) {
                     fprintf(stderr, "cnnc: error: %s (after training: the model was saved to %s)\n", e.msg, out);
                     rc = 1;
                 }
-                report_skipped(&s);
-                sets_free(&s);
+                report_skipped(s);
             }
             report_free(rep);
             free(resume.history);
@@ -415,29 +422,26 @@ static int run(const Args *a, const Program *p)
             if (!loaded) {
                 rc = fail(&e);
             } else if (a->action == A_EVAL) {
-                Sets s;
+                Sets *s = sets;
                 char **names = NULL;
                 int n = 0;
-                if (sets_open(p, &ro, 0, &s, &e) < 0) {
-                    rc = fail(&e);
-                } else {
+                {
                     EvalResult r;
-                    if (model_file_classes(p, &mf, a->weights, &s, stderr, &names, &n, &e) < 0) rc = fail(&e);
+                    if (model_file_classes(p, &mf, a->weights, s, stderr, &names, &n, &e) < 0) rc = fail(&e);
                     for (int i = 0; i < n; i++) free(names[i]);
                     free(names);
-                    if (!rc && !s.has_test && !s.has_validation) {
+                    if (!rc && !s->has_test && !s->has_validation) {
                         rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
                     }
-                    if (!rc && s.has_test) {
-                        if (evaluate(g, &s.test, &p->test, &ro, &r, &e) < 0) rc = fail(&e);
+                    if (!rc && s->has_test) {
+                        if (evaluate(g, &s->test, &p->test, &ro, &r, &e) < 0) rc = fail(&e);
                         else printf("Test Loss: %.4f, Test Correct: %d/%d\n", r.loss, r.correct, r.total);
                     }
-                    if (!rc && s.has_validation) {
-                        if (evaluate(g, &s.validation, &p->validation, &ro, &r, &e) < 0) rc = fail(&e);
+                    if (!rc && s->has_validation) {
+                        if (evaluate(g, &s->validation, &p->validation, &ro, &r, &e) < 0) rc = fail(&e);
                         else printf("Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
                     }
-                    report_skipped(&s);
-                    sets_free(&s);
+                    report_skipped(s);
                 }
             } else {
                 char **names = NULL;
@@ -451,6 +455,24 @@ static int run(const Args *a, const Program *p)
         }
     }
     graph_free(g);
+    return rc;
+}
+
+static int run(const Args *a, const Program *p)
+{
+    Error e;
+    if (a->action == A_APPLY) return apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
+    RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history,
+                      .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
+                      .cache_bytes = (size_t)a->cache_mb << 20 };
+    if (a->action == A_PREVIEW) return run_preview(a, p, &ro);
+    /* every data set the action reads, opened and checked before any work */
+    int fmap = p->out_ndim != 1;
+    int reads = !fmap && (a->action == A_TRAIN || a->action == A_EVAL || (a->action == A_CHECK && !a->no_data));
+    Sets s;
+    if (reads && sets_check(p, &ro, a->action != A_EVAL, &s, &e) < 0) return fail(&e);
+    int rc = run_planned(a, p, &ro, reads ? &s : NULL);
+    if (reads) sets_free(&s);
     return rc;
 }
 

@@ -33,10 +33,57 @@ static char *dataset_root(const DatasetDecl *d, const RunOptions *o)
     return s;
 }
 
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* With --data DIR, the validation set may be DIR/validate, DIR/val or DIR/valid, or absent
+ * (returns NULL: the run has none); a training or test folder must be there. */
+static char *data_dir_root(const Program *p, const DatasetDecl *d, const RunOptions *o, const char *what, Error *e)
+{
+    char *root = dataset_root(d, o);
+    if (d->kind != DS_IMAGEFOLDER || is_dir(root)) return root;
+    if (d == &p->validation) {
+        static const char *const names[] = { "validate", "val", "valid" };
+        for (int i = 0; i < 3; i++) {
+            char *alt = xmalloc(strlen(o->data_dir) + 16);
+            sprintf(alt, "%s/%s", o->data_dir, names[i]);
+            if (is_dir(alt)) {
+                free(root);
+                return alt;
+            }
+            free(alt);
+        }
+        fprintf(stderr, "cnnc: note: %s has no validate/, val/ or valid/ folder: this run has no validation set\n",
+                o->data_dir);
+        free(root);
+        return NULL;
+    }
+    /* the folders the file's training and test sets name, as --data looks for them */
+    char need[200] = "";
+    const DatasetDecl *sets[2] = { &p->train, &p->test };
+    for (int i = 0, n = 0; i < 2; i++) {
+        if (!sets[i]->present || sets[i]->kind != DS_IMAGEFOLDER) continue;
+        char *r = dataset_root(sets[i], o);
+        const char *base = r + strlen(o->data_dir) + 1;
+        n += snprintf(need + n, sizeof need - (size_t)n, "%s%.80s/", n ? " and " : "", base);
+        free(r);
+        if (n >= (int)sizeof need) break;
+    }
+    err_set(e, "%s: %s: no such folder: check --data %s (it must hold %s, and validate/, val/ or valid/ for a "
+               "validation set)", what, root, o->data_dir, need);
+    free(root);
+    return NULL;
+}
+
+/* Opens one data set; returns 1 when --data has no validation set for it (none is opened). */
 static int open_one(const Program *p, const DatasetDecl *d, const RunOptions *o, const char *what,
                     Dataset *ds, Error *e)
 {
-    char *root = dataset_root(d, o);
+    char *root = o->data_dir ? data_dir_root(p, d, o, what, e) : dataset_root(d, o);
+    if (!root) return d == &p->validation ? 1 : -1;
     Error de;
     int rc = d->kind == DS_IMAGEFOLDER ? dataset_open_imagefolder(ds, root, d->load_channels, &de)
                                        : dataset_open_mnist(ds, root, d->kind == DS_FASHION_MNIST, d->train, &de);
@@ -56,7 +103,21 @@ static int out_features(const Program *p)
     return p->out_ndim == 1 ? p->out_shape[0] : -1;
 }
 
-static int check_classes(const Program *p, const Dataset *ds, const char *what, Error *e)
+/* Whether `classes` holds the folder names in another order than ImageFolder's (sorted):
+ * every label would be renamed. Returns the first index that differs, or -1. */
+static int classes_reordered(const Program *p, const Dataset *ds)
+{
+    int first = -1;
+    for (int i = 0; i < ds->nclasses; i++) {
+        int found = 0;
+        for (int j = 0; j < p->nclasses && !found; j++) found = !strcmp(p->classes[j], ds->class_names[i]);
+        if (!found) return -1;                          /* other names: a naming, not a reordering */
+        if (first < 0 && strcmp(p->classes[i], ds->class_names[i])) first = i;
+    }
+    return first;
+}
+
+static int check_classes(const Program *p, const Dataset *ds, const char *what, int *warned, Error *e)
 {
     int k = out_features(p);
     if (ds->nclasses != k)
@@ -64,6 +125,14 @@ static int check_classes(const Program *p, const Dataset *ds, const char *what, 
                        ds->root, what, ds->nclasses, ds->nclasses == 1 ? "" : "s", k, ds->nclasses);
     if (p->nclasses && p->nclasses != ds->nclasses)
         return err_set(e, "%s: %s has %d class folders but `classes` names %d", ds->root, what, ds->nclasses, p->nclasses);
+    int at = p->nclasses && !*warned ? classes_reordered(p, ds) : -1;
+    if (at >= 0) {
+        *warned = 1;
+        fprintf(stderr, "cnnc: warning: %s: `classes` lists the class names of %s in another order than the data "
+                        "set's labels (ImageFolder's: the sorted folder names): label %d is '%s' but classes[%d] is "
+                        "'%s', so predictions and the report would name classes wrongly: list them in label order\n",
+                p->path, ds->root, at, ds->class_names[at], at, p->classes[at]);
+    }
     return 0;
 }
 
@@ -75,11 +144,14 @@ int sets_open(const Program *p, const RunOptions *o, int need_train, Sets *s, Er
         { &p->test, &s->test, &s->has_test, "test_dataset" },
         { &p->validation, &s->validation, &s->has_validation, "validation_dataset" },
     };
+    int warned = 0;
     for (int i = 0; i < 3; i++) {
         if (!all[i].d->present || (i == 0 && !need_train)) continue;
-        if (open_one(p, all[i].d, o, all[i].what, all[i].ds, e) < 0) goto fail;
+        int rc = open_one(p, all[i].d, o, all[i].what, all[i].ds, e);
+        if (rc < 0) goto fail;
+        if (rc > 0) continue;           /* --data DIR without a validation folder */
         *all[i].has = 1;
-        if (check_classes(p, all[i].ds, all[i].what, e) < 0) goto fail;
+        if (check_classes(p, all[i].ds, all[i].what, &warned, e) < 0) goto fail;
     }
     if (p->nclasses) {
         s->classes = p->classes;
@@ -499,11 +571,15 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         Image img;
         Rng r;
         Error ie;
+        char why[512];
         rng_seed3(&r, 0, 3, (uint64_t)i);
         const DatasetDecl *d = eval_set(p);
         if (image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, e) < 0) return -1;
-        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0)
-            return err_set(e, "%s: %s", paths[i], ie.msg);
+        int w = img.w, h = img.h;
+        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0) {
+            transform_size_problem(&d->transform, w, h, H, W, why, sizeof why);
+            return err_set(e, "%s: %s", paths[i], why[0] ? why : ie.msg);
+        }
         vi32(g, g->label)[0] = 0;   /* no label: the loss is ignored, the softmax is read */
         graph_set_batch(g, 1);
         exec_run(g, PHASE_FORWARD);

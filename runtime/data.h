@@ -11,6 +11,13 @@
 #include "rng.h"
 #include "transforms.h"
 
+/* What an image file's header says: its size, its channels as stb_image decodes them (1 L,
+ * 2 LA, 3 RGB, 4 RGBA; palette images count as 4) and bits per channel (8 or 16). */
+typedef struct ImageInfo {
+    int w, h, channels, depth;
+    const char *format;         /* "PNG", "JPEG", "BMP", "PNM", "GIF", "TGA" */
+} ImageInfo;
+
 typedef struct Dataset Dataset;
 struct Dataset {
     char    root[4096];
@@ -25,13 +32,17 @@ struct Dataset {
      * set's; do not free it). */
     int   (*view)(const Dataset *ds, int i, Image *img, int *target);
     const char *(*path)(const Dataset *ds, int i);
+    /* Optional, for data sets read from files: sample i's header (image_probe), no pixels. */
+    int   (*probe)(const Dataset *ds, int i, ImageInfo *info, Error *e);
     void  (*free_impl)(Dataset *ds);
     void   *impl;
     struct SampleCache *cache;  /* decoded images and known-bad samples; see dataset_set_cache */
 };
 
 /* torchvision.datasets.ImageFolder: root/<class>/<image>, classes sorted by name, files
- * sorted within each class, torchvision's image extensions. */
+ * sorted within each class, torchvision's image extensions (IMG_EXTENSIONS: .tif, .tiff and
+ * .webp are counted but cannot be decoded: dataset_check reports them) and .gif and .tga,
+ * which cnnc reads and torchvision skips. */
 int  dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error *e);
 /* torchvision.datasets.MNIST / FashionMNIST(root, train): the IDX files (gzipped or not) in
  * root/MNIST/raw or root/FashionMNIST/raw, or in root itself; 1-channel 28 x 28 images. */
@@ -48,17 +59,37 @@ int  dataset_sample(const Dataset *ds, int i, Image *img, int *owned, int *targe
 /* Records that sample i is bad; returns 1 the first time (to report it once). */
 int  dataset_mark_bad(const Dataset *ds, int i);
 int  dataset_bad_count(const Dataset *ds);      /* samples marked bad */
+int  dataset_is_bad(const Dataset *ds, int i);  /* whether sample i is marked bad */
+
+/* The check before the first epoch: every sample's header is read (image_probe: a regular
+ * file, a format cnnc reads, a size within the limit; no pixels are decoded) and the size
+ * the transform makes of it is compared with the model's C x H x W. bad(ctx, i, msg) is
+ * called for each bad sample, msg naming its file and what to do; returns how many. Data
+ * sets held in memory (MNIST, 28 x 28, which the checker compares) are not read. */
+int  dataset_check(const Dataset *ds, const Pipeline *tf, int C, int H, int W,
+                   void (*bad)(void *ctx, int i, const char *msg), void *ctx);
+/* Why the transform does not make a w x h image the model's H x W, and what to do (with
+ * Resize(int), that it keeps the aspect ratio); "" when it does. */
+void transform_size_problem(const Pipeline *tf, int w, int h, int H, int W, char *msg, size_t n);
 void sample_cache_free(Dataset *ds);
 
-/* Decodes one image file (JPEG, PNG, BMP, PPM or PGM: the formats of torchvision's ImageFolder;
- * others, and files that would trip stb_image 2.27's known bugs, are refused with a message),
- * converted to `channels` (1 or 3). */
+/* Decodes one image file (PNG, JPEG, BMP, PPM/PGM, GIF's first frame, TGA; others, and files
+ * that would trip stb_image 2.27's known bugs, are refused with a message), converted to
+ * `channels` (1 or 3). Only regular files are read (a FIFO or a device is refused without
+ * reading); the format is checked on the first bytes and the size on the header before the
+ * rest is read, so a file past the limit (image_max_bytes) costs no memory. */
 int  image_load(const char *path, int channels, Image *img, Error *e);
 /* The same on an image file's bytes in memory; what names it in messages. */
 int  image_decode(const char *what, const void *buf, size_t len, int channels, Image *img, Error *e);
-/* Images with more pixels are refused before decoding (default 2^26, 8192 x 8192; 0 restores
- * it). The fuzz harness lowers it, so each input decodes quickly under the sanitizers. */
-void image_set_max_pixels(uint64_t n);
+/* image_load's checks without decoding: a regular file, a format cnnc reads, a header that
+ * parses, a decoded size within the limit. Reads the first 64 KiB (a JPEG whose frame header
+ * lies further in: the whole file). */
+int  image_probe(const char *path, ImageInfo *info, Error *e);
+/* The limit on an image's decoded size (width x height x channels x bytes per channel at the
+ * file's depth) and on an image file's size: 256 MiB. Larger images are refused from their
+ * header, before decoding. The fuzz harness lowers it (0 restores it). */
+void image_set_max_bytes(uint64_t n);
+uint64_t image_max_bytes(void);
 void image_free(Image *img);
 
 typedef struct LoaderOptions {

@@ -3,7 +3,7 @@
 libcnnrt_a_SOURCES += \
 	runtime/image.c runtime/imagefolder.c runtime/transforms.c runtime/dataloader.c \
 	runtime/transforms/pil.h runtime/transforms/geometry.c runtime/transforms/color.c \
-	runtime/mnist.c runtime/samplecache.c \
+	runtime/mnist.c runtime/samplecache.c runtime/datacheck.c \
 	runtime/json.c runtime/json.h runtime/safetensors.c
 
 # make demo-data: the synthetic sea-creature images under data/sea_creature_images
@@ -17,7 +17,7 @@ demo-data: examples/make_sea_data$(EXEEXT)
 DATA_C_TESTS = \
 	tests/data/test_json tests/data/test_safetensors tests/data/test_image \
 	tests/data/test_imagefolder tests/data/test_transforms tests/data/test_dataloader \
-	tests/data/test_make_sea_data tests/data/test_mnist
+	tests/data/test_make_sea_data tests/data/test_mnist tests/data/test_datacheck
 check_PROGRAMS += $(DATA_C_TESTS) tests/data/data_tool tests/data/tf_tool
 TESTS += $(DATA_C_TESTS) tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py \
 	tests/data/test_transforms_py.py
@@ -25,8 +25,8 @@ EXTRA_DIST += tests/data/datatest.h tests/data/safetensors_io.py \
 	tests/data/test_safetensors_py.py tests/data/test_imagefolder_py.py tests/data/test_transforms_py.py
 
 # the data side through the command line (bad images, previews, FashionMNIST, workers)
-TESTS += tests/e2e/test_data_cli.sh
-EXTRA_DIST += tests/e2e/test_data_cli.sh
+TESTS += tests/e2e/test_data_cli.sh tests/e2e/test_datacheck.sh
+EXTRA_DIST += tests/e2e/test_data_cli.sh tests/e2e/test_datacheck.sh
 
 # make bench-loader: the loader alone against torchvision's DataLoader (bench/loader.sh); not a test
 noinst_PROGRAMS += bench/loader_bench

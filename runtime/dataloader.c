@@ -2,6 +2,7 @@
  * Without workers, next() decodes and transforms its batch itself. With workers, threads
  * fill a ring of batch buffers ahead of the caller: batch b goes to slot b % nslots once the
  * caller has taken batch b - nslots, so memory stays bounded whatever the data set's size. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ static int load_sample(DataLoader *dl, int i, float *x, int32_t *y, TfScratch *s
     const Dataset *ds = dl->ds;
     Image img;
     int target, owned;
+    if (dl->opt.skip_bad && dataset_is_bad(ds, i)) return 1;  /* reported already (dataset_check) */
     if (dataset_sample(ds, i, &img, &owned, &target, e)) {     /* the reader names the file itself */
         if (!dl->opt.skip_bad) return -1;
         if (dataset_mark_bad(ds, i)) {
@@ -44,6 +46,11 @@ static int load_sample(DataLoader *dl, int i, float *x, int32_t *y, TfScratch *s
     rng_seed3(&r, dl->seed, (uint64_t)(int64_t)dl->epoch + TRANSFORM_STREAM, (uint64_t)i);
     Error te;
     int rc = pipeline_run(dl->tf, &img, x, dl->C, dl->H, dl->W, &r, s, &te);
+    if (rc) {       /* a size the transform does not make the model's: say why (Resize(int) keeps the ratio) */
+        char why[512];
+        transform_size_problem(dl->tf, img.w, img.h, dl->H, dl->W, why, sizeof why);
+        if (why[0]) snprintf(te.msg, sizeof te.msg, "%s", why);
+    }
     if (owned) free(img.px);
     if (rc) return err_set(e, "%s: %s", ds->path ? ds->path(ds, i) : ds->root, te.msg);
     *y = target;

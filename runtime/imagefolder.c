@@ -8,9 +8,12 @@
 
 #include "data.h"
 
-/* torchvision's IMG_EXTENSIONS, matched against the lower-cased file name */
-static const char *const img_extensions[] = { ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp" };
-#define EXTENSIONS_TEXT ".jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp"
+/* torchvision's IMG_EXTENSIONS, matched against the lower-cased file name, and .gif and .tga,
+ * which cnnc reads too (the README's formats). .tif, .tiff and .webp files are counted, as
+ * torchvision counts them, and reported by dataset_check: stb_image cannot decode them. */
+static const char *const img_extensions[] = { ".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp",
+                                              ".gif", ".tga" };
+#define EXTENSIONS_TEXT ".jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp .gif .tga"
 
 typedef struct Sample {
     char *path;
@@ -174,6 +177,13 @@ static int imagefolder_get(const Dataset *ds, int i, Image *img, int *target, Er
     return image_load(f->s[i].path, ds->channels, img, e);
 }
 
+static int imagefolder_probe(const Dataset *ds, int i, ImageInfo *info, Error *e)
+{
+    const Folder *f = ds->impl;
+    if (i < 0 || i >= f->n) return err_set(e, "%s: no sample %d (the data set has %d)", ds->root, i, f->n);
+    return image_probe(f->s[i].path, info, e);
+}
+
 static const char *imagefolder_path(const Dataset *ds, int i)
 {
     const Folder *f = ds->impl;
@@ -215,6 +225,7 @@ int dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error 
     ds->impl = f;
     ds->get = imagefolder_get;
     ds->path = imagefolder_path;
+    ds->probe = imagefolder_probe;
     ds->free_impl = imagefolder_free;
     ds->nclasses = classes.n;
     ds->class_names = classes.s;        /* the Dataset owns the names now */

@@ -103,3 +103,13 @@ int dataset_bad_count(const Dataset *ds)
     pthread_mutex_unlock(&c->mu);
     return n;
 }
+
+int dataset_is_bad(const Dataset *ds, int i)
+{
+    SampleCache *c = ds->cache;
+    if (!c || i < 0 || i >= ds->n) return 0;
+    pthread_mutex_lock(&c->mu);
+    int bad = c->bad[i];
+    pthread_mutex_unlock(&c->mu);
+    return bad;
+}

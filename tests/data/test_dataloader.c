@@ -140,8 +140,8 @@ static void test_bad_sample(void)
     CHECK(dataloader_init(&dl, &ds, NULL, 4, 0, 1, 1, 3, 2, &e) == 0, "init: %s", e.msg);
     CHECK(dataloader_next(&dl, x, y, &e) == 4, "first batch");
     CHECK(dataloader_next(&dl, x, y, &e) == -1, "second batch has the bad sample");
-    CHECK(strcmp(e.msg, "fake/5.png: image is 3x3 but the model expects 2x3 (add Resize(...) to the transform or "
-                        "resize the images)") == 0, "message '%s'", e.msg);
+    CHECK(strcmp(e.msg, "fake/5.png: the image is 3x3 but the model expects 2x3: add Resize((3, 2)) to the transform "
+                        "or resize the images") == 0, "message '%s'", e.msg);
     dataloader_free(&dl);
     bad_size = -1;
 }
@@ -178,7 +178,7 @@ static void test_imagefolder_loader(void)
     CHECK(dataloader_next(&dl, x, y, &e) == 5, "batch 2: %s", e.msg);
     CHECK(dataloader_next(&dl, x, y, &e) == -1, "batch 3 has the 4x4 image");
     char want[1200];
-    snprintf(want, sizeof want, "%s: image is 4x4 but the model expects 5x4", tp("train/2/9.png"));
+    snprintf(want, sizeof want, "%s: the image is 4x4 but the model expects 5x4", tp("train/2/9.png"));
     CHECK(strstr(e.msg, want) == e.msg, "message '%s'", e.msg);
     dataloader_free(&dl);
     dataset_free(&ds);

@@ -1,5 +1,11 @@
 /* tests/data/test_image.c: tests runtime/image.c: conversion of gray, gray+alpha, RGB, RGBA
- * and palette images to RGB and to L as PIL does, and errors that name the file. */
+ * and palette images to RGB and to L as PIL does, GIF and TGA, errors that name the file,
+ * and what is refused before any pixel is decoded or any large read is made: FIFOs,
+ * devices, files past the limit, images whose header says they decode past it. */
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include "runtime/data.h"
 #include "tests/data/datatest.h"
 #include "tests/test.h"
@@ -197,7 +203,167 @@ static void check_formats(void)
     if (!stbi_write_jpg(tp("p.jpg"), 9, 4, 3, px, 95)) test_die("jpg", tp("p.jpg"));
     CHECK(image_load(tp("p.jpg"), 3, &img, &e) == 0 && img.w == 9 && img.h == 4 && img.c == 3, "jpeg: %s", e.msg);
     image_free(&img);
+    /* the same JPEG with 120 KB of metadata (two APP1 segments) before its frame header: the
+     * header is found past the first 4 KiB and 64 KiB read */
+    size_t n = 0;
+    unsigned char *jpg = read_file(tp("p.jpg"), &n);
+    size_t seg = 60000, m = 0;
+    unsigned char *big = malloc(n + 2 * (seg + 2));
+    memcpy(big, jpg, 2), m = 2;
+    for (int k = 0; k < 2; k++) {
+        big[m] = 0xFF, big[m + 1] = 0xE1, big[m + 2] = (uint8_t)(seg >> 8), big[m + 3] = (uint8_t)seg;
+        memset(big + m + 4, 'x', seg - 2);
+        m += seg + 2;
+    }
+    memcpy(big + m, jpg + 2, n - 2), m += n - 2;
+    write_file("exif.jpg", big, m);
+    ImageInfo in;
+    CHECK(image_probe(tp("exif.jpg"), &in, &e) == 0 && in.w == 9 && in.h == 4, "probe a JPEG with 120 KB of metadata: %s",
+          e.msg);
+    CHECK(image_load(tp("exif.jpg"), 3, &img, &e) == 0 && img.w == 9 && img.h == 4, "load it: %s", e.msg);
+    image_free(&img);
+    free(big);
+    free(jpg);
     free(px);
+}
+
+/* GIF (PIL's 3 x 2 palette GIF) and TGA (stb's writer) read as PIL reads them */
+static void check_gif_tga(void)
+{
+    static const uint8_t gif[48] = {
+        0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x03, 0x00, 0x02, 0x00, 0x81, 0x00, 0x00, 0x0a, 0x14, 0x1e,
+        0xc8, 0x64, 0x00, 0x00, 0xff, 0x80, 0xff, 0xff, 0xff, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00,
+        0x02, 0x00, 0x00, 0x08, 0x09, 0x00, 0x01, 0x04, 0x10, 0x30, 0x40, 0x40, 0x80, 0x80, 0x00, 0x3b,
+    };
+    /* PIL: Image.open('t.gif').convert('RGB').getdata() */
+    static const uint8_t want[6][3] = { { 10, 20, 30 }, { 200, 100, 0 }, { 0, 255, 128 },
+                                        { 255, 255, 255 }, { 0, 255, 128 }, { 200, 100, 0 } };
+    write_file("p.gif", gif, sizeof gif);
+    Image img;
+    Error e;
+    CHECK(image_load(tp("p.gif"), 3, &img, &e) == 0, "gif: %s", e.msg);
+    if (img.px) CHECK(img.w == 3 && img.h == 2 && memcmp(img.px, want, 18) == 0, "gif: pixels differ from PIL's");
+    image_free(&img);
+    uint8_t *px = pattern(5, 3, 3);
+    if (!stbi_write_tga(tp("p.tga"), 5, 3, 3, px)) test_die("tga", tp("p.tga"));
+    CHECK(image_load(tp("p.tga"), 3, &img, &e) == 0, "tga: %s", e.msg);
+    if (img.px) CHECK(img.w == 5 && img.h == 3 && memcmp(img.px, px, 45) == 0, "tga: pixels differ");
+    image_free(&img);
+    ImageInfo in;
+    CHECK(image_probe(tp("p.tga"), &in, &e) == 0 && in.w == 5 && in.h == 3 && !strcmp(in.format, "TGA"), "probe tga: %s",
+          e.msg);
+    free(px);
+}
+
+/* deflate's bit order: fields least significant bit first, Huffman codes most significant first */
+typedef struct Bits {
+    uint8_t *p;
+    size_t   n;         /* bits written */
+} Bits;
+
+static void put_bit(Bits *b, int bit)
+{
+    if (bit) b->p[b->n >> 3] |= (uint8_t)(1u << (b->n & 7));
+    b->n++;
+}
+
+static void put_code(Bits *b, unsigned code, int len)
+{
+    for (int i = len - 1; i >= 0; i--) put_bit(b, (code >> i) & 1);
+}
+
+/* A PNG of w x h pixels of colour type `type` at `depth` bits, all zero. Its zlib stream is
+ * written by hand, one fixed-Huffman block: a literal 0, then (length 258, distance 1)
+ * matches, 13 bits per 258 bytes, so a bomb costs nothing to make (even under valgrind). */
+static void zero_png(const char *rel, uint32_t w, uint32_t h, int depth, int type, int channels)
+{
+    uint64_t raw = (uint64_t)h * (1 + (uint64_t)w * (uint64_t)channels * (uint64_t)depth / 8);
+    uint64_t matches = (raw - 1) / 258, tail = (raw - 1) % 258;
+    size_t zcap = (size_t)((3 + 8 + 13 * matches + 8 * tail + 7) / 8) + 16;
+    Bits b = { calloc(zcap, 1), 0 };
+    b.p[0] = 0x78, b.p[1] = 0x01, b.n = 16;             /* zlib header */
+    put_bit(&b, 1), put_bit(&b, 1), put_bit(&b, 0);      /* BFINAL, BTYPE 01: fixed codes */
+    put_code(&b, 0x30, 8);                               /* literal 0 */
+    for (uint64_t i = 0; i < matches; i++) {
+        put_code(&b, 0xC5, 8);                           /* length 258 (code 285) */
+        put_code(&b, 0, 5);                              /* distance 1 (code 0) */
+    }
+    for (uint64_t i = 0; i < tail; i++) put_code(&b, 0x30, 8);
+    put_code(&b, 0, 7);                                  /* end of block (256) */
+    size_t zn = (b.n + 7) / 8;
+    uint32_t adler = (uint32_t)(raw % 65521) << 16 | 1; /* of raw zero bytes */
+    put32(b.p + zn, adler);
+    zn += 4;
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
+    uint8_t ihdr[13], *file = malloc(zn + 100);
+    put32(ihdr, w);
+    put32(ihdr + 4, h);
+    ihdr[8] = (uint8_t)depth, ihdr[9] = (uint8_t)type, ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    size_t m = 8;
+    memcpy(file, sig, 8);
+    m += chunk(file + m, "IHDR", ihdr, 13);
+    m += chunk(file + m, "IDAT", b.p, (uint32_t)zn);
+    m += chunk(file + m, "IEND", NULL, 0);
+    write_file(rel, file, m);
+    free(file);
+    free(b.p);
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Refused before decoding or reading: the peak memory must not grow by the image's size */
+static void check_refused_early(void)
+{
+    zero_png("zeros16.png", 300, 20, 16, 6, 4);         /* the hand-made stream decodes: 300 x 20 zeros */
+    Image z;
+    Error ze;
+    CHECK(image_load(tp("zeros16.png"), 3, &z, &ze) == 0 && z.w == 300 && z.h == 20, "a hand-made PNG: %s", ze.msg);
+    int nonzero = 0;
+    for (size_t i = 0; z.px && i < 300 * 20 * 3; i++) nonzero += z.px[i] != 0;
+    CHECK(nonzero == 0, "%d non-zero bytes", nonzero);
+    image_free(&z);
+    long rss0 = peak_rss_kb();
+    /* 8192 x 8192 16-bit RGBA: a 3.4 MB file that decodes to 512 MiB */
+    zero_png("bomb.png", 8192, 8192, 16, 6, 4);
+    check_error("bomb.png", 3, "the image is 8192 x 8192 pixels (RGBA, 16 bits per channel: 512 MiB decoded), more "
+                "than the 256 MiB cnnc decodes: resize it");
+    ImageInfo in;
+    Error e;
+    CHECK(image_probe(tp("bomb.png"), &in, &e) == -1 && strstr(e.msg, "512 MiB decoded"), "probe of the bomb: %s", e.msg);
+    /* 30000 x 30000, past stb's own limit: the size and the limit, not stb's "too large" */
+    uint8_t file[64];
+    static const uint8_t sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
+    uint8_t ihdr[13] = { 0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30, 8, 2, 0, 0, 0 };
+    memcpy(file, sig, 8);
+    size_t n = 8 + chunk(file + 8, "IHDR", ihdr, 13);
+    n += chunk(file + n, "IEND", NULL, 0);
+    write_file("huge.png", file, n);
+    check_error("huge.png", 3, "the image is 30000 x 30000 pixels (RGB, 8 bits per channel: 2575 MiB decoded), more "
+                "than the 256 MiB cnnc decodes");
+    /* a 1000 MB file named .png and a 200 MB one that is not a PNG (sparse: no disk used) */
+    FILE *f = fopen(tp("big.png"), "wb");
+    if (!f || ftruncate(fileno(f), 1000L << 20) || fclose(f)) test_die("ftruncate", tp("big.png"));
+    check_error("big.png", 3, "the file is 1000 MiB, more than the 256 MiB cnnc reads as an image");
+    f = fopen(tp("zeros.png"), "wb");
+    if (!f || ftruncate(fileno(f), 200L << 20) || fclose(f)) test_die("ftruncate", tp("zeros.png"));
+    check_error("zeros.png", 3, "cannot decode image (not a PNG, JPEG, BMP, PPM, PGM, GIF or TGA file)");
+    /* a FIFO (reading it would wait forever) and a link to /dev/zero (it would fill memory) */
+    if (mkfifo(tp("fifo.png"), 0644)) test_die("mkfifo", tp("fifo.png"));
+    check_error("fifo.png", 3, "not an image file but a FIFO: cnnc reads images from regular files only; remove it");
+    CHECK(image_probe(tp("fifo.png"), &in, &e) == -1 && strstr(e.msg, "a FIFO"), "probe of the FIFO: %s", e.msg);
+    if (symlink("/dev/zero", tp("zero.png"))) test_die("symlink", tp("zero.png"));
+    check_error("zero.png", 3, "not an image file but a device");
+    mkdirs("folder.png");
+    check_error("folder.png", 3, "not an image file but a folder");
+    long grew = peak_rss_kb() - rss0;      /* the bomb's file, made in memory: 3.4 MB */
+    CHECK(grew < 64 * 1024, "the peak memory grew by %ld KB while refusing them", grew);
+    printf("refusing a 512 MiB PNG bomb, a 1000 MB file, a 200 MB non-PNG, a FIFO and /dev/zero: peak RSS +%ld KB\n",
+           grew);
 }
 
 int main(void)
@@ -209,6 +375,8 @@ int main(void)
     check_palette(1);
     check_errors();
     check_formats();
+    check_gif_tga();
+    check_refused_early();
     remove_test_tmp();
     return test_done("test_image");
 }

@@ -1,3 +1,3 @@
-# an image whose header claims more pixels than cnnc decodes (10000 x 10000)
+# an image whose header says it decodes to more than the limit (10000 x 10000 RGB: 286 MiB)
 # status: 1
 $CNNC tiny.cnn --predict --weights tiny.safetensors "$top_srcdir/tests/errors/huge.png"

@@ -12,11 +12,12 @@ char fuzz_last_error[1024];    /* the last input's first error, for replay -v */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    image_set_max_pixels(1u << 18);     /* 512 x 512: a decompression bomb still decodes in well under a second */
-    for (int channels = 1; channels <= 3; channels += 2) {
+    image_set_max_bytes(1u << 20);      /* 512 x 512 RGBA: a decompression bomb still decodes in well under a second */
+    for (int k = 0; k < 4; k++) {       /* RGB and L; named .img, then .tga (TGA is read by name) */
+        int channels = k % 2 ? 1 : 3;
         Image img;
         Error e;
-        if (image_decode("fuzz.img", data, size, channels, &img, &e) < 0) {
+        if (image_decode(k < 2 ? "fuzz.img" : "fuzz.tga", data, size, channels, &img, &e) < 0) {
             snprintf(fuzz_last_error, sizeof fuzz_last_error, "%s", e.msg);
         } else {
             volatile uint8_t sum = 0;     /* touch every pixel written */
@@ -25,4 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     return 0;
+}
+
+/* replay -f: image_load on a file by name, for what cannot be passed as bytes (a FIFO, a
+ * device): it must be refused at once, without reading */
+void fuzz_test_file(const char *path);
+void fuzz_test_file(const char *path)
+{
+    Image img;
+    Error e;
+    if (image_load(path, 3, &img, &e) < 0) snprintf(fuzz_last_error, sizeof fuzz_last_error, "%s", e.msg);
+    else image_free(&img);
 }

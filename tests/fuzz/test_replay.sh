@@ -36,7 +36,21 @@ expect_refused() {   # file pattern, the words of the refusal
 expect_refused 'stb_jpeg_dht_*' "a Huffman table with more than 256 codes"
 expect_refused 'stb_pnm_header_*' "a corrupt PPM/PGM header"
 expect_refused 'stb_jpeg_undefined_*' "a Huffman table that was never defined"
-expect_refused 'tga_*' "not a PNG, JPEG, BMP, PPM or PGM file"
+expect_refused 'tga_*' "more than the 1 MiB cnnc decodes"
+expect_refused 'png_bomb_*' "(RGBA, 16 bits per channel: 32 MiB decoded), more than the 1 MiB cnnc decodes"
 expect_refused 'stb_png_huge_*' "cannot decode image (the file is truncated)"
+# what cannot be committed: a FIFO named like an image (reading it would wait forever) and a
+# link to /dev/zero (reading it would fill memory) are refused by name, at once
+d=$(mktemp -d)
+mkfifo "$d/fifo.png" && ln -s /dev/zero "$d/zero.png"
+for f in fifo.png:"but a FIFO" zero.png:"but a device"; do
+    got=$(timeout 10 "$top_builddir/tests/fuzz/replay_image" -v -f "$d/${f%%:*}")
+    case $got in
+    *"not an image file ${f#*:}"*) ;;
+    *) echo "FAIL: $d/${f%%:*} was not refused at once: $got"; fails=$((fails + 1)) ;;
+    esac
+    total=$((total + 1))
+done
+rm -rf "$d"
 echo "test_replay: $total inputs, $fails failed"
 [ $fails = 0 ]
