@@ -69,6 +69,8 @@ typedef struct Program {
     int    has_loss;            /* criterion = CrossEntropyLoss() */
     SrcLoc loss_loc;
     Optimizer opt;
+    const char *overrides;      /* the command line's --lr, --batch-size, --weight-decay (applied
+                                   above) as a JSON object, recorded in model files; or NULL */
 } Program;
 
 void program_free(Program *p);

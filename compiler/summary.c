@@ -92,6 +92,10 @@ long long model_file_bytes(const Program *p, const Graph *g, char *const *classe
     json_buf_string(&h, cls.p);
     json_buf_puts(&h, ",\"cnnc_source\":");
     json_buf_string(&h, p->source ? p->source : "");
+    if (p->overrides) {
+        json_buf_puts(&h, ",\"cnnc_overrides\":");
+        json_buf_string(&h, p->overrides);
+    }
     json_buf_puts(&h, "}");
     long long offset = 0;
     for (int i = 0; i < g->nvals; i++) {

@@ -280,7 +280,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             return err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
         }
         if (ftell(hist) == 0)
-            fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n");
+            fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total,lr,batch_size,"
+                          "weight_decay\n");
     }
     interrupted = 0;
     struct sigaction sa, old;
@@ -351,8 +352,9 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &stats);
         if (hist) {
             fprintf(hist, "%d,%.6f,%lld,%lld,", epoch + 1, train_loss, (long long)ts.correct, (long long)ts.images);
-            if (s->has_test) fprintf(hist, "%.6f,%d,%d\n", r.loss, r.correct, r.total);
-            else fprintf(hist, ",,\n");
+            if (s->has_test) fprintf(hist, "%.6f,%d,%d,", r.loss, r.correct, r.total);
+            else fprintf(hist, ",,,");
+            fprintf(hist, "%.9g,%d,%.9g\n", p->opt.lr, p->train.batch_size, p->opt.weight_decay);
             fflush(hist);
         }
         /* the epoch is done: the next one starts from its beginning */
@@ -378,7 +380,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         fprintf(out, "Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
     }
     if (o->out_path) {
-        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) return -1;
+        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, p->overrides, e) < 0) return -1;
         fprintf(out, "Saved model to %s\n", o->out_path);
     }
     return 0;
@@ -392,7 +394,7 @@ static const DatasetDecl *eval_set(const Program *p)
 }
 
 int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
-                   char *const *paths, int npaths, FILE *out, Error *e)
+                   char *const *paths, int npaths, int skip_bad, int *bad, FILE *out, Error *e)
 {
     const Value *in = &g->vals[g->input];
     int C = in->shape[1], H = in->shape[2], W = in->shape[3];
@@ -403,9 +405,18 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         Error ie;
         rng_seed3(&r, 0, 3, (uint64_t)i);
         const DatasetDecl *d = eval_set(p);
-        if (image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, e) < 0) return -1;
-        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0)
-            return err_set(e, "%s: %s", paths[i], ie.msg);
+        int rc = image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, &ie);
+        if (rc == 0 && pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0) {
+            char msg[sizeof ie.msg];
+            snprintf(msg, sizeof msg, "%s", ie.msg);
+            err_set(&ie, "%s: %s", paths[i], msg);
+            rc = -1;
+        }
+        if (rc < 0) {       /* a bad image: said (or, with --skip-bad-images, counted), then the next */
+            if (!skip_bad) fprintf(stderr, "cnnc: error: %s\n", ie.msg);
+            (*bad)++;
+            continue;
+        }
         vi32(g, g->label)[0] = 0;   /* no label: the loss is ignored, the softmax is read */
         graph_set_batch(g, 1);
         exec_run(g, PHASE_FORWARD);
@@ -420,6 +431,7 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         }
         fprintf(out, ")\n");
     }
+    if (fflush(out) != 0 || ferror(out)) return err_set(e, "cannot write the predictions: %s", err_reason(errno, 1));
     return 0;
 }
 

@@ -76,8 +76,10 @@ int sets_skipped(const Sets *s);
  * dir/<class>_<k>.png. */
 int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n, const char *dir, FILE *out, Error *e);
 
-/* One line per image: path, predicted class, softmax probability of every class. */
+/* One line per image: path, predicted class, softmax probability of every class. An image
+ * that cannot be read or transformed is said on stderr (not with skip_bad) and counted in
+ * *bad, and the others go on. */
 int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
-                   char *const *paths, int npaths, FILE *out, Error *e);
+                   char *const *paths, int npaths, int skip_bad, int *bad, FILE *out, Error *e);
 
 #endif

@@ -30,6 +30,8 @@ struct Dataset {
     struct SampleCache *cache;  /* decoded images and known-bad samples; see dataset_set_cache */
 };
 
+/* Whether a file name ends with one of ImageFolder's image extensions (any case). */
+int  has_image_extension(const char *name);
 /* torchvision.datasets.ImageFolder: root/<class>/<image>, classes sorted by name, files
  * sorted within each class, torchvision's image extensions. */
 int  dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error *e);
