@@ -385,6 +385,21 @@ static uint64_t machine_memory(void)
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : UINT64_MAX;
 }
 
+/* 49454592 -> "47.2 MiB" */
+static const char *human_size(uint64_t n, char *buf, size_t cap)
+{
+    static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+    if (n < 1024) {
+        snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+        return buf;
+    }
+    double v = (double)n / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) v /= 1024, u++;
+    snprintf(buf, cap, "%.1f %s", v, unit[u]);
+    return buf;
+}
+
 /* Refuses a plan that needs more memory than the machine has, before any is taken. */
 static int check_memory(const Program *p, const PlanStats *st, int batch, int training)
 {
@@ -396,11 +411,12 @@ static int check_memory(const Program *p, const PlanStats *st, int batch, int tr
         if (!*end && v > 0 && v < have) have = v;
     }
     if (need <= have) return 0;
-    fprintf(stderr, "%s: error: %s %s with batch %d needs %llu bytes (%.1f GiB) of memory for its tensors, but this "
-                    "machine has %llu bytes (%.1f GiB) available: lower the batch size (BATCH_SIZE or the DataLoader's "
+    char a[32], b[32];
+    fprintf(stderr, "%s: error: %s %s with batch %d needs %s (%llu bytes) of memory for its tensors, but this "
+                    "machine has %s (%llu bytes) available: lower the batch size (BATCH_SIZE or the DataLoader's "
                     "batch_size) or the input size\n",
-            p->path, training ? "training" : "running", p->model_name, batch, (unsigned long long)need,
-            (double)need / (1 << 30), (unsigned long long)have, (double)have / (1 << 30));
+            p->path, training ? "training" : "running", p->model_name, batch, human_size(need, a, sizeof a),
+            (unsigned long long)need, human_size(have, b, sizeof b), (unsigned long long)have);
     return -1;
 }
 

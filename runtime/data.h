@@ -38,6 +38,8 @@ int  dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error
 /* torchvision.datasets.MNIST / FashionMNIST(root, train): the IDX files (gzipped or not) in
  * root/MNIST/raw or root/FashionMNIST/raw, or in root itself; 1-channel 28 x 28 images. */
 int  dataset_open_mnist(Dataset *ds, const char *root, int fashion, int train, Error *e);
+/* torchvision's 10 class names of FashionMNIST (fashion) or MNIST */
+char *const *mnist_class_names(int fashion);
 void dataset_free(Dataset *ds);
 /* Keeps decoded images (before any transform) in memory while their total stays within
  * budget_bytes, so later epochs skip decoding; also remembers bad images so that each is
