@@ -175,7 +175,7 @@ static int parse_float(const char *s, const char *flag, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !(v >= 0) || v > FLT_MAX) {
-        fprintf(stderr, "cnnc: error: %s expects a number from 0 to %g, got '%s'\n", flag, (double)FLT_MAX, s);
+        fprintf(stderr, "cnnc: error: %s expects a number, 0 or more, that fits a float (as in the file), got '%s'\n", flag, s);
         return -1;
     }
     *out = v;

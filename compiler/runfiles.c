@@ -210,8 +210,8 @@ int runfiles_expand(char *const *args, int nargs, char ***out, int *failed)
                 return -1;
             }
             if (l.n == before) {
-                fprintf(stderr, "cnnc: error: the folder %s holds no images (by extension: .png, .jpg, .jpeg, .bmp, "
-                                ".ppm, .pgm)\n", args[i]);
+                fprintf(stderr, "cnnc: error: the folder %s holds no image files (named as ImageFolder reads them: "
+                                "*.png, *.jpg, ...)\n", args[i]);
                 (*failed)++;
             }
         } else {
