@@ -7,9 +7,9 @@ tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=call
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
 check_PROGRAMS += tests/checkpoint/test_history
 TESTS += tests/checkpoint/test_history
-TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh
+TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh tests/e2e/test_finetune.sh
 EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn tests/e2e/test_memory.sh
-EXTRA_DIST += tests/e2e/test_train.sh tests/lib.sh
+EXTRA_DIST += tests/e2e/test_train.sh tests/e2e/test_finetune.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
