@@ -180,7 +180,7 @@ static int list_images(const char *dir, PathList *out, int depth)
         push(&here, p);
     }
     closedir(d);
-    qsort(here.p, (size_t)here.n, sizeof *here.p, by_path);
+    if (here.n) qsort(here.p, (size_t)here.n, sizeof *here.p, by_path);
     int rc = 0;
     for (int i = 0; i < here.n; i++) {
         struct stat st;
