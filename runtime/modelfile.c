@@ -101,6 +101,11 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
     return 0;
 }
 
+/* The values a model file holds and model_load_start loads, and their dtype (one place to
+ * widen when buffers are saved too) */
+static int start_value(const Value *v) { return v->kind == VK_PARAM; }
+static StDType start_dtype(const Value *v) { (void)v; return ST_F32; }
+
 /* One difference between a file's tensor and the model's, for model_load_start's messages */
 static void describe_difference(char *buf, size_t cap, const Value *v, const StEntry *t, const char *tname)
 {
@@ -114,13 +119,13 @@ static void describe_difference(char *buf, size_t cap, const Value *v, const StE
         for (int d = 0; d < v->ndim; d++) want[d] = v->shape[d];
         dims_str(want, v->ndim, a, sizeof a);
         dims_str(t->shape, t->ndim, b, sizeof b);
-        snprintf(buf, cap, "%s is %s%s, the model's %s", v->name, b, t->dtype == ST_F32 ? "" : " (not float32)", a);
+        snprintf(buf, cap, "%s is %s%s, the model's %s", v->name, b, t->dtype == start_dtype(v) ? "" : " (another dtype)", a);
     }
 }
 
 static int entry_matches(const Value *v, const StEntry *t)
 {
-    int same = t->dtype == ST_F32 && t->ndim == v->ndim && t->nbytes == value_bytes(v);
+    int same = t->dtype == start_dtype(v) && t->ndim == v->ndim && t->nbytes == value_bytes(v);
     for (int d = 0; same && d < v->ndim; d++) same = t->shape[d] == v->shape[d];
     return same;
 }
@@ -138,7 +143,7 @@ int model_load_start(Graph *g, const StFile *f, const char *path, int partial, F
             const StEntry *t = NULL;
             if (pass == 0) {
                 v = &g->vals[i];
-                if (v->kind != VK_PARAM) continue;
+                if (!start_value(v)) continue;
                 nparams++;
                 t = safetensors_find(f, v->name);
                 if (t && entry_matches(v, t)) {
@@ -149,7 +154,7 @@ int model_load_start(Graph *g, const StFile *f, const char *path, int partial, F
                 t = &f->t[i];
                 int found = 0;
                 for (int j = 0; j < g->nvals && !found; j++)
-                    found = g->vals[j].kind == VK_PARAM && strcmp(g->vals[j].name, t->name) == 0;
+                    found = start_value(&g->vals[j]) && strcmp(g->vals[j].name, t->name) == 0;
                 if (found) continue;
             }
             describe_difference(item, sizeof item, v, t, t ? t->name : NULL);
@@ -166,7 +171,7 @@ int model_load_start(Graph *g, const StFile *f, const char *path, int partial, F
                           "of model?", path);
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
-        const StEntry *t = v->kind == VK_PARAM ? safetensors_find(f, v->name) : NULL;
+        const StEntry *t = start_value(v) ? safetensors_find(f, v->name) : NULL;
         if (t && entry_matches(v, t) && v->data) memcpy(v->data, t->data, t->nbytes);
     }
     if (differ && warn)
