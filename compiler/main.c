@@ -80,8 +80,8 @@ static const OptionUse option_use[] = {
     { OPT_BATCH_SIZE, "--batch-size", "N", ON(A_TRAIN) | ON(A_CHECK) | ON(A_SUMMARY) | ON(A_DUMP),
       "the training batch size instead of the train loader's batch_size\n(or BATCH_SIZE); test and validation keep theirs" },
     { OPT_WEIGHT_DECAY, "--weight-decay", "WD", ON(A_TRAIN), "the optimizer's weight_decay instead of the file's" },
-    { 's', "--seed", "N", ON(A_TRAIN) | ON(A_PREVIEW),
-      "seed initialisation, shuffling, dropout and augmentation\n(default: random, printed)" },
+    { 's', "--seed", "N", ON(A_TRAIN) | ON(A_EVAL) | ON(A_PREVIEW),
+      "seed initialisation, shuffling, dropout and augmentation (--eval:\nof a random test transform; default: random, printed)" },
     /* --data goes with --check for its data checks */
     { 'd', "--data", "DIR", ON(A_CHECK) | ON(A_TRAIN) | ON(A_EVAL) | ON(A_PREVIEW),
       "read train/, test/, validate/ from DIR instead of the paths in the file" },
@@ -354,6 +354,12 @@ static int fail(const Error *e)
     return 1;
 }
 
+static void report_skipped(const Sets *s)
+{
+    int n = sets_skipped(s);
+    if (n) fprintf(stderr, "cnnc: warning: %d bad image%s skipped (--skip-bad-images)\n", n, n == 1 ? "" : "s");
+}
+
 /* --preview-augment: needs only the data sets, not the graph */
 static int run_preview(const Args *a, const Program *p, const RunOptions *ro)
 {
@@ -361,14 +367,9 @@ static int run_preview(const Args *a, const Program *p, const RunOptions *ro)
     Sets s;
     if (sets_open(p, ro, 1, &s, &e) < 0) return fail(&e);
     int rc = preview_augment(p, &s, ro, a->preview, a->output, stdout, &e) < 0 ? fail(&e) : 0;
+    report_skipped(&s);
     sets_free(&s);
     return rc;
-}
-
-static void report_skipped(const Sets *s)
-{
-    int n = sets_skipped(s);
-    if (n) fprintf(stderr, "cnnc: warning: %d bad image%s skipped (--skip-bad-images)\n", n, n == 1 ? "" : "s");
 }
 
 /* Bytes this machine can give: MemAvailable from /proc/meminfo, else its physical memory. */

@@ -457,8 +457,13 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
             Image img;
             int target, owned;
             if (dataset_sample(ds, i, &img, &owned, &target, e)) {
-                rc = -1;
-                break;
+                if (!o->loader.skip_bad) {
+                    rc = -1;
+                    break;
+                }
+                if (dataset_mark_bad(ds, i))        /* --skip-bad-images: warned once, counted */
+                    fprintf(o->loader.warn ? o->loader.warn : stderr, "cnnc: warning: %s (skipped)\n", e->msg);
+                continue;
             }
             if (target == c) first = i;
             for (int k = 0; k < n && target == c; k++) {

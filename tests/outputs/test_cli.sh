@@ -37,7 +37,7 @@ cat >"$tmp/table" <<'TABLE'
 --lr 0.1|train
 --batch-size 4|check summary dump-graph train
 --weight-decay 0|train
---seed 1|train preview-augment
+--seed 1|train eval preview-augment
 --data d|check train eval preview-augment
 -o x|train apply preview-augment
 --weights w|train eval predict
@@ -186,6 +186,15 @@ run "$top_srcdir/examples/sobel.cnn" --apply data/validate/1/000.png -o data/val
 # a checkpoint may replace the --resume file it continues from, and a model file its own kind
 run tiny.cnn --train --epochs 1 --seed 1 --threads 1 -o m.st --checkpoint c.st || fail "checkpoint: $(cat "$tmp/err")"
 run tiny.cnn --train --epochs 2 --threads 1 -o m.st --checkpoint c.st --resume c.st || fail "resume over itself: $(cat "$tmp/err")"
+
+# 10. --preview-augment with a bad image: an error naming it, or skipped with a count
+cp -r "$tmp/data" "$tmp/baddata"
+echo 'not a png' >"$tmp/baddata/train/0/000.png"
+run tiny.cnn --preview-augment 1 --data baddata -o prev
+[ $? = 1 ] && grep -q 'baddata/train/0/000.png' "$tmp/err" || fail "--preview-augment on a bad image: $(cat "$tmp/err")"
+run tiny.cnn --preview-augment 1 --data baddata -o prev2 --skip-bad-images || fail "--preview-augment --skip-bad-images: $(cat "$tmp/err")"
+[ "$(ls "$tmp/prev2" | wc -l)" = 5 ] || fail "--preview-augment --skip-bad-images wrote $(ls "$tmp/prev2" | wc -l) images, expected 5"
+[ "$(tail -1 "$tmp/err")" = "cnnc: warning: 1 bad image skipped (--skip-bad-images)" ] || fail "preview's count: $(cat "$tmp/err")"
 
 echo "test_cli: $fails failed"
 [ "$fails" = 0 ]
