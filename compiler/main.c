@@ -493,7 +493,15 @@ static int load_start_weights(const Args *a, Graph *g)
     StFile f;
     Error e;
     if (safetensors_read(&f, a->weights, &e) < 0) return fail(&e);
-    int rc = model_load_start(g, &f, a->weights, a->weights_partial, stderr, &e) < 0 ? fail(&e) : 0;
+    const char *format = safetensors_meta(&f, "format");
+    int rc = 0;
+    if (format && strncmp(format, "cnnc-checkpoint", 15) == 0) {     /* checkpoint.c's format */
+        fprintf(stderr, "cnnc: error: %s is a checkpoint, not a model file: continue its run with --resume %s, or "
+                        "start from the model file that run wrote\n", a->weights, a->weights);
+        rc = 1;
+    } else if (model_load_start(g, &f, a->weights, a->weights_partial, stderr, &e) < 0) {
+        rc = fail(&e);
+    }
     safetensors_free(&f);
     return rc;
 }
