@@ -161,9 +161,13 @@ grep '^Epoch' "$tmp/out" >"$tmp/e8"
 run tiny.cnn --train --epochs 1 --seed 1 --threads 1 -o o.st --lr 0.002 --batch-size 8 --weight-decay 0.001
 grep '^Epoch' "$tmp/out" | cmp -s - "$tmp/e8" || fail "--lr/--batch-size/--weight-decay differ from the same values in the file"
 run tiny.cnn --train --epochs 1 --seed 1 --threads 1 -o b8.st --batch-size 8 || fail "--batch-size 8: $(cat "$tmp/err")"
-run tiny.cnn --summary --batch-size 8
-[ "$(sed -n 's/^Model file: \([0-9,]*\) bytes.*/\1/p' "$tmp/out" | tr -d ,)" = "$(stat -c %s "$tmp/b8.st")" ] ||
-    fail "--summary --batch-size 8 does not give the size of the file --train --batch-size 8 writes"
+# (tiny.cnn's class names come from the folders, which --summary does not read: compare
+# the growth the override brings)
+size() { sed -n 's/^Model file: \([0-9,]*\) bytes.*/\1/p' "$tmp/out" | tr -d ,; }
+run tiny.cnn --summary && s0=$(size)
+run tiny.cnn --summary --batch-size 8 && s8=$(size)
+[ -n "$s0" ] && [ $((s8 - s0)) = $(($(stat -c %s "$tmp/b8.st") - $(stat -c %s "$tmp/m.st"))) ] ||
+    fail "--summary --batch-size 8 does not account for the override the model file records ($s0, $s8)"
 run tiny.cnn --check --batch-size 100
 grep -q '^Training memory plan at batch 100: ' "$tmp/out" || fail "--check --batch-size 100: $(tail -1 "$tmp/out")"
 
