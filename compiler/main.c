@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../runtime/exec.h"
+#include "../runtime/fileio.h"
 #include "../runtime/init.h"
 #include "../runtime/modelfile.h"
 #include "apply.h"
@@ -438,7 +439,8 @@ static int check_writable(const char *path, const char *what)
     else if (!S_ISDIR(st.st_mode)) err = ENOTDIR;
     else if (access(dir, W_OK | X_OK)) err = errno;
     else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) err = EISDIR;
-    if (!err) return 0;
+    Error e;
+    if (!err) return fileio_check_name(path, &e) < 0 ? fail(&e), -1 : 0;
     fprintf(stderr, "cnnc: error: cannot write %s %s: %s\n", what, path, err_reason(err, 1));
     return -1;
 }
@@ -512,20 +514,17 @@ static int run_predict(const Args *a, const Program *p, Graph *g, const StFile *
 {
     Error e;
     char **names = NULL, **paths = NULL;
-    int n = 0, own = 0, bad = 0, rc = 0;
+    int n = 0, bad = 0, rc = 0;
     int npaths = runfiles_expand(a->images, a->nimages, &paths, &bad);
     if (npaths < 0) return 1;
-    if (model_classes(mf, &names, &n, &e) == 0 && n > 0) own = 1;
-    else names = p->classes, n = p->nclasses;
-    if (predict_images(p, g, names, n, paths, npaths, a->skip_bad, &bad, stdout, &e) < 0) rc = fail(&e);
+    if (model_file_classes(p, mf, a->weights, NULL, stderr, &names, &n, &e) < 0) rc = fail(&e);
+    else predict_images(p, g, names, n, paths, npaths, a->skip_bad, &bad, stdout);
     if (!rc && bad && a->skip_bad)
         fprintf(stderr, "cnnc: warning: %d bad image%s skipped (--skip-bad-images)\n", bad, bad == 1 ? "" : "s");
     else if (!rc && bad)
         rc = 1;
-    if (own) {
-        for (int i = 0; i < n; i++) free(names[i]);
-        free(names);
-    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
     for (int i = 0; i < npaths; i++) free(paths[i]);
     free(paths);
     return rc;
@@ -583,7 +582,8 @@ static int run(const Args *a, const Program *p)
             ro.threads = g->threads;
             if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
                 (a->history && check_writable(a->history, "the history")) ||
-                (a->report && check_writable(a->report, "the report")))
+                (a->report && check_writable(a->report, "the report")) ||
+                (interrupt && check_writable(interrupt, "the checkpoint written on Ctrl-C")))
                 rc = 1;
             Sets s;
             TrainState resume = { 0 };
@@ -629,11 +629,12 @@ static int run(const Args *a, const Program *p)
                 int tr = train_run(p, g, &s, &ro, stdout, &e);
                 if (tr == TRAIN_INTERRUPTED) {
                     fprintf(stderr, "cnnc: %s\n", e.msg);
-                    rc = 130;
+                    rc = 128 + train_signal();
                 } else if (tr < 0) {
                     rc = fail(&e);
                 } else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) {
-                    rc = fail(&e);
+                    fprintf(stderr, "cnnc: error: %s (after training: the model was saved to %s)\n", e.msg, out);
+                    rc = 1;
                 }
                 report_skipped(&s);
                 sets_free(&s);
@@ -647,11 +648,16 @@ static int run(const Args *a, const Program *p)
                 rc = fail(&e);
             } else if (a->action == A_EVAL) {
                 Sets s;
+                char **names = NULL;
+                int n = 0;
                 if (sets_open(p, &ro, 0, &s, &e) < 0) {
                     rc = fail(&e);
                 } else {
                     EvalResult r;
-                    if (!s.has_test && !s.has_validation) {
+                    if (model_file_classes(p, &mf, a->weights, &s, stderr, &names, &n, &e) < 0) rc = fail(&e);
+                    for (int i = 0; i < n; i++) free(names[i]);
+                    free(names);
+                    if (!rc && !s.has_test && !s.has_validation) {
                         rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
                     }
                     if (!rc && s.has_test) {
@@ -712,6 +718,7 @@ static void prefer_passive_threads(char **argv)
 
 int main(int argc, char **argv)
 {
+    stdio_guard_fds();
     prefer_passive_threads(argv);
     Args a;
     signal(SIGXFSZ, SIG_IGN);      /* past `ulimit -f`, write fails with EFBIG and says so */
@@ -726,5 +733,10 @@ int main(int argc, char **argv)
     apply_overrides(&a, &p, overrides, sizeof overrides);
     rc = run(&a, &p);
     program_free(&p);
+    Error e;
+    if (stdout_close_checked(&e) < 0) {
+        fail(&e);
+        rc = rc ? rc : 1;
+    }
     return rc;
 }

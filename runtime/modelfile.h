@@ -8,10 +8,13 @@
 #include "graph.h"
 #include "safetensors.h"
 
-/* Writes every parameter (atomically). classes may be NULL; overrides (metadata
- * "cnnc_overrides": the command line's hyperparameters as a JSON object) may be NULL. */
+/* Writes every parameter (atomically). classes may be NULL. */
 int model_save(const Graph *g, const char *path, char *const *classes, int nclasses,
-               const char *source, const char *overrides, Error *e);
+               const char *source, Error *e);
+/* The same with metadata "cnnc_overrides": the command line's hyperparameters as a JSON
+ * object (NULL: none, as model_save). */
+int model_save_overrides(const Graph *g, const char *path, char *const *classes, int nclasses,
+                         const char *source, const char *overrides, Error *e);
 
 /* Loads every parameter of g from path: the file must hold exactly g's parameters with
  * the same shapes; the first difference is named. On success *meta_out (if not NULL)

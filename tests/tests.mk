@@ -5,10 +5,12 @@ TESTS += tests/graph/test_autodiff tests/graph/test_plan tests/graph/test_fuse t
 	tests/graph/test_parallel
 tests_graph_test_alloc_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
-check_PROGRAMS += tests/checkpoint/test_history
-TESTS += tests/checkpoint/test_history
+check_PROGRAMS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
+TESTS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh tests/e2e/test_finetune.sh
+TESTS += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
 EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn tests/e2e/test_memory.sh
+EXTRA_DIST += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
 EXTRA_DIST += tests/e2e/test_train.sh tests/e2e/test_finetune.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
