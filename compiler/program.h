@@ -123,6 +123,8 @@ typedef struct Program {
     int    nll_loss;            /* NLLLoss(): the model ends with LogSoftmax */
     SrcLoc loss_loc;
     Optimizer opt;
+    const char *overrides;      /* the command line's --lr, --batch-size, --weight-decay (applied
+                                   above) as a JSON object, recorded in model files; or NULL */
 } Program;
 
 void program_free(Program *p);

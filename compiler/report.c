@@ -207,14 +207,31 @@ static void svg_plot(FILE *f, const char *title, const char *ylabel, int n, cons
         }
         fprintf(f, "</g>\n");
     }
-    for (int s = 0; s < nseries; s++) {     /* legend, top right */
-        double lx = W - R - 150, ly = T + 16 + 18 * s;
+    /* the legend, top right, or bottom right when more of the series pass under it there
+     * (an accuracy that reaches 100%) */
+    double lx0 = W - R - 156, lh = 12 + 18.0 * nseries, top = T + 4, bottom = H - B - 4 - lh;
+    int under[2] = { 0, 0 };
+    for (int s = 0; s < nseries; s++)
+        for (int i = 0; i + 1 < n || (n == 1 && i == 0); i++)
+            for (int k = 0; k <= 8; k++) {     /* points along each segment */
+                double t = n > 1 ? k / 8.0 : 0, y0 = isfinite(v[s][i]) ? v[s][i] : 0;
+                double y1 = n > 1 && isfinite(v[s][i + 1]) ? v[s][i + 1] : y0;
+                double x = PX(i + 1 + t), y = PY(y0 + t * (y1 - y0));
+                for (int c = 0; c < 2; c++) {
+                    double ly0 = c ? bottom : top;
+                    under[c] += x >= lx0 && y >= ly0 - 6 && y <= ly0 + lh + 6;
+                }
+            }
+    double legend_top = under[1] < under[0] ? bottom : top;
+    fprintf(f, "<g class=\"legend\">\n");
+    for (int s = 0; s < nseries; s++) {
+        double lx = W - R - 150, ly = legend_top + 12 + 18 * s;
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">", lx, lx + 24, ly, ly, color[s], lx + 30, ly + 4);
         esc(f, label[s]);
         fprintf(f, "</text>\n");
     }
-    fprintf(f, "</svg>\n");
+    fprintf(f, "</g>\n</svg>\n");
 #undef PX
 #undef PY
 }
@@ -387,6 +404,7 @@ static void settings(FILE *f, const Report *r, const Sets *s)
         row(f, "optimizer", "SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, nesterov=%s)",
             fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->momentum), fmt_num(c, sizeof c, o->dampening),
             fmt_num(d, sizeof d, o->weight_decay), o->nesterov ? "True" : "False");
+    if (p->overrides) row(f, "command line", "%s (--lr, --batch-size, --weight-decay over the file's values)", p->overrides);
     struct { const char *name; const DatasetDecl *d; const Dataset *ds; int has; } sets[3] = {
         { "train", &p->train, &s->train, s->has_train },
         { "test", &p->test, &s->test, s->has_test },

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "../runtime/data.h"
 #include "../runtime/json.h"
 
 long layer_params(const Layer *L)
@@ -45,6 +46,17 @@ static void shape_text(const int *s, int n, char *buf, size_t cap)
         len += (size_t)snprintf(buf + len, cap - len, "%s%d", i ? " x " : "", s[i]);
 }
 
+/* Where the plan's batch comes from when training runs at another: ", the test loader's
+ * (training runs at batch 64)", else "" */
+static void plan_batch_text(const Program *p, int batch, int training, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    /* a plan below the declared training batch is one capped by the data sets' sizes */
+    if (!training || !p->train.present || p->train.batch_size >= batch) return;
+    const char *which = p->test.present && p->test.batch_size == batch ? "test" : "validation";
+    snprintf(buf, cap, ", the %s set's (training runs at batch %d)", which, p->train.batch_size);
+}
+
 void print_summary(FILE *f, const Program *p, const PlanStats *st, int batch)
 {
     char shp[64], num[32];
@@ -70,10 +82,12 @@ void print_summary(FILE *f, const Program *p, const PlanStats *st, int batch)
     fprintf(f, "Total params: %s (%.2f MiB as float32)\n", num, (double)total * 4 / (1024.0 * 1024.0));
     commas(trainable, num, sizeof num);
     fprintf(f, "Trainable params: %s\n", num);
+    char why[96];
+    plan_batch_text(p, batch, 1, why, sizeof why);
     if (st)
-        fprintf(f, "Training memory plan at batch %d: %.2f MiB (activations %.2f MiB, shared from %.2f MiB; "
+        fprintf(f, "Training memory plan at batch %d%s: %.2f MiB (activations %.2f MiB, shared from %.2f MiB; "
                    "parameters %.2f MiB; gradients %.2f MiB; optimizer state %.2f MiB)\n",
-                batch, (double)plan_total_bytes(st) / 1048576.0, (double)st->arena_bytes / 1048576.0,
+                batch, why, (double)plan_total_bytes(st) / 1048576.0, (double)st->arena_bytes / 1048576.0,
                 (double)st->unshared_bytes / 1048576.0, (double)st->param_bytes / 1048576.0,
                 (double)st->grad_bytes / 1048576.0, (double)st->state_bytes / 1048576.0);
 }
@@ -106,6 +120,10 @@ long long model_file_bytes(const Program *p, const Graph *g, char *const *classe
     json_buf_string(&h, cls.p);
     json_buf_puts(&h, ",\"cnnc_source\":");
     json_buf_string(&h, p->source ? p->source : "");
+    if (p->overrides) {
+        json_buf_puts(&h, ",\"cnnc_overrides\":");
+        json_buf_string(&h, p->overrides);
+    }
     json_buf_puts(&h, "}");
     long long offset = 0;
     for (int i = 0; i < g->nvals; i++) {
@@ -188,11 +206,25 @@ void print_model_summary(FILE *f, const Program *p, const Graph *g, const PlanSt
     commas((long)total_macs, macs, sizeof macs);
     mega(total_macs * batch, a, sizeof a);
     fprintf(f, "Mult-adds: %s per image, %s per batch of %d (forward pass)\n", macs, a, batch);
-    long long fb = model_file_bytes(p, g, p->classes, p->nclasses);
+    /* the class names the model file will hold: `classes`, torchvision's for (Fashion)MNIST,
+     * else the folders' names, unknown here */
+    const DatasetDecl *d = p->train.present ? &p->train : p->test.present ? &p->test : &p->validation;
+    char *const *names = p->classes;
+    int nnames = p->nclasses;
+    const char *from = "";
+    if (!nnames && d->present && d->kind != DS_IMAGEFOLDER) {
+        names = mnist_class_names(d->kind == DS_FASHION_MNIST);
+        nnames = 10;
+        from = d->kind == DS_FASHION_MNIST ? ", with torchvision's FashionMNIST class names" : ", with torchvision's MNIST class names";
+    } else if (!nnames && p->out_ndim == 1) {
+        from = d->present ? ", plus the class names, which are the ImageFolder's folder names" : "";
+    }
+    long long fb = model_file_bytes(p, g, names, nnames);
     commas((long)fb, num, sizeof num);
-    fprintf(f, "Model file: %s bytes (%.2f MiB)%s\n", num, (double)fb / 1048576.0,
-            p->nclasses || p->out_ndim != 1 ? "" : ", plus the class names, which come from the data folders");
-    fprintf(f, "%s memory plan at batch %d: %.2f MiB\n", training ? "Training" : "Forward-pass", batch,
+    fprintf(f, "Model file: %s bytes (%.2f MiB)%s\n", num, (double)fb / 1048576.0, from);
+    char why[96];
+    plan_batch_text(p, batch, training, why, sizeof why);
+    fprintf(f, "%s memory plan at batch %d%s: %.2f MiB\n", training ? "Training" : "Forward-pass", batch, why,
             (double)plan_total_bytes(st) / 1048576.0);
     fprintf(f, "  activations      %9.2f MiB (%.2f MiB without sharing buffers)\n",
             (double)st->arena_bytes / 1048576.0, (double)st->unshared_bytes / 1048576.0);

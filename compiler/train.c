@@ -331,25 +331,37 @@ static void history_resume(const RunOptions *o, char **h, size_t *len, size_t *c
 
 /* The --history CSV from the history lines (history_append): every finished epoch, those
  * of the checkpoint a run resumed from too */
+/* What fill_history_csv writes: the finished epochs, and the run's hyperparameters for
+ * the lr, batch_size and weight_decay columns (the file's, or the command line's) */
+typedef struct HistoryCsv {
+    const char    *history;
+    const Program *p;
+} HistoryCsv;
+
 static int fill_history_csv(FILE *f, void *ctx)
 {
-    const char *cur = ctx;
+    const HistoryCsv *h = ctx;
+    const char *cur = h->history;
     double v[CKPT_HISTORY_FIELDS];
-    if (fputs("epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n", f) < 0) return -1;
+    if (fputs("epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total,lr,batch_size,weight_decay\n",
+              f) < 0)
+        return -1;
     while (cur && checkpoint_history_line(&cur, v) > 0) {
-        int rc = v[5] ? fprintf(f, "%d,%.6f,%d,%d,%.6f,%d,%d\n", (int)v[0], v[2], (int)v[3], (int)v[4], v[6], (int)v[7], (int)v[8])
-                      : fprintf(f, "%d,%.6f,%d,%d,,,\n", (int)v[0], v[2], (int)v[3], (int)v[4]);
-        if (rc < 0) return -1;
+        int rc = v[5] ? fprintf(f, "%d,%.6f,%d,%d,%.6f,%d,%d,", (int)v[0], v[2], (int)v[3], (int)v[4], v[6], (int)v[7], (int)v[8])
+                      : fprintf(f, "%d,%.6f,%d,%d,,,,", (int)v[0], v[2], (int)v[3], (int)v[4]);
+        if (rc < 0 || fprintf(f, "%.9g,%d,%.9g\n", h->p->opt.lr, h->p->train.batch_size, h->p->opt.weight_decay) < 0)
+            return -1;
     }
     return 0;
 }
 
 /* Rewrites the history file (atomically) after an epoch; a failure is told once and tried
  * again after the next epoch and at the end, where it is an error */
-static int history_write(const RunOptions *o, const char *history, int *warned, Error *e)
+static int history_write(const Program *p, const RunOptions *o, const char *history, int *warned, Error *e)
 {
     if (!o->history_path) return 0;
-    if (write_file_atomic_with(o->history_path, fill_history_csv, (void *)history, e) == 0) return 0;
+    HistoryCsv h = { history, p };
+    if (write_file_atomic_with(o->history_path, fill_history_csv, &h, e) == 0) return 0;
     if (!*warned && o->loader.warn)
         fprintf(o->loader.warn, "cnnc: warning: %s; trying again after the next epoch\n", e->msg);
     *warned = 1;
@@ -380,7 +392,7 @@ static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o
     const char *history = ts->history;
     char saved[300] = "";
     if (o->out_path) {
-        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) {
+        if (model_save_overrides(g, o->out_path, s->classes, s->nclasses, p->source, p->overrides, e) < 0) {
             Error ce;
             if (sv->path && save_checkpoint(sv, g, ts, &ce) == 0) {
                 char msg[sizeof e->msg];
@@ -411,7 +423,7 @@ static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o
         fprintf(out, "Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
     }
     int warned = 1;
-    if (history_write(o, history, &warned, &ve) < 0) {
+    if (history_write(p, o, history, &warned, &ve) < 0) {
         err_set(e, "%s (after training: %s)", ve.msg, saved[0] ? saved : "no model file was asked for");
         return -1;
     }
@@ -529,7 +541,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                              r.correct, r.total, now() - t0 };
         history_append(&history, &hlen, &hcap, &stats);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &stats);
-        hist_failed = history_write(o, history, &hist_warned, &he) < 0;
+        hist_failed = history_write(p, o, history, &hist_warned, &he) < 0;
         /* the epoch is done: the next one starts from its beginning */
         TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history };
         if ((o->checkpoint_path && o->checkpoint_every == 0) || (interrupted && epoch + 1 < epochs)) {
@@ -546,7 +558,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         rc = train_finish(p, g, s, o, &sv, &ts, out, e);
     } else {
         rc = -1;
-        if (hist_failed) history_write(o, history, &hist_warned, &he);   /* once more, for the epochs finished */
+        if (hist_failed) history_write(p, o, history, &hist_warned, &he);   /* once more, for the epochs finished */
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -561,8 +573,8 @@ static const DatasetDecl *eval_set(const Program *p)
     return &p->train;
 }
 
-int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
-                   char *const *paths, int npaths, FILE *out, Error *e)
+void predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
+                    char *const *paths, int npaths, int skip_bad, int *bad, FILE *out)
 {
     const Value *in = &g->vals[g->input];
     int C = in->shape[1], H = in->shape[2], W = in->shape[3];
@@ -574,11 +586,19 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         char why[512];
         rng_seed3(&r, 0, 3, (uint64_t)i);
         const DatasetDecl *d = eval_set(p);
-        if (image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, e) < 0) return -1;
-        int w = img.w, h = img.h;
-        if (pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0) {
+        int rc = image_load(paths[i], d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C, &img, &ie);
+        int w = rc == 0 ? img.w : 0, h = rc == 0 ? img.h : 0;
+        if (rc == 0 && pipeline_apply(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &ie) < 0) {
             transform_size_problem(&d->transform, w, h, H, W, why, sizeof why);
-            return err_set(e, "%s: %s", paths[i], why[0] ? why : ie.msg);
+            char msg[sizeof ie.msg];
+            snprintf(msg, sizeof msg, "%s", why[0] ? why : ie.msg);
+            err_set(&ie, "%s: %s", paths[i], msg);
+            rc = -1;
+        }
+        if (rc < 0) {       /* a bad image: said (or, with --skip-bad-images, counted), then the next */
+            if (!skip_bad) fprintf(stderr, "cnnc: error: %s\n", ie.msg);
+            (*bad)++;
+            continue;
         }
         vi32(g, g->label)[0] = 0;   /* no label: the loss is ignored, the softmax is read */
         graph_set_batch(g, 1);
@@ -594,7 +614,6 @@ int predict_images(const Program *p, Graph *g, char *const *classes, int nclasse
         }
         fprintf(out, ")\n");
     }
-    return 0;
 }
 
 /* a class name as a file name: '/' and control characters become '_' */
@@ -619,8 +638,13 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
             Image img;
             int target, owned;
             if (dataset_sample(ds, i, &img, &owned, &target, e)) {
-                rc = -1;
-                break;
+                if (!o->loader.skip_bad) {
+                    rc = -1;
+                    break;
+                }
+                if (dataset_mark_bad(ds, i))        /* --skip-bad-images: warned once, counted */
+                    fprintf(o->loader.warn ? o->loader.warn : stderr, "cnnc: warning: %s (skipped)\n", e->msg);
+                continue;
             }
             if (target == c) first = i;
             for (int k = 0; k < n && target == c; k++) {

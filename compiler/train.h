@@ -83,9 +83,11 @@ int sets_skipped(const Sets *s);
  * dir/<class>_<k>.png. */
 int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n, const char *dir, FILE *out, Error *e);
 
-/* One line per image: path, predicted class, softmax probability of every class. */
-int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
-                   char *const *paths, int npaths, FILE *out, Error *e);
+/* One line per image: path, predicted class, softmax probability of every class. An image
+ * that cannot be read or transformed is said on stderr (not with skip_bad) and counted in
+ * *bad, and the others go on (the caller checks the writes to out). */
+void predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
+                    char *const *paths, int npaths, int skip_bad, int *bad, FILE *out);
 
 /* The class names for a model file mf (path) loaded for p: its metadata "classes", checked
  * against the model's outputs and the .cnn's `classes` (a difference is an error), and,

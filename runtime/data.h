@@ -39,6 +39,8 @@ struct Dataset {
     struct SampleCache *cache;  /* decoded images and known-bad samples; see dataset_set_cache */
 };
 
+/* Whether a file name ends with one of ImageFolder's image extensions (any case). */
+int  has_image_extension(const char *name);
 /* torchvision.datasets.ImageFolder: root/<class>/<image>, classes sorted by name, files
  * sorted within each class, torchvision's image extensions (IMG_EXTENSIONS: .tif, .tiff and
  * .webp are counted but cannot be decoded: dataset_check reports them) and .gif and .tga,
@@ -47,6 +49,8 @@ int  dataset_open_imagefolder(Dataset *ds, const char *root, int channels, Error
 /* torchvision.datasets.MNIST / FashionMNIST(root, train): the IDX files (gzipped or not) in
  * root/MNIST/raw or root/FashionMNIST/raw, or in root itself; 1-channel 28 x 28 images. */
 int  dataset_open_mnist(Dataset *ds, const char *root, int fashion, int train, Error *e);
+/* torchvision's 10 class names of FashionMNIST (fashion) or MNIST */
+char *const *mnist_class_names(int fashion);
 void dataset_free(Dataset *ds);
 /* Keeps decoded images (before any transform) in memory while their total stays within
  * budget_bytes, so later epochs skip decoding; also remembers bad images so that each is

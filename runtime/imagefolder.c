@@ -66,7 +66,7 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-static int has_image_extension(const char *name)
+int has_image_extension(const char *name)
 {
     size_t n = strlen(name);
     for (size_t k = 0; k < sizeof img_extensions / sizeof img_extensions[0]; k++) {

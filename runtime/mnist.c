@@ -24,6 +24,11 @@ static const char *const mnist_classes[10] = {
     "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"
 };
 
+char *const *mnist_class_names(int fashion)
+{
+    return (char *const *)(fashion ? fashion_classes : mnist_classes);
+}
+
 static int is_file(const char *p)
 {
     struct stat st;

@@ -37,6 +37,12 @@ static char *classes_json(char *const *classes, int n)
 int model_save(const Graph *g, const char *path, char *const *classes, int nclasses,
                const char *source, Error *e)
 {
+    return model_save_overrides(g, path, classes, nclasses, source, NULL, e);
+}
+
+int model_save_overrides(const Graph *g, const char *path, char *const *classes, int nclasses,
+                         const char *source, const char *overrides, Error *e)
+{
     int np = 0;
     for (int i = 0; i < g->nvals; i++) np += model_value_saved(&g->vals[i]);
     StTensor *t = xcalloc((size_t)np ? (size_t)np : 1, sizeof *t);
@@ -52,12 +58,13 @@ int model_save(const Graph *g, const char *path, char *const *classes, int nclas
         k++;
     }
     char *cls = classes_json(classes, classes ? nclasses : 0);
-    StMeta meta[3] = {
+    StMeta meta[4] = {
         { "format", "pt" },
         { "classes", cls },
         { "cnnc_source", source ? source : "" },
+        { "cnnc_overrides", overrides },
     };
-    int rc = safetensors_write(path, t, np, meta, 3, e);
+    int rc = safetensors_write(path, t, np, meta, overrides ? 4 : 3, e);
     free(cls);
     free(t);
     return rc;
@@ -123,6 +130,85 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
                                path, f->t[i].name);
         }
     }
+    return 0;
+}
+
+/* The values a model file holds and model_load_start loads, and their dtype (one place to
+ * widen when buffers are saved too) */
+static int start_value(const Value *v) { return v->kind == VK_PARAM; }
+static StDType start_dtype(const Value *v) { (void)v; return ST_F32; }
+
+/* One difference between a file's tensor and the model's, for model_load_start's messages */
+static void describe_difference(char *buf, size_t cap, const Value *v, const StEntry *t, const char *tname)
+{
+    char a[96], b[96];
+    if (!t) {
+        snprintf(buf, cap, "the model's %s is not in the file", v->name);
+    } else if (!v) {
+        snprintf(buf, cap, "%s is not in the model", tname);
+    } else {
+        int64_t want[CN_MAX_DIMS];
+        for (int d = 0; d < v->ndim; d++) want[d] = v->shape[d];
+        dims_str(want, v->ndim, a, sizeof a);
+        dims_str(t->shape, t->ndim, b, sizeof b);
+        snprintf(buf, cap, "%s is %s%s, the model's %s", v->name, b, t->dtype == start_dtype(v) ? "" : " (another dtype)", a);
+    }
+}
+
+static int entry_matches(const Value *v, const StEntry *t)
+{
+    int same = t->dtype == start_dtype(v) && t->ndim == v->ndim && t->nbytes == value_bytes(v);
+    for (int d = 0; same && d < v->ndim; d++) same = t->shape[d] == v->shape[d];
+    return same;
+}
+
+int model_load_start(Graph *g, const StFile *f, const char *path, int partial, FILE *warn, Error *e)
+{
+    char list[1400] = "", item[320];
+    size_t len = 0;
+    int nparams = 0, loaded = 0, differ = 0;
+    /* the differences, the model's order first, then the file's tensors the model lacks */
+    for (int pass = 0; pass < 2; pass++) {
+        int count = pass == 0 ? g->nvals : f->nt;
+        for (int i = 0; i < count; i++) {
+            const Value *v = NULL;
+            const StEntry *t = NULL;
+            if (pass == 0) {
+                v = &g->vals[i];
+                if (!start_value(v)) continue;
+                nparams++;
+                t = safetensors_find(f, v->name);
+                if (t && entry_matches(v, t)) {
+                    loaded++;
+                    continue;
+                }
+            } else {
+                t = &f->t[i];
+                int found = 0;
+                for (int j = 0; j < g->nvals && !found; j++)
+                    found = start_value(&g->vals[j]) && strcmp(g->vals[j].name, t->name) == 0;
+                if (found) continue;
+            }
+            describe_difference(item, sizeof item, v, t, t ? t->name : NULL);
+            if (differ++ < 4 && len < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? "; " : "", item);
+        }
+    }
+    if (differ > 4 && len < sizeof list) snprintf(list + len, sizeof list - len, "; and %d more", differ - 4);
+    if (!partial && differ)
+        return err_set(e, "%s does not match the model (%d difference%s): %s; use --weights-partial %s to load only the "
+                          "tensors that match", path, differ, differ == 1 ? "" : "s", list, path);
+    if (partial && loaded == 0)
+        return err_set(e, "%s: none of its tensors matches the model by name and shape: was it saved from another kind "
+                          "of model?", path);
+    for (int i = 0; i < g->nvals; i++) {
+        Value *v = &g->vals[i];
+        const StEntry *t = start_value(v) ? safetensors_find(f, v->name) : NULL;
+        if (t && entry_matches(v, t) && v->data) memcpy(v->data, t->data, t->nbytes);
+    }
+    if (differ && warn)
+        fprintf(warn, "cnnc: --weights-partial %s: loaded %d of the model's %d tensors; skipped: %s\n", path, loaded,
+                nparams, list);
     return 0;
 }
 

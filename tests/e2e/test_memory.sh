@@ -11,10 +11,10 @@ for action in "--check --no-data" "--summary"; do
     # shellcheck disable=SC2086
     "$CNNC" "$tmp/huge.cnn" $action >"$tmp/out" 2>"$tmp/err"
     rc=$?
-    if [ "$rc" != 1 ] || ! grep -q "^$tmp/huge.cnn: error: .* Tiny with batch 1048576 needs [0-9]* bytes ([0-9.]* GiB) of memory for its tensors, but this machine has [0-9]* bytes ([0-9.]* GiB) available: lower the batch size" "$tmp/err"; then
+    if [ "$rc" != 1 ] || ! grep -q "^$tmp/huge.cnn: error: .* Tiny with batch 1048576 needs [0-9.]* [GT]iB ([0-9]* bytes) of memory for its tensors, but this machine has [0-9.]* [KMGT]iB ([0-9]* bytes) available: lower the batch size" "$tmp/err"; then
         fail "$action: status $rc, stderr '$(cat "$tmp/err")'"
     fi
-    need=$(sed -n 's/.* needs \([0-9]*\) bytes.*/\1/p' "$tmp/err")
+    need=$(sed -n 's/.* needs [0-9.]* [GT]iB (\([0-9]*\) bytes).*/\1/p' "$tmp/err")
     [ "${#need}" -ge 14 ] || fail "$action: needs only '$need' bytes"
     [ -s "$tmp/out" ] && fail "$action printed results"
 done

@@ -15,7 +15,7 @@ set -- "$CNNC" "$top_srcdir/models/sea_nodropout.cnn" --train --epochs 2 --seed 
 "$@" -o "$tmp/a.safetensors" --history "$tmp/h.csv" >"$tmp/pipe" 2>"$tmp/err" || fail "training: $(cat "$tmp/err")"
 LC_ALL=C grep -q "$(printf '[\r\033]')" "$tmp/pipe" && fail "a carriage return or escape went into a pipe"
 grep -q 'batches' "$tmp/pipe" && fail "the progress line went into a pipe"
-[ "$(head -1 "$tmp/h.csv")" = "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total" ] ||
+[ "$(head -1 "$tmp/h.csv")" = "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total,lr,batch_size,weight_decay" ] ||
     fail "history header: $(head -1 "$tmp/h.csv")"
 [ "$(wc -l <"$tmp/h.csv")" = 3 ] || fail "history has $(wc -l <"$tmp/h.csv") lines, expected 3"
 for n in 1 2; do

@@ -37,6 +37,42 @@ want=$(sed -n 's/^Model file: \([0-9,]*\) bytes.*/\1/p' "$tmp/s2" | tr -d ,)
 got=$(stat -c %s "$tmp/m.safetensors" 2>/dev/null)
 [ -n "$want" ] && [ "$want" = "$got" ] || fail "--summary says the model file has ${want:-?} bytes; --train wrote ${got:-?}"
 
+# the README's example is the real output ("..." stands for rows left out)
+sed -n '/^\$ \.\/cnnc models\/sea.cnn --summary$/,/^```$/p' "$top_srcdir/README.md" | sed '1d;$d' >"$tmp/readme"
+[ "$(wc -l <"$tmp/readme")" -ge 10 ] || fail "no --summary example found in README.md"
+(cd "$top_srcdir" && "$CNNC" models/sea.cnn --summary) >"$tmp/real" || fail "--summary from the source folder"
+awk 'NR == FNR { want[++n] = $0; next }
+     { got[++m] = $0 }
+     END { j = 1
+           for (i = 1; i <= n; i++) {
+               if (want[i] == "...") { while (j <= m && got[j] != want[i + 1]) j++; continue }
+               if (got[j] != want[i]) { print "README: " want[i] "\nreal:   " got[j]; exit 1 }
+               j++
+           }
+           if (j != m + 1) { print "the real output goes on after the README stops: " got[j]; exit 1 } }' \
+    "$tmp/readme" "$tmp/real" >"$tmp/diff" || fail "README.md's --summary example is not the output: $(cat "$tmp/diff")"
+
+# FashionMNIST: the model file holds torchvision's class names; the plan is at the test
+# loader's batch, which the summary says, while training runs at 64
+raw=$tmp/fm/FashionMNIST/raw
+mkdir -p "$raw"
+{ printf '\0\0\10\3\0\0\0\4\0\0\0\34\0\0\0\34'; head -c 3136 /dev/urandom; } >"$raw/train-images-idx3-ubyte"
+printf '\0\0\10\1\0\0\0\4\0\1\2\11' >"$raw/train-labels-idx1-ubyte"
+{ printf '\0\0\10\3\0\0\0\2\0\0\0\34\0\0\0\34'; head -c 1568 /dev/urandom; } >"$raw/t10k-images-idx3-ubyte"
+printf '\0\0\10\1\0\0\0\2\0\7' >"$raw/t10k-labels-idx1-ubyte"
+"$CNNC" "$top_srcdir/models/fashion.cnn" --summary >"$tmp/fs" || fail "fashion --summary"
+grep -q "^Model file: [0-9,]* bytes ([0-9.]* MiB), with torchvision's FashionMNIST class names\$" "$tmp/fs" ||
+    fail "fashion's model file line: $(grep '^Model file' "$tmp/fs")"
+grep -q '^Training memory plan at batch 256, the test set.s (training runs at batch 64): ' "$tmp/fs" ||
+    fail "fashion's plan line: $(grep 'memory plan' "$tmp/fs")"
+"$CNNC" "$top_srcdir/models/fashion.cnn" --check | grep -q '^Training memory plan at batch 256, the test set.s (training runs at batch 64): ' ||
+    fail "--check's plan line for fashion"
+want=$(sed -n 's/^Model file: \([0-9,]*\) bytes.*/\1/p' "$tmp/fs" | tr -d ,)
+"$CNNC" "$top_srcdir/models/fashion.cnn" --train --epochs 1 --seed 1 --threads 1 --data "$tmp/fm" -o "$tmp/f.safetensors" \
+    >/dev/null 2>"$tmp/err" || fail "fashion training: $(cat "$tmp/err")"
+got=$(stat -c %s "$tmp/f.safetensors" 2>/dev/null)
+[ -n "$want" ] && [ "$want" = "$got" ] || fail "--summary says fashion's model file has ${want:-?} bytes; --train wrote ${got:-?}"
+
 # a frozen, given layer
 "$CNNC" "$top_srcdir/examples/sobel.cnn" --summary >"$tmp/sobel" 2>"$tmp/err" || fail "sobel --summary: $(cat "$tmp/err")"
 grep -q '^sobel (Conv2d, frozen) *2 x 98 x 98 *18 *172,872$' "$tmp/sobel" || fail "sobel row: $(grep '^sobel' "$tmp/sobel")"

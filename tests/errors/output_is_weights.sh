@@ -1,0 +1,3 @@
+# the model file to write is the one training starts from
+# status: 1
+cp tiny.safetensors start.safetensors && $CNNC tiny.cnn --train --weights start.safetensors -o start.safetensors

@@ -1,0 +1,3 @@
+# --weights and --weights-partial together
+# status: 2
+$CNNC tiny.cnn --train --weights tiny.safetensors --weights-partial tiny.safetensors
