@@ -79,6 +79,23 @@ static void dims_str(const int64_t *s, int n, char *buf, size_t cap)
     if (n == 0) snprintf(buf, cap, "scalar");
 }
 
+/* A float32 tensor holding NaN or an infinity is refused: it comes from a diverged or
+ * damaged run, and every prediction made with it would be NaN */
+static int check_finite(const StEntry *t, const char *path, Error *e)
+{
+    if (t->dtype != ST_F32) return 0;
+    const unsigned char *raw = t->data;    /* the file's bytes: not necessarily aligned */
+    for (size_t k = 0; k < t->nbytes / sizeof(float); k++) {
+        float x;
+        memcpy(&x, raw + k * sizeof x, sizeof x);
+        if (!isfinite(x))
+            return err_set(e, "%s: tensor '%s' holds %s at element %zu: the file comes from a run whose training "
+                              "diverged or is damaged; train again (lower the learning rate if the loss grew)",
+                           path, t->name, isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf", k);
+    }
+    return 0;
+}
+
 /* Copies the tensors of f into g's values of kind `kind` (VK_PARAM, or VK_STATE too when
  * `with_state`): f must hold exactly those, with the same names, dtypes and shapes. */
 int model_load_values(Graph *g, const StFile *f, const char *path, int with_state, Error *e)
@@ -108,15 +125,7 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
         }
         if (t->nbytes != value_bytes(v))    /* implied by the shape check; never copy past either end */
             return err_set(e, "%s: tensor '%s' holds %zu bytes, not %zu", path, v->name, t->nbytes, value_bytes(v));
-        const unsigned char *raw = t->data;    /* the file's bytes: not necessarily aligned */
-        for (size_t k = 0; k < t->nbytes / sizeof(float); k++) {
-            float x;
-            memcpy(&x, raw + k * sizeof x, sizeof x);
-            if (!isfinite(x))
-                return err_set(e, "%s: tensor '%s' holds %s at element %zu: the file comes from a run whose training "
-                                  "diverged or is damaged; train again (lower the learning rate if the loss grew)",
-                               path, v->name, isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf", k);
-        }
+        if (check_finite(t, path, e) < 0) return -1;
         if (v->data) memcpy(v->data, t->data, t->nbytes);
     }
     if (f->nt != np) {
@@ -133,10 +142,10 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
     return 0;
 }
 
-/* The values a model file holds and model_load_start loads, and their dtype (one place to
- * widen when buffers are saved too) */
-static int start_value(const Value *v) { return v->kind == VK_PARAM; }
-static StDType start_dtype(const Value *v) { (void)v; return ST_F32; }
+/* The values model_load_start loads, and their dtype: those a model file holds (parameters
+ * and buffers such as BatchNorm's running statistics) */
+static int start_value(const Value *v) { return model_value_saved(v); }
+static StDType start_dtype(const Value *v) { return model_value_st_dtype(v); }
 
 /* One difference between a file's tensor and the model's, for model_load_start's messages */
 static void describe_difference(char *buf, size_t cap, const Value *v, const StEntry *t, const char *tname)
@@ -201,6 +210,10 @@ int model_load_start(Graph *g, const StFile *f, const char *path, int partial, F
     if (partial && loaded == 0)
         return err_set(e, "%s: none of its tensors matches the model by name and shape: was it saved from another kind "
                           "of model?", path);
+    for (int i = 0; i < g->nvals; i++) {
+        const StEntry *t = start_value(&g->vals[i]) ? safetensors_find(f, g->vals[i].name) : NULL;
+        if (t && entry_matches(&g->vals[i], t) && check_finite(t, path, e) < 0) return -1;
+    }
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
         const StEntry *t = start_value(v) ? safetensors_find(f, v->name) : NULL;
