@@ -2,13 +2,17 @@
 """bench/bench.py: `make bench`. Runs cnnc and PyTorch side by side on the same models,
 batch sizes, thread counts and data, alternating them round by round, and prints medians
 and ratios: training and inference images/s on random tensors in memory (models/sea.cnn,
-and models/fashion.cnn's training at batch 64), single-image latency, the notebook's whole
+models/fashion.cnn's and models/fashion_resnet.cnn's training at batch 64, models/resnet18.cnn's
+inference at batches 1 and 16), with the GFLOP/s they amount to (2 x the multiply-accumulates
+of Conv2d and Linear per image, 3 x that for a training step) beside OpenBLAS's sgemm on
+1024 x 1024 x 1024, the machine's practical peak; single-image latency, the notebook's whole
 20-epoch run on the stand-in folder with peak memory, and cnnc's per-node profile against
 OpenBLAS's sgemm alone. PyTorch runs as installed and in its best configuration (OpenBLAS
 single-threaded, glibc keeping large blocks mapped). bench_cnnc runs with
 OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, as the cnnc
 program sets for itself (compiler/main.c), so it measures what cnnc does.
-Without torch for /usr/bin/python3 only cnnc's figures are printed.
+Without torch for /usr/bin/python3 only cnnc's figures are printed; a model cnnc cannot
+compile yet gets "-" in its column and a note, and the other rows still run.
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run)."""
 import datetime
 import os
@@ -33,8 +37,8 @@ CNNC_ENV = {} if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.envir
     "OMP_WAIT_POLICY": "PASSIVE"}
 
 
-def run(cmd, extra_env=None):
-    """(stdout, wall seconds, peak RSS MiB) of one process"""
+def run(cmd, extra_env=None, may_fail=False):
+    """(stdout, wall seconds, peak RSS MiB) of one process; None if it fails and may_fail"""
     env = dict(os.environ)
     env.update(extra_env or {})
     t0 = time.perf_counter()
@@ -44,6 +48,8 @@ def run(cmd, extra_env=None):
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
+        if may_fail:
+            return None
         sys.exit(f"bench: {' '.join(cmd)} failed (status {status})")
     return out, wall, ru.ru_maxrss / 1024.0
 
@@ -79,26 +85,44 @@ def main():
         ("training, fashion.cnn, batch 64", "fashion", "train", 64, 10 if QUICK else 30, "images/s"),
         ("inference, sea.cnn, batch 64", "sea", "infer", 64, 5 if QUICK else 20, "images/s"),
         ("single-image latency, sea.cnn", "sea", "infer", 1, 20 if QUICK else 100, "ms"),
+        ("training, fashion_resnet.cnn, batch 64", "fashion_resnet", "train", 64, 5 if QUICK else 15, "images/s"),
+        ("inference, resnet18.cnn, batch 1", "resnet18", "infer", 1, 3 if QUICK else 10, "images/s"),
+        ("inference, resnet18.cnn, batch 16", "resnet18", "infer", 16, 2 if QUICK else 5, "images/s"),
     ]
+    gflop_models = ("fashion_resnet", "resnet18")   # rows that also print GFLOP/s
+    flops = {}
+    if have_torch:
+        sys.path.insert(0, HERE)
+        from torch_models import macs
+        flops = {m: 2.0 * macs(m) for m in gflop_models}
+    failed = set()
     results = {c[0]: {"cnnc": [], "torch": [], "best": []} for c in cases}
     for _ in range(ROUNDS):
         for label, model, mode, batch, reps, _ in cases:
             r = results[label]
             cnn = os.path.join(SRC, "models", model + ".cnn")
-            r["cnnc"].append(ips(run([bench_cnnc, cnn, mode, str(batch), str(reps), str(THREADS)], CNNC_ENV)[0]))
+            if label not in failed:
+                got = run([bench_cnnc, cnn, mode, str(batch), str(reps), str(THREADS)], CNNC_ENV, may_fail=True)
+                if got is None:
+                    failed.add(label)
+                else:
+                    r["cnnc"].append(ips(got[0]))
             if have_torch:
                 cmd = [PY, "bench_torch.py", model, mode, str(batch), str(reps), str(THREADS)]
                 r["torch"].append(ips(run(cmd)[0]))
                 r["best"].append(ips(run(cmd, BEST)[0]))
     rows = []
-    for label, _, _, _, _, unit in cases:
+    for label, model, mode, _, _, unit in cases:
         r = {k: statistics.median(v) if v else None for k, v in results[label].items()}
         if unit == "ms":   # images/s of batch 1 -> milliseconds per image
             r = {k: (1000.0 / v if v else None) for k, v in r.items()}
-            ratio = {k: (r[k] / r["cnnc"] if r[k] else None) for k in ("torch", "best")}
+            ratio = {k: (r[k] / r["cnnc"] if r[k] and r["cnnc"] else None) for k in ("torch", "best")}
         else:
-            ratio = {k: (r["cnnc"] / r[k] if r[k] else None) for k in ("torch", "best")}
+            ratio = {k: (r["cnnc"] / r[k] if r[k] and r["cnnc"] else None) for k in ("torch", "best")}
         rows.append((f"{label} ({unit})", r, ratio))
+        if model in flops:
+            per_image = flops[model] * (3 if mode == "train" else 1)
+            rows.append(("  that in GFLOP/s", {k: (v * per_image / 1e9 if v else None) for k, v in r.items()}, ratio))
 
     if not QUICK:
         with tempfile.TemporaryDirectory() as tmp:
@@ -130,6 +154,12 @@ def main():
         print(f"| {label:52} | {f(r['cnnc']):>8} | {f(r['torch']):>8} | {f(r['best']):>12} | "
               f"{f(ratio['torch'], True):>10} | {f(ratio['best'], True):>8} |")
     print("ratios: how many times faster (or, for memory, smaller) cnnc is")
+    peak = run([bench_cnnc, "--sgemm", "1024", str(THREADS)], CNNC_ENV, may_fail=True)
+    if peak:
+        print(f"the machine's practical peak: OpenBLAS sgemm 1024 x 1024 x 1024 on {THREADS} threads, "
+              f"{peak[0].split()[2]} GFLOP/s")
+    for label in sorted(failed):
+        print(f"note: bench_cnnc could not run {label} (cnnc cannot compile that model yet?)")
     print()
     print("cnnc's training step at batch 10, node by node (GFLOP/s against OpenBLAS's sgemm alone on the same shape):")
     sys.stdout.flush()

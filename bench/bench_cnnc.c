@@ -4,8 +4,10 @@
  * median over the repetitions), sets each GEMM-shaped node beside OpenBLAS's sgemm alone on
  * the same shape (all threads: the ceiling), and prints the share of the step spent outside
  * GEMM-shaped nodes.
- * "profile-infer" does the same for the forward pass alone.
- * usage: bench_cnnc MODEL.cnn train|infer|profile|profile-infer BATCH REPEATS [THREADS] */
+ * "profile-infer" does the same for the forward pass alone. "--sgemm N THREADS" prints the
+ * GFLOP/s of OpenBLAS's sgemm on N x N x N alone, the machine's practical peak.
+ * usage: bench_cnnc MODEL.cnn train|infer|profile|profile-infer BATCH REPEATS [THREADS]
+ *        bench_cnnc --sgemm N THREADS */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +168,12 @@ static void profile(Graph *g, int reps, int phases)
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--sgemm") == 0) {
+        int n = atoi(argv[2]), threads = atoi(argv[3]);
+        if (n < 1 || threads < 1) return 2;
+        printf("sgemm %d %.1f GFLOP/s\n", n, 2.0 * n * n * n / sgemm_alone(n, n, n, threads) / 1e9);
+        return 0;
+    }
     if (argc < 5) {
         fprintf(stderr, "usage: bench_cnnc MODEL.cnn train|infer|profile|profile-infer BATCH REPEATS [THREADS]\n");
         return 2;

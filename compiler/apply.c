@@ -67,11 +67,10 @@ static const Pipeline *input_transform(const Program *p)
 
 int apply_run(const Program *p, const char *image, const char *out_png, int threads, FILE *log, Error *e)
 {
-    const Layer *last = &p->layers[p->nlayers - 1];
-    if (last->out_ndim != 3)
+    if (p->out_ndim != 3)
         return err_set(e, "%s: --apply needs a model that ends with a feature map (channels x height x "
                           "width), like examples/sobel.cnn; %s ends with %d scores: use --predict",
-                       p->path, p->model_name, last->out_shape[0]);
+                       p->path, p->model_name, p->out_shape[0]);
     int C = p->in_shape[0];
     Image img, raw;
     if (image_load(image, C, &img, e) < 0) return -1;
@@ -113,7 +112,7 @@ int apply_run(const Program *p, const char *image, const char *out_png, int thre
         apply_scale(ch, oh, ow, px, &lo, &hi);
         place(fig, fw, fh, px, oh, ow, x0);
         fprintf(log, "panel %d: output channel %d of %s, %d x %d, values %.4g to %.4g\n", k + 1, k,
-                last->key, oh, ow, (double)lo, (double)hi);
+                p->steps[p->output].label, oh, ow, (double)lo, (double)hi);
         x0 += ow + GAP;
     }
     if (K >= 2) {

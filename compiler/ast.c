@@ -106,6 +106,12 @@ void ast_set_kids(AstNode *n, AstList *l)
     n->depth = d + 1;
 }
 
+void ast_set_aux(AstNode *n, AstList *l)
+{
+    n->aux = l ? l->v : NULL;
+    n->naux = l ? l->n : 0;
+}
+
 void ast_free(Ast *ast)
 {
     arena_free(&ast->arena);
@@ -131,6 +137,15 @@ const char *ast_kind_name(AstKind k)
     case A_ASSIGN: return "assignment";
     case A_INPUT: return "input";
     case A_MODEL: return "model";
+    case A_FORWARD: return "forward block";
+    case A_RETURN: return "return";
+    case A_IF: return "if";
+    case A_BLOCK: return "block";
+    case A_TERNARY: return "conditional expression";
+    case A_BOOLOP: return "boolean operation";
+    case A_NOT: return "not";
+    case A_CMP: return "comparison";
+    case A_STAR: return "starred argument";
     }
     return "?";
 }

@@ -36,7 +36,18 @@ typedef enum {
     A_KWARG,    /* str: keyword, name_loc; kids[0]: value (only inside A_CALL) */
     A_ASSIGN,   /* str: target, name_loc; kids[0]: value */
     A_INPUT,    /* kids[0]: the shape expression */
-    A_MODEL,    /* str: model name, name_loc; kids: body (A_INPUT, A_ASSIGN) */
+    A_MODEL,    /* str: model name, name_loc; kids: body (A_INPUT, A_ASSIGN, A_FORWARD);
+                   op 'P' with aux: its parameters (A_NAME, or A_KWARG with a default);
+                   op 'S': `model NAME(params) = expr`, kids[0] the expression */
+    A_FORWARD,  /* str: "forward", name_loc; aux: its parameters (A_NAME); kids: statements */
+    A_RETURN,   /* kids[0]: the value */
+    A_IF,       /* kids[0]: condition, kids[1]: A_BLOCK then, kids[2]: A_BLOCK else (optional) */
+    A_BLOCK,    /* kids: statements */
+    A_TERNARY,  /* kids[0] if kids[1] else kids[2] */
+    A_BOOLOP,   /* op '&' (and) or '|' (or); kids[0], kids[1] */
+    A_NOT,      /* kids[0] */
+    A_CMP,      /* op: 'e' ==, 'n' !=, '<', '>', 'l' <=, 'g' >=, 'i' is, 'I' is not */
+    A_STAR,     /* *kids[0], only inside A_CALL */
 } AstKind;
 
 typedef struct AstNode AstNode;
@@ -53,6 +64,8 @@ struct AstNode {
     int       op;
     AstNode **kids;
     int       nkids;
+    AstNode **aux;          /* a second list: A_MODEL's and A_FORWARD's parameters */
+    int       naux;
 };
 
 typedef struct Ast {
@@ -83,5 +96,7 @@ AstNode *ast_node(Arena *a, AstKind kind, SrcLoc loc, int last_line);
 /* Sets n->kids from l and n->depth from them. */
 void     ast_set_kids(AstNode *n, AstList *l);
 const char *ast_kind_name(AstKind k);
+/* Sets n->aux from l (NULL: none). */
+void     ast_set_aux(AstNode *n, AstList *l);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "layers.h"
+#include "module.h"
 #include "transform_calls.h"
 
 /* ---- the builtin table ---- */
@@ -50,13 +51,20 @@ static const Builtin builtins[] = {
     { "ReLU", FAM_LAYER, layer_call }, { "MaxPool2d", FAM_LAYER, layer_call },
     { "Dropout", FAM_LAYER, layer_call }, { "Flatten", FAM_LAYER, layer_call },
     { "Linear", FAM_LAYER, layer_call }, { "LazyLinear", FAM_LAYER, layer_call },
-    { "BatchNorm1d", FAM_LAYER, NULL }, { "BatchNorm2d", FAM_LAYER, NULL },
-    { "AvgPool2d", FAM_LAYER, NULL }, { "AdaptiveAvgPool2d", FAM_LAYER, NULL },
-    { "Conv1d", FAM_LAYER, NULL }, { "Dropout2d", FAM_LAYER, NULL },
-    { "Sigmoid", FAM_LAYER, NULL }, { "Tanh", FAM_LAYER, NULL }, { "LeakyReLU", FAM_LAYER, NULL },
-    { "GELU", FAM_LAYER, NULL }, { "Softmax", FAM_LAYER, NULL }, { "LogSoftmax", FAM_LAYER, NULL },
-    { "Identity", FAM_LAYER, NULL },
-    { "CrossEntropyLoss", FAM_LOSS, call_loss }, { "NLLLoss", FAM_LOSS, NULL },
+    { "BatchNorm1d", FAM_LAYER, layer_call }, { "BatchNorm2d", FAM_LAYER, layer_call },
+    { "AvgPool2d", FAM_LAYER, layer_call }, { "AdaptiveAvgPool2d", FAM_LAYER, layer_call },
+    { "AdaptiveMaxPool2d", FAM_LAYER, layer_call },
+    { "Conv1d", FAM_LAYER, NULL }, { "Dropout2d", FAM_LAYER, layer_call },
+    { "Sigmoid", FAM_LAYER, layer_call }, { "Tanh", FAM_LAYER, layer_call },
+    { "LeakyReLU", FAM_LAYER, layer_call }, { "ELU", FAM_LAYER, layer_call },
+    { "GELU", FAM_LAYER, layer_call }, { "SiLU", FAM_LAYER, layer_call },
+    { "ReLU6", FAM_LAYER, layer_call }, { "Hardswish", FAM_LAYER, layer_call },
+    { "Hardsigmoid", FAM_LAYER, layer_call }, { "Softmax", FAM_LAYER, layer_call },
+    { "LogSoftmax", FAM_LAYER, layer_call }, { "Identity", FAM_LAYER, layer_call },
+    { "BatchNorm3d", FAM_LAYER, NULL }, { "Conv3d", FAM_LAYER, NULL },
+    { "ConvTranspose2d", FAM_LAYER, NULL }, { "LayerNorm", FAM_LAYER, NULL },
+    { "GroupNorm", FAM_LAYER, NULL }, { "Upsample", FAM_LAYER, NULL },
+    { "CrossEntropyLoss", FAM_LOSS, call_loss }, { "NLLLoss", FAM_LOSS, call_loss },
     { "MSELoss", FAM_LOSS, NULL }, { "L1Loss", FAM_LOSS, NULL }, { "BCELoss", FAM_LOSS, NULL },
     { "BCEWithLogitsLoss", FAM_LOSS, NULL },
     { "Compose", FAM_TRANSFORM, transform_call }, { "ToTensor", FAM_TRANSFORM, transform_call },
@@ -174,6 +182,9 @@ Val *call_builtin(Ctx *c, const AstNode *call)
                               "arguments"), NULL;
         return obj_val(c, call, OBJ_PARAMS, "model.parameters()", NULL);
     }
+    Binding *blk = scope_find(&c->globals, full, 0);
+    if (blk && blk->val->kind == VAL_OBJ && blk->val->obj_kind == OBJ_BLOCKDEF)
+        return block_call(c, call, blk->val->obj);
     const char *dot = strrchr(full, '.');
     const char *base = dot ? dot + 1 : full;
     char prefix[128] = "";
@@ -317,19 +328,28 @@ static Val *call_loss(Ctx *c, const AstNode *call, const char *name)
         { "weight", 0 }, { "size_average", 0 }, { "ignore_index", 0 }, { "reduce", 0 },
         { "reduction", 0 }, { "label_smoothing", 0 }, { NULL, 0 }
     };
+    static const Param nll_params[] = {   /* NLLLoss: no label_smoothing */
+        { "weight", 0 }, { "size_average", 0 }, { "ignore_index", 0 }, { "reduce", 0 },
+        { "reduction", 0 }, { NULL, 0 }
+    };
+    int nll = !strcmp(name, "NLLLoss");
     Args a;
     int64_t ignore;
     const char *reduction;
     double smoothing;
-    if (bind_args(c, call, name, params, &a) || must_be_none(c, &a, 0) ||
+    if (bind_args(c, call, name, nll ? nll_params : params, &a) || must_be_none(c, &a, 0) ||
         must_be_none(c, &a, 1) || arg_int(c, &a, 2, -100, &ignore) || must_be_none(c, &a, 3) ||
-        arg_str(c, &a, 4, "mean", &reduction) || arg_float(c, &a, 5, 0, &smoothing)) return NULL;
+        arg_str(c, &a, 4, "mean", &reduction) ||
+        (!nll && arg_float(c, &a, 5, 0, &smoothing))) return NULL;
+    if (nll) smoothing = 0;
     if (strcmp(reduction, "mean"))
         return diag_error(c->diag, arg_loc(&a, 4), "reduction='%s' is not supported; cnnc "
                           "averages the loss over the batch (reduction='mean')", reduction), NULL;
     if (smoothing != 0)
         return diag_error(c->diag, arg_loc(&a, 5), "label_smoothing is not supported"), NULL;
-    return obj_val(c, call, OBJ_LOSS, "a CrossEntropyLoss loss", NULL);
+    static int nll_mark;
+    return obj_val(c, call, OBJ_LOSS, nll ? "an NLLLoss loss" : "a CrossEntropyLoss loss",
+                   nll ? &nll_mark : NULL);
 }
 
 /* A number argument that must be >= 0 (and fit in a float, as the runtime computes in them). */

@@ -125,20 +125,61 @@ static int check_role(Ctx *c, Check *k, const AstNode *st, RoleId id, Val *v)
     return 0;
 }
 
-static int top_statement(Ctx *c, Check *k, const AstNode *st, Program *p)
+static int has_input(const AstNode *model)
 {
-    if (st->kind == A_MODEL) {
+    for (int i = 0; i < model->nkids; i++)
+        if (model->kids[i]->kind == A_INPUT) return 1;
+    return 0;
+}
+
+/* The models of the file, before anything is checked: each name bound to its definition
+ * (blocks may be used before they are written), and the entry model chosen: the one that
+ * declares input (else the first without parameters, whose check says what is missing). */
+static int declare_models(Ctx *c, Check *k, const Ast *ast)
+{
+    const AstNode *first_plain = NULL, *first = NULL;
+    for (int i = 0; i < ast->nstmts; i++) {
+        const AstNode *st = ast->stmts[i];
+        if (st->kind != A_MODEL) continue;
+        if (!first) first = st;
+        if (!first_plain && !st->op) first_plain = st;
+        Binding *b = scope_find(&c->globals, st->str, 0);
+        if (b) {
+            char where[512];
+            diag_error(c->diag, st->name_loc, "model %s is declared twice", st->str);
+            diag_note(c->diag, "first declared at %s",
+                      diag_where(c->diag, b->def->name_loc, where, sizeof where));
+            return -1;
+        }
+        Val *v = val_new(c, VAL_OBJ, st);
+        v->obj_kind = OBJ_BLOCKDEF;
+        v->what = arena_printf(&c->arena, "the model %s", st->str);
+        v->obj = (void *)st;
+        scope_set(c, &c->globals, st->str, v, st);
+        c->globals.b[c->globals.n - 1].used = 1;
+        if (st->op == 'S' || !has_input(st)) continue;
         if (k->model) {
             char where[512];
-            diag_error(c->diag, st->name_loc, "a file declares one model; %s is the second",
-                       st->str);
+            diag_error(c->diag, st->name_loc, "a file declares one entry model (the one with "
+                       "input); %s is the second", st->str);
             diag_note(c->diag, "the first is %s at %s", k->model->str,
                       diag_where(c->diag, k->model->name_loc, where, sizeof where));
             return -1;
         }
         k->model = st;
-        return model_check(c, st, p);
     }
+    if (!k->model) k->model = first_plain ? first_plain : first;
+    return 0;
+}
+
+static int top_statement(Ctx *c, Check *k, const AstNode *st, Program *p)
+{
+    if (st->kind == A_MODEL)
+        return st == k->model ? model_check(c, st, p) : 0;
+    Binding *prev = scope_find(&c->globals, st->str, 0);
+    if (prev && prev->val->kind == VAL_OBJ && prev->val->obj_kind == OBJ_BLOCKDEF)
+        return diag_error(c->diag, st->name_loc, "%s names a model block; choose another name",
+                          st->str);
     if (strchr(st->str, '.'))
         return diag_error(c->diag, st->name_loc, "cannot assign to %s: outside the model block "
                           "names are plain names", st->str);
@@ -305,10 +346,9 @@ static int finish(Ctx *c, Check *k, Program *p)
             return -1;
     const Val *cls = k->role[R_CLASSES];
     if (cls) {
-        const Layer *last = &p->layers[p->nlayers - 1];
-        if (last->out_shape[0] != cls->n) {
+        if (p->out_shape[0] != cls->n) {
             diag_error(c->diag, model_output_loc(c), "the model gives %d score%s per sample, but "
-                       "%s lists %d classes", last->out_shape[0], last->out_shape[0] == 1 ? "" : "s",
+                       "%s lists %d classes", p->out_shape[0], p->out_shape[0] == 1 ? "" : "s",
                        k->role_def[R_CLASSES]->str, cls->n);
             diag_note(c->diag, "%s is set at %s", k->role_def[R_CLASSES]->str,
                       diag_where(c->diag, k->role_def[R_CLASSES]->name_loc, where, sizeof where));
@@ -326,6 +366,16 @@ static int finish(Ctx *c, Check *k, Program *p)
     if (k->role[R_CRITERION]) {
         p->has_loss = 1;
         p->loss_loc = k->role[R_CRITERION]->at->loc;
+        p->nll_loss = k->role[R_CRITERION]->obj != NULL;
+        const Step *out = &p->steps[p->output];
+        int logsoftmax = out->kind == S_LAYER && p->layers[out->layer].kind == L_LOG_SOFTMAX;
+        if (p->nll_loss && !logsoftmax) {
+            diag_error(c->diag, p->loss_loc, "NLLLoss takes log-probabilities, but the model "
+                       "does not end with LogSoftmax(dim=1)");
+            diag_note(c->diag, "end the model with LogSoftmax(dim=1), or use "
+                      "CrossEntropyLoss(), which takes the scores themselves");
+            return -1;
+        }
     }
     if (k->role[R_OPTIMIZER]) p->opt = *(const Optimizer *)k->role[R_OPTIMIZER]->obj;
 
@@ -370,6 +420,7 @@ int check_source(const char *path, const char *src, size_t len, const CheckOptio
         c.scope = &c.globals;
         c.path = out->path;
         c.call = call_builtin;
+        rc = declare_models(&c, &k, &ast);
         for (int i = 0; i < ast.nstmts && rc == 0; i++)
             rc = top_statement(&c, &k, ast.stmts[i], out);
         if (rc == 0) rc = finish(&c, &k, out);
@@ -420,6 +471,8 @@ void program_free(Program *p)
         free(p->layers[i].bias_data);
     }
     free(p->layers);
+    free(p->steps);
+    free(p->mods);
     DatasetDecl *sets[3] = { &p->train, &p->test, &p->validation };
     for (int i = 0; i < 3; i++) {
         free(sets[i]->path);

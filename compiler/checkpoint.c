@@ -77,6 +77,68 @@ static int parse_hex64(const char *s, uint64_t *out)
     return 0;
 }
 
+static int word_char(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
+           c >= 0x80;
+}
+
+/* The tokens of a .cnn source as the lexer sees them: comments (#, / * * /, and // where it
+ * is not floor division: not after a value on the same line) dropped, strings kept as
+ * written, whitespace kept only where it separates two words. The caller frees. */
+char *checkpoint_source_tokens(const char *src)
+{
+    size_t n = strlen(src), k = 0;
+    char *out = xmalloc(n + 1);
+    int pending = 0, operand = 0;       /* whitespace seen; the last token was a value on this line */
+    for (size_t i = 0; i < n;) {
+        char c = src[i];
+        if (c == '\\' && (src[i + 1] == '\n' || (src[i + 1] == '\r' && src[i + 2] == '\n'))) {
+            i += src[i + 1] == '\n' ? 2 : 3;
+            pending = 1;
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' || c == '\n') {
+            if (c == '\n') operand = 0;
+            pending = 1;
+            i++;
+        } else if (c == '#' || (c == '/' && src[i + 1] == '/' && !operand)) {
+            while (i < n && src[i] != '\n') i++;
+            pending = 1;
+        } else if (c == '/' && src[i + 1] == '*') {
+            const char *end = strstr(src + i + 2, "*/");
+            for (size_t j = i; j < (end ? (size_t)(end - src) : n); j++)
+                if (src[j] == '\n') operand = 0;
+            i = end ? (size_t)(end - src) + 2 : n;
+            pending = 1;
+        } else {
+            if (pending && k > 0 && word_char((unsigned char)out[k - 1]) && word_char((unsigned char)c)) out[k++] = ' ';
+            pending = 0;
+            if (c == '"' || c == '\'') {      /* a string, to its closing quote or the line's end */
+                out[k++] = src[i++];
+                while (i < n && src[i] != c && src[i] != '\n') {
+                    if (src[i] == '\\' && i + 1 < n) out[k++] = src[i++];
+                    out[k++] = src[i++];
+                }
+                if (i < n && src[i] == c) out[k++] = src[i++];
+                operand = 1;
+            } else {
+                out[k++] = src[i++];
+                operand = word_char((unsigned char)c) || c == ')' || c == ']';
+            }
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+static int same_program(const char *a, const char *b)
+{
+    char *ta = checkpoint_source_tokens(a), *tb = checkpoint_source_tokens(b);
+    int same = strcmp(ta, tb) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
 static int load_meta(const StFile *f, const char *path, Graph *g, const char *source, TrainState *ts, Error *e)
 {
     const char *fmt = safetensors_meta(f, "format");
@@ -84,9 +146,10 @@ static int load_meta(const StFile *f, const char *path, Graph *g, const char *so
         return err_set(e, "%s: not a cnnc checkpoint (metadata format is '%.40s', expected '%s'): give --resume a file "
                           "written by --checkpoint", path, fmt ? fmt : "(none)", CKPT_FORMAT);
     const char *src = safetensors_meta(f, "cnnc_source");
-    if (!src || strcmp(src, source ? source : "") != 0)
-        return err_set(e, "%s: the checkpoint was written for a different .cnn file (its source text differs): resume "
-                          "with the file it was trained from, or train from scratch without --resume", path);
+    if (!src || !same_program(src, source ? source : ""))
+        return err_set(e, "%s: the checkpoint was written for a different .cnn file (its model or settings differ, "
+                          "not only comments or layout): resume with the file it was trained from, or train from "
+                          "scratch without --resume", path);
     int64_t epoch, batch, step, seed, threads, correct, images;
     if (meta_int(f, path, "epoch", 0, 1000000, &epoch, e) || meta_int(f, path, "batch", 0, INT32_MAX, &batch, e) ||
         meta_int(f, path, "step", 0, INT64_MAX, &step, e) || meta_int(f, path, "seed", 0, INT64_MAX, &seed, e) ||

@@ -40,6 +40,11 @@ int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *
  * spaces (train.c decides what they are); the fields in the CKPT_HISTORY_INTS mask are
  * integers from 0 to INT32_MAX. Reads the line at *cursor into v and moves past it: 1, or
  * 0 at the end, or -1 when the line is not such numbers. */
+/* A .cnn source reduced to its tokens (no comments, no layout): --resume compares these,
+ * so a comment or a reformatting keeps a checkpoint valid and any other change does not.
+ * The caller frees. */
+char *checkpoint_source_tokens(const char *src);
+
 #define CKPT_HISTORY_FIELDS 10
 #define CKPT_HISTORY_INTS 0x1bbu     /* fields 0, 1, 3, 4, 5, 7, 8 */
 int checkpoint_history_line(const char **cursor, double *v);

@@ -96,6 +96,18 @@ int diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
     return -1;
 }
 
+void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...)
+{
+    if (d->nerrors > 0) return;
+    fprintf(d->out, "%s:%d:%d: warning: ", d->path, loc.line, loc.col);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(d->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->out);
+    excerpt(d, loc);
+}
+
 void diag_note(Diag *d, const char *fmt, ...)
 {
     if (d->nerrors != 1) return;

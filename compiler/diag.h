@@ -22,6 +22,9 @@ void diag_init(Diag *d, FILE *out, const char *path, const char *src, size_t len
 /* `path:line:col: error: ...` with the source excerpt; loc.line == 0 prints no location.
  * Returns -1 so callers can write `return diag_error(...)`. */
 int  diag_error(Diag *d, SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* `path:line:col: warning: ...` with the excerpt; the check goes on (nothing once an
+ * error has been reported). */
+void diag_warning(Diag *d, SrcLoc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* `note: ...` after the error just printed (nothing if that error was suppressed). */
 void diag_note(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `cnnc: error: ...`, for errors that have no place in the file (it cannot be read). */

@@ -18,8 +18,38 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
     buf[0] = 0;
     switch (n->op) {
     case OP_conv2d: case OP_conv2d_backward_input: case OP_conv2d_backward_weight:
-    case OP_maxpool2d: case OP_maxpool2d_backward:
-        snprintf(buf, cap, " kernel=%d stride=%d padding=%d", a->kernel, a->stride, a->padding);
+    case OP_maxpool2d: case OP_maxpool2d_backward: case OP_avgpool2d: case OP_avgpool2d_backward: {
+        Window2d w = attrs_window(a);
+        size_t len;
+        if (w.kh == w.kw && w.sh == w.sw && w.ph == w.pw)
+            len = (size_t)snprintf(buf, cap, " kernel=%d stride=%d padding=%d", w.kh, w.sh, w.ph);
+        else
+            len = (size_t)snprintf(buf, cap, " kernel=(%d, %d) stride=(%d, %d) padding=(%d, %d)", w.kh, w.kw,
+                                 w.sh, w.sw, w.ph, w.pw);
+        if (len < cap && (w.dh > 1 || w.dw > 1))
+            len += (size_t)snprintf(buf + len, cap - len, " dilation=(%d, %d)", w.dh, w.dw);
+        if (len < cap && a->groups > 1) len += (size_t)snprintf(buf + len, cap - len, " groups=%d", a->groups);
+        if (len < cap && a->padding_mode == PADDING_REFLECT) len += (size_t)snprintf(buf + len, cap - len, " padding_mode=reflect");
+        if (len < cap && a->ceil_mode) len += (size_t)snprintf(buf + len, cap - len, " ceil_mode=1");
+        if (len < cap && n->op == OP_avgpool2d && !a->count_include_pad)
+            snprintf(buf + len, cap - len, " count_include_pad=0");
+        break;
+    }
+    case OP_batchnorm2d: case OP_batchnorm1d:
+        if (a->momentum_none) snprintf(buf, cap, " eps=%g momentum=None", a->eps);
+        else snprintf(buf, cap, " eps=%g momentum=%g", a->eps, a->momentum);
+        break;
+    case OP_adaptive_avgpool2d: case OP_adaptive_maxpool2d:
+        snprintf(buf, cap, " output_size=(%d, %d)", a->out_hw[0], a->out_hw[1]);
+        break;
+    case OP_leaky_relu: case OP_elu:
+        snprintf(buf, cap, " alpha=%g", a->alpha);
+        break;
+    case OP_gelu:
+        snprintf(buf, cap, " approximate=%s", a->approximate ? "tanh" : "none");
+        break;
+    case OP_dropout2d:
+        snprintf(buf, cap, " p=%g", a->p);
         break;
     case OP_conv2d_relu_maxpool2d: case OP_conv2d_relu_maxpool2d_backward:
         snprintf(buf, cap, " kernel=%d stride=%d padding=%d pool_kernel=%d pool_stride=%d pool_padding=%d",
@@ -43,6 +73,21 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
     default:
         break;
     }
+}
+
+/* How many forward nodes read value v (more than one: the graph branches there). */
+static int forward_users(const Graph *g, int v)
+{
+    int users = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].phase != PHASE_FORWARD) continue;
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (g->nodes[i].in[k] == v) {
+                users++;
+                break;
+            }
+    }
+    return users;
 }
 
 static const char *base_name(const char *path)
@@ -82,6 +127,8 @@ void dump_graph_text(FILE *f, const Graph *g, const char *path, const PlanStats 
             fprintf(f, "  %4d  %-32s = %s(%s)%s", i, n->nout ? outs : "-", op_table[n->op]->name, ins, attrs);
             if (n->line) fprintf(f, "  # %s:%d %s", base_name(path), n->line, n->label);
             else if (n->label[0]) fprintf(f, "  # %s", n->label);
+            int users = n->nout && n->phase == PHASE_FORWARD ? forward_users(g, n->out[0]) : 0;
+            if (users > 1) fprintf(f, "  (branches: read by %d nodes)", users);
             fputc('\n', f);
         }
     }

@@ -29,6 +29,7 @@ const char *val_what(const Val *v)
     case VAL_LIST: return "a list";
     case VAL_TUPLE: return "a tuple";
     case VAL_OBJ: return v->what;
+    case VAL_TENSOR: return "a tensor";
     }
     return "a value";
 }
@@ -62,9 +63,35 @@ void scope_set(Ctx *c, Scope *s, const char *name, Val *v, const AstNode *def)
     b->def = def;
 }
 
+/* A name as the model block reads it: `self.x` is the attribute x. */
+static const char *plain_name(const Ctx *c, const char *name)
+{
+    return c->in_model && !strncmp(name, "self.", 5) && name[5] ? name + 5 : name;
+}
+
+/* An operand of a condition: a name may hold a layer here (`self.downsample is None`). */
+Val *eval_cond(Ctx *c, const AstNode *n)
+{
+    if (n->kind == A_NAME) {
+        Binding *b = scope_find(c->scope, plain_name(c, n->str), 1);
+        if (b && b->val->kind == VAL_OBJ && b->val->obj_kind == OBJ_TRAINING)
+            return diag_error(c->diag, n->loc, "%s is known only when the model runs; a "
+                              "condition is decided when it is checked (Dropout and BatchNorm "
+                              "follow the mode by themselves)", n->str), NULL;
+        if (b && b->val->kind == VAL_OBJ) {
+            b->used = 1;
+            Val *v = val_new(c, VAL_OBJ, n);
+            *v = *b->val;
+            v->at = n;
+            return v;
+        }
+    }
+    return eval(c, n);
+}
+
 static Val *eval_name(Ctx *c, const AstNode *n)
 {
-    Binding *b = scope_find(c->scope, n->str, 1);
+    Binding *b = scope_find(c->scope, plain_name(c, n->str), 1);
     if (!b) {
         if (!strcmp(n->str, "_")) return val_new(c, VAL_NONE, n);
         const char *cands[256];
@@ -162,6 +189,20 @@ static Val *float_op(Ctx *c, const AstNode *n, double a, double b)
     return r;
 }
 
+/* Python's list * int: the items repeated k times (k <= 0: empty). */
+static Val *repeat(Ctx *c, const AstNode *n, const Val *l, int64_t k)
+{
+    if (k < 0) k = 0;
+    if (l->n && k > (1 << 20) / l->n)
+        return diag_error(c->diag, n->loc, "list repetition gives more than %d items", 1 << 20),
+               NULL;
+    Val *r = val_new(c, l->kind, n);
+    r->n = (int)(l->n * k);
+    r->items = arena_alloc(&c->arena, (size_t)(r->n ? r->n : 1) * sizeof *r->items);
+    for (int i = 0; i < r->n; i++) r->items[i] = l->items[i % l->n];
+    return r;
+}
+
 static Val *eval_binop(Ctx *c, const AstNode *n)
 {
     Val *a = eval(c, n->kids[0]);
@@ -172,6 +213,18 @@ static Val *eval_binop(Ctx *c, const AstNode *n)
         return int_op(c, n, a->i, b->i);
     if (is_num(a) && is_num(b))
         return float_op(c, n, num(a), num(b));
+    if (n->op == '*' && (a->kind == VAL_LIST || a->kind == VAL_TUPLE) && b->kind == VAL_INT)
+        return repeat(c, n, a, b->i);           /* [0.5] * 3 */
+    if (n->op == '*' && a->kind == VAL_INT && (b->kind == VAL_LIST || b->kind == VAL_TUPLE))
+        return repeat(c, n, b, a->i);
+    if (n->op == '+' && (a->kind == VAL_LIST || a->kind == VAL_TUPLE) && b->kind == a->kind) {
+        Val *r = val_new(c, a->kind, n);        /* [a] + [b] */
+        r->n = a->n + b->n;
+        r->items = arena_alloc(&c->arena, (size_t)(r->n ? r->n : 1) * sizeof *r->items);
+        for (int i = 0; i < a->n; i++) r->items[i] = a->items[i];
+        for (int i = 0; i < b->n; i++) r->items[a->n + i] = b->items[i];
+        return r;
+    }
     if (a->kind == VAL_STR && b->kind == VAL_STR && n->op == '+') {
         Val *r = val_new(c, VAL_STR, n);
         r->s = arena_printf(&c->arena, "%s%s", a->s, b->s);
@@ -199,6 +252,95 @@ static Val *eval_sign(Ctx *c, const AstNode *n)
                           "bits"), NULL;
     }
     return r;
+}
+
+/* ---- conditions: comparisons, and, or, not, a if c else b ---- */
+
+int val_truth(const Val *v)
+{
+    switch (v->kind) {
+    case VAL_INT: case VAL_BOOL: return v->i != 0;
+    case VAL_FLOAT: return v->f != 0;
+    case VAL_STR: return v->s[0] != 0;
+    case VAL_NONE: return 0;
+    case VAL_LIST: case VAL_TUPLE: return v->n != 0;
+    case VAL_OBJ: case VAL_TENSOR: return 1;
+    }
+    return 0;
+}
+
+static Val *bool_val(Ctx *c, const AstNode *n, int b)
+{
+    Val *v = val_new(c, VAL_BOOL, n);
+    v->i = b != 0;
+    return v;
+}
+
+static const char *cmp_text(int op)
+{
+    switch (op) {
+    case 'e': return "==";
+    case 'n': return "!=";
+    case 'l': return "<=";
+    case 'g': return ">=";
+    case '<': return "<";
+    case '>': return ">";
+    case 'i': return "is";
+    }
+    return "is not";
+}
+
+static Val *eval_cmp(Ctx *c, const AstNode *n)
+{
+    Val *a = eval_cond(c, n->kids[0]);
+    if (!a) return NULL;
+    Val *b = eval_cond(c, n->kids[1]);
+    if (!b) return NULL;
+    int op = n->op, r;
+    if (op == 'i' || op == 'I') {
+        if (a->kind != VAL_NONE && b->kind != VAL_NONE)
+            return diag_error(c->diag, n->loc, "'%s' compares with None here (x is None, x is "
+                              "not None); use == or != for %s and %s", cmp_text(op),
+                              val_what(a), val_what(b)), NULL;
+        r = (a->kind == VAL_NONE) == (b->kind == VAL_NONE);
+        return bool_val(c, n, op == 'i' ? r : !r);
+    }
+    int na = is_num(a) || a->kind == VAL_BOOL, nb = is_num(b) || b->kind == VAL_BOOL;
+    if (na && nb) {
+        double x = a->kind == VAL_FLOAT ? a->f : (double)a->i;
+        double y = b->kind == VAL_FLOAT ? b->f : (double)b->i;
+        if (a->kind != VAL_FLOAT && b->kind != VAL_FLOAT) {      /* exact on 64-bit ints */
+            x = (double)(a->i > b->i) - (double)(a->i < b->i);
+            y = 0;
+        }
+        switch (op) {
+        case 'e': r = x == y; break;
+        case 'n': r = x != y; break;
+        case '<': r = x < y; break;
+        case '>': r = x > y; break;
+        case 'l': r = x <= y; break;
+        default:  r = x >= y; break;
+        }
+        return bool_val(c, n, r);
+    }
+    if (a->kind == VAL_STR && b->kind == VAL_STR) {
+        int d = strcmp(a->s, b->s);
+        switch (op) {
+        case 'e': r = d == 0; break;
+        case 'n': r = d != 0; break;
+        case '<': r = d < 0; break;
+        case '>': r = d > 0; break;
+        case 'l': r = d <= 0; break;
+        default:  r = d >= 0; break;
+        }
+        return bool_val(c, n, r);
+    }
+    if (op == 'e' || op == 'n') {
+        r = a->kind == VAL_NONE && b->kind == VAL_NONE;
+        return bool_val(c, n, op == 'e' ? r : !r);
+    }
+    return diag_error(c->diag, n->loc, "cannot compare %s and %s with '%s'", val_what(a),
+                      val_what(b), cmp_text(op)), NULL;
 }
 
 Val *eval(Ctx *c, const AstNode *n)
@@ -240,10 +382,32 @@ Val *eval(Ctx *c, const AstNode *n)
         return eval_sign(c, n);
     case A_CALL:
         return c->call(c, n);
+    case A_TERNARY: {                           /* only the branch taken is evaluated */
+        Val *cond = eval_cond(c, n->kids[1]);
+        if (!cond) return NULL;
+        return eval(c, n->kids[val_truth(cond) ? 0 : 2]);
+    }
+    case A_BOOLOP: {                            /* Python's: the deciding operand */
+        Val *a = eval_cond(c, n->kids[0]);
+        if (!a) return NULL;
+        if (val_truth(a) == (n->op == '|')) return a;
+        return eval_cond(c, n->kids[1]);
+    }
+    case A_NOT: {
+        Val *a = eval_cond(c, n->kids[0]);
+        return a ? bool_val(c, n, !val_truth(a)) : NULL;
+    }
+    case A_CMP:
+        return eval_cmp(c, n);
     case A_KWARG:
     case A_ASSIGN:
     case A_INPUT:
     case A_MODEL:
+    case A_FORWARD:
+    case A_RETURN:
+    case A_IF:
+    case A_BLOCK:
+    case A_STAR:
         break;
     }
     diag_error(c->diag, n->loc, "a %s is not an expression", ast_kind_name(n->kind));

@@ -10,11 +10,16 @@
 #include "check.h"
 #include "diag.h"
 
-typedef enum { VAL_INT, VAL_FLOAT, VAL_STR, VAL_BOOL, VAL_NONE, VAL_LIST, VAL_TUPLE, VAL_OBJ } ValKind;
+typedef enum {
+    VAL_INT, VAL_FLOAT, VAL_STR, VAL_BOOL, VAL_NONE, VAL_LIST, VAL_TUPLE, VAL_OBJ,
+    VAL_TENSOR                  /* in a forward block: i is the step, obj its Shape (module.h) */
+} ValKind;
 
 /* What a call built: a layer, a transform, a dataset... (layers.c, builtins.h). */
 typedef enum {
-    OBJ_MODULE, OBJ_TRANSFORM, OBJ_DATASET, OBJ_LOADER, OBJ_LOSS, OBJ_OPTIMIZER, OBJ_PARAMS
+    OBJ_MODULE, OBJ_TRANSFORM, OBJ_DATASET, OBJ_LOADER, OBJ_LOSS, OBJ_OPTIMIZER, OBJ_PARAMS,
+    OBJ_BLOCKDEF,               /* `model NAME(...) { ... }`: obj is its A_MODEL node */
+    OBJ_TRAINING                /* self.training in a forward block */
 } ObjKind;
 
 typedef struct Val Val;
@@ -51,6 +56,7 @@ struct Ctx {
     Scope    globals;
     Scope   *scope;             /* the innermost: the model's inside its block */
     int      in_model;
+    int      in_forward;        /* evaluating a forward block (forward.c) */
     const char *path;           /* the .cnn file, for resolving data paths */
     /* Evaluates a call node (builtins.c's table). NULL after an error. */
     Val   *(*call)(Ctx *c, const AstNode *call);
@@ -59,8 +65,13 @@ struct Ctx {
 
 /* Evaluates an expression; NULL after reporting an error. */
 Val  *eval(Ctx *c, const AstNode *n);
+/* The same for an operand of a condition, where a name may hold a layer or None
+ * (`self.downsample is not None`). */
+Val  *eval_cond(Ctx *c, const AstNode *n);
 Val  *val_new(Ctx *c, ValKind k, const AstNode *at);
 const char *val_what(const Val *v);     /* "an integer", "a string", "a Conv2d layer" */
+/* Python's truth of a value (0, "", None, [] are false). */
+int   val_truth(const Val *v);
 
 void     scope_set(Ctx *c, Scope *s, const char *name, Val *v, const AstNode *def);
 Binding *scope_find(Scope *s, const char *name, int walk_parents);

@@ -6,7 +6,8 @@ libcnnfront_a_SOURCES += \
 	compiler/eval.c compiler/eval.h \
 	compiler/builtins.c compiler/builtins.h \
 	compiler/transform_calls.c compiler/transform_calls.h \
-	compiler/layers.c compiler/layers.h \
+	compiler/layers.c compiler/layers.h compiler/module.h \
+	compiler/model.c compiler/forward.c \
 	compiler/check.c compiler/check.h
 # the lexer includes the parser's token header: generate it first
 BUILT_SOURCES += compiler/parser.h
@@ -16,5 +17,5 @@ AM_YFLAGS += -Wno-yacc
 # golden tests of the parser and checker (tests/parse/run_golden.sh says how they work)
 check_PROGRAMS += tests/parse/check_driver
 tests_parse_check_driver_SOURCES = tests/parse/check_driver.c
-TESTS += tests/parse/run_golden.sh
-EXTRA_DIST += tests/parse/run_golden.sh tests/parse/valid tests/parse/errors tests/parse/models
+TESTS += tests/parse/run_golden.sh tests/parse/test_graph_outputs.sh
+EXTRA_DIST += tests/parse/run_golden.sh tests/parse/test_graph_outputs.sh tests/parse/valid tests/parse/errors tests/parse/models

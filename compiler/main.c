@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../runtime/exec.h"
+#include "../runtime/fileio.h"
 #include "../runtime/init.h"
 #include "../runtime/modelfile.h"
 #include "apply.h"
@@ -292,7 +293,8 @@ static int check_writable(const char *path, const char *what)
     else if (!S_ISDIR(st.st_mode)) err = ENOTDIR;
     else if (access(dir, W_OK | X_OK)) err = errno;
     else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) err = EISDIR;
-    if (!err) return 0;
+    Error e;
+    if (!err) return fileio_check_name(path, &e) < 0 ? fail(&e), -1 : 0;
     fprintf(stderr, "cnnc: error: cannot write %s %s: %s\n", what, path, err_reason(err, 1));
     return -1;
 }
@@ -317,7 +319,7 @@ static int run(const Args *a, const Program *p)
                       .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
                       .cache_bytes = (size_t)a->cache_mb << 20 };
     if (a->action == A_PREVIEW) return run_preview(a, p, &ro);
-    int fmap = p->layers[p->nlayers - 1].out_ndim != 1;    /* ends with a feature map: no loss */
+    int fmap = p->out_ndim != 1;    /* ends with a feature map: no loss */
     int planning = a->action == A_CHECK || a->action == A_SUMMARY || a->action == A_DUMP;
     int training = !fmap && (a->action == A_TRAIN || (planning && p->opt.kind != OPT_NONE));
     LowerOptions lo = { .batch = max_batch(p, a->action), .training = training };
@@ -349,7 +351,9 @@ static int run(const Args *a, const Program *p)
             ro.interrupt_path = interrupt;
             ro.threads = g->threads;
             if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
-                (a->history && check_writable(a->history, "the history")))
+                (a->history && check_writable(a->history, "the history")) ||
+                (a->report && check_writable(a->report, "the report")) ||
+                (interrupt && check_writable(interrupt, "the checkpoint written on Ctrl-C")))
                 rc = 1;
             Sets s;
             TrainState resume = { 0 };
@@ -391,11 +395,12 @@ static int run(const Args *a, const Program *p)
                 int tr = train_run(p, g, &s, &ro, stdout, &e);
                 if (tr == TRAIN_INTERRUPTED) {
                     fprintf(stderr, "cnnc: %s\n", e.msg);
-                    rc = 130;
+                    rc = 128 + train_signal();
                 } else if (tr < 0) {
                     rc = fail(&e);
                 } else if (rep && report_write(rep, g, &s, a->report, stdout, &e) < 0) {
-                    rc = fail(&e);
+                    fprintf(stderr, "cnnc: error: %s (after training: the model was saved to %s)\n", e.msg, out);
+                    rc = 1;
                 }
                 report_skipped(&s);
                 sets_free(&s);
@@ -411,11 +416,16 @@ static int run(const Args *a, const Program *p)
                 rc = fail(&e);
             } else if (a->action == A_EVAL) {
                 Sets s;
+                char **names = NULL;
+                int n = 0;
                 if (sets_open(p, &ro, 0, &s, &e) < 0) {
                     rc = fail(&e);
                 } else {
                     EvalResult r;
-                    if (!s.has_test && !s.has_validation) {
+                    if (model_file_classes(p, &mf, a->weights, &s, stderr, &names, &n, &e) < 0) rc = fail(&e);
+                    for (int i = 0; i < n; i++) free(names[i]);
+                    free(names);
+                    if (!rc && !s.has_test && !s.has_validation) {
                         rc = fail(&(Error){ "the file declares no test_dataset or validation_dataset to evaluate on" });
                     }
                     if (!rc && s.has_test) {
@@ -431,14 +441,11 @@ static int run(const Args *a, const Program *p)
                 }
             } else {
                 char **names = NULL;
-                int n = 0, own = 0;
-                if (model_classes(&mf, &names, &n, &e) == 0 && n > 0) own = 1;
-                else names = p->classes, n = p->nclasses;
-                if (predict_images(p, g, names, n, a->images, a->nimages, stdout, &e) < 0) rc = fail(&e);
-                if (own) {
-                    for (int i = 0; i < n; i++) free(names[i]);
-                    free(names);
-                }
+                int n = 0;
+                if (model_file_classes(p, &mf, a->weights, NULL, stderr, &names, &n, &e) < 0) rc = fail(&e);
+                else if (predict_images(p, g, names, n, a->images, a->nimages, stdout, &e) < 0) rc = fail(&e);
+                for (int i = 0; i < n; i++) free(names[i]);
+                free(names);
             }
             if (loaded) safetensors_free(&mf);
         }
@@ -460,6 +467,7 @@ static void prefer_passive_threads(char **argv)
 
 int main(int argc, char **argv)
 {
+    stdio_guard_fds();
     prefer_passive_threads(argv);
     Args a;
     signal(SIGXFSZ, SIG_IGN);      /* past `ulimit -f`, write fails with EFBIG and says so */
@@ -472,5 +480,10 @@ int main(int argc, char **argv)
     if (check_file(a.file, &co, &p, stderr) < 0) return 1;
     rc = run(&a, &p);
     program_free(&p);
+    Error e;
+    if (stdout_close_checked(&e) < 0) {
+        fail(&e);
+        rc = rc ? rc : 1;
+    }
     return rc;
 }

@@ -2,13 +2,20 @@
  * compiler/lexer.l; both share one ParseCtx, so parsing keeps no global state.
  *
  *   file    := { stmt | ';' }
- *   stmt    := 'model' NAME '{' { mstmt | ';' } '}'  |  NAME '=' expr
- *   mstmt   := 'input' ['='] expr  |  NAME '=' expr        (NAME may be self.NAME)
- *   expr    := expr ('+' | '-') expr | expr ('*' | '/' | '//' | '%') expr
+ *   stmt    := 'model' NAME [ '(' [params] ')' ] '{' { mstmt | ';' } '}'  |  NAME '=' expr
+ *            | 'model' NAME '(' [params] ')' '=' expr      (a module built from its parameters)
+ *   params  := NAME ['=' expr] { ',' NAME ['=' expr] } [',']
+ *   mstmt   := 'input' ['='] expr  |  NAME '=' expr  |  NAME '(' [names] ')' '{' fbody '}'
+ *                                          (NAME may be self.NAME; the last form: forward)
+ *   fstmt   := NAME '=' expr | NAME '+=' expr | 'return' expr
+ *            | 'if' expr '{' fbody '}' [ ('else' | 'elif' ...) ]   ('if' first on its line)
+ *   expr    := expr 'if' expr 'else' expr | expr 'or' expr | expr 'and' expr | 'not' expr
+ *            | expr ('==' | '!=' | '<' | '<=' | '>' | '>=' | 'is' | 'is not') expr
+ *            | expr ('+' | '-') expr | expr ('*' | '/' | '//' | '%') expr
  *            | ('-' | '+') expr | primary                   (Python's precedence)
  *   primary := INT | FLOAT | STRING | True | False | None | NAME | NAME '(' [args] ')'
  *            | '(' expr ')' | '(' ')' | '(' expr ',' [items] ')' | '[' [items] ']'
- *   args    := arg { ',' arg } [',']      arg := expr | NAME '=' expr
+ *   args    := arg { ',' arg } [',']      arg := expr | NAME '=' expr | '*' expr
  *   items   := expr { ',' expr } [',']
  *
  * NAME is dotted as one token (nn.Conv2d, os.path.join, model.parameters). Newlines are
@@ -41,6 +48,8 @@ typedef struct ParseCtx {
     int      prev2_tok;         /* and the one before it */
     int      prev_line;         /* and its line */
     int      floordiv_line;     /* last line where '//' was read as floor division */
+    int      brackets;          /* ( and [ open: an `if` inside is Python's a if c else b */
+    int      joined_line;       /* the line a `\` joined to the one before */
     int      last_line, last_col; /* end of the last token: where "end of file" points */
 } ParseCtx;
 }
@@ -114,10 +123,32 @@ static int too_deep(ParseCtx *ctx, const AstNode *n)
 %token TOK_MODEL "model"
 %token TOK_INPUT "input"
 %token TOK_FLOORDIV "//"
+%token TOK_RETURN "return"
+%token TOK_IFSTMT "if"
+%token TOK_IF "'if'"
+%token TOK_ELSE "else"
+%token TOK_ELIF "elif"
+%token TOK_AND "and"
+%token TOK_OR "or"
+%token TOK_NOT "not"
+%token TOK_IS "is"
+%token TOK_ISNOT "is not"
+%token TOK_CLASS "class"
+%token TOK_DEF "def"
+%token TOK_EQ "=="
+%token TOK_NE "!="
+%token TOK_LE "<="
+%token TOK_GE ">="
+%token TOK_PLUSEQ "+="
 
-%type <node> stmt mstmt expr primary arg call
-%type <list> mbody items args arglist
+%type <node> stmt mstmt expr primary arg call fstmt ifstmt elsepart param
+%type <list> mbody items args arglist fbody params paramlist names namelist
 
+%right TOK_IF TOK_ELSE
+%left TOK_OR
+%left TOK_AND
+%precedence TOK_NOT
+%nonassoc TOK_EQ TOK_NE '<' '>' TOK_LE TOK_GE TOK_IS TOK_ISNOT
 %left '+' '-'
 %left '*' '/' '%' TOK_FLOORDIV
 %precedence UNARY
@@ -134,6 +165,18 @@ stmt
     : TOK_MODEL TOK_NAME '{' mbody '}' {
           $$ = with_kids(ctx, A_MODEL, &@$, $4);
           $$->str = $2->str; $$->name_loc = $2->loc;
+      }
+    | TOK_MODEL TOK_NAME '(' params ')' '{' mbody '}' {
+          $$ = with_kids(ctx, A_MODEL, &@$, $7);
+          $$->str = $2->str; $$->name_loc = $2->loc;
+          ast_set_aux($$, $4);
+          $$->op = 'P';         /* parameterised: a block, called like a layer */
+      }
+    | TOK_MODEL TOK_NAME '(' params ')' '=' expr {
+          $$ = node1(ctx, A_MODEL, &@$, $7, NULL);
+          $$->str = $2->str; $$->name_loc = $2->loc;
+          ast_set_aux($$, $4);
+          $$->op = 'S';         /* a function of its parameters returning a module */
       }
     | TOK_NAME '=' expr {
           $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);
@@ -154,10 +197,123 @@ mstmt
           $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);
           $$->str = $1->str; $$->name_loc = $1->loc;
       }
+    | TOK_NAME '(' names ')' '{' fbody '}' {
+          $$ = with_kids(ctx, A_FORWARD, &@$, $6);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+          ast_set_aux($$, $3);
+      }
+    ;
+
+params
+    : %empty            { $$ = NULL; }
+    | paramlist
+    | paramlist ','
+    ;
+
+paramlist
+    : param                 { $$ = astlist_new(ctx->arena); astlist_push(ctx->arena, $$, $1); }
+    | paramlist ',' param   { $$ = $1; astlist_push(ctx->arena, $$, $3); }
+    ;
+
+param
+    : TOK_NAME              { $$ = $1; }
+    | TOK_NAME '=' expr {
+          $$ = node1(ctx, A_KWARG, &@$, $3, NULL);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    ;
+
+names
+    : %empty            { $$ = NULL; }
+    | namelist
+    | namelist ','
+    ;
+
+namelist
+    : TOK_NAME                  { $$ = astlist_new(ctx->arena); astlist_push(ctx->arena, $$, $1); }
+    | namelist ',' TOK_NAME     { $$ = $1; astlist_push(ctx->arena, $$, $3); }
+    ;
+
+fbody
+    : %empty        { $$ = astlist_new(ctx->arena); }
+    | fbody fstmt   { $$ = $1; astlist_push(ctx->arena, $$, $2); }
+    | fbody ';'     { $$ = $1; }
+    ;
+
+fstmt
+    : TOK_NAME '=' expr {
+          $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    | TOK_NAME TOK_PLUSEQ expr {
+          AstNode *lhs = node(ctx, A_NAME, &@1);
+          lhs->str = $1->str;
+          AstNode *sum = node1(ctx, A_BINOP, &@$, lhs, $3);
+          sum->op = '+';
+          sum->loc.col = @2.first_column;   /* errors about the sum point at '+=' */
+          sum->loc.end_col = @2.last_column;
+          DEPTH(sum);
+          $$ = node1(ctx, A_ASSIGN, &@$, sum, NULL);
+          $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    | TOK_RETURN expr       { $$ = node1(ctx, A_RETURN, &@$, $2, NULL); }
+    | ifstmt
+    ;
+
+ifstmt
+    : TOK_IFSTMT expr '{' fbody '}' elsepart {
+          AstNode *then = with_kids(ctx, A_BLOCK, &@4, $4);
+          $$ = node1(ctx, A_IF, &@$, $2, then);
+          if ($6) { AstList *l = astlist_new(ctx->arena); astlist_push(ctx->arena, l, $2);
+                    astlist_push(ctx->arena, l, then); astlist_push(ctx->arena, l, $6);
+                    ast_set_kids($$, l); }
+      }
+    ;
+
+elsepart
+    : %empty                        { $$ = NULL; }
+    | TOK_ELSE '{' fbody '}'        { $$ = with_kids(ctx, A_BLOCK, &@3, $3); }
+    | TOK_ELSE TOK_IF expr '{' fbody '}' elsepart {
+          AstNode *then = with_kids(ctx, A_BLOCK, &@5, $5);
+          AstNode *inner = node1(ctx, A_IF, &@$, $3, then);
+          if ($7) { AstList *l = astlist_new(ctx->arena); astlist_push(ctx->arena, l, $3);
+                    astlist_push(ctx->arena, l, then); astlist_push(ctx->arena, l, $7);
+                    ast_set_kids(inner, l); }
+          AstList *one = astlist_new(ctx->arena);
+          astlist_push(ctx->arena, one, inner);
+          $$ = with_kids(ctx, A_BLOCK, &@$, one);
+      }
+    | TOK_ELIF expr '{' fbody '}' elsepart {
+          AstNode *then = with_kids(ctx, A_BLOCK, &@4, $4);
+          AstNode *inner = node1(ctx, A_IF, &@$, $2, then);
+          if ($6) { AstList *l = astlist_new(ctx->arena); astlist_push(ctx->arena, l, $2);
+                    astlist_push(ctx->arena, l, then); astlist_push(ctx->arena, l, $6);
+                    ast_set_kids(inner, l); }
+          AstList *one = astlist_new(ctx->arena);
+          astlist_push(ctx->arena, one, inner);
+          $$ = with_kids(ctx, A_BLOCK, &@$, one);
+      }
     ;
 
 expr
-    : expr '+' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '+'; DEPTH($$); }
+    : expr TOK_IF expr TOK_ELSE expr {
+          AstList *l = astlist_new(ctx->arena);
+          astlist_push(ctx->arena, l, $1); astlist_push(ctx->arena, l, $3);
+          astlist_push(ctx->arena, l, $5);
+          $$ = with_kids(ctx, A_TERNARY, &@$, l); DEPTH($$);
+      }
+    | expr TOK_OR expr      { $$ = node1(ctx, A_BOOLOP, &@$, $1, $3); $$->op = '|'; DEPTH($$); }
+    | expr TOK_AND expr     { $$ = node1(ctx, A_BOOLOP, &@$, $1, $3); $$->op = '&'; DEPTH($$); }
+    | TOK_NOT expr          { $$ = node1(ctx, A_NOT, &@$, $2, NULL); DEPTH($$); }
+    | expr TOK_EQ expr      { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = 'e'; DEPTH($$); }
+    | expr TOK_NE expr      { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = 'n'; DEPTH($$); }
+    | expr '<' expr         { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = '<'; DEPTH($$); }
+    | expr '>' expr         { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = '>'; DEPTH($$); }
+    | expr TOK_LE expr      { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = 'l'; DEPTH($$); }
+    | expr TOK_GE expr      { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = 'g'; DEPTH($$); }
+    | expr TOK_IS expr      { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = 'i'; DEPTH($$); }
+    | expr TOK_ISNOT expr   { $$ = node1(ctx, A_CMP, &@$, $1, $3); $$->op = 'I'; DEPTH($$); }
+    | expr '+' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '+'; DEPTH($$); }
     | expr '-' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '-'; DEPTH($$); }
     | expr '*' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '*'; DEPTH($$); }
     | expr '/' expr         { $$ = node1(ctx, A_BINOP, &@$, $1, $3); $$->op = '/'; DEPTH($$); }
@@ -223,6 +379,7 @@ arglist
 
 arg
     : expr
+    | '*' expr              { $$ = node1(ctx, A_STAR, &@$, $2, NULL); DEPTH($$); }
     | TOK_NAME '=' expr {
           if (strchr($1->str, '.')) {
               diag_error(ctx->diag, $1->loc, "a keyword argument is a plain name, not %s",
@@ -256,7 +413,8 @@ static int yyreport_syntax_error(const yypcontext_t *pc, yyscan_t scanner, Parse
     int n = yypcontext_expected_tokens(pc, exp, YYNTOKENS), kept = 0;
     for (int i = 0; i < n; i++) {
         static const char *const quiet[] = { "'+'", "'-'", "'*'", "'/'", "'%'", "//",
-                                             "'('", "';'" };
+                                             "'('", "';'", "'if'", "and", "or", "==", "!=",
+                                             "'<'", "'>'", "<=", ">=", "is", "is not", "+=" };
         int skip = 0;
         for (size_t q = 0; q < sizeof quiet / sizeof quiet[0]; q++)
             skip |= !strcmp(yysymbol_name(exp[i]), quiet[q]);
@@ -266,6 +424,16 @@ static int yyreport_syntax_error(const yypcontext_t *pc, yyscan_t scanner, Parse
         for (int i = 0; i < kept; i++)
             snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s%s",
                      i == 0 ? ", expecting " : " or ", yysymbol_name(exp[i]));
+    if (tok == YYSYMBOL_TOK_CLASS || tok == YYSYMBOL_TOK_DEF) {
+        /* a pasted PyTorch class: say what to write instead, in one line */
+        diag_error(ctx->diag, l, tok == YYSYMBOL_TOK_CLASS
+                   ? "a model is declared as `model Net { input [C, H, W] ... }`, not as a "
+                     "Python class; write its __init__ layers as attributes and its forward "
+                     "as `forward(x) { ... }` inside the braces"
+                   : "a forward pass is written `forward(x) { ... }` inside the model's "
+                     "braces, not with def");
+        return 0;
+    }
     diag_error(ctx->diag, l, "%s", msg);
     if (ctx->prev2_tok == TOK_MODEL && ctx->prev_tok == '=')
         diag_note(ctx->diag, "the model is declared as `model NAME { input [C, H, W] ... }`; "

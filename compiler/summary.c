@@ -8,10 +8,22 @@
 long layer_params(const Layer *L)
 {
     switch (L->kind) {
-    case L_CONV2D: return (long)L->out_ch * L->in_ch * L->kernel * L->kernel + (L->bias ? L->out_ch : 0);
+    case L_CONV2D:
+        return (long)L->out_ch * (L->in_ch / (L->groups ? L->groups : 1)) * L->kernel_hw[0] * L->kernel_hw[1] +
+               (L->bias ? L->out_ch : 0);
     case L_LINEAR: return (long)L->out_ch * L->in_ch + (L->bias ? L->out_ch : 0);
+    case L_BATCHNORM2D: case L_BATCHNORM1D: return L->affine ? 2L * L->in_ch : 0;
     default:       return 0;
     }
+}
+
+/* A row per module of a model with blocks (named_modules, like torchinfo with depth):
+ * name indented by depth, type, a layer's output shape, parameters below it. */
+static int has_blocks(const Program *p)
+{
+    for (int i = 0; i < p->nmods; i++)
+        if (p->mods[i].layer < 0 && strcmp(p->mods[i].type_name, "Sequential")) return 1;
+    return 0;
 }
 
 static void commas(long n, char *buf, size_t cap)
@@ -45,6 +57,7 @@ void print_summary(FILE *f, const Program *p, const PlanStats *st, int batch)
         const Layer *L = &p->layers[i];
         char name[128];
         long n = layer_params(L);
+        if (L->functional) continue;
         snprintf(name, sizeof name, "%s (%s)", L->key, L->type_name);
         shape_text(L->out_shape, L->out_ndim, shp, sizeof shp);
         commas(n, num, sizeof num);
@@ -71,7 +84,8 @@ long long layer_macs(const Layer *L)
 {
     switch (L->kind) {
     case L_CONV2D:
-        return (long long)L->out_shape[0] * L->out_shape[1] * L->out_shape[2] * L->in_ch * L->kernel * L->kernel;
+        return (long long)L->out_shape[0] * L->out_shape[1] * L->out_shape[2] * (L->in_ch / (L->groups ? L->groups : 1)) *
+               L->kernel_hw[0] * L->kernel_hw[1];
     case L_LINEAR: return (long long)L->out_ch * L->in_ch;
     default:       return 0;
     }
@@ -96,11 +110,11 @@ long long model_file_bytes(const Program *p, const Graph *g, char *const *classe
     long long offset = 0;
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM) continue;
+        if (v->kind != VK_PARAM && v->kind != VK_BUFFER) continue;
         long long nb = (long long)value_bytes(v);
         json_buf_puts(&h, ",");
         json_buf_string(&h, v->name);
-        json_buf_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        json_buf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", v->dtype == DT_I64 ? "I64" : "F32");
         for (int d = 0; d < v->ndim; d++) json_buf_printf(&h, "%s%d", d ? "," : "", v->shape[d]);
         json_buf_printf(&h, "],\"data_offsets\":[%lld,%lld]}", offset, offset + nb);
         offset += nb;
@@ -131,16 +145,35 @@ void print_model_summary(FILE *f, const Program *p, const Graph *g, const PlanSt
     fprintf(f, "Model %s (%s): input %s, batch %d\n", p->model_name, p->path, shp, batch);
     fprintf(f, "%-30s %-16s %12s %15s\n", "Layer (type)", "Output shape", "Param #", "Mult-adds");
     fprintf(f, "%s\n", rule);
+    int tree = has_blocks(p);
+    for (int i = 0; tree && i < p->nmods; i++) {     /* containers: their layers' totals */
+        const ModuleEntry *me = &p->mods[i];
+        char name[200];
+        long n = 0;
+        long long m = 0;
+        for (int k = me->first; k < me->end; k++) {
+            n += layer_params(&p->layers[k]);
+            m += layer_macs(&p->layers[k]);
+        }
+        snprintf(name, sizeof name, "%*s%.96s (%.63s)", me->depth < 20 ? 2 * (me->depth - 1) : 38, "", me->name,
+                 me->type_name);
+        shp[0] = 0;
+        if (me->layer >= 0) shape_text(p->layers[me->layer].out_shape, p->layers[me->layer].out_ndim, shp, sizeof shp);
+        commas(n, num, sizeof num);
+        commas((long)m, macs, sizeof macs);
+        fprintf(f, "%-30s %-16s %12s %15s\n", name, shp, num, macs);
+    }
     for (int i = 0; i < p->nlayers; i++) {
         const Layer *L = &p->layers[i];
         char name[160];
         long n = layer_params(L);
         long long m = layer_macs(L);
+        if (L->functional && tree) continue;
         snprintf(name, sizeof name, "%s (%s%s)", L->key, L->type_name, L->frozen ? ", frozen" : "");
         shape_text(L->out_shape, L->out_ndim, shp, sizeof shp);
         commas(n, num, sizeof num);
         commas((long)m, macs, sizeof macs);
-        fprintf(f, "%-30s %-16s %12s %15s\n", name, shp, num, macs);
+        if (!tree && !L->functional) fprintf(f, "%-30s %-16s %12s %15s\n", name, shp, num, macs);
         total += n;
         total_macs += m;
         if (!L->frozen) trainable += n;
@@ -158,7 +191,7 @@ void print_model_summary(FILE *f, const Program *p, const Graph *g, const PlanSt
     long long fb = model_file_bytes(p, g, p->classes, p->nclasses);
     commas((long)fb, num, sizeof num);
     fprintf(f, "Model file: %s bytes (%.2f MiB)%s\n", num, (double)fb / 1048576.0,
-            p->nclasses || p->layers[p->nlayers - 1].out_ndim != 1 ? "" : ", plus the class names, which come from the data folders");
+            p->nclasses || p->out_ndim != 1 ? "" : ", plus the class names, which come from the data folders");
     fprintf(f, "%s memory plan at batch %d: %.2f MiB\n", training ? "Training" : "Forward-pass", batch,
             (double)plan_total_bytes(st) / 1048576.0);
     fprintf(f, "  activations      %9.2f MiB (%.2f MiB without sharing buffers)\n",

@@ -9,12 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <stb_image_write.h>
 #include <sys/stat.h>
 
 #include "../runtime/exec.h"
+#include "../runtime/fileio.h"
 #include "../runtime/modelfile.h"
 #include "../runtime/ops.h"
+#include "../runtime/png.h"
 
 /* --data DIR keeps the last path component (train, test, validate) under DIR; MNIST-format
  * data sets take DIR as their root */
@@ -53,8 +54,7 @@ static int open_one(const Program *p, const DatasetDecl *d, const RunOptions *o,
 
 static int out_features(const Program *p)
 {
-    const Layer *L = &p->layers[p->nlayers - 1];
-    return L->out_ndim == 1 ? L->out_shape[0] : -1;
+    return p->out_ndim == 1 ? p->out_shape[0] : -1;
 }
 
 static int check_classes(const Program *p, const Dataset *ds, const char *what, Error *e)
@@ -129,6 +129,17 @@ int sets_skipped(const Sets *s)
     return n;
 }
 
+static volatile sig_atomic_t interrupted;     /* the signal that asked train_run to stop, or 0 */
+
+/* CNNC_TEST_EVAL_DELAY_MS: a pause after each evaluation batch, so tests can interrupt a
+ * run during its test pass */
+static void test_eval_delay(void)
+{
+    const char *s = getenv("CNNC_TEST_EVAL_DELAY_MS");
+    long ms = s ? strtol(s, NULL, 10) : 0;
+    if (ms > 0) nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+}
+
 int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions *o, EvalResult *r, Error *e)
 {
     const Value *in = &g->vals[g->input];
@@ -141,16 +152,18 @@ int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions
     dataloader_begin_epoch(&dl, 0);
     g->training = 0;
     double total = 0;
-    int n;
-    while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+    int n = 0;
+    while (!interrupted && (n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
         graph_set_batch(g, n);
         exec_run(g, PHASE_FORWARD);
         total += vf32(g, g->loss)[0];
         r->correct += count_correct(g, n);
         r->total += n;
         r->batches++;
+        test_eval_delay();
     }
     dataloader_free(&dl);
+    if (interrupted) return EVAL_INTERRUPTED;
     if (n < 0) return -1;
     r->loss = r->batches ? total / r->batches : 0.0;
     return 0;
@@ -175,12 +188,14 @@ static void progress(FILE *out, int epoch, int epochs, int batch, int batches, i
     fflush(out);
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
+}
+
+int train_signal(void)
+{
+    return interrupted;
 }
 
 /* CNNC_TEST_BATCH_DELAY_MS: a pause after each batch, so tests can interrupt a run mid-epoch */
@@ -243,6 +258,100 @@ static void history_resume(const RunOptions *o, char **h, size_t *len, size_t *c
     }
 }
 
+/* The --history CSV from the history lines (history_append): every finished epoch, those
+ * of the checkpoint a run resumed from too */
+static int fill_history_csv(FILE *f, void *ctx)
+{
+    const char *cur = ctx;
+    double v[CKPT_HISTORY_FIELDS];
+    if (fputs("epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n", f) < 0) return -1;
+    while (cur && checkpoint_history_line(&cur, v) > 0) {
+        int rc = v[5] ? fprintf(f, "%d,%.6f,%d,%d,%.6f,%d,%d\n", (int)v[0], v[2], (int)v[3], (int)v[4], v[6], (int)v[7], (int)v[8])
+                      : fprintf(f, "%d,%.6f,%d,%d,,,\n", (int)v[0], v[2], (int)v[3], (int)v[4]);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* Rewrites the history file (atomically) after an epoch; a failure is told once and tried
+ * again after the next epoch and at the end, where it is an error */
+static int history_write(const RunOptions *o, const char *history, int *warned, Error *e)
+{
+    if (!o->history_path) return 0;
+    if (write_file_atomic_with(o->history_path, fill_history_csv, (void *)history, e) == 0) return 0;
+    if (!*warned && o->loader.warn)
+        fprintf(o->loader.warn, "cnnc: warning: %s; trying again after the next epoch\n", e->msg);
+    *warned = 1;
+    return -1;
+}
+
+/* CNNC_TEST_VALIDATION_DELAY_MS: a pause before the final validation, so tests can
+ * interrupt a run there */
+static void test_validation_delay(void)
+{
+    const char *s = getenv("CNNC_TEST_VALIDATION_DELAY_MS");
+    long ms = s ? strtol(s, NULL, 10) : 0;
+    if (ms > 0) nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000L }, NULL);
+}
+
+static const char *signal_word(int sig)
+{
+    return sig == SIGTERM ? "terminated (SIGTERM)" : "interrupted";
+}
+
+/* After the last epoch (ts: where training ends): the model file first, so that nothing after
+ * it (an interrupt, a bad validation image, the history) can lose the run, then the
+ * validation set's line. Where the model file cannot be written, a checkpoint keeps the
+ * weights if it can. */
+static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o, Saver *sv, const TrainState *ts,
+                        FILE *out, Error *e)
+{
+    const char *history = ts->history;
+    char saved[300] = "";
+    if (o->out_path) {
+        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) {
+            Error ce;
+            if (sv->path && save_checkpoint(sv, g, ts, &ce) == 0) {
+                char msg[sizeof e->msg];
+                snprintf(msg, sizeof msg, "%s", e->msg);
+                err_set(e, "%.700s; the trained weights are in the checkpoint %.100s: make room and write the model "
+                           "file with --resume %.100s", msg, sv->path, sv->path);
+            }
+            return -1;
+        }
+        snprintf(saved, sizeof saved, "the model was saved to %.200s", o->out_path);
+        if (!o->checkpoint_path && o->interrupt_path) unlink(o->interrupt_path);    /* the model supersedes it */
+    }
+    int rc = 0;
+    Error ve;
+    if (s->has_validation) {
+        EvalResult r;
+        test_validation_delay();
+        rc = evaluate(g, &s->validation, &p->validation, o, &r, &ve);
+        if (rc == EVAL_INTERRUPTED) {
+            err_set(e, "%s during the final validation: %s; the validation was not finished", signal_word(interrupted),
+                    saved[0] ? saved : "no model file was asked for");
+            return TRAIN_INTERRUPTED;
+        }
+        if (rc < 0) {
+            err_set(e, "%s (after training: %s)", ve.msg, saved[0] ? saved : "no model file was asked for");
+            return -1;
+        }
+        fprintf(out, "Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
+    }
+    int warned = 1;
+    if (history_write(o, history, &warned, &ve) < 0) {
+        err_set(e, "%s (after training: %s)", ve.msg, saved[0] ? saved : "no model file was asked for");
+        return -1;
+    }
+    if (o->out_path) fprintf(out, "Saved model to %s\n", o->out_path);
+    if (interrupted) {
+        err_set(e, "%s after training: %s", signal_word(interrupted), saved[0] ? saved : "no model file was asked for");
+        return TRAIN_INTERRUPTED;
+    }
+    return 0;
+}
+
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e)
 {
     const Value *in = &g->vals[g->input];
@@ -279,25 +388,18 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         free(history);
         return -1;
     }
-    FILE *hist = NULL;
-    if (o->history_path) {
-        hist = fopen(o->history_path, o->resume ? "a" : "w");
-        if (!hist) {
-            dataloader_free(&dl);
-            free(history);
-            return err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
-        }
-        if (ftell(hist) == 0)
-            fprintf(hist, "epoch,train_loss,train_correct,train_total,test_loss,test_correct,test_total\n");
-    }
+    /* SIGINT and SIGTERM (kill, timeout, Docker, Slurm) finish the batch and write a
+     * checkpoint, or after the last epoch let the model file be written */
     interrupted = 0;
-    struct sigaction sa, old;
+    struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART | SA_RESETHAND;    /* a second ^C stops at once */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
-    int rc = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = 0, hist_warned = 0, hist_failed = 0;
+    Error he;
     for (int epoch = ts.epoch; epoch < epochs && rc == 0; epoch++) {
         if (epoch == ts.epoch && ts.batch > 0) {    /* resuming mid-epoch: the loader skips the batches done */
             dataloader_begin_epoch_at(&dl, epoch, ts.batch);
@@ -309,7 +411,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             ts.correct = ts.images = 0;
         }
         double t0 = now();
-        int n, images0 = (int)ts.images;
+        int n = 0, images0 = (int)ts.images;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
             graph_set_batch(g, n);
             g->training = 1;
@@ -344,52 +446,48 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         if (rc == 0 && n < 0) rc = -1;
         if (rc) break;
         double train_loss = ts.batch ? ts.loss_sum / ts.batch : 0.0;
-        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %lld/%lld", epoch + 1, epochs, train_loss,
-                (long long)ts.correct, (long long)ts.images);
         EvalResult r = { 0 };
         if (s->has_test) {
-            if (evaluate(g, &s->test, &p->test, o, &r, e) < 0) { rc = -1; break; }
-            fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
+            int er = evaluate(g, &s->test, &p->test, o, &r, e);
+            if (er == EVAL_INTERRUPTED) {   /* the epoch's training is done: a resumed run repeats the test pass */
+                if (save_checkpoint(&sv, g, &ts, e) < 0) { rc = -1; break; }
+                rc = TRAIN_INTERRUPTED;
+                break;
+            }
+            if (er < 0) { rc = -1; break; }
         }
+        fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %lld/%lld", epoch + 1, epochs, train_loss,
+                (long long)ts.correct, (long long)ts.images);
+        if (s->has_test) fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
         fputc('\n', out);
         fflush(out);
         EpochStats stats = { epoch + 1, epochs, train_loss, (int)ts.correct, (int)ts.images, s->has_test, r.loss,
                              r.correct, r.total, now() - t0 };
         history_append(&history, &hlen, &hcap, &stats);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &stats);
-        if (hist) {
-            fprintf(hist, "%d,%.6f,%lld,%lld,", epoch + 1, train_loss, (long long)ts.correct, (long long)ts.images);
-            if (s->has_test) fprintf(hist, "%.6f,%d,%d\n", r.loss, r.correct, r.total);
-            else fprintf(hist, ",,\n");
-            fflush(hist);
-        }
+        hist_failed = history_write(o, history, &hist_warned, &he) < 0;
         /* the epoch is done: the next one starts from its beginning */
         TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history };
-        if ((o->checkpoint_path && o->checkpoint_every == 0) || interrupted) {
+        if ((o->checkpoint_path && o->checkpoint_every == 0) || (interrupted && epoch + 1 < epochs)) {
             if (save_checkpoint(&sv, g, &next, e) < 0) { rc = -1; break; }
-            if (interrupted) rc = TRAIN_INTERRUPTED;
+            if (interrupted && epoch + 1 < epochs) rc = TRAIN_INTERRUPTED;    /* after the last, train_finish */
         }
         ts = next;
     }
-    sigaction(SIGINT, &old, NULL);
     dataloader_free(&dl);
-    free(history);
-    if (hist && fclose(hist) != 0 && rc == 0) rc = err_set(e, "cannot write %s: %s", o->history_path, err_reason(errno, 1));
     if (rc == TRAIN_INTERRUPTED) {
-        err_set(e, "interrupted: checkpoint written to %s; continue with --resume %s", sv.last, sv.path);
-        return rc;
+        err_set(e, "%s: checkpoint written to %s; continue with --resume %s", signal_word(interrupted), sv.last, sv.path);
+    } else if (rc == 0) {
+        ts.history = history;
+        rc = train_finish(p, g, s, o, &sv, &ts, out, e);
+    } else {
+        rc = -1;
+        if (hist_failed) history_write(o, history, &hist_warned, &he);   /* once more, for the epochs finished */
     }
-    if (rc) return -1;
-    if (s->has_validation) {
-        EvalResult r;
-        if (evaluate(g, &s->validation, &p->validation, o, &r, e) < 0) return -1;
-        fprintf(out, "Validation Loss: %.4f, Validation Correct: %d/%d\n", r.loss, r.correct, r.total);
-    }
-    if (o->out_path) {
-        if (model_save(g, o->out_path, s->classes, s->nclasses, p->source, e) < 0) return -1;
-        fprintf(out, "Saved model to %s\n", o->out_path);
-    }
-    return 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    free(history);
+    return rc;
 }
 
 static const DatasetDecl *eval_set(const Program *p)
@@ -469,8 +567,8 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
                 char name[256], path[4400];
                 file_safe(name, sizeof name, s->nclasses == ds->nclasses ? s->classes[c] : ds->class_names[c]);
                 snprintf(path, sizeof path, "%s/%s_%d.png", dir, name, k + 1);
-                if (!stbi_write_png(path, aug.w, aug.h, aug.c, aug.px, aug.w * aug.c)) {
-                    rc = err_set(e, "cannot write %s: check that the folder is writable", path);
+                if (png_write(path, aug.px, aug.w, aug.h, aug.c, e) < 0) {    /* every write checked */
+                    rc = -1;
                     break;
                 }
                 written++;
@@ -480,5 +578,68 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
     }
     tf_scratch_free(&scratch);
     if (rc == 0) fprintf(out, "Wrote %d augmented images (%d per class, %d classes) to %s\n", written, n, ds->nclasses, dir);
+    return rc;
+}
+
+/* "[a, b, c]" of at most cap bytes, for messages */
+static void names_str(char *buf, size_t cap, char *const *names, int n)
+{
+    size_t len = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s\"%s\"", i ? ", " : "", names[i]);
+    if (len < cap) snprintf(buf + len, cap - len, "]");
+    if (len >= cap - 1 && cap > 4) strcpy(buf + cap - 5, "...]");
+}
+
+static int same_names(char *const *a, int na, char *const *b, int nb)
+{
+    if (na != nb) return 0;
+    for (int i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0) return 0;
+    return 1;
+}
+
+int model_file_classes(const Program *p, const StFile *mf, const char *path, const Sets *s, FILE *warn,
+                       char ***names, int *n, Error *e)
+{
+    *names = NULL;
+    *n = 0;
+    char **m = NULL, a[300], b[300];
+    int nm = 0, k = out_features(p);
+    if (safetensors_meta(mf, "classes")) {
+        Error ce;
+        if (model_classes(mf, &m, &nm, &ce) < 0)
+            return err_set(e, "%s: its metadata \"classes\" is not a JSON list of strings (%s): the file was edited or "
+                              "not written by cnnc; write the names in the .cnn file's `classes` and train again",
+                           path, ce.msg);
+    }
+    int rc = 0;
+    if (nm > 0 && k > 0 && nm != k) {
+        rc = err_set(e, "%s: the model file names %d class%s but the model outputs %d: the file was edited or "
+                        "written for another model; train again", path, nm, nm == 1 ? "" : "es", k);
+    } else if (nm > 0 && p->nclasses > 0 && !same_names(m, nm, p->classes, p->nclasses)) {
+        names_str(a, sizeof a, m, nm);
+        names_str(b, sizeof b, p->classes, p->nclasses);
+        rc = err_set(e, "%s: the model file's classes %s differ from %s's `classes` %s: make them the same, or "
+                        "train again with this file", path, a, p->path, b);
+    } else if (nm > 0 && p->nclasses == 0 && s && s->classes && !same_names(m, nm, s->classes, s->nclasses)) {
+        names_str(a, sizeof a, m, nm);
+        names_str(b, sizeof b, s->classes, s->nclasses);
+        if (warn)
+            fprintf(warn, "cnnc: warning: %s: the model file's classes %s differ from the data folders %s: the "
+                          "labels are the folders' sorted order, as in training\n", path, a, b);
+    }
+    if (rc == 0 && nm > 0) {
+        *names = m;
+        *n = nm;
+        return 0;
+    }
+    for (int i = 0; i < nm; i++) free(m[i]);
+    free(m);
+    if (rc == 0 && p->nclasses > 0) {    /* a model file without names: the .cnn's */
+        *names = xcalloc((size_t)p->nclasses, sizeof **names);
+        for (int i = 0; i < p->nclasses; i++) (*names)[i] = xstrdup(p->classes[i]);
+        *n = p->nclasses;
+    }
     return rc;
 }

@@ -39,8 +39,13 @@ typedef struct RunOptions {
     const char *interrupt_path;     /* where SIGINT's checkpoint goes without --checkpoint */
 } RunOptions;
 
-/* train_run's return value when SIGINT stopped it after writing a checkpoint (e says where) */
+/* train_run's return value when SIGINT or SIGTERM stopped it after writing a checkpoint or,
+ * after the last epoch, the model file (e says where); train_signal() says which signal */
 #define TRAIN_INTERRUPTED 2
+int train_signal(void);
+
+/* evaluate's return value when such a signal came during train_run's evaluation */
+#define EVAL_INTERRUPTED 1
 
 typedef struct EvalResult {
     double loss;                /* mean over batches, as the notebook reports */
@@ -59,10 +64,12 @@ typedef struct Sets {
 int  sets_open(const Program *p, const RunOptions *o, int need_train, Sets *s, Error *e);
 void sets_free(Sets *s);
 
-/* Trains for the configured epochs, printing the notebook's line per epoch to out, then the
- * validation set's line; writes the model file. Writes checkpoints as o asks; on SIGINT
- * finishes the batch, writes a checkpoint and returns TRAIN_INTERRUPTED; on a non-finite
- * loss stops at once (-1), leaving the last checkpoint as it was. */
+/* Trains for the configured epochs, printing the notebook's line per epoch to out; writes
+ * the model file, then the validation set's line (a failure after training says the model
+ * was saved). Writes checkpoints as o asks and the --history CSV (atomically) after each
+ * epoch; on SIGINT or SIGTERM finishes the batch, writes a checkpoint and returns
+ * TRAIN_INTERRUPTED; on a non-finite loss stops at once (-1), leaving the last checkpoint
+ * as it was. After a successful run the automatic checkpoint (o->interrupt_path) is removed. */
 int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *out, Error *e);
 
 /* Forward passes only (Dropout off) over a whole data set. */
@@ -79,5 +86,13 @@ int preview_augment(const Program *p, const Sets *s, const RunOptions *o, int n,
 /* One line per image: path, predicted class, softmax probability of every class. */
 int predict_images(const Program *p, Graph *g, char *const *classes, int nclasses,
                    char *const *paths, int npaths, FILE *out, Error *e);
+
+/* The class names for a model file mf (path) loaded for p: its metadata "classes", checked
+ * against the model's outputs and the .cnn's `classes` (a difference is an error), and,
+ * where the .cnn names none, against the data folders of s (if not NULL: a difference is
+ * a warning to warn); else the .cnn's names. *names (n of them, possibly none) is
+ * allocated: the caller frees each and the list. */
+int model_file_classes(const Program *p, const StFile *mf, const char *path, const Sets *s, FILE *warn,
+                       char ***names, int *n, Error *e);
 
 #endif

@@ -1,6 +1,7 @@
 /* runtime/modelfile.c: saving and loading model files (see modelfile.h). */
 #include "modelfile.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,15 @@ int model_load_values(Graph *g, const StFile *f, const char *path, int with_stat
         }
         if (t->nbytes != value_bytes(v))    /* implied by the shape check; never copy past either end */
             return err_set(e, "%s: tensor '%s' holds %zu bytes, not %zu", path, v->name, t->nbytes, value_bytes(v));
+        const unsigned char *raw = t->data;    /* the file's bytes: not necessarily aligned */
+        for (size_t k = 0; k < t->nbytes / sizeof(float); k++) {
+            float x;
+            memcpy(&x, raw + k * sizeof x, sizeof x);
+            if (!isfinite(x))
+                return err_set(e, "%s: tensor '%s' holds %s at element %zu: the file comes from a run whose training "
+                                  "diverged or is damaged; train again (lower the learning rate if the loss grew)",
+                               path, v->name, isnan(x) ? "NaN" : x > 0 ? "+Inf" : "-Inf", k);
+        }
         if (v->data) memcpy(v->data, t->data, t->nbytes);
     }
     if (f->nt != np) {
@@ -120,6 +130,12 @@ int model_load(Graph *g, const char *path, StFile *meta_out, Error *e)
 {
     StFile f;
     if (safetensors_read(&f, path, e) < 0) return -1;
+    const char *fmt = safetensors_meta(&f, "format");
+    if (fmt && strncmp(fmt, "cnnc-checkpoint", 15) == 0) {
+        safetensors_free(&f);
+        return err_set(e, "%s: this is a checkpoint, not a model file: use --resume %s with --train to continue "
+                          "that run, or give the model file it writes", path, path);
+    }
     if (model_load_values(g, &f, path, 0, e) < 0) {
         safetensors_free(&f);
         return -1;

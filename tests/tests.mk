@@ -8,10 +8,12 @@ EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
 # a graph with branches: residual adds, cat, values read twice (issue 13)
 check_PROGRAMS += tests/graph/test_residual
 TESTS += tests/graph/test_residual
-check_PROGRAMS += tests/checkpoint/test_history
-TESTS += tests/checkpoint/test_history
+check_PROGRAMS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
+TESTS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh
+TESTS += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
 EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn tests/e2e/test_memory.sh
+EXTRA_DIST += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
 EXTRA_DIST += tests/e2e/test_train.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
@@ -20,10 +22,15 @@ EXTRA_DIST += tests/parity/test_parity.py
 check_PROGRAMS += tests/parity/op_check
 TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
+# the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,
+# against torchvision (keys both ways, --predict) and PyTorch (3 Adam steps of fashion_resnet)
+TESTS += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_zoo.py
+EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests/parity/test_parity_zoo.py \
+	tests/parity/cnn_torch.py
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
-EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py
+EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py
 CLEANFILES += bench/bench_cnnc
 bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py

@@ -1,9 +1,10 @@
 /* runtime/ops/dropout2d.c: Dropout2d: in training, each whole channel (n, c) is zeroed with
  * probability p and the others scaled by 1/(1-p); in evaluation y = x. And its backward.
  *
- *   dropout2d(x[N,C,H,W]) -> y[N,C,H,W], mask[N,C]      Attrs p
- *   dropout2d_backward(dy[N,C,H,W], mask[N,C]) -> dx
- * (torch 1.13 treats 3-dim inputs in a way it warns is changing; only 4 dims are taken.)
+ *   dropout2d(x[N,C,...]) -> y[N,C,...], mask[N,C]      Attrs p
+ *   dropout2d_backward(dy[N,C,...], mask[N,C]) -> dx
+ * As torch 1.13's feature_dropout: a 3-dim input is N x C x L (with a warning in torch that
+ * this will change), a 2-dim one N x C (each element its own channel).
  *
  * One rng_uniform per channel, in order. The mask is per channel, so it costs N x C floats. */
 #include <string.h>
@@ -43,10 +44,10 @@ static int dropout2d_infer(Graph *g, Node *n, Error *e)
     if (!(p >= 0.0 && p <= 1.0))
         return err_set(e, "dropout probability has to be between 0 and 1, but got %g", p);
     const Value *x = &g->vals[n->in[0]];
-    if (x->ndim != 4) {
+    if (x->ndim < 2) {
         char s[64];
         shape_str(x, 0, s, sizeof s);
-        return err_set(e, "dropout2d expects N x C x H x W, but x is %s", s);
+        return err_set(e, "dropout2d expects N x C x H x W (or N x C x L, N x C), but x is %s", s);
     }
     graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);
     graph_output(g, n, DT_F32, 2, x->shape, x->batched);
@@ -86,7 +87,7 @@ static int backward_infer(Graph *g, Node *n, Error *e)
         op_expect(g, n, 1, "mask", DT_F32, 2, e) < 0)
         return -1;
     const Value *dy = &g->vals[n->in[0]], *m = &g->vals[n->in[1]];
-    if (dy->ndim != 4 || m->shape[0] != dy->shape[0] || m->shape[1] != dy->shape[1])
+    if (dy->ndim < 2 || m->shape[0] != dy->shape[0] || m->shape[1] != dy->shape[1])
         return err_set(e, "dropout2d_backward expects a mask of dy's first two dims");
     graph_output(g, n, DT_F32, dy->ndim, dy->shape, dy->batched);
     return 0;

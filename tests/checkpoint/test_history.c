@@ -37,6 +37,36 @@ static void test_lines(void)
     }
 }
 
+/* --resume compares programs by their tokens: comments and layout do not count */
+static void test_source_tokens(void)
+{
+    const char *base = "model M {\n    x = Linear(150, 32)\n}\nNUM_EPOCHS = 3\nname = \"a  # b\"\ny = n // 2\n";
+    static const char *const same[] = {
+        "model M {\n    x = Linear(150, 32)\n}\nNUM_EPOCHS = 3\nname = \"a  # b\"\ny = n // 2\n# a trailing comment\n",
+        "model M { x = Linear( 150 ,32 ) }   /* block\ncomment */ NUM_EPOCHS=3\nname = \"a  # b\"\n  // note\ny = n//2",
+        "# header\nmodel   M\t{\n\n    x = Linear(150, \\\n 32)  # a comment\n}\nNUM_EPOCHS = 3\nname = \"a  # b\"\ny = n // 2\n",
+    };
+    static const char *const differ[] = {
+        "model M {\n    x = Linear(150, 33)\n}\nNUM_EPOCHS = 3\nname = \"a  # b\"\ny = n // 2\n",
+        "model M {\n    x = Linear(150, 32)\n}\nNUM_EPOCHS = 3\nname = \"a # b\"\ny = n // 2\n",
+        "model M {\n    x = Linear(150, 32)\n}\nNUM_EPOCHS = 3\nname = \"a  # b\"\ny = n // 3\n",
+        "model M {\n    x = Linear(150, 32)\n}\nNUM_EPOCHS = 4\nname = \"a  # b\"\ny = n // 2\n",
+        "modelM {\n    x = Linear(150, 32)\n}\nNUM_EPOCHS = 3\nname = \"a  # b\"\ny = n // 2\n",
+    };
+    char *want = checkpoint_source_tokens(base);
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        char *got = checkpoint_source_tokens(same[i]);
+        CHECK(strcmp(got, want) == 0, "'%s' and '%s' differ", got, want);
+        free(got);
+    }
+    for (size_t i = 0; i < sizeof differ / sizeof *differ; i++) {
+        char *got = checkpoint_source_tokens(differ[i]);
+        CHECK(strcmp(got, want) != 0, "change %zu was not seen: '%s'", i, got);
+        free(got);
+    }
+    free(want);
+}
+
 static void test_roundtrip(void)
 {
     Program p;
@@ -74,6 +104,7 @@ int main(void)
 {
     make_test_tmp("history");
     test_lines();
+    test_source_tokens();
     test_roundtrip();
     remove_test_tmp();
     return test_done("test_history");

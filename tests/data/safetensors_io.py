@@ -101,7 +101,9 @@ def _as_bytes(t):
         if t.dtype == torch.bfloat16:
             return "BF16", list(t.shape), t.view(torch.int16).numpy().astype("<i2").tobytes()
         t = t.numpy()
-    a = np.ascontiguousarray(t)
+    a = np.asarray(t)           # np.ascontiguousarray would make a 0-dim tensor 1-dim
+    if not a.flags.c_contiguous:
+        a = a.copy(order="C")
     for name, (np_dtype, _, _) in DTYPES.items():
         if np_dtype and a.dtype == np.dtype(np_dtype).newbyteorder("="):
             return name, list(a.shape), a.astype(np_dtype).tobytes()

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/fileio.h"
 #include "runtime/safetensors.h"
 #include "tests/test.h"
 
@@ -431,35 +433,146 @@ static int exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-/* A write removes its target's temporary files that killed processes left, once those
- * processes are gone and the files are over an hour old, and nothing else. */
+/* A write removes its target's temporary files that killed processes left (over an hour
+ * old, no writer's lock on them), and nothing else. */
 static void test_stale_temps(void)
 {
-    pid_t dead = fork();
-    if (dead == 0) _exit(0);
-    waitpid(dead, NULL, 0);             /* a process number no process has now */
-    char target[600], stale[700], recent[700], alive[700], other[700], odd[700];
+    char target[600], stale[700], recent[700], locked[700], other[700], odd[700], longer[700], legacy[700];
     snprintf(target, sizeof target, "%s/s.safetensors", dir);
-    snprintf(stale, sizeof stale, "%s.tmp.%ld", target, (long)dead);
-    snprintf(recent, sizeof recent, "%s.tmp.%ld", target, (long)dead + 1000000);  /* no such process either */
-    snprintf(alive, sizeof alive, "%s.tmp.%ld", target, (long)getppid());
-    snprintf(other, sizeof other, "%s/other.safetensors.tmp.%ld", dir, (long)dead);
-    snprintf(odd, sizeof odd, "%s.tmp.%ldx", target, (long)dead);
+    snprintf(stale, sizeof stale, "%s.tmp.AbC123", target);
+    snprintf(recent, sizeof recent, "%s.tmp.xYz789", target);
+    snprintf(locked, sizeof locked, "%s.tmp.Lock01", target);
+    snprintf(other, sizeof other, "%s/other.safetensors.tmp.AbC123", dir);
+    snprintf(odd, sizeof odd, "%s.tmp.AbC12-", target);
+    snprintf(longer, sizeof longer, "%s.tmp.AbC1234", target);
+    snprintf(legacy, sizeof legacy, "%s.backup", target);
     touch_aged(stale, 7200);
     touch_aged(recent, 60);
-    touch_aged(alive, 7200);
+    touch_aged(locked, 7200);
     touch_aged(other, 7200);
     touch_aged(odd, 7200);
+    touch_aged(longer, 7200);
+    touch_aged(legacy, 7200);
+    int lk = open(locked, O_RDONLY);    /* a writer still at work holds its lock */
+    CHECK(lk >= 0 && flock(lk, LOCK_EX) == 0, "cannot lock %s", locked);
     float w[2] = { 1, 2 };
     StTensor t = { "w", ST_F32, 1, { 2 }, w };
     Error e;
     CHECK(safetensors_write(target, &t, 1, NULL, 0, &e) == 0, "write: %s", e.msg);
-    CHECK(!exists(stale), "a dead process's two-hour-old temporary file was left");
+    CHECK(!exists(stale), "a two-hour-old temporary file nobody holds was left");
     CHECK(exists(recent), "a one-minute-old temporary file was removed");
-    CHECK(exists(alive), "a running process's temporary file was removed");
+    CHECK(exists(locked), "a temporary file a writer holds locked was removed");
     CHECK(exists(other), "another file's temporary file was removed");
     CHECK(exists(odd), "a file that only looks like a temporary file was removed");
-    unlink(recent), unlink(alive), unlink(other), unlink(odd);
+    CHECK(exists(longer), "a file with a longer suffix was removed");
+    CHECK(exists(legacy), "a backup beside the target was removed");
+    if (lk >= 0) close(lk);
+    unlink(recent), unlink(locked), unlink(other), unlink(odd), unlink(longer), unlink(legacy);
+}
+
+/* The rename keeps the target's permission bits, writes through a symbolic link to its
+ * target, and never touches another writer's file that has the name a temporary file of
+ * this process would have had before mkstemp (FILE.tmp.PID: one PID in two containers). */
+static void test_atomic_target(void)
+{
+    float w[2] = { 1, 2 };
+    StTensor t = { "w", ST_F32, 1, { 2 }, w };
+    Error e;
+    struct stat st;
+    char *p = tpath("mode.safetensors");
+    CHECK(safetensors_write(p, &t, 1, NULL, 0, &e) == 0, "write: %s", e.msg);
+    mode_t um = umask(022);
+    umask(um);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == (0666 & ~um), "a new file has mode %o, not %o",
+          (unsigned)(st.st_mode & 07777), (unsigned)(0666 & ~um));
+    chmod(p, 0600);
+    CHECK(safetensors_write(p, &t, 1, NULL, 0, &e) == 0, "write: %s", e.msg);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0600, "a 0600 file became %o", (unsigned)(st.st_mode & 07777));
+    chmod(p, 0640);
+    CHECK(safetensors_write(p, &t, 1, NULL, 0, &e) == 0, "write: %s", e.msg);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0640, "a 0640 file became %o", (unsigned)(st.st_mode & 07777));
+
+    /* a symbolic link (relative, in another folder) stays a link; its target gets the file */
+    char sub[600], real[700], link[700];
+    snprintf(sub, sizeof sub, "%s/real", dir);
+    mkdir(sub, 0755);
+    snprintf(real, sizeof real, "%s/target.safetensors", sub);
+    snprintf(link, sizeof link, "%s/link.safetensors", dir);
+    write_bytes(real, "old", 3);
+    CHECK(symlink("real/target.safetensors", link) == 0, "symlink");
+    CHECK(safetensors_write(link, &t, 1, NULL, 0, &e) == 0, "write through a link: %s", e.msg);
+    CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the symbolic link was replaced by a file");
+    StFile f;
+    int rc = safetensors_read(&f, real, &e);
+    CHECK(rc == 0, "the link's target was not written: %s", e.msg);
+    if (rc == 0) safetensors_free(&f);
+    CHECK(temp_files_left(sub) == 0 && temp_files_left(dir) == 0, "a temporary file was left");
+
+    /* FILE.tmp.PID of another writer with this PID */
+    char theirs[700];
+    snprintf(theirs, sizeof theirs, "%s.tmp.%ld", p, (long)getpid());
+    write_bytes(theirs, "their half-written file", 23);
+    CHECK(safetensors_write(p, &t, 1, NULL, 0, &e) == 0, "write: %s", e.msg);
+    size_t n = 0;
+    char *b = read_bytes(theirs, &n);
+    CHECK(b && n == 23 && memcmp(b, "their half-written file", 23) == 0, "another writer's FILE.tmp.PID was taken over");
+    rc = safetensors_read(&f, p, &e);
+    CHECK(rc == 0, "the target is not this write's: %s", e.msg);
+    if (rc == 0) safetensors_free(&f);
+    free(b);
+    unlink(theirs);
+}
+
+/* Two processes writing one file at once, many times: each write reports success and the
+ * file is always one writer's whole file. */
+static void test_two_writers(void)
+{
+    char *p = tpath("two.safetensors");
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            static float w[20000];
+            for (int i = 0; i < 20000; i++) w[i] = (float)k;
+            StTensor t = { k ? "b" : "a", ST_F32, 1, { 20000 }, w };
+            Error e;
+            for (int i = 0; i < 30; i++)
+                if (safetensors_write(p, &t, 1, NULL, 0, &e) < 0) { fprintf(stderr, "%s\n", e.msg); _exit(1); }
+            _exit(0);
+        }
+    }
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+        int status = 0;
+        waitpid(kids[k], &status, 0);
+        ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    CHECK(ok, "a writer failed");
+    StFile f;
+    Error e;
+    int rc = safetensors_read(&f, p, &e);
+    CHECK(rc == 0, "two writers left a broken file: %s", e.msg);
+    if (rc == 0) {
+        const StEntry *a = safetensors_find(&f, "a"), *b = safetensors_find(&f, "b");
+        CHECK((a != NULL) != (b != NULL), "the file is neither writer's");
+        safetensors_free(&f);
+    }
+    CHECK(temp_files_left(dir) == 0, "two writers left a temporary file");
+}
+
+/* A name with no room for the temporary file's suffix is refused before any work */
+static void test_long_name(void)
+{
+    char name[300], path[900];
+    memset(name, 'x', 250);
+    memcpy(name + 250, ".st", 4);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    Error e;
+    CHECK(fileio_check_name(path, &e) == -1, "a 253-byte name was accepted");
+    CHECK(strstr(e.msg, "shorten the name to at most 244 bytes") != NULL, "message: %s", e.msg);
+    name[240] = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    CHECK(fileio_check_name(path, &e) == 0, "a 240-byte name was refused: %s", e.msg);
 }
 
 int main(void)
@@ -472,6 +585,9 @@ int main(void)
     test_atomic_failures();
     test_parse_buffer();
     test_stale_temps();
+    test_atomic_target();
+    test_two_writers();
+    test_long_name();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);

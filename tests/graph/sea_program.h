@@ -56,6 +56,8 @@ static inline void sea_program(Program *p, int C, int H, int W, int c1, int c2, 
         p->layers[p->nlayers - 1].p = dropout;
     }
     sea_layer(p, L_LINEAR, "Linear", dropout > 0 ? "fc_layers.4" : "fc_layers.3", hidden, classes, 0, 0, 0);
+    p->out_ndim = 1;            /* no steps: the lowering takes the layers as a chain */
+    p->out_shape[0] = classes;
     p->batch_size = 4;
     p->epochs = 1;
     p->has_loss = 1;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/outputs/test_vim.sh: the Vim syntax file (examples/editors/vim). A .cnn file is
 # detected as filetype cnn, and tokens of a file get their groups: keywords, the model's
-# name, layers, keyword arguments, numbers, floats, strings and escapes, constants, the
+# name, layers, forward blocks and conditions, functional forms, keyword arguments, numbers, floats, strings and escapes, constants, the
 # names cnnc reads, # and /* */ comments, // as a comment at a line's start but floor
 # division after a value. Skipped (77) without a vim that has +syntax.
 set -u
@@ -25,6 +25,15 @@ model Sobel {
 transform = Compose(ToTensor(), Normalize(mean=[0.5], std=[1e-3]))
 train_dataset = ImageFolder("train\x41", transform=transform)
 optimizer = Adam(lr=0.001)
+model Block(c) {
+    bn = BatchNorm2d(c) if c > 1 else None
+    forward(x) {
+        if self.bn is not None {
+            x = F.relu(self.bn(x))
+        }
+        return torch.cat([x, x], dim=1)
+    }
+}
 CNN
 # pattern (Vim regex, first match; the cursor lands on its start) and the expected group
 cat >"$tmp/expect" <<'EXP'
@@ -51,6 +60,13 @@ ImageFolder|cnnData
 \\x41|cnnEscape
 optimizer|cnnRole
 Adam|cnnOptimizer
+BatchNorm2d|cnnLayer
+c > 1 \zselse|cnnConditional
+forward|cnnStatement
+is not|cnnKeyword
+F\.relu|cnnFunctional
+return|cnnStatement
+torch\.cat|cnnFunctional
 EXP
 cat >"$tmp/check.vim" <<VIM
 let fails = []

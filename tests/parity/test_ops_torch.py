@@ -62,15 +62,17 @@ class C:
 def check_dropout2d(ins, outs, keys):
     """y = x * mask, the mask one value per (n, c) plane: 0 or 1/(1-p); dx = dy * mask"""
     p = float(dict(k.split("=") for k in keys.split())["p"])
-    x, dy, y, mask = ins["in0"], ins["dy0"], outs["out0"], outs["out1"][:, :, None, None]
+    x, dy, y = ins["in0"], ins["dy0"], outs["out0"]
+    mask = outs["out1"].reshape(list(x.shape[:2]) + [1] * (x.dim() - 2))
     bad = []
     scale = torch.tensor(1.0, dtype=torch.float32) / torch.tensor(1.0 - p, dtype=torch.float32)
-    m = mask.reshape(mask.shape[0], mask.shape[1], -1)
-    if not bool(((m == m[:, :, :1]).all())):
-        bad.append("the mask is not constant over each channel")
+    m = outs["out1"]
+    y3 = y.reshape(x.shape[0], x.shape[1], -1)
+    if not torch.equal(y3 == 0, (m == 0)[:, :, None].expand_as(y3)):
+        bad.append("not whole channels zeroed")
     if not bool(((m == 0) | (m == scale)).all()):
         bad.append("mask values other than 0 and 1/(1-p)")
-    kept = float((m[:, :, 0] != 0).float().mean())
+    kept = float((m != 0).float().mean())
     if abs(kept - (1 - p)) > 0.15:
         bad.append(f"kept {kept:.2f} of the channels, expected about {1 - p:.2f}")
     if not torch.equal(y, x * mask):
@@ -139,8 +141,12 @@ CASES = [
     C("cat_2d",           "cat",           "batched=0,1",        [X(4, 3), X(4, 6)],
       lambda a, b: torch.cat([a, b], dim=1)),
     C("slice",            "slice",         "start=2 count=3",    [X(2, 6, 3, 3)],                    lambda x: x[:, 2:5]),
-    C("dropout2d",        "dropout2d",     "p=0.3",              [X(8, 16, 3, 4)],                   None,
+    C("dropout2d",        "dropout2d",     "p=0.3",              [X(8, 16, 3, 4, lo=0.5, hi=2)],     None,
       check=check_dropout2d),
+    C("dropout2d_3d",     "dropout2d",     "p=0.5",              [X(8, 32, 5, lo=0.5, hi=2)],        None,
+      check=check_dropout2d),
+    C("dropout2d_p0",     "dropout2d",     "p=0",                [X(2, 3, 4, 4)],                    lambda x: F.dropout2d(x, 0.0)),
+    C("dropout2d_p1",     "dropout2d",     "p=1",                [X(2, 3, 4, 4)],                    lambda x: F.dropout2d(x, 1.0)),
     C("dropout2d_eval",   "dropout2d",     "p=0.3 training=0",   [X(2, 3, 4, 4)],
       lambda x: F.dropout2d(x, 0.3, training=False)),
 ]
@@ -174,10 +180,8 @@ def run_case(case, tmp):
         else:
             dy = X(*w.shape) if w.dtype == torch.float32 else None
         dys.append(dy)
-        if dy is not None:
-            ins[f"dy{k}"] = dy.reshape(-1) if case.loss else dy
-    if case.loss:       # cnnc's loss is a 1-element tensor
-        ins["dy0"] = torch.ones(1)
+        if dy is not None:      # cnnc's loss is a 1-element tensor, torch's a scalar
+            ins[f"dy{k}"] = dy.reshape(1) if case.loss else dy
     src, dst = os.path.join(tmp, case.name + ".in"), os.path.join(tmp, case.name + ".out")
     save_file(ins, src)
     r = subprocess.run([OP_CHECK, case.op, src, dst] + case.keys.split(), capture_output=True, text=True)

@@ -66,9 +66,55 @@ static void layer(FILE *f, const Layer *l)
     case L_CONV2D:
         fprintf(f, "in_channels=%d, out_channels=%d, kernel_size=%d, stride=%d, padding=%d, "
                 "bias=%s", l->in_ch, l->out_ch, l->kernel, l->stride, l->padding, tf(l->bias));
+        if (l->kernel_hw[0] != l->kernel_hw[1] || l->stride_hw[0] != l->stride_hw[1] ||
+            l->padding_hw[0] != l->padding_hw[1])
+            fprintf(f, ", kernel_size=(%d, %d), stride=(%d, %d), padding=(%d, %d)", l->kernel_hw[0],
+                    l->kernel_hw[1], l->stride_hw[0], l->stride_hw[1], l->padding_hw[0], l->padding_hw[1]);
+        if (l->dilation[0] != 1 || l->dilation[1] != 1)
+            fprintf(f, ", dilation=(%d, %d)", l->dilation[0], l->dilation[1]);
+        if (l->groups != 1) fprintf(f, ", groups=%d", l->groups);
+        if (l->reflect) fprintf(f, ", padding_mode='reflect'");
+        break;
+    case L_AVGPOOL2D:
+        fprintf(f, "kernel_size=(%d, %d), stride=(%d, %d), padding=(%d, %d), ceil_mode=%s, "
+                "count_include_pad=%s", l->kernel_hw[0], l->kernel_hw[1], l->stride_hw[0],
+                l->stride_hw[1], l->padding_hw[0], l->padding_hw[1], tf(l->ceil_mode),
+                tf(l->count_include_pad));
+        break;
+    case L_ADAPTIVE_AVGPOOL2D:
+    case L_ADAPTIVE_MAXPOOL2D:
+        fprintf(f, "output_size=(%d, %d)", l->out_hw[0], l->out_hw[1]);
+        break;
+    case L_BATCHNORM2D:
+    case L_BATCHNORM1D:
+        fprintf(f, "num_features=%d, eps=%s, momentum=", l->in_ch, num(a, sizeof a, l->eps));
+        if (l->momentum_none) fprintf(f, "None");
+        else fprintf(f, "%s", num(a, sizeof a, l->momentum));
+        fprintf(f, ", affine=%s, track_running_stats=%s", tf(l->affine), tf(l->track_running_stats));
+        break;
+    case L_LEAKY_RELU:
+        fprintf(f, "negative_slope=%s", num(a, sizeof a, l->alpha));
+        break;
+    case L_ELU:
+        fprintf(f, "alpha=%s", num(a, sizeof a, l->alpha));
+        break;
+    case L_GELU:
+        fprintf(f, "approximate='%s'", l->approximate_tanh ? "tanh" : "none");
+        break;
+    case L_DROPOUT2D:
+        fprintf(f, "p=%s", num(a, sizeof a, l->p));
+        break;
+    case L_SILU: case L_SIGMOID: case L_TANH: case L_RELU6: case L_HARDSWISH:
+    case L_HARDSIGMOID: case L_SOFTMAX: case L_LOG_SOFTMAX: case L_IDENTITY:
         break;
     case L_MAXPOOL2D:
         fprintf(f, "kernel_size=%d, stride=%d, padding=%d", l->kernel, l->stride, l->padding);
+        if (l->ceil_mode) fprintf(f, ", ceil_mode=True");
+        if (l->dilation[0] != 1 || l->dilation[1] != 1)
+            fprintf(f, ", dilation=(%d, %d)", l->dilation[0], l->dilation[1]);
+        if (l->kernel_hw[0] != l->kernel_hw[1] || l->stride_hw[0] != l->stride_hw[1])
+            fprintf(f, ", kernel_size=(%d, %d), stride=(%d, %d)", l->kernel_hw[0], l->kernel_hw[1],
+                    l->stride_hw[0], l->stride_hw[1]);
         break;
     case L_DROPOUT:
         fprintf(f, "p=%s", num(a, sizeof a, l->p));
@@ -196,6 +242,30 @@ static void dump(FILE *f, const Program *p)
     loc(f, p->model_loc);
     fprintf(f, "\ninput [%d, %d, %d]\n", p->in_shape[0], p->in_shape[1], p->in_shape[2]);
     for (int i = 0; i < p->nlayers; i++) layer(f, &p->layers[i]);
+    if (p->has_forward) {       /* the dataflow graph, for models with a forward block */
+        static const char *const kinds[] = { "input", "layer", "add", "cat" };
+        for (int i = 0; i < p->nsteps; i++) {
+            const Step *st = &p->steps[i];
+            fprintf(f, "step %d %s", i, kinds[st->kind]);
+            if (st->kind == S_LAYER) fprintf(f, " %s %s", p->layers[st->layer].key,
+                                             p->layers[st->layer].type_name);
+            else fprintf(f, " %s", st->label);
+            fprintf(f, " (");
+            for (int k = 0; k < st->nin; k++) fprintf(f, "%s%d", k ? ", " : "", st->in[k]);
+            fprintf(f, ") -> ");
+            if (st->out_ndim == 3) fprintf(f, "[%d, %d, %d]", st->out_shape[0], st->out_shape[1], st->out_shape[2]);
+            else fprintf(f, "[%d]", st->out_shape[0]);
+            loc(f, st->loc);
+            fputc('\n', f);
+        }
+        fprintf(f, "output step %d\n", p->output);
+    }
+    int blocks = p->has_forward;
+    for (int i = 0; i < p->nmods; i++)
+        blocks |= p->mods[i].layer < 0 && strcmp(p->mods[i].type_name, "Sequential");
+    for (int i = 0; blocks && i < p->nmods; i++)
+            fprintf(f, "module %s %s depth=%d layers=[%d, %d)\n", p->mods[i].name,
+                    p->mods[i].type_name, p->mods[i].depth, p->mods[i].first, p->mods[i].end);
     if (p->nclasses) {
         fprintf(f, "classes %d:", p->nclasses);
         for (int i = 0; i < p->nclasses; i++) {
@@ -211,7 +281,7 @@ static void dump(FILE *f, const Program *p)
     dataset(f, "test", &p->test);
     dataset(f, "validation", &p->validation);
     if (p->has_loss) {
-        fprintf(f, "loss CrossEntropyLoss");
+        fprintf(f, "loss %s", p->nll_loss ? "NLLLoss" : "CrossEntropyLoss");
         loc(f, p->loss_loc);
         fputc('\n', f);
     } else {

@@ -13,15 +13,24 @@ syn case match
 syn keyword cnnStatement   model input nextgroup=cnnModelName skipwhite
 syn match   cnnModelName   '\h\w*' contained
 syn keyword cnnSelf        self
+" forward blocks and conditions
+syn keyword cnnStatement   forward return
+syn keyword cnnConditional if elif else
+syn keyword cnnKeyword     and or not is
+syn match   cnnFunctional  '\<\%(F\|torch\.nn\.functional\|nn\.functional\)\.\h\w*'
+syn match   cnnFunctional  '\<torch\.\%(cat\|flatten\|relu\|sigmoid\|tanh\)\>'
 
 " torch.nn layers (with their module prefixes)
 syn match   cnnPrefix      '\<\%(torch\.nn\|nn\|torchvision\.transforms\|transforms\|T\|datasets\|torch\.utils\.data\|torch\.optim\|optim\)\.'
 syn keyword cnnLayer       Sequential Conv2d ReLU MaxPool2d Dropout Flatten Linear LazyLinear
+syn keyword cnnLayer       BatchNorm2d BatchNorm1d AvgPool2d AdaptiveAvgPool2d AdaptiveMaxPool2d
+syn keyword cnnLayer       LeakyReLU ELU GELU SiLU Sigmoid Tanh ReLU6 Hardswish Hardsigmoid
+syn keyword cnnLayer       Softmax LogSoftmax Identity Dropout2d
 " transforms, data, loss, optimizers
 syn keyword cnnTransform   Compose ToTensor Normalize RandomHorizontalFlip RandomVerticalFlip
 syn keyword cnnTransform   RandomRotation RandomResizedCrop RandomApply ColorJitter Resize CenterCrop
 syn keyword cnnData        ImageFolder DataLoader
-syn keyword cnnLoss        CrossEntropyLoss
+syn keyword cnnLoss        CrossEntropyLoss NLLLoss
 syn keyword cnnOptimizer   Adam SGD
 syn match   cnnParams      '\<model\.parameters()'
 
@@ -52,7 +61,7 @@ syn match   cnnEscape      '\\\%([ntr\\"'"'"'0abfv]\|x\x\{2}\|\o\{1,3}\|u\x\{4}\
 syn region  cnnString      start=+"+ skip=+\\\\\|\\"+ end=+"+ contains=cnnEscape oneline
 syn region  cnnString      start=+'+ skip=+\\\\\|\\'+ end=+'+ contains=cnnEscape oneline
 
-syn match   cnnOperator    '//\|[-+*/%=]'
+syn match   cnnOperator    '//\|[-+*/%=<>!]'
 " comments: # ..., /* ... */, and // ... at the start of a line (after a value, // is
 " Python's floor division)
 syn keyword cnnTodo        TODO FIXME XXX NOTE contained
@@ -64,6 +73,9 @@ syn match   cnnContinue    '\\$'
 hi def link cnnStatement   Statement
 hi def link cnnModelName   Function
 hi def link cnnSelf        Identifier
+hi def link cnnConditional Conditional
+hi def link cnnKeyword     Keyword
+hi def link cnnFunctional  Function
 hi def link cnnPrefix      PreProc
 hi def link cnnLayer       Type
 hi def link cnnTransform   Function
