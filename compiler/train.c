@@ -14,6 +14,7 @@
 #include "../runtime/exec.h"
 #include "../runtime/fileio.h"
 #include "../runtime/modelfile.h"
+#include "../runtime/ops.h"
 #include "../runtime/png.h"
 
 /* --data DIR keeps the last path component (train, test, validate) under DIR; MNIST-format
@@ -463,6 +464,13 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         free(history);
         return err_set(e, "the checkpoint is at batch %d of epoch %d, but the training set has only %d batches: "
                           "resume with the same data and batch size", ts.batch, ts.epoch + 1, nbatches);
+    }
+    int last = s->train.n % p->train.batch_size;     /* BatchNorm refuses batches of one value per channel */
+    if (batchnorm_check_batch(g, p->train.batch_size, p->path, e) < 0 ||
+        (last && batchnorm_check_batch(g, last, p->path, e) < 0)) {
+        dataloader_free(&dl);
+        free(history);
+        return -1;
     }
     /* SIGINT and SIGTERM (kill, timeout, Docker, Slurm) finish the batch and write a
      * checkpoint, or after the last epoch let the model file be written */

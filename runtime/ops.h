@@ -114,6 +114,9 @@ int window_out_size_ex(int n, int k, int s, int p, int d, int ceil_mode);
 /* Whether a conv2d's attributes are those the original kernels take (square kernel,
  * stride and padding, no dilation, one group, zero padding): only those fuse. */
 int conv2d_attrs_plain(const Attrs *a);
+/* Whether a training batch of n samples gives every BatchNorm of g more than one value per
+ * channel, as PyTorch requires; else -1 with e naming path, the layer's line and column. */
+int batchnorm_check_batch(const Graph *g, int n, const char *path, Error *e);
 /* Whether a maxpool2d's attributes are plain (square, no dilation, no ceil_mode). */
 int maxpool2d_attrs_plain(const Attrs *a);
 

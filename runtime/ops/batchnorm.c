@@ -308,3 +308,19 @@ static void fold_run(Graph *g, const Node *n)
 }
 
 const OpDef op_batchnorm_fold = { "batchnorm_fold", fold_infer, fold_run, NULL };
+
+int batchnorm_check_batch(const Graph *g, int n, const char *path, Error *e)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *nd = &g->nodes[i];
+        if (nd->op != OP_batchnorm2d && nd->op != OP_batchnorm1d) continue;
+        const Value *x = &g->vals[nd->in[0]];
+        if (!x->batched || (long)n * bn_length(x) > 1) continue;
+        const char *layer = nd->op == OP_batchnorm2d ? "BatchNorm2d" : "BatchNorm1d";
+        return err_set(e, "%s:%d:%d: error: %s%s%s: a training batch of %d sample%s gives it one value per channel, "
+                          "which PyTorch refuses (\"Expected more than 1 value per channel when training\"): "
+                          "choose a batch_size that leaves no batch of 1",
+                       path, nd->line, nd->col, layer, nd->label[0] ? " " : "", nd->label, n, n == 1 ? "" : "s");
+    }
+    return 0;
+}

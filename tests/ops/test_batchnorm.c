@@ -224,8 +224,40 @@ static void modelfile_round_trip(void)
     graph_free(bad);
 }
 
+/* PyTorch refuses a training batch with one value per channel; so does the check */
+static void one_value_per_channel(void)
+{
+    Graph *g = graph_new();
+    int xs1[2] = { 4, 3 }, xs2[4] = { 4, 3, 2, 1 }, xs3[4] = { 4, 3, 1, 1 };
+    int x1 = tg_value(g, "x1", VK_ACT, DT_F32, 1, 2, xs1), x2 = tg_value(g, "x2", VK_ACT, DT_F32, 1, 4, xs2);
+    Attrs a = { 0 };
+    a.eps = 1e-5;
+    a.momentum = 0.1;
+    g->cur_line = 12, g->cur_col = 9;
+    snprintf(g->cur_label, sizeof g->cur_label, "fc.1");
+    tg_node(g, OP_batchnorm1d, &x1, 1, &a);
+    tg_node(g, OP_batchnorm2d, &x2, 1, &a);
+    Error e;
+    CHECK(batchnorm_check_batch(g, 2, "m.cnn", &e) == 0, "a batch of 2 is fine");
+    CHECK(batchnorm_check_batch(g, 1, "m.cnn", &e) < 0 &&
+              !strcmp(e.msg, "m.cnn:12:9: error: BatchNorm1d fc.1: a training batch of 1 sample gives it one value "
+                             "per channel, which PyTorch refuses (\"Expected more than 1 value per channel when "
+                             "training\"): choose a batch_size that leaves no batch of 1"),
+          "a batch of 1 before BatchNorm1d over N x C: %s", e.msg);
+    graph_free(g);
+    g = graph_new();
+    x2 = tg_value(g, "x2", VK_ACT, DT_F32, 1, 4, xs2);
+    int x3 = tg_value(g, "x3", VK_ACT, DT_F32, 1, 4, xs3);
+    tg_node(g, OP_batchnorm2d, &x2, 1, &a);
+    CHECK(batchnorm_check_batch(g, 1, "m.cnn", &e) == 0, "a batch of 1 over 2x1 planes is fine");
+    tg_node(g, OP_batchnorm2d, &x3, 1, &a);
+    CHECK(batchnorm_check_batch(g, 1, "m.cnn", &e) < 0 && strstr(e.msg, "BatchNorm2d"), "1x1 planes, batch 1");
+    graph_free(g);
+}
+
 int main(void)
 {
+    one_value_per_channel();
     modelfile_round_trip();
     Rng rng;
     rng_seed(&rng, 13);
