@@ -32,6 +32,7 @@ struct Report {
 typedef struct Preds {
     int    n, k;
     int   *pred, *target;
+    int   *index;               /* the data set's sample each prediction is of (bad images skipped) */
     float *prob;
     double loss;                /* mean over batches, as the notebook's line */
     int    correct;
@@ -78,17 +79,20 @@ static void preds_free(Preds *q)
     free(q->pred);
     free(q->target);
     free(q->prob);
+    free(q->index);
     memset(q, 0, sizeof *q);
 }
 
-/* In file order (no shuffling), Dropout off. */
-static int predict_set(Graph *g, const Dataset *ds, const DatasetDecl *d, Preds *q, Error *e)
+/* In file order (no shuffling), Dropout off. With --skip-bad-images the images found bad
+ * (before training, or now: the loader marks them) are left out, as in training. */
+static int predict_set(Graph *g, const Dataset *ds, const DatasetDecl *d, int skip_bad, Preds *q, Error *e)
 {
     const Value *in = &g->vals[g->input];
     DataLoader dl;
     memset(q, 0, sizeof *q);
     int bs = d->batch_size < g->max_batch ? d->batch_size : g->max_batch;
-    if (dataloader_init(&dl, ds, &d->transform, bs, 0, 0, in->shape[1], in->shape[2], in->shape[3], e) < 0)
+    LoaderOptions lo = { .skip_bad = skip_bad, .warn = stderr };
+    if (dataloader_init_opts(&dl, ds, &d->transform, bs, 0, 0, in->shape[1], in->shape[2], in->shape[3], &lo, e) < 0)
         return -1;
     q->k = g->vals[g->probs].shape[1];
     q->pred = xcalloc((size_t)ds->n, sizeof *q->pred);
@@ -121,6 +125,9 @@ static int predict_set(Graph *g, const Dataset *ds, const DatasetDecl *d, Preds 
         return -1;
     }
     q->loss = batches ? total / batches : 0.0;
+    q->index = xcalloc((size_t)ds->n, sizeof *q->index);
+    for (int i = 0, k = 0; i < ds->n && k < q->n; i++)
+        if (!dataset_is_bad(ds, i)) q->index[k++] = i;
     return 0;
 }
 
@@ -294,13 +301,13 @@ static int image_grid(FILE *f, const Preds *q, const Dataset *ds, const Sets *s,
             }
             Image img;
             int target;
-            if (ds->get(ds, idx, &img, &target, e) < 0) return -1;
+            if (ds->get(ds, q->index[idx], &img, &target, e) < 0) return -1;
             char *uri = png_data_uri(img.px, img.w, img.h, img.c, e);
             int w = img.w, h = img.h;
             image_free(&img);
             if (!uri) return -1;
             int ok = q->pred[idx] == q->target[idx];
-            const char *file = ds->path ? ds->path(ds, idx) : "";
+            const char *file = ds->path ? ds->path(ds, q->index[idx]) : "";
             const char *slash = strrchr(file, '/');
             fprintf(f, "<td><figure class=\"%s\"><img src=\"%s\" width=\"%d\" height=\"%d\" alt=\"", ok ? "right" : "wrong",
                     uri, w > 120 ? 120 : w, w > 120 ? h * 120 / w : h);
@@ -453,8 +460,8 @@ int report_write(Report *r, Graph *g, const Sets *s, const char *path, FILE *log
 {
     const Program *p = r->p;
     Preds test = { 0 }, val = { 0 };
-    if (s->has_test && predict_set(g, &s->test, &p->test, &test, e) < 0) return -1;
-    if (s->has_validation && predict_set(g, &s->validation, &p->validation, &val, e) < 0) {
+    if (s->has_test && predict_set(g, &s->test, &p->test, r->o.loader.skip_bad, &test, e) < 0) return -1;
+    if (s->has_validation && predict_set(g, &s->validation, &p->validation, r->o.loader.skip_bad, &val, e) < 0) {
         preds_free(&test);
         return -1;
     }

@@ -32,6 +32,22 @@ grep -q 'Total params: 2,565,861' "$r" || fail "the model summary is missing"
 "$CNNC" "$top_srcdir/models/sea.cnn" --report "$tmp/x.html" >/dev/null 2>"$tmp/err2"
 [ $? = 2 ] && grep -q -- "--report goes with --train" "$tmp/err2" || fail "--report without --train is not a usage error"
 
+# --skip-bad-images with --report: the report leaves out the validation images the data check
+# found bad (a file that is no image) and the one that failed to decode during the run (a PNG
+# cut short after its header), and shows the others with their own files' names
+cp -r "$tmp/data" "$tmp/bad"
+echo "no image" >"$tmp/bad/validate/2/zz_not_an_image.png"
+head -c 200 "$tmp/data/validate/1/000.png" >"$tmp/bad/validate/1/000.png"
+"$CNNC" "$top_srcdir/models/sea_nodropout.cnn" --train --epochs 1 --seed 2 --data "$tmp/bad" -o "$tmp/mb.safetensors" \
+    --skip-bad-images --report "$tmp/bad.html" >"$tmp/logb" 2>"$tmp/errb" || fail "--skip-bad-images --report failed: $(cat "$tmp/errb")"
+[ "$(grep -o 'src="data:image/png;base64,' "$tmp/bad.html" | wc -l)" = 24 ] ||
+    fail "expected 24 validation images in the report with one bad one left out"
+[ "$(grep -o 'alt="000.png"' "$tmp/bad.html" | wc -l)" = 4 ] ||
+    fail "expected 000.png of the 4 classes whose 000.png is good (the images shown are not their own files)"
+grep -q 'zz_not_an_image' "$tmp/bad.html" && fail "the bad validation image is in the report"
+vb=$(sed -n 's/^Validation Loss: .*Validation Correct: \([0-9]*\/[0-9]*\)$/\1/p' "$tmp/logb")
+grep -q "Validation: $vb correct" "$tmp/bad.html" || fail "the report's validation count is not the log's ($vb)"
+
 # the accuracy plot's legend stays off the series when it reaches the top right (100%):
 # ten images learnt by heart; the command line's --lr is listed among the settings
 for set in train test; do for c in 0 1 2 3 4; do
