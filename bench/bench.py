@@ -10,7 +10,7 @@ of Conv2d and Linear per image, 3 x that for a training step) beside OpenBLAS's 
 OpenBLAS's sgemm alone. PyTorch runs as installed and in its best configuration (OpenBLAS
 single-threaded, glibc keeping large blocks mapped). bench_cnnc runs with
 OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, as the cnnc
-program sets for itself (compiler/main.c), so it measures what cnnc does.
+program sets for itself (compiler/driver/main.c), so it measures what cnnc does.
 Without torch for /usr/bin/python3 only cnnc's figures are printed; a model cnnc cannot
 compile yet gets "-" in its column and a note, and the other rows still run.
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run)."""

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "compiler/check.h"
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/frontend/check.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
 #include "runtime/ops.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "compiler/check.h"
+#include "compiler/frontend/check.h"
 #include "runtime/data.h"
 
 static double now(void)

@@ -42,7 +42,7 @@ static void init_batchnorm(Graph *g, char *done)
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->op == OP_batchnorm_fold) {
-            /* BatchNorm folded into a convolution (compiler/fuse.c): w, running_mean,
+            /* BatchNorm folded into a convolution (compiler/passes/fuse.c): w, running_mean,
              * running_var [, weight, bias] [, the conv's bias] */
             double fill[5] = { 0, 0, 1, 1, 0 };
             for (int k = 1; k < n->nin && k < 5; k++) {

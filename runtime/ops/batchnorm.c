@@ -284,7 +284,7 @@ void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const 
 
 /* batchnorm_fold(w, running_mean, running_var [, gamma, beta] [, b]) -> w2 (w's shape),
  * b2[O]: 3 to 6 inputs (4: with b; 5: with gamma, beta; 6: both). Attrs eps. Added by
- * compiler/fuse.c's fold_batchnorm for graphs that only infer; no backward. */
+ * compiler/passes/fuse.c's fold_batchnorm for graphs that only infer; no backward. */
 static int fold_infer(Graph *g, Node *n, Error *e)
 {
     if (op_expect_inputs(g, n, 3, 6, e) < 0 || op_expect(g, n, 0, "the weight", DT_F32, 0, e) < 0) return -1;

@@ -6,7 +6,7 @@
  * channels from the pooled gradient's places alone (conv2d_pool_sparse.c), otherwise
  * unpooling each image straight into the kernels' padded planes; elsewhere
  * relu_maxpool2d_backward, then the convolution's own backward ops. The fusion pass
- * (compiler/fuse.c) puts the forward in place of the three nodes; the forward's results are
+ * (compiler/passes/fuse.c) puts the forward in place of the three nodes; the forward's results are
  * those of the three bit for bit, and so are the backward's but on the sparse path (the
  * same sums in another order). */
 #include <string.h>

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/checkpoint.h"
+#include "compiler/driver/checkpoint.h"
 #include "tests/data/datatest.h"
 #include "tests/graph/sea_program.h"
 #include "tests/test.h"

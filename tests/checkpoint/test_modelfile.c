@@ -1,14 +1,14 @@
 /* tests/checkpoint/test_modelfile.c: what loading a model file refuses (runtime/modelfile.c)
  * and how its class names are checked against the .cnn (model_file_classes in
- * compiler/train.c): non-finite values named by tensor and element, a checkpoint given as
+ * compiler/driver/train.c): non-finite values named by tensor and element, a checkpoint given as
  * a model file, class names that disagree with the outputs or the .cnn's `classes`, names
  * that are not a JSON list, and the warning where the .cnn has none and the folders differ. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/checkpoint.h"
-#include "compiler/train.h"
+#include "compiler/driver/checkpoint.h"
+#include "compiler/driver/train.h"
 #include "runtime/modelfile.h"
 #include "tests/data/datatest.h"
 #include "tests/graph/sea_program.h"

@@ -38,7 +38,7 @@ FUZZ_LIBS = $(libcnnrt_a_SOURCES) $(libcnnfront_a_SOURCES)
 #          its dequantisation factor in int (garbage pixels; found by CI's fuzz run)
 # tests/fuzz/regressions/image/ keeps one input of each, replayed by make check.
 FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow,nonnull-attribute,shift,signed-integer-overflow
-FUZZ_GENERATED = compiler/lexer.c compiler/parser.c
+FUZZ_GENERATED = compiler/frontend/lexer.c compiler/frontend/parser.c
 
 fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_impl.c $(srcdir)/tests/fuzz/fuzz_cnn.c \
 		$(srcdir)/tests/fuzz/fuzz_model.c $(srcdir)/tests/fuzz/fuzz_image.c $(srcdir)/tests/fuzz/fuzz_idx.c

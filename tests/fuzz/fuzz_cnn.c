@@ -4,11 +4,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "compiler/check.h"
-#include "compiler/dump.h"
-#include "compiler/lower.h"
-#include "compiler/plan.h"
-#include "compiler/summary.h"
+#include "compiler/frontend/check.h"
+#include "compiler/driver/dump.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
+#include "compiler/driver/summary.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

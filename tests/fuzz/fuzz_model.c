@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/check.h"
-#include "compiler/checkpoint.h"
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/frontend/check.h"
+#include "compiler/driver/checkpoint.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/modelfile.h"
 
 /* the model every input is loaded into: conv, pool, linear, dropout and Adam's moments */

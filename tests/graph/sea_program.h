@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/lower.h"
-#include "compiler/plan.h"
-#include "compiler/program.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
+#include "compiler/frontend/program.h"
 #include "runtime/init.h"
 #include "runtime/ops.h"
 

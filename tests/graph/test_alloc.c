@@ -13,8 +13,8 @@ void *__wrap_malloc(size_t n) { raw_allocs++; return __real_malloc(n); }
 void *__wrap_calloc(size_t n, size_t m) { raw_allocs++; return __real_calloc(n, m); }
 void *__wrap_realloc(void *p, size_t n) { raw_allocs++; return __real_realloc(p, n); }
 
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
 #include "sea_program.h"

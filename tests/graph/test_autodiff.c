@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
 #include "sea_program.h"

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
 #include "sea_program.h"

@@ -5,13 +5,13 @@
  *   beta, running_mean, running_var, num_batches_tracked);  p = avgpool2d(b, 2);
  *   z = linear(flatten(p), Wl, bl);  loss = cross_entropy(z, labels)
  *
- * autodiff (compiler/autodiff.c) walks the op table's backward rules; the plan
- * (compiler/plan.c) keeps the buffers persistent beside the parameters; the executor runs
+ * autodiff (compiler/passes/autodiff.c) walks the op table's backward rules; the plan
+ * (compiler/passes/plan.c) keeps the buffers persistent beside the parameters; the executor runs
  * it. Every entry of every gradient (Wc, bc, gamma, beta, Wl, bl, x) is checked against
  * central differences of the same network in double (BatchNorm with batch statistics), the
  * running statistics and num_batches_tracked after two steps against the double ones, and
  * an eval-mode forward against the network normalised with those running statistics.
- * Then compiler/fuse.c's fold_batchnorm on an inference graph conv2d -> batchnorm2d ->
+ * Then compiler/passes/fuse.c's fold_batchnorm on an inference graph conv2d -> batchnorm2d ->
  * relu -> maxpool2d (with and without the conv's bias, and BatchNorm without affine):
  * one batchnorm_fold and one fused conv2d_relu_maxpool2d left, the same outputs as the
  * unfolded graph within 1e-5. */
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/autodiff.h"
-#include "compiler/fuse.h"
-#include "compiler/plan.h"
+#include "compiler/passes/autodiff.h"
+#include "compiler/passes/fuse.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
 #include "runtime/ops.h"

@@ -4,16 +4,16 @@
  *   c = cat(s, r);  z = linear(c, W2, b2);  loss = cross_entropy(z, labels)
  *
  * x, h and r are each read twice (x by the first linear and the residual add, h by relu
- * and add, r by tanh and cat), so autodiff (compiler/autodiff.c) must sum two gradients
- * for each. The graph is planned (compiler/plan.c, which shares storage by liveness) and
+ * and add, r by tanh and cat), so autodiff (compiler/passes/autodiff.c) must sum two gradients
+ * for each. The graph is planned (compiler/passes/plan.c, which shares storage by liveness) and
  * run by the executor; every entry of every gradient (W1, b1, W2, b2 and x) is checked
  * against central differences of the same network computed in double. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/autodiff.h"
-#include "compiler/plan.h"
+#include "compiler/passes/autodiff.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/ops.h"
 #include "tests/test.h"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/outputs/test_cli.sh: the command line. Every long option in compiler/main.c appears in
+# tests/outputs/test_cli.sh: the command line. Every long option in compiler/driver/main.c appears in
 # `cnnc --help` and in the man page (doc/cnnc.1), both saying the same actions it goes with;
 # every (option, action) pair outside this file's own table is refused naming both, and
 # every pair inside it is not; options may come before the .cnn file; --predict takes
@@ -14,7 +14,7 @@
 # 1. every long option, documented twice
 "$CNNC" --help >"$tmp/help" 2>&1 || fail "cnnc --help failed"
 sed 's/\\-/-/g' "$top_srcdir/doc/cnnc.1" >"$tmp/man"      # troff's \- is a plain minus
-opts=$(sed -n '/struct option opts\[\]/,/{ 0, 0, 0, 0 }/p' "$top_srcdir/compiler/main.c" | grep -o '{ "[a-z-]*"' | sed 's/{ "//; s/"//')
+opts=$(sed -n '/struct option opts\[\]/,/{ 0, 0, 0, 0 }/p' "$top_srcdir/compiler/driver/main.c" | grep -o '{ "[a-z-]*"' | sed 's/{ "//; s/"//')
 [ "$(echo "$opts" | wc -w)" -ge 15 ] || fail "found only $(echo "$opts" | wc -w) long options in main.c"
 for o in $opts; do
     grep -q -- "--$o\\b" "$tmp/help" || fail "--$o is not in cnnc --help"

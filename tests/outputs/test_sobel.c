@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compiler/apply.h"
-#include "compiler/check.h"
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/driver/apply.h"
+#include "compiler/frontend/check.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/data.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/check.h"
-#include "compiler/lower.h"
-#include "compiler/plan.h"
+#include "compiler/frontend/check.h"
+#include "compiler/passes/lower.h"
+#include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
 #include "runtime/modelfile.h"

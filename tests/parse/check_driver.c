@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/check.h"
+#include "compiler/frontend/check.h"
 
 /* The shortest decimal that reads back as the same double, written as Python would. */
 static const char *num(char *buf, size_t n, double v)

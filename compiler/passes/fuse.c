@@ -1,0 +1,202 @@
+/* compiler/passes/fuse.c: the fusion pass (see fuse.h). Matches chains over single-use values,
+ * adds the fused node through the graph API (so the op's shape rule checks it), points the
+ * chain's users at the fused node's outputs, then drops the chain's nodes and values and
+ * renumbers the graph. */
+#include "fuse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/ops.h"
+
+/* the one node reading v, or -1 when none or several do (or v is read by the caller) */
+static int sole_user(const Graph *g, int v)
+{
+    if (g->vals[v].keep) return -1;
+    int user = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (g->nodes[i].in[k] == v) {
+                if (user >= 0 && user != i) return -1;
+                user = i;
+            }
+    return user;
+}
+
+/* Drops the nodes and values marked dead and renumbers everything that refers to them. */
+static void compact(Graph *g, const int *node_at, int nnew, const char *dead_val)
+{
+    int *vmap = xmalloc((size_t)(unsigned)g->nvals * sizeof *vmap);
+    int *nmap = xmalloc((size_t)(unsigned)g->nnodes * sizeof *nmap);
+    int nv = 0;
+    for (int i = 0; i < g->nvals; i++) vmap[i] = dead_val[i] ? -1 : nv++;
+    for (int i = 0; i < g->nnodes; i++) nmap[i] = -1;
+    for (int i = 0; i < nnew; i++) nmap[node_at[i]] = i;
+    Node *nodes = xmalloc((size_t)(unsigned)nnew * sizeof *nodes);
+    for (int i = 0; i < nnew; i++) {
+        nodes[i] = g->nodes[node_at[i]];
+        for (int k = 0; k < nodes[i].nin; k++) nodes[i].in[k] = vmap[nodes[i].in[k]];
+        for (int k = 0; k < nodes[i].nout; k++) nodes[i].out[k] = vmap[nodes[i].out[k]];
+    }
+    for (int i = 0; i < g->nvals; i++) {
+        if (vmap[i] < 0) continue;
+        Value v = g->vals[i];
+        if (v.producer >= 0) v.producer = nmap[v.producer];
+        if (v.view_of >= 0) v.view_of = vmap[v.view_of];
+        if (v.grad >= 0) v.grad = vmap[v.grad];
+        g->vals[vmap[i]] = v;
+    }
+    int *ids[] = { &g->input, &g->label, &g->logits, &g->loss, &g->probs };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (*ids[i] >= 0) *ids[i] = vmap[*ids[i]];
+    memcpy(g->nodes, nodes, (size_t)nnew * sizeof *nodes);
+    g->nnodes = nnew;
+    g->nvals = nv;
+    free(nodes);
+    free(vmap);
+    free(nmap);
+}
+
+static void redirect(Graph *g, int from, int to)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (g->nodes[i].in[k] == from) g->nodes[i].in[k] = to;
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].view_of == from) g->vals[i].view_of = to;
+    int *ids[] = { &g->input, &g->label, &g->logits, &g->loss, &g->probs };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (*ids[i] == from) *ids[i] = to;
+    g->vals[to].keep |= g->vals[from].keep;
+}
+
+int fuse_graph(Graph *g, Error *e)
+{
+    int n0 = g->nnodes, fused = 0;
+    /* where each original node goes: itself, a fused node appended at the end, or nowhere */
+    int *place = xmalloc((size_t)(unsigned)n0 * sizeof *place);
+    for (int i = 0; i < n0; i++) place[i] = i;
+    for (int i = 0; i < n0; i++) {
+        Node *c = &g->nodes[i];
+        if (c->op != OP_conv2d || c->phase != PHASE_FORWARD || place[i] != i) continue;
+        if (!conv2d_attrs_plain(&c->a)) continue;        /* the fused kernels take the plain ones alone */
+        int r = sole_user(g, c->out[0]);
+        if (r < 0 || g->nodes[r].op != OP_relu) continue;
+        int m = sole_user(g, g->nodes[r].out[0]);
+        if (m < 0 || g->nodes[m].op != OP_maxpool2d || !maxpool2d_attrs_plain(&g->nodes[m].a)) continue;
+        Node conv = *c, pool = g->nodes[m];
+        Attrs a = conv.a;
+        a.pool_kernel = pool.a.kernel;
+        a.pool_stride = pool.a.stride;
+        a.pool_padding = pool.a.padding;
+        g->cur_phase = PHASE_FORWARD;
+        g->cur_line = conv.line;
+        g->cur_col = conv.col;
+        memcpy(g->cur_label, conv.label, sizeof g->cur_label);
+        int f = graph_add(g, OP_conv2d_relu_maxpool2d, conv.in, conv.nin, &a, e);
+        if (f < 0) {
+            free(place);
+            return -1;
+        }
+        redirect(g, pool.out[0], g->nodes[f].out[0]);
+        redirect(g, pool.out[1], g->nodes[f].out[1]);
+        place[i] = f;
+        place[r] = place[m] = -1;
+        fused++;
+    }
+    if (fused) {
+        char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
+        int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
+        for (int i = 0; i < n0; i++) {
+            if (place[i] == i) continue;
+            Node *old = &g->nodes[i];                   /* the chain's nodes: their values go */
+            for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
+        }
+        for (int i = 0; i < n0; i++)
+            if (place[i] >= 0) order[n++] = place[i];
+        for (int i = 0; i < n; i++) {                   /* the fused nodes now produce their outputs */
+            Node *nd = &g->nodes[order[i]];
+            for (int k = 0; k < nd->nout; k++) g->vals[nd->out[k]].producer = order[i];
+        }
+        compact(g, order, n, dead);
+        free(order);
+        free(dead);
+    }
+    free(place);
+    return fused;
+}
+
+/* how many nodes read v */
+static int user_count(const Graph *g, int v)
+{
+    int users = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++) users += g->nodes[i].in[k] == v;
+    return users;
+}
+
+int fold_batchnorm(Graph *g, Error *e)
+{
+    int n0 = g->nnodes, folded = 0;
+    /* what each original node becomes: itself, the two nodes first[i], second[i], or nothing (-1) */
+    int *first = xmalloc((size_t)(unsigned)n0 * sizeof *first), *second = xmalloc((size_t)(unsigned)n0 * sizeof *second);
+    for (int i = 0; i < n0; i++) first[i] = i, second[i] = -1;
+    for (int i = 0; i < n0; i++) {
+        Node b = g->nodes[i];
+        /* batchnorm2d with running statistics (4 or 6 inputs) of a conv2d's output read by it alone */
+        if (b.op != OP_batchnorm2d || b.phase != PHASE_FORWARD || (b.nin != 4 && b.nin != 6)) continue;
+        int c = g->vals[b.in[0]].producer;
+        if (c < 0 || c >= n0 || g->nodes[c].op != OP_conv2d || first[c] != c || sole_user(g, b.in[0]) != i) continue;
+        if (user_count(g, b.out[1]) || user_count(g, b.out[2]) || g->vals[b.out[1]].keep || g->vals[b.out[2]].keep)
+            continue;
+        Node conv = g->nodes[c];
+        int in[6], nin = 0;
+        in[nin++] = conv.in[1];
+        in[nin++] = b.in[b.nin == 6 ? 3 : 1];       /* running_mean, running_var */
+        in[nin++] = b.in[b.nin == 6 ? 4 : 2];
+        if (b.nin == 6) in[nin++] = b.in[1], in[nin++] = b.in[2];     /* weight, bias */
+        if (conv.nin == 3) in[nin++] = conv.in[2];
+        Attrs fa = { 0 };
+        fa.eps = b.a.eps;
+        g->cur_phase = PHASE_FORWARD;
+        g->cur_line = b.line;
+        g->cur_col = b.col;
+        memcpy(g->cur_label, b.label, sizeof g->cur_label);
+        int f = graph_add(g, OP_batchnorm_fold, in, nin, &fa, e);
+        if (f >= 0) {
+            int cin[3] = { conv.in[0], g->nodes[f].out[0], g->nodes[f].out[1] };
+            g->cur_line = conv.line;
+            g->cur_col = conv.col;
+            memcpy(g->cur_label, conv.label, sizeof g->cur_label);
+            int nc = graph_add(g, OP_conv2d, cin, 3, &conv.a, e);
+            if (nc >= 0) {
+                redirect(g, b.out[0], g->nodes[nc].out[0]);
+                first[c] = f, second[c] = nc, first[i] = -1;
+                folded++;
+                continue;
+            }
+        }
+        free(first);
+        free(second);
+        return -1;
+    }
+    if (folded) {
+        char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
+        int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
+        for (int i = 0; i < n0; i++) {
+            if (first[i] == i) {
+                order[n++] = i;
+                continue;
+            }
+            const Node *old = &g->nodes[i];             /* the conv and the batchnorm: their values go */
+            for (int k = 0; k < old->nout; k++) dead[old->out[k]] = 1;
+            if (first[i] >= 0) order[n++] = first[i], order[n++] = second[i];
+        }
+        compact(g, order, n, dead);
+        free(order);
+        free(dead);
+    }
+    free(first);
+    free(second);
+    return folded;
+}

@@ -1,0 +1,21 @@
+/* compiler/passes/fuse.h: the fusion pass over the forward graph, before autodiff. */
+#ifndef CNNC_FUSE_H
+#define CNNC_FUSE_H
+
+#include "../../runtime/graph.h"
+
+/* Replaces each conv2d -> relu -> maxpool2d chain whose intermediate results have no other
+ * use by one conv2d_relu_maxpool2d node (same results, one pass over memory per image;
+ * its backward rule derives the same gradients). Returns the number of chains fused. */
+int fuse_graph(Graph *g, Error *e);
+
+/* For graphs that only infer (no training step: BatchNorm always uses its running
+ * statistics): replaces each conv2d -> batchnorm2d (with running statistics) whose
+ * convolution output has no other use by batchnorm_fold (the weight and bias scaled by
+ * gamma / sqrt(running_var + eps), computed each run from the current values) and one
+ * conv2d with them; the outputs agree with the unfolded graph's to float rounding. Run it
+ * before fuse_graph (the folded conv2d can then fuse with a ReLU and MaxPool2d). Returns
+ * the number of pairs folded. */
+int fold_batchnorm(Graph *g, Error *e);
+
+#endif
