@@ -110,6 +110,7 @@ typedef struct Graph {
     Rng      rng;               /* Dropout masks */
     int64_t  step;              /* optimizer steps taken: Adam's bias correction */
     int      threads;
+    double  *lr0;               /* each node's lr before graph_set_lr first changed it, or NULL */
 
     /* storage: set by the plan, allocated by graph_bind */
     size_t arena_bytes, param_bytes, grad_bytes, state_bytes;
@@ -136,6 +137,14 @@ int graph_output(Graph *g, Node *n, DType dtype, int ndim, const int *shape, int
 
 /* For backward rules: adds grad to value v's gradient (an add node when v already has one). */
 int graph_accumulate_grad(Graph *g, int v, int grad, Error *e);
+
+/* Sets the lr of every optimizer node (the update phase's) to lr_of(ctx, lr0), lr0 being the
+ * node's lr before the first call: a scheduler's lr for the parameter group that started at
+ * lr0, as torch's schedulers compute each group's lr from its own initial lr. */
+void graph_set_lr(Graph *g, double (*lr_of)(void *ctx, double lr0), void *ctx);
+/* The distinct lrs the optimizer nodes start with (before graph_set_lr), at most max of
+ * them in lr0[]; returns how many there are. */
+int  graph_lr_groups(const Graph *g, double *lr0, int max);
 
 /* Sets the current batch size; every batched value's dim 0 follows. */
 void graph_set_batch(Graph *g, int n);

@@ -65,7 +65,7 @@ static const char *const action_name[NACTIONS] = {
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -107,6 +107,9 @@ static const OptionUse option_use[] = {
     { OPT_CHECKPOINT, "--checkpoint", "FILE", ON(A_TRAIN),
       "write a checkpoint (weights, optimizer state, position, random\nstate) to FILE at each epoch's end, atomically" },
     { OPT_CHECKPOINT_EVERY, "--checkpoint-every", "N", ON(A_TRAIN), "write it every N batches instead" },
+    { OPT_SAVE_BEST, "--save-best", NULL, ON(A_TRAIN),
+      "the model file keeps the epoch with the best test accuracy (ties:\nthe lower test loss), written when it ends" },
+    { OPT_EARLY_STOP, "--early-stop", "N", ON(A_TRAIN), "stop after N epochs without a better test accuracy" },
     { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
       "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
 };
@@ -135,7 +138,7 @@ static void print_usage(FILE *f)
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
     int         workers, cache_mb, skip_bad, preview;
-    int         have_seed, no_data;
+    int         have_seed, no_data, save_best, early_stop;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
     const char *apply, *report;
@@ -233,6 +236,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "batch-size", required_argument, 0, OPT_BATCH_SIZE },
         { "weight-decay", required_argument, 0, OPT_WEIGHT_DECAY },
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
+        { "save-best", no_argument, 0, OPT_SAVE_BEST }, { "early-stop", required_argument, 0, OPT_EARLY_STOP },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -276,6 +280,9 @@ static int parse_args(int argc, char **argv, Args *a)
         case OPT_CHECKPOINT: a->checkpoint = optarg; break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_NO_DATA: a->no_data = 1; break;
+        case OPT_SAVE_BEST: a->save_best = 1; break;
+        case OPT_EARLY_STOP: if (parse_int(optarg, "--early-stop", 1, 1000000, &v) < 0) return 2;
+                  a->early_stop = (int)v; break;
         case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
                   a->checkpoint_every = (int)v; break;
         case OPT_LR: if (parse_float(optarg, "--lr", &a->lr) < 0) return 2; a->have_lr = 1; break;
@@ -580,6 +587,8 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
             ro.checkpoint_every = a->checkpoint_every;
             ro.interrupt_path = interrupt;
             ro.threads = g->threads;
+            ro.save_best = a->save_best;
+            ro.early_stop = a->early_stop;
             if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
                 (a->history && check_writable(a->history, "the history")) ||
                 (a->report && check_writable(a->report, "the report")) ||
@@ -680,6 +689,11 @@ static int run(const Args *a, const Program *p)
     char *out = a->action == A_TRAIN ? (a->output ? xstrdup(a->output) : default_output(a->file)) : NULL;
     char *interrupt = out && !a->checkpoint ? default_checkpoint(out) : NULL;
     int rc = check_files(a, p, out, interrupt) < 0 ? 1 : 0;
+    if (!rc && (a->save_best || a->early_stop) && !p->test.present) {
+        fprintf(stderr, "cnnc: error: %s: %s compares the epochs' test accuracy, but the file declares no test set; "
+                        "add test_dataset = ImageFolder(...)\n", p->path, a->save_best ? "--save-best" : "--early-stop");
+        rc = 1;
+    }
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
     if (rc || a->action == A_APPLY) {
         free(interrupt);

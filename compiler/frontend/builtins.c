@@ -1,6 +1,7 @@
 /* compiler/frontend/builtins.c: the builtin table (every PyTorch name cnnc knows, with its module)
  * and the calls outside the model block: transforms, ImageFolder, DataLoader,
- * CrossEntropyLoss, Adam and SGD, os.path.join and model.parameters(). */
+ * CrossEntropyLoss, Adam and SGD, os.path.join and model.parameters(); the schedulers are
+ * schedulers.c's. */
 #include "builtins.h"
 
 #include <float.h>
@@ -9,27 +10,29 @@
 
 #include "layers.h"
 #include "module.h"
+#include "schedulers.h"
 #include "transform_calls.h"
 
 /* ---- the builtin table ---- */
 
-typedef enum { FAM_LAYER, FAM_LOSS, FAM_TRANSFORM, FAM_DATASET, FAM_LOADER, FAM_OPTIM, NFAM } Family;
+typedef enum { FAM_LAYER, FAM_LOSS, FAM_TRANSFORM, FAM_DATASET, FAM_LOADER, FAM_OPTIM, FAM_SCHED, NFAM } Family;
 
 static const char *const family_word[NFAM] = {
-    "layer", "loss", "transform", "dataset", "data loader", "optimizer"
+    "layer", "loss", "transform", "dataset", "data loader", "optimizer", "scheduler"
 };
 static const char *const family_words[NFAM] = {
-    "layers", "losses", "transforms", "datasets", "data loaders", "optimizers"
+    "layers", "losses", "transforms", "datasets", "data loaders", "optimizers", "schedulers"
 };
 static const char *const family_module[NFAM] = {
     "torch.nn", "torch.nn", "torchvision.transforms", "torchvision.datasets",
-    "torch.utils.data", "torch.optim"
+    "torch.utils.data", "torch.optim", "torch.optim.lr_scheduler"
 };
 /* the module prefixes accepted before a name, as the notebook imports them */
 static const char *const family_prefix[NFAM][3] = {
     { "nn", "torch.nn", NULL }, { "nn", "torch.nn", NULL },
     { "transforms", "torchvision.transforms", "T" }, { "datasets", "torchvision.datasets", NULL },
     { "torch.utils.data", "data", NULL }, { "optim", "torch.optim", NULL },
+    { "lr_scheduler", "optim.lr_scheduler", "torch.optim.lr_scheduler" },
 };
 
 typedef Val *(*BuiltinFn)(Ctx *c, const AstNode *call, const char *name);
@@ -84,6 +87,13 @@ static const Builtin builtins[] = {
     { "DataLoader", FAM_LOADER, call_dataloader },
     { "Adam", FAM_OPTIM, call_optimizer }, { "SGD", FAM_OPTIM, call_optimizer },
     { "AdamW", FAM_OPTIM, NULL }, { "RMSprop", FAM_OPTIM, NULL }, { "Adagrad", FAM_OPTIM, NULL },
+    { "StepLR", FAM_SCHED, scheduler_call }, { "MultiStepLR", FAM_SCHED, scheduler_call },
+    { "ExponentialLR", FAM_SCHED, scheduler_call }, { "CosineAnnealingLR", FAM_SCHED, scheduler_call },
+    { "LinearLR", FAM_SCHED, scheduler_call }, { "OneCycleLR", FAM_SCHED, scheduler_call },
+    { "SequentialLR", FAM_SCHED, scheduler_call }, { "ReduceLROnPlateau", FAM_SCHED, scheduler_call },
+    { "LambdaLR", FAM_SCHED, NULL }, { "MultiplicativeLR", FAM_SCHED, NULL }, { "ConstantLR", FAM_SCHED, NULL },
+    { "PolynomialLR", FAM_SCHED, NULL }, { "CyclicLR", FAM_SCHED, NULL },
+    { "CosineAnnealingWarmRestarts", FAM_SCHED, NULL }, { "ChainedScheduler", FAM_SCHED, NULL },
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 

@@ -11,6 +11,7 @@
 #include "builtins.h"
 #include "eval.h"
 #include "layers.h"
+#include "schedulers.h"
 #include "transform_calls.h"
 
 #define MAX_EPOCHS 1000000
@@ -19,7 +20,7 @@
 
 typedef enum {
     R_TRAIN_DS, R_TEST_DS, R_VAL_DS, R_TRAIN_LD, R_TEST_LD, R_VAL_LD,
-    R_CLASSES, R_BATCH, R_EPOCHS, R_CRITERION, R_OPTIMIZER, NROLES
+    R_CLASSES, R_BATCH, R_EPOCHS, R_CRITERION, R_OPTIMIZER, R_SCHEDULER, NROLES
 } RoleId;
 
 static const struct RoleName {
@@ -35,6 +36,7 @@ static const struct RoleName {
     { "classes", R_CLASSES }, { "species", R_CLASSES },
     { "BATCH_SIZE", R_BATCH }, { "NUM_EPOCHS", R_EPOCHS },
     { "criterion", R_CRITERION }, { "optimizer", R_OPTIMIZER },
+    { "scheduler", R_SCHEDULER }, { "lr_scheduler", R_SCHEDULER },
 };
 #define NROLE_NAMES ((int)(sizeof role_names / sizeof role_names[0]))
 
@@ -106,6 +108,10 @@ static int check_role(Ctx *c, Check *k, const AstNode *st, RoleId id, Val *v)
     case R_OPTIMIZER:
         bad = !is_obj(v, OBJ_OPTIMIZER);
         want = "an optimizer such as Adam(lr=0.001)";
+        break;
+    case R_SCHEDULER:
+        bad = !is_obj(v, OBJ_SCHEDULER);
+        want = "a learning-rate scheduler such as StepLR(optimizer, step_size=5)";
         break;
     case R_CLASSES:
         if (check_classes(c, name, v)) return -1;
@@ -378,6 +384,13 @@ static int finish(Ctx *c, Check *k, Program *p)
         }
     }
     if (k->role[R_OPTIMIZER]) p->opt = *(const Optimizer *)k->role[R_OPTIMIZER]->obj;
+    if (k->role[R_SCHEDULER]) {
+        const Val *sv = k->role[R_SCHEDULER];
+        if (scheduler_check(c, sv, k->role[R_OPTIMIZER] ? k->role[R_OPTIMIZER]->obj : NULL, p->test.present))
+            return -1;
+        p->sched = ((const SchedObj *)sv->obj)->s;
+        p->sched_loc = sv->at->loc;
+    }
 
     if (k->opt->require_training) {
         if (!p->train.present)

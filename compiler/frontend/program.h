@@ -4,6 +4,7 @@
 #ifndef CNNC_PROGRAM_H
 #define CNNC_PROGRAM_H
 
+#include "../../runtime/lr_scheduler.h"
 #include "../../runtime/transforms.h"
 
 typedef struct SrcLoc {
@@ -123,6 +124,8 @@ typedef struct Program {
     int    nll_loss;            /* NLLLoss(): the model ends with LogSoftmax */
     SrcLoc loss_loc;
     Optimizer opt;
+    LrScheduler sched;          /* `scheduler = StepLR(optimizer, ...)`; sched.top.kind LRS_NONE without */
+    SrcLoc sched_loc;
     const char *overrides;      /* the command line's --lr, --batch-size, --weight-decay (applied
                                    above) as a JSON object, recorded in model files; or NULL */
 } Program;
