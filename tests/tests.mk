@@ -20,6 +20,10 @@ TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
 # one op at a time against torch.nn.functional (the case list is in the .py)
 check_PROGRAMS += tests/parity/op_check
+# the learning-rate schedulers against torch.optim.lr_scheduler, over whole runs
+check_PROGRAMS += tests/parity/lr_schedule
+TESTS += tests/parity/test_lr_schedulers.py
+EXTRA_DIST += tests/parity/test_lr_schedulers.py
 TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
 # the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,
