@@ -1,0 +1,72 @@
+#!/bin/sh
+# tests/e2e/test_schedule.sh: learning-rate schedules, --save-best and --early-stop in real
+# (short) training runs of tests/checkpoint/tiny.cnn on the synthetic data:
+#  1. StepLR: the epoch line shows the lr and --history's lr column steps as torch's would
+#  2. ReduceLROnPlateau with --early-stop 2 --save-best: the run stops at the first epoch
+#     that is the second without a better test accuracy (ties: lower test loss), computed
+#     here from --history, which holds every epoch run; the kept model file is that
+#     epoch's (its --eval gives that epoch's test loss and correct count)
+#  3. --resume: a run stopped after 3 epochs (checkpoint) and resumed to 6 ends with the
+#     same model file, history (lr column included) and kept epoch as an uninterrupted one:
+#     the scheduler's state (ReduceLROnPlateau's best, bad epochs, cooldown) and the best
+#     epoch survive
+. "$(dirname "$0")/../lib.sh"
+
+"$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
+with_sched() {   # tiny.cnn with the scheduler line $1 as $tmp/$2.cnn
+    { cat "$top_srcdir/tests/checkpoint/tiny.cnn"; echo "$1"; } >"$tmp/$2.cnn"
+}
+train() {   # model name, then options
+    name=$1
+    shift
+    "$CNNC" "$tmp/$name.cnn" --train --seed 7 --threads 2 "$@"
+}
+
+# 1. StepLR
+with_sched "scheduler = StepLR(optimizer, step_size=2, gamma=0.5)" step
+train step -o "$tmp/step.safetensors" --epochs 6 --history "$tmp/step.csv" >"$tmp/step.log" 2>"$tmp/step.err" \
+    || fail "StepLR run: $(cat "$tmp/step.err")"
+lrs=$(cut -d, -f8 "$tmp/step.csv" | tail -n +2 | tr '\n' ' ')
+[ "$lrs" = "0.01 0.01 0.005 0.005 0.0025 0.0025 " ] || fail "StepLR: the history's lr column is '$lrs'"
+grep -q '^Epoch 3/6 - .* - lr: 0.005$' "$tmp/step.log" || fail "StepLR: epoch 3's line: $(grep '^Epoch 3' "$tmp/step.log")"
+
+# 2. early stop and the kept epoch
+with_sched "scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=0)" plateau
+train plateau -o "$tmp/best.safetensors" --epochs 12 --early-stop 2 --save-best --history "$tmp/best.csv" \
+    >"$tmp/best.log" 2>"$tmp/best.err" || fail "--early-stop run: $(cat "$tmp/best.err")"
+# the best epoch and the epoch the rule stops at, from the history (epoch, test_loss, test_correct)
+want=$(tail -n +2 "$tmp/best.csv" | awk -F, '
+    { if (best == 0 || $6 > bc || ($6 == bc && $5 < bl)) { best = $1; bc = $6; bl = $5; since = 0 } else since++
+      if (since >= 2 && !stop) stop = $1 }
+    END { print best, stop }')
+best=${want% *}
+stop=${want#* }
+ran=$(($(wc -l <"$tmp/best.csv") - 1))
+[ -n "$stop" ] && [ "$stop" -lt 12 ] || fail "the run never went 2 epochs without improving: no early stop to test ($want)"
+[ "$ran" = "$stop" ] || fail "--early-stop 2: ran $ran epochs, the rule stops at epoch $stop"
+grep -q "^Stopping early after epoch $stop of 12: no better test accuracy for 2 epochs (the best: epoch $best)\$" \
+    "$tmp/best.log" || fail "the early stop line: $(grep -i stop "$tmp/best.log")"
+grep -q "^Kept epoch $best of $stop: test accuracy" "$tmp/best.log" || fail "the kept line: $(grep Kept "$tmp/best.log")"
+line=$(grep "^Epoch $best/12 " "$tmp/best.log" | sed 's/.* - \(Test Loss: [0-9.]*, Test Correct: [0-9]*\/[0-9]*\).*/\1/')
+"$CNNC" "$tmp/plateau.cnn" --eval --weights "$tmp/best.safetensors" --threads 2 >"$tmp/eval.log" 2>&1 \
+    || fail "--eval of the kept model: $(cat "$tmp/eval.log")"
+[ "$(cat "$tmp/eval.log")" = "$line" ] || fail "the kept model's --eval gives '$(cat "$tmp/eval.log")', epoch $best printed '$line'"
+last=$(grep "^Epoch $stop/12 " "$tmp/best.log" | sed 's/.* - \(Test Loss: [0-9.]*, Test Correct: [0-9]*\/[0-9]*\).*/\1/')
+[ "$best" != "$stop" ] && [ "$last" = "$line" ] && fail "the last epoch's figures equal the best's: the test shows nothing"
+
+# 3. --resume keeps the scheduler's state and the best epoch
+with_sched "scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.1, cooldown=1)" plateau
+train plateau -o "$tmp/full.safetensors" --epochs 6 --save-best --history "$tmp/full.csv" >"$tmp/full.log" 2>&1 \
+    || fail "6 epochs: $(cat "$tmp/full.log")"
+train plateau -o "$tmp/part.safetensors" --epochs 3 --save-best --checkpoint "$tmp/part.ckpt" >/dev/null 2>&1 \
+    || fail "3 epochs with a checkpoint failed"
+"$CNNC" "$tmp/plateau.cnn" --train --threads 2 --epochs 6 --save-best --resume "$tmp/part.ckpt" -o "$tmp/part.safetensors" \
+    --history "$tmp/part.csv" >"$tmp/part.log" 2>"$tmp/part.err" || fail "--resume: $(cat "$tmp/part.err")"
+cut -d, -f1-8 "$tmp/full.csv" >"$tmp/full8.csv"
+cut -d, -f1-8 "$tmp/part.csv" >"$tmp/part8.csv"
+cmp -s "$tmp/full8.csv" "$tmp/part8.csv" || fail "the resumed run's history differs: $(diff "$tmp/full8.csv" "$tmp/part8.csv")"
+[ "$(cut -d, -f8 "$tmp/full.csv" | sort -u | wc -l)" -gt 2 ] || fail "the lr never changed in 6 epochs: $(cut -d, -f8 "$tmp/full.csv")"
+cmp -s "$tmp/full.safetensors" "$tmp/part.safetensors" || fail "the resumed run kept another model file"
+[ "$(grep Kept "$tmp/full.log")" = "$(grep Kept "$tmp/part.log")" ] || fail "kept: '$(grep Kept "$tmp/full.log")' vs '$(grep Kept "$tmp/part.log")'"
+
+[ $fails = 0 ]
