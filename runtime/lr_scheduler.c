@@ -3,6 +3,8 @@
 #include "lr_scheduler.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -214,4 +216,54 @@ const char *lr_scheduler_name(LrSchedKind k)
         "SequentialLR", "ReduceLROnPlateau"
     };
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+/* one schedule's arguments as written in Python, e.g. "StepLR(step_size=5, gamma=0.1)" */
+static int describe_one(const LrSchedule *c, char *buf, size_t n)
+{
+    const char *name = lr_scheduler_name(c->kind);
+    char ms[160] = "";
+    for (int i = 0, len = 0; i < c->nmilestones && len < (int)sizeof ms - 16; i++)
+        len += snprintf(ms + len, sizeof ms - (size_t)len, "%s%d", i ? ", " : "", c->milestones[i]);
+    switch (c->kind) {
+    case LRS_STEP: return snprintf(buf, n, "%s(step_size=%d, gamma=%g)", name, c->step_size, c->gamma);
+    case LRS_MULTISTEP: return snprintf(buf, n, "%s(milestones=[%s], gamma=%g)", name, ms, c->gamma);
+    case LRS_EXPONENTIAL: return snprintf(buf, n, "%s(gamma=%g)", name, c->gamma);
+    case LRS_COSINE: return snprintf(buf, n, "%s(T_max=%d, eta_min=%g)", name, c->T_max, c->eta_min);
+    case LRS_LINEAR:
+        return snprintf(buf, n, "%s(start_factor=%g, end_factor=%g, total_iters=%d)", name, c->start_factor,
+                        c->end_factor, c->total_iters);
+    case LRS_ONECYCLE:
+        return snprintf(buf, n, "%s(max_lr=%g, total_steps=%d, pct_start=%g, anneal_strategy='%s', div_factor=%g, "
+                        "final_div_factor=%g, three_phase=%s)", name, c->max_lr, c->total_steps, c->pct_start,
+                        c->anneal_linear ? "linear" : "cos", c->div_factor, c->final_div_factor,
+                        c->three_phase ? "True" : "False");
+    case LRS_PLATEAU:
+        return snprintf(buf, n, "%s(mode='%s', factor=%g, patience=%d, threshold=%g, threshold_mode='%s', "
+                        "cooldown=%d, min_lr=%g, eps=%g)", name, c->mode_max ? "max" : "min", c->factor, c->patience,
+                        c->threshold, c->threshold_abs ? "abs" : "rel", c->cooldown, c->min_lr, c->eps);
+    default: return snprintf(buf, n, "%s", name);
+    }
+}
+
+void lr_scheduler_describe(const LrScheduler *s, char *buf, size_t n)
+{
+    const LrSchedule *c = &s->top;
+    if (c->kind != LRS_SEQUENTIAL) {
+        describe_one(c, buf, n);
+    } else {
+        size_t len = (size_t)snprintf(buf, n, "SequentialLR(schedulers=[");
+        for (int i = 0; i < s->nsub && len < n; i++) {
+            if (i) len += (size_t)snprintf(buf + len, n - len, ", ");
+            if (len < n) len += (size_t)describe_one(&s->sub[i], buf + len, n - len);
+        }
+        if (len < n) len += (size_t)snprintf(buf + len, n - len, "], milestones=[");
+        for (int i = 0; i < c->nmilestones && len < n; i++)
+            len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? ", " : "", c->milestones[i]);
+        if (len < n) snprintf(buf + len, n - len, "])");
+    }
+    size_t len = strlen(buf);
+    if (len < n)
+        snprintf(buf + len, n - len, ", stepped after each %s", c->kind == LRS_ONECYCLE ? "batch" :
+                 c->kind == LRS_PLATEAU ? "epoch on the test loss" : "epoch");
 }

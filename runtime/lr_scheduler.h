@@ -5,6 +5,8 @@
 #ifndef CNNC_LR_SCHEDULER_H
 #define CNNC_LR_SCHEDULER_H
 
+#include <stddef.h>
+
 #define LRS_MAX_GROUPS 16
 #define LRS_MAX_MILESTONES 64
 #define LRS_MAX_SUB 8           /* SequentialLR's schedulers */
@@ -54,5 +56,7 @@ double lr_scheduler_lr(const LrScheduler *s, double lr0);
 int    lr_scheduler_per_batch(const LrScheduler *s);
 /* "StepLR" and the like */
 const char *lr_scheduler_name(LrSchedKind k);
+/* "StepLR(step_size=5, gamma=0.1), stepped after each epoch": the scheduler as configured */
+void   lr_scheduler_describe(const LrScheduler *s, char *buf, size_t n);
 
 #endif
