@@ -107,11 +107,11 @@ static const OptionUse option_use[] = {
     { OPT_CHECKPOINT, "--checkpoint", "FILE", ON(A_TRAIN),
       "write a checkpoint (weights, optimizer state, position, random\nstate) to FILE at each epoch's end, atomically" },
     { OPT_CHECKPOINT_EVERY, "--checkpoint-every", "N", ON(A_TRAIN), "write it every N batches instead" },
+    { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
+      "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
     { OPT_SAVE_BEST, "--save-best", NULL, ON(A_TRAIN),
       "the model file keeps the epoch with the best test accuracy (ties:\nthe lower test loss), written when it ends" },
     { OPT_EARLY_STOP, "--early-stop", "N", ON(A_TRAIN), "stop after N epochs without a better test accuracy" },
-    { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
-      "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
 };
 #define NOPTIONS (int)(sizeof option_use / sizeof option_use[0])
 

@@ -52,6 +52,8 @@ cat >"$tmp/table" <<'TABLE'
 --checkpoint c|train
 --checkpoint-every 1|train
 --resume c|train
+--save-best|train
+--early-stop 2|train
 TABLE
 [ "$(wc -l <"$tmp/table")" = "$(wc -l <"$tmp/help.with")" ] || fail "the test's table has $(wc -l <"$tmp/table") options, --help $(wc -l <"$tmp/help.with")"
 pairs=0
@@ -78,7 +80,7 @@ while IFS='|' read -r opt valid; do
         esac
     done
 done <"$tmp/table"
-[ $pairs = 152 ] || fail "tried $pairs pairs, expected 152"
+[ $pairs = 168 ] || fail "tried $pairs pairs, expected 168"
 # without an action, --check is meant
 (cd "$tmp" && "$CNNC" none.cnn --epochs 3 >/dev/null 2>"$tmp/err")
 [ $? = 2 ] && grep -q -- 'not with --check (the default action)' "$tmp/err" || fail "--epochs alone: $(cat "$tmp/err")"
