@@ -224,6 +224,15 @@ void graph_set_lr(Graph *g, double (*lr_of)(void *ctx, double lr0), void *ctx)
         if (g->nodes[i].phase == PHASE_UPDATE) g->nodes[i].a.lr = lr_of(ctx, g->lr0[i]);
 }
 
+void graph_set_momentum(Graph *g, double m)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].phase == PHASE_UPDATE) {
+            g->nodes[i].a.beta1 = m;
+            g->nodes[i].a.momentum = m;
+        }
+}
+
 int graph_lr_groups(const Graph *g, double *lr0, int max)
 {
     int n = 0;

@@ -142,6 +142,9 @@ int graph_accumulate_grad(Graph *g, int v, int grad, Error *e);
  * node's lr before the first call: a scheduler's lr for the parameter group that started at
  * lr0, as torch's schedulers compute each group's lr from its own initial lr. */
 void graph_set_lr(Graph *g, double (*lr_of)(void *ctx, double lr0), void *ctx);
+/* Sets every optimizer node's momentum: Adam's beta1, SGD's momentum (OneCycleLR's
+ * cycle_momentum; each optimizer reads the one it has). */
+void graph_set_momentum(Graph *g, double m);
 /* The distinct lrs the optimizer nodes start with (before graph_set_lr), at most max of
  * them in lr0[]; returns how many there are. */
 int  graph_lr_groups(const Graph *g, double *lr0, int max);

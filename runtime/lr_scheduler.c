@@ -33,21 +33,21 @@ static int milestone_count(const LrSchedule *c, int e)
     return k;
 }
 
-/* OneCycleLR's get_lr for one group at step c->last_epoch */
-static double onecycle_lr(const LrSchedule *c, double initial)
+/* OneCycleLR's get_lr for one group at step c->last_epoch; *mom: the momentum it sets */
+static double onecycle(const LrSchedule *c, double initial, double *mom)
 {
     double max_lr = c->max_lr, min_lr = initial / c->final_div_factor;
     double T = (double)c->total_steps;
-    double ends[3], from[3], to[3];
+    double ends[3], from[3], to[3], mfrom[3], mto[3], lo = c->base_momentum, hi = c->max_momentum;
     int n;
     if (c->three_phase) {
-        ends[0] = c->pct_start * T - 1;       from[0] = initial; to[0] = max_lr;
-        ends[1] = 2 * c->pct_start * T - 2;   from[1] = max_lr;  to[1] = initial;
-        ends[2] = T - 1;                      from[2] = initial; to[2] = min_lr;
+        ends[0] = c->pct_start * T - 1;       from[0] = initial; to[0] = max_lr;  mfrom[0] = hi; mto[0] = lo;
+        ends[1] = 2 * c->pct_start * T - 2;   from[1] = max_lr;  to[1] = initial; mfrom[1] = lo; mto[1] = hi;
+        ends[2] = T - 1;                      from[2] = initial; to[2] = min_lr;  mfrom[2] = hi; mto[2] = hi;
         n = 3;
     } else {
-        ends[0] = c->pct_start * T - 1;       from[0] = initial; to[0] = max_lr;
-        ends[1] = T - 1;                      from[1] = max_lr;  to[1] = min_lr;
+        ends[0] = c->pct_start * T - 1;       from[0] = initial; to[0] = max_lr;  mfrom[0] = hi; mto[0] = lo;
+        ends[1] = T - 1;                      from[1] = max_lr;  to[1] = min_lr;  mfrom[1] = lo; mto[1] = hi;
         n = 2;
     }
     double step = (double)c->last_epoch, start_step = 0, lr = 0;
@@ -56,9 +56,11 @@ static double onecycle_lr(const LrSchedule *c, double initial)
             double pct = (step - start_step) / (ends[i] - start_step);
             if (c->anneal_linear) {
                 lr = (to[i] - from[i]) * pct + from[i];
+                *mom = (mto[i] - mfrom[i]) * pct + mfrom[i];
             } else {
                 double cos_out = cos(M_PI * pct) + 1;
                 lr = to[i] + (from[i] - to[i]) / 2.0 * cos_out;
+                *mom = mto[i] + (mfrom[i] - mto[i]) / 2.0 * cos_out;
             }
             break;
         }
@@ -95,8 +97,10 @@ static double chain_lr(const LrSchedule *c, double lr, double base)
         return lr * (1. + (c->end_factor - c->start_factor) /
                           ((double)c->total_iters * c->start_factor +
                            (double)(e - 1) * (c->end_factor - c->start_factor)));
-    case LRS_ONECYCLE:
-        return onecycle_lr(c, base);
+    case LRS_ONECYCLE: {
+        double mom;
+        return onecycle(c, base, &mom);
+    }
     default:
         return lr;
     }
@@ -125,6 +129,12 @@ static double closed_lr(const LrSchedule *c, double lr, double base)
     }
 }
 
+/* OneCycleLR's momentum at its step now (the same in every group) */
+static void onecycle_momentum(LrScheduler *s)
+{
+    if (s->top.kind == LRS_ONECYCLE && s->top.cycle_momentum) onecycle(&s->top, s->top.max_lr, &s->momentum);
+}
+
 int lr_scheduler_start(LrScheduler *s, const double *lr0, int n)
 {
     if (n > LRS_MAX_GROUPS) return -1;
@@ -142,6 +152,7 @@ int lr_scheduler_start(LrScheduler *s, const double *lr0, int n)
         else if (s->top.kind != LRS_PLATEAU) lr = chain_lr(&s->top, lr, s->base[g]);
         s->lr[g] = lr;
     }
+    onecycle_momentum(s);
     return 0;
 }
 
@@ -193,6 +204,7 @@ double lr_scheduler_step(LrScheduler *s, double metric)
     } else if (s->top.kind != LRS_NONE) {
         s->top.last_epoch++;
         for (int g = 0; g < s->ngroups; g++) s->lr[g] = chain_lr(&s->top, s->lr[g], s->base[g]);
+        onecycle_momentum(s);
     }
     return s->ngroups ? s->lr[0] : 0;
 }
@@ -202,6 +214,13 @@ double lr_scheduler_lr(const LrScheduler *s, double lr0)
     for (int g = 0; g < s->ngroups; g++)
         if (s->start[g] == lr0) return s->lr[g];
     return lr0;
+}
+
+int lr_scheduler_momentum(const LrScheduler *s, double *m)
+{
+    if (s->top.kind != LRS_ONECYCLE || !s->top.cycle_momentum) return 0;
+    *m = s->momentum;
+    return 1;
 }
 
 int lr_scheduler_per_batch(const LrScheduler *s)
@@ -234,10 +253,11 @@ static int describe_one(const LrSchedule *c, char *buf, size_t n)
         return snprintf(buf, n, "%s(start_factor=%g, end_factor=%g, total_iters=%d)", name, c->start_factor,
                         c->end_factor, c->total_iters);
     case LRS_ONECYCLE:
-        return snprintf(buf, n, "%s(max_lr=%g, total_steps=%d, pct_start=%g, anneal_strategy='%s', div_factor=%g, "
-                        "final_div_factor=%g, three_phase=%s)", name, c->max_lr, c->total_steps, c->pct_start,
-                        c->anneal_linear ? "linear" : "cos", c->div_factor, c->final_div_factor,
-                        c->three_phase ? "True" : "False");
+        return snprintf(buf, n, "%s(max_lr=%g, total_steps=%d, pct_start=%g, anneal_strategy='%s', "
+                        "cycle_momentum=%s, base_momentum=%g, max_momentum=%g, div_factor=%g, final_div_factor=%g, "
+                        "three_phase=%s)", name, c->max_lr, c->total_steps, c->pct_start,
+                        c->anneal_linear ? "linear" : "cos", c->cycle_momentum ? "True" : "False", c->base_momentum,
+                        c->max_momentum, c->div_factor, c->final_div_factor, c->three_phase ? "True" : "False");
     case LRS_PLATEAU:
         return snprintf(buf, n, "%s(mode='%s', factor=%g, patience=%d, threshold=%g, threshold_mode='%s', "
                         "cooldown=%d, min_lr=%g, eps=%g)", name, c->mode_max ? "max" : "min", c->factor, c->patience,

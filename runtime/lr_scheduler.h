@@ -28,6 +28,8 @@ typedef struct LrSchedule {
     int    total_iters;
     double max_lr, pct_start, div_factor, final_div_factor;    /* OneCycleLR */
     int    total_steps, anneal_linear, three_phase;
+    int    cycle_momentum;              /* OneCycleLR: cycles Adam's beta1 / SGD's momentum */
+    double base_momentum, max_momentum;
     int    mode_max, threshold_abs, patience, cooldown;        /* ReduceLROnPlateau */
     double factor, threshold, min_lr, eps;
     int    last_epoch;                  /* state: torch's last_epoch */
@@ -41,6 +43,7 @@ typedef struct LrScheduler {
     double     base[LRS_MAX_GROUPS];    /* each group's initial lr (torch's initial_lr) */
     double     lr[LRS_MAX_GROUPS];      /* and its lr now */
     double     start[LRS_MAX_GROUPS];   /* the optimizer's lr for the group, as the driver knows it */
+    double     momentum;                /* OneCycleLR with cycle_momentum: beta1 / momentum now */
     double     best;                    /* ReduceLROnPlateau's state */
     int        num_bad_epochs, cooldown_counter;
 } LrScheduler;
@@ -52,6 +55,9 @@ int    lr_scheduler_start(LrScheduler *s, const double *lr0, int n);
 double lr_scheduler_step(LrScheduler *s, double metric);
 /* The lr now of the group whose optimizer lr was lr0 (lr0 itself for an unknown group). */
 double lr_scheduler_lr(const LrScheduler *s, double lr0);
+/* OneCycleLR with cycle_momentum: 1 with *m the momentum (Adam's beta1, SGD's momentum) the
+ * next step uses, as torch sets it in every group; else 0. */
+int    lr_scheduler_momentum(const LrScheduler *s, double *m);
 /* OneCycleLR is stepped after every batch, the others after every epoch. */
 int    lr_scheduler_per_batch(const LrScheduler *s);
 /* "StepLR" and the like */

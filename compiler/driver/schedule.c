@@ -11,6 +11,14 @@ static double lr_of(void *ctx, double lr0)
     return lr_scheduler_lr(ctx, lr0);
 }
 
+/* the optimizer nodes' lr, and their momentum where OneCycleLR cycles it */
+static void set_nodes(RunSchedule *rs, Graph *g)
+{
+    double m;
+    graph_set_lr(g, lr_of, &rs->s);
+    if (lr_scheduler_momentum(&rs->s, &m)) graph_set_momentum(g, m);
+}
+
 int schedule_begin(RunSchedule *rs, const Program *p, Graph *g, int epochs, int nbatches, int epochs_done,
                    const char *history, Error *e)
 {
@@ -37,7 +45,7 @@ int schedule_begin(RunSchedule *rs, const Program *p, Graph *g, int epochs, int 
         for (int i = 0; i < epochs_done; i++)
             lr_scheduler_step(&rs->s, cur && checkpoint_history_line(&cur, v) > 0 ? v[6] : NAN);
     }
-    graph_set_lr(g, lr_of, &rs->s);
+    set_nodes(rs, g);
     return 0;
 }
 
@@ -45,14 +53,14 @@ void schedule_after_batch(RunSchedule *rs, Graph *g)
 {
     if (!rs->active || !lr_scheduler_per_batch(&rs->s)) return;
     lr_scheduler_step(&rs->s, 0);
-    graph_set_lr(g, lr_of, &rs->s);
+    set_nodes(rs, g);
 }
 
 void schedule_after_epoch(RunSchedule *rs, Graph *g, double test_loss)
 {
     if (!rs->active || lr_scheduler_per_batch(&rs->s)) return;
     lr_scheduler_step(&rs->s, test_loss);
-    graph_set_lr(g, lr_of, &rs->s);
+    set_nodes(rs, g);
 }
 
 double schedule_lr(const RunSchedule *rs)

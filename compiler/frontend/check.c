@@ -386,10 +386,7 @@ static int finish(Ctx *c, Check *k, Program *p)
     if (k->role[R_OPTIMIZER]) p->opt = *(const Optimizer *)k->role[R_OPTIMIZER]->obj;
     if (k->role[R_SCHEDULER]) {
         const Val *sv = k->role[R_SCHEDULER];
-        if (scheduler_check(c, sv, k->role[R_OPTIMIZER] ? k->role[R_OPTIMIZER]->obj : NULL, p->test.present))
-            return -1;
-        p->sched = ((const SchedObj *)sv->obj)->s;
-        p->sched_loc = sv->at->loc;
+        if (scheduler_check(c, sv, k->role[R_OPTIMIZER] ? k->role[R_OPTIMIZER]->obj : NULL, p)) return -1;
     }
 
     if (k->opt->require_training) {

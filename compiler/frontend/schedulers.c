@@ -93,8 +93,7 @@ static int one_of(Ctx *c, const Args *a, int i, const char *dflt, const char *x,
 
 static int onecycle(Ctx *c, const Args *a, LrSchedule *s)
 {
-    int cycle, epochs = 0, spe = 0;
-    double ignored;
+    int epochs = 0, spe = 0;
     if (num_in(c, a, 1, 0, 0, 1, INFINITY, 0, &s->max_lr)) return -1;
     if (a->v[2] && a->v[2]->kind != VAL_NONE) {
         if (int_in(c, a, 2, 0, 1, &s->total_steps)) return -1;
@@ -108,15 +107,12 @@ static int onecycle(Ctx *c, const Args *a, LrSchedule *s)
                           "(the batches per epoch)");
     }
     if (num_in(c, a, 5, 0.3, 0, 0, 1, 0, &s->pct_start) ||
-        one_of(c, a, 6, "cos", "cos", "linear", &s->anneal_linear) || arg_bool(c, a, 7, 1, &cycle) ||
-        num_in(c, a, 8, 0.85, 0, 0, 1, 0, &ignored) || num_in(c, a, 9, 0.95, 0, 0, 1, 0, &ignored) ||
+        one_of(c, a, 6, "cos", "cos", "linear", &s->anneal_linear) || arg_bool(c, a, 7, 1, &s->cycle_momentum) ||
+        num_in(c, a, 8, 0.85, 0, 0, 1, 1, &s->base_momentum) || num_in(c, a, 9, 0.95, 0, 0, 1, 1, &s->max_momentum) ||
         num_in(c, a, 10, 25, 0, 1, INFINITY, 0, &s->div_factor) ||
         num_in(c, a, 11, 1e4, 0, 1, INFINITY, 0, &s->final_div_factor) || arg_bool(c, a, 12, 0, &s->three_phase) ||
         no_resume_args(c, a, 13))
         return -1;
-    if (cycle)
-        return diag_error(c->diag, a->v[7] ? arg_loc(a, 7) : a->call->loc, "OneCycleLR's cycle_momentum (True by "
-                          "default) is not supported: cnnc does not cycle the momentum; write cycle_momentum=False");
     double T = s->total_steps, end0 = s->pct_start * T - 1, end1 = 2 * s->pct_start * T - 2;
     if (end0 == 0 || (!s->three_phase && end0 == T - 1) || (s->three_phase && (end1 == end0 || end1 == T - 1))) {
         char b[32];
@@ -248,14 +244,22 @@ Val *scheduler_call(Ctx *c, const AstNode *call, const char *name)
     return v;
 }
 
-int scheduler_check(Ctx *c, const Val *sched, const void *opt, int has_test)
+int scheduler_check(Ctx *c, const Val *sched, const void *opt, Program *p)
 {
     const SchedObj *o = sched->obj;
+    int has_test = p->test.present;
     if (o->opt != opt)
         return diag_error(c->diag, sched->at->loc, "this scheduler does not schedule the optimizer cnnc trains with "
                           "(the one named optimizer); give it optimizer");
     if (o->s.top.kind == LRS_PLATEAU && !has_test)
         return diag_error(c->diag, sched->at->loc, "ReduceLROnPlateau steps on the test loss, but the file declares "
                           "no test set; add test_dataset = ImageFolder(...)");
+    p->sched = o->s;
+    p->sched_loc = sched->at->loc;
+    const LrSchedule *t = &o->s.top;
+    if (t->kind == LRS_ONECYCLE && t->cycle_momentum) {     /* torch sets it at the construction */
+        if (p->opt.kind == OPT_SGD) p->opt.momentum = t->max_momentum;
+        else p->opt.beta1 = t->max_momentum;
+    }
     return 0;
 }

@@ -15,7 +15,9 @@ typedef struct SchedObj {
 Val *scheduler_call(Ctx *c, const AstNode *call, const char *name);
 
 /* The whole file's checks: the scheduler schedules the `optimizer` (opt: its object, or NULL
- * when the file has none); ReduceLROnPlateau needs a test set. */
-int  scheduler_check(Ctx *c, const Val *sched, const void *opt, int has_test);
+ * when the file has none); ReduceLROnPlateau needs a test set. Then sets p->sched and, for a
+ * OneCycleLR cycling the momentum, p->opt's momentum (SGD) or beta1 (Adam) to max_momentum,
+ * as torch does (p->opt and p->test must be filled). */
+int  scheduler_check(Ctx *c, const Val *sched, const void *opt, Program *p);
 
 #endif

@@ -10,6 +10,8 @@
 #     same model file, history (lr column included) and kept epoch as an uninterrupted one:
 #     the scheduler's state (ReduceLROnPlateau's best, bad epochs, cooldown) and the best
 #     epoch survive
+#  4. OneCycleLR (cycling Adam's beta1, stepped per batch): the lr column rises then falls,
+#     and a run resumed from a checkpoint written mid-epoch ends with the same model file
 . "$(dirname "$0")/../lib.sh"
 
 "$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
@@ -68,5 +70,20 @@ cmp -s "$tmp/full8.csv" "$tmp/part8.csv" || fail "the resumed run's history diff
 [ "$(cut -d, -f8 "$tmp/full.csv" | sort -u | wc -l)" -gt 2 ] || fail "the lr never changed in 6 epochs: $(cut -d, -f8 "$tmp/full.csv")"
 cmp -s "$tmp/full.safetensors" "$tmp/part.safetensors" || fail "the resumed run kept another model file"
 [ "$(grep Kept "$tmp/full.log")" = "$(grep Kept "$tmp/part.log")" ] || fail "kept: '$(grep Kept "$tmp/full.log")' vs '$(grep Kept "$tmp/part.log")'"
+
+# 4. OneCycleLR per batch, resumed mid-epoch (11 batches an epoch: the last checkpoint, every
+#    7 batches, is at batch 9 of epoch 4)
+with_sched "scheduler = OneCycleLR(optimizer, max_lr=0.05, epochs=4, steps_per_epoch=11)" cycle
+train cycle -o "$tmp/cyc.safetensors" --epochs 4 --history "$tmp/cyc.csv" >"$tmp/cyc.log" 2>&1 \
+    || fail "OneCycleLR run: $(cat "$tmp/cyc.log")"
+lrs=$(cut -d, -f8 "$tmp/cyc.csv" | tail -n +2 | tr '\n' ' ')
+echo "$lrs" | awk '{ exit !($1 < $2 && $2 > $3 && $3 > $4) }' || fail "OneCycleLR: the epochs' lr: $lrs"
+train cycle -o "$tmp/cyc2.safetensors" --epochs 4 --checkpoint "$tmp/cyc.ckpt" --checkpoint-every 7 >/dev/null 2>&1 \
+    || fail "OneCycleLR run with checkpoints failed"
+cmp -s "$tmp/cyc.safetensors" "$tmp/cyc2.safetensors" || fail "OneCycleLR: checkpoints changed the model file"
+"$CNNC" "$tmp/cycle.cnn" --train --threads 2 --epochs 4 --resume "$tmp/cyc.ckpt" -o "$tmp/cyc3.safetensors" \
+    >"$tmp/cyc3.log" 2>&1 || fail "OneCycleLR --resume: $(cat "$tmp/cyc3.log")"
+grep -q "at epoch 4, batch 9" "$tmp/cyc3.log" || fail "the OneCycleLR checkpoint is not mid-epoch: $(cat "$tmp/cyc3.log")"
+cmp -s "$tmp/cyc.safetensors" "$tmp/cyc3.safetensors" || fail "OneCycleLR: the resumed run ends with another model file"
 
 [ $fails = 0 ]

@@ -1,5 +1,5 @@
 /* tests/parity/lr_schedule.c: prints the learning rates a .cnn file's scheduler gives over a
- * run, one per line (%.17g, exact), for test_lr_schedulers.py to compare with torch's own
+ * run, one per line (%.17g, exact, with the beta1 and momentum the optimizer nodes have then), for test_lr_schedulers.py to compare with torch's own
  * schedulers: for each of EPOCHS epochs the lr it trains with, stepping after it (with the
  * next LOSS as ReduceLROnPlateau's test loss); OneCycleLR: the lr of each of EPOCHS x
  * BATCHES batches. The driver's code (schedule.c, graph_set_lr) is what steps the optimizer
@@ -13,12 +13,14 @@
 #include "compiler/passes/lower.h"
 #include "runtime/ops.h"
 
-/* the lr of the graph's first optimizer node: what the next step uses */
-static double node_lr(const Graph *g)
+/* the lr, beta1 and momentum of the graph's first optimizer node: what the next step uses */
+static void print_node(const Graph *g)
 {
     for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].phase == PHASE_UPDATE) return g->nodes[i].a.lr;
-    return -1;
+        if (g->nodes[i].phase == PHASE_UPDATE) {
+            printf("%.17g %.17g %.17g\n", g->nodes[i].a.lr, g->nodes[i].a.beta1, g->nodes[i].a.momentum);
+            return;
+        }
 }
 
 int main(int argc, char **argv)
@@ -41,9 +43,9 @@ int main(int argc, char **argv)
     }
     int per_batch = lr_scheduler_per_batch(&rs.s);
     for (int ep = 0; ep < epochs; ep++) {
-        if (!per_batch) printf("%.17g\n", node_lr(g));
+        if (!per_batch) print_node(g);
         for (int b = 0; per_batch && b < batches; b++) {
-            printf("%.17g\n", node_lr(g));
+            print_node(g);
             schedule_after_batch(&rs, g);
         }
         schedule_after_epoch(&rs, g, 4 + ep < argc ? atof(argv[4 + ep]) : 0);

@@ -7,7 +7,9 @@ lr_schedule (C, tests/parity/lr_schedule.c, the driver's stepping over the lower
 prints the lr of every epoch (OneCycleLR: of every batch), and torch steps the same
 scheduler the way the usual loop does (per epoch after training; OneCycleLR after each
 batch; ReduceLROnPlateau on a fixed sequence of test losses). The sequences must be equal
-(torch computes in Python floats, cnnc in doubles: the same numbers).
+(torch computes in Python floats, cnnc in doubles: the same numbers), and so must the
+momentum the optimizer has at each step (Adam's beta1, SGD's momentum), which OneCycleLR
+cycles by default.
 Skipped (exit 77) where /usr/bin/python3 has no torch."""
 import os
 import subprocess
@@ -63,6 +65,14 @@ CASES = [
     ("OneCycleLR", "Adam(model.parameters(), lr=0.001)",
      "scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=300, cycle_momentum=False)",
      lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=300, cycle_momentum=False), 30, 10),
+    ("OneCycleLR cycling Adam's beta1", "Adam(model.parameters(), lr=0.001, betas=(0.8, 0.99))",
+     "scheduler = OneCycleLR(optimizer, max_lr=0.01, epochs=20, steps_per_epoch=9)",
+     lambda o: S.OneCycleLR(o, max_lr=0.01, epochs=20, steps_per_epoch=9), 20, 9),
+    ("OneCycleLR cycling SGD's momentum", "SGD(model.parameters(), lr=0.1)",
+     "scheduler = OneCycleLR(optimizer, 0.5, total_steps=120, base_momentum=0.8, max_momentum=0.9, three_phase=True, "
+     "anneal_strategy='linear')",
+     lambda o: S.OneCycleLR(o, 0.5, total_steps=120, base_momentum=0.8, max_momentum=0.9, three_phase=True,
+                            anneal_strategy='linear'), 12, 10),
     ("OneCycleLR three phases, linear", "SGD(model.parameters(), lr=0.01)",
      "scheduler = OneCycleLR(optimizer, 0.05, epochs=30, steps_per_epoch=7, pct_start=0.25, "
      "anneal_strategy='linear', div_factor=10, final_div_factor=100, three_phase=True, cycle_momentum=False)",
@@ -94,18 +104,16 @@ CASES = [
 
 def torch_sequence(opt_line, build, epochs, batches):
     p = torch.nn.Parameter(torch.zeros(1))
-    kind, rest = opt_line.split("(", 1)
-    kw = dict(a.split("=") for a in rest.rstrip(")").split(", ")[1:])
-    lr = float(kw["lr"])
-    opt = torch.optim.Adam([p], lr=lr) if kind == "Adam" else \
-        torch.optim.SGD([p], lr=lr, momentum=float(kw.get("momentum", 0)))
+    kind = opt_line.split("(", 1)[0]
+    opt = eval("torch.optim." + opt_line.replace("model.parameters()", "[p]"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sched = build(opt)
         lrs = []
         for ep in range(epochs):
             for _ in range(batches if isinstance(sched, S.OneCycleLR) else 1):
-                lrs.append(opt.param_groups[0]["lr"])
+                g = opt.param_groups[0]
+                lrs.append((g["lr"], g["betas"][0] if kind == "Adam" else g["momentum"]))
                 opt.step()
                 if isinstance(sched, S.OneCycleLR):
                     sched.step()
@@ -129,7 +137,8 @@ def main():
                 print("FAIL: %s: lr_schedule: %s" % (name, r.stderr.strip()))
                 fails += 1
                 continue
-            ours = [float(x) for x in r.stdout.split()]
+            adam = opt_line.startswith("Adam")
+            ours = [(float(lr), float(b1 if adam else m)) for lr, b1, m in (x.split() for x in r.stdout.splitlines())]
             theirs = torch_sequence(opt_line, build, epochs, batches)
             if len(ours) != len(theirs):
                 print("FAIL: %s: %d learning rates, torch has %d" % (name, len(ours), len(theirs)))
@@ -138,15 +147,17 @@ def main():
             bad = [i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
             if bad:
                 i = bad[0]
-                print("FAIL: %s: %d of %d learning rates differ from torch's; the first at %d: %r, torch %r" %
+                print("FAIL: %s: %d of %d (lr, momentum) pairs differ from torch's; the first at %d: %r, torch %r" %
                       (name, len(bad), len(ours), i, ours[i], theirs[i]))
                 fails += 1
-            elif len(set(ours)) < 2:
+            elif len(set(x[0] for x in ours)) < 2:
                 print("FAIL: %s: the learning rate never changes (%r)" % (name, ours[0]))
                 fails += 1
             else:
-                print("ok: %s: %d learning rates equal torch's (from %.6g to %.6g)" %
-                      (name, len(ours), ours[0], ours[-1]))
+                moms = sorted(set(x[1] for x in ours))
+                print("ok: %s: %d learning rates%s equal torch's (lr from %.6g to %.6g)" %
+                      (name, len(ours), " and momenta (%.4g to %.4g)" % (moms[0], moms[-1]) if len(moms) > 1 else "",
+                       ours[0][0], ours[-1][0]))
     return 1 if fails else 0
 
 
