@@ -25,6 +25,7 @@ int schedule_begin(RunSchedule *rs, const Program *p, Graph *g, int epochs, int 
     rs->s = p->sched;
     rs->active = p->sched.top.kind != LRS_NONE;
     rs->lr0 = p->opt.lr;
+    rs->start_lr = -1;
     if (!rs->active) return 0;
     const LrSchedule *top = &p->sched.top;
     if (top->kind == LRS_ONECYCLE && (long long)epochs * nbatches > top->total_steps)
@@ -38,7 +39,10 @@ int schedule_begin(RunSchedule *rs, const Program *p, Graph *g, int epochs, int 
         return err_set(e, "%s: %d parameter groups with different learning rates; a scheduler takes at most %d",
                        p->path, n, LRS_MAX_GROUPS);
     if (lr_scheduler_per_batch(&rs->s)) {
-        for (int64_t i = 0; i < g->step; i++) lr_scheduler_step(&rs->s, 0);
+        for (int64_t i = 0; i < g->step; i++) {
+            if (i == (int64_t)epochs_done * nbatches) rs->start_lr = schedule_lr(rs);
+            lr_scheduler_step(&rs->s, 0);
+        }
     } else {
         const char *cur = history;
         double v[CKPT_HISTORY_FIELDS];
@@ -66,6 +70,13 @@ void schedule_after_epoch(RunSchedule *rs, Graph *g, double test_loss)
 double schedule_lr(const RunSchedule *rs)
 {
     return rs->active && rs->s.ngroups ? rs->s.lr[0] : rs->lr0;
+}
+
+double schedule_epoch_lr(RunSchedule *rs)
+{
+    double lr = rs->start_lr >= 0 ? rs->start_lr : schedule_lr(rs);
+    rs->start_lr = -1;
+    return lr;
 }
 
 int best_epoch_update(BestEpoch *b, int epoch, int correct, int total, double loss)

@@ -13,6 +13,7 @@ typedef struct RunSchedule {
     LrScheduler s;
     int         active;         /* the file declares a scheduler */
     double      lr0;            /* the optimizer's lr (group 0) without one */
+    double      start_lr;       /* the lr the epoch a resumed run continues started with, or -1 */
 } RunSchedule;
 
 /* Starts the file's scheduler on g's optimizer groups and replays the steps a resumed run
@@ -25,6 +26,9 @@ void   schedule_after_batch(RunSchedule *rs, Graph *g);
 void   schedule_after_epoch(RunSchedule *rs, Graph *g, double test_loss);
 /* The lr now (the first parameter group's) */
 double schedule_lr(const RunSchedule *rs);
+/* The lr the epoch starting now started with: schedule_lr, except for the first epoch of a
+ * run resumed mid-epoch under OneCycleLR (the lr of that epoch's first batch) */
+double schedule_epoch_lr(RunSchedule *rs);
 
 /* The best epoch by test accuracy (ties: the lower test loss) and the epochs since it. */
 typedef struct BestEpoch {

@@ -509,7 +509,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             ts.loss_sum = 0;
             ts.correct = ts.images = 0;
         }
-        double t0 = now(), epoch_lr = schedule_lr(&rs);
+        double t0 = now(), epoch_lr = schedule_epoch_lr(&rs);
         int n = 0, images0 = (int)ts.images;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
             graph_set_batch(g, n);

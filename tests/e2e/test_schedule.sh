@@ -82,8 +82,28 @@ train cycle -o "$tmp/cyc2.safetensors" --epochs 4 --checkpoint "$tmp/cyc.ckpt" -
     || fail "OneCycleLR run with checkpoints failed"
 cmp -s "$tmp/cyc.safetensors" "$tmp/cyc2.safetensors" || fail "OneCycleLR: checkpoints changed the model file"
 "$CNNC" "$tmp/cycle.cnn" --train --threads 2 --epochs 4 --resume "$tmp/cyc.ckpt" -o "$tmp/cyc3.safetensors" \
-    >"$tmp/cyc3.log" 2>&1 || fail "OneCycleLR --resume: $(cat "$tmp/cyc3.log")"
+    --history "$tmp/cyc3.csv" >"$tmp/cyc3.log" 2>&1 || fail "OneCycleLR --resume: $(cat "$tmp/cyc3.log")"
 grep -q "at epoch 4, batch 9" "$tmp/cyc3.log" || fail "the OneCycleLR checkpoint is not mid-epoch: $(cat "$tmp/cyc3.log")"
 cmp -s "$tmp/cyc.safetensors" "$tmp/cyc3.safetensors" || fail "OneCycleLR: the resumed run ends with another model file"
+cut -d, -f1-8 "$tmp/cyc.csv" >"$tmp/cyc8.csv"
+cut -d, -f1-8 "$tmp/cyc3.csv" >"$tmp/cyc38.csv"
+cmp -s "$tmp/cyc8.csv" "$tmp/cyc38.csv" || fail "OneCycleLR: the resumed run's history: $(diff "$tmp/cyc8.csv" "$tmp/cyc38.csv")"
+[ "$(grep '^Epoch 4/4' "$tmp/cyc3.log")" = "$(grep '^Epoch 4/4' "$tmp/cyc.log")" ] \
+    || fail "OneCycleLR: the resumed epoch's line: $(grep '^Epoch 4' "$tmp/cyc3.log")"
+
+# 5. --check and --summary name the scheduler; --report plots the lr and says which epoch it kept
+"$CNNC" "$tmp/step.cnn" --check --no-data >"$tmp/check.log" 2>&1 || fail "--check: $(cat "$tmp/check.log")"
+grep -q '^Scheduler: StepLR(step_size=2, gamma=0.5), stepped after each epoch$' "$tmp/check.log" \
+    || fail "--check does not name the scheduler: $(cat "$tmp/check.log")"
+"$CNNC" "$tmp/cycle.cnn" --summary >"$tmp/summary.log" 2>&1 || fail "--summary: $(cat "$tmp/summary.log")"
+grep -q "^Scheduler: OneCycleLR(max_lr=0.05, total_steps=44, .*cycle_momentum=True.*), stepped after each batch\$" \
+    "$tmp/summary.log" || fail "--summary does not name the scheduler: $(grep -i sched "$tmp/summary.log")"
+train step -o "$tmp/rep.safetensors" --epochs 4 --save-best --report "$tmp/rep.html" >"$tmp/rep.log" 2>&1 \
+    || fail "--report run: $(cat "$tmp/rep.log")"
+grep -q 'Learning Rate Over Epochs' "$tmp/rep.html" || fail "the report has no learning-rate plot"
+kept=$(sed -n 's/^Kept epoch \([0-9]*\) of 4.*/\1/p' "$tmp/rep.log")
+grep -q "Kept epoch $kept (--save-best)" "$tmp/rep.html" || fail "the report does not say it kept epoch '$kept'"
+grep -q '<td>StepLR(step_size=2, gamma=0.5), stepped after each epoch</td>' "$tmp/rep.html" \
+    || fail "the report's settings do not name the scheduler"
 
 [ $fails = 0 ]
