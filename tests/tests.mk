@@ -23,8 +23,8 @@ EXTRA_DIST += tests/parity/test_parity.py
 check_PROGRAMS += tests/parity/op_check
 # the learning-rate schedulers against torch.optim.lr_scheduler, over whole runs
 check_PROGRAMS += tests/parity/lr_schedule
-TESTS += tests/parity/test_lr_schedulers.py
-EXTRA_DIST += tests/parity/test_lr_schedulers.py
+TESTS += tests/parity/test_lr_schedulers.py tests/parity/test_schedule_steps_torch.py
+EXTRA_DIST += tests/parity/test_lr_schedulers.py tests/parity/test_schedule_steps_torch.py
 TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
 # the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,
