@@ -52,9 +52,11 @@ typedef struct Attrs {
     int   kernel, stride, padding;      /* Conv2d, MaxPool2d */
     int   pool_kernel, pool_stride, pool_padding;  /* the MaxPool2d of a fused conv2d_relu_maxpool2d */
     double p;                           /* Dropout */
-    double lr, beta1, beta2, eps;       /* Adam, SGD: doubles, as Python floats are */
+    double lr, beta1, beta2, eps;       /* Adam, AdamW, SGD, RMSprop: doubles, as Python floats are */
     double weight_decay, momentum, dampening;
     int   nesterov;
+    int   amsgrad;                      /* Adam, AdamW: a fifth input, max_exp_avg_sq */
+    int   centered;                     /* RMSprop (whose alpha is `alpha` below): input grad_avg */
     /* the shape a backward op must produce when its inputs do not determine it
      * (e.g. conv2d_backward_input's dx: the floor in the output size loses rows) */
     int   hint_ndim;
@@ -72,7 +74,7 @@ typedef struct Attrs {
     int   out_hw[2];                    /* AdaptiveAvgPool2d, AdaptiveMaxPool2d: output H x W */
     int   track_running_stats;          /* batchnorm_backward: set by batchnorm's backward rule */
     /* activations, cat/slice (issue 13) */
-    double alpha;                       /* leaky_relu: negative_slope (LeakyReLU's default 0.01
+    double alpha;                       /* rmsprop: alpha (0.99); leaky_relu: negative_slope (LeakyReLU's default 0.01
                                          * is the lowering's to set); elu: alpha (1.0) */
     int   approximate;                  /* gelu: 0 = 'none' (erf), 1 = 'tanh' */
     int   start, count;                 /* slice: dim 1's entries [start, start + count) */

@@ -41,6 +41,8 @@ typedef struct OpDef {
     X(add)                          \
     X(adam)                         \
     X(sgd)                          \
+    X(adamw)                        \
+    X(rmsprop)                      \
     /* h-norm (issue 13): batchnorm.c; inputs x [, weight, bias] [, running_mean, \
      * running_var, num_batches_tracked] -> y, save_mean, save_invstd */ \
     X(batchnorm2d)                  \

@@ -63,8 +63,14 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
         snprintf(buf, cap, " p=%g", (double)a->p);
         break;
     case OP_adam:
-        snprintf(buf, cap, " lr=%g betas=(%g, %g) eps=%g weight_decay=%g", (double)a->lr,
-                 (double)a->beta1, (double)a->beta2, (double)a->eps, (double)a->weight_decay);
+    case OP_adamw:
+        snprintf(buf, cap, " lr=%g betas=(%g, %g) eps=%g weight_decay=%g%s", (double)a->lr,
+                 (double)a->beta1, (double)a->beta2, (double)a->eps, (double)a->weight_decay,
+                 a->amsgrad ? " amsgrad=1" : "");
+        break;
+    case OP_rmsprop:
+        snprintf(buf, cap, " lr=%g alpha=%g eps=%g weight_decay=%g momentum=%g centered=%d", a->lr, a->alpha,
+                 a->eps, a->weight_decay, a->momentum, a->centered);
         break;
     case OP_sgd:
         snprintf(buf, cap, " lr=%g momentum=%g dampening=%g weight_decay=%g nesterov=%d", (double)a->lr,

@@ -403,10 +403,15 @@ static void settings(FILE *f, const Report *r, const Sets *s)
         }
     }
     row(f, "criterion", "CrossEntropyLoss()");
-    if (o->kind == OPT_ADAM)
-        row(f, "optimizer", "Adam(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s)", fmt_num(a, sizeof a, o->lr),
-            fmt_num(b, sizeof b, o->beta1), fmt_num(c, sizeof c, o->beta2), fmt_num(d, sizeof d, o->eps),
-            fmt_num(e, sizeof e, o->weight_decay));
+    if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
+        row(f, "optimizer", "%s(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s, amsgrad=%s)",
+            o->kind == OPT_ADAM ? "Adam" : "AdamW", fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->beta1),
+            fmt_num(c, sizeof c, o->beta2), fmt_num(d, sizeof d, o->eps), fmt_num(e, sizeof e, o->weight_decay),
+            o->amsgrad ? "True" : "False");
+    else if (o->kind == OPT_RMSPROP)
+        row(f, "optimizer", "RMSprop(lr=%s, alpha=%s, eps=%s, weight_decay=%s, momentum=%s, centered=%s)",
+            fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->alpha), fmt_num(c, sizeof c, o->eps),
+            fmt_num(d, sizeof d, o->weight_decay), fmt_num(e, sizeof e, o->momentum), o->centered ? "True" : "False");
     else if (o->kind == OPT_SGD)
         row(f, "optimizer", "SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, nesterov=%s)",
             fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->momentum), fmt_num(c, sizeof c, o->dampening),

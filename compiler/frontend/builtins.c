@@ -1,6 +1,6 @@
 /* compiler/frontend/builtins.c: the builtin table (every PyTorch name cnnc knows, with its module)
  * and the calls outside the model block: transforms, ImageFolder, DataLoader,
- * CrossEntropyLoss, Adam and SGD, os.path.join and model.parameters(). */
+ * CrossEntropyLoss, Adam, AdamW, RMSprop and SGD, os.path.join and model.parameters(). */
 #include "builtins.h"
 
 #include <float.h>
@@ -83,7 +83,7 @@ static const Builtin builtins[] = {
     { "CIFAR10", FAM_DATASET, NULL },
     { "DataLoader", FAM_LOADER, call_dataloader },
     { "Adam", FAM_OPTIM, call_optimizer }, { "SGD", FAM_OPTIM, call_optimizer },
-    { "AdamW", FAM_OPTIM, NULL }, { "RMSprop", FAM_OPTIM, NULL }, { "Adagrad", FAM_OPTIM, NULL },
+    { "AdamW", FAM_OPTIM, call_optimizer }, { "RMSprop", FAM_OPTIM, call_optimizer }, { "Adagrad", FAM_OPTIM, NULL },
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -392,6 +392,16 @@ static int betas(Ctx *c, const Args *a, int i, Optimizer *o)
     return 0;
 }
 
+/* RMSprop(params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False) */
+static Val *rmsprop_optimizer(Ctx *c, const AstNode *call, const Args *a, Optimizer *o)
+{
+    o->kind = OPT_RMSPROP;
+    if (nonneg(c, a, 1, 1e-2, &o->lr) || nonneg(c, a, 2, 0.99, &o->alpha) || nonneg(c, a, 3, 1e-8, &o->eps) ||
+        nonneg(c, a, 4, 0, &o->weight_decay) || nonneg(c, a, 5, 0, &o->momentum) ||
+        arg_bool(c, a, 6, 0, &o->centered)) return NULL;
+    return obj_val(c, call, OBJ_OPTIMIZER, "an RMSprop optimizer", o);
+}
+
 static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name)
 {
     static const Param adam[] = {
@@ -402,24 +412,28 @@ static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name)
         { "params", 0 }, { "lr", 1 }, { "momentum", 0 }, { "dampening", 0 },
         { "weight_decay", 0 }, { "nesterov", 0 }, { NULL, 0 }
     };
-    int is_adam = !strcmp(name, "Adam");
+    static const Param rmsprop[] = {
+        { "params", 0 }, { "lr", 0 }, { "alpha", 0 }, { "eps", 0 }, { "weight_decay", 0 },
+        { "momentum", 0 }, { "centered", 0 }, { NULL, 0 }
+    };
+    int is_adamw = !strcmp(name, "AdamW"), is_adam = is_adamw || !strcmp(name, "Adam");
+    int is_rmsprop = !strcmp(name, "RMSprop");
     Args a;
     Optimizer *o = arena_alloc(&c->arena, sizeof *o);
-    if (bind_args(c, call, name, is_adam ? adam : sgd, &a)) return NULL;
+    if (bind_args(c, call, name, is_adam ? adam : is_rmsprop ? rmsprop : sgd, &a)) return NULL;
     if (a.v[0] && (a.v[0]->kind != VAL_OBJ || a.v[0]->obj_kind != OBJ_PARAMS))
         return diag_error(c->diag, arg_loc(&a, 0), "the first argument of %s is params, which "
                           "must be model.parameters(), got %s; give the learning rate as lr=%s",
                           name, val_what(a.v[0]), is_adam ? "0.001" : "0.01"), NULL;
     o->loc = call->loc;
+    if (is_rmsprop) return rmsprop_optimizer(c, call, &a, o);
     if (nonneg(c, &a, 1, 1e-3, &o->lr)) return NULL;
     if (is_adam) {
-        int amsgrad;
-        o->kind = OPT_ADAM;
+        o->kind = is_adamw ? OPT_ADAMW : OPT_ADAM;
         if (betas(c, &a, 2, o) || nonneg(c, &a, 3, 1e-8, &o->eps) ||
-            nonneg(c, &a, 4, 0, &o->weight_decay) || arg_bool(c, &a, 5, 0, &amsgrad)) return NULL;
-        if (amsgrad)
-            return diag_error(c->diag, arg_loc(&a, 5), "amsgrad=True is not supported"), NULL;
-        return obj_val(c, call, OBJ_OPTIMIZER, "an Adam optimizer", o);
+            nonneg(c, &a, 4, is_adamw ? 1e-2 : 0, &o->weight_decay) || arg_bool(c, &a, 5, 0, &o->amsgrad))
+            return NULL;
+        return obj_val(c, call, OBJ_OPTIMIZER, is_adamw ? "an AdamW optimizer" : "an Adam optimizer", o);
     }
     o->kind = OPT_SGD;
     double damp;

@@ -77,14 +77,18 @@ typedef struct ModuleEntry {
     int         first, end;     /* the layers below it: [first, end) */
 } ModuleEntry;
 
-typedef enum { OPT_NONE, OPT_ADAM, OPT_SGD } OptKind;
+typedef enum { OPT_NONE, OPT_ADAM, OPT_SGD, OPT_ADAMW, OPT_RMSPROP } OptKind;
 
 typedef struct Optimizer {
     OptKind kind;
     SrcLoc  loc;
-    double  lr, beta1, beta2, eps, weight_decay;    /* Adam: defaults 1e-3, 0.9, 0.999, 1e-8, 0 */
+    double  lr, beta1, beta2, eps, weight_decay;    /* Adam: defaults 1e-3, 0.9, 0.999, 1e-8, 0
+                                                      (AdamW: weight_decay 0.01) */
     double  momentum, dampening;                   /* SGD: lr required; defaults 0 */
     int     nesterov;
+    int     amsgrad;                               /* Adam, AdamW */
+    double  alpha;                                 /* RMSprop: lr 0.01, alpha 0.99, eps 1e-8, */
+    int     centered;                              /* weight_decay 0, momentum 0, centered False */
 } Optimizer;
 
 typedef enum { DS_IMAGEFOLDER, DS_MNIST, DS_FASHION_MNIST } DatasetKind;

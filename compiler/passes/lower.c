@@ -192,6 +192,37 @@ static int tree_order(const Program *p)
     return 1;
 }
 
+/* A state tensor of parameter i, named "<key>.<what>" after torch's optimizer state. */
+static int state_value(Graph *g, int i, const char *what)
+{
+    char name[128];
+    int shape[CN_MAX_DIMS], ndim = g->vals[i].ndim;  /* a copy: graph_value may move vals */
+    memcpy(shape, g->vals[i].shape, sizeof shape);
+    snprintf(name, sizeof name, "%s.%s", g->vals[i].name, what);
+    return graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
+}
+
+/* The optimizer node of parameter i: its op, with in[] its inputs after param and grad. */
+static int optimizer_inputs(Graph *g, const Optimizer *opt, int i, int *in, int *nin)
+{
+    switch (opt->kind) {
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        in[(*nin)++] = state_value(g, i, "exp_avg");
+        in[(*nin)++] = state_value(g, i, "exp_avg_sq");
+        if (opt->amsgrad) in[(*nin)++] = state_value(g, i, "max_exp_avg_sq");
+        return opt->kind == OPT_ADAM ? OP_adam : OP_adamw;
+    case OPT_RMSPROP:
+        in[(*nin)++] = state_value(g, i, "square_avg");
+        if (opt->momentum > 0) in[(*nin)++] = state_value(g, i, "momentum_buffer");
+        if (opt->centered) in[(*nin)++] = state_value(g, i, "grad_avg");
+        return OP_rmsprop;
+    default:
+        if (opt->momentum != 0.0f) in[(*nin)++] = state_value(g, i, "momentum_buffer");
+        return OP_sgd;
+    }
+}
+
 static int lower_optimizer(Graph *g, const Optimizer *opt, Error *e)
 {
     Attrs a = { 0 };
@@ -203,6 +234,9 @@ static int lower_optimizer(Graph *g, const Optimizer *opt, Error *e)
     a.momentum = opt->momentum;
     a.dampening = opt->dampening;
     a.nesterov = opt->nesterov;
+    a.amsgrad = opt->amsgrad;
+    a.alpha = opt->alpha;
+    a.centered = opt->centered;
     g->cur_phase = PHASE_UPDATE;
     g->cur_line = opt->loc.line;
     g->cur_col = opt->loc.col;
@@ -210,23 +244,8 @@ static int lower_optimizer(Graph *g, const Optimizer *opt, Error *e)
     int nv = g->nvals;
     for (int i = 0; i < nv; i++) {
         if (g->vals[i].kind != VK_PARAM || g->vals[i].grad < 0) continue;
-        char name[128];
-        int in[4] = { i, g->vals[i].grad, -1, -1 }, nin = 2, op;
-        int shape[CN_MAX_DIMS], ndim = g->vals[i].ndim;  /* a copy: graph_value may move vals */
-        memcpy(shape, g->vals[i].shape, sizeof shape);
-        if (opt->kind == OPT_ADAM) {
-            snprintf(name, sizeof name, "%s.exp_avg", g->vals[i].name);
-            in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
-            snprintf(name, sizeof name, "%s.exp_avg_sq", g->vals[i].name);
-            in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
-            op = OP_adam;
-        } else {
-            if (opt->momentum != 0.0f) {
-                snprintf(name, sizeof name, "%s.momentum_buffer", g->vals[i].name);
-                in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
-            }
-            op = OP_sgd;
-        }
+        int in[CN_MAX_IN] = { i, g->vals[i].grad }, nin = 2;
+        int op = optimizer_inputs(g, opt, i, in, &nin);
         if (graph_add(g, op, in, nin, &a, e) < 0) return -1;
     }
     g->cur_phase = PHASE_FORWARD;

@@ -202,13 +202,22 @@ void slice_forward(void *y, const void *x, size_t item, size_t offset, size_t bl
 void dropout2d_forward(float *y, float *mask, const float *x, size_t NC, size_t plane, double p, Rng *rng);
 void dropout2d_backward(float *dx, const float *dy, const float *mask, size_t NC, size_t plane);
 
-/* adam.c: one torch.optim.Adam (1.13, single-tensor, amsgrad=False) step t >= 1 over n
+/* adam.c: one torch.optim.Adam or AdamW (1.13, single-tensor) step t >= 1 over n
  * elements, in place. grad is not modified. */
 typedef struct AdamHyper {
     double lr, beta1, beta2, eps, weight_decay;
+    int    decoupled;       /* AdamW: param *= 1 - lr*weight_decay instead of grad += wd*param */
 } AdamHyper;
-void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
-                 const AdamHyper *h, int64_t step);
+void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
+                 size_t n, const AdamHyper *h, int64_t step);
+
+/* rmsprop.c: one torch.optim.RMSprop (1.13, single-tensor) step, in place; momentum_buffer
+ * is NULL when momentum == 0, grad_avg NULL unless centered. grad is not modified. */
+typedef struct RmspropHyper {
+    double lr, alpha, eps, weight_decay, momentum;
+} RmspropHyper;
+void rmsprop_update(float *param, const float *grad, float *square_avg, float *momentum_buffer,
+                    float *grad_avg, size_t n, const RmspropHyper *h);
 
 /* sgd.c: one torch.optim.SGD (1.13) step t >= 1, in place; momentum_buffer may be NULL
  * when momentum == 0. grad is not modified. */
