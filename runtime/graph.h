@@ -78,6 +78,12 @@ typedef struct Attrs {
                                          * is the lowering's to set); elu: alpha (1.0) */
     int   approximate;                  /* gelu: 0 = 'none' (erf), 1 = 'tanh' */
     int   start, count;                 /* slice: dim 1's entries [start, start + count) */
+    /* cross_entropy, nll_loss and their backward (issue 14): a label equal to ignore_index is
+     * left out when ignore is set; reduction_sum: 'sum' instead of 'mean'; class_weight: the
+     * K class weights (graph_floats' storage) or NULL; label_smoothing: cross_entropy only */
+    int   ignore, ignore_index, reduction_sum;
+    double label_smoothing;
+    const float *class_weight;
 } Attrs;
 
 enum { PADDING_ZEROS = 0, PADDING_REFLECT = 1 };
@@ -113,6 +119,9 @@ typedef struct Graph {
     int64_t  step;              /* optimizer steps taken: Adam's bias correction */
     int      threads;
 
+    /* constant arrays of attributes (graph_floats), freed with the graph */
+    float **consts; int nconsts;
+
     /* storage: set by the plan, allocated by graph_bind */
     size_t arena_bytes, param_bytes, grad_bytes, state_bytes;
     void  *arena, *param_block, *grad_block, *state_block;
@@ -120,6 +129,10 @@ typedef struct Graph {
 
 Graph *graph_new(void);
 void   graph_free(Graph *g);
+
+/* A copy of src[0..n) that the graph owns (freed by graph_free), for an attribute that is an
+ * array, such as CrossEntropyLoss's class weights. */
+const float *graph_floats(Graph *g, const float *src, int n);
 
 /* A value with no producer: an input, a label batch, a parameter or optimizer state. */
 int graph_value(Graph *g, const char *name, ValueKind kind, DType dtype, int ndim,

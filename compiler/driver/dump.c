@@ -68,6 +68,18 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
                  (double)a->beta1, (double)a->beta2, (double)a->eps, (double)a->weight_decay,
                  a->amsgrad ? " amsgrad=1" : "");
         break;
+    case OP_cross_entropy:
+    case OP_nll_loss:
+    case OP_cross_entropy_backward:
+    case OP_nll_loss_backward: {
+        int k = snprintf(buf, cap, "%s", a->reduction_sum ? " reduction='sum'" : "");
+        if (a->ignore && a->ignore_index != -100 && k < (int)cap)
+            k += snprintf(buf + k, cap - (size_t)k, " ignore_index=%d", a->ignore_index);
+        if (a->label_smoothing != 0 && k < (int)cap)
+            k += snprintf(buf + k, cap - (size_t)k, " label_smoothing=%g", a->label_smoothing);
+        if (a->class_weight && k < (int)cap) snprintf(buf + k, cap - (size_t)k, " weight=[...]");
+        break;
+    }
     case OP_rmsprop:
         snprintf(buf, cap, " lr=%g alpha=%g eps=%g weight_decay=%g momentum=%g centered=%d", a->lr, a->alpha,
                  a->eps, a->weight_decay, a->momentum, a->centered);

@@ -402,7 +402,15 @@ static void settings(FILE *f, const Report *r, const Sets *s)
             row(f, k, "%s()", L->type_name);
         }
     }
-    row(f, "criterion", "CrossEntropyLoss()");
+    char loss[160];
+    const LossDecl *l = &p->loss;
+    int k = snprintf(loss, sizeof loss, "%s(%sreduction='%s'", l->nll ? "NLLLoss" : "CrossEntropyLoss",
+                     l->weight ? "weight=[...], " : "", l->sum ? "sum" : "mean");
+    if (l->ignore_index != -100) k += snprintf(loss + k, sizeof loss - (size_t)k, ", ignore_index=%lld",
+                                               (long long)l->ignore_index);
+    if (l->label_smoothing != 0) snprintf(loss + k, sizeof loss - (size_t)k, ", label_smoothing=%s",
+                                          fmt_num(a, sizeof a, l->label_smoothing));
+    row(f, "criterion", "%s)", loss);
     if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
         row(f, "optimizer", "%s(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s, amsgrad=%s)",
             o->kind == OPT_ADAM ? "Adam" : "AdamW", fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->beta1),

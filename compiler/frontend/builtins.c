@@ -322,6 +322,31 @@ static Val *call_dataloader(Ctx *c, const AstNode *call, const char *name)
 
 /* ---- loss and optimizers ---- */
 
+/* weight=[w0, w1, ...]: the class weights, numbers >= 0 */
+static int class_weights(Ctx *c, const Args *a, int i, LossDecl *l)
+{
+    const Val *v = a->v[i];
+    char buf[32];
+    if (!v || v->kind == VAL_NONE) return 0;
+    if ((v->kind != VAL_LIST && v->kind != VAL_TUPLE) || v->n < 1)
+        return diag_error(c->diag, v->at->loc, "weight must be a list of class weights such as [1.0, 2.0], got %s",
+                          val_what(v));
+    l->weight = arena_alloc(&c->arena, (size_t)v->n * sizeof *l->weight);
+    l->nweight = v->n;
+    l->weight_loc = v->at->loc;
+    for (int k = 0; k < v->n; k++) {
+        const Val *x = v->items[k];
+        if (x->kind != VAL_INT && x->kind != VAL_FLOAT)
+            return diag_error(c->diag, x->at->loc, "weight must hold numbers, got %s", val_what(x));
+        double d = x->kind == VAL_INT ? (double)x->i : x->f;
+        if (!(d >= 0 && d <= FLT_MAX))
+            return diag_error(c->diag, x->at->loc, "weight[%d] must be a number from 0 that fits a float, got %s",
+                              k, fmt_num(buf, sizeof buf, d));
+        l->weight[k] = (float)d;
+    }
+    return 0;
+}
+
 static Val *call_loss(Ctx *c, const AstNode *call, const char *name)
 {
     static const Param params[] = {
@@ -332,24 +357,27 @@ static Val *call_loss(Ctx *c, const AstNode *call, const char *name)
         { "weight", 0 }, { "size_average", 0 }, { "ignore_index", 0 }, { "reduce", 0 },
         { "reduction", 0 }, { NULL, 0 }
     };
-    int nll = !strcmp(name, "NLLLoss");
+    LossDecl *l = arena_alloc(&c->arena, sizeof *l);
+    memset(l, 0, sizeof *l);
+    l->nll = !strcmp(name, "NLLLoss");
     Args a;
-    int64_t ignore;
     const char *reduction;
-    double smoothing;
-    if (bind_args(c, call, name, nll ? nll_params : params, &a) || must_be_none(c, &a, 0) ||
-        must_be_none(c, &a, 1) || arg_int(c, &a, 2, -100, &ignore) || must_be_none(c, &a, 3) ||
+    char buf[32];
+    if (bind_args(c, call, name, l->nll ? nll_params : params, &a) || class_weights(c, &a, 0, l) ||
+        must_be_none(c, &a, 1) || arg_int(c, &a, 2, -100, &l->ignore_index) || must_be_none(c, &a, 3) ||
         arg_str(c, &a, 4, "mean", &reduction) ||
-        (!nll && arg_float(c, &a, 5, 0, &smoothing))) return NULL;
-    if (nll) smoothing = 0;
-    if (strcmp(reduction, "mean"))
-        return diag_error(c->diag, arg_loc(&a, 4), "reduction='%s' is not supported; cnnc "
-                          "averages the loss over the batch (reduction='mean')", reduction), NULL;
-    if (smoothing != 0)
-        return diag_error(c->diag, arg_loc(&a, 5), "label_smoothing is not supported"), NULL;
-    static int nll_mark;
-    return obj_val(c, call, OBJ_LOSS, nll ? "an NLLLoss loss" : "a CrossEntropyLoss loss",
-                   nll ? &nll_mark : NULL);
+        (!l->nll && arg_float(c, &a, 5, 0, &l->label_smoothing))) return NULL;
+    if (!strcmp(reduction, "sum")) l->sum = 1;
+    else if (strcmp(reduction, "mean"))
+        return diag_error(c->diag, arg_loc(&a, 4), "reduction='%s' is not supported; cnnc trains on one "
+                          "number per batch: use reduction='mean' or 'sum'", reduction), NULL;
+    if (l->ignore_index < INT32_MIN || l->ignore_index > INT32_MAX)
+        return diag_error(c->diag, arg_loc(&a, 2), "ignore_index %lld does not fit a 32-bit integer; give "
+                          "a class index, or leave the default -100", (long long)l->ignore_index), NULL;
+    if (!(l->label_smoothing >= 0 && l->label_smoothing <= 1))
+        return diag_error(c->diag, arg_loc(&a, 5), "label_smoothing must be between 0.0 and 1.0, got %s",
+                          fmt_num(buf, sizeof buf, l->label_smoothing)), NULL;
+    return obj_val(c, call, OBJ_LOSS, l->nll ? "an NLLLoss loss" : "a CrossEntropyLoss loss", l);
 }
 
 /* A number argument that must be >= 0 (and fit in a float, as the runtime computes in them). */

@@ -366,7 +366,19 @@ static int finish(Ctx *c, Check *k, Program *p)
     if (k->role[R_CRITERION]) {
         p->has_loss = 1;
         p->loss_loc = k->role[R_CRITERION]->at->loc;
-        p->nll_loss = k->role[R_CRITERION]->obj != NULL;
+        p->loss = *(const LossDecl *)k->role[R_CRITERION]->obj;
+        p->nll_loss = p->loss.nll;
+        if (p->loss.weight) {
+            float *w = xmalloc((size_t)p->loss.nweight * sizeof *w);
+            memcpy(w, p->loss.weight, (size_t)p->loss.nweight * sizeof *w);
+            p->loss.weight = w;
+            if (p->loss.nweight != p->out_shape[0]) {
+                diag_error(c->diag, p->loss.weight_loc, "weight has %d class weight%s, but the model has %d "
+                           "classes; give one weight per class", p->loss.nweight, p->loss.nweight == 1 ? "" : "s",
+                           p->out_shape[0]);
+                return -1;
+            }
+        }
         const Step *out = &p->steps[p->output];
         int logsoftmax = out->kind == S_LAYER && p->layers[out->layer].kind == L_LOG_SOFTMAX;
         if (p->nll_loss && !logsoftmax) {
@@ -405,6 +417,7 @@ int check_source(const char *path, const char *src, size_t len, const CheckOptio
     out->batch_size = 10;
     out->epochs = 10;
     out->opt.kind = OPT_NONE;
+    out->loss.ignore_index = -100;
 
     Diag d;
     diag_init(&d, diag, out->path, src, len);
@@ -481,5 +494,6 @@ void program_free(Program *p)
     }
     for (int i = 0; i < p->nclasses; i++) free(p->classes[i]);
     free(p->classes);
+    free(p->loss.weight);
     memset(p, 0, sizeof *p);
 }

@@ -91,6 +91,17 @@ typedef struct Optimizer {
     int     centered;                              /* weight_decay 0, momentum 0, centered False */
 } Optimizer;
 
+/* criterion = CrossEntropyLoss(...) or NLLLoss(...): torch's options */
+typedef struct LossDecl {
+    int     nll;                /* NLLLoss */
+    int     sum;                /* reduction='sum' (else 'mean') */
+    int64_t ignore_index;       /* -100 */
+    double  label_smoothing;    /* CrossEntropyLoss: 0.0 */
+    float  *weight;             /* the class weights, or NULL (owned by the Program) */
+    int     nweight;
+    SrcLoc  weight_loc;
+} LossDecl;
+
 typedef enum { DS_IMAGEFOLDER, DS_MNIST, DS_FASHION_MNIST } DatasetKind;
 
 typedef struct DatasetDecl {
@@ -126,6 +137,7 @@ typedef struct Program {
     int    has_loss;            /* criterion = CrossEntropyLoss() or NLLLoss() */
     int    nll_loss;            /* NLLLoss(): the model ends with LogSoftmax */
     SrcLoc loss_loc;
+    LossDecl loss;              /* its options */
     Optimizer opt;
     const char *overrides;      /* the command line's --lr, --batch-size, --weight-decay (applied
                                    above) as a JSON object, recorded in model files; or NULL */

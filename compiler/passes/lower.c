@@ -367,7 +367,13 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     LayerKind last = L_IDENTITY;        /* the kind of the layer giving the output */
     if (p->nsteps && p->steps[p->output].kind == S_LAYER) last = p->layers[p->steps[p->output].layer].kind;
     else if (!p->nsteps && p->nlayers) last = p->layers[p->nlayers - 1].kind;
-    int ce = graph_add(g, p->nll_loss ? OP_nll_loss : OP_cross_entropy, in, 2, NULL, &le);
+    Attrs la = { 0 };
+    la.ignore = p->has_loss;     /* a Program made by hand has no ignore_index */
+    la.ignore_index = (int)p->loss.ignore_index;
+    la.reduction_sum = p->loss.sum;
+    la.label_smoothing = p->loss.label_smoothing;
+    if (p->loss.weight) la.class_weight = graph_floats(g, p->loss.weight, p->loss.nweight);
+    int ce = graph_add(g, p->nll_loss ? OP_nll_loss : OP_cross_entropy, in, 2, &la, &le);
     if (ce < 0) {
         err_set(e, "%s: error: %s: %s", p->path, p->nll_loss ? "NLLLoss" : "CrossEntropyLoss",
                 le.msg);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""tests/parity/test_optim_torch.py: cnnc's optimizers against torch.optim (1.13) on the same
-weights and gradients.
+"""tests/parity/test_optim_torch.py: cnnc's optimizers and loss options against torch.optim and
+torch.nn's losses (1.13) on the same weights, batches and gradients.
 
 For each case a small model (Conv2d, ReLU, Flatten, Linear) is written to a .cnn file with the
 case's `optimizer = ...` line; parity_dump runs cnnc's graph for three steps on fixed batches
@@ -8,6 +8,12 @@ and writes the initial weights, each step's gradients and the final weights. PyT
 the same model (cnn_torch.build), evaluates the very same optimizer expression with torch.optim's
 classes over its parameters, feeds it cnnc's gradients step by step and must reach cnnc's final
 weights within 1e-5 relative (max |cnnc - torch| / max |torch| per tensor).
+
+Loss options: the model is written with the case's `criterion = ...` line (NLLLoss after a
+LogSoftmax); for each of the three steps PyTorch loads the weights the step starts from, runs
+the batch through the same criterion expression (torch.nn's class, the weight list as a tensor)
+and must give cnnc's loss and every parameter's gradient within 1e-5 relative. The ignored
+class occurs among the labels (checked), so ignore_index is exercised.
 Skipped (exit 77) where /usr/bin/python3 has no torch."""
 import os
 import subprocess
@@ -29,18 +35,18 @@ from safetensors_io import load_file  # noqa: E402
 import cnn_torch  # noqa: E402
 
 STEPS = 3
-MODEL = """
+MODEL_BODY = """
 model Small {
     input [1, 8, 8]
     features = Sequential(
         Conv2d(1, 4, kernel_size=3),
         ReLU(),
         Flatten(),
-        Linear(144, 5))
+        Linear(144, 5)%s)
 }
 train_dataset = ImageFolder("data/train", transform=ToTensor())
-criterion = CrossEntropyLoss()
 """
+MODEL = MODEL_BODY % "" + "criterion = CrossEntropyLoss()\n"
 
 CASES = [
     "AdamW(model.parameters(), lr=0.01)",
@@ -54,6 +60,19 @@ CASES = [
     "RMSprop(model.parameters(), lr=0.01, centered=True)",
     "RMSprop(model.parameters(), lr=0.01, weight_decay=0.1)",
     "RMSprop(model.parameters(), lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)",
+]
+
+LOSSES = [
+    "CrossEntropyLoss(label_smoothing=0.1)",
+    "CrossEntropyLoss(reduction='sum')",
+    "CrossEntropyLoss(weight=[1.0, 2.0, 0.5, 3.0, 1.5])",
+    "CrossEntropyLoss(ignore_index=2)",
+    "CrossEntropyLoss(weight=[1.0, 2.0, 0.5, 3.0, 1.5], label_smoothing=0.2, ignore_index=2)",
+    "CrossEntropyLoss(weight=[1.0, 2.0, 0.5, 3.0, 1.5], label_smoothing=0.3, reduction='sum')",
+    "CrossEntropyLoss(label_smoothing=0.25, ignore_index=2)",
+    "NLLLoss(weight=[1.0, 2.0, 0.5, 3.0, 1.5])",
+    "NLLLoss(ignore_index=2, reduction='sum')",
+    "NLLLoss(weight=[1.0, 2.0, 0.5, 3.0, 1.5], ignore_index=2)",
 ]
 
 failures = 0
@@ -114,11 +133,44 @@ def check_optimizer(tmp, expr):
         print(f"FAIL {expr}: no weight moved")
 
 
+def torch_loss(cls):
+    """torch.nn's loss class cls, taking weight as a list as cnnc does"""
+    def make(weight=None, **kw):
+        return cls(weight=None if weight is None else torch.tensor(weight), **kw)
+    return make
+
+
+def check_loss(tmp, expr):
+    nll = expr.startswith("NLLLoss")
+    text = MODEL_BODY % (",\n        LogSoftmax(dim=1)" if nll else "")
+    path, t = dump(tmp, text + f"criterion = {expr}\noptimizer = SGD(model.parameters(), lr=0.1)\n")
+    model, _ = cnn_torch.build(path)
+    criterion = eval(expr, {"CrossEntropyLoss": torch_loss(torch.nn.CrossEntropyLoss),
+                            "NLLLoss": torch_loss(torch.nn.NLLLoss)})
+    labels = torch.cat([t[f"target.{s}"].long() for s in range(STEPS)])
+    global checks, failures
+    if "ignore_index=2" in expr:
+        checks += 1
+        if not (labels == 2).any():
+            failures += 1
+            print(f"FAIL {expr}: no label is 2, ignore_index is not exercised")
+    for step in range(STEPS):
+        model.load_state_dict(state(t, "init." if step == 0 else f"weights.{step}."), strict=True)
+        model.zero_grad()
+        loss = criterion(model(t[f"input.{step}"]), t[f"target.{step}"].long())
+        loss.backward()
+        close(f"{expr} step {step}: loss", t[f"loss.{step}"], loss.reshape(1))
+        for key, p in model.named_parameters():
+            close(f"{expr} step {step}: grad of {key}", t.get(f"grad.{step}.{key}"), p.grad)
+
+
 def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         for expr in CASES:
             check_optimizer(tmp, expr)
+        for expr in LOSSES:
+            check_loss(tmp, expr)
     print(f"test_optim_torch: {checks} checks, {failures} failed")
     return 1 if failures else 0
 
