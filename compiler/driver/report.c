@@ -424,6 +424,15 @@ static void settings(FILE *f, const Report *r, const Sets *s)
         row(f, "optimizer", "SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, nesterov=%s)",
             fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->momentum), fmt_num(c, sizeof c, o->dampening),
             fmt_num(d, sizeof d, o->weight_decay), o->nesterov ? "True" : "False");
+    for (int k = 0; k < o->ngroups; k++) {
+        const ParamGroup *gr = &o->groups[k];
+        char sel[OPT_MAX_SELECT * 100] = "", key[32];
+        for (int j = 0; j < gr->nselect; j++)
+            snprintf(sel + strlen(sel), sizeof sel - strlen(sel), "%s'%s'", j ? ", " : "", gr->select[j]);
+        snprintf(key, sizeof key, "parameter group %d", k + 1);
+        row(f, key, "params=[%s], lr=%s, weight_decay=%s", sel, fmt_num(a, sizeof a, gr->lr),
+            fmt_num(b, sizeof b, gr->weight_decay));
+    }
     if (p->overrides) row(f, "command line", "%s (--lr, --batch-size, --weight-decay over the file's values)", p->overrides);
     struct { const char *name; const DatasetDecl *d; const Dataset *ds; int has; } sets[3] = {
         { "train", &p->train, &s->train, s->has_train },

@@ -176,6 +176,8 @@ Val *call_builtin(Ctx *c, const AstNode *call)
                               "block"), NULL;
         return call_join(c, call);
     }
+    if (!strcmp(full, "dict"))      /* a parameter group: read by the optimizer it is given to */
+        return obj_val(c, call, OBJ_PARAM_GROUP, "a parameter group dict(...)", (void *)call);
     if (!strcmp(full, "model.parameters")) {
         if (call->nkids)
             return diag_error(c->diag, call->kids[0]->loc, "model.parameters() takes no "
@@ -396,12 +398,13 @@ static int nonneg(Ctx *c, const Args *a, int i, double dflt, double *out)
     return 0;
 }
 
-static int betas(Ctx *c, const Args *a, int i, Optimizer *o)
+/* betas=(beta1, beta2), each in [0, 1); absent: d's */
+static int betas(Ctx *c, const Args *a, int i, const Optimizer *d, Optimizer *o)
 {
     const Val *v = a->v[i];
     char buf[32];
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
+    o->beta1 = d->beta1;
+    o->beta2 = d->beta2;
     if (!v) return 0;
     if ((v->kind != VAL_TUPLE && v->kind != VAL_LIST) || v->n != 2)
         return diag_error(c->diag, v->at->loc, "betas must be a pair of numbers such as (0.9, "
@@ -410,24 +413,104 @@ static int betas(Ctx *c, const Args *a, int i, Optimizer *o)
         const Val *x = v->items[k];
         if (x->kind != VAL_INT && x->kind != VAL_FLOAT)
             return diag_error(c->diag, x->at->loc, "betas must hold numbers, got %s", val_what(x));
-        double d = x->kind == VAL_INT ? (double)x->i : x->f;
-        if (!(d >= 0 && d < 1))
+        double f = x->kind == VAL_INT ? (double)x->i : x->f;
+        if (!(f >= 0 && f < 1))
             return diag_error(c->diag, x->at->loc, "betas[%d] must be in [0, 1), got %s", k,
-                              fmt_num(buf, sizeof buf, d));
-        if (k == 0) o->beta1 = d;
-        else o->beta2 = d;
+                              fmt_num(buf, sizeof buf, f));
+        if (k == 0) o->beta1 = f;
+        else o->beta2 = f;
     }
     return 0;
 }
 
-/* RMSprop(params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False) */
-static Val *rmsprop_optimizer(Ctx *c, const AstNode *call, const Args *a, Optimizer *o)
+/* The options of an optimizer of o->kind from a's arguments (the optimizer's call, or a
+ * parameter group's dict), each defaulting to d's: torch's defaults for the call, the
+ * optimizer's own values for a group. The tables below give the argument order. */
+static int optimizer_options(Ctx *c, const Args *a, const Optimizer *d, Optimizer *o)
 {
-    o->kind = OPT_RMSPROP;
-    if (nonneg(c, a, 1, 1e-2, &o->lr) || nonneg(c, a, 2, 0.99, &o->alpha) || nonneg(c, a, 3, 1e-8, &o->eps) ||
-        nonneg(c, a, 4, 0, &o->weight_decay) || nonneg(c, a, 5, 0, &o->momentum) ||
-        arg_bool(c, a, 6, 0, &o->centered)) return NULL;
-    return obj_val(c, call, OBJ_OPTIMIZER, "an RMSprop optimizer", o);
+    char buf[32];
+    double damp;
+    if (nonneg(c, a, 1, d->lr, &o->lr)) return -1;
+    switch (o->kind) {
+    case OPT_ADAM:
+    case OPT_ADAMW:
+        return betas(c, a, 2, d, o) || nonneg(c, a, 3, d->eps, &o->eps) ||
+               nonneg(c, a, 4, d->weight_decay, &o->weight_decay) || arg_bool(c, a, 5, d->amsgrad, &o->amsgrad)
+                   ? -1 : 0;
+    case OPT_RMSPROP:
+        return nonneg(c, a, 2, d->alpha, &o->alpha) || nonneg(c, a, 3, d->eps, &o->eps) ||
+               nonneg(c, a, 4, d->weight_decay, &o->weight_decay) || nonneg(c, a, 5, d->momentum, &o->momentum) ||
+               arg_bool(c, a, 6, d->centered, &o->centered) ? -1 : 0;
+    default:
+        if (nonneg(c, a, 2, d->momentum, &o->momentum) || arg_float(c, a, 3, d->dampening, &damp) ||
+            nonneg(c, a, 4, d->weight_decay, &o->weight_decay) || arg_bool(c, a, 5, d->nesterov, &o->nesterov))
+            return -1;
+        if (damp > FLT_MAX || damp < -FLT_MAX)
+            return diag_error(c->diag, arg_loc(a, 3), "dampening %s is too large for a float",
+                              fmt_num(buf, sizeof buf, damp));
+        o->dampening = damp;
+        if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+            return diag_error(c->diag, arg_loc(a, 5), "Nesterov momentum requires a momentum and "
+                              "zero dampening");
+        return 0;
+    }
+}
+
+/* A group's params: a string (a glob over the state_dict keys, or biases, norm, rest) or a
+ * list of them. */
+static int group_select(Ctx *c, const Val *v, ParamGroup *g)
+{
+    int n = v->kind == VAL_LIST || v->kind == VAL_TUPLE ? v->n : 1;
+    if (n < 1 || n > OPT_MAX_SELECT)
+        return diag_error(c->diag, v->at->loc, "a parameter group selects with 1 to %d patterns, got %d",
+                          OPT_MAX_SELECT, n);
+    for (int k = 0; k < n; k++) {
+        const Val *x = v->kind == VAL_LIST || v->kind == VAL_TUPLE ? v->items[k] : v;
+        if (x->kind != VAL_STR || !x->s[0] || strlen(x->s) >= sizeof g->select[0])
+            return diag_error(c->diag, x->at->loc, "a parameter group's params must be a pattern over the "
+                              "state_dict keys such as '*.bias', or 'biases', 'norm' or 'rest', got %s",
+                              val_what(x));
+        snprintf(g->select[k], sizeof g->select[k], "%s", x->s);
+    }
+    g->nselect = n;
+    return 0;
+}
+
+/* params=[dict(params=SELECT, OPTION=VALUE...), ...]: torch's parameter groups, each with
+ * the optimizer's options (table) but params, which it must give. */
+static int param_groups(Ctx *c, const Val *list, const char *name, const Param *table, Optimizer *o)
+{
+    char fn[64];
+    snprintf(fn, sizeof fn, "a parameter group of %s", name);
+    Param gt[MAX_PARAMS + 1];
+    int np = 0;
+    for (; table[np].name; np++) {
+        gt[np] = table[np];
+        gt[np].required = np == 0;
+    }
+    gt[np] = table[np];
+    if (list->n < 1 || list->n > OPT_MAX_GROUPS)
+        return diag_error(c->diag, list->at->loc, "cnnc takes 1 to %d parameter groups, got %d; merge the "
+                          "groups that have the same options", OPT_MAX_GROUPS,
+                          list->n);
+    for (int k = 0; k < list->n; k++) {
+        const Val *item = list->items[k];
+        if (item->kind != VAL_OBJ || item->obj_kind != OBJ_PARAM_GROUP)
+            return diag_error(c->diag, item->at->loc, "a parameter group is written dict(params='*.bias', "
+                              "weight_decay=0.0), got %s", val_what(item));
+        Args ga;
+        Optimizer go = *o;
+        if (bind_args(c, item->obj, fn, gt, &ga) || optimizer_options(c, &ga, o, &go) ||
+            group_select(c, ga.v[0], &o->groups[k]))
+            return -1;
+        ParamGroup *g = &o->groups[k];
+        g->loc = item->at->loc;
+        g->lr = go.lr, g->beta1 = go.beta1, g->beta2 = go.beta2, g->eps = go.eps;
+        g->weight_decay = go.weight_decay, g->momentum = go.momentum, g->dampening = go.dampening;
+        g->alpha = go.alpha, g->nesterov = go.nesterov, g->amsgrad = go.amsgrad, g->centered = go.centered;
+    }
+    o->ngroups = list->n;
+    return 0;
 }
 
 static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name)
@@ -444,37 +527,27 @@ static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name)
         { "params", 0 }, { "lr", 0 }, { "alpha", 0 }, { "eps", 0 }, { "weight_decay", 0 },
         { "momentum", 0 }, { "centered", 0 }, { NULL, 0 }
     };
-    int is_adamw = !strcmp(name, "AdamW"), is_adam = is_adamw || !strcmp(name, "Adam");
-    int is_rmsprop = !strcmp(name, "RMSprop");
-    Args a;
+    Optimizer d = { 0 };    /* torch's defaults */
+    d.lr = 1e-3, d.beta1 = 0.9, d.beta2 = 0.999, d.eps = 1e-8, d.alpha = 0.99;
     Optimizer *o = arena_alloc(&c->arena, sizeof *o);
-    if (bind_args(c, call, name, is_adam ? adam : is_rmsprop ? rmsprop : sgd, &a)) return NULL;
-    if (a.v[0] && (a.v[0]->kind != VAL_OBJ || a.v[0]->obj_kind != OBJ_PARAMS))
-        return diag_error(c->diag, arg_loc(&a, 0), "the first argument of %s is params, which "
-                          "must be model.parameters(), got %s; give the learning rate as lr=%s",
-                          name, val_what(a.v[0]), is_adam ? "0.001" : "0.01"), NULL;
-    o->loc = call->loc;
-    if (is_rmsprop) return rmsprop_optimizer(c, call, &a, o);
-    if (nonneg(c, &a, 1, 1e-3, &o->lr)) return NULL;
-    if (is_adam) {
-        o->kind = is_adamw ? OPT_ADAMW : OPT_ADAM;
-        if (betas(c, &a, 2, o) || nonneg(c, &a, 3, 1e-8, &o->eps) ||
-            nonneg(c, &a, 4, is_adamw ? 1e-2 : 0, &o->weight_decay) || arg_bool(c, &a, 5, 0, &o->amsgrad))
-            return NULL;
-        return obj_val(c, call, OBJ_OPTIMIZER, is_adamw ? "an AdamW optimizer" : "an Adam optimizer", o);
-    }
+    memset(o, 0, sizeof *o);
+    const Param *table = sgd;
+    const char *what = "an SGD optimizer";
     o->kind = OPT_SGD;
-    double damp;
-    char buf[32];
-    if (nonneg(c, &a, 2, 0, &o->momentum) || arg_float(c, &a, 3, 0, &damp) ||
-        nonneg(c, &a, 4, 0, &o->weight_decay) || arg_bool(c, &a, 5, 0, &o->nesterov)) return NULL;
-    if (damp > FLT_MAX || damp < -FLT_MAX)
-        return diag_error(c->diag, arg_loc(&a, 3), "dampening %s is too large for a float",
-                          fmt_num(buf, sizeof buf, damp)), NULL;
-    o->dampening = damp;
-    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
-        return diag_error(c->diag, arg_loc(&a, 5), "Nesterov momentum requires a momentum and "
-                          "zero dampening"), NULL;
-    return obj_val(c, call, OBJ_OPTIMIZER, "an SGD optimizer", o);
+    if (!strcmp(name, "Adam")) o->kind = OPT_ADAM, table = adam, what = "an Adam optimizer";
+    if (!strcmp(name, "AdamW")) o->kind = OPT_ADAMW, table = adam, what = "an AdamW optimizer", d.weight_decay = 1e-2;
+    if (!strcmp(name, "RMSprop")) o->kind = OPT_RMSPROP, table = rmsprop, what = "an RMSprop optimizer", d.lr = 1e-2;
+    Args a;
+    if (bind_args(c, call, name, table, &a)) return NULL;
+    const Val *params = a.v[0];
+    int groups = params && params->kind == VAL_LIST;
+    if (params && !groups && (params->kind != VAL_OBJ || params->obj_kind != OBJ_PARAMS))
+        return diag_error(c->diag, arg_loc(&a, 0), "the first argument of %s is params, which "
+                          "must be model.parameters() or a list of parameter groups, got %s; give the "
+                          "learning rate as lr=%s", name, val_what(params), o->kind == OPT_SGD ? "0.01" : "0.001"),
+               NULL;
+    o->loc = call->loc;
+    if (optimizer_options(c, &a, &d, o) || (groups && param_groups(c, params, name, table, o))) return NULL;
+    return obj_val(c, call, OBJ_OPTIMIZER, what, o);
 }
 

@@ -79,6 +79,20 @@ typedef struct ModuleEntry {
 
 typedef enum { OPT_NONE, OPT_ADAM, OPT_SGD, OPT_ADAMW, OPT_RMSPROP } OptKind;
 
+/* A torch parameter group, written dict(params=SELECT, lr=..., ...): SELECT is a glob over
+ * the state_dict keys ("*.bias") or one of the words biases, norm (BatchNorm weights and
+ * biases), rest (every parameter no other group selects); its options default to the
+ * optimizer's. */
+#define OPT_MAX_GROUPS 8
+#define OPT_MAX_SELECT 8
+typedef struct ParamGroup {
+    char    select[OPT_MAX_SELECT][96];
+    int     nselect;
+    SrcLoc  loc;
+    double  lr, beta1, beta2, eps, weight_decay, momentum, dampening, alpha;
+    int     nesterov, amsgrad, centered;
+} ParamGroup;
+
 typedef struct Optimizer {
     OptKind kind;
     SrcLoc  loc;
@@ -89,6 +103,8 @@ typedef struct Optimizer {
     int     amsgrad;                               /* Adam, AdamW */
     double  alpha;                                 /* RMSprop: lr 0.01, alpha 0.99, eps 1e-8, */
     int     centered;                              /* weight_decay 0, momentum 0, centered False */
+    ParamGroup groups[OPT_MAX_GROUPS];             /* params=[dict(...), ...]; none: one group */
+    int     ngroups;
 } Optimizer;
 
 /* criterion = CrossEntropyLoss(...) or NLLLoss(...): torch's options */

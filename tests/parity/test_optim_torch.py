@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""tests/parity/test_optim_torch.py: cnnc's optimizers and loss options against torch.optim and
-torch.nn's losses (1.13) on the same weights, batches and gradients.
+"""tests/parity/test_optim_torch.py: cnnc's optimizers, parameter groups and loss options against
+torch.optim and torch.nn's losses (1.13) on the same weights, batches and gradients.
 
 For each case a small model (Conv2d, ReLU, Flatten, Linear) is written to a .cnn file with the
 case's `optimizer = ...` line; parity_dump runs cnnc's graph for three steps on fixed batches
 and writes the initial weights, each step's gradients and the final weights. PyTorch builds
 the same model (cnn_torch.build), evaluates the very same optimizer expression with torch.optim's
 classes over its parameters, feeds it cnnc's gradients step by step and must reach cnnc's final
-weights within 1e-5 relative (max |cnnc - torch| / max |torch| per tensor).
+weights within 1e-5 relative (max |cnnc - torch| / max |torch| per tensor). Parameter groups,
+dict(params=SELECT, ...), become torch's groups of the parameters SELECT names (fnmatch over
+the state_dict keys; biases; norm: the BatchNorm layers'; rest), in the model with a
+BatchNorm1d so that 'norm' selects something.
 
 Loss options: the model is written with the case's `criterion = ...` line (NLLLoss after a
 LogSoftmax); for each of the three steps PyTorch loads the weights the step starts from, runs
@@ -15,6 +18,7 @@ the batch through the same criterion expression (torch.nn's class, the weight li
 and must give cnnc's loss and every parameter's gradient within 1e-5 relative. The ignored
 class occurs among the labels (checked), so ignore_index is exercised.
 Skipped (exit 77) where /usr/bin/python3 has no torch."""
+import fnmatch
 import os
 import subprocess
 import sys
@@ -60,6 +64,11 @@ CASES = [
     "RMSprop(model.parameters(), lr=0.01, centered=True)",
     "RMSprop(model.parameters(), lr=0.01, weight_decay=0.1)",
     "RMSprop(model.parameters(), lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)",
+    "AdamW([dict(params='biases', weight_decay=0.0), dict(params='rest')], lr=0.01, weight_decay=0.1)",
+    "AdamW([dict(params=['norm', 'biases'], weight_decay=0.0), dict(params='rest', amsgrad=True)], lr=0.01)",
+    "SGD([dict(params='features.0.*', lr=0.05), dict(params='rest', momentum=0.5)], lr=0.01, momentum=0.9)",
+    "RMSprop([dict(params='*.bias', centered=True), dict(params='rest', alpha=0.9, momentum=0.3)], lr=0.01)",
+    "Adam([dict(params='*.weight', amsgrad=True, betas=(0.8, 0.9)), dict(params='*.bias', lr=0.1)], lr=0.01)",
 ]
 
 LOSSES = [
@@ -111,11 +120,39 @@ def dump(tmp, text):
     return path, load_file(out)
 
 
+def torch_groups(model, cls):
+    """cls taking cnnc's groups, dict(params=SELECT, ...), as torch's"""
+    names = dict(model.named_parameters())
+    norm = {f"{m}.{k}" for m, mod in model.named_modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)
+            for k in ("weight", "bias")}
+
+    def selects(pattern, key):
+        return (key.endswith(".bias") if pattern == "biases" else key in norm if pattern == "norm"
+                else pattern != "rest" and fnmatch.fnmatchcase(key, pattern))
+
+    def make(params, **kw):
+        if not isinstance(params, list):
+            return cls(params, **kw)
+        groups, taken = [], set()
+        for g in params:
+            sel = g["params"] if isinstance(g["params"], list) else [g["params"]]
+            keys = [k for k in names if any(selects(s, k) for s in sel)]
+            taken.update(keys)
+            groups.append((sel, keys, {k: v for k, v in g.items() if k != "params"}))
+        for sel, keys, _ in groups:
+            if "rest" in sel:
+                keys.extend(k for k in names if k not in taken)
+        return cls([dict(params=[names[k] for k in keys], **o) for _, keys, o in groups], **kw)
+    return make
+
+
 def check_optimizer(tmp, expr):
-    path, t = dump(tmp, MODEL + f"optimizer = {expr}\n")
+    text = MODEL_BODY % ",\n        BatchNorm1d(5)" + "criterion = CrossEntropyLoss()\n"
+    path, t = dump(tmp, text + f"optimizer = {expr}\n")
     model, _ = cnn_torch.build(path)
     model.load_state_dict(state(t, "init."), strict=True)
-    opt = eval(expr, {"model": model, "AdamW": optim.AdamW, "Adam": optim.Adam, "RMSprop": optim.RMSprop,
+    opt = eval(expr, {"model": model, "AdamW": torch_groups(model, optim.AdamW), "Adam": torch_groups(model, optim.Adam),
+                      "RMSprop": torch_groups(model, optim.RMSprop), "SGD": torch_groups(model, optim.SGD),
                       "True": True, "False": False})
     changed = False
     for step in range(STEPS):
