@@ -84,6 +84,8 @@ typedef struct Attrs {
     int   ignore, ignore_index, reduction_sum;
     double label_smoothing;
     const float *class_weight;
+    /* grad_norm, clip_grad_norm, clip_grad_value (clip_grad.c) */
+    double max_norm, norm_type, clip_value;
 } Attrs;
 
 enum { PADDING_ZEROS = 0, PADDING_REFLECT = 1 };

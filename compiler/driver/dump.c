@@ -80,6 +80,15 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
         if (a->class_weight && k < (int)cap) snprintf(buf + k, cap - (size_t)k, " weight=[...]");
         break;
     }
+    case OP_grad_norm:
+        snprintf(buf, cap, " norm_type=%g", a->norm_type);
+        break;
+    case OP_clip_grad_norm:
+        snprintf(buf, cap, " max_norm=%g norm_type=%g", a->max_norm, a->norm_type);
+        break;
+    case OP_clip_grad_value:
+        snprintf(buf, cap, " clip_value=%g", a->clip_value);
+        break;
     case OP_rmsprop:
         snprintf(buf, cap, " lr=%g alpha=%g eps=%g weight_decay=%g momentum=%g centered=%d", a->lr, a->alpha,
                  a->eps, a->weight_decay, a->momentum, a->centered);

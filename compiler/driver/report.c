@@ -424,6 +424,11 @@ static void settings(FILE *f, const Report *r, const Sets *s)
         row(f, "optimizer", "SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, nesterov=%s)",
             fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->momentum), fmt_num(c, sizeof c, o->dampening),
             fmt_num(d, sizeof d, o->weight_decay), o->nesterov ? "True" : "False");
+    if (p->clip.kind == CLIP_NORM)
+        row(f, "gradient clipping", "clip_grad_norm_(max_norm=%s, norm_type=%s)", fmt_num(a, sizeof a, p->clip.max_norm),
+            isinf(p->clip.norm_type) ? "'inf'" : fmt_num(b, sizeof b, p->clip.norm_type));
+    else if (p->clip.kind == CLIP_VALUE)
+        row(f, "gradient clipping", "clip_grad_value_(clip_value=%s)", fmt_num(a, sizeof a, p->clip.clip_value));
     for (int k = 0; k < o->ngroups; k++) {
         const ParamGroup *gr = &o->groups[k];
         char sel[OPT_MAX_SELECT * 100] = "", key[32];

@@ -1,9 +1,11 @@
 /* compiler/frontend/builtins.c: the builtin table (every PyTorch name cnnc knows, with its module)
  * and the calls outside the model block: transforms, ImageFolder, DataLoader,
- * CrossEntropyLoss, Adam, AdamW, RMSprop and SGD, os.path.join and model.parameters(). */
+ * CrossEntropyLoss, Adam, AdamW, RMSprop and SGD (with parameter groups), gradient clipping,
+ * os.path.join and model.parameters(). */
 #include "builtins.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +47,7 @@ static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name);
 static Val *call_mnist(Ctx *c, const AstNode *call, const char *name);
 static Val *call_dataloader(Ctx *c, const AstNode *call, const char *name);
 static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name);
+static Val *call_clip(Ctx *c, const AstNode *call, const char *name);
 
 static const Builtin builtins[] = {
     { "Sequential", FAM_LAYER, layer_call }, { "Conv2d", FAM_LAYER, layer_call },
@@ -176,6 +179,11 @@ Val *call_builtin(Ctx *c, const AstNode *call)
                               "block"), NULL;
         return call_join(c, call);
     }
+    const char *clip = strrchr(full, '.') ? strrchr(full, '.') + 1 : full;
+    if ((!strcmp(clip, "clip_grad_norm_") || !strcmp(clip, "clip_grad_value_")) &&
+        (clip == full || !strncmp(full, "torch.nn.utils.", (size_t)(clip - full)) ||
+         !strncmp(full, "nn.utils.", (size_t)(clip - full))))
+        return call_clip(c, call, clip);
     if (!strcmp(full, "dict"))      /* a parameter group: read by the optimizer it is given to */
         return obj_val(c, call, OBJ_PARAM_GROUP, "a parameter group dict(...)", (void *)call);
     if (!strcmp(full, "model.parameters")) {
@@ -551,3 +559,50 @@ static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name)
     return obj_val(c, call, OBJ_OPTIMIZER, what, o);
 }
 
+
+/* ---- gradient clipping (torch.nn.utils) ---- */
+
+/* clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None),
+ * clip_grad_value_(parameters, clip_value, foreach=None); norm_type may be 'inf' */
+static Val *call_clip(Ctx *c, const AstNode *call, const char *name)
+{
+    static const Param norm[] = {
+        { "parameters", 1 }, { "max_norm", 1 }, { "norm_type", 0 }, { "error_if_nonfinite", 0 }, { "foreach", 0 },
+        { NULL, 0 }
+    };
+    static const Param value[] = { { "parameters", 1 }, { "clip_value", 1 }, { "foreach", 0 }, { NULL, 0 } };
+    int is_norm = !strcmp(name, "clip_grad_norm_");
+    Args a;
+    char buf[32];
+    if (c->in_model)
+        return diag_error(c->diag, call->loc, "%s belongs to the training part, outside the model block", name),
+               NULL;
+    ClipDecl *k = arena_alloc(&c->arena, sizeof *k);
+    memset(k, 0, sizeof *k);
+    k->loc = call->loc;
+    if (bind_args(c, call, name, is_norm ? norm : value, &a)) return NULL;
+    if (a.v[0]->kind != VAL_OBJ || a.v[0]->obj_kind != OBJ_PARAMS)
+        return diag_error(c->diag, arg_loc(&a, 0), "%s clips model.parameters(), got %s", name,
+                          val_what(a.v[0])), NULL;
+    if (!is_norm) {
+        k->kind = CLIP_VALUE;
+        if (nonneg(c, &a, 1, 0, &k->clip_value) || must_be_none(c, &a, 2)) return NULL;
+        return obj_val(c, call, OBJ_CLIP, "clip_grad_value_(...)", k);
+    }
+    k->kind = CLIP_NORM;
+    int nonfinite;
+    const Val *t = a.v[2];
+    if (nonneg(c, &a, 1, 0, &k->max_norm) || arg_bool(c, &a, 3, 0, &nonfinite) || must_be_none(c, &a, 4))
+        return NULL;
+    if (nonfinite)
+        return diag_error(c->diag, arg_loc(&a, 3), "error_if_nonfinite=True is not supported; cnnc stops at a "
+                          "non-finite loss"), NULL;
+    if (t && t->kind == VAL_STR && !strcmp(t->s, "inf")) k->norm_type = INFINITY;
+    else if (t && t->kind == VAL_STR)
+        return diag_error(c->diag, t->at->loc, "norm_type must be a number or 'inf', got '%s'", t->s), NULL;
+    else if (arg_float(c, &a, 2, 2.0, &k->norm_type)) return NULL;
+    if (!(k->norm_type > 0))
+        return diag_error(c->diag, arg_loc(&a, 2), "norm_type must be above 0 or 'inf', got %s",
+                          fmt_num(buf, sizeof buf, k->norm_type)), NULL;
+    return obj_val(c, call, OBJ_CLIP, "clip_grad_norm_(...)", k);
+}

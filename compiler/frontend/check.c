@@ -172,10 +172,29 @@ static int declare_models(Ctx *c, Check *k, const Ast *ast)
     return 0;
 }
 
+/* A call on its own line: gradient clipping, the one such statement a training loop has */
+static int call_statement(Ctx *c, const AstNode *st, Program *p)
+{
+    Val *v = eval(c, st->kids[0]);
+    if (!v) return -1;
+    if (v->kind != VAL_OBJ || v->obj_kind != OBJ_CLIP)
+        return diag_error(c->diag, st->loc, "%s on its own does nothing; assign it to a name (a call on its "
+                          "own line can only be clip_grad_norm_ or clip_grad_value_)", val_what(v));
+    if (p->clip.kind != CLIP_NONE) {
+        char where[512];
+        diag_error(c->diag, st->loc, "gradient clipping is given twice; keep one");
+        diag_note(c->diag, "the first is at %s", diag_where(c->diag, p->clip.loc, where, sizeof where));
+        return -1;
+    }
+    p->clip = *(const ClipDecl *)v->obj;
+    return 0;
+}
+
 static int top_statement(Ctx *c, Check *k, const AstNode *st, Program *p)
 {
     if (st->kind == A_MODEL)
         return st == k->model ? model_check(c, st, p) : 0;
+    if (!st->str[0]) return call_statement(c, st, p);
     Binding *prev = scope_find(&c->globals, st->str, 0);
     if (prev && prev->val->kind == VAL_OBJ && prev->val->obj_kind == OBJ_BLOCKDEF)
         return diag_error(c->diag, st->name_loc, "%s names a model block; choose another name",

@@ -118,6 +118,16 @@ typedef struct LossDecl {
     SrcLoc  weight_loc;
 } LossDecl;
 
+/* clip_grad_norm_(model.parameters(), max_norm, norm_type=2.0) or
+ * clip_grad_value_(model.parameters(), clip_value): a statement of the training part */
+typedef enum { CLIP_NONE, CLIP_NORM, CLIP_VALUE } ClipKind;
+typedef struct ClipDecl {
+    ClipKind kind;
+    double   max_norm, norm_type;   /* norm_type: INFINITY for 'inf' */
+    double   clip_value;
+    SrcLoc   loc;
+} ClipDecl;
+
 typedef enum { DS_IMAGEFOLDER, DS_MNIST, DS_FASHION_MNIST } DatasetKind;
 
 typedef struct DatasetDecl {
@@ -155,6 +165,7 @@ typedef struct Program {
     SrcLoc loss_loc;
     LossDecl loss;              /* its options */
     Optimizer opt;
+    ClipDecl clip;              /* gradient clipping before the optimizer's step */
     const char *overrides;      /* the command line's --lr, --batch-size, --weight-decay (applied
                                    above) as a JSON object, recorded in model files; or NULL */
 } Program;

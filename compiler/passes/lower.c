@@ -321,6 +321,35 @@ static Optimizer group_options(const Optimizer *o, int k)
     return r;
 }
 
+/* clip_grad_norm_: a chain of grad_norm nodes over the gradients (in the optimizer's order),
+ * then clip_grad_norm on each; clip_grad_value_: clip_grad_value on each. Update phase,
+ * before the optimizer's nodes, so the executor runs them between backward and step. */
+static int lower_clip(Graph *g, const ClipDecl *clip, Error *e)
+{
+    if (clip->kind == CLIP_NONE) return 0;
+    Attrs a = { 0 };
+    a.max_norm = clip->max_norm;
+    a.norm_type = clip->norm_type;
+    a.clip_value = clip->clip_value;
+    g->cur_phase = PHASE_UPDATE;
+    g->cur_line = clip->loc.line;
+    g->cur_col = clip->loc.col;
+    snprintf(g->cur_label, sizeof g->cur_label, "%s", clip->kind == CLIP_NORM ? "clip_grad_norm_" : "clip_grad_value_");
+    int acc = -1, nv = g->nvals;
+    for (int pass = clip->kind == CLIP_NORM ? 0 : 1; pass < 2; pass++)
+        for (int i = 0; i < nv; i++) {
+            if (g->vals[i].kind != VK_PARAM || g->vals[i].grad < 0) continue;
+            int in[2] = { g->vals[i].grad, acc };
+            if (pass == 0) acc = graph_apply(g, OP_grad_norm, in, acc < 0 ? 1 : 2, &a, e);
+            else if (graph_add(g, clip->kind == CLIP_NORM ? OP_clip_grad_norm : OP_clip_grad_value, in,
+                               clip->kind == CLIP_NORM ? 2 : 1, &a, e) < 0)
+                return -1;
+            if (pass == 0 && acc < 0) return -1;
+        }
+    g->cur_phase = PHASE_FORWARD;
+    return 0;
+}
+
 /* One optimizer node per trainable parameter, with its group's options (group: NULL for one
  * group, the optimizer's). */
 static int lower_optimizer(Graph *g, const Optimizer *opt, const int *group, Error *e)
@@ -511,7 +540,7 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
             graph_free(g);
             return NULL;
         }
-        if (rc < 0 || lower_optimizer(g, &p->opt, group, &le) < 0) {
+        if (rc < 0 || lower_clip(g, &p->clip, &le) < 0 || lower_optimizer(g, &p->opt, group, &le) < 0) {
             err_set(e, "%s: error: %s", p->path, le.msg);
             free(group);
             graph_free(g);

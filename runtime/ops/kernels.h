@@ -239,6 +239,11 @@ typedef struct RmspropHyper {
 void rmsprop_update(float *param, const float *grad, float *square_avg, float *momentum_buffer,
                     float *grad_avg, size_t n, const RmspropHyper *h);
 
+/* clip_grad.c: ||x||_p (p may be INFINITY) summed in double, as a float; the factor
+ * clip_grad_norm_ scales by, from the norms' p-th powers summed (their max for inf) */
+float grad_norm_p(const float *x, size_t n, double p);
+float clip_grad_norm_coef(float acc, double max_norm, double p);
+
 /* sgd.c: one torch.optim.SGD (1.13) step t >= 1, in place; momentum_buffer may be NULL
  * when momentum == 0. grad is not modified. */
 typedef struct SgdHyper {

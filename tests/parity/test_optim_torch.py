@@ -17,6 +17,12 @@ LogSoftmax); for each of the three steps PyTorch loads the weights the step star
 the batch through the same criterion expression (torch.nn's class, the weight list as a tensor)
 and must give cnnc's loss and every parameter's gradient within 1e-5 relative. The ignored
 class occurs among the labels (checked), so ignore_index is exercised.
+
+Gradient clipping: the file ends with the case's clip_grad_norm_ / clip_grad_value_ statement;
+PyTorch sets cnnc's gradients (taken before clipping), runs the same statement through
+torch.nn.utils, steps the same optimizer and must reach cnnc's weights within 1e-5; each case
+clips in at least one step (checked: the total norm above max_norm, or a gradient beyond
+clip_value).
 Skipped (exit 77) where /usr/bin/python3 has no torch."""
 import fnmatch
 import os
@@ -170,6 +176,43 @@ def check_optimizer(tmp, expr):
         print(f"FAIL {expr}: no weight moved")
 
 
+CLIPS = [
+    ("clip_grad_norm_(model.parameters(), max_norm=0.05)", "SGD(model.parameters(), lr=0.1)"),
+    ("torch.nn.utils.clip_grad_norm_(model.parameters(), 0.05, norm_type=1.0)", "SGD(model.parameters(), lr=0.1)"),
+    ("nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.02, norm_type='inf')",
+     "SGD(model.parameters(), lr=0.1, momentum=0.9)"),
+    ("clip_grad_norm_(model.parameters(), max_norm=0.1, norm_type=3.0)", "Adam(model.parameters(), lr=0.01)"),
+    ("clip_grad_value_(model.parameters(), clip_value=0.01)", "SGD(model.parameters(), lr=0.1)"),
+    ("torch.nn.utils.clip_grad_value_(model.parameters(), 0.005)", "AdamW(model.parameters(), lr=0.01)"),
+]
+
+
+def check_clip(tmp, stmt, expr):
+    path, t = dump(tmp, MODEL + f"optimizer = {expr}\n{stmt}\n")
+    model, _ = cnn_torch.build(path)
+    model.load_state_dict(state(t, "init."), strict=True)
+    env = {"model": model, "AdamW": optim.AdamW, "Adam": optim.Adam, "SGD": optim.SGD, "torch": torch,
+           "nn": torch.nn, "clip_grad_norm_": torch.nn.utils.clip_grad_norm_,
+           "clip_grad_value_": torch.nn.utils.clip_grad_value_}
+    opt = eval(expr, env)
+    clipped = False
+    for step in range(STEPS):
+        for key, p in model.named_parameters():
+            p.grad = t[f"grad.{step}.{key}"].clone()
+        before = [p.grad.clone() for p in model.parameters()]
+        eval(stmt, env)
+        clipped |= any(not torch.equal(b, p.grad) for b, p in zip(before, model.parameters()))
+        opt.step()
+    final = state(t, "final.")
+    for key, p in model.named_parameters():
+        close(f"{stmt} with {expr}: {key} after {STEPS} steps", final.get(key), p)
+    global checks, failures
+    checks += 1
+    if not clipped:
+        failures += 1
+        print(f"FAIL {stmt}: clips nothing in these steps")
+
+
 def torch_loss(cls):
     """torch.nn's loss class cls, taking weight as a list as cnnc does"""
     def make(weight=None, **kw):
@@ -208,6 +251,8 @@ def main():
             check_optimizer(tmp, expr)
         for expr in LOSSES:
             check_loss(tmp, expr)
+        for stmt, expr in CLIPS:
+            check_clip(tmp, stmt, expr)
     print(f"test_optim_torch: {checks} checks, {failures} failed")
     return 1 if failures else 0
 
