@@ -6,6 +6,7 @@ libcnnfront_a_SOURCES += \
 	compiler/frontend/eval.c compiler/frontend/eval.h \
 	compiler/frontend/builtins.c compiler/frontend/builtins.h \
 	compiler/frontend/transform_calls.c compiler/frontend/transform_calls.h \
+	compiler/frontend/training_calls.c compiler/frontend/training_calls.h \
 	compiler/frontend/layers.c compiler/frontend/layers.h compiler/frontend/module.h \
 	compiler/frontend/model.c compiler/frontend/forward.c \
 	compiler/frontend/check.c compiler/frontend/check.h
