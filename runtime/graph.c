@@ -30,7 +30,18 @@ void graph_free(Graph *g)
     free(g->grad_block);
     free(g->state_block);
     free(g->lr0);
+    for (int i = 0; i < g->nconsts; i++) free(g->consts[i]);
+    free(g->consts);
     free(g);
+}
+
+const float *graph_floats(Graph *g, const float *src, int n)
+{
+    float *copy = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *copy);
+    if (n > 0) memcpy(copy, src, (size_t)n * sizeof *copy);
+    g->consts = xrealloc(g->consts, (size_t)(g->nconsts + 1) * sizeof *g->consts);
+    g->consts[g->nconsts++] = copy;
+    return copy;
 }
 
 static Value *new_value(Graph *g)

@@ -732,6 +732,7 @@ static void apply_overrides(const Args *a, Program *p, char *buf, size_t cap)
     buf[0] = 0;
     if (a->have_lr) {
         p->opt.lr = a->lr;
+        for (int k = 0; k < p->opt.ngroups; k++) p->opt.groups[k].lr = a->lr;   /* every parameter group's */
         len += (size_t)snprintf(buf + len, cap - len, "%s\"lr\": %.9g", len ? ", " : "{", a->lr);
     }
     if (a->batch_size) {
@@ -740,6 +741,7 @@ static void apply_overrides(const Args *a, Program *p, char *buf, size_t cap)
     }
     if (a->have_weight_decay) {
         p->opt.weight_decay = a->weight_decay;
+        for (int k = 0; k < p->opt.ngroups; k++) p->opt.groups[k].weight_decay = a->weight_decay;
         len += (size_t)snprintf(buf + len, cap - len, "%s\"weight_decay\": %.9g", len ? ", " : "{", a->weight_decay);
     }
     if (len) snprintf(buf + len, cap - len, "}");

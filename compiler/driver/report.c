@@ -403,11 +403,24 @@ static void settings(FILE *f, const Report *r, const Sets *s)
             row(f, k, "%s()", L->type_name);
         }
     }
-    row(f, "criterion", "CrossEntropyLoss()");
-    if (o->kind == OPT_ADAM)
-        row(f, "optimizer", "Adam(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s)", fmt_num(a, sizeof a, o->lr),
-            fmt_num(b, sizeof b, o->beta1), fmt_num(c, sizeof c, o->beta2), fmt_num(d, sizeof d, o->eps),
-            fmt_num(e, sizeof e, o->weight_decay));
+    char loss[160];
+    const LossDecl *l = &p->loss;
+    int k = snprintf(loss, sizeof loss, "%s(%sreduction='%s'", l->nll ? "NLLLoss" : "CrossEntropyLoss",
+                     l->weight ? "weight=[...], " : "", l->sum ? "sum" : "mean");
+    if (l->ignore_index != -100) k += snprintf(loss + k, sizeof loss - (size_t)k, ", ignore_index=%lld",
+                                               (long long)l->ignore_index);
+    if (l->label_smoothing != 0) snprintf(loss + k, sizeof loss - (size_t)k, ", label_smoothing=%s",
+                                          fmt_num(a, sizeof a, l->label_smoothing));
+    row(f, "criterion", "%s)", loss);
+    if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
+        row(f, "optimizer", "%s(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s, amsgrad=%s)",
+            o->kind == OPT_ADAM ? "Adam" : "AdamW", fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->beta1),
+            fmt_num(c, sizeof c, o->beta2), fmt_num(d, sizeof d, o->eps), fmt_num(e, sizeof e, o->weight_decay),
+            o->amsgrad ? "True" : "False");
+    else if (o->kind == OPT_RMSPROP)
+        row(f, "optimizer", "RMSprop(lr=%s, alpha=%s, eps=%s, weight_decay=%s, momentum=%s, centered=%s)",
+            fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->alpha), fmt_num(c, sizeof c, o->eps),
+            fmt_num(d, sizeof d, o->weight_decay), fmt_num(e, sizeof e, o->momentum), o->centered ? "True" : "False");
     else if (o->kind == OPT_SGD)
         row(f, "optimizer", "SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, nesterov=%s)",
             fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->momentum), fmt_num(c, sizeof c, o->dampening),
@@ -419,6 +432,20 @@ static void settings(FILE *f, const Report *r, const Sets *s)
     }
     if (r->o.save_best) row(f, "--save-best", "the model file keeps the epoch with the best test accuracy");
     if (r->o.early_stop) row(f, "--early-stop", "%d epochs without a better test accuracy", r->o.early_stop);
+    if (p->clip.kind == CLIP_NORM)
+        row(f, "gradient clipping", "clip_grad_norm_(max_norm=%s, norm_type=%s)", fmt_num(a, sizeof a, p->clip.max_norm),
+            isinf(p->clip.norm_type) ? "'inf'" : fmt_num(b, sizeof b, p->clip.norm_type));
+    else if (p->clip.kind == CLIP_VALUE)
+        row(f, "gradient clipping", "clip_grad_value_(clip_value=%s)", fmt_num(a, sizeof a, p->clip.clip_value));
+    for (int k = 0; k < o->ngroups; k++) {
+        const ParamGroup *gr = &o->groups[k];
+        char sel[OPT_MAX_SELECT * 100] = "", key[32];
+        for (int j = 0; j < gr->nselect; j++)
+            snprintf(sel + strlen(sel), sizeof sel - strlen(sel), "%s'%s'", j ? ", " : "", gr->select[j]);
+        snprintf(key, sizeof key, "parameter group %d", k + 1);
+        row(f, key, "params=[%s], lr=%s, weight_decay=%s", sel, fmt_num(a, sizeof a, gr->lr),
+            fmt_num(b, sizeof b, gr->weight_decay));
+    }
     if (p->overrides) row(f, "command line", "%s (--lr, --batch-size, --weight-decay over the file's values)", p->overrides);
     struct { const char *name; const DatasetDecl *d; const Dataset *ds; int has; } sets[3] = {
         { "train", &p->train, &s->train, s->has_train },

@@ -20,7 +20,9 @@ typedef enum {
     OBJ_MODULE, OBJ_TRANSFORM, OBJ_DATASET, OBJ_LOADER, OBJ_LOSS, OBJ_OPTIMIZER, OBJ_PARAMS,
     OBJ_BLOCKDEF,               /* `model NAME(...) { ... }`: obj is its A_MODEL node */
     OBJ_TRAINING,               /* self.training in a forward block */
-    OBJ_SCHEDULER               /* a learning-rate scheduler: obj is a SchedObj (schedulers.h) */
+    OBJ_SCHEDULER,              /* a learning-rate scheduler: obj is a SchedObj (schedulers.h) */
+    OBJ_PARAM_GROUP,            /* dict(params=..., lr=...): obj is the call's AstNode */
+    OBJ_CLIP                    /* clip_grad_norm_(...), clip_grad_value_(...): a ClipDecl */
 } ObjKind;
 
 typedef struct Val Val;
