@@ -36,6 +36,12 @@ bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
 .PHONY: bench
 
+# --export-onnx (issue 15): every shipped model's export against onnx's checker and OpenCV's
+# DNN module (onnx_ref: what --predict computes, in full precision); skips without ONNX
+check_PROGRAMS += tests/backends/onnx_ref
+TESTS += tests/backends/test_onnx_export.py
+EXTRA_DIST += tests/backends/test_onnx_export.py tests/backends/onnx_ops.cnn
+
 # one case per error message a user can cause (tests/errors/run_errors.sh says how)
 TESTS += tests/errors/run_errors.sh
 EXTRA_DIST += tests/errors
