@@ -55,8 +55,9 @@ static const char usage_head[] =
     "                        IMG and write its output channels and their magnitude to OUT.png\n"
     "  --preview-augment N   write N augmented versions of each class's first training image\n"
     "                        as PNG to the folder given with -o DIR\n"
-    "  --export-onnx OUT.onnx  write the inference graph as an ONNX model (opset 13; the\n"
-    "                        class probabilities as output \"probs\"), if built with ONNX\n"
+    "  --export-onnx OUT.onnx\n"
+    "                        write the inference graph as an ONNX model (opset 13, output\n"
+    "                        \"probs\": the class probabilities), in a build with ONNX export\n"
     "\n"
     "Options (each goes only with the actions its \"with\" line names):\n";
 
