@@ -196,8 +196,7 @@ static void attr_ints(Ox *o, Onnx__NodeProto *n, const char *name, int nv, ...)
 /* x -> op_type(x) -> a new name */
 static const char *unary(Ox *o, const char *op_type, const char *x, const char *out)
 {
-    add_node(o, op_type, &x, 1, out ? out : fresh(o, op_type));
-    return out ? out : o->nodes[o->nnodes - 1]->output[0];
+    return add_node(o, op_type, &x, 1, out ? out : fresh(o, op_type))->output[0];
 }
 
 static const char *binary(Ox *o, const char *op_type, const char *x, const char *y, const char *out)
@@ -278,17 +277,36 @@ static void emit_conv_node(Ox *o, const Node *n, const char *out)
     o->cur = conv;
 }
 
-static void emit_pool(Ox *o, const char *op_type, const Attrs *at, const char *x, const char *out)
+static int refuse(Ox *o, const Node *n, const char *layer, const char *why, Error *e);
+
+/* MaxPool or AveragePool from in_hw to out_hw. ceil_mode is written as floor mode with the
+ * end padding that gives PyTorch's output size (ONNX's ceil rule keeps a last window that
+ * starts in the padding, PyTorch's drops it); max pooling ignores padding, and so does
+ * average pooling with count_include_pad=False. */
+static int emit_pool(Ox *o, const char *op_type, const Attrs *at, const int *in_hw, const int *out_hw,
+                     const char *x, const char *out, Error *e)
 {
     Window2d w = attrs_window(at);
+    int end[2] = { w.ph, w.pw }, start[2] = { w.ph, w.pw }, k[2] = { w.dh * (w.kh - 1) + 1, w.dw * (w.kw - 1) + 1 };
+    int s[2] = { w.sh, w.sw }, avg = strcmp(op_type, "MaxPool") != 0;
+    for (int d = 0; d < 2 && at->ceil_mode; d++) {
+        int need = (out_hw[d] - 1) * s[d] + k[d] - in_hw[d] - start[d];
+        if (need > end[d]) end[d] = need;
+    }
+    if (avg && at->count_include_pad && (end[0] > w.ph || end[1] > w.pw))
+        return refuse(o, o->cur, "AvgPool2d", "with ceil_mode=True and count_include_pad=True its last window "
+                      "overhangs the padding, which ONNX would count: set count_include_pad=False", e);
     Onnx__NodeProto *n = add_node(o, op_type, &x, 1, out);
     attr_ints(o, n, "kernel_shape", 2, w.kh, w.kw);
     attr_ints(o, n, "strides", 2, w.sh, w.sw);
-    attr_ints(o, n, "pads", 4, w.ph, w.pw, w.ph, w.pw);
-    attr_int(o, n, "ceil_mode", at->ceil_mode);
-    if (!strcmp(op_type, "MaxPool")) attr_ints(o, n, "dilations", 2, w.dh, w.dw);
+    attr_ints(o, n, "pads", 4, start[0], start[1], end[0], end[1]);
+    if (!avg) attr_ints(o, n, "dilations", 2, w.dh, w.dw);
     else attr_int(o, n, "count_include_pad", at->count_include_pad);
+    return 0;
 }
+
+/* a 4-d value's H and W */
+static const int *hw(const Ox *o, int v) { return o->g->vals[v].shape + 2; }
 
 /* GELU: x/2 (1 + erf(x / sqrt 2)), or with approximate='tanh' x/2 (1 + tanh(sqrt(2/pi)
  * (x + 0.044715 x^3))): ONNX has Gelu from opset 20 only */
@@ -334,8 +352,8 @@ static int emit_adaptive(Ox *o, const Node *n, const char *out, Error *e)
     a.kernel_hw[0] = a.stride_hw[0] = H / oh;
     a.kernel_hw[1] = a.stride_hw[1] = W / ow;
     a.count_include_pad = 1;
-    emit_pool(o, avg ? "AveragePool" : "MaxPool", &a, vname(o, n->in[0]), out);
-    return 0;
+    return emit_pool(o, avg ? "AveragePool" : "MaxPool", &a, hw(o, n->in[0]), hw(o, n->out[0]), vname(o, n->in[0]),
+                     out, e);
 }
 
 /* One graph node as ONNX nodes; out: the name of its first output */
@@ -354,8 +372,11 @@ static int emit(Ox *o, const Node *n, const char *out, Error *e)
         pool.kernel = n->a.pool_kernel;
         pool.stride = n->a.pool_stride;
         pool.padding = n->a.pool_padding;
-        emit_pool(o, "MaxPool", &pool, unary(o, "Relu", c, NULL), out);
-        return 0;
+        Window2d cw = attrs_window(&n->a);
+        const int *x_hw = hw(o, n->in[0]);
+        int conv_hw[2] = { window_out_size_ex(x_hw[0], cw.kh, cw.sh, cw.ph, cw.dh, 0),
+                           window_out_size_ex(x_hw[1], cw.kw, cw.sw, cw.pw, cw.dw, 0) };
+        return emit_pool(o, "MaxPool", &pool, conv_hw, hw(o, n->out[0]), unary(o, "Relu", c, NULL), out, e);
     }
     case OP_linear: {
         const char *in[3] = { x, vname(o, n->in[1]), n->nin == 3 ? vname(o, n->in[2]) : NULL };
@@ -400,12 +421,9 @@ static int emit(Ox *o, const Node *n, const char *out, Error *e)
         if (n->op == OP_hardswish) binary(o, "Mul", x, h, out);
         return 0;
     }
-    case OP_maxpool2d: emit_pool(o, "MaxPool", &n->a, x, out); return 0;
-    case OP_avgpool2d:
-        if (attrs_window(&n->a).dh != 1 || attrs_window(&n->a).dw != 1)
-            return refuse(o, n, "AvgPool2d", "opset 13's AveragePool has no dilation", e);
-        emit_pool(o, "AveragePool", &n->a, x, out);
-        return 0;
+    case OP_maxpool2d: case OP_avgpool2d:
+        return emit_pool(o, n->op == OP_maxpool2d ? "MaxPool" : "AveragePool", &n->a, hw(o, n->in[0]),
+                         hw(o, n->out[0]), x, out, e);
     case OP_adaptive_avgpool2d: case OP_adaptive_maxpool2d: return emit_adaptive(o, n, out, e);
     case OP_add: binary(o, "Add", x, vname(o, n->in[1]), out); return 0;
     case OP_cat: {
