@@ -74,7 +74,7 @@ static Onnx__TensorProto *add_initializer(Ox *o, const char *name, int ndim, con
     t->name = (char *)name;
     t->n_dims = (size_t)ndim;
     t->dims = ox_alloc(o, (size_t)ndim * sizeof *t->dims);
-    memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
+    if (ndim) memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
     t->has_data_type = 1;
     if (o->ninits == o->capinits) {
         o->capinits = o->capinits ? 2 * o->capinits : 64;
