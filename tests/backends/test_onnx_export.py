@@ -5,7 +5,8 @@ layers the shipped models lack). Each export must pass onnx.checker.check_model 
 name its initializers by the model file's state_dict keys with the same values, take
 "input" [batch, C, H, W] with a dynamic batch, give "probs", hold the class names; and
 OpenCV's DNN module, fed the tensor cnnc's eval transform makes of each image, must give
-cnnc's --predict probabilities within 1e-4, at batch 1 and at batch 3.
+cnnc's --predict probabilities within 1e-4, at batch 1 and at batch 3. A second export
+replaces the first and leaves no temporary file.
 Skips (77) without numpy, onnx or cv2, or when cnnc was built without ONNX export."""
 import glob
 import json
@@ -79,9 +80,12 @@ def predicted(stdout, k):
 def export_and_compare(cnn, weights, tmp, rng, classes=None):
     name = os.path.basename(cnn)
     out = os.path.join(tmp, name + ".onnx")
-    r = run(CNNC, cnn, "--export-onnx", out, "--weights", weights)
-    if not check(r.returncode == 0, f"{name}: --export-onnx failed: {r.stderr.strip()}"):
-        return
+    # twice: the second replaces the first (an existing ONNX model may be replaced)
+    for _ in range(2):
+        r = run(CNNC, cnn, "--export-onnx", out, "--weights", weights)
+        if not check(r.returncode == 0, f"{name}: --export-onnx failed: {r.stderr.strip()}"):
+            return
+    check(not glob.glob(out + ".tmp*"), f"{name}: the atomic write left a temporary file")
     model = onnx.load(out)
     try:
         onnx.checker.check_model(model, full_check=True)
