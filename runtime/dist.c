@@ -12,6 +12,7 @@ static int on, rank, size = 1, local_size = 1;
 int  dist_rank(void) { return rank; }
 int  dist_size(void) { return size; }
 int  dist_local_size(void) { return local_size; }
+int  dist_active(void) { return on; }
 
 #ifdef HAVE_MPI
 #include <mpi.h>

@@ -14,6 +14,7 @@ void dist_finalize(void);
 int  dist_rank(void);           /* 0 .. dist_size() - 1; 0 alone */
 int  dist_size(void);           /* processes in the run; 1 without mpirun */
 int  dist_local_size(void);     /* processes of the run on this machine */
+int  dist_active(void);         /* whether mpirun started this process (even as the only one) */
 /* Says "cnnc: rank R of N: msg" on stderr and ends every process of the run with code. */
 _Noreturn void dist_abort(int code, const char *msg);
 void dist_barrier(void);

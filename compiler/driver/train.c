@@ -479,7 +479,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     ts.threads = o->threads;
     ts.ranks = dist_size();
     /* under mpirun, stdout is a pipe or mpirun's terminal: no progress line */
-    int tty = isatty(fileno(out)) && dist_size() == 1, nbatches = dataloader_num_batches(&dl);
+    int tty = isatty(fileno(out)) && !dist_active(), nbatches = dataloader_num_batches(&dl);
     Saver sv = { p, o, o->checkpoint_path ? o->checkpoint_path : o->interrupt_path, nbatches, "" };
     if (o->resume && o->checkpoint_path)
         snprintf(sv.last, sizeof sv.last, "%.100s (epoch %d, batch %d of %d)", o->checkpoint_path, ts.epoch + 1,
