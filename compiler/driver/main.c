@@ -18,6 +18,7 @@
 
 #include "../../runtime/dist.h"
 #include "../../runtime/exec.h"
+#include "../../runtime/gradsync.h"
 #include "../../runtime/fileio.h"
 #include "../../runtime/init.h"
 #include "../../runtime/modelfile.h"
@@ -33,6 +34,7 @@
 #include "train.h"
 
 static int rank_threads(void);
+static void mpi_stats(const Graph *g);
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -615,6 +617,7 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                                 a->resume, resume.threads, g->threads);
                     ro.seed = resume.seed;
                     ro.resume = &resume;
+                    if (dist_rank() == 0)
                     fprintf(stderr, "cnnc: resuming from %s at epoch %d, batch %d\n", a->resume, resume.epoch + 1,
                             resume.batch);
                 }
@@ -633,8 +636,9 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                        a->weights ? a->weights : "");
                 fflush(stdout);
                 int tr = train_run(p, g, s, &ro, stdout, &e);
+                mpi_stats(g);
                 if (tr == TRAIN_INTERRUPTED) {
-                    fprintf(stderr, "cnnc: %s\n", e.msg);
+                    if (dist_rank() == 0) fprintf(stderr, "cnnc: %s\n", e.msg);   /* the same on every rank */
                     rc = 128 + train_signal();
                 } else if (tr < 0) {
                     rc = fail(&e);
@@ -771,6 +775,19 @@ static int rank_threads(void)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (dist_local_size() <= 1 || cores < 1) return 0;      /* 0: every core */
     return cores / dist_local_size() > 1 ? (int)(cores / dist_local_size()) : 1;
+}
+
+/* CNNC_MPI_STATS: rank 0 says how long the training steps waited for the gradient sums */
+static void mpi_stats(const Graph *g)
+{
+    if (!getenv("CNNC_MPI_STATS") || dist_rank() != 0 || !g->gsync) return;
+    double wait;
+    long steps;
+    int buckets;
+    size_t bytes;
+    gradsync_stats(g->gsync, &wait, &steps, &buckets, &bytes);
+    fprintf(stderr, "cnnc: mpi: %d processes, %ld steps, %.3f ms per step waiting for the gradient sums "
+                    "(%zu bytes in %d buckets)\n", dist_size(), steps, steps ? 1e3 * wait / steps : 0.0, bytes, buckets);
 }
 
 /* Joins the run; rank 0 alone prints results (stdout) and its seed is everyone's. */

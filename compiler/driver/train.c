@@ -493,7 +493,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     int last = s->train.n % p->train.batch_size;     /* BatchNorm refuses batches of one value per channel */
     if (batchnorm_check_batch(g, p->train.batch_size, p->path, e) < 0 ||
         (last && batchnorm_check_batch(g, last, p->path, e) < 0) ||
-        shard_check(s->train.n, p->train.batch_size, s->train.root, e) < 0) {
+        shard_check(s->train.n, p->train.batch_size, p->path, e) < 0) {
         dataloader_free(&dl);
         free(history);
         return -1;

@@ -2,4 +2,4 @@
 # valgrind subsets leave them out (VG_SHELL_TESTS does not name them).
 TESTS += tests/mpi/test_mpi_same.sh tests/mpi/test_mpi_kill.sh
 EXTRA_DIST += tests/mpi/test_mpi_same.sh tests/mpi/test_mpi_kill.sh tests/mpi/lib_mpi.sh tests/mpi/compare.py \
-	tests/mpi/tiny_fashion.cnn tests/mpi/tiny_bn.cnn
+	tests/mpi/tiny_bn.cnn
