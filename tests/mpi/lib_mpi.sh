@@ -12,14 +12,4 @@ fm=/usr/share/datasets/fashion-mnist
 [ -r "$fm/train-images-idx3-ubyte.gz" ] || { echo "SKIP: no Fashion-MNIST in $fm"; exit 77; }
 mkdir -p "$tmp/fm"
 command -v python3 >/dev/null || { echo "SKIP: no python3 (to cut the subset and compare model files)"; exit 77; }
-python3 - "$fm" "$tmp/fm" <<'PY' || { echo "FAIL: cutting the Fashion-MNIST subset"; exit 1; }
-import gzip, sys
-src, dst = sys.argv[1], sys.argv[2]
-for name, n in (('train', 200), ('t10k', 100)):
-    for kind, head, per in (('images-idx3', 16, 784), ('labels-idx1', 8, 1)):
-        f = '%s-%s-ubyte' % (name, kind)
-        d = gzip.open('%s/%s.gz' % (src, f)).read()
-        out = bytearray(d[:head]) + d[head:head + n * per]
-        out[4:8] = n.to_bytes(4, 'big')
-        open('%s/%s' % (dst, f), 'wb').write(out)
-PY
+python3 "$top_srcdir/tests/mpi/fashion_subset.py" "$fm" "$tmp/fm" 200 100 || { echo "FAIL: cutting the Fashion-MNIST subset"; exit 1; }
