@@ -21,8 +21,9 @@ struct GradSync {
     int     *bucket_of;         /* value id -> bucket, -1 */
     Bucket  *b;
     int      nb;
-    double   wait_s;
+    double   wait_s, skew_s;
     long     steps;
+    int      timing, timed;         /* CNNC_MPI_STATS; whether this step's skew was taken */
     size_t   bytes;
 };
 
@@ -39,6 +40,7 @@ GradSync *gradsync_new(const Graph *g)
     s->grads = xmalloc(((size_t)g->nvals + 1) * sizeof *s->grads);
     s->bucket_of = xmalloc(((size_t)g->nvals + 1) * sizeof *s->bucket_of);
     for (int i = 0; i < g->nvals; i++) s->bucket_of[i] = -1;
+    s->timing = getenv("CNNC_MPI_STATS") != NULL;
     const char *kb = getenv("CNNC_MPI_BUCKET_KB");
     size_t cap = (kb ? (size_t)strtoul(kb, NULL, 10) : 256) * 1024;   /* 0: one bucket, no overlap */
     s->b = xcalloc((size_t)g->nvals + 1, sizeof *s->b);
@@ -82,6 +84,7 @@ void gradsync_begin(GradSync *s)
 {
     for (int i = 0; i < s->nb; i++) s->b[i].ready = s->b[i].state = 0;
     s->steps++;
+    s->timed = 0;
 }
 
 static void start(GradSync *s, Graph *g, Bucket *b)
@@ -100,6 +103,12 @@ static void finish(GradSync *s, Graph *g, Bucket *b)
 {
     if (b->state == 0) start(s, g, b);
     if (b->state != 1) return;
+    if (s->timing && !s->timed) {   /* the wait for the slowest process, apart from the sums' */
+        double t = now();
+        dist_barrier();
+        s->skew_s += now() - t;
+        s->timed = 1;
+    }
     double t0 = now();
     dist_sum_wait(b->sum);
     s->wait_s += now() - t0;
@@ -137,9 +146,10 @@ void gradsync_end(GradSync *s, Graph *g)
         if (s->b[i].state != 2) finish(s, g, &s->b[i]);
 }
 
-void gradsync_stats(const GradSync *s, double *wait_s, long *steps, int *buckets, size_t *bytes)
+void gradsync_stats(const GradSync *s, double *wait_s, double *skew_s, long *steps, int *buckets, size_t *bytes)
 {
     *wait_s = s->wait_s;
+    *skew_s = s->skew_s;
     *steps = s->steps;
     *buckets = s->nb;
     *bytes = s->bytes;

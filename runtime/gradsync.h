@@ -17,7 +17,9 @@ void      gradsync_before_node(GradSync *s, Graph *g, const Node *n);  /* waits 
 void      gradsync_after_node(GradSync *s, Graph *g, const Node *n);   /* starts finished buckets */
 void      gradsync_end(GradSync *s, Graph *g);                  /* every bucket summed */
 
-/* Seconds spent waiting for sums, steps, buckets and gradient bytes, since gradsync_new */
-void      gradsync_stats(const GradSync *s, double *wait_s, long *steps, int *buckets, size_t *bytes);
+/* Since gradsync_new: seconds spent waiting for sums, steps, buckets and gradient bytes;
+ * with CNNC_MPI_STATS set, a barrier before a step's first wait takes out (into skew_s) the
+ * time the processes wait for the slowest, so that wait_s is the sums' own */
+void      gradsync_stats(const GradSync *s, double *wait_s, double *skew_s, long *steps, int *buckets, size_t *bytes);
 
 #endif

@@ -781,13 +781,14 @@ static int rank_threads(void)
 static void mpi_stats(const Graph *g)
 {
     if (!getenv("CNNC_MPI_STATS") || dist_rank() != 0 || !g->gsync) return;
-    double wait;
+    double wait, skew;
     long steps;
     int buckets;
     size_t bytes;
-    gradsync_stats(g->gsync, &wait, &steps, &buckets, &bytes);
+    gradsync_stats(g->gsync, &wait, &skew, &steps, &buckets, &bytes);
     fprintf(stderr, "cnnc: mpi: %d processes, %ld steps, %.3f ms per step waiting for the gradient sums "
-                    "(%zu bytes in %d buckets)\n", dist_size(), steps, steps ? 1e3 * wait / steps : 0.0, bytes, buckets);
+                    "(%zu bytes in %d buckets), %.3f ms for the slowest process\n", dist_size(), steps,
+            steps ? 1e3 * wait / steps : 0.0, bytes, buckets, steps ? 1e3 * skew / steps : 0.0);
 }
 
 /* Joins the run; rank 0 alone prints results (stdout) and its seed is everyone's. */
