@@ -1,5 +1,7 @@
 /* runtime/ops/batchnorm.c: BatchNorm2d and BatchNorm1d (torch.nn 1.13) over x[N, C, L]
  * (L = H*W, the length, or 1), with the running statistics they keep, and the backward.
+ * In a data-parallel run (runtime/dist.h) the batch statistics and the backward's two sums
+ * are over every process's samples (SyncBatchNorm), so the result does not depend on them.
  *
  * Op rows batchnorm2d (x: N x C x H x W) and batchnorm1d (x: N x C or N x C x L) share
  * this file. Inputs: x [, weight[C], bias[C]] [, running_mean[C], running_var[C],

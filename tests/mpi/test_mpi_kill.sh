@@ -4,7 +4,8 @@
 # uninterrupted run (bit for bit: the same processes and threads). SIGTERM to rank 1: the
 # processes agree to stop at the same batch and rank 0 writes the checkpoint; kill -9 of
 # rank 1: mpirun ends the others, and --checkpoint-every's last checkpoint resumes. Also the
-# refusals: --resume with another number of processes, a batch smaller than the processes.
+# refusals: --resume with another number of processes, a batch (or the last batch) smaller
+# than the processes, --skip-bad-images.
 . "$(dirname "$0")/lib_mpi.sh"
 cnn="$top_srcdir/tests/mpi/tiny_bn.cnn"
 run="--train --seed 9 --threads 1 --data $tmp/fm"
@@ -54,4 +55,13 @@ $MPIRUN -np 3 "$CNNC" "$cnn" $run --batch-size 2 -o "$tmp/x.st" >/dev/null 2>"$t
     && fail "a batch of 2 on 3 processes succeeded"
 grep -q "batch_size 2 is smaller than the 3 processes of this run" "$tmp/bs.err" || fail "batch of 2: $(cat "$tmp/bs.err")"
 grep -q "rank [0-9] of 3: failed (exit code 1" "$tmp/bs.err" || fail "batch of 2: no rank named: $(cat "$tmp/bs.err")"
+# a last batch of 2 (200 = 3 x 66 + 2) for 3 processes
+$MPIRUN -np 3 "$CNNC" "$cnn" $run --batch-size 66 -o "$tmp/x.st" >/dev/null 2>"$tmp/last.err" \
+    && fail "a last batch of 2 on 3 processes succeeded"
+grep -q "its last batch holds 2 of its 200 samples, fewer than the 3 processes of this run" "$tmp/last.err" \
+    || fail "last batch of 2: $(cat "$tmp/last.err")"
+# --skip-bad-images would give the processes different shares
+$MPIRUN -np 2 "$CNNC" "$cnn" $run --skip-bad-images -o "$tmp/x.st" >/dev/null 2>"$tmp/skip.err" \
+    && fail "--skip-bad-images under mpirun succeeded"
+grep -q "skip-bad-images does not work under mpirun yet" "$tmp/skip.err" || fail "--skip-bad-images: $(cat "$tmp/skip.err")"
 exit $((fails > 0))
