@@ -62,7 +62,7 @@ models = [('fashion.cnn', 1.61, step, 'measured above'), ('fashion.cnn', 1.61, 1
 nodes = [2, 4, 8, 16, 32, 64]
 print('\nring allreduce: each node sends and receives 2(N-1)/N of the gradient bytes per step (ms):')
 print('| model              | MiB   | Gb/s | ' + ' | '.join('N=%-3d' % n for n in nodes) + ' |')
-for name, mib, _, _ in models:
+for name, mib in dict((m[0], m[1]) for m in models).items():
     for gbs in (10, 100):
         t = [2 * (n - 1) / n * mib * 2**20 * 8 / (gbs * 1e9) * 1e3 for n in nodes]
         print('| %-18s | %5.2f | %4d | ' % (name, mib, gbs) + ' | '.join('%5.2f' % x for x in t) + ' |')
