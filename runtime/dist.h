@@ -1,7 +1,8 @@
 /* runtime/dist.h: the processes of a data-parallel run (MPI when cnnc is built with it and
- * started by mpirun; otherwise one process, and every call below is a no-op). Sums of floats
- * and doubles run in rank order over gathered copies, so a run on N processes is
- * bit-identical to another on N, whatever algorithm MPI picks: MPI only moves bytes. */
+ * started by mpirun; otherwise one process, and every call below is a no-op). Sums are cnnc's
+ * own, in an order fixed by N (floats: a ring over point-to-point messages; doubles: in rank
+ * order over gathered copies), so a run on N processes is bit-identical to another on N and
+ * every rank gets the same bits, whatever algorithms MPI picks: MPI only moves bytes. */
 #ifndef CN_DIST_H
 #define CN_DIST_H
 
@@ -19,10 +20,11 @@ int  dist_active(void);         /* whether mpirun started this process (even as 
 _Noreturn void dist_abort(int code, const char *msg);
 void dist_barrier(void);
 
-/* A sum of floats over the ranks in progress: buf (n floats) must be left alone until
- * dist_sum_wait, which writes the ranks' sum (rank 0 + rank 1 + ..., in that order) into it
- * and frees the handle. dist_sum_test lets MPI progress while the caller computes. NULL
- * with one process (buf is already the sum). */
+/* A sum of floats over the ranks in progress (a ring allreduce: each rank sends and receives
+ * 2(N-1)/N of the floats): buf (n floats) must be left alone until dist_sum_wait, which
+ * leaves the ranks' sum in it and frees the handle. dist_sum_test moves it on while the
+ * caller computes. Every rank starts its sums in the same order. NULL with one process (buf
+ * is already the sum). */
 typedef struct DistSum DistSum;
 DistSum *dist_sum_start(float *buf, size_t n);
 void     dist_sum_test(DistSum *s);
