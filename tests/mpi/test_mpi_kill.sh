@@ -5,7 +5,7 @@
 # processes agree to stop at the same batch and rank 0 writes the checkpoint; kill -9 of
 # rank 1: mpirun ends the others, and --checkpoint-every's last checkpoint resumes. Also the
 # refusals: --resume with another number of processes, a batch (or the last batch) smaller
-# than the processes, --skip-bad-images.
+# than the processes, --skip-bad-images, --save-best, a loss with class weights.
 . "$(dirname "$0")/lib_mpi.sh"
 cnn="$top_srcdir/tests/mpi/tiny_bn.cnn"
 run="--train --seed 9 --threads 1 --data $tmp/fm"
@@ -64,4 +64,14 @@ grep -q "its last batch holds 2 of its 200 samples, fewer than the 3 processes o
 $MPIRUN -np 2 "$CNNC" "$cnn" $run --skip-bad-images -o "$tmp/x.st" >/dev/null 2>"$tmp/skip.err" \
     && fail "--skip-bad-images under mpirun succeeded"
 grep -q "skip-bad-images does not work under mpirun yet" "$tmp/skip.err" || fail "--skip-bad-images: $(cat "$tmp/skip.err")"
+# --save-best: the kept weights would be rank 0's alone
+$MPIRUN -np 2 "$CNNC" "$cnn" $run --save-best -o "$tmp/x.st" >/dev/null 2>"$tmp/best.err" \
+    && fail "--save-best under mpirun succeeded"
+grep -q "save-best under mpirun is not supported yet" "$tmp/best.err" || fail "--save-best: $(cat "$tmp/best.err")"
+# class weights: the weighted mean divides by a sum over the whole batch
+sed 's/^criterion = CrossEntropyLoss()/criterion = CrossEntropyLoss(weight=[1, 2, 1, 1, 1, 1, 1, 1, 1, 1])/' "$cnn" >"$tmp/weighted.cnn"
+grep -q "weight=" "$tmp/weighted.cnn" || fail "tiny_bn.cnn has no criterion line to change"
+$MPIRUN -np 2 "$CNNC" "$tmp/weighted.cnn" $run -o "$tmp/x.st" >/dev/null 2>"$tmp/weight.err" \
+    && fail "class weights under mpirun succeeded"
+grep -q "class weights (weight=) under mpirun is not supported" "$tmp/weight.err" || fail "class weights: $(cat "$tmp/weight.err")"
 exit $((fails > 0))
