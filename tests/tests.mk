@@ -39,3 +39,7 @@ bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 # one case per error message a user can cause (tests/errors/run_errors.sh says how)
 TESTS += tests/errors/run_errors.sh
 EXTRA_DIST += tests/errors
+# --emit-c (issue 15): every shipped model's generated C against the runtime (emit_ref)
+check_PROGRAMS += tests/backends/emit_ref
+TESTS += tests/backends/test_emit_c.sh
+EXTRA_DIST += tests/backends/test_emit_c.sh tests/backends/emit_main.c

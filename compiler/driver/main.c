@@ -21,6 +21,7 @@
 #include "../../runtime/init.h"
 #include "../../runtime/modelfile.h"
 #include "apply.h"
+#include "../backends/emit_c.h"
 #include "../frontend/check.h"
 #include "preflight.h"
 #include "dump.h"
@@ -52,6 +53,8 @@ static const char usage_head[] =
     "                        IMG and write its output channels and their magnitude to OUT.png\n"
     "  --preview-augment N   write N augmented versions of each class's first training image\n"
     "                        as PNG to the folder given with -o DIR\n"
+    "  --emit-c OUT.c        write the trained model (--weights) as standalone C99 inference\n"
+    "                        code, OUT.c and OUT.h (libm only, no heap)\n"
     "\n"
     "Options (each goes only with the actions its \"with\" line names):\n";
 
@@ -59,13 +62,14 @@ static const char usage_tail[] =
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, NACTIONS };
+enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, A_EMIT_C, NACTIONS };
 static const char *const action_name[NACTIONS] = {
     "--check", "--summary", "--dump-graph", "--train", "--eval", "--predict", "--apply", "--preview-augment",
+    "--emit-c",
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_EMIT_C, OPT_WEIGHTS_BIN };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -89,7 +93,7 @@ static const OptionUse option_use[] = {
       "read train/, test/, validate/ from DIR instead of the paths in the file" },
     { 'o', "-o, --output", "FILE", ON(A_TRAIN) | ON(A_APPLY) | ON(A_PREVIEW),
       "--train: the model file (default: FILE.cnn with .safetensors, beside\nit); --apply: the PNG; --preview-augment: the folder" },
-    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN),
+    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EMIT_C),
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
     { OPT_WEIGHTS_PARTIAL, "--weights-partial", "MODEL", ON(A_TRAIN),
       "start training from the tensors of MODEL whose name and shape\nmatch the model, naming those skipped (transfer learning)" },
@@ -109,6 +113,8 @@ static const OptionUse option_use[] = {
     { OPT_CHECKPOINT_EVERY, "--checkpoint-every", "N", ON(A_TRAIN), "write it every N batches instead" },
     { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
       "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
+    { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
+      "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
 };
 #define NOPTIONS (int)(sizeof option_use / sizeof option_use[0])
 
@@ -138,7 +144,7 @@ typedef struct Args {
     int         have_seed, no_data;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
-    const char *apply, *report;
+    const char *apply, *report, *emit_c, *weights_bin;
     const char *checkpoint, *resume;
     int         checkpoint_every;
     int         weights_partial;    /* --weights-partial: a.weights loads what matches */
@@ -233,6 +239,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "batch-size", required_argument, 0, OPT_BATCH_SIZE },
         { "weight-decay", required_argument, 0, OPT_WEIGHT_DECAY },
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
+        { "emit-c", required_argument, 0, OPT_EMIT_C }, { "weights-bin", required_argument, 0, OPT_WEIGHTS_BIN },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -276,6 +283,8 @@ static int parse_args(int argc, char **argv, Args *a)
         case OPT_CHECKPOINT: a->checkpoint = optarg; break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_NO_DATA: a->no_data = 1; break;
+        case OPT_EMIT_C: a->action = A_EMIT_C; a->emit_c = optarg; actions++; break;
+        case OPT_WEIGHTS_BIN: a->weights_bin = optarg; break;
         case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
                   a->checkpoint_every = (int)v; break;
         case OPT_LR: if (parse_float(optarg, "--lr", &a->lr) < 0) return 2; a->have_lr = 1; break;
@@ -296,7 +305,7 @@ static int parse_args(int argc, char **argv, Args *a)
         }
     }
     if (actions > 1)
-        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply or --preview-augment");
+        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply, --preview-augment or --emit-c");
     given[NOPTIONS] = actions;
     int rc = check_option_actions(a, given);
     if (rc) return rc;
@@ -325,6 +334,8 @@ static int parse_args(int argc, char **argv, Args *a)
         return usage_error("%s", "--preview-augment N needs -o DIR, the folder to write the images to");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
+    if (a->action == A_EMIT_C && !a->weights)
+        return usage_error("%s", "--emit-c needs --weights MODEL, the trained model to write as C (a file written by --train)");
     return 0;
 }
 
@@ -674,6 +685,17 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
     return rc;
 }
 
+/* --emit-c: OUT.c, OUT.h (and --weights-bin's file) */
+static int run_emit_c(const Args *a, const Program *p)
+{
+    Error e;
+    if (check_writable(a->emit_c, "--emit-c's file") ||
+        (a->weights_bin && check_writable(a->weights_bin, "--weights-bin's file")))
+        return 1;
+    EmitCOptions o = { .out_c = a->emit_c, .weights = a->weights, .weights_bin = a->weights_bin };
+    return emit_c(p, &o, &e) < 0 ? fail(&e) : 0;
+}
+
 static int run(const Args *a, const Program *p)
 {
     Error e;
@@ -681,7 +703,8 @@ static int run(const Args *a, const Program *p)
     char *interrupt = out && !a->checkpoint ? default_checkpoint(out) : NULL;
     int rc = check_files(a, p, out, interrupt) < 0 ? 1 : 0;
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
-    if (rc || a->action == A_APPLY) {
+    if (!rc && a->action == A_EMIT_C) rc = run_emit_c(a, p);
+    if (rc || a->action == A_APPLY || a->action == A_EMIT_C) {
         free(interrupt);
         free(out);
         return rc;
@@ -753,7 +776,7 @@ int main(int argc, char **argv)
     if (rc) return rc;
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
     CheckOptions co = { .require_training = a.action == A_TRAIN,
-                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT };
+                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT || a.action == A_EMIT_C };
     Program p;
     if (check_file(a.file, &co, &p, stderr) < 0) return 1;
     char overrides[256];
