@@ -568,9 +568,6 @@ static char *header_path(const char *out_c)
 
 int emit_c(const Program *p, const EmitCOptions *o, Error *e)
 {
-    if (p->out_ndim != 1)
-        return err_set(e, "%s: error: --emit-c writes classifiers; model %s ends with a feature map (run it with "
-                          "--apply)", p->path, p->model_name);
     LowerOptions lo = { .batch = 1, .training = 0 };
     Graph *g = lower_program(p, &lo, e);
     if (!g) return -1;

@@ -4,7 +4,7 @@
 # clang (-std=c99 -Wall -Wextra -pedantic -Werror -O2); run on test images it gives the
 # class of cnnc's runtime and its probabilities within 1e-5, and its preprocess function
 # gives the runtime's eval-transform tensor; --weights-bin gives the same; one build under
-# -fsanitize=address,undefined runs clean.
+# -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -64,6 +64,18 @@ check_model lenet5 lenet5 LENET5
 check_model fashion_resnet fashionresnet FASHIONRESNET
 check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
 check_model resnet18 resnet18 RESNET18 --weights-bin
+
+# examples/embed: built by its Makefile for sea.cnn; it names --predict's class
+d="$tmp/sea"
+cp -r "$top_srcdir/examples/embed" "$tmp/embed"
+if make -s -C "$tmp/embed" CNNC="$CNNC" MODEL="$top_srcdir/models/sea.cnn" WEIGHTS="$d/w.st" >"$tmp/embed/out" 2>&1; then
+    "$tmp/embed/classify" "$tmp/embed/model.bin" "$d/img2.png" >"$tmp/embed/got" || fail "examples/embed: classify failed"
+    "$CNNC" "$top_srcdir/models/sea.cnn" --predict "$d/img2.png" --weights "$d/w.st" >"$tmp/embed/want"
+    [ "$(sed 's/ (.*//' "$tmp/embed/got")" = "$(sed 's/ (.*//' "$tmp/embed/want")" ] ||
+        fail "examples/embed says '$(cat "$tmp/embed/got")', --predict '$(cat "$tmp/embed/want")'"
+else
+    fail "examples/embed: make: $(tail -5 "$tmp/embed/out")"
+fi
 
 # ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools) runs clean
 d="$tmp/fashion_resnet"
