@@ -95,6 +95,8 @@ static const OptionUse option_use[] = {
       "--train: the model file (default: FILE.cnn with .safetensors, beside\nit); --apply: the PNG; --preview-augment: the folder" },
     { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EMIT_C),
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
+    { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
+      "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
     { OPT_WEIGHTS_PARTIAL, "--weights-partial", "MODEL", ON(A_TRAIN),
       "start training from the tensors of MODEL whose name and shape\nmatch the model, naming those skipped (transfer learning)" },
     { 'j', "--threads", "N", ON(A_TRAIN) | ON(A_EVAL) | ON(A_PREDICT) | ON(A_APPLY),
@@ -113,8 +115,6 @@ static const OptionUse option_use[] = {
     { OPT_CHECKPOINT_EVERY, "--checkpoint-every", "N", ON(A_TRAIN), "write it every N batches instead" },
     { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
       "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
-    { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
-      "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
 };
 #define NOPTIONS (int)(sizeof option_use / sizeof option_use[0])
 

@@ -40,7 +40,8 @@ cat >"$tmp/table" <<'TABLE'
 --seed 1|train eval preview-augment
 --data d|check train eval preview-augment
 -o x|train apply preview-augment
---weights w|train eval predict
+--weights w|train eval predict emit-c
+--weights-bin w.bin|emit-c
 --weights-partial w|train
 --threads 1|train eval predict apply
 --history h.csv|train
@@ -56,13 +57,13 @@ TABLE
 [ "$(wc -l <"$tmp/table")" = "$(wc -l <"$tmp/help.with")" ] || fail "the test's table has $(wc -l <"$tmp/table") options, --help $(wc -l <"$tmp/help.with")"
 pairs=0
 while IFS='|' read -r opt valid; do
-    for action in check summary dump-graph train eval predict apply preview-augment; do
+    for action in check summary dump-graph train eval predict apply preview-augment emit-c; do
         case $action in
-            predict) args="--predict img.png" ;; apply) args="--apply img.png" ;;
+            predict) args="--predict img.png" ;; apply) args="--apply img.png" ;; emit-c) args="--emit-c out.c" ;;
             preview-augment) args="--preview-augment 1" ;; *) args="--$action" ;;
         esac
         # companions an action needs, unless the option under test is one
-        case "$action $opt" in eval\ --weights*|predict\ --weights*) ;; eval*|predict*) args="$args --weights w" ;; esac
+        case "$action $opt" in eval\ --weights*|predict\ --weights*|emit-c\ --weights\ *|emit-c\ --weights-partial*) ;; eval*|predict*|emit-c*) args="$args --weights w" ;; esac
         case "$action $opt" in apply\ -o*|preview-augment\ -o*) ;; apply*|preview-augment*) args="$args -o out" ;; esac
         case $opt in --checkpoint-every*) [ $action = train ] && args="$args --checkpoint c" ;; esac
         # shellcheck disable=SC2086
@@ -78,7 +79,7 @@ while IFS='|' read -r opt valid; do
         esac
     done
 done <"$tmp/table"
-[ $pairs = 152 ] || fail "tried $pairs pairs, expected 152"
+[ $pairs = 180 ] || fail "tried $pairs pairs, expected 180"
 # without an action, --check is meant
 (cd "$tmp" && "$CNNC" none.cnn --epochs 3 >/dev/null 2>"$tmp/err")
 [ $? = 2 ] && grep -q -- 'not with --check (the default action)' "$tmp/err" || fail "--epochs alone: $(cat "$tmp/err")"
