@@ -9,9 +9,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../runtime/data.h"
 #include "../../runtime/exec.h"
 #include "../../runtime/modelfile.h"
 #include "../../runtime/ops.h"
@@ -57,6 +59,8 @@ typedef struct Emit {
     size_t   wtotal;        /* floats in the blob */
     size_t   scratch;       /* bytes past the plan's arena for the kernels' temporaries */
     unsigned kernels;       /* 1u << EK_... used */
+    float   *absmax;        /* --quantize int8: per value, the largest |x| seen in calibration */
+    float   *qscale;        /* per weight value read by an int8 node: its input's scale, else 0 */
     const char *wbin;
 } Emit;
 
@@ -152,6 +156,48 @@ static int prepare(Emit *m, Error *e)
     return 0;
 }
 
+static int quantized(int op) { return op == OP_conv2d || op == OP_conv2d_relu_maxpool2d || op == OP_linear; }
+
+/* --quantize int8: runs n images of ds (evenly spaced, through the eval transform) through
+ * the runtime's graph node by node, keeping the largest |x| that reaches each Conv2d and
+ * Linear in m->absmax. */
+static int calibrate(Emit *m, const Dataset *ds, int n, Error *e)
+{
+    Graph *g = m->g;
+    const Program *p = m->p;
+    const DatasetDecl *d = p->validation.present ? &p->validation : p->test.present ? &p->test : &p->train;
+    int C = p->in_shape[0], H = p->in_shape[1], W = p->in_shape[2];
+    if (n > ds->n) n = ds->n;
+    g->training = 0;
+    graph_set_batch(g, 1);
+    TfScratch scratch = { 0 };
+    for (int k = 0; k < n; k++) {
+        Image img;
+        int owned, target;
+        Rng r;
+        rng_seed3(&r, 0, 3, (uint64_t)k);
+        int i = (int)((long)k * ds->n / n);
+        if (dataset_sample(ds, i, &img, &owned, &target, e) < 0) break;
+        int rc = pipeline_run(&d->transform, &img, vf32(g, g->input), C, H, W, &r, &scratch, e);
+        if (owned) image_free(&img);
+        if (rc < 0) break;
+        vi32(g, g->label)[0] = 0;
+        for (int j = 0; j <= g->vals[g->logits].producer; j++) {
+            const Node *nd = &g->nodes[j];
+            if (quantized(nd->op)) {
+                const float *x = vf32(g, nd->in[0]);
+                size_t cnt = value_numel(&g->vals[nd->in[0]]);
+                for (size_t t = 0; t < cnt; t++)
+                    if (fabsf(x[t]) > m->absmax[nd->in[0]]) m->absmax[nd->in[0]] = fabsf(x[t]);
+            }
+            if (nd->phase == PHASE_FORWARD) op_table[nd->op]->forward(g, nd);
+        }
+        if (k == n - 1) n = -1;
+    }
+    tf_scratch_free(&scratch);
+    return n == -1 ? 0 : -1;
+}
+
 /* Runs each batchnorm_fold node (its inputs are parameters) and keeps its outputs. */
 static void fold_constants(Emit *m)
 {
@@ -178,6 +224,13 @@ static void geometry(FILE *f, const char *name, const Attrs *a)
     Window2d w = attrs_window(a);
     fprintf(f, "    static const int %s[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", name, w.kh, w.kw, w.sh, w.sw,
             w.ph, w.pw, w.dh, w.dw, a->groups > 1 ? a->groups : 1);
+}
+
+/* --quantize int8: the scale of value v's int8 copy (its calibrated |x| maximum / 127) */
+static float input_scale(const Emit *m, int v)
+{
+    float a = m->absmax[v];
+    return a > 0 ? a / 127.0f : 1.0f;
 }
 
 /* One node's call. The geometry arrays are static const locals in a block of their own. */
@@ -227,9 +280,24 @@ static int emit_node(Emit *m, int i, Error *e)
         }
         fprintf(f, "        static const int geo[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", w.kh, w.kw, w.sh,
                 w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1);
-        fprintf(f, "        k_conv2d(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g);\n", src, x->shape[1], H, W,
-                ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
-                pooled ? 1 : act, alpha);
+        if (m->absmax) {
+            /* int8: the input quantized into the scratch after the floats */
+            size_t cnt = (size_t)x->shape[1] * H * W, qat = (at + (pooled ? (size_t)O * OH * OW : 0)) * sizeof(float);
+            float sx = input_scale(m, n->in[0]);
+            fprintf(f, "        k_quantize(%s, %zu, %.9g, (signed char *)A + %zu);\n", src, cnt, sx, qat);
+            fprintf(f, "        k_conv2d_i8((signed char *)A + %zu, %d, %d, %d, %s, ws%d, %s, %s, %d, %d, %d, geo, %d, %.9g);\n",
+                    qat, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), base_of(g, n->in[1]),
+                    n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 1 : act, alpha);
+            m->qscale[base_of(g, n->in[1])] = sx;
+            size_t bytes = qat - g->arena_bytes + cnt;
+            if (bytes > scratch * sizeof(float)) scratch = (bytes + sizeof(float) - 1) / sizeof(float);
+            m->kernels |= 1u << EK_CONV2D_I8 | 1u << EK_QUANTIZE;
+        } else {
+            fprintf(f, "        k_conv2d(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g);\n", src, x->shape[1], H, W,
+                    ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
+                    pooled ? 1 : act, alpha);
+            m->kernels |= 1u << EK_CONV2D;
+        }
         if (pooled) {
             fprintf(f, "        static const int pool[9] = { %d, %d, %d, %d, %d, %d, 1, 1, 1 };\n", n->a.pool_kernel,
                     n->a.pool_kernel, n->a.pool_stride, n->a.pool_stride, n->a.pool_padding, n->a.pool_padding);
@@ -239,10 +307,21 @@ static int emit_node(Emit *m, int i, Error *e)
         }
         fprintf(f, "    }\n");
         if (scratch * sizeof(float) > m->scratch) m->scratch = scratch * sizeof(float);
-        m->kernels |= 1u << EK_CONV2D;
         return 0;
     }
     case OP_linear:
+        if (m->absmax) {
+            size_t cnt = (size_t)x->shape[1], at = g->arena_bytes;
+            float sx = input_scale(m, n->in[0]);
+            fprintf(f, "    k_quantize(%s, %zu, %.9g, (signed char *)A + %zu);\n", r0, cnt, sx, at);
+            fprintf(f, "    k_linear_i8((signed char *)A + %zu, %d, %s, ws%d, %s, %s, %d, %d, %.9g);\n", at, x->shape[1],
+                    ref(m, n->in[1], r1, sizeof r1), base_of(g, n->in[1]),
+                    n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act, alpha);
+            m->qscale[base_of(g, n->in[1])] = sx;
+            if (cnt > m->scratch) m->scratch = (cnt + 63) / 64 * 64;
+            m->kernels |= 1u << EK_LINEAR_I8 | 1u << EK_QUANTIZE;
+            return 0;
+        }
         fprintf(f, "    k_linear(%s, %d, %s, %s, %s, %d, %d, %.9g);\n", r0, x->shape[1], ref(m, n->in[1], r1, sizeof r1),
                 n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act, alpha);
         m->kernels |= 1u << EK_LINEAR;
@@ -332,6 +411,32 @@ static int *layout_weights(Emit *m)
     return used;
 }
 
+/* an int8 weight: each output channel (row) scaled by its largest |w| / 127, rounded to
+ * -127..127; ws<v>[o] = the input's scale * that row's, the factor of its int32 sums */
+static void emit_int8_weight(Emit *m, int v, const float *d, const char *shape)
+{
+    const Value *x = &m->g->vals[v];
+    int O = x->shape[0];
+    size_t cnt = value_numel(x), per = cnt / (size_t)O;
+    fprintf(m->f, "/* %s [%s], int8 */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded", shape, v,
+            cnt);
+    float *sc = xmalloc((size_t)O * sizeof *sc);
+    for (int o = 0; o < O; o++) {
+        float mx = 0;
+        for (size_t k = 0; k < per; k++) mx = fmaxf(mx, fabsf(d[(size_t)o * per + k]));
+        sc[o] = mx > 0 ? mx / 127.0f : 1.0f;
+        for (size_t k = 0; k < per; k++) {
+            size_t i = (size_t)o * per + k;
+            long q = lrintf(d[i] / sc[o]);
+            fprintf(m->f, "%s%ld", i % 16 ? ", " : i ? ",\n    " : "\n    ", q > 127 ? 127 : q < -127 ? -127 : q);
+        }
+    }
+    fprintf(m->f, "\n};\nstatic const float ws%d[%d] = {", v, O);
+    for (int o = 0; o < O; o++) fprintf(m->f, "%s%.9g", o % 8 ? ", " : o ? ",\n    " : "\n    ", (double)(sc[o] * m->qscale[v]));
+    fprintf(m->f, "\n};\n");
+    free(sc);
+}
+
 /* the weights: const arrays in the C file, or the blob written to bin */
 static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
 {
@@ -351,6 +456,10 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         }
         char shape[64];
         shape_str(x, 0, shape, sizeof shape);
+        if (m->qscale && m->qscale[v] > 0) {
+            emit_int8_weight(m, v, d, shape);
+            continue;
+        }
         fprintf(m->f, "/* %s [%s] */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape, v, cnt);
         for (size_t k = 0; k < cnt; k++) fprintf(m->f, "%s%.9g", k % 8 ? ", " : k ? ",\n    " : "\n    ", (double)d[k]);
         fprintf(m->f, "\n};\n");
@@ -597,6 +706,11 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     m.konst = xcalloc(nv, sizeof *m.konst);
     m.woff = xcalloc(nv, sizeof *m.woff);
     char *hpath = header_path(o->out_c);
+    if (o->calib_set) {
+        m.absmax = xcalloc(nv, sizeof *m.absmax);
+        m.qscale = xcalloc(nv, sizeof *m.qscale);
+        if (!rc) rc = calibrate(&m, o->calib_set, o->calibrate, e);
+    }
     if (!rc) {
         fold_constants(&m);
         rc = prepare(&m, e);
@@ -618,6 +732,8 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     for (size_t v = 0; v < nv; v++) free(m.konst[v]);
     free(m.konst);
     free(m.woff);
+    free(m.absmax);
+    free(m.qscale);
     free(m.act);
     free(m.alpha);
     free(m.skip);

@@ -69,7 +69,7 @@ static const char *const action_name[NACTIONS] = {
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_EMIT_C, OPT_WEIGHTS_BIN };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_EMIT_C, OPT_WEIGHTS_BIN, OPT_QUANTIZE, OPT_CALIBRATE };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -97,6 +97,9 @@ static const OptionUse option_use[] = {
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
     { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
       "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
+    { OPT_QUANTIZE, "--quantize", "int8", ON(A_EMIT_C),
+      "Conv2d and Linear on int8 (per-channel weights, per-tensor inputs\ncalibrated by --calibrate N training images), int32 sums" },
+    { OPT_CALIBRATE, "--calibrate", "N", ON(A_EMIT_C), "the training images --quantize calibrates on" },
     { OPT_WEIGHTS_PARTIAL, "--weights-partial", "MODEL", ON(A_TRAIN),
       "start training from the tensors of MODEL whose name and shape\nmatch the model, naming those skipped (transfer learning)" },
     { 'j', "--threads", "N", ON(A_TRAIN) | ON(A_EVAL) | ON(A_PREDICT) | ON(A_APPLY),
@@ -147,6 +150,7 @@ typedef struct Args {
     const char *apply, *report, *emit_c, *weights_bin;
     const char *checkpoint, *resume;
     int         checkpoint_every;
+    int         quantize, calibrate;    /* --quantize int8: 8; --calibrate N */
     int         weights_partial;    /* --weights-partial: a.weights loads what matches */
     double      lr, weight_decay;   /* overrides, where have_lr, have_weight_decay */
     int         have_lr, have_weight_decay, batch_size;     /* batch_size: 0 unless given */
@@ -240,6 +244,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "weight-decay", required_argument, 0, OPT_WEIGHT_DECAY },
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
         { "emit-c", required_argument, 0, OPT_EMIT_C }, { "weights-bin", required_argument, 0, OPT_WEIGHTS_BIN },
+        { "quantize", required_argument, 0, OPT_QUANTIZE }, { "calibrate", required_argument, 0, OPT_CALIBRATE },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -285,6 +290,10 @@ static int parse_args(int argc, char **argv, Args *a)
         case OPT_NO_DATA: a->no_data = 1; break;
         case OPT_EMIT_C: a->action = A_EMIT_C; a->emit_c = optarg; actions++; break;
         case OPT_WEIGHTS_BIN: a->weights_bin = optarg; break;
+        case OPT_QUANTIZE:
+            if (strcmp(optarg, "int8") != 0) return usage_error("--quantize takes 'int8', not '%s'", optarg);
+            a->quantize = 8; break;
+        case OPT_CALIBRATE: if (parse_int(optarg, "--calibrate", 1, 1000000, &v) < 0) return 2; a->calibrate = (int)v; break;
         case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
                   a->checkpoint_every = (int)v; break;
         case OPT_LR: if (parse_float(optarg, "--lr", &a->lr) < 0) return 2; a->have_lr = 1; break;
@@ -336,6 +345,11 @@ static int parse_args(int argc, char **argv, Args *a)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
     if (a->action == A_EMIT_C && !a->weights)
         return usage_error("%s", "--emit-c needs --weights MODEL, the trained model to write as C (a file written by --train)");
+    if (a->quantize && !a->calibrate)
+        return usage_error("%s", "--quantize int8 needs --calibrate N, the number of training images that set the activation scales");
+    if (a->calibrate && !a->quantize) return usage_error("%s", "--calibrate N goes with --quantize int8");
+    if (a->quantize && a->weights_bin)
+        return usage_error("%s", "--weights-bin holds float32 weights: give it or --quantize int8, not both");
     return 0;
 }
 
@@ -685,15 +699,24 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
     return rc;
 }
 
-/* --emit-c: OUT.c, OUT.h (and --weights-bin's file) */
-static int run_emit_c(const Args *a, const Program *p)
+/* --emit-c: OUT.c, OUT.h (and --weights-bin's file); with --quantize, the training set
+ * calibrates */
+static int run_emit_c(const Args *a, const Program *p, const RunOptions *ro)
 {
     Error e;
     if (check_writable(a->emit_c, "--emit-c's file") ||
         (a->weights_bin && check_writable(a->weights_bin, "--weights-bin's file")))
         return 1;
-    EmitCOptions o = { .out_c = a->emit_c, .weights = a->weights, .weights_bin = a->weights_bin };
-    return emit_c(p, &o, &e) < 0 ? fail(&e) : 0;
+    EmitCOptions o = { .out_c = a->emit_c, .weights = a->weights, .weights_bin = a->weights_bin,
+                       .calibrate = a->calibrate };
+    Sets s;
+    if (a->quantize) {
+        if (sets_open(p, ro, 1, &s, &e) < 0) return fail(&e);
+        o.calib_set = &s.train;
+    }
+    int rc = emit_c(p, &o, &e) < 0 ? fail(&e) : 0;
+    if (a->quantize) sets_free(&s);
+    return rc;
 }
 
 static int run(const Args *a, const Program *p)
@@ -703,8 +726,7 @@ static int run(const Args *a, const Program *p)
     char *interrupt = out && !a->checkpoint ? default_checkpoint(out) : NULL;
     int rc = check_files(a, p, out, interrupt) < 0 ? 1 : 0;
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
-    if (!rc && a->action == A_EMIT_C) rc = run_emit_c(a, p);
-    if (rc || a->action == A_APPLY || a->action == A_EMIT_C) {
+    if (rc || a->action == A_APPLY) {
         free(interrupt);
         free(out);
         return rc;
@@ -712,10 +734,10 @@ static int run(const Args *a, const Program *p)
     RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history,
                       .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
                       .cache_bytes = (size_t)a->cache_mb << 20 };
-    if (a->action == A_PREVIEW) {
+    if (a->action == A_PREVIEW || a->action == A_EMIT_C) {
         free(interrupt);
         free(out);
-        return run_preview(a, p, &ro);
+        return a->action == A_PREVIEW ? run_preview(a, p, &ro) : run_emit_c(a, p, &ro);
     }
     /* every data set the action reads, opened and checked before any work */
     int fmap = p->out_ndim != 1;

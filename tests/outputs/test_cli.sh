@@ -42,6 +42,8 @@ cat >"$tmp/table" <<'TABLE'
 -o x|train apply preview-augment
 --weights w|train eval predict emit-c
 --weights-bin w.bin|emit-c
+--quantize int8|emit-c
+--calibrate 8|emit-c
 --weights-partial w|train
 --threads 1|train eval predict apply
 --history h.csv|train
@@ -66,6 +68,7 @@ while IFS='|' read -r opt valid; do
         case "$action $opt" in eval\ --weights*|predict\ --weights*|emit-c\ --weights\ *|emit-c\ --weights-partial*) ;; eval*|predict*|emit-c*) args="$args --weights w" ;; esac
         case "$action $opt" in apply\ -o*|preview-augment\ -o*) ;; apply*|preview-augment*) args="$args -o out" ;; esac
         case $opt in --checkpoint-every*) [ $action = train ] && args="$args --checkpoint c" ;; esac
+        case $opt in --quantize*) [ $action = emit-c ] && args="$args --calibrate 8" ;; --calibrate*) [ $action = emit-c ] && args="$args --quantize int8" ;; esac
         # shellcheck disable=SC2086
         (cd "$tmp" && "$CNNC" none.cnn $args $opt >/dev/null 2>"$tmp/err")
         rc=$?
@@ -79,7 +82,7 @@ while IFS='|' read -r opt valid; do
         esac
     done
 done <"$tmp/table"
-[ $pairs = 180 ] || fail "tried $pairs pairs, expected 180"
+[ $pairs = 198 ] || fail "tried $pairs pairs, expected 198"
 # without an action, --check is meant
 (cd "$tmp" && "$CNNC" none.cnn --epochs 3 >/dev/null 2>"$tmp/err")
 [ $? = 2 ] && grep -q -- 'not with --check (the default action)' "$tmp/err" || fail "--epochs alone: $(cat "$tmp/err")"
