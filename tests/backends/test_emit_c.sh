@@ -3,7 +3,8 @@
 # initialised by parity_dump --init): the generated C compiles warning-free under gcc and
 # clang (-std=c99 -Wall -Wextra -pedantic -Werror -O2); run on test images it gives the
 # class of cnnc's runtime and its probabilities within 1e-5, and its preprocess function
-# gives the runtime's eval-transform tensor; --weights-bin gives the same; one build under
+# gives the runtime's eval-transform tensor (CenterCrop too, on images of other sizes);
+# --weights-bin gives the same; one build under
 # -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
 . "$(dirname "$0")/../lib.sh"
 
@@ -64,6 +65,24 @@ check_model lenet5 lenet5 LENET5
 check_model fashion_resnet fashionresnet FASHIONRESNET
 check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
 check_model resnet18 resnet18 RESNET18 --weights-bin
+
+# CenterCrop in the eval transform: images larger, smaller and odd-sized against the runtime
+d="$tmp/crop"
+mkdir -p "$d"
+sed 's/transform = Compose(ToTensor(),/transform = Compose(CenterCrop(100), ToTensor(),/' \
+    "$top_srcdir/tests/checkpoint/tiny.cnn" >"$d/crop.cnn"
+"$top_builddir/tests/parity/parity_dump" --init "$d/crop.cnn" "$d/w.st" >/dev/null || fail "crop: parity_dump --init"
+if "$CNNC" "$d/crop.cnn" --emit-c "$d/out.c" --weights "$d/w.st" 2>"$d/err"; then
+    "$ref" --png "$d/crop.cnn" "$d/a.png" 1 120 90 && "$ref" --png "$d/crop.cnn" "$d/b.png" 2 101 131 &&
+        "$ref" --png "$d/crop.cnn" "$d/c.png" 3 77 100 || fail "crop: writing the test images"
+    "$ref" "$d/crop.cnn" "$d/w.st" "$d/a.png" "$d/b.png" "$d/c.png" >"$d/want" || fail "crop: emit_ref"
+    gcc $strict -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || fail "crop: gcc: $(head -5 "$d/cc.err")"
+    gcc -O1 $stb -I"$d" -DPREFIX=tiny -DUPPER=TINY -DHEADER='"out.h"' "$top_srcdir/tests/backends/emit_main.c" \
+        "$d/out.o" -o "$d/run" -lm && "$d/run" "$d/a.png" "$d/b.png" "$d/c.png" >"$d/got" || fail "crop: the program failed"
+    why=$(compare "$d/want" "$d/got") || fail "crop: $why"
+else
+    fail "crop: --emit-c: $(cat "$d/err")"
+fi
 
 # examples/embed: built by its Makefile for sea.cnn; it names --predict's class
 d="$tmp/sea"
