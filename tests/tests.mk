@@ -11,15 +11,25 @@ TESTS += tests/graph/test_residual
 check_PROGRAMS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh tests/e2e/test_finetune.sh
-TESTS += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
+TESTS += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh tests/e2e/test_schedule.sh
+EXTRA_DIST += tests/e2e/test_schedule.sh
+TESTS += tests/checkpoint/test_resume_optim.sh
+EXTRA_DIST += tests/checkpoint/test_resume_optim.sh
 EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn tests/e2e/test_memory.sh
 EXTRA_DIST += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
 EXTRA_DIST += tests/e2e/test_train.sh tests/e2e/test_finetune.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
+# optimizers, loss options, parameter groups and gradient clipping against torch.optim (issue 14)
+TESTS += tests/parity/test_optim_torch.py
+EXTRA_DIST += tests/parity/test_optim_torch.py
 # one op at a time against torch.nn.functional (the case list is in the .py)
 check_PROGRAMS += tests/parity/op_check
+# the learning-rate schedulers against torch.optim.lr_scheduler, over whole runs
+check_PROGRAMS += tests/parity/lr_schedule
+TESTS += tests/parity/test_lr_schedulers.py tests/parity/test_schedule_steps_torch.py
+EXTRA_DIST += tests/parity/test_lr_schedulers.py tests/parity/test_schedule_steps_torch.py
 TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
 # the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,

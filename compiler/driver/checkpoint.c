@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,10 +185,15 @@ int checkpoint_history_line(const char **cursor, double *v)
 {
     const char *c = *cursor;
     if (!*c) return 0;
+    v[CKPT_HISTORY_FIELDS - 1] = NAN;
     for (int i = 0; i < CKPT_HISTORY_FIELDS; i++) {
         char *end;
         if (*c == ' ' || *c == '\n') return -1;
         v[i] = strtod(c, &end);
+        if (i == CKPT_HISTORY_FIELDS - 2 && *end == '\n') {    /* a line without the last field */
+            c = end + 1;
+            break;
+        }
         if (end == c || *end != (i + 1 < CKPT_HISTORY_FIELDS ? ' ' : '\n')) return -1;
         if ((CKPT_HISTORY_INTS >> i & 1) && !(v[i] >= 0 && v[i] <= INT32_MAX && v[i] == (double)(int32_t)v[i]))
             return -1;

@@ -45,7 +45,7 @@ int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *
  * The caller frees. */
 char *checkpoint_source_tokens(const char *src);
 
-#define CKPT_HISTORY_FIELDS 10
+#define CKPT_HISTORY_FIELDS 11      /* the last (the epoch's lr) may be missing: it is then NaN */
 #define CKPT_HISTORY_INTS 0x1bbu     /* fields 0, 1, 3, 4, 5, 7, 8 */
 int checkpoint_history_line(const char **cursor, double *v);
 

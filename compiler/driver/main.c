@@ -69,7 +69,8 @@ static const char *const action_name[NACTIONS] = {
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_EMIT_C, OPT_WEIGHTS_BIN, OPT_QUANTIZE, OPT_CALIBRATE };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP, OPT_EMIT_C, OPT_WEIGHTS_BIN, OPT_QUANTIZE,
+       OPT_CALIBRATE };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -118,6 +119,9 @@ static const OptionUse option_use[] = {
     { OPT_CHECKPOINT_EVERY, "--checkpoint-every", "N", ON(A_TRAIN), "write it every N batches instead" },
     { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
       "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
+    { OPT_SAVE_BEST, "--save-best", NULL, ON(A_TRAIN),
+      "the model file keeps the epoch with the best test accuracy (ties:\nthe lower test loss), written when it ends" },
+    { OPT_EARLY_STOP, "--early-stop", "N", ON(A_TRAIN), "stop after N epochs without a better test accuracy" },
 };
 #define NOPTIONS (int)(sizeof option_use / sizeof option_use[0])
 
@@ -144,7 +148,7 @@ static void print_usage(FILE *f)
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
     int         workers, cache_mb, skip_bad, preview;
-    int         have_seed, no_data;
+    int         have_seed, no_data, save_best, early_stop;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
     const char *apply, *report, *emit_c, *weights_bin;
@@ -243,6 +247,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "batch-size", required_argument, 0, OPT_BATCH_SIZE },
         { "weight-decay", required_argument, 0, OPT_WEIGHT_DECAY },
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
+        { "save-best", no_argument, 0, OPT_SAVE_BEST }, { "early-stop", required_argument, 0, OPT_EARLY_STOP },
         { "emit-c", required_argument, 0, OPT_EMIT_C }, { "weights-bin", required_argument, 0, OPT_WEIGHTS_BIN },
         { "quantize", required_argument, 0, OPT_QUANTIZE }, { "calibrate", required_argument, 0, OPT_CALIBRATE },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
@@ -288,6 +293,9 @@ static int parse_args(int argc, char **argv, Args *a)
         case OPT_CHECKPOINT: a->checkpoint = optarg; break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_NO_DATA: a->no_data = 1; break;
+        case OPT_SAVE_BEST: a->save_best = 1; break;
+        case OPT_EARLY_STOP: if (parse_int(optarg, "--early-stop", 1, 1000000, &v) < 0) return 2;
+                  a->early_stop = (int)v; break;
         case OPT_EMIT_C: a->action = A_EMIT_C; a->emit_c = optarg; actions++; break;
         case OPT_WEIGHTS_BIN: a->weights_bin = optarg; break;
         case OPT_QUANTIZE:
@@ -605,6 +613,8 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
             ro.checkpoint_every = a->checkpoint_every;
             ro.interrupt_path = interrupt;
             ro.threads = g->threads;
+            ro.save_best = a->save_best;
+            ro.early_stop = a->early_stop;
             if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
                 (a->history && check_writable(a->history, "the history")) ||
                 (a->report && check_writable(a->report, "the report")) ||
@@ -725,6 +735,11 @@ static int run(const Args *a, const Program *p)
     char *out = a->action == A_TRAIN ? (a->output ? xstrdup(a->output) : default_output(a->file)) : NULL;
     char *interrupt = out && !a->checkpoint ? default_checkpoint(out) : NULL;
     int rc = check_files(a, p, out, interrupt) < 0 ? 1 : 0;
+    if (!rc && (a->save_best || a->early_stop) && !p->test.present) {
+        fprintf(stderr, "cnnc: error: %s: %s compares the epochs' test accuracy, but the file declares no test set; "
+                        "add test_dataset = ImageFolder(...)\n", p->path, a->save_best ? "--save-best" : "--early-stop");
+        rc = 1;
+    }
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
     if (rc || a->action == A_APPLY) {
         free(interrupt);
@@ -763,6 +778,7 @@ static void apply_overrides(const Args *a, Program *p, char *buf, size_t cap)
     buf[0] = 0;
     if (a->have_lr) {
         p->opt.lr = a->lr;
+        for (int k = 0; k < p->opt.ngroups; k++) p->opt.groups[k].lr = a->lr;   /* every parameter group's */
         len += (size_t)snprintf(buf + len, cap - len, "%s\"lr\": %.9g", len ? ", " : "{", a->lr);
     }
     if (a->batch_size) {
@@ -771,6 +787,7 @@ static void apply_overrides(const Args *a, Program *p, char *buf, size_t cap)
     }
     if (a->have_weight_decay) {
         p->opt.weight_decay = a->weight_decay;
+        for (int k = 0; k < p->opt.ngroups; k++) p->opt.groups[k].weight_decay = a->weight_decay;
         len += (size_t)snprintf(buf + len, cap - len, "%s\"weight_decay\": %.9g", len ? ", " : "{", a->weight_decay);
     }
     if (len) snprintf(buf + len, cap - len, "}");

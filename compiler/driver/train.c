@@ -16,6 +16,7 @@
 #include "../../runtime/modelfile.h"
 #include "../../runtime/ops.h"
 #include "../../runtime/png.h"
+#include "schedule.h"
 
 /* --data DIR keeps the last path component (train, test, validate) under DIR; MNIST-format
  * data sets take DIR as their root */
@@ -305,10 +306,10 @@ static int save_checkpoint(Saver *sv, Graph *g, const TrainState *ts, Error *e)
  * seconds in hexadecimal, so they come back exactly */
 static void history_append(char **h, size_t *len, size_t *cap, const EpochStats *x)
 {
-    char line[320];
-    int n = snprintf(line, sizeof line, "%d %d %a %d %d %d %a %d %d %a\n", x->epoch, x->epochs, x->train_loss,
+    char line[360];
+    int n = snprintf(line, sizeof line, "%d %d %a %d %d %d %a %d %d %a %a\n", x->epoch, x->epochs, x->train_loss,
                      x->train_correct, x->train_total, x->has_test, x->test_loss, x->test_correct, x->test_total,
-                     x->seconds);
+                     x->seconds, x->lr);
     if (*len + (size_t)n + 1 > *cap) {
         *cap = 2 * (*len + (size_t)n + 1);
         *h = xrealloc(*h, *cap);
@@ -319,12 +320,13 @@ static void history_append(char **h, size_t *len, size_t *cap, const EpochStats 
 
 /* The epochs a resumed run's checkpoint had finished, to on_epoch (the report), and into
  * the run's own history */
-static void history_resume(const RunOptions *o, char **h, size_t *len, size_t *cap)
+static void history_resume(const RunOptions *o, double lr0, char **h, size_t *len, size_t *cap)
 {
     const char *cur = o->resume ? o->resume->history : NULL;
     double v[CKPT_HISTORY_FIELDS];
     while (cur && checkpoint_history_line(&cur, v) > 0) {
-        EpochStats x = { (int)v[0], (int)v[1], v[2], (int)v[3], (int)v[4], (int)v[5], v[6], (int)v[7], (int)v[8], v[9] };
+        EpochStats x = { (int)v[0], (int)v[1], v[2], (int)v[3], (int)v[4], (int)v[5], v[6], (int)v[7], (int)v[8], v[9],
+                         isnan(v[10]) ? lr0 : v[10] };
         history_append(h, len, cap, &x);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &x);
     }
@@ -350,7 +352,8 @@ static int fill_history_csv(FILE *f, void *ctx)
     while (cur && checkpoint_history_line(&cur, v) > 0) {
         int rc = v[5] ? fprintf(f, "%d,%.6f,%d,%d,%.6f,%d,%d,", (int)v[0], v[2], (int)v[3], (int)v[4], v[6], (int)v[7], (int)v[8])
                       : fprintf(f, "%d,%.6f,%d,%d,,,,", (int)v[0], v[2], (int)v[3], (int)v[4]);
-        if (rc < 0 || fprintf(f, "%.9g,%d,%.9g\n", h->p->opt.lr, h->p->train.batch_size, h->p->opt.weight_decay) < 0)
+        if (rc < 0 || fprintf(f, "%.9g,%d,%.9g\n", isnan(v[10]) ? h->p->opt.lr : v[10], h->p->train.batch_size,
+                              h->p->opt.weight_decay) < 0)
             return -1;
     }
     return 0;
@@ -388,11 +391,18 @@ static const char *signal_word(int sig)
  * validation set's line. Where the model file cannot be written, a checkpoint keeps the
  * weights if it can. */
 static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o, Saver *sv, const TrainState *ts,
-                        FILE *out, Error *e)
+                        const BestEpoch *best, FILE *out, Error *e)
 {
     const char *history = ts->history;
     char saved[300] = "";
-    if (o->out_path) {
+    if (o->out_path && o->save_best && best->epoch) {   /* written at that epoch; its weights for the validation */
+        if (model_load(g, o->out_path, NULL, e) < 0) return -1;
+        fprintf(out, "Kept epoch %d of %d: test accuracy %.2f%% (%d/%d), test loss %.4f\n", best->epoch,
+                ts->epoch, 100.0 * best->correct / (best->total ? best->total : 1), best->correct, best->total,
+                best->loss);
+        snprintf(saved, sizeof saved, "the model of epoch %d was saved to %.200s", best->epoch, o->out_path);
+        if (!o->checkpoint_path && o->interrupt_path) unlink(o->interrupt_path);
+    } else if (o->out_path) {
         if (model_save_overrides(g, o->out_path, s->classes, s->nclasses, p->source, p->overrides, e) < 0) {
             Error ce;
             if (sv->path && save_checkpoint(sv, g, ts, &ce) == 0) {
@@ -450,7 +460,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     size_t hlen = 0, hcap = 256;
     char *history = xmalloc(hcap);
     history[0] = '\0';
-    history_resume(o, &history, &hlen, &hcap);
+    history_resume(o, p->opt.lr, &history, &hlen, &hcap);
     ts.history = history;
     ts.seed = o->seed;
     ts.threads = o->threads;
@@ -466,8 +476,12 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                           "resume with the same data and batch size", ts.batch, ts.epoch + 1, nbatches);
     }
     int last = s->train.n % p->train.batch_size;     /* BatchNorm refuses batches of one value per channel */
+    RunSchedule rs;
+    BestEpoch best;
+    best_epoch_from_history(&best, history);
     if (batchnorm_check_batch(g, p->train.batch_size, p->path, e) < 0 ||
-        (last && batchnorm_check_batch(g, last, p->path, e) < 0)) {
+        (last && batchnorm_check_batch(g, last, p->path, e) < 0) ||
+        schedule_begin(&rs, p, g, epochs, nbatches, ts.epoch, history, e) < 0) {
         dataloader_free(&dl);
         free(history);
         return -1;
@@ -483,8 +497,9 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int rc = 0, hist_warned = 0, hist_failed = 0;
+    int stop = o->early_stop && best.epoch && best.since >= o->early_stop;    /* a resumed run that had stopped */
     Error he;
-    for (int epoch = ts.epoch; epoch < epochs && rc == 0; epoch++) {
+    for (int epoch = ts.epoch; epoch < epochs && rc == 0 && !stop; epoch++) {
         if (epoch == ts.epoch && ts.batch > 0) {    /* resuming mid-epoch: the loader skips the batches done */
             dataloader_begin_epoch_at(&dl, epoch, ts.batch);
         } else {
@@ -494,7 +509,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             ts.loss_sum = 0;
             ts.correct = ts.images = 0;
         }
-        double t0 = now();
+        double t0 = now(), epoch_lr = schedule_epoch_lr(&rs);
         int n = 0, images0 = (int)ts.images;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
             graph_set_batch(g, n);
@@ -512,6 +527,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                 rc = -1;
                 break;
             }
+            schedule_after_batch(&rs, g);
             ts.loss_sum += loss;
             ts.correct += count_correct(g, n);
             ts.images += n;
@@ -543,13 +559,25 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %lld/%lld", epoch + 1, epochs, train_loss,
                 (long long)ts.correct, (long long)ts.images);
         if (s->has_test) fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
+        if (rs.active) fprintf(out, " - lr: %.6g", epoch_lr);
         fputc('\n', out);
         fflush(out);
         EpochStats stats = { epoch + 1, epochs, train_loss, (int)ts.correct, (int)ts.images, s->has_test, r.loss,
-                             r.correct, r.total, now() - t0 };
+                             r.correct, r.total, now() - t0, epoch_lr };
         history_append(&history, &hlen, &hcap, &stats);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &stats);
         hist_failed = history_write(p, o, history, &hist_warned, &he) < 0;
+        schedule_after_epoch(&rs, g, r.loss);
+        if (s->has_test && (o->save_best || o->early_stop) &&
+            best_epoch_update(&best, epoch + 1, r.correct, r.total, r.loss) && o->save_best && o->out_path &&
+            model_save_overrides(g, o->out_path, s->classes, s->nclasses, p->source, p->overrides, e) < 0) {
+            rc = -1;
+            break;
+        }
+        stop = o->early_stop && best.since >= o->early_stop && epoch + 1 < epochs;
+        if (stop)
+            fprintf(out, "Stopping early after epoch %d of %d: no better test accuracy for %d epochs (the best: epoch "
+                         "%d)\n", epoch + 1, epochs, best.since, best.epoch);
         /* the epoch is done: the next one starts from its beginning */
         TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history };
         if ((o->checkpoint_path && o->checkpoint_every == 0) || (interrupted && epoch + 1 < epochs)) {
@@ -563,7 +591,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         err_set(e, "%s: checkpoint written to %s; continue with --resume %s", signal_word(interrupted), sv.last, sv.path);
     } else if (rc == 0) {
         ts.history = history;
-        rc = train_finish(p, g, s, o, &sv, &ts, out, e);
+        rc = train_finish(p, g, s, o, &sv, &ts, &best, out, e);
     } else {
         rc = -1;
         if (hist_failed) history_write(p, o, history, &hist_warned, &he);   /* once more, for the epochs finished */

@@ -55,6 +55,8 @@ cat >"$tmp/table" <<'TABLE'
 --checkpoint c|train
 --checkpoint-every 1|train
 --resume c|train
+--save-best|train
+--early-stop 2|train
 TABLE
 [ "$(wc -l <"$tmp/table")" = "$(wc -l <"$tmp/help.with")" ] || fail "the test's table has $(wc -l <"$tmp/table") options, --help $(wc -l <"$tmp/help.with")"
 pairs=0
@@ -82,7 +84,7 @@ while IFS='|' read -r opt valid; do
         esac
     done
 done <"$tmp/table"
-[ $pairs = 198 ] || fail "tried $pairs pairs, expected 198"
+[ $pairs = 216 ] || fail "tried $pairs pairs, expected 216"
 # without an action, --check is meant
 (cd "$tmp" && "$CNNC" none.cnn --epochs 3 >/dev/null 2>"$tmp/err")
 [ $? = 2 ] && grep -q -- 'not with --check (the default action)' "$tmp/err" || fail "--epochs alone: $(cat "$tmp/err")"
