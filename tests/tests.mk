@@ -40,11 +40,17 @@ EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
-EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py
+EXTRA_DIST += bench/bench.py bench/bench_opencv.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py
 CLEANFILES += bench/bench_cnnc
-bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
+bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT) tests/parity/parity_dump$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
 .PHONY: bench
+
+# --export-onnx (issue 15): every shipped model's export against onnx's checker and OpenCV's
+# DNN module (onnx_ref: what --predict computes, in full precision); skips without ONNX
+check_PROGRAMS += tests/backends/onnx_ref
+TESTS += tests/backends/test_onnx_export.py
+EXTRA_DIST += tests/backends/test_onnx_export.py tests/backends/onnx_ops.cnn
 
 # one case per error message a user can cause (tests/errors/run_errors.sh says how)
 TESTS += tests/errors/run_errors.sh

@@ -27,6 +27,9 @@
 #include "dump.h"
 #include "../passes/lower.h"
 #include "../passes/plan.h"
+#ifdef HAVE_ONNX
+#include "../backends/onnx_export.h"
+#endif
 #include "report.h"
 #include "runfiles.h"
 #include "summary.h"
@@ -53,6 +56,9 @@ static const char usage_head[] =
     "                        IMG and write its output channels and their magnitude to OUT.png\n"
     "  --preview-augment N   write N augmented versions of each class's first training image\n"
     "                        as PNG to the folder given with -o DIR\n"
+    "  --export-onnx OUT.onnx\n"
+    "                        write the inference graph as an ONNX model (opset 13, output\n"
+    "                        \"probs\": the class probabilities), in a build with ONNX export\n"
     "  --emit-c OUT.c        write the trained model (--weights) as standalone C99 inference\n"
     "                        code, OUT.c and OUT.h (libm only, no heap)\n"
     "\n"
@@ -62,15 +68,15 @@ static const char usage_tail[] =
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, A_EMIT_C, NACTIONS };
+enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, A_EXPORT_ONNX, A_EMIT_C, NACTIONS };
 static const char *const action_name[NACTIONS] = {
     "--check", "--summary", "--dump-graph", "--train", "--eval", "--predict", "--apply", "--preview-augment",
-    "--emit-c",
+    "--export-onnx", "--emit-c",
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP, OPT_EMIT_C, OPT_WEIGHTS_BIN, OPT_QUANTIZE,
-       OPT_CALIBRATE };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP, OPT_EXPORT_ONNX, OPT_EMIT_C, OPT_WEIGHTS_BIN,
+       OPT_QUANTIZE, OPT_CALIBRATE };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -94,7 +100,7 @@ static const OptionUse option_use[] = {
       "read train/, test/, validate/ from DIR instead of the paths in the file" },
     { 'o', "-o, --output", "FILE", ON(A_TRAIN) | ON(A_APPLY) | ON(A_PREVIEW),
       "--train: the model file (default: FILE.cnn with .safetensors, beside\nit); --apply: the PNG; --preview-augment: the folder" },
-    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EMIT_C),
+    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EXPORT_ONNX) | ON(A_EMIT_C),
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
     { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
       "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
@@ -152,6 +158,7 @@ typedef struct Args {
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
     const char *apply, *report, *emit_c, *weights_bin;
+    const char *export_onnx;        /* --export-onnx's output */
     const char *checkpoint, *resume;
     int         checkpoint_every;
     int         quantize, calibrate;    /* --quantize int8: 8; --calibrate N */
@@ -248,6 +255,7 @@ static int parse_args(int argc, char **argv, Args *a)
         { "weight-decay", required_argument, 0, OPT_WEIGHT_DECAY },
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
         { "save-best", no_argument, 0, OPT_SAVE_BEST }, { "early-stop", required_argument, 0, OPT_EARLY_STOP },
+        { "export-onnx", required_argument, 0, OPT_EXPORT_ONNX },
         { "emit-c", required_argument, 0, OPT_EMIT_C }, { "weights-bin", required_argument, 0, OPT_WEIGHTS_BIN },
         { "quantize", required_argument, 0, OPT_QUANTIZE }, { "calibrate", required_argument, 0, OPT_CALIBRATE },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
@@ -311,6 +319,7 @@ static int parse_args(int argc, char **argv, Args *a)
                   a->batch_size = (int)v; break;
         case 'P': if (parse_int(optarg, "--preview-augment", 1, 1000, &v) < 0) return 2;
                   a->action = A_PREVIEW; a->preview = (int)v; actions++; break;
+        case OPT_EXPORT_ONNX: a->action = A_EXPORT_ONNX; a->export_onnx = optarg; actions++; break;
         case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
         case 'h': print_usage(stdout); exit(0);
         case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
@@ -322,7 +331,7 @@ static int parse_args(int argc, char **argv, Args *a)
         }
     }
     if (actions > 1)
-        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply, --preview-augment or --emit-c");
+        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply, --preview-augment, --export-onnx or --emit-c");
     given[NOPTIONS] = actions;
     int rc = check_option_actions(a, given);
     if (rc) return rc;
@@ -351,6 +360,15 @@ static int parse_args(int argc, char **argv, Args *a)
         return usage_error("%s", "--preview-augment N needs -o DIR, the folder to write the images to");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
+#ifndef HAVE_ONNX
+    if (a->action == A_EXPORT_ONNX) {
+        fprintf(stderr, "cnnc: error: this cnnc was built without ONNX export: install libprotobuf-c-dev, "
+                        "protobuf-c-compiler and libonnx-dev, then run ./configure and make again\n");
+        return 2;
+    }
+#endif
+    if (a->action == A_EXPORT_ONNX && !a->weights)
+        return usage_error("%s", "--export-onnx needs --weights MODEL (a file written by --train)");
     if (a->action == A_EMIT_C && !a->weights)
         return usage_error("%s", "--emit-c needs --weights MODEL, the trained model to write as C (a file written by --train)");
     if (a->quantize && !a->calibrate)
@@ -378,7 +396,7 @@ static char *default_output(const char *file)
  * plans for 175). */
 static int max_batch(const Program *p, int action, const Sets *s)
 {
-    if (action == A_PREDICT) return 1;
+    if (action == A_PREDICT || action == A_EXPORT_ONNX) return 1;
     int b = s ? 1 : p->batch_size;
     const DatasetDecl *d[3] = { &p->train, &p->test, &p->validation };
     const Dataset *ds[3] = { s && s->has_train ? &s->train : NULL, s && s->has_test ? &s->test : NULL,
@@ -528,6 +546,8 @@ static int check_files(const Args *a, const Program *p, const char *out, const c
         f[n++] = (RunFile){ a->output, "-o", RF_PNG };
     } else if (a->action == A_PREVIEW) {
         f[n++] = (RunFile){ a->output, "-o", RF_DIR };
+    } else if (a->action == A_EXPORT_ONNX) {
+        f[n++] = (RunFile){ a->export_onnx, "--export-onnx", RF_ONNX };
     }
     return runfiles_check(f, n);
 }
@@ -571,6 +591,25 @@ static int run_predict(const Args *a, const Program *p, Graph *g, const StFile *
     for (int i = 0; i < npaths; i++) free(paths[i]);
     free(paths);
     return rc;
+}
+
+/* --export-onnx: the inference graph g with the weights of mf, and mf's class names */
+static int run_export_onnx(const Args *a, const Program *p, Graph *g, const StFile *mf)
+{
+#ifdef HAVE_ONNX
+    Error e;
+    char **names = NULL;
+    int n = 0, rc = 0;
+    if (check_writable(a->export_onnx, "the ONNX model") < 0) return 1;
+    if (model_file_classes(p, mf, a->weights, NULL, stderr, &names, &n, &e) < 0) rc = fail(&e);
+    else if (onnx_export(g, p, names, n, a->export_onnx, &e) < 0) rc = fail(&e);
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+#else
+    (void)a, (void)p, (void)g, (void)mf;
+    return 1;                   /* parse_args refused --export-onnx */
+#endif
 }
 
 /* The run once its files are checked and the data sets it reads are open and checked
@@ -699,6 +738,8 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                     }
                     report_skipped(s);
                 }
+            } else if (a->action == A_EXPORT_ONNX) {
+                rc = run_export_onnx(a, p, g, &mf);
             } else {
                 rc = run_predict(a, p, g, &mf);
             }
@@ -815,7 +856,8 @@ int main(int argc, char **argv)
     if (rc) return rc;
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
     CheckOptions co = { .require_training = a.action == A_TRAIN,
-                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT || a.action == A_EMIT_C };
+                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT ||
+                                              a.action == A_EXPORT_ONNX || a.action == A_EMIT_C };
     Program p;
     if (check_file(a.file, &co, &p, stderr) < 0) return 1;
     char overrides[256];
