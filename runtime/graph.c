@@ -1,5 +1,6 @@
 /* runtime/graph.c: building the graph IR (values and nodes) and binding its storage. */
 #include "graph.h"
+#include "gradsync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ Graph *graph_new(void)
 void graph_free(Graph *g)
 {
     if (!g) return;
+    gradsync_free(g->gsync);
     free(g->vals);
     free(g->nodes);
     free(g->arena);

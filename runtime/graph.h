@@ -125,6 +125,12 @@ typedef struct Graph {
     /* constant arrays of attributes (graph_floats), freed with the graph */
     float **consts; int nconsts;
 
+    /* a data-parallel run (dist.h): this process holds samples [shard_before, global_batch -
+     * shard_after) of the global batch; the loss's mean divides by global_batch (0: by the
+     * current batch) and Dropout skips the other ranks' draws */
+    int      global_batch, shard_before, shard_after;
+    struct GradSync *gsync;     /* exec.c's gradient sums over the ranks, NULL until needed */
+
     /* storage: set by the plan, allocated by graph_bind */
     size_t arena_bytes, param_bytes, grad_bytes, state_bytes;
     void  *arena, *param_block, *grad_block, *state_block;

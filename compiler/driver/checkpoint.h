@@ -19,6 +19,7 @@ typedef struct TrainState {
     uint64_t seed;
     int      threads;
     char    *history;           /* the finished epochs' figures (checkpoint_history_line), or NULL */
+    int      ranks;             /* processes of a data-parallel run (mpirun -np); 1 without */
 } TrainState;
 
 /* Tensors: every parameter (its state_dict key) and optimizer state value

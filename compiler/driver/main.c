@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../runtime/dist.h"
 #include "../../runtime/exec.h"
+#include "../../runtime/gradsync.h"
 #include "../../runtime/fileio.h"
 #include "../../runtime/init.h"
 #include "../../runtime/modelfile.h"
@@ -34,6 +36,9 @@
 #include "runfiles.h"
 #include "summary.h"
 #include "train.h"
+
+static int rank_threads(void);
+static void mpi_stats(const Graph *g);
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -645,9 +650,10 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
         else dump_graph_text(stdout, g, p->path, &st);
     } else {
         graph_bind(g);
-        exec_set_threads(g, a->threads);
+        exec_set_threads(g, a->threads ? a->threads : rank_threads());
         if (a->action == A_TRAIN) {
-            ro.out_path = out;
+            ro.out_path = dist_rank() == 0 ? out : NULL;     /* a data-parallel run: rank 0 writes */
+            if (dist_rank() > 0) ro.history_path = NULL;
             ro.checkpoint_path = a->checkpoint;
             ro.checkpoint_every = a->checkpoint_every;
             ro.interrupt_path = interrupt;
@@ -673,6 +679,11 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                     fprintf(stderr, "cnnc: error: %s was written by a run with --seed %llu, not %llu: drop --seed "
                                     "to continue that run\n", a->resume, (unsigned long long)resume.seed,
                             (unsigned long long)a->seed);
+                } else if (resume.ranks != dist_size()) {
+                    rc = 1;
+                    fprintf(stderr, "cnnc: error: %s was written by a run on %d process%s, this one has %d: resume it "
+                                    "with mpirun -np %d (each process's share of every batch depends on it)\n",
+                            a->resume, resume.ranks, resume.ranks == 1 ? "" : "es", dist_size(), resume.ranks);
                 } else {
                     if (resume.threads != g->threads)
                         fprintf(stderr, "cnnc: warning: %s was written by a run with --threads %d, this one has %d: "
@@ -680,11 +691,12 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                                 a->resume, resume.threads, g->threads);
                     ro.seed = resume.seed;
                     ro.resume = &resume;
+                    if (dist_rank() == 0)
                     fprintf(stderr, "cnnc: resuming from %s at epoch %d, batch %d\n", a->resume, resume.epoch + 1,
                             resume.batch);
                 }
             }
-            Report *rep = a->report ? report_new(p, g, &st, &ro, a->threads) : NULL;
+            Report *rep = a->report && dist_rank() == 0 ? report_new(p, g, &st, &ro, a->threads) : NULL;
             if (rep) {
                 ro.on_epoch = report_epoch;
                 ro.on_epoch_ctx = rep;
@@ -698,8 +710,9 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                        a->weights ? a->weights : "");
                 fflush(stdout);
                 int tr = train_run(p, g, s, &ro, stdout, &e);
+                mpi_stats(g);
                 if (tr == TRAIN_INTERRUPTED) {
-                    fprintf(stderr, "cnnc: %s\n", e.msg);
+                    if (dist_rank() == 0) fprintf(stderr, "cnnc: %s\n", e.msg);   /* the same on every rank */
                     rc = 128 + train_signal();
                 } else if (tr < 0) {
                     rc = fail(&e);
@@ -781,6 +794,12 @@ static int run(const Args *a, const Program *p)
                         "add test_dataset = ImageFolder(...)\n", p->path, a->save_best ? "--save-best" : "--early-stop");
         rc = 1;
     }
+    if (!rc && a->save_best && dist_size() > 1) {     /* the kept weights live in rank 0's file alone */
+        if (dist_rank() == 0)
+            fprintf(stderr, "cnnc: error: --save-best under mpirun is not supported yet: train in one process, or use "
+                            "--early-stop and --checkpoint-every\n");
+        rc = 1;
+    }
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
     if (rc || a->action == A_APPLY) {
         free(interrupt);
@@ -790,6 +809,17 @@ static int run(const Args *a, const Program *p)
     RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history,
                       .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
                       .cache_bytes = (size_t)a->cache_mb << 20 };
+    if (dist_size() > 1) {          /* a data-parallel run: each process loads its share of every batch */
+        ro.loader.rank = dist_rank();
+        ro.loader.ranks = dist_size();
+        if (a->skip_bad) {
+            fprintf(stderr, "cnnc: error: --skip-bad-images does not work under mpirun yet (the processes' shares "
+                            "would differ): remove the bad images (cnnc --check lists them) or train in one process\n");
+            free(interrupt);
+            free(out);
+            return 1;
+        }
+    }
     if (a->action == A_PREVIEW || a->action == A_EMIT_C) {
         free(interrupt);
         free(out);
@@ -846,20 +876,73 @@ static void prefer_passive_threads(char **argv)
     execv("/proc/self/exe", argv);      /* on failure, carry on as we are */
 }
 
+/* ---- a data-parallel run (mpirun; runtime/dist.h) ---- */
+
+/* --threads' default: the machine's cores shared among the run's processes on it */
+static int rank_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (dist_local_size() <= 1 || cores < 1) return 0;      /* 0: every core */
+    return cores / dist_local_size() > 1 ? (int)(cores / dist_local_size()) : 1;
+}
+
+/* CNNC_MPI_STATS: rank 0 says how long the training steps waited for the gradient sums */
+static void mpi_stats(const Graph *g)
+{
+    if (!getenv("CNNC_MPI_STATS") || dist_rank() != 0 || !g->gsync) return;
+    double wait, skew;
+    long steps;
+    int buckets;
+    size_t bytes;
+    gradsync_stats(g->gsync, &wait, &skew, &steps, &buckets, &bytes);
+    fprintf(stderr, "cnnc: mpi: %d processes, %ld steps, %.3f ms per step waiting for the gradient sums "
+                    "(%zu bytes in %d buckets), %.3f ms for the slowest process\n", dist_size(), steps,
+            steps ? 1e3 * wait / steps : 0.0, bytes, buckets, steps ? 1e3 * skew / steps : 0.0);
+}
+
+/* Joins the run; rank 0 alone prints results (stdout) and its seed is everyone's. */
+static int dist_start(int *argc, char ***argv)
+{
+    if (dist_init(argc, argv) < 0) {
+        fprintf(stderr, "cnnc: error: MPI could not start (MPI_Init_thread failed): check the mpirun command line\n");
+        return 1;
+    }
+    if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    return 0;
+}
+
+/* The end of a process of the run: a failed one ends them all (MPI_Abort, naming its rank),
+ * else all finish together, after rank 0 has written its files. */
+static int dist_end(int rc)
+{
+    if (dist_size() > 1 && rc != 0 && !(train_signal() && rc == 128 + train_signal())) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "failed (exit code %d, its error above): ending the run", rc);
+        dist_abort(rc, msg);
+    }
+    dist_barrier();
+    dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     stdio_guard_fds();
     prefer_passive_threads(argv);
     Args a;
     signal(SIGXFSZ, SIG_IGN);      /* past `ulimit -f`, write fails with EFBIG and says so */
+    if (dist_start(&argc, &argv)) return 1;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return dist_end(rc);
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
+    int64_t seed0 = dist_rank() == 0 ? (int64_t)a.seed : 0;
+    dist_sum_i64(&seed0, 1);        /* rank 0's seed */
+    a.seed = (uint64_t)seed0;
     CheckOptions co = { .require_training = a.action == A_TRAIN,
                         .require_classifier = a.action == A_EVAL || a.action == A_PREDICT ||
                                               a.action == A_EXPORT_ONNX || a.action == A_EMIT_C };
     Program p;
-    if (check_file(a.file, &co, &p, stderr) < 0) return 1;
+    if (check_file(a.file, &co, &p, stderr) < 0) return dist_end(1);
     char overrides[256];
     apply_overrides(&a, &p, overrides, sizeof overrides);
     rc = run(&a, &p);
@@ -869,5 +952,5 @@ int main(int argc, char **argv)
         fail(&e);
         rc = rc ? rc : 1;
     }
-    return rc;
+    return dist_end(rc);
 }

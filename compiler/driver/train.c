@@ -11,12 +11,14 @@
 
 #include <sys/stat.h>
 
+#include "../../runtime/dist.h"
 #include "../../runtime/exec.h"
 #include "../../runtime/fileio.h"
 #include "../../runtime/modelfile.h"
 #include "../../runtime/ops.h"
 #include "../../runtime/png.h"
 #include "schedule.h"
+#include "shard.h"
 
 /* --data DIR keeps the last path component (train, test, validate) under DIR; MNIST-format
  * data sets take DIR as their root */
@@ -202,7 +204,16 @@ int sets_skipped(const Sets *s)
     return n;
 }
 
-static volatile sig_atomic_t interrupted;     /* the signal that asked train_run to stop, or 0 */
+/* the signal that asked train_run to stop, or 0; in a data-parallel run, a signal is
+ * pending until the processes agree on it (shard_sum), so that all stop at the same batch */
+static volatile sig_atomic_t interrupted, pending;
+static int distributed;
+
+static void agree_signal(void)
+{
+    int sig = shard_sum(NULL, NULL, NULL, pending);
+    if (sig) interrupted = sig;
+}
 
 /* CNNC_TEST_EVAL_DELAY_MS: a pause after each evaluation batch, so tests can interrupt a
  * run during its test pass */
@@ -226,15 +237,25 @@ int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions
     g->training = 0;
     double total = 0;
     int n = 0;
+    if (shard_check(ds->n, bs, ds->root, e) < 0) {
+        dataloader_free(&dl);
+        return -1;
+    }
     while (!interrupted && (n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+        shard_batch(g, ds->n, bs, r->batches);
         graph_set_batch(g, n);
         exec_run(g, PHASE_FORWARD);
-        total += vf32(g, g->loss)[0];
-        r->correct += count_correct(g, n);
-        r->total += n;
+        double loss = vf32(g, g->loss)[0];
+        int64_t correct = count_correct(g, n), images = n;
+        int sig = shard_sum(&loss, &correct, &images, pending);
+        if (sig) interrupted = sig;
+        total += loss;
+        r->correct += (int)correct;
+        r->total += (int)images;
         r->batches++;
         test_eval_delay();
     }
+    shard_clear(g);
     dataloader_free(&dl);
     if (interrupted) return EVAL_INTERRUPTED;
     if (n < 0) return -1;
@@ -263,7 +284,8 @@ static void progress(FILE *out, int epoch, int epochs, int batch, int batches, i
 
 static void on_signal(int sig)
 {
-    interrupted = sig;
+    if (distributed) pending = sig;
+    else interrupted = sig;
 }
 
 int train_signal(void)
@@ -294,7 +316,7 @@ typedef struct Saver {
 static int save_checkpoint(Saver *sv, Graph *g, const TrainState *ts, Error *e)
 {
     if (!sv->path) return err_set(e, "no checkpoint file was given");
-    if (checkpoint_save(sv->path, g, sv->p->source, ts, e) < 0) return -1;
+    if (dist_rank() == 0 && checkpoint_save(sv->path, g, sv->p->source, ts, e) < 0) return -1;   /* rank 0 writes */
     snprintf(sv->last, sizeof sv->last, "%.100s (epoch %d, batch %d of %d)", sv->path, ts->epoch + 1, ts->batch,
              sv->nbatches);
     return 0;
@@ -439,6 +461,7 @@ static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o
         return -1;
     }
     if (o->out_path) fprintf(out, "Saved model to %s\n", o->out_path);
+    agree_signal();
     if (interrupted) {
         err_set(e, "%s after training: %s", signal_word(interrupted), saved[0] ? saved : "no model file was asked for");
         return TRAIN_INTERRUPTED;
@@ -464,7 +487,9 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     ts.history = history;
     ts.seed = o->seed;
     ts.threads = o->threads;
-    int tty = isatty(fileno(out)), nbatches = dataloader_num_batches(&dl);
+    ts.ranks = dist_size();
+    /* under mpirun, stdout is a pipe or mpirun's terminal: no progress line */
+    int tty = isatty(fileno(out)) && !dist_active(), nbatches = dataloader_num_batches(&dl);
     Saver sv = { p, o, o->checkpoint_path ? o->checkpoint_path : o->interrupt_path, nbatches, "" };
     if (o->resume && o->checkpoint_path)
         snprintf(sv.last, sizeof sv.last, "%.100s (epoch %d, batch %d of %d)", o->checkpoint_path, ts.epoch + 1,
@@ -481,6 +506,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     best_epoch_from_history(&best, history);
     if (batchnorm_check_batch(g, p->train.batch_size, p->path, e) < 0 ||
         (last && batchnorm_check_batch(g, last, p->path, e) < 0) ||
+        shard_check(s->train.n, p->train.batch_size, p->path, e) < 0 ||
+        shard_check_loss(&p->loss, p->path, e) < 0 ||
         schedule_begin(&rs, p, g, epochs, nbatches, ts.epoch, history, e) < 0) {
         dataloader_free(&dl);
         free(history);
@@ -488,7 +515,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     }
     /* SIGINT and SIGTERM (kill, timeout, Docker, Slurm) finish the batch and write a
      * checkpoint, or after the last epoch let the model file be written */
-    interrupted = 0;
+    interrupted = pending = 0;
+    distributed = dist_size() > 1;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -512,11 +540,16 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         double t0 = now(), epoch_lr = schedule_epoch_lr(&rs);
         int n = 0, images0 = (int)ts.images;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+            shard_batch(g, s->train.n, p->train.batch_size, ts.batch);
             graph_set_batch(g, n);
             g->training = 1;
             g->step++;
             exec_run(g, PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE);
-            float loss = vf32(g, g->loss)[0];
+            double dloss = vf32(g, g->loss)[0];
+            int64_t correct = count_correct(g, n), images = n;
+            int sig = shard_sum(&dloss, &correct, &images, pending);     /* over the processes */
+            if (sig) interrupted = sig;
+            float loss = (float)dloss;
             if (!isfinite(loss)) {
                 if (tty) fprintf(out, "\r\033[K");
                 err_set(e, "the training loss became %s at epoch %d, batch %d: training stopped; lower the learning "
@@ -529,8 +562,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             }
             schedule_after_batch(&rs, g);
             ts.loss_sum += loss;
-            ts.correct += count_correct(g, n);
-            ts.images += n;
+            ts.correct += correct;
+            ts.images += images;
             ts.batch++;
             test_batch_delay();
             if (tty) progress(out, epoch + 1, epochs, ts.batch, nbatches, (int)ts.images - images0,
@@ -542,6 +575,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                 if (interrupted) { rc = TRAIN_INTERRUPTED; break; }
             }
         }
+        shard_clear(g);
         if (tty && rc == 0) fprintf(out, "\r\033[K");
         if (rc == 0 && n < 0) rc = -1;
         if (rc) break;
@@ -579,7 +613,8 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             fprintf(out, "Stopping early after epoch %d of %d: no better test accuracy for %d epochs (the best: epoch "
                          "%d)\n", epoch + 1, epochs, best.since, best.epoch);
         /* the epoch is done: the next one starts from its beginning */
-        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history };
+        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history, ts.ranks };
+        agree_signal();
         if ((o->checkpoint_path && o->checkpoint_every == 0) || (interrupted && epoch + 1 < epochs)) {
             if (save_checkpoint(&sv, g, &next, e) < 0) { rc = -1; break; }
             if (interrupted && epoch + 1 < epochs) rc = TRAIN_INTERRUPTED;    /* after the last, train_finish */

@@ -150,6 +150,7 @@ static void cross_entropy_run(Graph *g, const Node *n)
     LossOpts o = loss_opts(&n->a);
     vf32(g, n->out[0])[0] = cross_entropy_forward(vf32(g, n->out[1]), vf32(g, n->in[0]),
                                                   vi32(g, n->in[1]), z[0], z[1], &o);
+    if (!o.sum) op_loss_share(g, vf32(g, n->out[0]), 1, z[0]);
 }
 
 /* The root of autodiff: d(loss)/d(loss) = 1, so dout's value is not read.
@@ -180,6 +181,7 @@ static void backward_run(Graph *g, const Node *n)
     const int *p = g->vals[n->in[0]].shape;
     LossOpts o = loss_opts(&n->a);
     cross_entropy_backward(vf32(g, n->out[0]), vf32(g, n->in[0]), vi32(g, n->in[1]), p[0], p[1], &o);
+    if (!o.sum) op_loss_share(g, vf32(g, n->out[0]), (size_t)p[0] * p[1], p[0]);
 }
 
 const OpDef op_cross_entropy_backward = { "cross_entropy_backward", backward_infer, backward_run, NULL };

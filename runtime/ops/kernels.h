@@ -302,5 +302,13 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
  * intermediate; slot 3: a direct convolution's output rows. */
 #define OP_SCRATCH_SLOTS 4
 float *op_scratch(int slot, size_t n);
+/* A data-parallel run (graph.h's global_batch): a mean over this rank's N samples becomes
+ * its share of the mean over the global batch (x[0..n) times N / global_batch); a no-op in
+ * one process. */
+void op_loss_share(const Graph *g, float *x, size_t n, int N);
+/* A data-parallel run: skips the random draws of the samples on the other ranks, before
+ * (before = 1) or after this rank's share, per_sample draws each, so that every sample gets
+ * the draws it gets in one process and the ranks' generators stay the same. */
+void op_rng_skip_shard(Graph *g, size_t per_sample, int before);
 
 #endif

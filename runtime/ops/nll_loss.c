@@ -71,6 +71,7 @@ static void nll_loss_run(Graph *g, const Node *n)
     const int *z = g->vals[n->in[0]].shape;
     LossOpts o = loss_opts(&n->a);
     vf32(g, n->out[0])[0] = nll_loss_forward(vf32(g, n->in[0]), vi32(g, n->in[1]), z[0], z[1], &o);
+    if (!o.sum) op_loss_share(g, vf32(g, n->out[0]), 1, z[0]);
 }
 
 /* The root: d(loss)/d(loss) = 1, dout not read. dlogp = nll_loss_backward(logp, labels) */
@@ -99,6 +100,7 @@ static void backward_run(Graph *g, const Node *n)
     const int *z = g->vals[n->in[0]].shape;
     LossOpts o = loss_opts(&n->a);
     nll_loss_backward(vf32(g, n->out[0]), vi32(g, n->in[1]), z[0], z[1], &o);
+    if (!o.sum) op_loss_share(g, vf32(g, n->out[0]), (size_t)z[0] * z[1], z[0]);
 }
 
 const OpDef op_nll_loss_backward = { "nll_loss_backward", backward_infer, backward_run, NULL };

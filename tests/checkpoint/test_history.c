@@ -83,9 +83,10 @@ static void test_roundtrip(void)
     CHECK(g != NULL, "lowering failed: %s", e.msg);
     if (!g) return;
     const char *history = "1 2 0x1.8p+0 30 50 1 0x1p-1 7 10 0x1.2p+1\n";
-    TrainState ts = { 1, 0, 0, 0, 0, 7, 2, (char *)history }, back;
+    TrainState ts = { 1, 0, 0, 0, 0, 7, 2, (char *)history, 3 }, back;
     CHECK(checkpoint_save(tp("h.ckpt"), g, p.source, &ts, &e) == 0, "save: %s", e.msg);
     CHECK(checkpoint_load(tp("h.ckpt"), g, p.source, &back, &e) == 0, "load: %s", e.msg);
+    CHECK(back.ranks == 3, "the processes of an MPI run came back as %d, not 3", back.ranks);
     CHECK(back.history && strcmp(back.history, history) == 0, "history came back as '%s'",
           back.history ? back.history : "(null)");
     free(back.history);
