@@ -23,6 +23,7 @@
 #include "../../runtime/init.h"
 #include "../../runtime/modelfile.h"
 #include "apply.h"
+#include "../backends/emit_c.h"
 #include "../frontend/check.h"
 #include "preflight.h"
 #include "dump.h"
@@ -63,6 +64,8 @@ static const char usage_head[] =
     "  --export-onnx OUT.onnx\n"
     "                        write the inference graph as an ONNX model (opset 13, output\n"
     "                        \"probs\": the class probabilities), in a build with ONNX export\n"
+    "  --emit-c OUT.c        write the trained model (--weights) as standalone C99 inference\n"
+    "                        code, OUT.c and OUT.h (libm only, no heap)\n"
     "\n"
     "Options (each goes only with the actions its \"with\" line names):\n";
 
@@ -70,14 +73,15 @@ static const char usage_tail[] =
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, A_EXPORT_ONNX, NACTIONS };
+enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, A_EXPORT_ONNX, A_EMIT_C, NACTIONS };
 static const char *const action_name[NACTIONS] = {
     "--check", "--summary", "--dump-graph", "--train", "--eval", "--predict", "--apply", "--preview-augment",
-    "--export-onnx",
+    "--export-onnx", "--emit-c",
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP, OPT_EXPORT_ONNX };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP, OPT_EXPORT_ONNX, OPT_EMIT_C, OPT_WEIGHTS_BIN,
+       OPT_QUANTIZE, OPT_CALIBRATE };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -101,8 +105,13 @@ static const OptionUse option_use[] = {
       "read train/, test/, validate/ from DIR instead of the paths in the file" },
     { 'o', "-o, --output", "FILE", ON(A_TRAIN) | ON(A_APPLY) | ON(A_PREVIEW),
       "--train: the model file (default: FILE.cnn with .safetensors, beside\nit); --apply: the PNG; --preview-augment: the folder" },
-    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EXPORT_ONNX),
+    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EXPORT_ONNX) | ON(A_EMIT_C),
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
+    { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
+      "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
+    { OPT_QUANTIZE, "--quantize", "int8", ON(A_EMIT_C),
+      "Conv2d and Linear on int8 (per-channel weights, per-tensor inputs\ncalibrated by --calibrate N training images), int32 sums" },
+    { OPT_CALIBRATE, "--calibrate", "N", ON(A_EMIT_C), "the training images --quantize calibrates on" },
     { OPT_WEIGHTS_PARTIAL, "--weights-partial", "MODEL", ON(A_TRAIN),
       "start training from the tensors of MODEL whose name and shape\nmatch the model, naming those skipped (transfer learning)" },
     { 'j', "--threads", "N", ON(A_TRAIN) | ON(A_EVAL) | ON(A_PREDICT) | ON(A_APPLY),
@@ -153,10 +162,11 @@ typedef struct Args {
     int         have_seed, no_data, save_best, early_stop;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
-    const char *apply, *report;
+    const char *apply, *report, *emit_c, *weights_bin;
     const char *export_onnx;        /* --export-onnx's output */
     const char *checkpoint, *resume;
     int         checkpoint_every;
+    int         quantize, calibrate;    /* --quantize int8: 8; --calibrate N */
     int         weights_partial;    /* --weights-partial: a.weights loads what matches */
     double      lr, weight_decay;   /* overrides, where have_lr, have_weight_decay */
     int         have_lr, have_weight_decay, batch_size;     /* batch_size: 0 unless given */
@@ -251,6 +261,8 @@ static int parse_args(int argc, char **argv, Args *a)
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
         { "save-best", no_argument, 0, OPT_SAVE_BEST }, { "early-stop", required_argument, 0, OPT_EARLY_STOP },
         { "export-onnx", required_argument, 0, OPT_EXPORT_ONNX },
+        { "emit-c", required_argument, 0, OPT_EMIT_C }, { "weights-bin", required_argument, 0, OPT_WEIGHTS_BIN },
+        { "quantize", required_argument, 0, OPT_QUANTIZE }, { "calibrate", required_argument, 0, OPT_CALIBRATE },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -297,6 +309,12 @@ static int parse_args(int argc, char **argv, Args *a)
         case OPT_SAVE_BEST: a->save_best = 1; break;
         case OPT_EARLY_STOP: if (parse_int(optarg, "--early-stop", 1, 1000000, &v) < 0) return 2;
                   a->early_stop = (int)v; break;
+        case OPT_EMIT_C: a->action = A_EMIT_C; a->emit_c = optarg; actions++; break;
+        case OPT_WEIGHTS_BIN: a->weights_bin = optarg; break;
+        case OPT_QUANTIZE:
+            if (strcmp(optarg, "int8") != 0) return usage_error("--quantize takes 'int8', not '%s'", optarg);
+            a->quantize = 8; break;
+        case OPT_CALIBRATE: if (parse_int(optarg, "--calibrate", 1, 1000000, &v) < 0) return 2; a->calibrate = (int)v; break;
         case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
                   a->checkpoint_every = (int)v; break;
         case OPT_LR: if (parse_float(optarg, "--lr", &a->lr) < 0) return 2; a->have_lr = 1; break;
@@ -318,7 +336,7 @@ static int parse_args(int argc, char **argv, Args *a)
         }
     }
     if (actions > 1)
-        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply, --preview-augment or --export-onnx");
+        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply, --preview-augment, --export-onnx or --emit-c");
     given[NOPTIONS] = actions;
     int rc = check_option_actions(a, given);
     if (rc) return rc;
@@ -356,6 +374,13 @@ static int parse_args(int argc, char **argv, Args *a)
 #endif
     if (a->action == A_EXPORT_ONNX && !a->weights)
         return usage_error("%s", "--export-onnx needs --weights MODEL (a file written by --train)");
+    if (a->action == A_EMIT_C && !a->weights)
+        return usage_error("%s", "--emit-c needs --weights MODEL, the trained model to write as C (a file written by --train)");
+    if (a->quantize && !a->calibrate)
+        return usage_error("%s", "--quantize int8 needs --calibrate N, the number of training images that set the activation scales");
+    if (a->calibrate && !a->quantize) return usage_error("%s", "--calibrate N goes with --quantize int8");
+    if (a->quantize && a->weights_bin)
+        return usage_error("%s", "--weights-bin holds float32 weights: give it or --quantize int8, not both");
     return 0;
 }
 
@@ -738,6 +763,26 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
     return rc;
 }
 
+/* --emit-c: OUT.c, OUT.h (and --weights-bin's file); with --quantize, the training set
+ * calibrates */
+static int run_emit_c(const Args *a, const Program *p, const RunOptions *ro)
+{
+    Error e;
+    if (check_writable(a->emit_c, "--emit-c's file") ||
+        (a->weights_bin && check_writable(a->weights_bin, "--weights-bin's file")))
+        return 1;
+    EmitCOptions o = { .out_c = a->emit_c, .weights = a->weights, .weights_bin = a->weights_bin,
+                       .calibrate = a->calibrate };
+    Sets s;
+    if (a->quantize) {
+        if (sets_open(p, ro, 1, &s, &e) < 0) return fail(&e);
+        o.calib_set = &s.train;
+    }
+    int rc = emit_c(p, &o, &e) < 0 ? fail(&e) : 0;
+    if (a->quantize) sets_free(&s);
+    return rc;
+}
+
 static int run(const Args *a, const Program *p)
 {
     Error e;
@@ -775,10 +820,10 @@ static int run(const Args *a, const Program *p)
             return 1;
         }
     }
-    if (a->action == A_PREVIEW) {
+    if (a->action == A_PREVIEW || a->action == A_EMIT_C) {
         free(interrupt);
         free(out);
-        return run_preview(a, p, &ro);
+        return a->action == A_PREVIEW ? run_preview(a, p, &ro) : run_emit_c(a, p, &ro);
     }
     /* every data set the action reads, opened and checked before any work */
     int fmap = p->out_ndim != 1;
@@ -895,7 +940,7 @@ int main(int argc, char **argv)
     a.seed = (uint64_t)seed0;
     CheckOptions co = { .require_training = a.action == A_TRAIN,
                         .require_classifier = a.action == A_EVAL || a.action == A_PREDICT ||
-                                              a.action == A_EXPORT_ONNX };
+                                              a.action == A_EXPORT_ONNX || a.action == A_EMIT_C };
     Program p;
     if (check_file(a.file, &co, &p, stderr) < 0) return dist_end(1);
     char overrides[256];

@@ -40,7 +40,10 @@ cat >"$tmp/table" <<'TABLE'
 --seed 1|train eval preview-augment
 --data d|check train eval preview-augment
 -o x|train apply preview-augment
---weights w|train eval predict export-onnx
+--weights w|train eval predict export-onnx emit-c
+--weights-bin w.bin|emit-c
+--quantize int8|emit-c
+--calibrate 8|emit-c
 --weights-partial w|train
 --threads 1|train eval predict apply
 --history h.csv|train
@@ -58,17 +61,19 @@ TABLE
 [ "$(wc -l <"$tmp/table")" = "$(wc -l <"$tmp/help.with")" ] || fail "the test's table has $(wc -l <"$tmp/table") options, --help $(wc -l <"$tmp/help.with")"
 pairs=0
 while IFS='|' read -r opt valid; do
-    for action in check summary dump-graph train eval predict apply preview-augment export-onnx; do
+    for action in check summary dump-graph train eval predict apply preview-augment export-onnx emit-c; do
         case $action in
             predict) args="--predict img.png" ;; apply) args="--apply img.png" ;;
             preview-augment) args="--preview-augment 1" ;; export-onnx) args="--export-onnx out.onnx" ;;
-            *) args="--$action" ;;
+            emit-c) args="--emit-c out.c" ;; *) args="--$action" ;;
         esac
         # companions an action needs, unless the option under test is one
         case "$action $opt" in eval\ --weights*|predict\ --weights*|export-onnx\ --weights*) ;;
-            eval*|predict*|export-onnx*) args="$args --weights w" ;; esac
+            emit-c\ --weights\ *|emit-c\ --weights-partial*) ;;
+            eval*|predict*|export-onnx*|emit-c*) args="$args --weights w" ;; esac
         case "$action $opt" in apply\ -o*|preview-augment\ -o*) ;; apply*|preview-augment*) args="$args -o out" ;; esac
         case $opt in --checkpoint-every*) [ $action = train ] && args="$args --checkpoint c" ;; esac
+        case $opt in --quantize*) [ $action = emit-c ] && args="$args --calibrate 8" ;; --calibrate*) [ $action = emit-c ] && args="$args --quantize int8" ;; esac
         # shellcheck disable=SC2086
         (cd "$tmp" && "$CNNC" none.cnn $args $opt >/dev/null 2>"$tmp/err")
         rc=$?
@@ -84,7 +89,7 @@ while IFS='|' read -r opt valid; do
         esac
     done
 done <"$tmp/table"
-[ $pairs = 189 ] || fail "tried $pairs pairs, expected 189"
+[ $pairs = 240 ] || fail "tried $pairs pairs, expected 240"
 # without an action, --check is meant
 (cd "$tmp" && "$CNNC" none.cnn --epochs 3 >/dev/null 2>"$tmp/err")
 [ $? = 2 ] && grep -q -- 'not with --check (the default action)' "$tmp/err" || fail "--epochs alone: $(cat "$tmp/err")"

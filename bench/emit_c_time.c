@@ -1,0 +1,59 @@
+/* bench/emit_c_time.c: times the code `cnnc --emit-c --weights-bin` wrote, on a fixed input:
+ * single-image latency (NAME_predict, median of REPEATS) and batch-16 throughput (16 images
+ * one after another, as the generated code runs one image a call). Prints
+ * "emit-c latency_ms images_per_s". Built by bench/emit_c.sh with -DPREFIX=name
+ * -DUPPER=NAME -DHEADER='"model.h"'.
+ * usage: emit_c_time WEIGHTS.bin REPEATS */
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include HEADER
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(x) CAT(PREFIX, x)
+#define K(x) CAT(UPPER, x)
+
+static float blob[K(_WEIGHTS_SIZE) / sizeof(float)], input[K(_INPUT_SIZE)], probs[K(_NUM_CLASSES)];
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    FILE *f = argc == 3 ? fopen(argv[1], "rb") : NULL;
+    int i, k, n = argc == 3 ? atoi(argv[2]) : 0;
+    double *t, t0;
+    if (!f || n < 1 || fread(blob, 1, sizeof blob, f) != sizeof blob || FN(_set_weights)(blob, sizeof blob)) {
+        fprintf(stderr, "usage: emit_c_time WEIGHTS.bin REPEATS (the weights file of the generated code)\n");
+        return 2;
+    }
+    fclose(f);
+    for (i = 0; i < K(_INPUT_SIZE); i++) input[i] = (float)(i % 17) / 17.0f - 0.5f;
+    FN(_predict)(input, probs);     /* warm */
+    t = malloc((size_t)n * sizeof *t);
+    for (i = 0; i < n; i++) {
+        t0 = now();
+        FN(_predict)(input, probs);
+        t[i] = now() - t0;
+    }
+    qsort(t, (size_t)n, sizeof *t, by_value);
+    t0 = now();
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 16; k++) FN(_predict)(input, probs);
+    printf("emit-c %.3f %.1f\n", t[n / 2] * 1e3, 16.0 * n / (now() - t0));
+    free(t);
+    return 0;
+}

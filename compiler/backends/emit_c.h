@@ -1,0 +1,35 @@
+/* compiler/backends/emit_c.h: --emit-c, the standalone C back end: a trained model's
+ * inference graph as one C99 file and its header (libm only, no heap, weights as const
+ * arrays or in a binary file beside it). */
+#ifndef CNNC_EMIT_C_H
+#define CNNC_EMIT_C_H
+
+#include <stdio.h>
+
+#include "../../runtime/error.h"
+#include "../frontend/program.h"
+
+typedef struct EmitCOptions {
+    const char *out_c;          /* OUT.c; OUT.h is written beside it */
+    const char *weights;        /* the model file (safetensors) */
+    const char *weights_bin;    /* NULL: const arrays in OUT.c; else the weights go to this file */
+    /* --quantize int8: Conv2d and Linear on int8 (per-channel symmetric weights, per-tensor
+     * input scales from calib images of calib_set through the runtime); else NULL */
+    const struct Dataset *calib_set;
+    int         calibrate;
+} EmitCOptions;
+
+/* Writes OUT.c and OUT.h for the checked classifier p with the weights of o->weights.
+ * -1 with e set (naming the file, and the layer where one is at fault) on failure. */
+int emit_c(const Program *p, const EmitCOptions *o, Error *e);
+
+/* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
+enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
+       EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_COUNT };
+typedef struct EmitKernel {
+    const char *text;
+    unsigned    needs;          /* 1u << EK_... */
+} EmitKernel;
+extern const EmitKernel emit_c_kernels[EK_COUNT];
+
+#endif

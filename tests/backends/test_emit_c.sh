@@ -1,0 +1,108 @@
+#!/bin/sh
+# tests/backends/test_emit_c.sh: --emit-c on every shipped model (models/*.cnn, freshly
+# initialised by parity_dump --init): the generated C compiles warning-free under gcc and
+# clang (-std=c99 -Wall -Wextra -pedantic -Werror -O2); run on test images it gives the
+# class of cnnc's runtime and its probabilities within 1e-5, and its preprocess function
+# gives the runtime's eval-transform tensor (CenterCrop too, on images of other sizes);
+# --weights-bin gives the same; one build under
+# -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
+. "$(dirname "$0")/../lib.sh"
+
+stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+ref="$top_builddir/tests/backends/emit_ref"
+strict="-std=c99 -Wall -Wextra -pedantic -Werror -O2"
+compilers=gcc
+command -v clang >/dev/null && compilers="gcc clang"
+
+# compare FILE_A FILE_B: the same class, probabilities within 1e-5, inputs within 1e-6
+compare() {
+    awk 'NR == FNR { a[FNR] = $0; next }
+         { n = split(a[FNR], x, " "); m = split($0, y, " ")
+           if (n != m) { print "line " FNR ": " n " fields against " m; bad = 1; exit }
+           tol = x[1] == "input" ? 1e-6 : 1e-5
+           if (x[1] != "input" && x[1] != y[1]) { print "line " FNR ": class " y[1] " against " x[1]; bad = 1; exit }
+           for (i = 2; i <= n; i++) { d = x[i] - y[i]; if (d < 0) d = -d
+               if (d > tol) { print "line " FNR " field " i ": " y[i] " against " x[i]; bad = 1; exit } } }
+         END { if (FNR == 0) { print "no output"; bad = 1 } exit bad }' "$1" "$2"
+}
+
+# emit MODEL NAME UPPER [--weights-bin]: writes, builds and checks model NAME
+check_model() {
+    m=$1 prefix=$2 upper=$3 bin=${4:-}
+    d="$tmp/$m"
+    mkdir -p "$d"
+    "$top_builddir/tests/parity/parity_dump" --init "$top_srcdir/models/$m.cnn" "$d/w.st" >/dev/null ||
+        { fail "$m: parity_dump --init"; return; }
+    if [ -n "$bin" ]; then
+        "$CNNC" "$top_srcdir/models/$m.cnn" --emit-c "$d/out.c" --weights "$d/w.st" --weights-bin "$d/w.bin" 2>"$d/err" ||
+            { fail "$m: --emit-c --weights-bin: $(cat "$d/err")"; return; }
+    else
+        "$CNNC" "$top_srcdir/models/$m.cnn" --emit-c "$d/out.c" --weights "$d/w.st" 2>"$d/err" ||
+            { fail "$m: --emit-c: $(cat "$d/err")"; return; }
+    fi
+    [ -s "$d/out.h" ] || fail "$m: no out.h beside out.c"
+    ! grep -q 'malloc\|calloc\|cblas' "$d/out.c" || fail "$m: the generated code allocates or calls BLAS"
+    imgs=
+    for s in 1 2 3; do
+        "$ref" --png "$top_srcdir/models/$m.cnn" "$d/img$s.png" $s || fail "$m: writing a test image"
+        imgs="$imgs $d/img$s.png"
+    done
+    "$ref" "$top_srcdir/models/$m.cnn" "$d/w.st" $imgs >"$d/want" || { fail "$m: emit_ref"; return; }
+    for cc in $compilers; do
+        $cc $strict -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || { fail "$m: $cc: $(head -5 "$d/cc.err")"; continue; }
+        $cc -O1 $stb -I"$d" -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' ${bin:+-DWEIGHTS_BIN} \
+            "$top_srcdir/tests/backends/emit_main.c" "$d/out.o" -o "$d/run" -lm 2>"$d/cc.err" ||
+            { fail "$m: $cc harness: $(head -5 "$d/cc.err")"; continue; }
+        "$d/run" ${bin:+"$d/w.bin"} $imgs >"$d/got" || { fail "$m: $cc: the program failed"; continue; }
+        why=$(compare "$d/want" "$d/got") || fail "$m ($cc${bin:+, --weights-bin}): $why"
+    done
+}
+
+
+check_model sea classificationcnn CLASSIFICATIONCNN --weights-bin
+check_model fashion fashioncnn FASHIONCNN
+check_model lenet5 lenet5 LENET5
+check_model fashion_resnet fashionresnet FASHIONRESNET
+check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
+check_model resnet18 resnet18 RESNET18 --weights-bin
+
+# CenterCrop in the eval transform: images larger, smaller and odd-sized against the runtime
+d="$tmp/crop"
+mkdir -p "$d"
+sed 's/transform = Compose(ToTensor(),/transform = Compose(CenterCrop(100), ToTensor(),/' \
+    "$top_srcdir/tests/checkpoint/tiny.cnn" >"$d/crop.cnn"
+"$top_builddir/tests/parity/parity_dump" --init "$d/crop.cnn" "$d/w.st" >/dev/null || fail "crop: parity_dump --init"
+if "$CNNC" "$d/crop.cnn" --emit-c "$d/out.c" --weights "$d/w.st" 2>"$d/err"; then
+    "$ref" --png "$d/crop.cnn" "$d/a.png" 1 120 90 && "$ref" --png "$d/crop.cnn" "$d/b.png" 2 101 131 &&
+        "$ref" --png "$d/crop.cnn" "$d/c.png" 3 77 100 || fail "crop: writing the test images"
+    "$ref" "$d/crop.cnn" "$d/w.st" "$d/a.png" "$d/b.png" "$d/c.png" >"$d/want" || fail "crop: emit_ref"
+    gcc $strict -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || fail "crop: gcc: $(head -5 "$d/cc.err")"
+    gcc -O1 $stb -I"$d" -DPREFIX=tiny -DUPPER=TINY -DHEADER='"out.h"' "$top_srcdir/tests/backends/emit_main.c" \
+        "$d/out.o" -o "$d/run" -lm && "$d/run" "$d/a.png" "$d/b.png" "$d/c.png" >"$d/got" || fail "crop: the program failed"
+    why=$(compare "$d/want" "$d/got") || fail "crop: $why"
+else
+    fail "crop: --emit-c: $(cat "$d/err")"
+fi
+
+# examples/embed: built by its Makefile for sea.cnn; it names --predict's class
+d="$tmp/sea"
+cp -r "$top_srcdir/examples/embed" "$tmp/embed"
+if make -s -C "$tmp/embed" CNNC="$CNNC" MODEL="$top_srcdir/models/sea.cnn" WEIGHTS="$d/w.st" >"$tmp/embed/out" 2>&1; then
+    "$tmp/embed/classify" "$tmp/embed/model.bin" "$d/img2.png" >"$tmp/embed/got" || fail "examples/embed: classify failed"
+    "$CNNC" "$top_srcdir/models/sea.cnn" --predict "$d/img2.png" --weights "$d/w.st" >"$tmp/embed/want"
+    [ "$(sed 's/ (.*//' "$tmp/embed/got")" = "$(sed 's/ (.*//' "$tmp/embed/want")" ] ||
+        fail "examples/embed says '$(cat "$tmp/embed/got")', --predict '$(cat "$tmp/embed/want")'"
+else
+    fail "examples/embed: make: $(tail -5 "$tmp/embed/out")"
+fi
+
+# ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools) runs clean
+d="$tmp/fashion_resnet"
+if [ -s "$d/out.c" ]; then
+    gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $stb -I"$d" -DPREFIX=fashionresnet \
+        -DUPPER=FASHIONRESNET -DHEADER='"out.h"' "$d/out.c" "$top_srcdir/tests/backends/emit_main.c" -o "$d/asan" -lm \
+        2>"$d/cc.err" || fail "sanitizer build: $(head -5 "$d/cc.err")"
+    "$d/asan" "$d/img1.png" >"$d/got.asan" 2>"$d/asan.err" || fail "sanitizer run: $(head -5 "$d/asan.err")"
+    [ -s "$d/asan.err" ] && fail "sanitizer run said: $(head -5 "$d/asan.err")"
+fi
+exit $((fails > 0))

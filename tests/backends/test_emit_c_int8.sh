@@ -1,0 +1,43 @@
+#!/bin/sh
+# tests/backends/test_emit_c_int8.sh: --emit-c --quantize int8 --calibrate N on a model
+# trained on the synthetic data (tests/checkpoint/tiny.cnn): the int8 code compiles
+# warning-free under gcc and clang (-std=c99 -Wall -Wextra -pedantic -Werror); every Conv2d
+# and Linear weight is an int8 array; its test-set accuracy is within 1 point of the float
+# code's, and its probabilities stay near the float ones (within 0.05).
+. "$(dirname "$0")/../lib.sh"
+
+stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
+compilers=gcc
+command -v clang >/dev/null && compilers="gcc clang"
+"$top_builddir/examples/make_sea_data" "$tmp/data" >/dev/null || { echo "FAIL: make_sea_data" >&2; exit 1; }
+cp "$top_srcdir/tests/checkpoint/tiny.cnn" "$tmp/tiny.cnn"
+cd "$tmp" || exit 1
+"$CNNC" tiny.cnn --train --epochs 3 --seed 1 --threads 1 -o tiny.st >/dev/null || { echo "FAIL: training" >&2; exit 1; }
+"$CNNC" tiny.cnn --emit-c f.c --weights tiny.st 2>err || fail "float --emit-c: $(cat err)"
+"$CNNC" tiny.cnn --emit-c q.c --weights tiny.st --quantize int8 --calibrate 64 2>err || fail "--quantize int8: $(cat err)"
+nw=$(grep -c '^/\* .*\.weight \[' f.c)
+nq=$(grep -c '^/\* .*\.weight \[.*\], int8 \*/$' q.c)
+[ "$nw" -gt 0 ] && [ "$nq" = "$nw" ] || fail "$nq of the $nw weights are int8"
+imgs=$(find data/test -name '*.png' | sort)
+total=$(echo "$imgs" | wc -l)
+for cc in $compilers; do
+    for v in f q; do
+        $cc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -c $v.c -o $v.o 2>cc.err || fail "$cc $v.c: $(head -5 cc.err)"
+        $cc -O1 $stb -I. -DPREFIX=tiny -DUPPER=TINY -DHEADER="\"$v.h\"" "$top_srcdir/tests/backends/emit_main.c" $v.o \
+            -o run_$v -lm 2>cc.err || fail "$cc harness: $(head -5 cc.err)"
+        # shellcheck disable=SC2086
+        ./run_$v $imgs | grep -v '^input' >$v.out || fail "$cc: run_$v failed"
+    done
+    # the true class: the index of the image's folder among the sorted class folders
+    echo "$imgs" | awk -F/ '{ print $(NF - 1) }' >truth
+    ls data/test | sort | awk '{ print $0 " " NR - 1 }' >index
+    awk 'NR == FNR { idx[$1] = NR - 1; next } { print idx[$0] }' index truth >truth.idx
+    fc=$(paste -d' ' truth.idx f.out | awk '$1 == $2 { n++ } END { print n + 0 }')
+    qc=$(paste -d' ' truth.idx q.out | awk '$1 == $2 { n++ } END { print n + 0 }')
+    awk -v f="$fc" -v q="$qc" -v t="$total" 'BEGIN { exit !(t > 0 && (f - q) * 100 <= t) }' ||
+        fail "$cc: int8 gets $qc/$total right, float $fc/$total: more than a point lower"
+    far=$(paste -d' ' f.out q.out | awk '{ n = NF / 2; for (i = 2; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d
+                                                   if (d > 0.05) { print NR ": " $0; exit } } }')
+    [ -z "$far" ] || fail "$cc: int8 probabilities far from the float ones: $far"
+done
+exit $((fails > 0))

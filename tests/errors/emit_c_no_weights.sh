@@ -1,0 +1,3 @@
+# --emit-c without the trained model to write
+# status: 2
+$CNNC tiny.cnn --emit-c out.c
