@@ -40,12 +40,15 @@ TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_lo
 	tests/ops/test_dropout2d
 
 # h-norm (issue 13): BatchNorm, the pools, the general convolution
-libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/avgpool2d.c \
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/conv2d_depthwise.c \
+	runtime/ops/avgpool2d.c \
 	runtime/ops/adaptive_pool2d.c
 check_PROGRAMS += tests/ops/test_batchnorm
 TESTS += tests/ops/test_batchnorm
 check_PROGRAMS += tests/ops/test_conv2d_general
 TESTS += tests/ops/test_conv2d_general
+check_PROGRAMS += tests/ops/test_conv2d_depthwise
+TESTS += tests/ops/test_conv2d_depthwise
 check_PROGRAMS += tests/ops/test_avgpool2d
 TESTS += tests/ops/test_avgpool2d
 check_PROGRAMS += tests/ops/test_adaptive_pool2d
