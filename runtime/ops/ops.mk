@@ -9,7 +9,7 @@ libcnnrt_a_SOURCES += runtime/ops/activations.c runtime/ops/softmax.c runtime/op
 	runtime/ops/dropout2d.c
 
 # tests/ops/: one test per op file, each against a direct double-precision reference
-EXTRA_DIST += tests/ops/testgraph.h
+EXTRA_DIST += tests/ops/testgraph.h tests/ops/testpool.h
 check_PROGRAMS += tests/ops/test_conv2d
 TESTS += tests/ops/test_conv2d
 check_PROGRAMS += tests/ops/test_conv2d_relu_maxpool2d
