@@ -9,25 +9,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench/bench_clock.h"
 #include "runtime/ops/kernels.h"
 #include "runtime/parallel.h"
 
 /* one thread: the process's CPU time (the machine is shared; a preempted call costs
  * nothing), several: wall time */
 static clockid_t clock_id = CLOCK_MONOTONIC;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(clock_id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef struct Bufs { float *x, *w, *b, *y, *dy, *dx, *dw, *db; } Bufs;
 
@@ -47,11 +35,11 @@ static double median_ms(const ConvGeneral *c, const Bufs *t, int which, int dept
     double *ms = xmalloc((size_t)reps * sizeof *ms);
     call(c, t, which, depthwise);   /* warm-up: scratch memory, pages */
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_seconds(clock_id);
         call(c, t, which, depthwise);
-        ms[r] = 1e3 * (now() - t0);
+        ms[r] = 1e3 * (bench_seconds(clock_id) - t0);
     }
-    qsort(ms, (size_t)reps, sizeof *ms, cmp);
+    qsort(ms, (size_t)reps, sizeof *ms, bench_cmp_double);
     double m = ms[reps / 2];
     free(ms);
     return m;

@@ -31,7 +31,7 @@ EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
 EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py \
-	bench/torch_loop.py
+	bench/torch_loop.py bench/bench_clock.h
 CLEANFILES += bench/bench_cnnc
 bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
