@@ -36,11 +36,12 @@ CLEANFILES += bench/bench_cnnc
 bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
 .PHONY: bench
-# `make bench-depthwise`: the depthwise kernels against the general one (bench/bench_depthwise.c)
+# `make bench-depthwise`: the depthwise kernels against the general one on one core, CPU time
+# (bench/bench_depthwise.c)
 EXTRA_PROGRAMS += bench/bench_depthwise
 CLEANFILES += bench/bench_depthwise
 bench-depthwise: bench/bench_depthwise$(EXEEXT)
-	bench/bench_depthwise$(EXEEXT) && bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 2
+	bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 1 1 10 1 && bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 2 1 10 1
 .PHONY: bench-depthwise
 
 # one case per error message a user can cause (tests/errors/run_errors.sh says how)
