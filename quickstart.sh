@@ -5,6 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 pkgs="build-essential autoconf automake pkg-config flex bison libopenblas-dev libstb-dev zlib1g-dev"
+pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev"     # --export-onnx
 missing=$(for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
     sudo=""

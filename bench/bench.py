@@ -13,9 +13,14 @@ OMP_WAIT_POLICY=PASSIVE unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, as the 
 program sets for itself (compiler/driver/main.c), so it measures what cnnc does.
 Without torch for /usr/bin/python3 only cnnc's figures are printed; a model cnnc cannot
 compile yet gets "-" in its column and a note, and the other rows still run.
+Then the deployment table: single-image latency and batch-16 throughput of sea.cnn,
+fashion_resnet.cnn and resnet18.cnn (fresh weights) in cnnc's runtime, PyTorch at its best and
+OpenCV's DNN module running `cnnc --export-onnx`'s model (bench_opencv.py; skipped without
+python3-opencv, python3-onnx or a cnnc built with ONNX export).
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run),
-BENCH_ONLY=MODEL[,MODEL...] (only those models' rows, e.g. fashion_resnet,resnet18; the whole
-run needs sea, and the profile is of the first row's model in its mode and batch)."""
+BENCH_ONLY=deploy (the deployment table alone) or BENCH_ONLY=MODEL[,MODEL...] (only those
+models' rows of the first table, e.g. fashion_resnet,resnet18; the whole run needs sea, and
+the profile is of the first row's model in its mode and batch)."""
 import datetime
 import os
 import platform
@@ -180,4 +185,96 @@ def main():
     print(out, end="")
 
 
-main()
+
+# ---- deployment: the same models in cnnc, PyTorch and other runtimes, one row per runtime ----
+
+DEPLOY_MODELS = ("sea", "fashion_resnet", "resnet18")
+DEPLOY_BATCHES = (1, 16)
+
+
+def deploy_reps(model, batch):
+    reps = {"sea": 100, "fashion_resnet": 50, "resnet18": 10}[model]
+    return max(2, (reps // (4 if batch > 1 else 1)) // (4 if QUICK else 1))
+
+
+def deploy_onnx_exports(tmp):
+    """{model: path of its ONNX export} with fresh weights (parity_dump --init), or {} with a
+    note where OpenCV, onnx or the export is missing"""
+    probe = subprocess.run([PY, "-c", "import cv2, onnx"], stderr=subprocess.DEVNULL)
+    if probe.returncode != 0:
+        print("note: /usr/bin/python3 lacks cv2 or onnx (python3-opencv, python3-onnx): OpenCV row skipped")
+        return {}
+    paths = {}
+    for model in DEPLOY_MODELS:
+        cnn = os.path.join(SRC, "models", model + ".cnn")
+        weights, out = os.path.join(tmp, model + ".safetensors"), os.path.join(tmp, model + ".onnx")
+        dumped = run([os.path.join(BUILD, "tests", "parity", "parity_dump"), "--init", cnn, weights], may_fail=True)
+        made = dumped and run([os.path.join(BUILD, "cnnc"), cnn, "--export-onnx", out, "--weights", weights],
+                              may_fail=True)
+        if not made:
+            print(f"note: no ONNX export of {model}.cnn (is cnnc built with ONNX export?): OpenCV skips it")
+            continue
+        paths[model] = out
+    return paths
+
+
+def deploy_opencv(onnx_paths, model, batch):
+    """OpenCV DNN on the ONNX export: images/s, or None"""
+    if model not in onnx_paths:
+        return None
+    got = run([PY, "bench_opencv.py", onnx_paths[model], str(batch), str(deploy_reps(model, batch)), str(THREADS)],
+              may_fail=True)
+    return ips(got[0]) if got else None
+
+
+def deploy_cnnc(model, batch):
+    got = run([os.path.join(BUILD, "bench", "bench_cnnc"), os.path.join(SRC, "models", model + ".cnn"), "infer",
+               str(batch), str(deploy_reps(model, batch)), str(THREADS)], CNNC_ENV, may_fail=True)
+    return ips(got[0]) if got else None
+
+
+def deploy_torch_best(model, batch, have_torch):
+    if not have_torch:
+        return None
+    got = run([PY, "bench_torch.py", model, "infer", str(batch), str(deploy_reps(model, batch)), str(THREADS)], BEST,
+              may_fail=True)
+    return ips(got[0]) if got else None
+
+
+def deploy_table(have_torch):
+    """single-image latency (ms) and batch-16 throughput (images/s), medians of the rounds; a
+    runtime is a row (name, function(model, batch) -> images/s or None)"""
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_paths = deploy_onnx_exports(tmp)
+        runtimes = [
+            ("cnnc runtime", deploy_cnnc),
+            ("PyTorch best", lambda m, b: deploy_torch_best(m, b, have_torch)),
+            ("OpenCV DNN, ONNX export", lambda m, b: deploy_opencv(onnx_paths, m, b)),
+        ]
+        got = {(name, m, b): [] for name, _ in runtimes for m in DEPLOY_MODELS for b in DEPLOY_BATCHES}
+        for _ in range(ROUNDS):
+            for m in DEPLOY_MODELS:
+                for b in DEPLOY_BATCHES:
+                    for name, fn in runtimes:
+                        v = fn(m, b)
+                        if v:
+                            got[(name, m, b)].append(v)
+    cols = [(m, b) for m in DEPLOY_MODELS for b in DEPLOY_BATCHES]
+    heads = [f"{m} {'1 image (ms)' if b == 1 else f'batch {b} (img/s)'}" for m, b in cols]
+    print()
+    print(f"Deployment: single-image latency (ms) and batch-16 throughput (images/s), {THREADS} threads, fresh weights")
+    print("| runtime                  | " + " | ".join(f"{h:>26}" for h in heads) + " |")
+    print("|" + "-" * 26 + "|" + "|".join("-" * 28 for _ in heads) + "|")
+    for name, _ in runtimes:
+        cells = []
+        for m, b in cols:
+            v = got[(name, m, b)]
+            x = statistics.median(v) if v else None
+            x = 1000.0 / x if x and b == 1 else x
+            cells.append("-" if x is None else (f"{x:.1f}" if x >= 10 else f"{x:.2f}"))
+        print(f"| {name:24} | " + " | ".join(f"{c:>26}" for c in cells) + " |")
+
+
+if os.environ.get("BENCH_ONLY") != "deploy":
+    main()
+deploy_table(subprocess.run([PY, "-c", "import torch"], stderr=subprocess.DEVNULL).returncode == 0)

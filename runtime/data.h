@@ -101,9 +101,15 @@ typedef struct LoaderOptions {
     int   prefetch;             /* batches in the ring; 0: 2 per worker (at least 2) */
     int   skip_bad;             /* --skip-bad-images: an undecodable image is skipped with a warning */
     FILE *warn;                 /* where those warnings go (NULL: stderr) */
+    int   rank, ranks;          /* a data-parallel run: this process loads only its share of
+                                 * each batch (dataloader_share); ranks 0: the whole batch */
 } LoaderOptions;
 
 typedef struct LoaderSlot LoaderSlot;
+
+/* Batch b of a data set of n samples in batches of batch_size: its *k samples, of which
+ * rank takes [*lo, *hi) of ranks (contiguous; the shares differ by at most one). */
+void dataloader_share(int n, int batch_size, int b, int rank, int ranks, int *k, int *lo, int *hi);
 
 /* torch.utils.data.DataLoader(ds, batch_size, shuffle) with drop_last=False: a fresh
  * permutation each epoch from (seed, epoch); batches of float C x H x W samples. With

@@ -57,13 +57,23 @@ static int load_sample(DataLoader *dl, int i, float *x, int32_t *y, TfScratch *s
     return 0;
 }
 
-/* Fills batch b of the current epoch; returns the number of samples, -1 on an error. */
+void dataloader_share(int n, int batch_size, int b, int rank, int ranks, int *k, int *lo, int *hi)
+{
+    int first = b * batch_size;
+    *k = n - first < batch_size ? n - first : batch_size;
+    if (ranks < 1) ranks = 1, rank = 0;
+    *lo = (int)((int64_t)*k * rank / ranks);
+    *hi = (int)((int64_t)*k * (rank + 1) / ranks);
+}
+
+/* Fills batch b of the current epoch (this rank's share of it); returns the number of
+ * samples, -1 on an error. */
 static int fill_batch(DataLoader *dl, int b, float *x, int32_t *y, TfScratch *s, int *newly_bad, Error *e)
 {
-    int n = dl->ds->n, first = b * dl->batch_size;
-    int k = n - first < dl->batch_size ? n - first : dl->batch_size, got = 0;
+    int first = b * dl->batch_size, k, lo, hi, got = 0;
+    dataloader_share(dl->ds->n, dl->batch_size, b, dl->opt.rank, dl->opt.ranks, &k, &lo, &hi);
     size_t sample = sample_size(dl);
-    for (int j = 0; j < k; j++) {
+    for (int j = lo; j < hi; j++) {
         int rc = load_sample(dl, dl->order[first + j], x + (size_t)got * sample, &y[got], s, newly_bad, e);
         if (rc < 0) return -1;
         if (rc == 0) got++;

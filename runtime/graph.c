@@ -1,5 +1,6 @@
 /* runtime/graph.c: building the graph IR (values and nodes) and binding its storage. */
 #include "graph.h"
+#include "gradsync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,26 @@ Graph *graph_new(void)
 void graph_free(Graph *g)
 {
     if (!g) return;
+    gradsync_free(g->gsync);
     free(g->vals);
     free(g->nodes);
     free(g->arena);
     free(g->param_block);
     free(g->grad_block);
     free(g->state_block);
+    free(g->lr0);
+    for (int i = 0; i < g->nconsts; i++) free(g->consts[i]);
+    free(g->consts);
     free(g);
+}
+
+const float *graph_floats(Graph *g, const float *src, int n)
+{
+    float *copy = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *copy);
+    if (n > 0) memcpy(copy, src, (size_t)n * sizeof *copy);
+    g->consts = xrealloc(g->consts, (size_t)(g->nconsts + 1) * sizeof *g->consts);
+    g->consts[g->nconsts++] = copy;
+    return copy;
 }
 
 static Value *new_value(Graph *g)
@@ -206,4 +220,43 @@ void shape_str(const Value *v, int batch_symbol, char *buf, size_t n)
         else
             len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "x" : "", v->shape[i]);
     }
+}
+
+static double node_lr0(const Graph *g, int i)
+{
+    return g->lr0 ? g->lr0[i] : g->nodes[i].a.lr;
+}
+
+void graph_set_lr(Graph *g, double (*lr_of)(void *ctx, double lr0), void *ctx)
+{
+    if (!g->lr0) {
+        g->lr0 = xcalloc((size_t)(g->nnodes ? g->nnodes : 1), sizeof *g->lr0);
+        for (int i = 0; i < g->nnodes; i++) g->lr0[i] = g->nodes[i].a.lr;
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].phase == PHASE_UPDATE) g->nodes[i].a.lr = lr_of(ctx, g->lr0[i]);
+}
+
+void graph_set_momentum(Graph *g, double m)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].phase == PHASE_UPDATE) {
+            g->nodes[i].a.beta1 = m;
+            g->nodes[i].a.momentum = m;
+        }
+}
+
+int graph_lr_groups(const Graph *g, double *lr0, int max)
+{
+    int n = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].phase != PHASE_UPDATE) continue;
+        double lr = node_lr0(g, i);
+        int seen = 0;
+        for (int k = 0; k < n && k < max; k++) seen |= lr0[k] == lr;
+        if (seen) continue;
+        if (n < max) lr0[n] = lr;
+        n++;
+    }
+    return n;
 }

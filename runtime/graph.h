@@ -52,9 +52,11 @@ typedef struct Attrs {
     int   kernel, stride, padding;      /* Conv2d, MaxPool2d */
     int   pool_kernel, pool_stride, pool_padding;  /* the MaxPool2d of a fused conv2d_relu_maxpool2d */
     double p;                           /* Dropout */
-    double lr, beta1, beta2, eps;       /* Adam, SGD: doubles, as Python floats are */
+    double lr, beta1, beta2, eps;       /* Adam, AdamW, SGD, RMSprop: doubles, as Python floats are */
     double weight_decay, momentum, dampening;
     int   nesterov;
+    int   amsgrad;                      /* Adam, AdamW: a fifth input, max_exp_avg_sq */
+    int   centered;                     /* RMSprop (whose alpha is `alpha` below): input grad_avg */
     /* the shape a backward op must produce when its inputs do not determine it
      * (e.g. conv2d_backward_input's dx: the floor in the output size loses rows) */
     int   hint_ndim;
@@ -72,10 +74,18 @@ typedef struct Attrs {
     int   out_hw[2];                    /* AdaptiveAvgPool2d, AdaptiveMaxPool2d: output H x W */
     int   track_running_stats;          /* batchnorm_backward: set by batchnorm's backward rule */
     /* activations, cat/slice (issue 13) */
-    double alpha;                       /* leaky_relu: negative_slope (LeakyReLU's default 0.01
+    double alpha;                       /* rmsprop: alpha (0.99); leaky_relu: negative_slope (LeakyReLU's default 0.01
                                          * is the lowering's to set); elu: alpha (1.0) */
     int   approximate;                  /* gelu: 0 = 'none' (erf), 1 = 'tanh' */
     int   start, count;                 /* slice: dim 1's entries [start, start + count) */
+    /* cross_entropy, nll_loss and their backward (issue 14): a label equal to ignore_index is
+     * left out when ignore is set; reduction_sum: 'sum' instead of 'mean'; class_weight: the
+     * K class weights (graph_floats' storage) or NULL; label_smoothing: cross_entropy only */
+    int   ignore, ignore_index, reduction_sum;
+    double label_smoothing;
+    const float *class_weight;
+    /* grad_norm, clip_grad_norm, clip_grad_value (clip_grad.c) */
+    double max_norm, norm_type, clip_value;
 } Attrs;
 
 enum { PADDING_ZEROS = 0, PADDING_REFLECT = 1 };
@@ -110,6 +120,16 @@ typedef struct Graph {
     Rng      rng;               /* Dropout masks */
     int64_t  step;              /* optimizer steps taken: Adam's bias correction */
     int      threads;
+    double  *lr0;               /* each node's lr before graph_set_lr first changed it, or NULL */
+
+    /* constant arrays of attributes (graph_floats), freed with the graph */
+    float **consts; int nconsts;
+
+    /* a data-parallel run (dist.h): this process holds samples [shard_before, global_batch -
+     * shard_after) of the global batch; the loss's mean divides by global_batch (0: by the
+     * current batch) and Dropout skips the other ranks' draws */
+    int      global_batch, shard_before, shard_after;
+    struct GradSync *gsync;     /* exec.c's gradient sums over the ranks, NULL until needed */
 
     /* storage: set by the plan, allocated by graph_bind */
     size_t arena_bytes, param_bytes, grad_bytes, state_bytes;
@@ -118,6 +138,10 @@ typedef struct Graph {
 
 Graph *graph_new(void);
 void   graph_free(Graph *g);
+
+/* A copy of src[0..n) that the graph owns (freed by graph_free), for an attribute that is an
+ * array, such as CrossEntropyLoss's class weights. */
+const float *graph_floats(Graph *g, const float *src, int n);
 
 /* A value with no producer: an input, a label batch, a parameter or optimizer state. */
 int graph_value(Graph *g, const char *name, ValueKind kind, DType dtype, int ndim,
@@ -136,6 +160,17 @@ int graph_output(Graph *g, Node *n, DType dtype, int ndim, const int *shape, int
 
 /* For backward rules: adds grad to value v's gradient (an add node when v already has one). */
 int graph_accumulate_grad(Graph *g, int v, int grad, Error *e);
+
+/* Sets the lr of every optimizer node (the update phase's) to lr_of(ctx, lr0), lr0 being the
+ * node's lr before the first call: a scheduler's lr for the parameter group that started at
+ * lr0, as torch's schedulers compute each group's lr from its own initial lr. */
+void graph_set_lr(Graph *g, double (*lr_of)(void *ctx, double lr0), void *ctx);
+/* Sets every optimizer node's momentum: Adam's beta1, SGD's momentum (OneCycleLR's
+ * cycle_momentum; each optimizer reads the one it has). */
+void graph_set_momentum(Graph *g, double m);
+/* The distinct lrs the optimizer nodes start with (before graph_set_lr), at most max of
+ * them in lr0[]; returns how many there are. */
+int  graph_lr_groups(const Graph *g, double *lr0, int max);
 
 /* Sets the current batch size; every batched value's dim 0 follows. */
 void graph_set_batch(Graph *g, int n);

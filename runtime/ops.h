@@ -41,6 +41,12 @@ typedef struct OpDef {
     X(add)                          \
     X(adam)                         \
     X(sgd)                          \
+    X(adamw)                        \
+    X(rmsprop)                      \
+    /* clip_grad.c: gradient clipping, update phase, before the optimizer */ \
+    X(grad_norm)                    \
+    X(clip_grad_norm)               \
+    X(clip_grad_value)              \
     /* h-norm (issue 13): batchnorm.c; inputs x [, weight, bias] [, running_mean, \
      * running_var, num_batches_tracked] -> y, save_mean, save_invstd */ \
     X(batchnorm2d)                  \

@@ -11,15 +11,25 @@ TESTS += tests/graph/test_residual
 check_PROGRAMS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh tests/e2e/test_finetune.sh
-TESTS += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
+TESTS += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh tests/e2e/test_schedule.sh
+EXTRA_DIST += tests/e2e/test_schedule.sh
+TESTS += tests/checkpoint/test_resume_optim.sh
+EXTRA_DIST += tests/checkpoint/test_resume_optim.sh
 EXTRA_DIST += tests/checkpoint/test_checkpoint.sh tests/checkpoint/tiny.cnn tests/e2e/test_memory.sh
 EXTRA_DIST += tests/checkpoint/test_safe_runs.sh tests/checkpoint/test_full_disk.sh
 EXTRA_DIST += tests/e2e/test_train.sh tests/e2e/test_finetune.sh tests/lib.sh
 check_PROGRAMS += tests/parity/parity_dump
 TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
+# optimizers, loss options, parameter groups and gradient clipping against torch.optim (issue 14)
+TESTS += tests/parity/test_optim_torch.py
+EXTRA_DIST += tests/parity/test_optim_torch.py
 # one op at a time against torch.nn.functional (the case list is in the .py)
 check_PROGRAMS += tests/parity/op_check
+# the learning-rate schedulers against torch.optim.lr_scheduler, over whole runs
+check_PROGRAMS += tests/parity/lr_schedule
+TESTS += tests/parity/test_lr_schedulers.py tests/parity/test_schedule_steps_torch.py
+EXTRA_DIST += tests/parity/test_lr_schedulers.py tests/parity/test_schedule_steps_torch.py
 TESTS += tests/parity/test_ops_torch.py
 EXTRA_DIST += tests/parity/test_ops_torch.py
 # the zoo (models/*.cnn): the files read as PyTorch against torchvision; compiled by cnnc,
@@ -30,10 +40,10 @@ EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
-EXTRA_DIST += bench/bench.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py \
-	bench/torch_loop.py bench/bench_clock.h
+EXTRA_DIST += bench/bench.py bench/bench_opencv.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py \
+	bench/fashion_train.py bench/torch_loop.py bench/bench_clock.h
 CLEANFILES += bench/bench_cnnc
-bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT)
+bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT) tests/parity/parity_dump$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
 .PHONY: bench
 # `make bench-depthwise`: the depthwise kernels against the general one on one core, CPU time
@@ -43,6 +53,12 @@ CLEANFILES += bench/bench_depthwise
 bench-depthwise: bench/bench_depthwise$(EXEEXT)
 	bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 1 1 10 1 && bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 2 1 10 1
 .PHONY: bench-depthwise
+
+# --export-onnx (issue 15): every shipped model's export against onnx's checker and OpenCV's
+# DNN module (onnx_ref: what --predict computes, in full precision); skips without ONNX
+check_PROGRAMS += tests/backends/onnx_ref
+TESTS += tests/backends/test_onnx_export.py
+EXTRA_DIST += tests/backends/test_onnx_export.py tests/backends/onnx_ops.cnn
 
 # one case per error message a user can cause (tests/errors/run_errors.sh says how)
 TESTS += tests/errors/run_errors.sh

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,13 @@ int checkpoint_save(const char *path, const Graph *g, const char *source, const 
         t[k].data = v->data;
         k++;
     }
-    char epoch[24], batch[24], step[24], seed[24], threads[24], correct[24], images[24], loss[64], rng[80];
+    char epoch[24], batch[24], step[24], seed[24], threads[24], ranks[24], correct[24], images[24], loss[64], rng[80];
     snprintf(epoch, sizeof epoch, "%d", ts->epoch);
     snprintf(batch, sizeof batch, "%d", ts->batch);
     snprintf(step, sizeof step, "%" PRId64, g->step);
     snprintf(seed, sizeof seed, "%" PRIu64, ts->seed);
     snprintf(threads, sizeof threads, "%d", ts->threads);
+    snprintf(ranks, sizeof ranks, "%d", ts->ranks > 0 ? ts->ranks : 1);
     snprintf(correct, sizeof correct, "%" PRId64, ts->correct);
     snprintf(images, sizeof images, "%" PRId64, ts->images);
     snprintf(loss, sizeof loss, "%a", ts->loss_sum);   /* hexadecimal: exact */
@@ -43,7 +45,7 @@ int checkpoint_save(const char *path, const Graph *g, const char *source, const 
         { "format", CKPT_FORMAT }, { "epoch", epoch },     { "batch", batch },       { "step", step },
         { "seed", seed },          { "threads", threads }, { "loss_sum", loss },     { "correct", correct },
         { "images", images },      { "rng", rng },         { "cnnc_source", source ? source : "" },
-        { "history", ts->history ? ts->history : "" },
+        { "history", ts->history ? ts->history : "" }, { "ranks", ranks },
     };
     int rc = safetensors_write(path, t, n, meta, (int)(sizeof meta / sizeof meta[0]), e);
     free(t);
@@ -175,6 +177,12 @@ static int load_meta(const StFile *f, const char *path, Graph *g, const char *so
     ts->images = images;
     ts->seed = (uint64_t)seed;
     ts->threads = (int)threads;
+    ts->ranks = 1;                      /* "ranks": absent in checkpoints before MPI */
+    int64_t ranks;
+    if (safetensors_meta(f, "ranks")) {
+        if (meta_int(f, path, "ranks", 1, 1 << 20, &ranks, e)) return -1;
+        ts->ranks = (int)ranks;
+    }
     g->step = step;
     memcpy(g->rng.s, s, sizeof s);
     return 0;
@@ -184,10 +192,15 @@ int checkpoint_history_line(const char **cursor, double *v)
 {
     const char *c = *cursor;
     if (!*c) return 0;
+    v[CKPT_HISTORY_FIELDS - 1] = NAN;
     for (int i = 0; i < CKPT_HISTORY_FIELDS; i++) {
         char *end;
         if (*c == ' ' || *c == '\n') return -1;
         v[i] = strtod(c, &end);
+        if (i == CKPT_HISTORY_FIELDS - 2 && *end == '\n') {    /* a line without the last field */
+            c = end + 1;
+            break;
+        }
         if (end == c || *end != (i + 1 < CKPT_HISTORY_FIELDS ? ' ' : '\n')) return -1;
         if ((CKPT_HISTORY_INTS >> i & 1) && !(v[i] >= 0 && v[i] <= INT32_MAX && v[i] == (double)(int32_t)v[i]))
             return -1;

@@ -19,6 +19,7 @@ typedef struct TrainState {
     uint64_t seed;
     int      threads;
     char    *history;           /* the finished epochs' figures (checkpoint_history_line), or NULL */
+    int      ranks;             /* processes of a data-parallel run (mpirun -np); 1 without */
 } TrainState;
 
 /* Tensors: every parameter (its state_dict key) and optimizer state value
@@ -45,7 +46,7 @@ int checkpoint_restore(const StFile *f, const char *path, Graph *g, const char *
  * The caller frees. */
 char *checkpoint_source_tokens(const char *src);
 
-#define CKPT_HISTORY_FIELDS 10
+#define CKPT_HISTORY_FIELDS 11      /* the last (the epoch's lr) may be missing: it is then NaN */
 #define CKPT_HISTORY_INTS 0x1bbu     /* fields 0, 1, 3, 4, 5, 7, 8 */
 int checkpoint_history_line(const char **cursor, double *v);
 

@@ -63,8 +63,35 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
         snprintf(buf, cap, " p=%g", (double)a->p);
         break;
     case OP_adam:
-        snprintf(buf, cap, " lr=%g betas=(%g, %g) eps=%g weight_decay=%g", (double)a->lr,
-                 (double)a->beta1, (double)a->beta2, (double)a->eps, (double)a->weight_decay);
+    case OP_adamw:
+        snprintf(buf, cap, " lr=%g betas=(%g, %g) eps=%g weight_decay=%g%s", (double)a->lr,
+                 (double)a->beta1, (double)a->beta2, (double)a->eps, (double)a->weight_decay,
+                 a->amsgrad ? " amsgrad=1" : "");
+        break;
+    case OP_cross_entropy:
+    case OP_nll_loss:
+    case OP_cross_entropy_backward:
+    case OP_nll_loss_backward: {
+        int k = snprintf(buf, cap, "%s", a->reduction_sum ? " reduction='sum'" : "");
+        if (a->ignore && a->ignore_index != -100 && k < (int)cap)
+            k += snprintf(buf + k, cap - (size_t)k, " ignore_index=%d", a->ignore_index);
+        if (a->label_smoothing != 0 && k < (int)cap)
+            k += snprintf(buf + k, cap - (size_t)k, " label_smoothing=%g", a->label_smoothing);
+        if (a->class_weight && k < (int)cap) snprintf(buf + k, cap - (size_t)k, " weight=[...]");
+        break;
+    }
+    case OP_grad_norm:
+        snprintf(buf, cap, " norm_type=%g", a->norm_type);
+        break;
+    case OP_clip_grad_norm:
+        snprintf(buf, cap, " max_norm=%g norm_type=%g", a->max_norm, a->norm_type);
+        break;
+    case OP_clip_grad_value:
+        snprintf(buf, cap, " clip_value=%g", a->clip_value);
+        break;
+    case OP_rmsprop:
+        snprintf(buf, cap, " lr=%g alpha=%g eps=%g weight_decay=%g momentum=%g centered=%d", a->lr, a->alpha,
+                 a->eps, a->weight_decay, a->momentum, a->centered);
         break;
     case OP_sgd:
         snprintf(buf, cap, " lr=%g momentum=%g dampening=%g weight_decay=%g nesterov=%d", (double)a->lr,

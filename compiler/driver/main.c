@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../runtime/dist.h"
 #include "../../runtime/exec.h"
+#include "../../runtime/gradsync.h"
 #include "../../runtime/fileio.h"
 #include "../../runtime/init.h"
 #include "../../runtime/modelfile.h"
@@ -26,10 +28,16 @@
 #include "dump.h"
 #include "../passes/lower.h"
 #include "../passes/plan.h"
+#ifdef HAVE_ONNX
+#include "../backends/onnx_export.h"
+#endif
 #include "report.h"
 #include "runfiles.h"
 #include "summary.h"
 #include "train.h"
+
+static int rank_threads(void);
+static void mpi_stats(const Graph *g);
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "dev"
@@ -52,6 +60,9 @@ static const char usage_head[] =
     "                        IMG and write its output channels and their magnitude to OUT.png\n"
     "  --preview-augment N   write N augmented versions of each class's first training image\n"
     "                        as PNG to the folder given with -o DIR\n"
+    "  --export-onnx OUT.onnx\n"
+    "                        write the inference graph as an ONNX model (opset 13, output\n"
+    "                        \"probs\": the class probabilities), in a build with ONNX export\n"
     "\n"
     "Options (each goes only with the actions its \"with\" line names):\n";
 
@@ -59,13 +70,14 @@ static const char usage_tail[] =
     "  -h, --help            this help\n"
     "  --version             the version\n";
 
-enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, NACTIONS };
+enum { A_CHECK, A_SUMMARY, A_DUMP, A_TRAIN, A_EVAL, A_PREDICT, A_APPLY, A_PREVIEW, A_EXPORT_ONNX, NACTIONS };
 static const char *const action_name[NACTIONS] = {
     "--check", "--summary", "--dump-graph", "--train", "--eval", "--predict", "--apply", "--preview-augment",
+    "--export-onnx",
 };
 /* long options without a letter */
 enum { OPT_CHECKPOINT = 1000, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LR, OPT_BATCH_SIZE, OPT_WEIGHT_DECAY,
-       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA };
+       OPT_WEIGHTS_PARTIAL, OPT_NO_DATA, OPT_SAVE_BEST, OPT_EARLY_STOP, OPT_EXPORT_ONNX };
 
 /* Which actions each option goes with: the one place that says so. parse_args refuses any
  * other pairing naming both, and --help prints each row with its actions. */
@@ -89,7 +101,7 @@ static const OptionUse option_use[] = {
       "read train/, test/, validate/ from DIR instead of the paths in the file" },
     { 'o', "-o, --output", "FILE", ON(A_TRAIN) | ON(A_APPLY) | ON(A_PREVIEW),
       "--train: the model file (default: FILE.cnn with .safetensors, beside\nit); --apply: the PNG; --preview-augment: the folder" },
-    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN),
+    { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EXPORT_ONNX),
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
     { OPT_WEIGHTS_PARTIAL, "--weights-partial", "MODEL", ON(A_TRAIN),
       "start training from the tensors of MODEL whose name and shape\nmatch the model, naming those skipped (transfer learning)" },
@@ -109,6 +121,9 @@ static const OptionUse option_use[] = {
     { OPT_CHECKPOINT_EVERY, "--checkpoint-every", "N", ON(A_TRAIN), "write it every N batches instead" },
     { OPT_RESUME, "--resume", "FILE", ON(A_TRAIN),
       "continue from a checkpoint; the result is bit-identical to an\nuninterrupted run with the same seed and --threads" },
+    { OPT_SAVE_BEST, "--save-best", NULL, ON(A_TRAIN),
+      "the model file keeps the epoch with the best test accuracy (ties:\nthe lower test loss), written when it ends" },
+    { OPT_EARLY_STOP, "--early-stop", "N", ON(A_TRAIN), "stop after N epochs without a better test accuracy" },
 };
 #define NOPTIONS (int)(sizeof option_use / sizeof option_use[0])
 
@@ -135,10 +150,11 @@ static void print_usage(FILE *f)
 typedef struct Args {
     int         action, dump_dot, threads, epochs;
     int         workers, cache_mb, skip_bad, preview;
-    int         have_seed, no_data;
+    int         have_seed, no_data, save_best, early_stop;
     uint64_t    seed;
     const char *file, *data, *output, *weights, *history;
     const char *apply, *report;
+    const char *export_onnx;        /* --export-onnx's output */
     const char *checkpoint, *resume;
     int         checkpoint_every;
     int         weights_partial;    /* --weights-partial: a.weights loads what matches */
@@ -233,6 +249,8 @@ static int parse_args(int argc, char **argv, Args *a)
         { "batch-size", required_argument, 0, OPT_BATCH_SIZE },
         { "weight-decay", required_argument, 0, OPT_WEIGHT_DECAY },
         { "weights-partial", required_argument, 0, OPT_WEIGHTS_PARTIAL },
+        { "save-best", no_argument, 0, OPT_SAVE_BEST }, { "early-stop", required_argument, 0, OPT_EARLY_STOP },
+        { "export-onnx", required_argument, 0, OPT_EXPORT_ONNX },
         { "help", no_argument, 0, 'h' },        { "version", no_argument, 0, 'V' },
         { 0, 0, 0, 0 },
     };
@@ -276,6 +294,9 @@ static int parse_args(int argc, char **argv, Args *a)
         case OPT_CHECKPOINT: a->checkpoint = optarg; break;
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_NO_DATA: a->no_data = 1; break;
+        case OPT_SAVE_BEST: a->save_best = 1; break;
+        case OPT_EARLY_STOP: if (parse_int(optarg, "--early-stop", 1, 1000000, &v) < 0) return 2;
+                  a->early_stop = (int)v; break;
         case OPT_CHECKPOINT_EVERY: if (parse_int(optarg, "--checkpoint-every", 1, 1000000000, &v) < 0) return 2;
                   a->checkpoint_every = (int)v; break;
         case OPT_LR: if (parse_float(optarg, "--lr", &a->lr) < 0) return 2; a->have_lr = 1; break;
@@ -285,6 +306,7 @@ static int parse_args(int argc, char **argv, Args *a)
                   a->batch_size = (int)v; break;
         case 'P': if (parse_int(optarg, "--preview-augment", 1, 1000, &v) < 0) return 2;
                   a->action = A_PREVIEW; a->preview = (int)v; actions++; break;
+        case OPT_EXPORT_ONNX: a->action = A_EXPORT_ONNX; a->export_onnx = optarg; actions++; break;
         case 'j': if (parse_int(optarg, "--threads", 1, 1024, &v) < 0) return 2; a->threads = (int)v; break;
         case 'h': print_usage(stdout); exit(0);
         case 'V': printf("cnnc %s\n", PACKAGE_VERSION); exit(0);
@@ -296,7 +318,7 @@ static int parse_args(int argc, char **argv, Args *a)
         }
     }
     if (actions > 1)
-        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply or --preview-augment");
+        return usage_error("%s", "give one action: --check, --summary, --dump-graph, --train, --eval, --predict, --apply, --preview-augment or --export-onnx");
     given[NOPTIONS] = actions;
     int rc = check_option_actions(a, given);
     if (rc) return rc;
@@ -325,6 +347,15 @@ static int parse_args(int argc, char **argv, Args *a)
         return usage_error("%s", "--preview-augment N needs -o DIR, the folder to write the images to");
     if ((a->action == A_EVAL || a->action == A_PREDICT) && !a->weights)
         return usage_error("%s", "--eval and --predict need --weights MODEL (a file written by --train)");
+#ifndef HAVE_ONNX
+    if (a->action == A_EXPORT_ONNX) {
+        fprintf(stderr, "cnnc: error: this cnnc was built without ONNX export: install libprotobuf-c-dev, "
+                        "protobuf-c-compiler and libonnx-dev, then run ./configure and make again\n");
+        return 2;
+    }
+#endif
+    if (a->action == A_EXPORT_ONNX && !a->weights)
+        return usage_error("%s", "--export-onnx needs --weights MODEL (a file written by --train)");
     return 0;
 }
 
@@ -345,7 +376,7 @@ static char *default_output(const char *file)
  * plans for 175). */
 static int max_batch(const Program *p, int action, const Sets *s)
 {
-    if (action == A_PREDICT) return 1;
+    if (action == A_PREDICT || action == A_EXPORT_ONNX) return 1;
     int b = s ? 1 : p->batch_size;
     const DatasetDecl *d[3] = { &p->train, &p->test, &p->validation };
     const Dataset *ds[3] = { s && s->has_train ? &s->train : NULL, s && s->has_test ? &s->test : NULL,
@@ -495,6 +526,8 @@ static int check_files(const Args *a, const Program *p, const char *out, const c
         f[n++] = (RunFile){ a->output, "-o", RF_PNG };
     } else if (a->action == A_PREVIEW) {
         f[n++] = (RunFile){ a->output, "-o", RF_DIR };
+    } else if (a->action == A_EXPORT_ONNX) {
+        f[n++] = (RunFile){ a->export_onnx, "--export-onnx", RF_ONNX };
     }
     return runfiles_check(f, n);
 }
@@ -540,6 +573,25 @@ static int run_predict(const Args *a, const Program *p, Graph *g, const StFile *
     return rc;
 }
 
+/* --export-onnx: the inference graph g with the weights of mf, and mf's class names */
+static int run_export_onnx(const Args *a, const Program *p, Graph *g, const StFile *mf)
+{
+#ifdef HAVE_ONNX
+    Error e;
+    char **names = NULL;
+    int n = 0, rc = 0;
+    if (check_writable(a->export_onnx, "the ONNX model") < 0) return 1;
+    if (model_file_classes(p, mf, a->weights, NULL, stderr, &names, &n, &e) < 0) rc = fail(&e);
+    else if (onnx_export(g, p, names, n, a->export_onnx, &e) < 0) rc = fail(&e);
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+#else
+    (void)a, (void)p, (void)g, (void)mf;
+    return 1;                   /* parse_args refused --export-onnx */
+#endif
+}
+
 /* The run once its files are checked and the data sets it reads are open and checked
  * (sets; NULL when it reads none). out and interrupt: --train's model file and the
  * checkpoint written on Ctrl-C, or NULL. */
@@ -573,13 +625,16 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
         else dump_graph_text(stdout, g, p->path, &st);
     } else {
         graph_bind(g);
-        exec_set_threads(g, a->threads);
+        exec_set_threads(g, a->threads ? a->threads : rank_threads());
         if (a->action == A_TRAIN) {
-            ro.out_path = out;
+            ro.out_path = dist_rank() == 0 ? out : NULL;     /* a data-parallel run: rank 0 writes */
+            if (dist_rank() > 0) ro.history_path = NULL;
             ro.checkpoint_path = a->checkpoint;
             ro.checkpoint_every = a->checkpoint_every;
             ro.interrupt_path = interrupt;
             ro.threads = g->threads;
+            ro.save_best = a->save_best;
+            ro.early_stop = a->early_stop;
             if (check_writable(out, "the model file") || (a->checkpoint && check_writable(a->checkpoint, "the checkpoint")) ||
                 (a->history && check_writable(a->history, "the history")) ||
                 (a->report && check_writable(a->report, "the report")) ||
@@ -599,6 +654,11 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                     fprintf(stderr, "cnnc: error: %s was written by a run with --seed %llu, not %llu: drop --seed "
                                     "to continue that run\n", a->resume, (unsigned long long)resume.seed,
                             (unsigned long long)a->seed);
+                } else if (resume.ranks != dist_size()) {
+                    rc = 1;
+                    fprintf(stderr, "cnnc: error: %s was written by a run on %d process%s, this one has %d: resume it "
+                                    "with mpirun -np %d (each process's share of every batch depends on it)\n",
+                            a->resume, resume.ranks, resume.ranks == 1 ? "" : "es", dist_size(), resume.ranks);
                 } else {
                     if (resume.threads != g->threads)
                         fprintf(stderr, "cnnc: warning: %s was written by a run with --threads %d, this one has %d: "
@@ -606,11 +666,12 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                                 a->resume, resume.threads, g->threads);
                     ro.seed = resume.seed;
                     ro.resume = &resume;
+                    if (dist_rank() == 0)
                     fprintf(stderr, "cnnc: resuming from %s at epoch %d, batch %d\n", a->resume, resume.epoch + 1,
                             resume.batch);
                 }
             }
-            Report *rep = a->report ? report_new(p, g, &st, &ro, a->threads) : NULL;
+            Report *rep = a->report && dist_rank() == 0 ? report_new(p, g, &st, &ro, a->threads) : NULL;
             if (rep) {
                 ro.on_epoch = report_epoch;
                 ro.on_epoch_ctx = rep;
@@ -624,8 +685,9 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                        a->weights ? a->weights : "");
                 fflush(stdout);
                 int tr = train_run(p, g, s, &ro, stdout, &e);
+                mpi_stats(g);
                 if (tr == TRAIN_INTERRUPTED) {
-                    fprintf(stderr, "cnnc: %s\n", e.msg);
+                    if (dist_rank() == 0) fprintf(stderr, "cnnc: %s\n", e.msg);   /* the same on every rank */
                     rc = 128 + train_signal();
                 } else if (tr < 0) {
                     rc = fail(&e);
@@ -664,6 +726,8 @@ static int run_planned(const Args *a, const Program *p, const RunOptions *ro0, S
                     }
                     report_skipped(s);
                 }
+            } else if (a->action == A_EXPORT_ONNX) {
+                rc = run_export_onnx(a, p, g, &mf);
             } else {
                 rc = run_predict(a, p, g, &mf);
             }
@@ -680,6 +744,17 @@ static int run(const Args *a, const Program *p)
     char *out = a->action == A_TRAIN ? (a->output ? xstrdup(a->output) : default_output(a->file)) : NULL;
     char *interrupt = out && !a->checkpoint ? default_checkpoint(out) : NULL;
     int rc = check_files(a, p, out, interrupt) < 0 ? 1 : 0;
+    if (!rc && (a->save_best || a->early_stop) && !p->test.present) {
+        fprintf(stderr, "cnnc: error: %s: %s compares the epochs' test accuracy, but the file declares no test set; "
+                        "add test_dataset = ImageFolder(...)\n", p->path, a->save_best ? "--save-best" : "--early-stop");
+        rc = 1;
+    }
+    if (!rc && a->save_best && dist_size() > 1) {     /* the kept weights live in rank 0's file alone */
+        if (dist_rank() == 0)
+            fprintf(stderr, "cnnc: error: --save-best under mpirun is not supported yet: train in one process, or use "
+                            "--early-stop and --checkpoint-every\n");
+        rc = 1;
+    }
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
     if (rc || a->action == A_APPLY) {
         free(interrupt);
@@ -689,6 +764,17 @@ static int run(const Args *a, const Program *p)
     RunOptions ro = { .epochs = a->epochs, .seed = a->seed, .data_dir = a->data, .history_path = a->history,
                       .loader = { .workers = a->workers, .skip_bad = a->skip_bad, .warn = stderr },
                       .cache_bytes = (size_t)a->cache_mb << 20 };
+    if (dist_size() > 1) {          /* a data-parallel run: each process loads its share of every batch */
+        ro.loader.rank = dist_rank();
+        ro.loader.ranks = dist_size();
+        if (a->skip_bad) {
+            fprintf(stderr, "cnnc: error: --skip-bad-images does not work under mpirun yet (the processes' shares "
+                            "would differ): remove the bad images (cnnc --check lists them) or train in one process\n");
+            free(interrupt);
+            free(out);
+            return 1;
+        }
+    }
     if (a->action == A_PREVIEW) {
         free(interrupt);
         free(out);
@@ -718,6 +804,7 @@ static void apply_overrides(const Args *a, Program *p, char *buf, size_t cap)
     buf[0] = 0;
     if (a->have_lr) {
         p->opt.lr = a->lr;
+        for (int k = 0; k < p->opt.ngroups; k++) p->opt.groups[k].lr = a->lr;   /* every parameter group's */
         len += (size_t)snprintf(buf + len, cap - len, "%s\"lr\": %.9g", len ? ", " : "{", a->lr);
     }
     if (a->batch_size) {
@@ -726,6 +813,7 @@ static void apply_overrides(const Args *a, Program *p, char *buf, size_t cap)
     }
     if (a->have_weight_decay) {
         p->opt.weight_decay = a->weight_decay;
+        for (int k = 0; k < p->opt.ngroups; k++) p->opt.groups[k].weight_decay = a->weight_decay;
         len += (size_t)snprintf(buf + len, cap - len, "%s\"weight_decay\": %.9g", len ? ", " : "{", a->weight_decay);
     }
     if (len) snprintf(buf + len, cap - len, "}");
@@ -743,19 +831,73 @@ static void prefer_passive_threads(char **argv)
     execv("/proc/self/exe", argv);      /* on failure, carry on as we are */
 }
 
+/* ---- a data-parallel run (mpirun; runtime/dist.h) ---- */
+
+/* --threads' default: the machine's cores shared among the run's processes on it */
+static int rank_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (dist_local_size() <= 1 || cores < 1) return 0;      /* 0: every core */
+    return cores / dist_local_size() > 1 ? (int)(cores / dist_local_size()) : 1;
+}
+
+/* CNNC_MPI_STATS: rank 0 says how long the training steps waited for the gradient sums */
+static void mpi_stats(const Graph *g)
+{
+    if (!getenv("CNNC_MPI_STATS") || dist_rank() != 0 || !g->gsync) return;
+    double wait, skew;
+    long steps;
+    int buckets;
+    size_t bytes;
+    gradsync_stats(g->gsync, &wait, &skew, &steps, &buckets, &bytes);
+    fprintf(stderr, "cnnc: mpi: %d processes, %ld steps, %.3f ms per step waiting for the gradient sums "
+                    "(%zu bytes in %d buckets), %.3f ms for the slowest process\n", dist_size(), steps,
+            steps ? 1e3 * wait / steps : 0.0, bytes, buckets, steps ? 1e3 * skew / steps : 0.0);
+}
+
+/* Joins the run; rank 0 alone prints results (stdout) and its seed is everyone's. */
+static int dist_start(int *argc, char ***argv)
+{
+    if (dist_init(argc, argv) < 0) {
+        fprintf(stderr, "cnnc: error: MPI could not start (MPI_Init_thread failed): check the mpirun command line\n");
+        return 1;
+    }
+    if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    return 0;
+}
+
+/* The end of a process of the run: a failed one ends them all (MPI_Abort, naming its rank),
+ * else all finish together, after rank 0 has written its files. */
+static int dist_end(int rc)
+{
+    if (dist_size() > 1 && rc != 0 && !(train_signal() && rc == 128 + train_signal())) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "failed (exit code %d, its error above): ending the run", rc);
+        dist_abort(rc, msg);
+    }
+    dist_barrier();
+    dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     stdio_guard_fds();
     prefer_passive_threads(argv);
     Args a;
     signal(SIGXFSZ, SIG_IGN);      /* past `ulimit -f`, write fails with EFBIG and says so */
+    if (dist_start(&argc, &argv)) return 1;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return dist_end(rc);
     if (!a.have_seed) a.seed = ((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16)) % 1000000;
+    int64_t seed0 = dist_rank() == 0 ? (int64_t)a.seed : 0;
+    dist_sum_i64(&seed0, 1);        /* rank 0's seed */
+    a.seed = (uint64_t)seed0;
     CheckOptions co = { .require_training = a.action == A_TRAIN,
-                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT };
+                        .require_classifier = a.action == A_EVAL || a.action == A_PREDICT ||
+                                              a.action == A_EXPORT_ONNX };
     Program p;
-    if (check_file(a.file, &co, &p, stderr) < 0) return 1;
+    if (check_file(a.file, &co, &p, stderr) < 0) return dist_end(1);
     char overrides[256];
     apply_overrides(&a, &p, overrides, sizeof overrides);
     rc = run(&a, &p);
@@ -765,5 +907,5 @@ int main(int argc, char **argv)
         fail(&e);
         rc = rc ? rc : 1;
     }
-    return rc;
+    return dist_end(rc);
 }

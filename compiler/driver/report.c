@@ -11,6 +11,7 @@
 #include "../../runtime/fileio.h"
 #include "../../runtime/png.h"
 #include "../frontend/eval.h"
+#include "schedule.h"
 #include "summary.h"
 
 #define GRID_ROWS    5          /* validation images per class, as the notebook's 5 x 5 figure */
@@ -402,15 +403,49 @@ static void settings(FILE *f, const Report *r, const Sets *s)
             row(f, k, "%s()", L->type_name);
         }
     }
-    row(f, "criterion", "CrossEntropyLoss()");
-    if (o->kind == OPT_ADAM)
-        row(f, "optimizer", "Adam(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s)", fmt_num(a, sizeof a, o->lr),
-            fmt_num(b, sizeof b, o->beta1), fmt_num(c, sizeof c, o->beta2), fmt_num(d, sizeof d, o->eps),
-            fmt_num(e, sizeof e, o->weight_decay));
+    char loss[160];
+    const LossDecl *l = &p->loss;
+    int k = snprintf(loss, sizeof loss, "%s(%sreduction='%s'", l->nll ? "NLLLoss" : "CrossEntropyLoss",
+                     l->weight ? "weight=[...], " : "", l->sum ? "sum" : "mean");
+    if (l->ignore_index != -100) k += snprintf(loss + k, sizeof loss - (size_t)k, ", ignore_index=%lld",
+                                               (long long)l->ignore_index);
+    if (l->label_smoothing != 0) snprintf(loss + k, sizeof loss - (size_t)k, ", label_smoothing=%s",
+                                          fmt_num(a, sizeof a, l->label_smoothing));
+    row(f, "criterion", "%s)", loss);
+    if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
+        row(f, "optimizer", "%s(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s, amsgrad=%s)",
+            o->kind == OPT_ADAM ? "Adam" : "AdamW", fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->beta1),
+            fmt_num(c, sizeof c, o->beta2), fmt_num(d, sizeof d, o->eps), fmt_num(e, sizeof e, o->weight_decay),
+            o->amsgrad ? "True" : "False");
+    else if (o->kind == OPT_RMSPROP)
+        row(f, "optimizer", "RMSprop(lr=%s, alpha=%s, eps=%s, weight_decay=%s, momentum=%s, centered=%s)",
+            fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->alpha), fmt_num(c, sizeof c, o->eps),
+            fmt_num(d, sizeof d, o->weight_decay), fmt_num(e, sizeof e, o->momentum), o->centered ? "True" : "False");
     else if (o->kind == OPT_SGD)
         row(f, "optimizer", "SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, nesterov=%s)",
             fmt_num(a, sizeof a, o->lr), fmt_num(b, sizeof b, o->momentum), fmt_num(c, sizeof c, o->dampening),
             fmt_num(d, sizeof d, o->weight_decay), o->nesterov ? "True" : "False");
+    if (p->sched.top.kind != LRS_NONE) {
+        char buf[1024];
+        lr_scheduler_describe(&p->sched, buf, sizeof buf);
+        row(f, "scheduler", "%s", buf);
+    }
+    if (r->o.save_best) row(f, "--save-best", "the model file keeps the epoch with the best test accuracy");
+    if (r->o.early_stop) row(f, "--early-stop", "%d epochs without a better test accuracy", r->o.early_stop);
+    if (p->clip.kind == CLIP_NORM)
+        row(f, "gradient clipping", "clip_grad_norm_(max_norm=%s, norm_type=%s)", fmt_num(a, sizeof a, p->clip.max_norm),
+            isinf(p->clip.norm_type) ? "'inf'" : fmt_num(b, sizeof b, p->clip.norm_type));
+    else if (p->clip.kind == CLIP_VALUE)
+        row(f, "gradient clipping", "clip_grad_value_(clip_value=%s)", fmt_num(a, sizeof a, p->clip.clip_value));
+    for (int k = 0; k < o->ngroups; k++) {
+        const ParamGroup *gr = &o->groups[k];
+        char sel[OPT_MAX_SELECT * 100] = "", key[32];
+        for (int j = 0; j < gr->nselect; j++)
+            snprintf(sel + strlen(sel), sizeof sel - strlen(sel), "%s'%s'", j ? ", " : "", gr->select[j]);
+        snprintf(key, sizeof key, "parameter group %d", k + 1);
+        row(f, key, "params=[%s], lr=%s, weight_decay=%s", sel, fmt_num(a, sizeof a, gr->lr),
+            fmt_num(b, sizeof b, gr->weight_decay));
+    }
     if (p->overrides) row(f, "command line", "%s (--lr, --batch-size, --weight-decay over the file's values)", p->overrides);
     struct { const char *name; const DatasetDecl *d; const Dataset *ds; int has; } sets[3] = {
         { "train", &p->train, &s->train, s->has_train },
@@ -456,6 +491,23 @@ static const char style[] =
     ".grid figcaption{font-size:13px;max-width:130px}.mark{color:#d62728;font-weight:bold}"
     ".epochs td{text-align:right}pre{background:#f6f6f6;padding:10px;overflow-x:auto}";
 
+/* --save-best's kept epoch and --early-stop's stop, as the run's log said them */
+static void kept_and_stopped(FILE *f, const Report *r)
+{
+    BestEpoch b = { 0 };
+    for (int i = 0; i < r->nep; i++)
+        if (r->ep[i].has_test) best_epoch_update(&b, r->ep[i].epoch, r->ep[i].test_correct, r->ep[i].test_total,
+                                                 r->ep[i].test_loss);
+    int planned = r->nep ? r->ep[r->nep - 1].epochs : 0;
+    if (r->o.early_stop && r->nep < planned && b.since >= r->o.early_stop)
+        fprintf(f, " Stopped early after epoch %d of %d: no better test accuracy for %d epochs (--early-stop %d).",
+                r->nep, planned, b.since, r->o.early_stop);
+    if (r->o.save_best && b.epoch)
+        fprintf(f, " Kept epoch %d (--save-best): test accuracy %.2f%% (%d/%d), test loss %.4f; the confusion matrices "
+                   "and predictions below are its.", b.epoch, 100.0 * b.correct / (b.total ? b.total : 1), b.correct,
+                b.total, b.loss);
+}
+
 int report_write(Report *r, Graph *g, const Sets *s, const char *path, FILE *log, Error *e)
 {
     const Program *p = r->p;
@@ -484,6 +536,7 @@ int report_write(Report *r, Graph *g, const Sets *s, const char *path, FILE *log
     fprintf(f, ", started %s, seed %llu.", when, (unsigned long long)r->o.seed);
     if (s->has_validation)
         fprintf(f, " Validation: %d/%d correct (%.1f%%).", val.correct, val.n, val.n ? 100.0 * val.correct / val.n : 0.0);
+    kept_and_stopped(f, r);
     fprintf(f, "</p>\n");
 
     /* curves */
@@ -507,6 +560,13 @@ int report_write(Report *r, Graph *g, const Sets *s, const char *path, FILE *log
              labels_loss, cls, has_test ? 2 : 1, 0);
     svg_plot(f, has_test ? "Training and Testing Accuracy Over Epochs" : "Training Accuracy Over Epochs",
              "Accuracy", n, acc, labels_acc, cls, has_test ? 2 : 1, 1);
+    int sched = p->sched.top.kind != LRS_NONE;
+    if (sched) {    /* the lr each epoch started with */
+        static const char *const labels_lr[1] = { "Learning Rate" };
+        for (int i = 0; i < n; i++) v[0][i] = r->ep[i].lr;
+        const double *lr[1] = { v[0] };
+        svg_plot(f, "Learning Rate Over Epochs", "lr", n, lr, labels_lr, cls, 1, 0);
+    }
     fprintf(f, "</div>\n");
     for (int i = 0; i < 4; i++) free(v[i]);
 
@@ -524,13 +584,14 @@ int report_write(Report *r, Graph *g, const Sets *s, const char *path, FILE *log
     }
     if (rc == 0) {
         fprintf(f, "<h2>Per epoch</h2>\n<table class=\"epochs\"><tr><th>epoch</th><th>train loss</th>"
-                   "<th>train correct</th>%s<th>seconds</th></tr>\n",
-                has_test ? "<th>test loss</th><th>test correct</th>" : "");
+                   "<th>train correct</th>%s%s<th>seconds</th></tr>\n",
+                has_test ? "<th>test loss</th><th>test correct</th>" : "", sched ? "<th>lr</th>" : "");
         for (int i = 0; i < n; i++) {
             const EpochStats *x = &r->ep[i];
             fprintf(f, "<tr><td>%d</td><td>%.4f</td><td>%d/%d</td>", x->epoch, x->train_loss, x->train_correct,
                     x->train_total);
             if (has_test) fprintf(f, "<td>%.4f</td><td>%d/%d</td>", x->test_loss, x->test_correct, x->test_total);
+            if (sched) fprintf(f, "<td>%.6g</td>", x->lr);
             fprintf(f, "<td>%.2f</td></tr>\n", x->seconds);
         }
         fprintf(f, "</table>\n<h2>Model</h2>\n<pre class=\"summary\">");

@@ -74,6 +74,7 @@ static const char *kind_text(RunFileKind k)
     case RF_HISTORY:    return "a history CSV written by --history";
     case RF_PNG:        return "a PNG image";
     case RF_DIR:        return "a folder";
+    case RF_ONNX:       return "an ONNX model";
     default:            return "an output";
     }
 }
@@ -101,6 +102,7 @@ static int of_kind(const char *path, const PathId *id, RunFileKind k)
     case RF_REPORT:  return n >= 15 && (strncmp((char *)b, "<!DOCTYPE html>", 15) == 0);
     case RF_HISTORY: return n >= 6 && strncmp((char *)b, "epoch,", 6) == 0;
     case RF_PNG:     return n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0;
+    case RF_ONNX:    return b[0] == 0x08;      /* field 1 (ir_version), a varint */
     default:         return 1;
     }
 }

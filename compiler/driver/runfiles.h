@@ -11,6 +11,7 @@ typedef enum {
     RF_RESUME,          /* --resume: the checkpoint outputs may replace it */
     RF_DATA,            /* a data set's folder (or file): no output goes inside it */
     RF_MODEL, RF_CHECKPOINT, RF_REPORT, RF_HISTORY, RF_PNG, RF_DIR,
+    RF_ONNX,            /* --export-onnx: an ONNX model (a protobuf starting with ir_version) */
 } RunFileKind;
 
 typedef struct RunFile {

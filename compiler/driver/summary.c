@@ -57,6 +57,15 @@ static void plan_batch_text(const Program *p, int batch, int training, char *buf
     snprintf(buf, cap, ", the %s set's (training runs at batch %d)", which, p->train.batch_size);
 }
 
+/* "Scheduler: StepLR(step_size=5, gamma=0.1), stepped after each epoch", when there is one */
+static void print_scheduler(FILE *f, const Program *p)
+{
+    char buf[1024];
+    if (p->sched.top.kind == LRS_NONE) return;
+    lr_scheduler_describe(&p->sched, buf, sizeof buf);
+    fprintf(f, "Scheduler: %s\n", buf);
+}
+
 void print_summary(FILE *f, const Program *p, const PlanStats *st, int batch)
 {
     char shp[64], num[32];
@@ -82,6 +91,7 @@ void print_summary(FILE *f, const Program *p, const PlanStats *st, int batch)
     fprintf(f, "Total params: %s (%.2f MiB as float32)\n", num, (double)total * 4 / (1024.0 * 1024.0));
     commas(trainable, num, sizeof num);
     fprintf(f, "Trainable params: %s\n", num);
+    print_scheduler(f, p);
     char why[96];
     plan_batch_text(p, batch, 1, why, sizeof why);
     if (st)
@@ -206,6 +216,7 @@ void print_model_summary(FILE *f, const Program *p, const Graph *g, const PlanSt
     commas((long)total_macs, macs, sizeof macs);
     mega(total_macs * batch, a, sizeof a);
     fprintf(f, "Mult-adds: %s per image, %s per batch of %d (forward pass)\n", macs, a, batch);
+    print_scheduler(f, p);
     /* the class names the model file will hold: `classes`, torchvision's for (Fashion)MNIST,
      * else the folders' names, unknown here */
     const DatasetDecl *d = p->train.present ? &p->train : p->test.present ? &p->test : &p->validation;

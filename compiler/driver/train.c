@@ -11,11 +11,14 @@
 
 #include <sys/stat.h>
 
+#include "../../runtime/dist.h"
 #include "../../runtime/exec.h"
 #include "../../runtime/fileio.h"
 #include "../../runtime/modelfile.h"
 #include "../../runtime/ops.h"
 #include "../../runtime/png.h"
+#include "schedule.h"
+#include "shard.h"
 
 /* --data DIR keeps the last path component (train, test, validate) under DIR; MNIST-format
  * data sets take DIR as their root */
@@ -201,7 +204,16 @@ int sets_skipped(const Sets *s)
     return n;
 }
 
-static volatile sig_atomic_t interrupted;     /* the signal that asked train_run to stop, or 0 */
+/* the signal that asked train_run to stop, or 0; in a data-parallel run, a signal is
+ * pending until the processes agree on it (shard_sum), so that all stop at the same batch */
+static volatile sig_atomic_t interrupted, pending;
+static int distributed;
+
+static void agree_signal(void)
+{
+    int sig = shard_sum(NULL, NULL, NULL, pending);
+    if (sig) interrupted = sig;
+}
 
 /* CNNC_TEST_EVAL_DELAY_MS: a pause after each evaluation batch, so tests can interrupt a
  * run during its test pass */
@@ -225,15 +237,25 @@ int evaluate(Graph *g, const Dataset *ds, const DatasetDecl *d, const RunOptions
     g->training = 0;
     double total = 0;
     int n = 0;
+    if (shard_check(ds->n, bs, ds->root, e) < 0) {
+        dataloader_free(&dl);
+        return -1;
+    }
     while (!interrupted && (n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+        shard_batch(g, ds->n, bs, r->batches);
         graph_set_batch(g, n);
         exec_run(g, PHASE_FORWARD);
-        total += vf32(g, g->loss)[0];
-        r->correct += count_correct(g, n);
-        r->total += n;
+        double loss = vf32(g, g->loss)[0];
+        int64_t correct = count_correct(g, n), images = n;
+        int sig = shard_sum(&loss, &correct, &images, pending);
+        if (sig) interrupted = sig;
+        total += loss;
+        r->correct += (int)correct;
+        r->total += (int)images;
         r->batches++;
         test_eval_delay();
     }
+    shard_clear(g);
     dataloader_free(&dl);
     if (interrupted) return EVAL_INTERRUPTED;
     if (n < 0) return -1;
@@ -262,7 +284,8 @@ static void progress(FILE *out, int epoch, int epochs, int batch, int batches, i
 
 static void on_signal(int sig)
 {
-    interrupted = sig;
+    if (distributed) pending = sig;
+    else interrupted = sig;
 }
 
 int train_signal(void)
@@ -293,7 +316,7 @@ typedef struct Saver {
 static int save_checkpoint(Saver *sv, Graph *g, const TrainState *ts, Error *e)
 {
     if (!sv->path) return err_set(e, "no checkpoint file was given");
-    if (checkpoint_save(sv->path, g, sv->p->source, ts, e) < 0) return -1;
+    if (dist_rank() == 0 && checkpoint_save(sv->path, g, sv->p->source, ts, e) < 0) return -1;   /* rank 0 writes */
     snprintf(sv->last, sizeof sv->last, "%.100s (epoch %d, batch %d of %d)", sv->path, ts->epoch + 1, ts->batch,
              sv->nbatches);
     return 0;
@@ -305,10 +328,10 @@ static int save_checkpoint(Saver *sv, Graph *g, const TrainState *ts, Error *e)
  * seconds in hexadecimal, so they come back exactly */
 static void history_append(char **h, size_t *len, size_t *cap, const EpochStats *x)
 {
-    char line[320];
-    int n = snprintf(line, sizeof line, "%d %d %a %d %d %d %a %d %d %a\n", x->epoch, x->epochs, x->train_loss,
+    char line[360];
+    int n = snprintf(line, sizeof line, "%d %d %a %d %d %d %a %d %d %a %a\n", x->epoch, x->epochs, x->train_loss,
                      x->train_correct, x->train_total, x->has_test, x->test_loss, x->test_correct, x->test_total,
-                     x->seconds);
+                     x->seconds, x->lr);
     if (*len + (size_t)n + 1 > *cap) {
         *cap = 2 * (*len + (size_t)n + 1);
         *h = xrealloc(*h, *cap);
@@ -319,12 +342,13 @@ static void history_append(char **h, size_t *len, size_t *cap, const EpochStats 
 
 /* The epochs a resumed run's checkpoint had finished, to on_epoch (the report), and into
  * the run's own history */
-static void history_resume(const RunOptions *o, char **h, size_t *len, size_t *cap)
+static void history_resume(const RunOptions *o, double lr0, char **h, size_t *len, size_t *cap)
 {
     const char *cur = o->resume ? o->resume->history : NULL;
     double v[CKPT_HISTORY_FIELDS];
     while (cur && checkpoint_history_line(&cur, v) > 0) {
-        EpochStats x = { (int)v[0], (int)v[1], v[2], (int)v[3], (int)v[4], (int)v[5], v[6], (int)v[7], (int)v[8], v[9] };
+        EpochStats x = { (int)v[0], (int)v[1], v[2], (int)v[3], (int)v[4], (int)v[5], v[6], (int)v[7], (int)v[8], v[9],
+                         isnan(v[10]) ? lr0 : v[10] };
         history_append(h, len, cap, &x);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &x);
     }
@@ -350,7 +374,8 @@ static int fill_history_csv(FILE *f, void *ctx)
     while (cur && checkpoint_history_line(&cur, v) > 0) {
         int rc = v[5] ? fprintf(f, "%d,%.6f,%d,%d,%.6f,%d,%d,", (int)v[0], v[2], (int)v[3], (int)v[4], v[6], (int)v[7], (int)v[8])
                       : fprintf(f, "%d,%.6f,%d,%d,,,,", (int)v[0], v[2], (int)v[3], (int)v[4]);
-        if (rc < 0 || fprintf(f, "%.9g,%d,%.9g\n", h->p->opt.lr, h->p->train.batch_size, h->p->opt.weight_decay) < 0)
+        if (rc < 0 || fprintf(f, "%.9g,%d,%.9g\n", isnan(v[10]) ? h->p->opt.lr : v[10], h->p->train.batch_size,
+                              h->p->opt.weight_decay) < 0)
             return -1;
     }
     return 0;
@@ -388,11 +413,18 @@ static const char *signal_word(int sig)
  * validation set's line. Where the model file cannot be written, a checkpoint keeps the
  * weights if it can. */
 static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o, Saver *sv, const TrainState *ts,
-                        FILE *out, Error *e)
+                        const BestEpoch *best, FILE *out, Error *e)
 {
     const char *history = ts->history;
     char saved[300] = "";
-    if (o->out_path) {
+    if (o->out_path && o->save_best && best->epoch) {   /* written at that epoch; its weights for the validation */
+        if (model_load(g, o->out_path, NULL, e) < 0) return -1;
+        fprintf(out, "Kept epoch %d of %d: test accuracy %.2f%% (%d/%d), test loss %.4f\n", best->epoch,
+                ts->epoch, 100.0 * best->correct / (best->total ? best->total : 1), best->correct, best->total,
+                best->loss);
+        snprintf(saved, sizeof saved, "the model of epoch %d was saved to %.200s", best->epoch, o->out_path);
+        if (!o->checkpoint_path && o->interrupt_path) unlink(o->interrupt_path);
+    } else if (o->out_path) {
         if (model_save_overrides(g, o->out_path, s->classes, s->nclasses, p->source, p->overrides, e) < 0) {
             Error ce;
             if (sv->path && save_checkpoint(sv, g, ts, &ce) == 0) {
@@ -429,6 +461,7 @@ static int train_finish(const Program *p, Graph *g, Sets *s, const RunOptions *o
         return -1;
     }
     if (o->out_path) fprintf(out, "Saved model to %s\n", o->out_path);
+    agree_signal();
     if (interrupted) {
         err_set(e, "%s after training: %s", signal_word(interrupted), saved[0] ? saved : "no model file was asked for");
         return TRAIN_INTERRUPTED;
@@ -450,11 +483,13 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     size_t hlen = 0, hcap = 256;
     char *history = xmalloc(hcap);
     history[0] = '\0';
-    history_resume(o, &history, &hlen, &hcap);
+    history_resume(o, p->opt.lr, &history, &hlen, &hcap);
     ts.history = history;
     ts.seed = o->seed;
     ts.threads = o->threads;
-    int tty = isatty(fileno(out)), nbatches = dataloader_num_batches(&dl);
+    ts.ranks = dist_size();
+    /* under mpirun, stdout is a pipe or mpirun's terminal: no progress line */
+    int tty = isatty(fileno(out)) && !dist_active(), nbatches = dataloader_num_batches(&dl);
     Saver sv = { p, o, o->checkpoint_path ? o->checkpoint_path : o->interrupt_path, nbatches, "" };
     if (o->resume && o->checkpoint_path)
         snprintf(sv.last, sizeof sv.last, "%.100s (epoch %d, batch %d of %d)", o->checkpoint_path, ts.epoch + 1,
@@ -466,15 +501,22 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                           "resume with the same data and batch size", ts.batch, ts.epoch + 1, nbatches);
     }
     int last = s->train.n % p->train.batch_size;     /* BatchNorm refuses batches of one value per channel */
+    RunSchedule rs;
+    BestEpoch best;
+    best_epoch_from_history(&best, history);
     if (batchnorm_check_batch(g, p->train.batch_size, p->path, e) < 0 ||
-        (last && batchnorm_check_batch(g, last, p->path, e) < 0)) {
+        (last && batchnorm_check_batch(g, last, p->path, e) < 0) ||
+        shard_check(s->train.n, p->train.batch_size, p->path, e) < 0 ||
+        shard_check_loss(&p->loss, p->path, e) < 0 ||
+        schedule_begin(&rs, p, g, epochs, nbatches, ts.epoch, history, e) < 0) {
         dataloader_free(&dl);
         free(history);
         return -1;
     }
     /* SIGINT and SIGTERM (kill, timeout, Docker, Slurm) finish the batch and write a
      * checkpoint, or after the last epoch let the model file be written */
-    interrupted = 0;
+    interrupted = pending = 0;
+    distributed = dist_size() > 1;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -483,8 +525,9 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int rc = 0, hist_warned = 0, hist_failed = 0;
+    int stop = o->early_stop && best.epoch && best.since >= o->early_stop;    /* a resumed run that had stopped */
     Error he;
-    for (int epoch = ts.epoch; epoch < epochs && rc == 0; epoch++) {
+    for (int epoch = ts.epoch; epoch < epochs && rc == 0 && !stop; epoch++) {
         if (epoch == ts.epoch && ts.batch > 0) {    /* resuming mid-epoch: the loader skips the batches done */
             dataloader_begin_epoch_at(&dl, epoch, ts.batch);
         } else {
@@ -494,14 +537,19 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
             ts.loss_sum = 0;
             ts.correct = ts.images = 0;
         }
-        double t0 = now();
+        double t0 = now(), epoch_lr = schedule_epoch_lr(&rs);
         int n = 0, images0 = (int)ts.images;
         while ((n = dataloader_next(&dl, vf32(g, g->input), vi32(g, g->label), e)) > 0) {
+            shard_batch(g, s->train.n, p->train.batch_size, ts.batch);
             graph_set_batch(g, n);
             g->training = 1;
             g->step++;
             exec_run(g, PHASE_FORWARD | PHASE_BACKWARD | PHASE_UPDATE);
-            float loss = vf32(g, g->loss)[0];
+            double dloss = vf32(g, g->loss)[0];
+            int64_t correct = count_correct(g, n), images = n;
+            int sig = shard_sum(&dloss, &correct, &images, pending);     /* over the processes */
+            if (sig) interrupted = sig;
+            float loss = (float)dloss;
             if (!isfinite(loss)) {
                 if (tty) fprintf(out, "\r\033[K");
                 err_set(e, "the training loss became %s at epoch %d, batch %d: training stopped; lower the learning "
@@ -512,9 +560,10 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                 rc = -1;
                 break;
             }
+            schedule_after_batch(&rs, g);
             ts.loss_sum += loss;
-            ts.correct += count_correct(g, n);
-            ts.images += n;
+            ts.correct += correct;
+            ts.images += images;
             ts.batch++;
             test_batch_delay();
             if (tty) progress(out, epoch + 1, epochs, ts.batch, nbatches, (int)ts.images - images0,
@@ -526,6 +575,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
                 if (interrupted) { rc = TRAIN_INTERRUPTED; break; }
             }
         }
+        shard_clear(g);
         if (tty && rc == 0) fprintf(out, "\r\033[K");
         if (rc == 0 && n < 0) rc = -1;
         if (rc) break;
@@ -543,15 +593,28 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         fprintf(out, "Epoch %d/%d - Train Loss: %.4f, Train Correct: %lld/%lld", epoch + 1, epochs, train_loss,
                 (long long)ts.correct, (long long)ts.images);
         if (s->has_test) fprintf(out, " - Test Loss: %.4f, Test Correct: %d/%d", r.loss, r.correct, r.total);
+        if (rs.active) fprintf(out, " - lr: %.6g", epoch_lr);
         fputc('\n', out);
         fflush(out);
         EpochStats stats = { epoch + 1, epochs, train_loss, (int)ts.correct, (int)ts.images, s->has_test, r.loss,
-                             r.correct, r.total, now() - t0 };
+                             r.correct, r.total, now() - t0, epoch_lr };
         history_append(&history, &hlen, &hcap, &stats);
         if (o->on_epoch) o->on_epoch(o->on_epoch_ctx, &stats);
         hist_failed = history_write(p, o, history, &hist_warned, &he) < 0;
+        schedule_after_epoch(&rs, g, r.loss);
+        if (s->has_test && (o->save_best || o->early_stop) &&
+            best_epoch_update(&best, epoch + 1, r.correct, r.total, r.loss) && o->save_best && o->out_path &&
+            model_save_overrides(g, o->out_path, s->classes, s->nclasses, p->source, p->overrides, e) < 0) {
+            rc = -1;
+            break;
+        }
+        stop = o->early_stop && best.since >= o->early_stop && epoch + 1 < epochs;
+        if (stop)
+            fprintf(out, "Stopping early after epoch %d of %d: no better test accuracy for %d epochs (the best: epoch "
+                         "%d)\n", epoch + 1, epochs, best.since, best.epoch);
         /* the epoch is done: the next one starts from its beginning */
-        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history };
+        TrainState next = { epoch + 1, 0, 0, 0, 0, ts.seed, ts.threads, history, ts.ranks };
+        agree_signal();
         if ((o->checkpoint_path && o->checkpoint_every == 0) || (interrupted && epoch + 1 < epochs)) {
             if (save_checkpoint(&sv, g, &next, e) < 0) { rc = -1; break; }
             if (interrupted && epoch + 1 < epochs) rc = TRAIN_INTERRUPTED;    /* after the last, train_finish */
@@ -563,7 +626,7 @@ int train_run(const Program *p, Graph *g, Sets *s, const RunOptions *o, FILE *ou
         err_set(e, "%s: checkpoint written to %s; continue with --resume %s", signal_word(interrupted), sv.last, sv.path);
     } else if (rc == 0) {
         ts.history = history;
-        rc = train_finish(p, g, s, o, &sv, &ts, out, e);
+        rc = train_finish(p, g, s, o, &sv, &ts, &best, out, e);
     } else {
         rc = -1;
         if (hist_failed) history_write(p, o, history, &hist_warned, &he);   /* once more, for the epochs finished */

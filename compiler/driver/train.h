@@ -20,6 +20,7 @@ typedef struct EpochStats {
     double test_loss;
     int    test_correct, test_total;
     double seconds;             /* the epoch: training and test passes */
+    double lr;                  /* the learning rate it started with (the first parameter group's) */
 } EpochStats;
 
 typedef struct RunOptions {
@@ -37,6 +38,8 @@ typedef struct RunOptions {
     const TrainState *resume;       /* --resume: where the restored run stands, or NULL */
     int         threads;            /* recorded in checkpoints */
     const char *interrupt_path;     /* where SIGINT's checkpoint goes without --checkpoint */
+    int         save_best;          /* --save-best: the model file keeps the best epoch's weights */
+    int         early_stop;         /* --early-stop N: stop after N epochs without a better one; 0: never */
 } RunOptions;
 
 /* train_run's return value when SIGINT or SIGTERM stopped it after writing a checkpoint or,

@@ -34,7 +34,7 @@ typedef enum {
     A_POS,      /* kids[0] */
     A_CALL,     /* str: callee as written, name_loc: its location; kids: arguments */
     A_KWARG,    /* str: keyword, name_loc; kids[0]: value (only inside A_CALL) */
-    A_ASSIGN,   /* str: target, name_loc; kids[0]: value */
+    A_ASSIGN,   /* str: target ("" for a call on its own line), name_loc; kids[0]: value */
     A_INPUT,    /* kids[0]: the shape expression */
     A_MODEL,    /* str: model name, name_loc; kids: body (A_INPUT, A_ASSIGN, A_FORWARD);
                    op 'P' with aux: its parameters (A_NAME, or A_KWARG with a default);

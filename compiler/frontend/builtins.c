@@ -1,35 +1,40 @@
 /* compiler/frontend/builtins.c: the builtin table (every PyTorch name cnnc knows, with its module)
  * and the calls outside the model block: transforms, ImageFolder, DataLoader,
- * CrossEntropyLoss, Adam and SGD, os.path.join and model.parameters(). */
+ * os.path.join and model.parameters(); the loss, the optimizers and gradient clipping are
+ * training_calls.c's, the schedulers schedulers.c's. */
 #include "builtins.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "layers.h"
 #include "module.h"
+#include "schedulers.h"
+#include "training_calls.h"
 #include "transform_calls.h"
 
 /* ---- the builtin table ---- */
 
-typedef enum { FAM_LAYER, FAM_LOSS, FAM_TRANSFORM, FAM_DATASET, FAM_LOADER, FAM_OPTIM, NFAM } Family;
+typedef enum { FAM_LAYER, FAM_LOSS, FAM_TRANSFORM, FAM_DATASET, FAM_LOADER, FAM_OPTIM, FAM_SCHED, NFAM } Family;
 
 static const char *const family_word[NFAM] = {
-    "layer", "loss", "transform", "dataset", "data loader", "optimizer"
+    "layer", "loss", "transform", "dataset", "data loader", "optimizer", "scheduler"
 };
 static const char *const family_words[NFAM] = {
-    "layers", "losses", "transforms", "datasets", "data loaders", "optimizers"
+    "layers", "losses", "transforms", "datasets", "data loaders", "optimizers", "schedulers"
 };
 static const char *const family_module[NFAM] = {
     "torch.nn", "torch.nn", "torchvision.transforms", "torchvision.datasets",
-    "torch.utils.data", "torch.optim"
+    "torch.utils.data", "torch.optim", "torch.optim.lr_scheduler"
 };
 /* the module prefixes accepted before a name, as the notebook imports them */
 static const char *const family_prefix[NFAM][3] = {
     { "nn", "torch.nn", NULL }, { "nn", "torch.nn", NULL },
     { "transforms", "torchvision.transforms", "T" }, { "datasets", "torchvision.datasets", NULL },
     { "torch.utils.data", "data", NULL }, { "optim", "torch.optim", NULL },
+    { "lr_scheduler", "optim.lr_scheduler", "torch.optim.lr_scheduler" },
 };
 
 typedef Val *(*BuiltinFn)(Ctx *c, const AstNode *call, const char *name);
@@ -40,11 +45,9 @@ typedef struct Builtin {
     BuiltinFn   fn;             /* NULL: a PyTorch name cnnc does not implement */
 } Builtin;
 
-static Val *call_loss(Ctx *c, const AstNode *call, const char *name);
 static Val *call_imagefolder(Ctx *c, const AstNode *call, const char *name);
 static Val *call_mnist(Ctx *c, const AstNode *call, const char *name);
 static Val *call_dataloader(Ctx *c, const AstNode *call, const char *name);
-static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name);
 
 static const Builtin builtins[] = {
     { "Sequential", FAM_LAYER, layer_call }, { "Conv2d", FAM_LAYER, layer_call },
@@ -83,7 +86,14 @@ static const Builtin builtins[] = {
     { "CIFAR10", FAM_DATASET, NULL },
     { "DataLoader", FAM_LOADER, call_dataloader },
     { "Adam", FAM_OPTIM, call_optimizer }, { "SGD", FAM_OPTIM, call_optimizer },
-    { "AdamW", FAM_OPTIM, NULL }, { "RMSprop", FAM_OPTIM, NULL }, { "Adagrad", FAM_OPTIM, NULL },
+    { "AdamW", FAM_OPTIM, call_optimizer }, { "RMSprop", FAM_OPTIM, call_optimizer }, { "Adagrad", FAM_OPTIM, NULL },
+    { "StepLR", FAM_SCHED, scheduler_call }, { "MultiStepLR", FAM_SCHED, scheduler_call },
+    { "ExponentialLR", FAM_SCHED, scheduler_call }, { "CosineAnnealingLR", FAM_SCHED, scheduler_call },
+    { "LinearLR", FAM_SCHED, scheduler_call }, { "OneCycleLR", FAM_SCHED, scheduler_call },
+    { "SequentialLR", FAM_SCHED, scheduler_call }, { "ReduceLROnPlateau", FAM_SCHED, scheduler_call },
+    { "LambdaLR", FAM_SCHED, NULL }, { "MultiplicativeLR", FAM_SCHED, NULL }, { "ConstantLR", FAM_SCHED, NULL },
+    { "PolynomialLR", FAM_SCHED, NULL }, { "CyclicLR", FAM_SCHED, NULL },
+    { "CosineAnnealingWarmRestarts", FAM_SCHED, NULL }, { "ChainedScheduler", FAM_SCHED, NULL },
 };
 #define NBUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -132,7 +142,7 @@ static Val *unknown_callee(Ctx *c, const AstNode *call, const char *prefix, cons
     return NULL;
 }
 
-static Val *obj_val(Ctx *c, const AstNode *at, ObjKind k, const char *what, void *obj)
+Val *obj_val(Ctx *c, const AstNode *at, ObjKind k, const char *what, void *obj)
 {
     Val *v = val_new(c, VAL_OBJ, at);
     v->obj_kind = k;
@@ -176,6 +186,13 @@ Val *call_builtin(Ctx *c, const AstNode *call)
                               "block"), NULL;
         return call_join(c, call);
     }
+    const char *clip = strrchr(full, '.') ? strrchr(full, '.') + 1 : full;
+    if ((!strcmp(clip, "clip_grad_norm_") || !strcmp(clip, "clip_grad_value_")) &&
+        (clip == full || !strncmp(full, "torch.nn.utils.", (size_t)(clip - full)) ||
+         !strncmp(full, "nn.utils.", (size_t)(clip - full))))
+        return call_clip(c, call, clip);
+    if (!strcmp(full, "dict"))      /* a parameter group: read by the optimizer it is given to */
+        return obj_val(c, call, OBJ_PARAM_GROUP, "a parameter group dict(...)", (void *)call);
     if (!strcmp(full, "model.parameters")) {
         if (call->nkids)
             return diag_error(c->diag, call->kids[0]->loc, "model.parameters() takes no "
@@ -225,7 +242,7 @@ Val *call_builtin(Ctx *c, const AstNode *call)
 
 /* ---- data ---- */
 
-static int must_be_none(Ctx *c, const Args *a, int i)
+int must_be_none(Ctx *c, const Args *a, int i)
 {
     if (a->v[i] && a->v[i]->kind != VAL_NONE)
         return diag_error(c->diag, arg_loc(a, i), "%s is not supported", a->params[i].name);
@@ -319,120 +336,3 @@ static Val *call_dataloader(Ctx *c, const AstNode *call, const char *name)
                           "the last partial batch)"), NULL;
     return obj_val(c, call, OBJ_LOADER, "a DataLoader", ld);
 }
-
-/* ---- loss and optimizers ---- */
-
-static Val *call_loss(Ctx *c, const AstNode *call, const char *name)
-{
-    static const Param params[] = {
-        { "weight", 0 }, { "size_average", 0 }, { "ignore_index", 0 }, { "reduce", 0 },
-        { "reduction", 0 }, { "label_smoothing", 0 }, { NULL, 0 }
-    };
-    static const Param nll_params[] = {   /* NLLLoss: no label_smoothing */
-        { "weight", 0 }, { "size_average", 0 }, { "ignore_index", 0 }, { "reduce", 0 },
-        { "reduction", 0 }, { NULL, 0 }
-    };
-    int nll = !strcmp(name, "NLLLoss");
-    Args a;
-    int64_t ignore;
-    const char *reduction;
-    double smoothing;
-    if (bind_args(c, call, name, nll ? nll_params : params, &a) || must_be_none(c, &a, 0) ||
-        must_be_none(c, &a, 1) || arg_int(c, &a, 2, -100, &ignore) || must_be_none(c, &a, 3) ||
-        arg_str(c, &a, 4, "mean", &reduction) ||
-        (!nll && arg_float(c, &a, 5, 0, &smoothing))) return NULL;
-    if (nll) smoothing = 0;
-    if (strcmp(reduction, "mean"))
-        return diag_error(c->diag, arg_loc(&a, 4), "reduction='%s' is not supported; cnnc "
-                          "averages the loss over the batch (reduction='mean')", reduction), NULL;
-    if (smoothing != 0)
-        return diag_error(c->diag, arg_loc(&a, 5), "label_smoothing is not supported"), NULL;
-    static int nll_mark;
-    return obj_val(c, call, OBJ_LOSS, nll ? "an NLLLoss loss" : "a CrossEntropyLoss loss",
-                   nll ? &nll_mark : NULL);
-}
-
-/* A number argument that must be >= 0 (and fit in a float, as the runtime computes in them). */
-static int nonneg(Ctx *c, const Args *a, int i, double dflt, double *out)
-{
-    double v;
-    char buf[32];
-    if (arg_float(c, a, i, dflt, &v)) return -1;
-    if (v < 0)
-        return diag_error(c->diag, arg_loc(a, i), "%s must not be negative, got %s",
-                          a->params[i].name, fmt_num(buf, sizeof buf, v));
-    if (v > FLT_MAX)
-        return diag_error(c->diag, arg_loc(a, i), "%s is too large for a float",
-                          a->params[i].name);
-    *out = v;
-    return 0;
-}
-
-static int betas(Ctx *c, const Args *a, int i, Optimizer *o)
-{
-    const Val *v = a->v[i];
-    char buf[32];
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
-    if (!v) return 0;
-    if ((v->kind != VAL_TUPLE && v->kind != VAL_LIST) || v->n != 2)
-        return diag_error(c->diag, v->at->loc, "betas must be a pair of numbers such as (0.9, "
-                          "0.999), got %s", val_what(v));
-    for (int k = 0; k < 2; k++) {
-        const Val *x = v->items[k];
-        if (x->kind != VAL_INT && x->kind != VAL_FLOAT)
-            return diag_error(c->diag, x->at->loc, "betas must hold numbers, got %s", val_what(x));
-        double d = x->kind == VAL_INT ? (double)x->i : x->f;
-        if (!(d >= 0 && d < 1))
-            return diag_error(c->diag, x->at->loc, "betas[%d] must be in [0, 1), got %s", k,
-                              fmt_num(buf, sizeof buf, d));
-        if (k == 0) o->beta1 = d;
-        else o->beta2 = d;
-    }
-    return 0;
-}
-
-static Val *call_optimizer(Ctx *c, const AstNode *call, const char *name)
-{
-    static const Param adam[] = {
-        { "params", 0 }, { "lr", 0 }, { "betas", 0 }, { "eps", 0 }, { "weight_decay", 0 },
-        { "amsgrad", 0 }, { NULL, 0 }
-    };
-    static const Param sgd[] = {
-        { "params", 0 }, { "lr", 1 }, { "momentum", 0 }, { "dampening", 0 },
-        { "weight_decay", 0 }, { "nesterov", 0 }, { NULL, 0 }
-    };
-    int is_adam = !strcmp(name, "Adam");
-    Args a;
-    Optimizer *o = arena_alloc(&c->arena, sizeof *o);
-    if (bind_args(c, call, name, is_adam ? adam : sgd, &a)) return NULL;
-    if (a.v[0] && (a.v[0]->kind != VAL_OBJ || a.v[0]->obj_kind != OBJ_PARAMS))
-        return diag_error(c->diag, arg_loc(&a, 0), "the first argument of %s is params, which "
-                          "must be model.parameters(), got %s; give the learning rate as lr=%s",
-                          name, val_what(a.v[0]), is_adam ? "0.001" : "0.01"), NULL;
-    o->loc = call->loc;
-    if (nonneg(c, &a, 1, 1e-3, &o->lr)) return NULL;
-    if (is_adam) {
-        int amsgrad;
-        o->kind = OPT_ADAM;
-        if (betas(c, &a, 2, o) || nonneg(c, &a, 3, 1e-8, &o->eps) ||
-            nonneg(c, &a, 4, 0, &o->weight_decay) || arg_bool(c, &a, 5, 0, &amsgrad)) return NULL;
-        if (amsgrad)
-            return diag_error(c->diag, arg_loc(&a, 5), "amsgrad=True is not supported"), NULL;
-        return obj_val(c, call, OBJ_OPTIMIZER, "an Adam optimizer", o);
-    }
-    o->kind = OPT_SGD;
-    double damp;
-    char buf[32];
-    if (nonneg(c, &a, 2, 0, &o->momentum) || arg_float(c, &a, 3, 0, &damp) ||
-        nonneg(c, &a, 4, 0, &o->weight_decay) || arg_bool(c, &a, 5, 0, &o->nesterov)) return NULL;
-    if (damp > FLT_MAX || damp < -FLT_MAX)
-        return diag_error(c->diag, arg_loc(&a, 3), "dampening %s is too large for a float",
-                          fmt_num(buf, sizeof buf, damp)), NULL;
-    o->dampening = damp;
-    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
-        return diag_error(c->diag, arg_loc(&a, 5), "Nesterov momentum requires a momentum and "
-                          "zero dampening"), NULL;
-    return obj_val(c, call, OBJ_OPTIMIZER, "an SGD optimizer", o);
-}
-

@@ -32,4 +32,9 @@ typedef struct LoaderObj {      /* DataLoader(dataset, batch_size=..., shuffle=.
  * (layers inside the model block, the rest outside) and builds its value. */
 Val *call_builtin(Ctx *c, const AstNode *call);
 
+/* For the builders: a value holding object obj of kind k ("an Adam optimizer" as what);
+ * 0, or an error "NAME is not supported" when argument i is given and not None. */
+Val *obj_val(Ctx *c, const AstNode *at, ObjKind k, const char *what, void *obj);
+int  must_be_none(Ctx *c, const Args *a, int i);
+
 #endif

@@ -11,6 +11,7 @@
 #include "builtins.h"
 #include "eval.h"
 #include "layers.h"
+#include "schedulers.h"
 #include "transform_calls.h"
 
 #define MAX_EPOCHS 1000000
@@ -19,7 +20,7 @@
 
 typedef enum {
     R_TRAIN_DS, R_TEST_DS, R_VAL_DS, R_TRAIN_LD, R_TEST_LD, R_VAL_LD,
-    R_CLASSES, R_BATCH, R_EPOCHS, R_CRITERION, R_OPTIMIZER, NROLES
+    R_CLASSES, R_BATCH, R_EPOCHS, R_CRITERION, R_OPTIMIZER, R_SCHEDULER, NROLES
 } RoleId;
 
 static const struct RoleName {
@@ -35,6 +36,7 @@ static const struct RoleName {
     { "classes", R_CLASSES }, { "species", R_CLASSES },
     { "BATCH_SIZE", R_BATCH }, { "NUM_EPOCHS", R_EPOCHS },
     { "criterion", R_CRITERION }, { "optimizer", R_OPTIMIZER },
+    { "scheduler", R_SCHEDULER }, { "lr_scheduler", R_SCHEDULER },
 };
 #define NROLE_NAMES ((int)(sizeof role_names / sizeof role_names[0]))
 
@@ -107,6 +109,10 @@ static int check_role(Ctx *c, Check *k, const AstNode *st, RoleId id, Val *v)
         bad = !is_obj(v, OBJ_OPTIMIZER);
         want = "an optimizer such as Adam(lr=0.001)";
         break;
+    case R_SCHEDULER:
+        bad = !is_obj(v, OBJ_SCHEDULER);
+        want = "a learning-rate scheduler such as StepLR(optimizer, step_size=5)";
+        break;
     case R_CLASSES:
         if (check_classes(c, name, v)) return -1;
         break;
@@ -172,10 +178,29 @@ static int declare_models(Ctx *c, Check *k, const Ast *ast)
     return 0;
 }
 
+/* A call on its own line: gradient clipping, the one such statement a training loop has */
+static int call_statement(Ctx *c, const AstNode *st, Program *p)
+{
+    Val *v = eval(c, st->kids[0]);
+    if (!v) return -1;
+    if (v->kind != VAL_OBJ || v->obj_kind != OBJ_CLIP)
+        return diag_error(c->diag, st->loc, "%s on its own does nothing; assign it to a name (a call on its "
+                          "own line can only be clip_grad_norm_ or clip_grad_value_)", val_what(v));
+    if (p->clip.kind != CLIP_NONE) {
+        char where[512];
+        diag_error(c->diag, st->loc, "gradient clipping is given twice; keep one");
+        diag_note(c->diag, "the first is at %s", diag_where(c->diag, p->clip.loc, where, sizeof where));
+        return -1;
+    }
+    p->clip = *(const ClipDecl *)v->obj;
+    return 0;
+}
+
 static int top_statement(Ctx *c, Check *k, const AstNode *st, Program *p)
 {
     if (st->kind == A_MODEL)
         return st == k->model ? model_check(c, st, p) : 0;
+    if (!st->str[0]) return call_statement(c, st, p);
     Binding *prev = scope_find(&c->globals, st->str, 0);
     if (prev && prev->val->kind == VAL_OBJ && prev->val->obj_kind == OBJ_BLOCKDEF)
         return diag_error(c->diag, st->name_loc, "%s names a model block; choose another name",
@@ -366,7 +391,19 @@ static int finish(Ctx *c, Check *k, Program *p)
     if (k->role[R_CRITERION]) {
         p->has_loss = 1;
         p->loss_loc = k->role[R_CRITERION]->at->loc;
-        p->nll_loss = k->role[R_CRITERION]->obj != NULL;
+        p->loss = *(const LossDecl *)k->role[R_CRITERION]->obj;
+        p->nll_loss = p->loss.nll;
+        if (p->loss.weight) {
+            float *w = xmalloc((size_t)p->loss.nweight * sizeof *w);
+            memcpy(w, p->loss.weight, (size_t)p->loss.nweight * sizeof *w);
+            p->loss.weight = w;
+            if (p->loss.nweight != p->out_shape[0]) {
+                diag_error(c->diag, p->loss.weight_loc, "weight has %d class weight%s, but the model has %d "
+                           "classes; give one weight per class", p->loss.nweight, p->loss.nweight == 1 ? "" : "s",
+                           p->out_shape[0]);
+                return -1;
+            }
+        }
         const Step *out = &p->steps[p->output];
         int logsoftmax = out->kind == S_LAYER && p->layers[out->layer].kind == L_LOG_SOFTMAX;
         if (p->nll_loss && !logsoftmax) {
@@ -378,6 +415,10 @@ static int finish(Ctx *c, Check *k, Program *p)
         }
     }
     if (k->role[R_OPTIMIZER]) p->opt = *(const Optimizer *)k->role[R_OPTIMIZER]->obj;
+    if (k->role[R_SCHEDULER]) {
+        const Val *sv = k->role[R_SCHEDULER];
+        if (scheduler_check(c, sv, k->role[R_OPTIMIZER] ? k->role[R_OPTIMIZER]->obj : NULL, p)) return -1;
+    }
 
     if (k->opt->require_training) {
         if (!p->train.present)
@@ -405,6 +446,7 @@ int check_source(const char *path, const char *src, size_t len, const CheckOptio
     out->batch_size = 10;
     out->epochs = 10;
     out->opt.kind = OPT_NONE;
+    out->loss.ignore_index = -100;
 
     Diag d;
     diag_init(&d, diag, out->path, src, len);
@@ -481,5 +523,6 @@ void program_free(Program *p)
     }
     for (int i = 0; i < p->nclasses; i++) free(p->classes[i]);
     free(p->classes);
+    free(p->loss.weight);
     memset(p, 0, sizeof *p);
 }

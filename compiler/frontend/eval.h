@@ -19,7 +19,10 @@ typedef enum {
 typedef enum {
     OBJ_MODULE, OBJ_TRANSFORM, OBJ_DATASET, OBJ_LOADER, OBJ_LOSS, OBJ_OPTIMIZER, OBJ_PARAMS,
     OBJ_BLOCKDEF,               /* `model NAME(...) { ... }`: obj is its A_MODEL node */
-    OBJ_TRAINING                /* self.training in a forward block */
+    OBJ_TRAINING,               /* self.training in a forward block */
+    OBJ_SCHEDULER,              /* a learning-rate scheduler: obj is a SchedObj (schedulers.h) */
+    OBJ_PARAM_GROUP,            /* dict(params=..., lr=...): obj is the call's AstNode */
+    OBJ_CLIP                    /* clip_grad_norm_(...), clip_grad_value_(...): a ClipDecl */
 } ObjKind;
 
 typedef struct Val Val;
@@ -78,7 +81,7 @@ Binding *scope_find(Scope *s, const char *name, int walk_parents);
 
 /* ---- calls ---- */
 
-#define MAX_PARAMS 12
+#define MAX_PARAMS 16
 
 typedef struct Param {
     const char *name;

@@ -5,7 +5,9 @@ libcnnfront_a_SOURCES += \
 	compiler/frontend/diag.c compiler/frontend/diag.h \
 	compiler/frontend/eval.c compiler/frontend/eval.h \
 	compiler/frontend/builtins.c compiler/frontend/builtins.h \
+	compiler/frontend/schedulers.c compiler/frontend/schedulers.h \
 	compiler/frontend/transform_calls.c compiler/frontend/transform_calls.h \
+	compiler/frontend/training_calls.c compiler/frontend/training_calls.h \
 	compiler/frontend/layers.c compiler/frontend/layers.h compiler/frontend/module.h \
 	compiler/frontend/model.c compiler/frontend/forward.c \
 	compiler/frontend/check.c compiler/frontend/check.h

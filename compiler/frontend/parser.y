@@ -2,7 +2,7 @@
  * compiler/frontend/lexer.l; both share one ParseCtx, so parsing keeps no global state.
  *
  *   file    := { stmt | ';' }
- *   stmt    := 'model' NAME [ '(' [params] ')' ] '{' { mstmt | ';' } '}'  |  NAME '=' expr
+ *   stmt    := 'model' NAME [ '(' [params] ')' ] '{' { mstmt | ';' } '}'  |  NAME '=' expr  |  call
  *            | 'model' NAME '(' [params] ')' '=' expr      (a module built from its parameters)
  *   params  := NAME ['=' expr] { ',' NAME ['=' expr] } [',']
  *   mstmt   := 'input' ['='] expr  |  NAME '=' expr  |  NAME '(' [names] ')' '{' fbody '}'
@@ -181,6 +181,10 @@ stmt
     | TOK_NAME '=' expr {
           $$ = node1(ctx, A_ASSIGN, &@$, $3, NULL);
           $$->str = $1->str; $$->name_loc = $1->loc;
+      }
+    | call {            /* a call on its own, such as clip_grad_norm_(...): no target */
+          $$ = node1(ctx, A_ASSIGN, &@$, $1, NULL);
+          $$->str = ""; $$->name_loc = $1->loc;
       }
     ;
 

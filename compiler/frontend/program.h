@@ -4,6 +4,7 @@
 #ifndef CNNC_PROGRAM_H
 #define CNNC_PROGRAM_H
 
+#include "../../runtime/lr_scheduler.h"
 #include "../../runtime/transforms.h"
 
 typedef struct SrcLoc {
@@ -77,15 +78,56 @@ typedef struct ModuleEntry {
     int         first, end;     /* the layers below it: [first, end) */
 } ModuleEntry;
 
-typedef enum { OPT_NONE, OPT_ADAM, OPT_SGD } OptKind;
+typedef enum { OPT_NONE, OPT_ADAM, OPT_SGD, OPT_ADAMW, OPT_RMSPROP } OptKind;
+
+/* A torch parameter group, written dict(params=SELECT, lr=..., ...): SELECT is a glob over
+ * the state_dict keys ("*.bias") or one of the words biases, norm (BatchNorm weights and
+ * biases), rest (every parameter no other group selects); its options default to the
+ * optimizer's. */
+#define OPT_MAX_GROUPS 8
+#define OPT_MAX_SELECT 8
+typedef struct ParamGroup {
+    char    select[OPT_MAX_SELECT][96];
+    int     nselect;
+    SrcLoc  loc;
+    double  lr, beta1, beta2, eps, weight_decay, momentum, dampening, alpha;
+    int     nesterov, amsgrad, centered;
+} ParamGroup;
 
 typedef struct Optimizer {
     OptKind kind;
     SrcLoc  loc;
-    double  lr, beta1, beta2, eps, weight_decay;    /* Adam: defaults 1e-3, 0.9, 0.999, 1e-8, 0 */
+    double  lr, beta1, beta2, eps, weight_decay;    /* Adam: defaults 1e-3, 0.9, 0.999, 1e-8, 0
+                                                      (AdamW: weight_decay 0.01) */
     double  momentum, dampening;                   /* SGD: lr required; defaults 0 */
     int     nesterov;
+    int     amsgrad;                               /* Adam, AdamW */
+    double  alpha;                                 /* RMSprop: lr 0.01, alpha 0.99, eps 1e-8, */
+    int     centered;                              /* weight_decay 0, momentum 0, centered False */
+    ParamGroup groups[OPT_MAX_GROUPS];             /* params=[dict(...), ...]; none: one group */
+    int     ngroups;
 } Optimizer;
+
+/* criterion = CrossEntropyLoss(...) or NLLLoss(...): torch's options */
+typedef struct LossDecl {
+    int     nll;                /* NLLLoss */
+    int     sum;                /* reduction='sum' (else 'mean') */
+    int64_t ignore_index;       /* -100 */
+    double  label_smoothing;    /* CrossEntropyLoss: 0.0 */
+    float  *weight;             /* the class weights, or NULL (owned by the Program) */
+    int     nweight;
+    SrcLoc  weight_loc;
+} LossDecl;
+
+/* clip_grad_norm_(model.parameters(), max_norm, norm_type=2.0) or
+ * clip_grad_value_(model.parameters(), clip_value): a statement of the training part */
+typedef enum { CLIP_NONE, CLIP_NORM, CLIP_VALUE } ClipKind;
+typedef struct ClipDecl {
+    ClipKind kind;
+    double   max_norm, norm_type;   /* norm_type: INFINITY for 'inf' */
+    double   clip_value;
+    SrcLoc   loc;
+} ClipDecl;
 
 typedef enum { DS_IMAGEFOLDER, DS_MNIST, DS_FASHION_MNIST } DatasetKind;
 
@@ -122,7 +164,11 @@ typedef struct Program {
     int    has_loss;            /* criterion = CrossEntropyLoss() or NLLLoss() */
     int    nll_loss;            /* NLLLoss(): the model ends with LogSoftmax */
     SrcLoc loss_loc;
+    LossDecl loss;              /* its options */
     Optimizer opt;
+    LrScheduler sched;          /* `scheduler = StepLR(optimizer, ...)`; sched.top.kind LRS_NONE without */
+    SrcLoc sched_loc;
+    ClipDecl clip;              /* gradient clipping before the optimizer's step */
     const char *overrides;      /* the command line's --lr, --batch-size, --weight-decay (applied
                                    above) as a JSON object, recorded in model files; or NULL */
 } Program;

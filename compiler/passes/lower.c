@@ -8,6 +8,7 @@
 #include "../../runtime/ops.h"
 #include "autodiff.h"
 #include "fuse.h"
+#include "update.h"
 
 /* The parameters and buffers of each layer, made once (a layer a forward calls twice
  * shares them): per Program.layers index, value ids in state_dict order, -1 where absent
@@ -192,47 +193,6 @@ static int tree_order(const Program *p)
     return 1;
 }
 
-static int lower_optimizer(Graph *g, const Optimizer *opt, Error *e)
-{
-    Attrs a = { 0 };
-    a.lr = opt->lr;
-    a.weight_decay = opt->weight_decay;
-    a.beta1 = opt->beta1;
-    a.beta2 = opt->beta2;
-    a.eps = opt->eps;
-    a.momentum = opt->momentum;
-    a.dampening = opt->dampening;
-    a.nesterov = opt->nesterov;
-    g->cur_phase = PHASE_UPDATE;
-    g->cur_line = opt->loc.line;
-    g->cur_col = opt->loc.col;
-    snprintf(g->cur_label, sizeof g->cur_label, "optimizer");
-    int nv = g->nvals;
-    for (int i = 0; i < nv; i++) {
-        if (g->vals[i].kind != VK_PARAM || g->vals[i].grad < 0) continue;
-        char name[128];
-        int in[4] = { i, g->vals[i].grad, -1, -1 }, nin = 2, op;
-        int shape[CN_MAX_DIMS], ndim = g->vals[i].ndim;  /* a copy: graph_value may move vals */
-        memcpy(shape, g->vals[i].shape, sizeof shape);
-        if (opt->kind == OPT_ADAM) {
-            snprintf(name, sizeof name, "%s.exp_avg", g->vals[i].name);
-            in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
-            snprintf(name, sizeof name, "%s.exp_avg_sq", g->vals[i].name);
-            in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
-            op = OP_adam;
-        } else {
-            if (opt->momentum != 0.0f) {
-                snprintf(name, sizeof name, "%s.momentum_buffer", g->vals[i].name);
-                in[nin++] = graph_value(g, name, VK_STATE, DT_F32, ndim, shape, 0);
-            }
-            op = OP_sgd;
-        }
-        if (graph_add(g, op, in, nin, &a, e) < 0) return -1;
-    }
-    g->cur_phase = PHASE_FORWARD;
-    return 0;
-}
-
 /* Stamps new nodes with where step st comes from. */
 static void stamp(Graph *g, const Step *st)
 {
@@ -348,7 +308,13 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     LayerKind last = L_IDENTITY;        /* the kind of the layer giving the output */
     if (p->nsteps && p->steps[p->output].kind == S_LAYER) last = p->layers[p->steps[p->output].layer].kind;
     else if (!p->nsteps && p->nlayers) last = p->layers[p->nlayers - 1].kind;
-    int ce = graph_add(g, p->nll_loss ? OP_nll_loss : OP_cross_entropy, in, 2, NULL, &le);
+    Attrs la = { 0 };
+    la.ignore = p->has_loss;     /* a Program made by hand has no ignore_index */
+    la.ignore_index = (int)p->loss.ignore_index;
+    la.reduction_sum = p->loss.sum;
+    la.label_smoothing = p->loss.label_smoothing;
+    if (p->loss.weight) la.class_weight = graph_floats(g, p->loss.weight, p->loss.nweight);
+    int ce = graph_add(g, p->nll_loss ? OP_nll_loss : OP_cross_entropy, in, 2, &la, &le);
     if (ce < 0) {
         err_set(e, "%s: error: %s: %s", p->path, p->nll_loss ? "NLLLoss" : "CrossEntropyLoss",
                 le.msg);
@@ -374,8 +340,12 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
         return NULL;
     }
     if (o->training) {
-        if (autodiff(g, &le) < 0 || lower_optimizer(g, &p->opt, &le) < 0) {
+        if (autodiff(g, &le) < 0) {
             err_set(e, "%s: error: %s", p->path, le.msg);
+            graph_free(g);
+            return NULL;
+        }
+        if (lower_update(g, p, e) < 0) {
             graph_free(g);
             return NULL;
         }

@@ -1,5 +1,7 @@
 /* runtime/ops/batchnorm.c: BatchNorm2d and BatchNorm1d (torch.nn 1.13) over x[N, C, L]
  * (L = H*W, the length, or 1), with the running statistics they keep, and the backward.
+ * In a data-parallel run (runtime/dist.h) the batch statistics and the backward's two sums
+ * are over every process's samples (SyncBatchNorm), so the result does not depend on them.
  *
  * Op rows batchnorm2d (x: N x C x H x W) and batchnorm1d (x: N x C or N x C x L) share
  * this file. Inputs: x [, weight[C], bias[C]] [, running_mean[C], running_var[C],
@@ -18,8 +20,10 @@
  * Attrs track_running_stats says whether the forward had running statistics (then eval
  * mode's dx treats the statistics as constants, as PyTorch's eval-mode backward does). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../dist.h"
 #include "../ops.h"
 #include "../parallel.h"
 #include "kernels.h"
@@ -29,39 +33,54 @@ typedef struct Bn {
     const float *x, *w, *b, *dy, *cmean, *cinvstd;
     int N, C, L, batch_stats;
     double eps, factor;
+    /* a data-parallel run (SyncBatchNorm): gstat, the statistics over every rank's samples
+     * (forward: mean[C], var[C]; backward: sum dy[C], sum dy * xhat[C]); lstat, where the
+     * backward leaves this rank's sums; M, the elements per channel over the ranks */
+    const double *gstat;
+    double *lstat, M;
 } Bn;
 
-/* sum over the channel's N x L elements of f(x) */
-static double channel_mean(const float *x, int N, int C, int L, int c)
+/* sums over the channel's N x L elements of x, and of (x - mean)^2 */
+static double channel_sum(const float *x, int N, int C, int L, int c)
 {
     double s = 0;
     for (int n = 0; n < N; n++) {
         const float *p = x + ((size_t)n * C + c) * L;
         for (int i = 0; i < L; i++) s += p[i];
     }
-    return s / ((double)N * L);
+    return s;
 }
 
-static double channel_var(const float *x, int N, int C, int L, int c, double mean)
+static double channel_sqdev(const float *x, int N, int C, int L, int c, double mean)
 {
     double s = 0;
     for (int n = 0; n < N; n++) {
         const float *p = x + ((size_t)n * C + c) * L;
         for (int i = 0; i < L; i++) s += ((double)p[i] - mean) * ((double)p[i] - mean);
     }
-    return s / ((double)N * L);
+    return s;
+}
+
+static double channel_mean(const float *x, int N, int C, int L, int c)
+{
+    return channel_sum(x, N, C, L, c) / ((double)N * L);
+}
+
+static double channel_var(const float *x, int N, int C, int L, int c, double mean)
+{
+    return channel_sqdev(x, N, C, L, c, mean) / ((double)N * L);
 }
 
 static void forward_share(void *ctx, int t, int T)
 {
     const Bn *j = ctx;
     int N = j->N, C = j->C, L = j->L;
-    double M = (double)N * L;
+    double M = j->M > 0 ? j->M : (double)N * L;
     for (int c = (int)par_lo((size_t)C, t, T); c < (int)par_lo((size_t)C, t + 1, T); c++) {
         double mean, invstd;
         if (j->batch_stats) {
-            mean = channel_mean(j->x, N, C, L, c);
-            double var = channel_var(j->x, N, C, L, c, mean);
+            mean = j->gstat ? j->gstat[c] : channel_mean(j->x, N, C, L, c);
+            double var = j->gstat ? j->gstat[C + c] : channel_var(j->x, N, C, L, c, mean);
             invstd = 1.0 / sqrt(var + j->eps);
             if (j->rmean) {
                 /* unbiased; a single value per channel gives NaN (PyTorch refuses that batch) */
@@ -84,6 +103,23 @@ static void forward_share(void *ctx, int t, int T)
     }
 }
 
+/* SyncBatchNorm's statistics: each channel's mean and biased variance over the samples of
+ * every rank (two passes, as channel_mean and channel_var), and *M, the elements per channel
+ * over the ranks. Returns mean[C], var[C] (to free). */
+static double *sync_stats(const float *x, int N, int C, int L, double *M)
+{
+    double *st = xcalloc(2 * (size_t)C + 1, sizeof *st);
+    for (int c = 0; c < C; c++) st[c] = channel_sum(x, N, C, L, c);
+    st[C] = (double)N * L;
+    dist_sum_f64(st, (size_t)C + 1);
+    *M = st[C];
+    for (int c = 0; c < C; c++) st[c] /= *M;
+    for (int c = 0; c < C; c++) st[C + c] = channel_sqdev(x, N, C, L, c, st[c]);
+    dist_sum_f64(st + C, (size_t)C);
+    for (int c = 0; c < C; c++) st[C + c] /= *M;
+    return st;
+}
+
 /* y[N,C,L] = (x - mean) * invstd * w + b per channel c; w, b may be NULL (affine=False);
  * rmean, rvar, nbt may be NULL (track_running_stats=False). training: batch statistics,
  * and the running ones updated (nbt += 1, then momentum or 1/nbt); else the running ones
@@ -99,19 +135,22 @@ void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, con
         if (momentum_none) factor = nbt && *nbt > 0 ? 1.0 / (double)*nbt : 0.0;
     }
     Bn j = { y, mean, invstd, training ? rmean : NULL, training ? rvar : NULL, NULL, NULL, x, w, b,
-             NULL, NULL, NULL, N, C, L, batch_stats, eps, factor };
+             NULL, NULL, NULL, N, C, L, batch_stats, eps, factor, NULL, NULL, 0 };
     if (!batch_stats) {
         j.rmean = rmean;
         j.rvar = rvar;
     }
+    double *st = batch_stats && dist_size() > 1 ? sync_stats(x, N, C, L, &j.M) : NULL;
+    j.gstat = st;
     par_run((size_t)N * C * L > 32768 ? par_threads() : 1, forward_share, &j);
+    free(st);
 }
 
 static void backward_share(void *ctx, int t, int T)
 {
     const Bn *j = ctx;
     int N = j->N, C = j->C, L = j->L;
-    double M = (double)N * L;
+    double M = j->M > 0 ? j->M : (double)N * L;
     for (int c = (int)par_lo((size_t)C, t, T); c < (int)par_lo((size_t)C, t + 1, T); c++) {
         double mean = j->cmean[c], invstd = j->cinvstd[c], sdy = 0, sdyx = 0;
         for (int n = 0; n < N; n++) {
@@ -123,6 +162,8 @@ static void backward_share(void *ctx, int t, int T)
         }
         if (j->dw) j->dw[c] = (float)sdyx;
         if (j->db) j->db[c] = (float)sdy;
+        if (j->lstat) j->lstat[c] = sdy, j->lstat[C + c] = sdyx;
+        if (j->gstat) sdy = j->gstat[c], sdyx = j->gstat[C + c];
         if (!j->y) continue;
         double g = invstd * (j->w ? j->w[c] : 1.0f);
         for (int n = 0; n < N; n++) {
@@ -143,8 +184,27 @@ static void backward_share(void *ctx, int t, int T)
 void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
                         const float *invstd, const float *w, int N, int C, int L, int batch_stats)
 {
-    Bn j = { dx, NULL, NULL, NULL, NULL, dw, db, x, w, NULL, dy, mean, invstd, N, C, L, batch_stats, 0, 0 };
-    par_run((size_t)N * C * L > 32768 ? par_threads() : 1, backward_share, &j);
+    Bn j = { dx, NULL, NULL, NULL, NULL, dw, db, x, w, NULL, dy, mean, invstd, N, C, L, batch_stats, 0, 0,
+             NULL, NULL, 0 };
+    int T = (size_t)N * C * L > 32768 ? par_threads() : 1;
+    if (!(dx && batch_stats && dist_size() > 1)) {
+        par_run(T, backward_share, &j);
+        return;
+    }
+    /* SyncBatchNorm: dx's sums over every rank's samples; dw, db stay this rank's (the
+     * gradient sum over the ranks adds them) */
+    double *st = xcalloc(2 * (size_t)C + 1, sizeof *st);
+    j.y = NULL;
+    j.lstat = st;
+    par_run(T, backward_share, &j);
+    st[2 * C] = (double)N * L;
+    dist_sum_f64(st, 2 * (size_t)C + 1);
+    j.y = dx;
+    j.lstat = NULL;
+    j.gstat = st;
+    j.M = st[2 * C];
+    par_run(T, backward_share, &j);
+    free(st);
 }
 
 /* Input positions: weight, bias (-1 when absent); running_mean, running_var, nbt (-1) */

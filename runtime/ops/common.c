@@ -1,5 +1,5 @@
 /* runtime/ops/common.c: helpers shared by the op files: input checks for the shape rules
- * and the kernels' scratch memory. */
+ * and the kernels' scratch memory, and a data-parallel run's loss and random draws. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,4 +64,18 @@ float *op_scratch(int slot, size_t n)
         buf[slot] = xmalloc(cap[slot] * sizeof *buf[slot]);
     }
     return buf[slot];
+}
+
+void op_loss_share(const Graph *g, float *x, size_t n, int N)
+{
+    if (g->global_batch <= 0 || g->global_batch == N) return;
+    float s = (float)((double)N / g->global_batch);
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+void op_rng_skip_shard(Graph *g, size_t per_sample, int before)
+{
+    if (g->global_batch <= 0) return;
+    size_t skip = per_sample * (size_t)(before ? g->shard_before : g->shard_after);
+    for (size_t i = 0; i < skip; i++) rng_u64(&g->rng);
 }

@@ -52,9 +52,12 @@ static int dropout_infer(Graph *g, Node *n, Error *e)
 static void dropout_run(Graph *g, const Node *n)
 {
     size_t count = value_numel(&g->vals[n->in[0]]);
-    if (g->training)
+    if (g->training) {
+        size_t per = value_item_numel(&g->vals[n->in[0]]);
+        op_rng_skip_shard(g, per, 1);
         dropout_forward(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->in[0]), count, n->a.p, &g->rng);
-    else
+        op_rng_skip_shard(g, per, 0);
+    } else
         memcpy(vf32(g, n->out[0]), vf32(g, n->in[0]), count * sizeof(float));
 }
 

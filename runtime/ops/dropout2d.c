@@ -60,9 +60,11 @@ static void dropout2d_run(Graph *g, const Node *n)
 {
     const Value *x = &g->vals[n->in[0]];
     size_t NC = (size_t)x->shape[0] * x->shape[1], plane = plane_of(x);
-    if (g->training)
+    if (g->training) {
+        op_rng_skip_shard(g, (size_t)x->shape[1], 1);
         dropout2d_forward(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->in[0]), NC, plane, n->a.p, &g->rng);
-    else {
+        op_rng_skip_shard(g, (size_t)x->shape[1], 0);
+    } else {
         memcpy(vf32(g, n->out[0]), x->data, NC * plane * sizeof(float));
         float *mask = vf32(g, n->out[1]);
         for (size_t c = 0; c < NC; c++) mask[c] = 1.0f;

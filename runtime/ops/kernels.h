@@ -163,11 +163,24 @@ void maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax,
 void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, Rng *rng);
 void dropout_backward(float *dx, const float *dy, const float *mask, size_t n);
 
-/* cross_entropy.c: logits[N,K], labels[N] -> probs[N,K] = softmax; returns the mean over
- * the batch of logsumexp(z_i) - z_i[y_i] (NaN if a label is outside [0, K)). */
-float cross_entropy_forward(float *probs, const float *logits, const int32_t *labels, int N, int K);
-/* dlogits[N,K] = (probs - onehot(labels)) / N; a row with a bad label becomes NaN */
-void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels, int N, int K);
+/* The options of CrossEntropyLoss and NLLLoss (torch 1.13): class weights (NULL: all 1), a
+ * label left out (when ignore), reduction 'sum' instead of 'mean', label smoothing
+ * (CrossEntropyLoss). NULL stands for the defaults. */
+typedef struct LossOpts {
+    const float *weight;
+    int    ignore, ignore_index, sum;
+    double label_smoothing;
+} LossOpts;
+
+/* cross_entropy.c: logits[N,K], labels[N] -> probs[N,K] = softmax; returns torch's
+ * cross_entropy under o (NaN if a label is outside [0, K) and not ignored). Default: the mean
+ * over the batch of logsumexp(z_i) - z_i[y_i]. */
+float cross_entropy_forward(float *probs, const float *logits, const int32_t *labels, int N, int K,
+                            const LossOpts *o);
+/* dlogits[N,K]: its gradient; default (probs - onehot(labels)) / N; a row with a bad label
+ * becomes NaN, an ignored row 0 */
+void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels, int N, int K,
+                            const LossOpts *o);
 
 /* add.c: y[n] = a + b */
 void add_forward(float *y, const float *a, const float *b, size_t n);
@@ -187,10 +200,17 @@ int  activation_backward_reads_result(Activation kind);
 void softmax_forward(float *y, const float *x, int N, int C, size_t inner, int log_form);
 void softmax_backward(float *dx, const float *dy, const float *y, int N, int C, size_t inner, int log_form);
 
-/* nll_loss.c: -mean_i logp[i][labels[i]] (NaN for a label outside [0, K));
+/* nll_loss.c: torch's nll_loss under o (its label_smoothing unused); default
+ * -mean_i logp[i][labels[i]] (NaN for a label outside [0, K) and not ignored);
  * dlogp = -1/N at each row's label, 0 elsewhere (a bad label's row NaN) */
-float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K);
-void  nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K);
+float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K, const LossOpts *o);
+void  nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K, const LossOpts *o);
+
+/* The loss options an op's attributes give (cross_entropy.c) */
+LossOpts loss_opts(const Attrs *a);
+/* Over the rows not ignored: the sum of their labels' weights (the count when unweighted),
+ * and the count; a label outside [0, K) counts 1 (its row is NaN anyway) */
+double loss_weight_sum(const int32_t *labels, int N, int K, const LossOpts *o);
 
 /* cat.c: y[n] = x_0[n] ++ ... ++ x_{nx-1}[n], block[i] elements of elem bytes per item;
  * slice: y[n] = x[n][offset, offset + block) of items of `item` elements */
@@ -202,13 +222,27 @@ void slice_forward(void *y, const void *x, size_t item, size_t offset, size_t bl
 void dropout2d_forward(float *y, float *mask, const float *x, size_t NC, size_t plane, double p, Rng *rng);
 void dropout2d_backward(float *dx, const float *dy, const float *mask, size_t NC, size_t plane);
 
-/* adam.c: one torch.optim.Adam (1.13, single-tensor, amsgrad=False) step t >= 1 over n
+/* adam.c: one torch.optim.Adam or AdamW (1.13, single-tensor) step t >= 1 over n
  * elements, in place. grad is not modified. */
 typedef struct AdamHyper {
     double lr, beta1, beta2, eps, weight_decay;
+    int    decoupled;       /* AdamW: param *= 1 - lr*weight_decay instead of grad += wd*param */
 } AdamHyper;
-void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, size_t n,
-                 const AdamHyper *h, int64_t step);
+void adam_update(float *param, const float *grad, float *exp_avg, float *exp_avg_sq, float *max_exp_avg_sq,
+                 size_t n, const AdamHyper *h, int64_t step);
+
+/* rmsprop.c: one torch.optim.RMSprop (1.13, single-tensor) step, in place; momentum_buffer
+ * is NULL when momentum == 0, grad_avg NULL unless centered. grad is not modified. */
+typedef struct RmspropHyper {
+    double lr, alpha, eps, weight_decay, momentum;
+} RmspropHyper;
+void rmsprop_update(float *param, const float *grad, float *square_avg, float *momentum_buffer,
+                    float *grad_avg, size_t n, const RmspropHyper *h);
+
+/* clip_grad.c: ||x||_p (p may be INFINITY) summed in double, as a float; the factor
+ * clip_grad_norm_ scales by, from the norms' p-th powers summed (their max for inf) */
+float grad_norm_p(const float *x, size_t n, double p);
+float clip_grad_norm_coef(float acc, double max_norm, double p);
 
 /* sgd.c: one torch.optim.SGD (1.13) step t >= 1, in place; momentum_buffer may be NULL
  * when momentum == 0. grad is not modified. */
@@ -278,5 +312,13 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
  * intermediate; slot 3: a direct convolution's output rows. */
 #define OP_SCRATCH_SLOTS 4
 float *op_scratch(int slot, size_t n);
+/* A data-parallel run (graph.h's global_batch): a mean over this rank's N samples becomes
+ * its share of the mean over the global batch (x[0..n) times N / global_batch); a no-op in
+ * one process. */
+void op_loss_share(const Graph *g, float *x, size_t n, int N);
+/* A data-parallel run: skips the random draws of the samples on the other ranks, before
+ * (before = 1) or after this rank's share, per_sample draws each, so that every sample gets
+ * the draws it gets in one process and the ranks' generators stay the same. */
+void op_rng_skip_shard(Graph *g, size_t per_sample, int before);
 
 #endif

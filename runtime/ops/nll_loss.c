@@ -1,37 +1,45 @@
-/* runtime/ops/nll_loss.c: NLLLoss (mean reduction, no class weights) over log-probabilities
- * and int32 labels, the criterion after LogSoftmax, and its backward.
+/* runtime/ops/nll_loss.c: NLLLoss (torch 1.13's class weights, ignore_index, reduction) over
+ * log-probabilities and int32 labels, the criterion after LogSoftmax, and its backward.
  *
  *   nll_loss(logp[N,K], labels[N]) -> loss[1] (not batched)
  *   nll_loss_backward(logp[N,K], labels[N]) -> dlogp[N,K]   (logp for its shape only)
  *
  * Like cross_entropy, nll_loss is autodiff's root: its backward rule does not read dout.
  * A label outside [0, K) makes the loss NaN and its row of the gradient NaN (torch raises;
- * the data sets never produce one). No Attrs. */
+ * the data sets never produce one). Attrs: the loss options (graph.h). */
 #include <math.h>
 #include <string.h>
 
 #include "../ops.h"
 #include "kernels.h"
 
-/* -mean over i of logp[i][labels[i]], summed in double */
-float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K)
+/* -sum_i w[y_i] * logp[i][y_i] over the rows not ignored, summed in double; divided by
+ * W = sum_i w[y_i] for 'mean' (w: the class weights, 1 without) */
+float nll_loss_forward(const float *logp, const int32_t *labels, int N, int K, const LossOpts *o)
 {
     double total = 0;
+    const float *w = o ? o->weight : NULL;
     for (int i = 0; i < N; i++) {
         int y = labels[i];
-        total += y >= 0 && y < K ? -(double)logp[(size_t)i * K + y] : NAN;
+        if (o && o->ignore && y == o->ignore_index) continue;
+        total += y >= 0 && y < K ? -(w ? w[y] : 1.0) * (double)logp[(size_t)i * K + y] : NAN;
     }
-    return N > 0 ? (float)(total / N) : NAN;
+    if (N <= 0) return NAN;
+    return (float)(o && o->sum ? total : total / loss_weight_sum(labels, N, K, o));
 }
 
-/* dlogp[i][j] = -1/N where j == labels[i], else 0 */
-void nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K)
+/* dlogp[i][j] = -w[y_i] / W ('sum': -w[y_i]) where j == labels[i], else 0; an ignored row 0 */
+void nll_loss_backward(float *dlogp, const int32_t *labels, int N, int K, const LossOpts *o)
 {
+    const float *w = o ? o->weight : NULL;
+    int plain = !w && !(o && (o->ignore || o->sum));
+    double W = o && o->sum ? 1.0 : loss_weight_sum(labels, N, K, o);
     for (int i = 0; i < N; i++) {
         float *d = dlogp + (size_t)i * K;
         int y = labels[i];
-        int ok = y >= 0 && y < K;
-        for (int j = 0; j < K; j++) d[j] = ok ? (j == y ? -1.0f / (float)N : 0.0f) : NAN;
+        int ok = y >= 0 && y < K, skip = o && o->ignore && y == o->ignore_index;
+        float dy = plain ? -1.0f / (float)N : (float)(-(w && ok ? w[y] : 1.0) / W);
+        for (int j = 0; j < K; j++) d[j] = skip ? 0.0f : ok ? (j == y ? dy : 0.0f) : NAN;
     }
 }
 
@@ -61,7 +69,9 @@ static int nll_loss_infer(Graph *g, Node *n, Error *e)
 static void nll_loss_run(Graph *g, const Node *n)
 {
     const int *z = g->vals[n->in[0]].shape;
-    vf32(g, n->out[0])[0] = nll_loss_forward(vf32(g, n->in[0]), vi32(g, n->in[1]), z[0], z[1]);
+    LossOpts o = loss_opts(&n->a);
+    vf32(g, n->out[0])[0] = nll_loss_forward(vf32(g, n->in[0]), vi32(g, n->in[1]), z[0], z[1], &o);
+    if (!o.sum) op_loss_share(g, vf32(g, n->out[0]), 1, z[0]);
 }
 
 /* The root: d(loss)/d(loss) = 1, dout not read. dlogp = nll_loss_backward(logp, labels) */
@@ -70,7 +80,7 @@ static int nll_loss_grad(Graph *g, Node n, const int *dout, Error *e)
     (void)dout;
     if (!g->vals[n.in[0]].requires_grad) return 0;
     int in[2] = { n.in[0], n.in[1] };
-    int d = graph_apply(g, OP_nll_loss_backward, in, 2, NULL, e);
+    int d = graph_apply(g, OP_nll_loss_backward, in, 2, &n.a, e);
     if (d < 0) return -1;
     return graph_accumulate_grad(g, n.in[0], d, e);
 }
@@ -88,7 +98,9 @@ static int backward_infer(Graph *g, Node *n, Error *e)
 static void backward_run(Graph *g, const Node *n)
 {
     const int *z = g->vals[n->in[0]].shape;
-    nll_loss_backward(vf32(g, n->out[0]), vi32(g, n->in[1]), z[0], z[1]);
+    LossOpts o = loss_opts(&n->a);
+    nll_loss_backward(vf32(g, n->out[0]), vi32(g, n->in[1]), z[0], z[1], &o);
+    if (!o.sum) op_loss_share(g, vf32(g, n->out[0]), (size_t)z[0] * z[1], z[0]);
 }
 
 const OpDef op_nll_loss_backward = { "nll_loss_backward", backward_infer, backward_run, NULL };

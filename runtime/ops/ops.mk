@@ -4,7 +4,7 @@ libcnnrt_a_SOURCES += \
 	runtime/ops/conv2d.c runtime/ops/conv2d_direct.c runtime/ops/conv2d_relu_maxpool2d.c runtime/ops/conv2d_pool_sparse.c runtime/ops/linear.c runtime/ops/relu.c \
 	runtime/ops/maxpool2d.c runtime/ops/dropout.c runtime/ops/flatten.c \
 	runtime/ops/cross_entropy.c runtime/ops/add.c \
-	runtime/ops/adam.c runtime/ops/sgd.c
+	runtime/ops/adam.c runtime/ops/sgd.c runtime/ops/rmsprop.c runtime/ops/clip_grad.c
 libcnnrt_a_SOURCES += runtime/ops/activations.c runtime/ops/softmax.c runtime/ops/nll_loss.c runtime/ops/cat.c \
 	runtime/ops/dropout2d.c
 
@@ -34,6 +34,10 @@ check_PROGRAMS += tests/ops/test_adam
 TESTS += tests/ops/test_adam
 check_PROGRAMS += tests/ops/test_sgd
 TESTS += tests/ops/test_sgd
+check_PROGRAMS += tests/ops/test_rmsprop
+TESTS += tests/ops/test_rmsprop
+check_PROGRAMS += tests/ops/test_clip_grad
+TESTS += tests/ops/test_clip_grad
 check_PROGRAMS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \
 	tests/ops/test_dropout2d
 TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_loss tests/ops/test_cat \

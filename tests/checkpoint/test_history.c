@@ -3,6 +3,7 @@
  * and on each way a line can be malformed; a checkpoint saved with a history gives it back
  * exactly; one without a history gives NULL; a malformed history is refused naming the
  * file. test_checkpoint.sh checks the report itself. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +18,15 @@ static void test_lines(void)
     double v[CKPT_HISTORY_FIELDS];
     CHECK(checkpoint_history_line(&cur, v) == 1 && v[0] == 1 && v[2] == 1.5 && v[6] == 0.5 && v[9] == 2.25,
           "first line: %g %g %g %g", v[0], v[2], v[6], v[9]);
-    CHECK(checkpoint_history_line(&cur, v) == 1 && v[0] == 2 && v[2] == 1.25 && v[9] == 2, "second line");
+    CHECK(checkpoint_history_line(&cur, v) == 1 && v[0] == 2 && v[2] == 1.25 && v[9] == 2 && isnan(v[10]),
+          "second line");
     CHECK(checkpoint_history_line(&cur, v) == 0 && *cur == '\0', "the end");
+    cur = "3 3 1 2 3 1 0.5 1 2 3 0x1.47ae147ae147bp-7\n";     /* with the epoch's lr */
+    CHECK(checkpoint_history_line(&cur, v) == 1 && v[9] == 3 && v[10] == 0.01 && *cur == '\0', "lr: %g", v[10]);
     static const char *const bad[] = {
         "1 2 3\n",                                  /* too few numbers */
-        "1 2 3 4 5 6 7 8 9 10 11\n",                /* too many */
+        "1 2 3 4 5 6 7 8 9 10 11 12\n",             /* too many */
+        "1 2 3 4 5 6 7 8 9 10 \n",                  /* a space before the newline */
         "1 2 3 4 5 6 7 8 9 10",                     /* no newline */
         "1 2 x 4 5 6 7 8 9 10\n",                   /* not a number */
         "1.5 2 3 4 5 6 7 8 9 10\n",                 /* an epoch that is not an integer */
@@ -78,9 +83,10 @@ static void test_roundtrip(void)
     CHECK(g != NULL, "lowering failed: %s", e.msg);
     if (!g) return;
     const char *history = "1 2 0x1.8p+0 30 50 1 0x1p-1 7 10 0x1.2p+1\n";
-    TrainState ts = { 1, 0, 0, 0, 0, 7, 2, (char *)history }, back;
+    TrainState ts = { 1, 0, 0, 0, 0, 7, 2, (char *)history, 3 }, back;
     CHECK(checkpoint_save(tp("h.ckpt"), g, p.source, &ts, &e) == 0, "save: %s", e.msg);
     CHECK(checkpoint_load(tp("h.ckpt"), g, p.source, &back, &e) == 0, "load: %s", e.msg);
+    CHECK(back.ranks == 3, "the processes of an MPI run came back as %d, not 3", back.ranks);
     CHECK(back.history && strcmp(back.history, history) == 0, "history came back as '%s'",
           back.history ? back.history : "(null)");
     free(back.history);

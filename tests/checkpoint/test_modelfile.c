@@ -49,7 +49,7 @@ static void test_nonfinite(Graph *g)
 static void test_checkpoint_as_model(Graph *g)
 {
     Error e = { "" };
-    TrainState ts = { 1, 0, 0, 0, 0, 7, 1, NULL };
+    TrainState ts = { 1, 0, 0, 0, 0, 7, 1, NULL, 1 };
     CHECK(checkpoint_save(tp("c.ckpt"), g, "src", &ts, &e) == 0, "save: %s", e.msg);
     char want[600];
     snprintf(want, sizeof want, "%s: this is a checkpoint, not a model file: use --resume %s with --train", tp("c.ckpt"),

@@ -2,7 +2,8 @@
  * sizes with the partial last batch, every sample once per epoch, shuffles repeatable per
  * (seed, epoch), errors that name the sample's file, a loader over a real ImageFolder; with
  * worker threads: the same batches with 0, 1 and 3 workers under the notebook's random
- * augmentation, the decoded-image cache, --skip-bad-images, and early shutdown. */
+ * augmentation, the decoded-image cache, --skip-bad-images, and early shutdown; a
+ * data-parallel run's shares of each batch. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -328,8 +329,53 @@ static void test_workers(void)
     free(x);
 }
 
+/* A data-parallel run's shares (dataloader_share): contiguous, covering the batch, differing
+ * by at most one; loaders of ranks 0..2 (with and without workers) give, side by side, the
+ * one-process loader's batches in its order (24 samples: the last batch of 3 gives each one). */
+static void test_shares(void)
+{
+    for (int R = 1; R <= 5; R++)
+        for (int b = 0; b < 4; b++) {
+            int k, lo, hi, prev = 0, min = 1 << 30, max = 0, k0;
+            dataloader_share(23, 7, b, 0, R, &k0, &lo, &hi);
+            for (int r = 0; r < R; r++) {
+                dataloader_share(23, 7, b, r, R, &k, &lo, &hi);
+                CHECK(k == k0 && k == (b < 3 ? 7 : 2), "batch %d holds %d samples", b, k);
+                CHECK(lo == prev && hi >= lo, "rank %d of %d: [%d, %d) after %d", r, R, lo, hi, prev);
+                prev = hi;
+                if (hi - lo < min) min = hi - lo;
+                if (hi - lo > max) max = hi - lo;
+            }
+            CHECK(prev == k0 && max - min <= 1, "%d ranks, batch %d: shares end at %d of %d, sizes %d..%d", R, b,
+                  prev, k0, min, max);
+        }
+    Dataset ds = fake(24);
+    int whole[24], nb, sizes[8], part[3][24], n[3], pos[3] = { 0, 0, 0 };
+    DataLoader dl;
+    Error e;
+    CHECK(dataloader_init(&dl, &ds, NULL, 7, 1, 5, 1, 3, 2, &e) == 0, "init: %s", e.msg);
+    CHECK(run_epoch(&dl, 1, whole, &nb, sizes) == 24, "the whole epoch");
+    dataloader_free(&dl);
+    for (int r = 0; r < 3; r++) {
+        LoaderOptions o = { .workers = r == 1 ? 2 : 0, .rank = r, .ranks = 3 };
+        CHECK(dataloader_init_opts(&dl, &ds, NULL, 7, 1, 5, 1, 3, 2, &o, &e) == 0, "init rank %d: %s", r, e.msg);
+        n[r] = run_epoch(&dl, 1, part[r], &nb, sizes);
+        CHECK(nb == 4, "rank %d: %d batches, not 4", r, nb);
+        dataloader_free(&dl);
+    }
+    CHECK(n[0] + n[1] + n[2] == 24, "the ranks load %d + %d + %d samples", n[0], n[1], n[2]);
+    for (int b = 0, at = 0; b < 4; b++)         /* batch b is rank 0's share, then 1's, then 2's */
+        for (int r = 0; r < 3; r++) {
+            int k, lo, hi;
+            dataloader_share(24, 7, b, r, 3, &k, &lo, &hi);
+            for (int j = lo; j < hi; j++, at++)
+                CHECK(pos[r] < n[r] && part[r][pos[r]++] == whole[at], "batch %d, rank %d: sample %d differs", b, r, at);
+        }
+}
+
 int main(void)
 {
+    test_shares();
     test_batches();
     test_workers();
     test_bad_sample();

@@ -2,7 +2,8 @@
 # tests/errors/run_errors.sh: one case per error message a user can cause. Each case is
 # NAME.sh (a command run by sh in a scratch folder $T holding the synthetic data in data/,
 # tests/checkpoint/tiny.cnn as tiny.cnn and a model trained from it, tiny.safetensors;
-# its line "# status: N" gives the exit status expected) and NAME.err (the exact stderr
+# its line "# status: N" gives the exit status expected; a line "# needs: onnx" or "# needs: no-onnx"
+# runs it only in a build with or without --export-onnx) and NAME.err (the exact stderr
 # expected, with @T@ for the scratch folder and @SRC@ for the source tree). $AS_USER runs a command as an unprivileged
 # user where the tests run as root, so permission checks bite.
 set -u
@@ -25,12 +26,18 @@ cp "$top_srcdir/tests/checkpoint/tiny.cnn" "$T/tiny.cnn"
 (cd "$T" && "$CNNC" tiny.cnn --train --epochs 1 --seed 1 --threads 1 -o tiny.safetensors >/dev/null) \
     || { echo "FAIL: training the model the cases use"; exit 1; }
 chmod -R a+rX "$T"
+# whether this cnnc has --export-onnx (configure leaves it out without protobuf-c)
+built=onnx
+(cd "$T" && "$CNNC" tiny.cnn --export-onnx x.onnx 2>&1 | grep -q "built without ONNX") && built=no-onnx
+rm -f "$T/x.onnx"
 
 pass=0
 fails=0
 for case in "$top_srcdir"/tests/errors/*.sh; do
     name=$(basename "$case" .sh)
     [ "$name" = run_errors ] && continue
+    needs=$(sed -n 's/^# needs: \(.*\)$/\1/p' "$case")
+    [ -n "$needs" ] && [ "$needs" != "$built" ] && continue
     want_status=$(sed -n 's/^# status: \([0-9]*\)$/\1/p' "$case")
     (cd "$T" && sh "$case") >"$T/.out" 2>"$T/.err"
     status=$?

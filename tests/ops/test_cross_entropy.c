@@ -1,6 +1,7 @@
 /* tests/ops/test_cross_entropy.c: cross_entropy (loss and softmax) against a direct double
  * computation, its stability on large logits, bad labels, and cross_entropy_backward against
- * central differences of the double loss. */
+ * central differences of the double loss; the same with torch's options (class weights,
+ * ignore_index, reduction='sum', label smoothing) against their definition. */
 #include "testgraph.h"
 
 typedef struct Ref {
@@ -27,7 +28,7 @@ typedef struct Built {
     int z, labels, loss, probs;
 } Built;
 
-static Built build(int N, int K)
+static Built build_with(int N, int K, const Attrs *a)
 {
     Built b;
     b.g = graph_new();
@@ -37,13 +38,77 @@ static Built build(int N, int K)
     b.g->vals[b.z].requires_grad = 1;
     b.labels = tg_value(b.g, "labels", VK_LABEL, DT_I32, 1, 1, &N);
     int in[2] = { b.z, b.labels };
-    int node = tg_node(b.g, OP_cross_entropy, in, 2, NULL);
+    int node = tg_node(b.g, OP_cross_entropy, in, 2, a);
     b.loss = tg_out(b.g, node, 0);
     b.probs = tg_out(b.g, node, 1);
     int dout[2] = { b.loss, -1 };      /* as autodiff calls the root */
     tg_backward(b.g, node, dout);
     tg_bind(b.g);
     return b;
+}
+
+static Built build(int N, int K)
+{
+    return build_with(N, K, NULL);
+}
+
+/* torch's documented definition: with q_i = (1 - eps) * onehot(y_i) + eps / K and the class
+ * weights w, loss_i = -sum_c w_c q_ic log softmax(z_i)_c over rows not ignored; 'mean'
+ * divides the sum by sum_i w[y_i] over those rows */
+typedef struct OptRef {
+    Ref r;
+    const float *w;
+    int ignore_index, sum;
+    double eps;
+} OptRef;
+
+static double ref_loss_opts(void *ctx)
+{
+    OptRef *f = ctx;
+    int K = f->r.K;
+    double total = 0, W = 0;
+    for (int i = 0; i < f->r.N; i++) {
+        int y = f->r.labels[i];
+        if (y == f->ignore_index) continue;
+        double sum = 0;
+        for (int j = 0; j < K; j++) sum += exp(f->r.z[i * K + j]);
+        for (int c = 0; c < K; c++) {
+            double q = (1 - f->eps) * (c == y) + f->eps / K;
+            total -= (f->w ? f->w[c] : 1.0) * q * (f->r.z[i * K + c] - log(sum));
+        }
+        W += f->w ? f->w[y] : 1.0;
+    }
+    return f->sum ? total : total / W;
+}
+
+static void test_options(const float *w, int ignore_index, int sum, double eps, uint64_t seed)
+{
+    enum { N = 6, K = 4 };
+    Attrs a = { .class_weight = w, .ignore = 1, .ignore_index = ignore_index, .reduction_sum = sum,
+                .label_smoothing = eps };
+    Built b = build_with(N, K, &a);
+    Graph *g = b.g;
+    Rng r;
+    rng_seed(&r, seed);
+    tg_fill(vf32(g, b.z), (size_t)N * K, -3, 3, &r);
+    int32_t *y = vi32(g, b.labels);
+    for (int i = 0; i < N; i++) y[i] = (int32_t)rng_below(&r, K);
+    y[1] = 1;     /* the ignored class occurs */
+    tg_run(g, PHASE_FORWARD | PHASE_BACKWARD);
+    OptRef f = { { N, K, malloc(N * K * sizeof(double)), y }, w, ignore_index, sum, eps };
+    tg_to_double(f.r.z, vf32(g, b.z), N * K);
+    char what[128];
+    snprintf(what, sizeof what, "weights %s ignore_index %d sum %d eps %g: loss", w ? "yes" : "no", ignore_index,
+             sum, eps);
+    CHECK_CLOSE(vf32(g, b.loss)[0], ref_loss_opts(&f), 1e-6, 1e-6, what);
+    double want[N * K];
+    tg_numeric_grad(want, f.r.z, N * K, 1e-4, ref_loss_opts, &f);
+    snprintf(what, sizeof what, "weights %s ignore_index %d sum %d eps %g: dlogits vs differences", w ? "yes" : "no",
+             ignore_index, sum, eps);
+    tg_check_array(vf32(g, g->vals[b.z].grad), want, N * K, 1e-7, 1e-5, what);
+    if (ignore_index == 1) CHECK(vf32(g, g->vals[b.z].grad)[K] == 0, "an ignored row's gradient is 0");
+    free(f.r.z);
+    graph_free(g);
 }
 
 static void test_against_ref(int N, int K, uint64_t seed)
@@ -155,5 +220,14 @@ int main(void)
     test_stability();
     test_bad_labels();
     test_errors();
+    static const float w[4] = { 1.0f, 2.5f, 0.5f, 3.0f };
+    test_options(w, -100, 0, 0, 11);
+    test_options(NULL, 1, 0, 0, 12);
+    test_options(NULL, -100, 1, 0, 13);
+    test_options(NULL, -100, 0, 0.1, 14);
+    test_options(NULL, 1, 0, 0.3, 15);
+    test_options(w, 1, 0, 0.2, 16);
+    test_options(w, 1, 1, 0.2, 17);
+    test_options(w, -100, 1, 1.0, 18);
     return test_done("test_cross_entropy");
 }

@@ -46,8 +46,10 @@ static void test_gradient(void)
     graph_free(g);
 }
 
-/* log_softmax + nll_loss is cross_entropy: the same loss, the same gradient of the logits */
-static void test_equals_cross_entropy(void)
+/* log_softmax + nll_loss is cross_entropy: the same loss, the same gradient of the logits,
+ * also with the options both take (a: class weights, ignore_index, reduction='sum'), which
+ * test_cross_entropy holds to their definition and to differences */
+static void test_equals_cross_entropy(const Attrs *a)
 {
     Graph *g = graph_new();
     int N = 5, K = 7, shape[2] = { N, K };
@@ -57,9 +59,9 @@ static void test_equals_cross_entropy(void)
     int lab = tg_value(g, "labels", VK_LABEL, DT_I32, 1, 1, shape);
     int ls = tg_node(g, OP_log_softmax, &z, 1, NULL);
     int in[2] = { tg_out(g, ls, 0), lab };
-    int nll = tg_node(g, OP_nll_loss, in, 2, NULL);
+    int nll = tg_node(g, OP_nll_loss, in, 2, a);
     int in2[2] = { z2, lab };
-    int ce = tg_node(g, OP_cross_entropy, in2, 2, NULL);
+    int ce = tg_node(g, OP_cross_entropy, in2, 2, a);
     int l1 = tg_out(g, nll, 0), l2 = tg_out(g, ce, 0);
     tg_backward(g, nll, &l1);
     int dls = g->vals[tg_out(g, ls, 0)].grad;
@@ -71,8 +73,10 @@ static void test_equals_cross_entropy(void)
     tg_fill(vf32(g, z), (size_t)N * K, -5, 5, &r);
     memcpy(vf32(g, z2), vf32(g, z), (size_t)N * K * sizeof(float));
     for (int i = 0; i < N; i++) vi32(g, lab)[i] = (int32_t)rng_below(&r, (uint32_t)K);
+    vi32(g, lab)[2] = 3;     /* the class test_options ignores occurs */
     tg_run(g, PHASE_FORWARD | PHASE_BACKWARD);
     CHECK_CLOSE(vf32(g, l1)[0], vf32(g, l2)[0], 1e-6, 1e-6, "log_softmax + nll_loss = cross_entropy");
+    if (a && a->ignore) CHECK(vf32(g, g->vals[z].grad)[2 * K] == 0, "the ignored row's gradient is 0");
     double *want = malloc((size_t)N * K * sizeof *want);
     tg_to_double(want, vf32(g, g->vals[z2].grad), (size_t)N * K);
     tg_check_array(vf32(g, g->vals[z].grad), want, (size_t)N * K, 1e-7, 1e-5, "their gradients agree");
@@ -84,8 +88,8 @@ static void test_bad_label(void)
 {
     float logp[6] = { -1, -2, -3, -0.5f, -1.5f, -2.5f }, d[6];
     int32_t labels[2] = { 1, 3 };
-    CHECK(isnan(nll_loss_forward(logp, labels, 2, 3)), "a label outside the classes: NaN loss");
-    nll_loss_backward(d, labels, 2, 3);
+    CHECK(isnan(nll_loss_forward(logp, labels, 2, 3, NULL)), "a label outside the classes: NaN loss");
+    nll_loss_backward(d, labels, 2, 3, NULL);
     CHECK(d[0] == 0 && d[1] == -0.5f && d[2] == 0 && isnan(d[3]) && isnan(d[5]), "its row NaN, the other -1/N");
 }
 
@@ -105,7 +109,14 @@ static void test_errors(void)
 int main(void)
 {
     test_gradient();
-    test_equals_cross_entropy();
+    static const float w[7] = { 1.0f, 2.0f, 0.5f, 3.0f, 1.5f, 0.25f, 4.0f };
+    const Attrs with_weights = { .class_weight = w };
+    const Attrs ignored_sum = { .ignore = 1, .ignore_index = 3, .reduction_sum = 1 };
+    const Attrs all = { .class_weight = w, .ignore = 1, .ignore_index = 3 };
+    test_equals_cross_entropy(NULL);
+    test_equals_cross_entropy(&with_weights);
+    test_equals_cross_entropy(&ignored_sum);
+    test_equals_cross_entropy(&all);
     test_bad_label();
     test_errors();
     return test_done("test_nll_loss");

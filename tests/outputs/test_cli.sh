@@ -40,7 +40,7 @@ cat >"$tmp/table" <<'TABLE'
 --seed 1|train eval preview-augment
 --data d|check train eval preview-augment
 -o x|train apply preview-augment
---weights w|train eval predict
+--weights w|train eval predict export-onnx
 --weights-partial w|train
 --threads 1|train eval predict apply
 --history h.csv|train
@@ -52,17 +52,21 @@ cat >"$tmp/table" <<'TABLE'
 --checkpoint c|train
 --checkpoint-every 1|train
 --resume c|train
+--save-best|train
+--early-stop 2|train
 TABLE
 [ "$(wc -l <"$tmp/table")" = "$(wc -l <"$tmp/help.with")" ] || fail "the test's table has $(wc -l <"$tmp/table") options, --help $(wc -l <"$tmp/help.with")"
 pairs=0
 while IFS='|' read -r opt valid; do
-    for action in check summary dump-graph train eval predict apply preview-augment; do
+    for action in check summary dump-graph train eval predict apply preview-augment export-onnx; do
         case $action in
             predict) args="--predict img.png" ;; apply) args="--apply img.png" ;;
-            preview-augment) args="--preview-augment 1" ;; *) args="--$action" ;;
+            preview-augment) args="--preview-augment 1" ;; export-onnx) args="--export-onnx out.onnx" ;;
+            *) args="--$action" ;;
         esac
         # companions an action needs, unless the option under test is one
-        case "$action $opt" in eval\ --weights*|predict\ --weights*) ;; eval*|predict*) args="$args --weights w" ;; esac
+        case "$action $opt" in eval\ --weights*|predict\ --weights*|export-onnx\ --weights*) ;;
+            eval*|predict*|export-onnx*) args="$args --weights w" ;; esac
         case "$action $opt" in apply\ -o*|preview-augment\ -o*) ;; apply*|preview-augment*) args="$args -o out" ;; esac
         case $opt in --checkpoint-every*) [ $action = train ] && args="$args --checkpoint c" ;; esac
         # shellcheck disable=SC2086
@@ -72,13 +76,15 @@ while IFS='|' read -r opt valid; do
         pairs=$((pairs + 1))
         case " $valid " in
             *" $action "*) grep -q 'goes with' "$tmp/err" && fail "$name with --$action is refused: $(cat "$tmp/err")"
+                           # a build without ONNX refuses --export-onnx itself, after the pairs
+                           [ $rc = 2 ] && grep -q 'built without ONNX' "$tmp/err" && continue
                            [ $rc = 1 ] || fail "$name with --$action: status $rc, expected 1 (no such .cnn file): $(cat "$tmp/err")" ;;
             *) [ $rc = 2 ] && grep -q -- "^cnnc: error: $name goes with .*, not with --$action" "$tmp/err" &&
                    [ "$(wc -l <"$tmp/err")" = 1 ] || fail "$name with --$action: status $rc, $(cat "$tmp/err")" ;;
         esac
     done
 done <"$tmp/table"
-[ $pairs = 152 ] || fail "tried $pairs pairs, expected 152"
+[ $pairs = 189 ] || fail "tried $pairs pairs, expected 189"
 # without an action, --check is meant
 (cd "$tmp" && "$CNNC" none.cnn --epochs 3 >/dev/null 2>"$tmp/err")
 [ $? = 2 ] && grep -q -- 'not with --check (the default action)' "$tmp/err" || fail "--epochs alone: $(cat "$tmp/err")"

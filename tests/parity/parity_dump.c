@@ -4,7 +4,8 @@
  * parameter and buffer, such as BatchNorm's running statistics, under its state_dict key),
  * the batch, the logits, the loss and the gradients ("grad.S."); and the state after the
  * three steps ("final."). test_parity.py and test_parity_zoo.py replay it in PyTorch.
- * Dropout is forced off.
+ * Dropout is forced off. A scheduler the file declares is stepped after each step, each step
+ * counting as an epoch for the per-epoch ones (test_schedule_steps_torch.py).
  * With --init it writes the model file cnnc would start training from (the freshly
  * initialised parameters and buffers, through model_save) and nothing else:
  * test_zoo_keys.py loads it into torchvision's modules.
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/driver/schedule.h"
 #include "compiler/frontend/check.h"
 #include "compiler/passes/lower.h"
 #include "compiler/passes/plan.h"
@@ -108,6 +110,11 @@ int main(int argc, char **argv)
     graph_bind(g);
     init_parameters(g, 1);
     exec_set_threads(g, 0);
+    RunSchedule rs;
+    if (schedule_begin(&rs, &p, g, 1, STEPS, 0, NULL, &e) < 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
     Out o = { 0 };
     for (int i = 0; i < g->nvals; i++)
         if (saved(&g->vals[i])) add(&o, "init.", g->vals[i].name, st_dtype(&g->vals[i]), &g->vals[i], g->vals[i].data, BATCH);
@@ -136,6 +143,8 @@ int main(int argc, char **argv)
             if (g->vals[i].kind == VK_PARAM && g->vals[i].grad >= 0)
                 add(&o, name, g->vals[i].name, ST_F32, &g->vals[i], g->vals[g->vals[i].grad].data, BATCH);
         exec_run(g, PHASE_UPDATE);
+        schedule_after_batch(&rs, g);
+        schedule_after_epoch(&rs, g, vf32(g, g->loss)[0]);
         snprintf(name, sizeof name, "weights.%d.", s + 1);
         for (int i = 0; i < g->nvals && s + 1 < STEPS; i++)
             if (saved(&g->vals[i])) add(&o, name, g->vals[i].name, st_dtype(&g->vals[i]), &g->vals[i], g->vals[i].data, BATCH);

@@ -282,16 +282,28 @@ static void dump(FILE *f, const Program *p)
     dataset(f, "validation", &p->validation);
     if (p->has_loss) {
         fprintf(f, "loss %s", p->nll_loss ? "NLLLoss" : "CrossEntropyLoss");
+        if (p->loss.nweight) {
+            fprintf(f, " weight=[");
+            for (int i = 0; i < p->loss.nweight; i++) fprintf(f, "%s%s", i ? ", " : "", num(a, sizeof a, p->loss.weight[i]));
+            fprintf(f, "]");
+        }
+        if (p->loss.ignore_index != -100) fprintf(f, " ignore_index=%lld", (long long)p->loss.ignore_index);
+        if (p->loss.sum) fprintf(f, " reduction='sum'");
+        if (p->loss.label_smoothing != 0) fprintf(f, " label_smoothing=%s", num(a, sizeof a, p->loss.label_smoothing));
         loc(f, p->loss_loc);
         fputc('\n', f);
     } else {
         fprintf(f, "loss none\n");
     }
     const Optimizer *o = &p->opt;
-    if (o->kind == OPT_ADAM)
-        fprintf(f, "optimizer Adam(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s)",
+    if (o->kind == OPT_ADAM || o->kind == OPT_ADAMW)
+        fprintf(f, "optimizer %s(lr=%s, betas=(%s, %s), eps=%s, weight_decay=%s%s)", o->kind == OPT_ADAM ? "Adam" : "AdamW",
                 num(a, sizeof a, o->lr), num(b, sizeof b, o->beta1), num(c, sizeof c, o->beta2),
-                num(d, sizeof d, o->eps), num(e, sizeof e, o->weight_decay));
+                num(d, sizeof d, o->eps), num(e, sizeof e, o->weight_decay), o->amsgrad ? ", amsgrad=True" : "");
+    else if (o->kind == OPT_RMSPROP)
+        fprintf(f, "optimizer RMSprop(lr=%s, alpha=%s, eps=%s, weight_decay=%s, momentum=%s, centered=%s)",
+                num(a, sizeof a, o->lr), num(b, sizeof b, o->alpha), num(c, sizeof c, o->eps),
+                num(d, sizeof d, o->weight_decay), num(e, sizeof e, o->momentum), tf(o->centered));
     else if (o->kind == OPT_SGD)
         fprintf(f, "optimizer SGD(lr=%s, momentum=%s, dampening=%s, weight_decay=%s, "
                 "nesterov=%s)", num(a, sizeof a, o->lr), num(b, sizeof b, o->momentum),
@@ -301,6 +313,19 @@ static void dump(FILE *f, const Program *p)
         fprintf(f, "optimizer none");
     if (o->kind != OPT_NONE) loc(f, o->loc);
     fputc('\n', f);
+    for (int k = 0; k < o->ngroups; k++) {   /* parameter groups: selection, then the options */
+        const ParamGroup *g = &o->groups[k];
+        fprintf(f, "  group %d params=[", k + 1);
+        for (int j = 0; j < g->nselect; j++) fprintf(f, "%s'%s'", j ? ", " : "", g->select[j]);
+        fprintf(f, "] lr=%s weight_decay=%s momentum=%s betas=(%s, %s) amsgrad=%s centered=%s\n",
+                num(a, sizeof a, g->lr), num(b, sizeof b, g->weight_decay), num(c, sizeof c, g->momentum),
+                num(d, sizeof d, g->beta1), num(e, sizeof e, g->beta2), tf(g->amsgrad), tf(g->centered));
+    }
+    if (p->clip.kind == CLIP_NORM)
+        fprintf(f, "clip_grad_norm_(max_norm=%s, norm_type=%s)\n", num(a, sizeof a, p->clip.max_norm),
+                num(b, sizeof b, p->clip.norm_type));
+    else if (p->clip.kind == CLIP_VALUE)
+        fprintf(f, "clip_grad_value_(clip_value=%s)\n", num(a, sizeof a, p->clip.clip_value));
     fprintf(f, "source %zu bytes\n", strlen(p->source));
 }
 
