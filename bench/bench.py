@@ -18,7 +18,9 @@ fashion_resnet.cnn and resnet18.cnn (fresh weights) in cnnc's runtime, PyTorch a
 OpenCV's DNN module running `cnnc --export-onnx`'s model (bench_opencv.py; skipped without
 python3-opencv, python3-onnx or a cnnc built with ONNX export).
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run),
-BENCH_ONLY=deploy (the deployment table alone)."""
+BENCH_ONLY=deploy (the deployment table alone) or BENCH_ONLY=MODEL[,MODEL...] (only those
+models' rows of the first table, e.g. fashion_resnet,resnet18; the whole run needs sea, and
+the profile is of the first row's model in its mode and batch)."""
 import datetime
 import os
 import platform
@@ -34,6 +36,7 @@ BUILD = os.environ.get("top_builddir", SRC)
 PY = "/usr/bin/python3"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+ONLY = [m for m in os.environ.get("BENCH_ONLY", "").split(",") if m]
 THREADS = os.cpu_count() or 1
 BEST = {"OPENBLAS_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "33554432",
         "MALLOC_TRIM_THRESHOLD_": "4294967295"}
@@ -94,12 +97,18 @@ def main():
         ("inference, resnet18.cnn, batch 1", "resnet18", "infer", 1, 3 if QUICK else 10, "images/s"),
         ("inference, resnet18.cnn, batch 16", "resnet18", "infer", 16, 2 if QUICK else 5, "images/s"),
     ]
+    if ONLY:
+        unknown = sorted(set(ONLY) - {c[1] for c in cases})
+        if unknown:
+            sys.exit(f"bench.py: BENCH_ONLY names {', '.join(unknown)}, which no row measures "
+                     f"(the models: {', '.join(sorted({c[1] for c in cases}))})")
+        cases = [c for c in cases if c[1] in ONLY]
     gflop_models = ("fashion_resnet", "resnet18")   # rows that also print GFLOP/s
     flops = {}
     if have_torch:
         sys.path.insert(0, HERE)
         from torch_models import macs
-        flops = {m: 2.0 * macs(m) for m in gflop_models}
+        flops = {m: 2.0 * macs(m) for m in gflop_models if any(c[1] == m for c in cases)}
     failed = set()
     results = {c[0]: {"cnnc": [], "torch": [], "best": []} for c in cases}
     for _ in range(ROUNDS):
@@ -129,7 +138,7 @@ def main():
             per_image = flops[model] * (3 if mode == "train" else 1)
             rows.append(("  that in GFLOP/s", {k: (v * per_image / 1e9 if v else None) for k, v in r.items()}, ratio))
 
-    if not QUICK:
+    if not QUICK and (not ONLY or "sea" in ONLY):
         with tempfile.TemporaryDirectory() as tmp:
             data = os.path.join(tmp, "data")
             run([os.path.join(BUILD, "examples", "make_sea_data"), data])
@@ -165,10 +174,14 @@ def main():
               f"{peak[0].split()[2]} GFLOP/s")
     for label in sorted(failed):
         print(f"note: bench_cnnc could not run {label} (cnnc cannot compile that model yet?)")
+    prof = ("sea", "train", 10) if not ONLY or "sea" in ONLY else cases[0][1:4]
     print()
-    print("cnnc's training step at batch 10, node by node (GFLOP/s against OpenBLAS's sgemm alone on the same shape):")
+    print(f"cnnc's {'training step' if prof[1] == 'train' else 'inference'} of {prof[0]}.cnn at batch {prof[2]}, "
+          "node by node (GFLOP/s against OpenBLAS's sgemm alone on the same shape):")
     sys.stdout.flush()
-    out, _, _ = run([bench_cnnc, sea, "profile", "10", "10" if QUICK else "30", str(THREADS)], CNNC_ENV)
+    out, _, _ = run([bench_cnnc, os.path.join(SRC, "models", prof[0] + ".cnn"),
+                     "profile" if prof[1] == "train" else "profile-infer", str(prof[2]),
+                     "10" if QUICK or prof[0] != "sea" else "30", str(THREADS)], CNNC_ENV)
     print(out, end="")
 
 

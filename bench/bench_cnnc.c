@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_clock.h"
 #include "compiler/frontend/check.h"
 #include "compiler/passes/lower.h"
 #include "compiler/passes/plan.h"
@@ -21,19 +22,6 @@
 #include "runtime/init.h"
 #include "runtime/ops.h"
 #include "runtime/parallel.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The GEMMs a node amounts to (M x N x K each, at most 2): how many, 0 when it is not
  * GEMM-shaped. */
@@ -110,12 +98,12 @@ static double sgemm_alone(int m, int n, int k, int threads)
     double t[5];
     openblas_set_num_threads(threads);
     for (int r = 0; r < 6; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
-        if (r) t[r - 1] = now() - t0;
+        if (r) t[r - 1] = bench_now() - t0;
     }
     openblas_set_num_threads(1);
-    qsort(t, 5, sizeof *t, cmp);
+    qsort(t, 5, sizeof *t, bench_cmp_double);
     free(a);
     free(b);
     free(c);
@@ -132,13 +120,13 @@ static void profile(Graph *g, int reps, int phases)
         for (int i = 0; i < g->nnodes; i++) {
             const Node *n = &g->nodes[i];
             if (!(n->phase & phases)) continue;
-            double t0 = now();
+            double t0 = bench_now();
             op_table[n->op]->forward(g, n);
-            t[(size_t)i * reps + r] = now() - t0;
+            t[(size_t)i * reps + r] = bench_now() - t0;
         }
     }
     for (int i = 0; i < g->nnodes; i++) {
-        qsort(t + (size_t)i * reps, (size_t)reps, sizeof *t, cmp);
+        qsort(t + (size_t)i * reps, (size_t)reps, sizeof *t, bench_cmp_double);
         acc[i] = t[(size_t)i * reps + reps / 2];
     }
     free(t);
@@ -218,12 +206,12 @@ int main(int argc, char **argv)
         return 0;
     }
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         g->step++;
         exec_run(g, phases);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     double med = t[reps / 2];
     printf("%s %.6f %.1f min %.6f\n", mode, med, batch / med, t[0]);
     free(t);

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.optim as optim
 from torch.utils.data import DataLoader, TensorDataset
 
+from torch_loop import log_line, run_epoch
 from torch_models import MODELS
 
 
@@ -55,28 +56,9 @@ def main():
     start = time.perf_counter()
     for epoch in range(epochs):
         t0 = time.perf_counter()
-        model.train()
-        total_loss, correct, images = 0.0, 0, 0
-        for inputs, labels in train_loader:
-            optimizer.zero_grad()
-            outputs = model(inputs)
-            correct += (outputs.argmax(1) == labels).sum().item()
-            images += len(labels)
-            loss = criterion(outputs, labels)
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item()
-        model.eval()
-        test_loss, test_correct, test_images = 0.0, 0, 0
-        with torch.no_grad():
-            for inputs, labels in test_loader:
-                outputs = model(inputs)
-                test_correct += (outputs.argmax(1) == labels).sum().item()
-                test_images += len(labels)
-                test_loss += criterion(outputs, labels).item()
-        print(f"Epoch {epoch + 1}/{epochs} - Train Loss: {total_loss / len(train_loader):.4f}, "
-              f"Train Correct: {correct}/{images} - Test Loss: {test_loss / len(test_loader):.4f}, "
-              f"Test Correct: {test_correct}/{test_images} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        stats = run_epoch(model, optimizer, criterion, train_loader, test_loader)
+        print(f"{log_line(epoch, epochs, stats)} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    test_correct, test_images = stats[4], stats[5]
     print(f"{name}: test accuracy {test_correct / test_images:.4f} after {epochs} epochs, "
           f"{time.perf_counter() - start:.0f} s, {torch.get_num_threads()} threads, PyTorch {torch.__version__}")
 

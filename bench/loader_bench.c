@@ -7,21 +7,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench/bench_clock.h"
 #include "compiler/frontend/check.h"
 #include "runtime/data.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -52,7 +40,7 @@ int main(int argc, char **argv)
     double *rate = malloc((size_t)repeats * sizeof *rate);
     int rc = 0;
     for (int r = 0; r < repeats && !rc; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         dataloader_begin_epoch(&dl, r);
         int n, images = 0;
         while ((n = dataloader_next(&dl, x, y, &e)) > 0) images += n;
@@ -60,10 +48,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "loader_bench: %s\n", e.msg);
             rc = 1;
         }
-        rate[r] = images / (now() - t0);
+        rate[r] = images / (bench_now() - t0);
         printf("epoch %d: %d images, %.0f images/s\n", r + 1, images, rate[r]);
     }
-    qsort(rate, (size_t)repeats, sizeof *rate, cmp_double);
+    qsort(rate, (size_t)repeats, sizeof *rate, bench_cmp_double);
     if (!rc) printf("median %.1f images/s\n", rate[repeats / 2]);
     dataloader_free(&dl);
     dataset_free(&ds);

@@ -40,11 +40,19 @@ EXTRA_DIST += tests/parity/test_zoo_torch.py tests/parity/test_zoo_keys.py tests
 
 # `make bench`: cnnc against PyTorch, side by side (bench/bench.py); not a test
 EXTRA_PROGRAMS = bench/bench_cnnc
-EXTRA_DIST += bench/bench.py bench/bench_opencv.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py bench/fashion_train.py
+EXTRA_DIST += bench/bench.py bench/bench_opencv.py bench/bench_torch.py bench/notebook_train.py bench/torch_models.py \
+	bench/fashion_train.py bench/torch_loop.py bench/bench_clock.h
 CLEANFILES += bench/bench_cnnc
 bench: bench/bench_cnnc$(EXEEXT) cnnc$(EXEEXT) examples/make_sea_data$(EXEEXT) tests/parity/parity_dump$(EXEEXT)
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' /usr/bin/python3 $(srcdir)/bench/bench.py
 .PHONY: bench
+# `make bench-depthwise`: the depthwise kernels against the general one on one core, CPU time
+# (bench/bench_depthwise.c)
+EXTRA_PROGRAMS += bench/bench_depthwise
+CLEANFILES += bench/bench_depthwise
+bench-depthwise: bench/bench_depthwise$(EXEEXT)
+	bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 1 1 10 1 && bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 2 1 10 1
+.PHONY: bench-depthwise
 
 # --export-onnx (issue 15): every shipped model's export against onnx's checker and OpenCV's
 # DNN module (onnx_ref: what --predict computes, in full precision); skips without ONNX

@@ -4,7 +4,8 @@
  * group's input channels tap by tap in double; the backward scatters (dx) and correlates
  * (dw) the same way. Rows and columns of a tap are mapped to input indices once per call,
  * padding giving -1 ('zeros') or the mirrored index ('reflect', PyTorch's: without
- * repeating the edge). */
+ * repeating the edge). Depthwise convolutions with 'zeros' padding go to
+ * conv2d_depthwise.c instead. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,7 +146,7 @@ static int threads_for(const ConvGeneral *c)
 }
 
 /* y[N,O,Ho,Wo] = b[o] (0 when b is NULL) + sum over the group's channels and taps */
-void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b)
+void conv2d_grouped_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b)
 {
     int *rows = tap_map(c->Ho, c->H, c->k.kh, c->k.sh, c->k.ph, c->k.dh, c->reflect);
     int *cols = tap_map(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw, c->reflect);
@@ -189,7 +190,7 @@ static void input_share(void *ctx, int t, int T)
 
 /* dx[N,C,H,W] = the transpose of the forward applied to dy[N,O,Ho,Wo] (reflected taps add
  * onto the input element they mirror) */
-void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w)
+void conv2d_grouped_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w)
 {
     int *rows = tap_map(c->Ho, c->H, c->k.kh, c->k.sh, c->k.ph, c->k.dh, c->reflect);
     int *cols = tap_map(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw, c->reflect);
@@ -238,7 +239,7 @@ static void weight_share(void *ctx, int t, int T)
 
 /* dw[O,C/G,kh,kw] = sum over images and positions of dy * the input under each tap;
  * db[O] (NULL: not wanted) = sum of dy's planes, all in double */
-void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x)
+void conv2d_grouped_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x)
 {
     int *rows = tap_map(c->Ho, c->H, c->k.kh, c->k.sh, c->k.ph, c->k.dh, c->reflect);
     int *cols = tap_map(c->Wo, c->W, c->k.kw, c->k.sw, c->k.pw, c->k.dw, c->reflect);
@@ -248,4 +249,30 @@ void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, 
     free(rows);
     free(cols);
     free(cr);
+}
+
+/* The op rows' entry points: depthwise shapes with 'zeros' padding to conv2d_depthwise.c,
+ * the rest to the kernels above */
+void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b)
+{
+    if (conv2d_depthwise_applies(c))
+        conv2d_depthwise_forward(c, y, x, w, b);
+    else
+        conv2d_grouped_forward(c, y, x, w, b);
+}
+
+void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w)
+{
+    if (conv2d_depthwise_applies(c))
+        conv2d_depthwise_backward_input(c, dx, dy, w);
+    else
+        conv2d_grouped_backward_input(c, dx, dy, w);
+}
+
+void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x)
+{
+    if (conv2d_depthwise_applies(c))
+        conv2d_depthwise_backward_weight(c, dw, db, dy, x);
+    else
+        conv2d_grouped_backward_weight(c, dw, db, dy, x);
 }

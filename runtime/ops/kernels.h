@@ -260,6 +260,16 @@ typedef struct ConvGeneral { int N, C, H, W, O, G, Ho, Wo, reflect; Window2d k; 
 void conv2d_general_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b);
 void conv2d_general_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w);
 void conv2d_general_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x);
+/* the general kernel itself, depthwise shapes included (tests and bench/ compare the two) */
+void conv2d_grouped_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_grouped_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w);
+void conv2d_grouped_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x);
+/* conv2d_depthwise.c: the same three for G == C (w[O, 1, kh, kw], O = m*C) with 'zeros'
+ * padding, which conv2d_depthwise_applies says; the conv2d_general_ functions call them */
+int  conv2d_depthwise_applies(const ConvGeneral *c);
+void conv2d_depthwise_forward(const ConvGeneral *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_depthwise_backward_input(const ConvGeneral *c, float *dx, const float *dy, const float *w);
+void conv2d_depthwise_backward_weight(const ConvGeneral *c, float *dw, float *db, const float *dy, const float *x);
 
 /* avgpool2d.c: x[N,C,H,W] -> y[N,C,Ho,Wo], k's stride and padding (dilation ignored) */
 void avgpool2d_forward(float *y, const float *x, int N, int C, int H, int W, int Ho, int Wo, Window2d k,

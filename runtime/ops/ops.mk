@@ -9,7 +9,7 @@ libcnnrt_a_SOURCES += runtime/ops/activations.c runtime/ops/softmax.c runtime/op
 	runtime/ops/dropout2d.c
 
 # tests/ops/: one test per op file, each against a direct double-precision reference
-EXTRA_DIST += tests/ops/testgraph.h
+EXTRA_DIST += tests/ops/testgraph.h tests/ops/testpool.h
 check_PROGRAMS += tests/ops/test_conv2d
 TESTS += tests/ops/test_conv2d
 check_PROGRAMS += tests/ops/test_conv2d_relu_maxpool2d
@@ -44,12 +44,15 @@ TESTS += tests/ops/test_activations tests/ops/test_softmax tests/ops/test_nll_lo
 	tests/ops/test_dropout2d
 
 # h-norm (issue 13): BatchNorm, the pools, the general convolution
-libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/avgpool2d.c \
+libcnnrt_a_SOURCES += runtime/ops/batchnorm.c runtime/ops/conv2d_general.c runtime/ops/conv2d_depthwise.c \
+	runtime/ops/avgpool2d.c \
 	runtime/ops/adaptive_pool2d.c
 check_PROGRAMS += tests/ops/test_batchnorm
 TESTS += tests/ops/test_batchnorm
 check_PROGRAMS += tests/ops/test_conv2d_general
 TESTS += tests/ops/test_conv2d_general
+check_PROGRAMS += tests/ops/test_conv2d_depthwise
+TESTS += tests/ops/test_conv2d_depthwise
 check_PROGRAMS += tests/ops/test_avgpool2d
 TESTS += tests/ops/test_avgpool2d
 check_PROGRAMS += tests/ops/test_adaptive_pool2d

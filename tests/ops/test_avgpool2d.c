@@ -1,17 +1,11 @@
 /* tests/ops/test_avgpool2d.c: avgpool2d and avgpool2d_backward through the op table against
  * a direct double-precision reference of PyTorch's rule (padded count or not, ceil_mode's
  * last windows, non-square pairs, stride=None), dx against central differences. */
-#include "testgraph.h"
+#include "testpool.h"
 
 typedef struct Case {
     int N, C, H, W, kh, kw, sh, sw, ph, pw, ceil, include_pad;
 } Case;
-
-typedef struct Ref {
-    const Case *c;
-    int Ho, Wo;
-    double *x, *r, *y;
-} Ref;
 
 /* PyTorch's output size: floor or ceil, a last window starting inside the input or its
  * left padding */
@@ -22,7 +16,7 @@ static int out_size(int n, int k, int s, int p, int ceil)
     return o;
 }
 
-static void ref_forward(Ref *f)
+static void ref_forward(PoolRef *f)
 {
     const Case *c = f->c;
     int sh = c->sh ? c->sh : c->kh, sw = c->sw ? c->sw : c->kw;
@@ -44,59 +38,23 @@ static void ref_forward(Ref *f)
             }
 }
 
-static double ref_loss(void *ctx)
-{
-    Ref *f = ctx;
-    ref_forward(f);
-    double s = 0;
-    for (int i = 0; i < f->c->N * f->c->C * f->Ho * f->Wo; i++) s += f->y[i] * f->r[i];
-    return s;
-}
-
 static void run_case(const Case *c, Rng *rng)
 {
-    Graph *g = graph_new();
     int xs[4] = { c->N, c->C, c->H, c->W };
-    int x = tg_value(g, "x", VK_ACT, DT_F32, 1, 4, xs);
-    g->vals[x].requires_grad = 1;
     Attrs a = { 0 };
     a.kernel_hw[0] = c->kh, a.kernel_hw[1] = c->kw;
     a.stride_hw[0] = c->sh, a.stride_hw[1] = c->sw;
     a.padding_hw[0] = c->ph, a.padding_hw[1] = c->pw;
     a.ceil_mode = c->ceil;
     a.count_include_pad = c->include_pad;
-    int node = tg_node(g, OP_avgpool2d, &x, 1, &a);
-    int y = tg_out(g, node, 0);
-    Ref f = { c, g->vals[y].shape[2], g->vals[y].shape[3], NULL, NULL, NULL };
     int sh = c->sh ? c->sh : c->kh, sw = c->sw ? c->sw : c->kw;
-    CHECK(f.Ho == out_size(c->H, c->kh, sh, c->ph, c->ceil) && f.Wo == out_size(c->W, c->kw, sw, c->pw, c->ceil),
-          "output %dx%d", f.Ho, f.Wo);
-    int dy = tg_value(g, "dy", VK_ACT, DT_F32, 1, 4, g->vals[y].shape);
-    int dout[1] = { dy };
-    tg_backward(g, node, dout);
-    tg_bind(g);
-    size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->C * f.Ho * f.Wo;
-    f.x = xcalloc(nx, sizeof *f.x);
-    f.r = xcalloc(ny, sizeof *f.r);
-    f.y = xcalloc(ny, sizeof *f.y);
-    tg_fill(vf32(g, x), nx, -1, 1, rng);
-    tg_fill(vf32(g, dy), ny, -1, 1, rng);
-    tg_to_double(f.x, vf32(g, x), nx);
-    tg_to_double(f.r, vf32(g, dy), ny);
-    tg_run(g, PHASE_FORWARD | PHASE_BACKWARD);
-    ref_forward(&f);
     char what[160];
     snprintf(what, sizeof what, "N%d C%d %dx%d k %dx%d s %dx%d p %dx%d ceil %d include_pad %d", c->N, c->C, c->H,
              c->W, c->kh, c->kw, sh, sw, c->ph, c->pw, c->ceil, c->include_pad);
-    tg_check_array(vf32(g, y), f.y, ny, 1e-6, 1e-5, what);
-    double *num = xcalloc(nx, sizeof *num);
-    tg_numeric_grad(num, f.x, nx, 1e-3, ref_loss, &f);
-    tg_check_array(vf32(g, g->vals[x].grad), num, nx, 1e-6, 1e-5, what);
-    free(num);
-    free(f.x);
-    free(f.r);
-    free(f.y);
-    graph_free(g);
+    PoolRef f = { .c = c, .forward = ref_forward };
+    tp_run(&f, OP_avgpool2d, &a, xs, 0, 1e-6, what, rng);
+    CHECK(f.Ho == out_size(c->H, c->kh, sh, c->ph, c->ceil) && f.Wo == out_size(c->W, c->kw, sw, c->pw, c->ceil),
+          "%s: output %dx%d", what, f.Ho, f.Wo);
 }
 
 int main(void)
