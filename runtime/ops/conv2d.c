@@ -1,9 +1,12 @@
 /* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) with its two backward
  * ops, the gradient of the input and the gradients of the weight and bias. Stride 1 with a
- * kernel larger than 1x1 runs on the direct kernels of conv2d_direct.c (the backward where
+ * kernel larger than 1x1 runs, where the CPU has AVX-512 (direct_pays), on the direct
+ * kernels of conv2d_direct.c (the backward where
  * the padding is at most k-1, through conv2d_backward_direct, which the fused
  * conv2d_relu_maxpool2d_backward shares); other shapes use im2col + sgemm (forward, weight
  * gradient) and sgemm + col2im (input gradient). */
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../parallel.h"
@@ -70,13 +73,40 @@ static void col2im(float *x, const float *col, int C, int H, int W, int k, int s
 /* A 1x1 kernel with stride 1 and no padding: im2col is the identity. */
 static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && p == 0; }
 
+/* Whether the direct kernels pay here. They compute on 16-float vectors: with AVX-512 they
+ * beat im2col + sgemm (bench/RESULTS.md: 139-365% of sgemm on Zen 4); without it GCC splits
+ * those vectors into narrow code and im2col + sgemm was 3-10x faster (an AVX2-only EPYC,
+ * 2026-12-03: fashion_resnet's 16-channel 3x3 convolutions at 2.3 GFLOP/s direct, 22.6 by
+ * im2col). CNNC_CONV_DIRECT=0 or 1 forces the choice (tests, benchmarks), as conv2d_use_direct does. */
+static _Atomic int direct_choice = -1;     /* -1: not decided yet */
+
+void conv2d_use_direct(int on) { direct_choice = on ? 1 : 0; }
+
+static int direct_pays(void)
+{
+    int v = direct_choice;
+    if (v < 0) {
+        const char *env = getenv("CNNC_CONV_DIRECT");
+        if (env && (env[0] == '0' || env[0] == '1')) v = env[0] == '1';
+        else {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+            v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+            v = 0;
+#endif
+        }
+        direct_choice = v;
+    }
+    return v;
+}
+
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
 {
     ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0 };
     c.K = C * k * k;
     c.P = c.Ho * c.Wo;
     c.identity = im2col_is_identity(k, s, p);
-    c.direct = s == 1 && k > 1;
+    c.direct = s == 1 && k > 1 && direct_pays();
     return c;
 }
 

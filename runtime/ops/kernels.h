@@ -49,6 +49,10 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
 /* The sizes of one convolution; K = C*k*k, P = Ho*Wo; identity: a 1x1 kernel needs no
  * im2col; direct: stride 1 with a larger kernel, done by conv2d_direct.c's kernels */
 typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct; } ConvShape;
+/* Forces Conv2d's choice of the direct kernels for stride 1 (1) or im2col + sgemm (0) in this
+ * process; by default they are used where the CPU has AVX-512 (or as CNNC_CONV_DIRECT says).
+ * For the tests of the direct paths; call it before any graph is built. */
+void conv2d_use_direct(int on);
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p);
 /* yn (O x Ho*Wo) of one image xn (C x H x W); the work is split across threads when called
  * outside a parallel region (one image: latency) */

@@ -13,6 +13,7 @@
 #include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
+#include "runtime/ops/kernels.h"
 #include "sea_program.h"
 #include "tests/test.h"
 
@@ -93,6 +94,7 @@ static void test_sparse_backward(void)
 
 int main(void)
 {
+    conv2d_use_direct(1);   /* the paths tested here are the direct kernels', whatever this CPU would choose */
     Program p;
     sea_program(&p, 3, 20, 16, 4, 6, 8, 5, 0.5f);
     Graph *f = build(&p, 0), *u = build(&p, 1);
