@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_clock.h"
+
 #include HEADER
 
 #define CAT_(a, b) a##b
@@ -16,19 +18,6 @@
 #define K(x) CAT(UPPER, x)
 
 static float input[K(_INPUT_SIZE)], probs[K(_NUM_CLASSES)];
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -47,12 +36,12 @@ int main(int argc, char **argv)
         double t0;
         if (fread(px, 1, sizeof px, fi) != sizeof px || label == EOF) return 1;
         for (k = 0; k < 28 * 28; k++) rgb[3 * k] = rgb[3 * k + 1] = rgb[3 * k + 2] = px[k];
-        t0 = now();
+        t0 = bench_now();
         FN(_preprocess_rgb8)(rgb, 28, 28, 28 * 3, input);
         correct += FN(_predict)(input, probs) == label;
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    qsort(t, (size_t)n, sizeof *t, by_value);
+    qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
     printf("%d/%d %.2f%% %.3f\n", correct, n, 100.0 * correct / n, t[n / 2] * 1e3);
     return 0;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_clock.h"
+
 #include HEADER
 
 #define CAT_(a, b) a##b
@@ -17,19 +19,6 @@
 #define K(x) CAT(UPPER, x)
 
 static float blob[K(_WEIGHTS_SIZE) / sizeof(float)], input[K(_INPUT_SIZE)], probs[K(_NUM_CLASSES)];
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -45,15 +34,15 @@ int main(int argc, char **argv)
     FN(_predict)(input, probs);     /* warm */
     t = malloc((size_t)n * sizeof *t);
     for (i = 0; i < n; i++) {
-        t0 = now();
+        t0 = bench_now();
         FN(_predict)(input, probs);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    qsort(t, (size_t)n, sizeof *t, by_value);
-    t0 = now();
+    qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
+    t0 = bench_now();
     for (i = 0; i < n; i++)
         for (k = 0; k < 16; k++) FN(_predict)(input, probs);
-    printf("emit-c %.3f %.1f\n", t[n / 2] * 1e3, 16.0 * n / (now() - t0));
+    printf("emit-c %.3f %.1f\n", t[n / 2] * 1e3, 16.0 * n / (bench_now() - t0));
     free(t);
     return 0;
 }
