@@ -47,9 +47,12 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check_file(argv[1 + png], &co, &p, stderr) < 0) return 1;
-    if (png)
-        return write_png(&p, argv[3], (unsigned)atoi(argv[4]), argc > 6 ? atoi(argv[5]) : p.in_shape[2],
-                         argc > 6 ? atoi(argv[6]) : p.in_shape[1]);
+    if (png) {
+        int rc = write_png(&p, argv[3], (unsigned)atoi(argv[4]), argc > 6 ? atoi(argv[5]) : p.in_shape[2],
+                           argc > 6 ? atoi(argv[6]) : p.in_shape[1]);
+        program_free(&p);
+        return rc;
+    }
     Error e;
     LowerOptions lo = { .batch = 1 };
     Graph *g = lower_program(&p, &lo, &e);
