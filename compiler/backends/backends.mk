@@ -9,8 +9,11 @@ BUILT_SOURCES += compiler/backends/onnx.pb-c.h
 CLEANFILES += compiler/backends/onnx.pb-c.c compiler/backends/onnx.pb-c.h compiler/backends/onnx.proto
 AM_CPPFLAGS += $(PROTOBUF_C_CFLAGS)
 LDADD += $(PROTOBUF_C_LIBS)
+FUZZ_ONNX = compiler/backends/onnx.pb-c.c
 compiler/backends/onnx.pb-c.h: compiler/backends/onnx.pb-c.c
 compiler/backends/onnx.pb-c.c: $(ONNX_PROTO)
 	$(AM_V_GEN)$(MKDIR_P) compiler/backends && cp '$(ONNX_PROTO)' compiler/backends/onnx.proto && \
 	$(PROTOC_C) --proto_path=compiler/backends --c_out=compiler/backends compiler/backends/onnx.proto
+else
+FUZZ_ONNX =
 endif

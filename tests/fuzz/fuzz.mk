@@ -25,7 +25,8 @@ FUZZ_SEED = 0
 FUZZ_HARNESSES = cnn model image idx
 FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	-fopenmp -std=c11 -D_DEFAULT_SOURCE -I$(abs_top_srcdir) -I$(abs_top_builddir) $(OPENBLAS_CFLAGS) $(STB_CFLAGS) $(MPI_CFLAGS)
+	-fopenmp -std=c11 -D_DEFAULT_SOURCE -I$(abs_top_srcdir) -I$(abs_top_builddir) $(OPENBLAS_CFLAGS) $(STB_CFLAGS) $(MPI_CFLAGS) \
+	$(PROTOBUF_C_CFLAGS)
 FUZZ_LIBS = $(libcnnrt_a_SOURCES) $(libcnnfront_a_SOURCES)
 # Some of UBSan's checks are off for stb_image alone, for bugs of Debian's stb 2.27 that
 # cnnc cannot guard against from outside and that corrupt no memory (AddressSanitizer and
@@ -38,7 +39,7 @@ FUZZ_LIBS = $(libcnnrt_a_SOURCES) $(libcnnfront_a_SOURCES)
 #          its dequantisation factor in int (garbage pixels; found by CI's fuzz run)
 # tests/fuzz/regressions/image/ keeps one input of each, replayed by make check.
 FUZZ_STB_FLAGS = -fno-sanitize=pointer-overflow,nonnull-attribute,shift,signed-integer-overflow
-FUZZ_GENERATED = compiler/frontend/lexer.c compiler/frontend/parser.c
+FUZZ_GENERATED = compiler/frontend/lexer.c compiler/frontend/parser.c $(FUZZ_ONNX)
 
 fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_impl.c $(srcdir)/tests/fuzz/fuzz_cnn.c \
 		$(srcdir)/tests/fuzz/fuzz_model.c $(srcdir)/tests/fuzz/fuzz_image.c $(srcdir)/tests/fuzz/fuzz_idx.c
@@ -52,7 +53,7 @@ fuzz-obj/stamp: $(FUZZ_LIBS) $(FUZZ_GENERATED) $(srcdir)/tests/fuzz/stb_image_im
 	@for h in cnn model image idx; do \
 		echo "  CLANG    fuzz-obj/fuzz_$$h"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(srcdir)/tests/fuzz/fuzz_$$h.c fuzz-obj/*.o \
-			$(OPENBLAS_LIBS) $(MPI_LIBS) $(LIBS) -lm -lpthread -o fuzz-obj/fuzz_$$h || exit 1; \
+			$(OPENBLAS_LIBS) $(MPI_LIBS) $(PROTOBUF_C_LIBS) $(LIBS) -lm -lpthread -o fuzz-obj/fuzz_$$h || exit 1; \
 	done
 	@touch $@
 
