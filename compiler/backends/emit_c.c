@@ -467,68 +467,6 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
     return 0;
 }
 
-/* The eval transform as code: pixel (y, x) of the model's input -> its source pixel in the
- * caller's RGB image (CenterCrop, with its zero padding), gray where the runtime reads the
- * image as 1 channel or the pipeline has Grayscale, then ToTensor and Normalize. */
-static int emit_preprocess(Emit *m, Error *e)
-{
-    const Program *p = m->p;
-    FILE *f = m->f;
-    const DatasetDecl *d = p->validation.present ? &p->validation : p->test.present ? &p->test : &p->train;
-    int C = p->in_shape[0], H = p->in_shape[1], W = p->in_shape[2];
-    int gray = (d->present && d->kind == DS_IMAGEFOLDER ? d->load_channels : C) == 1;
-    int crop = 0, ch = 0, cw = 0, tensor = 0, norm = -1;
-    for (int i = 0; i < d->transform.n; i++) {
-        const Transform *t = &d->transform.steps[i];
-        if (t->kind == TF_GRAYSCALE && !tensor) gray = 1;
-        else if (t->kind == TF_CENTER_CROP && !crop && !tensor) crop = 1, ch = t->size[0], cw = t->size[1];
-        else if (t->kind == TF_TO_TENSOR && !tensor) tensor = 1;
-        else if (t->kind == TF_NORMALIZE && tensor && norm < 0) norm = i;
-        else
-            return err_set(e, "%s:%d:%d: error: --emit-c does not cover %s() in the eval transform (it covers ToTensor, "
-                              "Normalize, CenterCrop and Grayscale): apply it before calling the generated "
-                              "preprocess function, or leave it out of the test/validation transform",
-                           p->path, d->loc.line, d->loc.col, transform_name(t->kind));
-    }
-    fprintf(f, "int %s_preprocess_rgb8(const unsigned char *pixels, int width, int height, int stride, float *input)\n{\n",
-            m->prefix);
-    fprintf(f, "    int top = 0, left = 0, y, x, c;\n");
-    if (crop) {
-        fprintf(f, "    /* CenterCrop(%d, %d): zero padding when the image is smaller, then the offset\n"
-                   "     * round((h - %d) / 2) with ties to even, as Python's round */\n", ch, cw, ch);
-        fprintf(f, "    int ph = %d > height ? (%d - height) / 2 : 0, pw = %d > width ? (%d - width) / 2 : 0;\n", ch, ch,
-                cw, cw);
-        fprintf(f, "    int hp = height > %d ? height : %d, wp = width > %d ? width : %d;\n", ch, ch, cw, cw);
-        fprintf(f, "    top = (int)nearbyint((hp - %d) / 2.0) - ph;\n    left = (int)nearbyint((wp - %d) / 2.0) - pw;\n",
-                ch, cw);
-        fprintf(f, "    if (%d != %d || %d != %d) return -1;\n", ch, H, cw, W);
-    } else {
-        fprintf(f, "    if (width != %d || height != %d) return -1;\n", W, H);
-    }
-    fprintf(f, "    for (c = 0; c < %d; c++)\n        for (y = 0; y < %d; y++)\n            for (x = 0; x < %d; x++) {\n",
-            C, H, W);
-    fprintf(f, "                int sy = y + top, sx = x + left;\n                unsigned v = 0;\n");
-    fprintf(f, "                if (sy >= 0 && sy < height && sx >= 0 && sx < width) {\n");
-    fprintf(f, "                    const unsigned char *px = pixels + (long)sy * stride + 3L * sx;\n");
-    if (gray) fprintf(f, "                    v = (px[0] * 19595u + px[1] * 38470u + px[2] * 7471u + 0x8000u) >> 16;\n");
-    else fprintf(f, "                    v = px[c];\n");
-    fprintf(f, "                }\n");
-    fprintf(f, "                input[((long)c * %d + y) * %d + x] = (float)v / 255.0f;\n", H, W);
-    fprintf(f, "            }\n");
-    if (norm >= 0) {
-        const Transform *t = &d->transform.steps[norm];
-        fprintf(f, "    {\n        static const float mean[%d] = {", C);
-        for (int c = 0; c < C; c++) fprintf(f, "%s%.9g", c ? ", " : " ", (double)t->mean[t->nch == 1 ? 0 : c]);
-        fprintf(f, " }, sd[%d] = {", C);
-        for (int c = 0; c < C; c++) fprintf(f, "%s%.9g", c ? ", " : " ", (double)t->std[t->nch == 1 ? 0 : c]);
-        fprintf(f, " };\n        for (c = 0; c < %d; c++)\n            for (y = 0; y < %d; y++)\n"
-                   "                input[(long)c * %d + y] = (input[(long)c * %d + y] - mean[c]) / sd[c];\n    }\n",
-                C, H * W, H * W, H * W);
-    }
-    fprintf(f, "    return 0;\n}\n\n");
-    return 0;
-}
-
 static void upper(char *dst, const char *src, size_t n)
 {
     size_t i = 0;
@@ -579,7 +517,8 @@ static int emit_header(const Emit *m, const char *path, const char *guard_name, 
                "int %s_predict(const float *input, float *probs);\nint %s_predict_r(const float *input, float *probs, "
                "void *arena);\n", n, n);
     fprintf(h, "/* The eval transform of %s: RGB pixels (3 bytes each, rows stride bytes apart) to input.\n"
-               " * 0, or -1 when the image's size does not give the model's input size. */\n"
+               " * Resize and CenterCrop with PIL's arithmetic; no scratch memory (it computes only the input's\n"
+               " * pixels). 0, or -1 when the image's size does not give the model's input size. */\n"
                "int %s_preprocess_rgb8(const unsigned char *pixels, int width, int height, int stride, float *input);\n",
             p->path, n);
     fprintf(h, "\n#endif\n");
@@ -661,7 +600,7 @@ static int emit_source(Emit *m, const char *hname, char **names, int nnames, int
     fprintf(f, "    for (k = 1; k < %d; k++) if (probs[k] > probs[best]) best = k;\n    return best;\n}\n\n", K);
     fprintf(f, "int %s_predict(const float *input, float *probs)\n{\n    return %s_predict_r(input, probs, %s_arena);\n}\n\n",
             n, n, n);
-    return emit_preprocess(m, e);
+    return emit_c_preprocess(f, m->p, n, e);
 }
 
 /* OUT.c -> OUT.h */

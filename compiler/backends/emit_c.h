@@ -23,6 +23,10 @@ typedef struct EmitCOptions {
  * -1 with e set (naming the file, and the layer where one is at fault) on failure. */
 int emit_c(const Program *p, const EmitCOptions *o, Error *e);
 
+/* Writes NAME_preprocess_rgb8 (emit_c_preprocess.c): p's eval transform, prefix n, to f.
+ * -1 with e set when the transform has a step it does not cover. */
+int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e);
+
 /* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
 enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
        EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_COUNT };
