@@ -14,9 +14,11 @@ program sets for itself (compiler/driver/main.c), so it measures what cnnc does.
 Without torch for /usr/bin/python3 only cnnc's figures are printed; a model cnnc cannot
 compile yet gets "-" in its column and a note, and the other rows still run.
 Then the deployment table: single-image latency and batch-16 throughput of sea.cnn,
-fashion_resnet.cnn and resnet18.cnn (fresh weights) in cnnc's runtime, PyTorch at its best and
-OpenCV's DNN module running `cnnc --export-onnx`'s model (bench_opencv.py; skipped without
-python3-opencv, python3-onnx or a cnnc built with ONNX export).
+fashion_resnet.cnn and resnet18.cnn (fresh weights) in the code --emit-c writes, float and int8
+(bench/emit_c.sh build, gcc -O3 -march=native), cnnc's runtime, OpenCV's DNN module running
+`cnnc --export-onnx`'s model (bench_opencv.py; skipped without python3-opencv, python3-onnx or
+a cnnc built with ONNX export) and PyTorch at its best, all on DEPLOY_THREADS threads
+(default 1), with the ratios emitted float / OpenCV and int8 / float.
 Environment: BENCH_ROUNDS (default 5), BENCH_QUICK=1 (fewer repeats, skip the whole run),
 BENCH_ONLY=deploy (the deployment table alone) or BENCH_ONLY=MODEL[,MODEL...] (only those
 models' rows of the first table, e.g. fashion_resnet,resnet18; the whole run needs sea, and
@@ -186,15 +188,23 @@ def main():
 
 
 
-# ---- deployment: the same models in cnnc, PyTorch and other runtimes, one row per runtime ----
+# ---- deployment: the same models in the emitted C, cnnc, OpenCV and PyTorch, one row per model and batch ----
 
 DEPLOY_MODELS = ("sea", "fashion_resnet", "resnet18")
 DEPLOY_BATCHES = (1, 16)
+DEPLOY_ROUNDS = min(ROUNDS, 3)
+DEPLOY_THREADS = int(os.environ.get("DEPLOY_THREADS", "1"))
+# the emitted code runs resnet18 at about a second an image on a loaded 2-core machine: one
+# round of 3 images and 16 for the batch
+EMIT_REPS = {"sea": (30, 4), "fashion_resnet": (30, 4), "resnet18": (3, 1)}
+EMIT_ROUNDS = {"resnet18": 1}
 
 
 def deploy_reps(model, batch):
-    reps = {"sea": 100, "fashion_resnet": 50, "resnet18": 10}[model]
-    return max(2, (reps // (4 if batch > 1 else 1)) // (4 if QUICK else 1))
+    if model == "resnet18":
+        return 3 if batch == 1 else 1
+    reps = {"sea": 50, "fashion_resnet": 30}[model] // (4 if batch > 1 else 1)
+    return max(2, reps // (4 if QUICK else 1))
 
 
 def deploy_onnx_exports(tmp):
@@ -202,7 +212,7 @@ def deploy_onnx_exports(tmp):
     note where OpenCV, onnx or the export is missing"""
     probe = subprocess.run([PY, "-c", "import cv2, onnx"], stderr=subprocess.DEVNULL)
     if probe.returncode != 0:
-        print("note: /usr/bin/python3 lacks cv2 or onnx (python3-opencv, python3-onnx): OpenCV row skipped")
+        print("note: /usr/bin/python3 lacks cv2 or onnx (python3-opencv, python3-onnx): OpenCV column skipped")
         return {}
     paths = {}
     for model in DEPLOY_MODELS:
@@ -218,61 +228,108 @@ def deploy_onnx_exports(tmp):
     return paths
 
 
+def deploy_emit_builds(tmp):
+    """{(model, "float" | "int8"): the command that times its emitted code} (bench/emit_c.sh build)"""
+    builds = {}
+    env = {"top_srcdir": SRC, "top_builddir": BUILD}
+    for model in DEPLOY_MODELS:
+        for kind in ("float", "int8"):
+            got = run(["sh", os.path.join(HERE, "emit_c.sh"), "build", model, os.path.join(tmp, f"{model}-{kind}"),
+                       kind], env, may_fail=True)
+            if got:
+                builds[(model, kind)] = got[0].split()
+            else:
+                print(f"note: bench/emit_c.sh build {model} {kind} failed: its column is empty")
+    return builds
+
+
+def deploy_emitted(builds, kind):
+    """the emitted code of kind: {batch: images/s} from one run of emit_c_time"""
+    def measure(model, rnd):
+        if (model, kind) not in builds or rnd >= EMIT_ROUNDS.get(model, DEPLOY_ROUNDS):
+            return {}
+        reps, batches = EMIT_REPS[model]
+        if QUICK:
+            reps, batches = max(1, reps // 4), 1
+        got = run(builds[(model, kind)] + [str(reps), str(batches)], may_fail=True)
+        if not got:
+            return {}
+        _, ms, per_s = got[0].split()
+        return {1: 1000.0 / float(ms), 16: float(per_s)}
+    return measure
+
+
+def per_batch(fn):
+    return lambda model, rnd: {b: fn(model, b) for b in DEPLOY_BATCHES}
+
+
 def deploy_opencv(onnx_paths, model, batch):
     """OpenCV DNN on the ONNX export: images/s, or None"""
     if model not in onnx_paths:
         return None
-    got = run([PY, "bench_opencv.py", onnx_paths[model], str(batch), str(deploy_reps(model, batch)), str(THREADS)],
-              may_fail=True)
+    got = run([PY, "bench_opencv.py", onnx_paths[model], str(batch), str(deploy_reps(model, batch)),
+               str(DEPLOY_THREADS)], may_fail=True)
     return ips(got[0]) if got else None
 
 
 def deploy_cnnc(model, batch):
     got = run([os.path.join(BUILD, "bench", "bench_cnnc"), os.path.join(SRC, "models", model + ".cnn"), "infer",
-               str(batch), str(deploy_reps(model, batch)), str(THREADS)], CNNC_ENV, may_fail=True)
+               str(batch), str(deploy_reps(model, batch)), str(DEPLOY_THREADS)], CNNC_ENV, may_fail=True)
     return ips(got[0]) if got else None
 
 
 def deploy_torch_best(model, batch, have_torch):
     if not have_torch:
         return None
-    got = run([PY, "bench_torch.py", model, "infer", str(batch), str(deploy_reps(model, batch)), str(THREADS)], BEST,
-              may_fail=True)
+    got = run([PY, "bench_torch.py", model, "infer", str(batch), str(deploy_reps(model, batch)),
+               str(DEPLOY_THREADS)], BEST, may_fail=True)
     return ips(got[0]) if got else None
 
 
 def deploy_table(have_torch):
     """single-image latency (ms) and batch-16 throughput (images/s), medians of the rounds; a
-    runtime is a row (name, function(model, batch) -> images/s or None)"""
+    runtime is a column (name, function(model, round) -> {batch: images/s})"""
+    print()
+    print(f"Deployment ({cpu_name()}, {DEPLOY_THREADS} thread{'s' if DEPLOY_THREADS > 1 else ''}, fresh weights, "
+          f"medians of {DEPLOY_ROUNDS} rounds; the emitted C of resnet18 one round): building the emitted code ...")
+    sys.stdout.flush()
     with tempfile.TemporaryDirectory() as tmp:
         onnx_paths = deploy_onnx_exports(tmp)
+        builds = deploy_emit_builds(tmp)
         runtimes = [
-            ("cnnc runtime", deploy_cnnc),
-            ("PyTorch best", lambda m, b: deploy_torch_best(m, b, have_torch)),
-            ("OpenCV DNN, ONNX export", lambda m, b: deploy_opencv(onnx_paths, m, b)),
+            ("emitted C float", deploy_emitted(builds, "float")),
+            ("emitted C int8", deploy_emitted(builds, "int8")),
+            ("cnnc runtime", per_batch(deploy_cnnc)),
+            ("OpenCV DNN (ONNX)", per_batch(lambda m, b: deploy_opencv(onnx_paths, m, b))),
+            ("PyTorch best", per_batch(lambda m, b: deploy_torch_best(m, b, have_torch))),
         ]
         got = {(name, m, b): [] for name, _ in runtimes for m in DEPLOY_MODELS for b in DEPLOY_BATCHES}
-        for _ in range(ROUNDS):
+        for rnd in range(DEPLOY_ROUNDS):
             for m in DEPLOY_MODELS:
-                for b in DEPLOY_BATCHES:
-                    for name, fn in runtimes:
-                        v = fn(m, b)
+                for name, fn in runtimes:
+                    for b, v in fn(m, rnd).items():
                         if v:
                             got[(name, m, b)].append(v)
-    cols = [(m, b) for m in DEPLOY_MODELS for b in DEPLOY_BATCHES]
-    heads = [f"{m} {'1 image (ms)' if b == 1 else f'batch {b} (img/s)'}" for m, b in cols]
-    print()
-    print(f"Deployment: single-image latency (ms) and batch-16 throughput (images/s), {THREADS} threads, fresh weights")
-    print("| runtime                  | " + " | ".join(f"{h:>26}" for h in heads) + " |")
-    print("|" + "-" * 26 + "|" + "|".join("-" * 28 for _ in heads) + "|")
-    for name, _ in runtimes:
-        cells = []
-        for m, b in cols:
-            v = got[(name, m, b)]
-            x = statistics.median(v) if v else None
-            x = 1000.0 / x if x and b == 1 else x
-            cells.append("-" if x is None else (f"{x:.1f}" if x >= 10 else f"{x:.2f}"))
-        print(f"| {name:24} | " + " | ".join(f"{c:>26}" for c in cells) + " |")
+
+    def cell(x):
+        return "-" if x is None else (f"{x:.1f}" if x >= 10 else f"{x:.2f}")
+
+    names = [name for name, _ in runtimes]
+    heads = names + ["float vs OpenCV", "int8 vs float"]
+    print("| " + f"{'model':34}" + " | " + " | ".join(f"{h:>17}" for h in heads) + " |")
+    print("|" + "-" * 36 + "|" + "|".join("-" * 19 for _ in heads) + "|")
+    for m in DEPLOY_MODELS:
+        for b in DEPLOY_BATCHES:
+            x = {n: (statistics.median(got[(n, m, b)]) if got[(n, m, b)] else None) for n in names}
+            ratio = [x["emitted C float"] / x["OpenCV DNN (ONNX)"] if x["emitted C float"] and x["OpenCV DNN (ONNX)"] else None,
+                     x["emitted C int8"] / x["emitted C float"] if x["emitted C int8"] and x["emitted C float"] else None]
+            if b == 1:      # images/s -> milliseconds per image
+                x = {n: (1000.0 / v if v else None) for n, v in x.items()}
+            label = f"{m}.cnn, 1 image (ms)" if b == 1 else f"{m}.cnn, batch {b} (images/s)"
+            cells = [cell(x[n]) for n in names] + ["-" if r is None else f"{r:.2f}x" for r in ratio]
+            print(f"| {label:34} | " + " | ".join(f"{c:>17}" for c in cells) + " |")
+    print("ratios: how many times faster the emitted float code is than OpenCV DNN, and the int8 code than the float "
+          "code (above 1: faster); the emitted code runs one thread, one image a call (batch 16: 16 calls)")
 
 
 if os.environ.get("BENCH_ONLY") != "deploy":

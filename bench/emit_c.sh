@@ -2,23 +2,56 @@
 # bench/emit_c.sh: `make bench-emit-c`: for sea.cnn, fashion_resnet.cnn and resnet18.cnn
 # (freshly initialised weights: timing does not depend on them), the code --emit-c writes
 # (gcc -O3 -march=native, one thread) against cnnc's runtime (bench_cnnc infer, one
-# thread): single-image latency and batch-16 throughput. One markdown row per model; an
-# OpenCV DNN or int8 column goes beside these (bench/RESULTS.md).
+# thread): single-image latency and batch-16 throughput, one markdown row per model.
+#   emit_c.sh build MODEL DIR [int8]: writes DIR/time, the generated code of models/MODEL.cnn
+#   built with bench/emit_c_time.c, and prints how to run it ("DIR/time DIR/w.bin" for float,
+#   "DIR/time" for int8); bench.py's deployment table runs it. int8 calibrates on 16 images:
+#   the synthetic sea folders for an ImageFolder model, 1000 folders of one of them (with
+#   ImageNet's eval transform) for a model without a training set (resnet18).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 : "${REPEATS:=10}"
+
+# build MODEL DIR [int8]
+build() {
+    cnn="$top_srcdir/models/$1.cnn" d=$2 kind=${3:-float}
+    mkdir -p "$d"
+    name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$cnn" | tail -1)
+    prefix=$(echo "$name" | tr 'A-Z' 'a-z') upper=$(echo "$name" | tr 'a-z' 'A-Z')
+    "$top_builddir/tests/parity/parity_dump" --init "$cnn" "$d/w.st" >/dev/null
+    if [ "$kind" = int8 ]; then
+        "$top_builddir/examples/make_sea_data" "$d/data" >/dev/null
+        if grep -q 'ImageFolder(' "$cnn"; then
+            sed "s#ImageFolder(\"[^\"]*/\\(train\\|test\\|validate\\)\"#ImageFolder(\"$d/data/\\1\"#" "$cnn" >"$d/m.cnn"
+        else
+            one=$(find "$d/data/train" -name '*.png' | tail -1)
+            for i in $(seq 1000 1999); do mkdir -p "$d/k/c$i" && ln -f "$one" "$d/k/c$i/a.png"; done
+            { cat "$cnn"; echo 'transform = Compose(Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]))'
+              echo "train_dataset = ImageFolder(\"$d/k\", transform=transform)"; } >"$d/m.cnn"
+        fi
+        "$top_builddir/cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --quantize int8 --calibrate 16
+        flags= run="$d/time"
+    else
+        "$top_builddir/cnnc" "$cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
+        flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"
+    fi
+    ${CC:-gcc} -std=c99 -O3 -march=native $flags -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"m.h"' -I"$d" \
+        "$top_srcdir/bench/emit_c_time.c" "$d/m.c" -o "$d/time" -lm
+    echo "$run"
+}
+
+if [ "${1:-}" = build ]; then
+    shift
+    build "$@"
+    exit
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "| model | emit-c 1 image (ms) | runtime 1 image (ms) | emit-c batch 16 (img/s) | runtime batch 16 (img/s) |"
 echo "|---|---|---|---|---|"
-for spec in "sea classificationcnn CLASSIFICATIONCNN" "fashion_resnet fashionresnet FASHIONRESNET" "resnet18 resnet18 RESNET18"; do
-    set -- $spec
-    "$top_builddir/tests/parity/parity_dump" --init "$top_srcdir/models/$1.cnn" "$tmp/w.st" >/dev/null
-    "$top_builddir/cnnc" "$top_srcdir/models/$1.cnn" --emit-c "$tmp/m.c" --weights "$tmp/w.st" --weights-bin "$tmp/w.bin"
-    ${CC:-gcc} -std=c99 -O3 -march=native -DPREFIX="$2" -DUPPER="$3" -DHEADER='"m.h"' -I"$tmp" \
-        "$top_srcdir/bench/emit_c_time.c" "$tmp/m.c" -o "$tmp/time" -lm
-    set -- "$1" $("$tmp/time" "$tmp/w.bin" "$REPEATS")
+for m in sea fashion_resnet resnet18; do
+    set -- "$m" $($(build "$m" "$tmp/$m") "$REPEATS")
     one=$("$top_builddir/bench/bench_cnnc" "$top_srcdir/models/$1.cnn" infer 1 "$REPEATS" 1)
     sixteen=$("$top_builddir/bench/bench_cnnc" "$top_srcdir/models/$1.cnn" infer 16 "$REPEATS" 1)
     echo "| $1 | $3 | $(echo "$one" | awk '{ printf "%.1f", $2 * 1000 }') | $4 | $(echo "$sixteen" | awk '{ print $3 }') |"

@@ -1,9 +1,10 @@
-/* bench/emit_c_time.c: times the code `cnnc --emit-c --weights-bin` wrote, on a fixed input:
- * single-image latency (NAME_predict, median of REPEATS) and batch-16 throughput (16 images
- * one after another, as the generated code runs one image a call). Prints
- * "emit-c latency_ms images_per_s". Built by bench/emit_c.sh with -DPREFIX=name
- * -DUPPER=NAME -DHEADER='"model.h"'.
- * usage: emit_c_time WEIGHTS.bin REPEATS */
+/* bench/emit_c_time.c: times the code `cnnc --emit-c` wrote, on a fixed input: single-image
+ * latency (NAME_predict, median of REPEATS) and batch-16 throughput (BATCHES times 16 images
+ * one after another, as the generated code runs one image a call; BATCHES defaults to
+ * REPEATS). Prints "emit-c latency_ms images_per_s". Built by bench/emit_c.sh with
+ * -DPREFIX=name -DUPPER=NAME -DHEADER='"model.h"', and -DWEIGHTS_BIN when the weights are
+ * in a file (--weights-bin) rather than in the code (--quantize int8).
+ * usage: emit_c_time [WEIGHTS.bin] REPEATS [BATCHES] */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +19,27 @@
 #define FN(x) CAT(PREFIX, x)
 #define K(x) CAT(UPPER, x)
 
-static float blob[K(_WEIGHTS_SIZE) / sizeof(float)], input[K(_INPUT_SIZE)], probs[K(_NUM_CLASSES)];
+static float input[K(_INPUT_SIZE)], probs[K(_NUM_CLASSES)];
+#ifdef WEIGHTS_BIN
+static float blob[K(_WEIGHTS_SIZE) / sizeof(float)];
+#define ARGS 1
+#else
+#define ARGS 0
+#endif
 
 int main(int argc, char **argv)
 {
-    FILE *f = argc == 3 ? fopen(argv[1], "rb") : NULL;
-    int i, k, n = argc == 3 ? atoi(argv[2]) : 0;
+    int i, k, n = argc > 1 + ARGS ? atoi(argv[1 + ARGS]) : 0, b = argc > 2 + ARGS ? atoi(argv[2 + ARGS]) : n;
     double *t, t0;
-    if (!f || n < 1 || fread(blob, 1, sizeof blob, f) != sizeof blob || FN(_set_weights)(blob, sizeof blob)) {
-        fprintf(stderr, "usage: emit_c_time WEIGHTS.bin REPEATS (the weights file of the generated code)\n");
+#ifdef WEIGHTS_BIN
+    FILE *f = argc > 1 ? fopen(argv[1], "rb") : NULL;
+    if (!f || fread(blob, 1, sizeof blob, f) != sizeof blob || FN(_set_weights)(blob, sizeof blob)) n = 0;
+    if (f) fclose(f);
+#endif
+    if (n < 1 || b < 1) {
+        fprintf(stderr, "usage: emit_c_time %sREPEATS [BATCHES]\n", ARGS ? "WEIGHTS.bin " : "");
         return 2;
     }
-    fclose(f);
     for (i = 0; i < K(_INPUT_SIZE); i++) input[i] = (float)(i % 17) / 17.0f - 0.5f;
     FN(_predict)(input, probs);     /* warm */
     t = malloc((size_t)n * sizeof *t);
@@ -40,9 +50,9 @@ int main(int argc, char **argv)
     }
     qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
     t0 = bench_now();
-    for (i = 0; i < n; i++)
+    for (i = 0; i < b; i++)
         for (k = 0; k < 16; k++) FN(_predict)(input, probs);
-    printf("emit-c %.3f %.1f\n", t[n / 2] * 1e3, 16.0 * n / (bench_now() - t0));
+    printf("emit-c %.3f %.1f\n", t[n / 2] * 1e3, 16.0 * b / (bench_now() - t0));
     free(t);
     return 0;
 }
