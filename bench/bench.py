@@ -228,6 +228,12 @@ def deploy_onnx_exports(tmp):
     return paths
 
 
+def deploy_ips(got, batch):
+    """images/s from a run printing "infer median_seconds images/s": from the seconds, since
+    the printed rate has one decimal (resnet18's 1.0 image/s would read as exactly 1000 ms)"""
+    return batch / float(got[0].split()[1]) if got else None
+
+
 def deploy_emit_builds(tmp):
     """{(model, "float" | "int8"): the command that times its emitted code} (bench/emit_c.sh build)"""
     builds = {}
@@ -269,13 +275,13 @@ def deploy_opencv(onnx_paths, model, batch):
         return None
     got = run([PY, "bench_opencv.py", onnx_paths[model], str(batch), str(deploy_reps(model, batch)),
                str(DEPLOY_THREADS)], may_fail=True)
-    return ips(got[0]) if got else None
+    return deploy_ips(got, batch)
 
 
 def deploy_cnnc(model, batch):
     got = run([os.path.join(BUILD, "bench", "bench_cnnc"), os.path.join(SRC, "models", model + ".cnn"), "infer",
                str(batch), str(deploy_reps(model, batch)), str(DEPLOY_THREADS)], CNNC_ENV, may_fail=True)
-    return ips(got[0]) if got else None
+    return deploy_ips(got, batch)
 
 
 def deploy_torch_best(model, batch, have_torch):
@@ -283,7 +289,7 @@ def deploy_torch_best(model, batch, have_torch):
         return None
     got = run([PY, "bench_torch.py", model, "infer", str(batch), str(deploy_reps(model, batch)),
                str(DEPLOY_THREADS)], BEST, may_fail=True)
-    return ips(got[0]) if got else None
+    return deploy_ips(got, batch)
 
 
 def deploy_table(have_torch):
@@ -316,8 +322,8 @@ def deploy_table(have_torch):
 
     names = [name for name, _ in runtimes]
     heads = names + ["float vs OpenCV", "int8 vs float"]
-    print("| " + f"{'model':34}" + " | " + " | ".join(f"{h:>17}" for h in heads) + " |")
-    print("|" + "-" * 36 + "|" + "|".join("-" * 19 for _ in heads) + "|")
+    print("| " + f"{'model':39}" + " | " + " | ".join(f"{h:>17}" for h in heads) + " |")
+    print("|" + "-" * 41 + "|" + "|".join("-" * 19 for _ in heads) + "|")
     for m in DEPLOY_MODELS:
         for b in DEPLOY_BATCHES:
             x = {n: (statistics.median(got[(n, m, b)]) if got[(n, m, b)] else None) for n in names}
@@ -327,7 +333,7 @@ def deploy_table(have_torch):
                 x = {n: (1000.0 / v if v else None) for n, v in x.items()}
             label = f"{m}.cnn, 1 image (ms)" if b == 1 else f"{m}.cnn, batch {b} (images/s)"
             cells = [cell(x[n]) for n in names] + ["-" if r is None else f"{r:.2f}x" for r in ratio]
-            print(f"| {label:34} | " + " | ".join(f"{c:>17}" for c in cells) + " |")
+            print(f"| {label:39} | " + " | ".join(f"{c:>17}" for c in cells) + " |")
     print("ratios: how many times faster the emitted float code is than OpenCV DNN, and the int8 code than the float "
           "code (above 1: faster); the emitted code runs one thread, one image a call (batch 16: 16 calls)")
 

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     t0 = bench_now();
     for (i = 0; i < b; i++)
         for (k = 0; k < 16; k++) FN(_predict)(input, probs);
-    printf("emit-c %.3f %.1f\n", t[n / 2] * 1e3, 16.0 * b / (bench_now() - t0));
+    printf("emit-c %.3f %.4g\n", t[n / 2] * 1e3, 16.0 * b / (bench_now() - t0));
     free(t);
     return 0;
 }

@@ -56,10 +56,12 @@ static void emit_source(FILE *f, const char *n, int gray)
     else fprintf(f, "    out[0] = px[0];\n    out[1] = px[1];\n    out[2] = px[2];\n}\n\n");
 }
 
-static void emit_resize(FILE *f, const char *n, int i, int c)
+static void emit_resize(FILE *f, const char *n, const Transform *t, int i, int c)
 {
-    fprintf(f, "/* Resize: PIL's bilinear resampling of image %d, horizontally then vertically (each only\n"
-               " * when that size changes), the horizontal result rounded to 8 bits as Pillow stores it */\n", i - 1);
+    if (t->size[1]) fprintf(f, "/* Resize((%d, %d)): ", t->size[0], t->size[1]);
+    else fprintf(f, "/* Resize(%d): ", t->size[0]);
+    fprintf(f, "PIL's bilinear resampling of image %d, horizontally then vertically (each\n"
+               " * only when that size changes), the horizontal result rounded to 8 bits as Pillow stores it */\n", i - 1);
     fprintf(f, "static void %s_image%d_row(struct %s_images *im, int x, int y, unsigned *out)\n{\n"
                "    struct %s_window *w = &im->wx[%d];\n    unsigned px[%d];\n    long acc[%d];\n    int j, k;\n", n, i, n, n,
             i, c, c);
@@ -168,7 +170,7 @@ int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e)
     fprintf(f, "};\n\n");
     emit_source(f, n, gray);
     for (int i = 1; i < ns; i++) {
-        if (s[i].t->kind == TF_RESIZE) emit_resize(f, n, i, s[i].c);
+        if (s[i].t->kind == TF_RESIZE) emit_resize(f, n, s[i].t, i, s[i].c);
         else if (s[i].t->kind == TF_CENTER_CROP) emit_crop(f, n, s[i].t, i, s[i].c);
         else emit_gray(f, n, i, s[i - 1].c, s[i].c);
     }
