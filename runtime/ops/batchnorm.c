@@ -31,7 +31,10 @@
 typedef struct Bn {
     float *y, *mean, *invstd, *rmean, *rvar, *dw, *db;
     const float *x, *w, *b, *dy, *cmean, *cinvstd;
-    int N, C, L, batch_stats;
+    /* relu: the forward applies ReLU to y (batchnorm2d_relu); ry: the backward's dy passes
+     * only where this fused output is positive (batchnorm_relu_backward), else NULL */
+    const float *ry;
+    int N, C, L, batch_stats, relu;
     double eps, factor;
     /* a data-parallel run (SyncBatchNorm): gstat, the statistics over every rank's samples
      * (forward: mean[C], var[C]; backward: sum dy[C], sum dy * xhat[C]); lstat, where the
@@ -40,35 +43,135 @@ typedef struct Bn {
     double *lstat, M;
 } Bn;
 
+/* The row loops: one channel's L floats of one sample. Sums run in 16 float lanes and are
+ * added up in double per row (as PyTorch's CPU kernel: a vectorised float sum per plane,
+ * accumulated in double); elementwise work is in float, 8 lanes at a time. */
+CN_MULTIVERSION static double row_sum(const float *p, int L)
+{
+    vf acc = { 0 };
+    int i = 0;
+    for (; i + VL <= L; i += VL) {
+        vf v;
+        LOAD(v, p + i);
+        acc += v;
+    }
+    double s = 0;
+    for (int k = 0; k < VL; k++) s += acc[k];
+    for (; i < L; i++) s += p[i];
+    return s;
+}
+
+/* sum of (p - m)^2 */
+CN_MULTIVERSION static double row_sqdev(const float *p, int L, float m)
+{
+    vf acc = { 0 }, mv;
+    SPLAT(mv, m);
+    int i = 0;
+    for (; i + VL <= L; i += VL) {
+        vf v;
+        LOAD(v, p + i);
+        v -= mv;
+        acc += v * v;
+    }
+    double s = 0;
+    for (int k = 0; k < VL; k++) s += acc[k];
+    for (; i < L; i++) s += ((double)p[i] - m) * ((double)p[i] - m);
+    return s;
+}
+
+/* y = x * a + b, then ReLU when relu is set */
+CN_MULTIVERSION static void row_affine(float *y, const float *x, int L, float a, float b, int relu)
+{
+    vf8 av = (vf8){ 0 } + a, bv = (vf8){ 0 } + b;
+    int i = 0;
+    for (; i + VL8 <= L; i += VL8) {
+        vf8 v;
+        memcpy(&v, x + i, sizeof v);
+        v = v * av + bv;
+        if (relu) v = RELU8(v);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < L; i++) {
+        float v = x[i] * a + b;
+        y[i] = relu && v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* s[0] += sum dy, s[1] += sum dy * (x - m), dy taken as 0 where ry (when not NULL) <= 0 */
+CN_MULTIVERSION static void row_dysums(const float *dy, const float *x, const float *ry, int L, float m, double *s)
+{
+    vf8 a0 = { 0 }, a1 = { 0 }, b0 = { 0 }, b1 = { 0 }, mv = (vf8){ 0 } + m;
+    int i = 0;
+    for (; i + 2 * VL8 <= L; i += 2 * VL8) {     /* two accumulators each: shorter chains */
+        vf8 d0, d1, x0, x1;
+        memcpy(&d0, dy + i, sizeof d0);
+        memcpy(&d1, dy + i + VL8, sizeof d1);
+        memcpy(&x0, x + i, sizeof x0);
+        memcpy(&x1, x + i + VL8, sizeof x1);
+        if (ry) {
+            vf8 r0, r1;
+            memcpy(&r0, ry + i, sizeof r0);
+            memcpy(&r1, ry + i + VL8, sizeof r1);
+            d0 = RELU_GRAD8(d0, r0);
+            d1 = RELU_GRAD8(d1, r1);
+        }
+        a0 += d0;
+        a1 += d1;
+        b0 += d0 * (x0 - mv);
+        b1 += d1 * (x1 - mv);
+    }
+    a0 += a1;
+    b0 += b1;
+    double sd = 0, sx = 0;
+    for (int k = 0; k < VL8; k++) sd += a0[k], sx += b0[k];
+    for (; i < L; i++) {
+        float d = dy[i];
+        if (ry && ry[i] <= 0.0f) d = 0.0f;
+        sd += d;
+        sx += (double)d * ((double)x[i] - m);
+    }
+    s[0] += sd;
+    s[1] += sx;
+}
+
+/* dx = ((dy - c) - (x - m) * k) * g, dy taken as 0 where ry (when not NULL) <= 0 */
+CN_MULTIVERSION static void row_dx(float *dx, const float *dy, const float *x, const float *ry, int L, float m,
+                                   float c, float k, float g)
+{
+    vf8 mv = (vf8){ 0 } + m, cv = (vf8){ 0 } + c, kv = (vf8){ 0 } + k, gv = (vf8){ 0 } + g;
+    int i = 0;
+    for (; i + VL8 <= L; i += VL8) {
+        vf8 d, v;
+        memcpy(&d, dy + i, sizeof d);
+        memcpy(&v, x + i, sizeof v);
+        if (ry) {
+            vf8 r;
+            memcpy(&r, ry + i, sizeof r);
+            d = RELU_GRAD8(d, r);
+        }
+        d = ((d - cv) - (v - mv) * kv) * gv;
+        memcpy(dx + i, &d, sizeof d);
+    }
+    for (; i < L; i++) {
+        float d = dy[i];
+        if (ry && ry[i] <= 0.0f) d = 0.0f;
+        dx[i] = ((d - c) - (x[i] - m) * k) * g;
+    }
+}
+
 /* sums over the channel's N x L elements of x, and of (x - mean)^2 */
 static double channel_sum(const float *x, int N, int C, int L, int c)
 {
     double s = 0;
-    for (int n = 0; n < N; n++) {
-        const float *p = x + ((size_t)n * C + c) * L;
-        for (int i = 0; i < L; i++) s += p[i];
-    }
+    for (int n = 0; n < N; n++) s += row_sum(x + ((size_t)n * C + c) * L, L);
     return s;
 }
 
 static double channel_sqdev(const float *x, int N, int C, int L, int c, double mean)
 {
     double s = 0;
-    for (int n = 0; n < N; n++) {
-        const float *p = x + ((size_t)n * C + c) * L;
-        for (int i = 0; i < L; i++) s += ((double)p[i] - mean) * ((double)p[i] - mean);
-    }
+    for (int n = 0; n < N; n++) s += row_sqdev(x + ((size_t)n * C + c) * L, L, (float)mean);
     return s;
-}
-
-static double channel_mean(const float *x, int N, int C, int L, int c)
-{
-    return channel_sum(x, N, C, L, c) / ((double)N * L);
-}
-
-static double channel_var(const float *x, int N, int C, int L, int c, double mean)
-{
-    return channel_sqdev(x, N, C, L, c, mean) / ((double)N * L);
 }
 
 static void forward_share(void *ctx, int t, int T)
@@ -79,8 +182,8 @@ static void forward_share(void *ctx, int t, int T)
     for (int c = (int)par_lo((size_t)C, t, T); c < (int)par_lo((size_t)C, t + 1, T); c++) {
         double mean, invstd;
         if (j->batch_stats) {
-            mean = j->gstat ? j->gstat[c] : channel_mean(j->x, N, C, L, c);
-            double var = j->gstat ? j->gstat[C + c] : channel_var(j->x, N, C, L, c, mean);
+            mean = j->gstat ? j->gstat[c] : channel_sum(j->x, N, C, L, c) / ((double)N * L);
+            double var = j->gstat ? j->gstat[C + c] : channel_sqdev(j->x, N, C, L, c, mean) / ((double)N * L);
             invstd = 1.0 / sqrt(var + j->eps);
             if (j->rmean) {
                 /* unbiased; a single value per channel gives NaN (PyTorch refuses that batch) */
@@ -94,17 +197,18 @@ static void forward_share(void *ctx, int t, int T)
         }
         j->mean[c] = (float)mean;
         j->invstd[c] = (float)invstd;
+        /* as PyTorch: y = x * alpha + beta in float, alpha and beta per channel */
         double alpha = invstd * (j->w ? j->w[c] : 1.0f);
         double beta = (j->b ? j->b[c] : 0.0f) - mean * alpha;
         for (int n = 0; n < N; n++) {
             size_t o = ((size_t)n * C + c) * L;
-            for (int i = 0; i < L; i++) j->y[o + i] = (float)(j->x[o + i] * alpha + beta);
+            row_affine(j->y + o, j->x + o, L, (float)alpha, (float)beta, j->relu);
         }
     }
 }
 
 /* SyncBatchNorm's statistics: each channel's mean and biased variance over the samples of
- * every rank (two passes, as channel_mean and channel_var), and *M, the elements per channel
+ * every rank (two passes: the mean, then the squared deviations), and *M, the elements per channel
  * over the ranks. Returns mean[C], var[C] (to free). */
 static double *sync_stats(const float *x, int N, int C, int L, double *M)
 {
@@ -120,13 +224,9 @@ static double *sync_stats(const float *x, int N, int C, int L, double *M)
     return st;
 }
 
-/* y[N,C,L] = (x - mean) * invstd * w + b per channel c; w, b may be NULL (affine=False);
- * rmean, rvar, nbt may be NULL (track_running_stats=False). training: batch statistics,
- * and the running ones updated (nbt += 1, then momentum or 1/nbt); else the running ones
- * (batch statistics when there are none). mean, invstd[C]: the statistics used. */
-void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+static void bn_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
                        float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
-                       double momentum, int momentum_none, double eps)
+                       double momentum, int momentum_none, double eps, int relu)
 {
     int batch_stats = training || !rmean;
     double factor = momentum;
@@ -135,7 +235,7 @@ void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, con
         if (momentum_none) factor = nbt && *nbt > 0 ? 1.0 / (double)*nbt : 0.0;
     }
     Bn j = { y, mean, invstd, training ? rmean : NULL, training ? rvar : NULL, NULL, NULL, x, w, b,
-             NULL, NULL, NULL, N, C, L, batch_stats, eps, factor, NULL, NULL, 0 };
+             NULL, NULL, NULL, NULL, N, C, L, batch_stats, relu, eps, factor, NULL, NULL, 0 };
     if (!batch_stats) {
         j.rmean = rmean;
         j.rvar = rvar;
@@ -146,45 +246,59 @@ void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, con
     free(st);
 }
 
+/* y[N,C,L] = (x - mean) * invstd * w + b per channel c; w, b may be NULL (affine=False);
+ * rmean, rvar, nbt may be NULL (track_running_stats=False). training: batch statistics,
+ * and the running ones updated (nbt += 1, then momentum or 1/nbt); else the running ones
+ * (batch statistics when there are none). mean, invstd[C]: the statistics used. */
+void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                       float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                       double momentum, int momentum_none, double eps)
+{
+    bn_forward(y, mean, invstd, x, w, b, rmean, rvar, nbt, N, C, L, training, momentum, momentum_none, eps, 0);
+}
+
+/* batchnorm_forward, then y = max(y, 0) (NaN kept) in the same pass */
+void batchnorm_relu_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                            float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                            double momentum, int momentum_none, double eps)
+{
+    bn_forward(y, mean, invstd, x, w, b, rmean, rvar, nbt, N, C, L, training, momentum, momentum_none, eps, 1);
+}
+
 static void backward_share(void *ctx, int t, int T)
 {
     const Bn *j = ctx;
     int N = j->N, C = j->C, L = j->L;
     double M = j->M > 0 ? j->M : (double)N * L;
     for (int c = (int)par_lo((size_t)C, t, T); c < (int)par_lo((size_t)C, t + 1, T); c++) {
-        double mean = j->cmean[c], invstd = j->cinvstd[c], sdy = 0, sdyx = 0;
-        for (int n = 0; n < N; n++) {
-            size_t o = ((size_t)n * C + c) * L;
-            for (int i = 0; i < L; i++) {
-                sdy += j->dy[o + i];
-                sdyx += j->dy[o + i] * ((j->x[o + i] - mean) * invstd);
+        float mean = j->cmean[c];
+        double invstd = j->cinvstd[c], s[2] = { 0, 0 };
+        if (j->batch_stats || j->dw || j->db || j->lstat)
+            for (int n = 0; n < N; n++) {
+                size_t o = ((size_t)n * C + c) * L;
+                row_dysums(j->dy + o, j->x + o, j->ry ? j->ry + o : NULL, L, mean, s);
             }
-        }
+        double sdy = s[0], sdyx = s[1] * invstd;
         if (j->dw) j->dw[c] = (float)sdyx;
         if (j->db) j->db[c] = (float)sdy;
         if (j->lstat) j->lstat[c] = sdy, j->lstat[C + c] = sdyx;
         if (j->gstat) sdy = j->gstat[c], sdyx = j->gstat[C + c];
         if (!j->y) continue;
+        /* as PyTorch: dx = ((dy - sum dy / M) - (x - mean) * k) * invstd * w, k = sum(dy *
+         * xhat) * invstd / M; without batch statistics dx = dy * invstd * w */
         double g = invstd * (j->w ? j->w[c] : 1.0f);
+        float cst = j->batch_stats ? (float)(sdy / M) : 0.0f, k = j->batch_stats ? (float)(sdyx * invstd / M) : 0.0f;
         for (int n = 0; n < N; n++) {
             size_t o = ((size_t)n * C + c) * L;
-            for (int i = 0; i < L; i++) {
-                double d = j->dy[o + i];
-                if (j->batch_stats) d -= sdy / M + (j->x[o + i] - mean) * invstd * sdyx / M;
-                j->y[o + i] = (float)(g * d);
-            }
+            row_dx(j->y + o, j->dy + o, j->x + o, j->ry ? j->ry + o : NULL, L, mean, cst, k, (float)g);
         }
     }
 }
 
-/* From dy[N,C,L], x, and the forward's mean, invstd[C]: dw[c] = sum dy * xhat, db[c] =
- * sum dy (NULL: not wanted), dx (NULL: not wanted) = w * invstd * (dy - [sum dy / M +
- * xhat * sum(dy * xhat) / M]) where xhat = (x - mean) * invstd, M = N * L; the bracket only
- * with batch_stats (the statistics depended on x). w may be NULL (1). */
-void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
-                        const float *invstd, const float *w, int N, int C, int L, int batch_stats)
+static void bn_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                        const float *invstd, const float *w, const float *ry, int N, int C, int L, int batch_stats)
 {
-    Bn j = { dx, NULL, NULL, NULL, NULL, dw, db, x, w, NULL, dy, mean, invstd, N, C, L, batch_stats, 0, 0,
+    Bn j = { dx, NULL, NULL, NULL, NULL, dw, db, x, w, NULL, dy, mean, invstd, ry, N, C, L, batch_stats, 0, 0, 0,
              NULL, NULL, 0 };
     int T = (size_t)N * C * L > 32768 ? par_threads() : 1;
     if (!(dx && batch_stats && dist_size() > 1)) {
@@ -205,6 +319,24 @@ void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const 
     j.M = st[2 * C];
     par_run(T, backward_share, &j);
     free(st);
+}
+
+/* From dy[N,C,L], x, and the forward's mean, invstd[C]: dw[c] = sum dy * xhat, db[c] =
+ * sum dy (NULL: not wanted), dx (NULL: not wanted) = w * invstd * (dy - [sum dy / M +
+ * xhat * sum(dy * xhat) / M]) where xhat = (x - mean) * invstd, M = N * L; the bracket only
+ * with batch_stats (the statistics depended on x). w may be NULL (1). */
+void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                        const float *invstd, const float *w, int N, int C, int L, int batch_stats)
+{
+    bn_backward(dx, dw, db, dy, x, mean, invstd, w, NULL, N, C, L, batch_stats);
+}
+
+/* batchnorm_backward of relu_backward(dy, y) in one pass: y is batchnorm2d_relu's output */
+void batchnorm_relu_backward(float *dx, float *dw, float *db, const float *dy, const float *y, const float *x,
+                             const float *mean, const float *invstd, const float *w, int N, int C, int L,
+                             int batch_stats)
+{
+    bn_backward(dx, dw, db, dy, x, mean, invstd, w, y, N, C, L, batch_stats);
 }
 
 /* Input positions: weight, bias (-1 when absent); running_mean, running_var, nbt (-1) */
