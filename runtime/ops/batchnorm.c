@@ -18,7 +18,12 @@
  *
  * batchnorm_backward(dy, x, save_mean, save_invstd [, weight]) -> dx [, dweight, dbias];
  * Attrs track_running_stats says whether the forward had running statistics (then eval
- * mode's dx treats the statistics as constants, as PyTorch's eval-mode backward does). */
+ * mode's dx treats the statistics as constants, as PyTorch's eval-mode backward does).
+ *
+ * The fused pair for training graphs (compiler/passes/fuse.c): batchnorm2d_relu, batchnorm2d's
+ * inputs and outputs with y = relu(batchnorm2d(x)) written in the same pass, and its backward
+ * batchnorm_relu_backward(dy, y, x, save_mean, save_invstd [, weight]), batchnorm_backward of
+ * relu_backward(dy, y) without the intermediate gradient. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,7 +366,7 @@ static int bn_length(const Value *x)
 static int batchnorm_infer(Graph *g, Node *n, Error *e)
 {
     const char *op = op_table[n->op]->name;
-    int is2d = n->op == OP_batchnorm2d;
+    int is2d = n->op != OP_batchnorm1d;
     if (n->nin != 1 && n->nin != 3 && n->nin != 4 && n->nin != 6)
         return err_set(e, "%s takes x [, weight, bias] [, running_mean, running_var, num_batches_tracked]: "
                           "1, 3, 4 or 6 inputs, got %d", op, n->nin);
@@ -401,22 +406,29 @@ static void batchnorm_run(Graph *g, const Node *n)
 {
     const Value *x = &g->vals[n->in[0]];
     BnInputs p = bn_inputs(n->nin);
-    batchnorm_forward(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->out[2]), vf32(g, n->in[0]),
+    (n->op == OP_batchnorm2d_relu ? batchnorm_relu_forward : batchnorm_forward)(vf32(g, n->out[0]), vf32(g, n->out[1]), vf32(g, n->out[2]), vf32(g, n->in[0]),
                       opt_f32(g, n, p.w), opt_f32(g, n, p.b), p.rm < 0 ? NULL : vf32(g, n->in[p.rm]),
                       p.rv < 0 ? NULL : vf32(g, n->in[p.rv]), p.nbt < 0 ? NULL : vi64(g, n->in[p.nbt]),
                       x->shape[0], x->shape[1], bn_length(x), g->training, n->a.momentum, n->a.momentum_none,
                       n->a.eps);
 }
 
-/* dx, dweight, dbias = batchnorm_backward(dy, x, save_mean, save_invstd [, weight]) */
+/* dx, dweight, dbias = batchnorm_backward(dy, x, save_mean, save_invstd [, weight]), or for
+ * batchnorm2d_relu batchnorm_relu_backward(dy, y, x, save_mean, save_invstd [, weight]) */
 static int batchnorm_grad(Graph *g, Node n, const int *dout, Error *e)
 {
     if (dout[0] < 0) return 0;
     BnInputs p = bn_inputs(n.nin);
     Attrs a = n.a;
     a.track_running_stats = p.rm >= 0;
-    int in[5] = { dout[0], n.in[0], n.out[1], n.out[2], p.w >= 0 ? n.in[p.w] : -1 };
-    int node = graph_add(g, OP_batchnorm_backward, in, p.w >= 0 ? 5 : 4, &a, e);
+    int relu = n.op == OP_batchnorm2d_relu, in[6], nin = 0;
+    in[nin++] = dout[0];
+    if (relu) in[nin++] = n.out[0];
+    in[nin++] = n.in[0];
+    in[nin++] = n.out[1];
+    in[nin++] = n.out[2];
+    if (p.w >= 0) in[nin++] = n.in[p.w];
+    int node = graph_add(g, relu ? OP_batchnorm_relu_backward : OP_batchnorm_backward, in, nin, &a, e);
     if (node < 0) return -1;
     const Node *b = &g->nodes[node];
     int dx = b->out[0], dw = p.w >= 0 ? b->out[1] : -1, db = p.w >= 0 ? b->out[2] : -1;
@@ -428,20 +440,29 @@ static int batchnorm_grad(Graph *g, Node n, const int *dout, Error *e)
 
 const OpDef op_batchnorm2d = { "batchnorm2d", batchnorm_infer, batchnorm_run, batchnorm_grad };
 const OpDef op_batchnorm1d = { "batchnorm1d", batchnorm_infer, batchnorm_run, batchnorm_grad };
+/* batchnorm2d then relu, one pass (compiler/passes/fuse.c's fuse_training_graph): batchnorm2d's
+ * inputs, attributes and outputs, y being relu's result */
+const OpDef op_batchnorm2d_relu = { "batchnorm2d_relu", batchnorm_infer, batchnorm_run, batchnorm_grad };
 
+/* batchnorm_backward(dy, x, mean, invstd [, w]) and batchnorm_relu_backward(dy, y, x, mean,
+ * invstd [, w]) -> dx [, dw, db] */
 static int backward_infer(Graph *g, Node *n, Error *e)
 {
-    if (op_expect_inputs(g, n, 4, 5, e) < 0 || op_expect(g, n, 0, "dy", DT_F32, 0, e) < 0 ||
-        op_expect(g, n, 1, "x", DT_F32, 0, e) < 0 || op_expect_same_shape(g, n, 0, "dy", 1, "x", e) < 0)
+    int r = n->op == OP_batchnorm_relu_backward;     /* y's place shifts the rest by one */
+    const char *op = op_table[n->op]->name;
+    if (op_expect_inputs(g, n, 4 + r, 5 + r, e) < 0 || op_expect(g, n, 0, "dy", DT_F32, 0, e) < 0 ||
+        op_expect(g, n, 1 + r, "x", DT_F32, 0, e) < 0 || op_expect_same_shape(g, n, 0, "dy", 1 + r, "x", e) < 0)
         return -1;
-    const Value *x = &g->vals[n->in[1]];
-    if (x->ndim < 2) return err_set(e, "batchnorm_backward expects x with a channel dim");
+    if (r && (op_expect(g, n, 1, "y", DT_F32, 0, e) < 0 || op_expect_same_shape(g, n, 0, "dy", 1, "y", e) < 0))
+        return -1;
+    const Value *x = &g->vals[n->in[1 + r]];
+    if (x->ndim < 2) return err_set(e, "%s expects x with a channel dim", op);
     int C = x->shape[1];
-    for (int i = 2; i < n->nin; i++)
+    for (int i = 2 + r; i < n->nin; i++)
         if (g->vals[n->in[i]].dtype != DT_F32 || value_numel(&g->vals[n->in[i]]) != (size_t)C)
-            return err_set(e, "batchnorm_backward expects input %d as %d float32 values", i, C);
+            return err_set(e, "%s expects input %d as %d float32 values", op, i, C);
     graph_output(g, n, DT_F32, x->ndim, x->shape, x->batched);
-    if (n->nin == 5) {
+    if (n->nin == 5 + r) {
         int cs[1] = { C };
         graph_output(g, n, DT_F32, 1, cs, 0);
         graph_output(g, n, DT_F32, 1, cs, 0);
@@ -451,15 +472,17 @@ static int backward_infer(Graph *g, Node *n, Error *e)
 
 static void backward_run(Graph *g, const Node *n)
 {
-    const Value *x = &g->vals[n->in[1]];
-    int affine = n->nin == 5;
-    batchnorm_backward(vf32(g, n->out[0]), affine ? vf32(g, n->out[1]) : NULL, affine ? vf32(g, n->out[2]) : NULL,
-                       vf32(g, n->in[0]), vf32(g, n->in[1]), vf32(g, n->in[2]), vf32(g, n->in[3]),
-                       affine ? vf32(g, n->in[4]) : NULL, x->shape[0], x->shape[1], bn_length(x),
-                       g->training || !n->a.track_running_stats);
+    int r = n->op == OP_batchnorm_relu_backward, affine = n->nin == 5 + r;
+    const Value *x = &g->vals[n->in[1 + r]];
+    bn_backward(vf32(g, n->out[0]), affine ? vf32(g, n->out[1]) : NULL, affine ? vf32(g, n->out[2]) : NULL,
+                vf32(g, n->in[0]), vf32(g, n->in[1 + r]), vf32(g, n->in[2 + r]), vf32(g, n->in[3 + r]),
+                affine ? vf32(g, n->in[4 + r]) : NULL, r ? vf32(g, n->in[1]) : NULL, x->shape[0], x->shape[1],
+                bn_length(x), g->training || !n->a.track_running_stats);
 }
 
 const OpDef op_batchnorm_backward = { "batchnorm_backward", backward_infer, backward_run, NULL };
+/* the backward of batchnorm2d_relu: relu_backward and batchnorm_backward in one pass */
+const OpDef op_batchnorm_relu_backward = { "batchnorm_relu_backward", backward_infer, backward_run, NULL };
 
 /* w2[O,...] = w * s, b2[O] = (b - running_mean) * s + beta with s = gamma / sqrt(running_var
  * + eps) per output channel (in double): the convolution whose output equals eval-mode
@@ -505,10 +528,10 @@ int batchnorm_check_batch(const Graph *g, int n, const char *path, Error *e)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const Node *nd = &g->nodes[i];
-        if (nd->op != OP_batchnorm2d && nd->op != OP_batchnorm1d) continue;
+        if (nd->op != OP_batchnorm2d && nd->op != OP_batchnorm1d && nd->op != OP_batchnorm2d_relu) continue;
         const Value *x = &g->vals[nd->in[0]];
         if (!x->batched || (long)n * bn_length(x) > 1) continue;
-        const char *layer = nd->op == OP_batchnorm2d ? "BatchNorm2d" : "BatchNorm1d";
+        const char *layer = nd->op == OP_batchnorm1d ? "BatchNorm1d" : "BatchNorm2d";
         return err_set(e, "%s:%d:%d: error: %s%s%s: a training batch of %d sample%s gives it one value per channel, "
                           "which PyTorch refuses (\"Expected more than 1 value per channel when training\"): "
                           "choose a batch_size that leaves no batch of 1",

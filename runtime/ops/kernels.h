@@ -191,8 +191,9 @@ float cross_entropy_forward(float *probs, const float *logits, const int32_t *la
 void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels, int N, int K,
                             const LossOpts *o);
 
-/* add.c: y[n] = a + b */
+/* add.c: y[n] = a + b; add_relu: y[n] = relu(a + b) (NaN kept) */
 void add_forward(float *y, const float *a, const float *b, size_t n);
+void add_relu_forward(float *y, const float *a, const float *b, size_t n);
 
 /* activations.c: y[n] = f(x) and dx[n] = dy * f'(s), s = x (y for sigmoid and tanh:
  * activation_backward_reads_result), torch 1.13's formulas; alpha: LeakyReLU's
