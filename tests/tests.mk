@@ -26,7 +26,7 @@ TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
 # optimizers, loss options, parameter groups and gradient clipping against torch.optim (issue 14)
 TESTS += tests/parity/test_optim_torch.py
-EXTRA_DIST += tests/parity/test_optim_torch.py
+EXTRA_DIST += tests/parity/test_optim_torch.py tests/parity/tally.py
 # one op at a time against torch.nn.functional (the case list is in the .py)
 check_PROGRAMS += tests/parity/op_check
 # the learning-rate schedulers against torch.optim.lr_scheduler, over whole runs
