@@ -7,6 +7,7 @@
  * each, blocked within the share; small ones (fewer images than threads, e.g. one image at
  * inference) or large weights go a block at a time with the block's im2col, col2im and sgemm
  * split across the threads. The buffers are op_scratch slots: nothing is allocated once warm. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,26 @@
 
 #include "../ops.h"
 #include "kernels.h"
+
+/* One row of im2col where the output is as wide as the input (stride 1, "same" padding):
+ * r[oh*W + ow] = plane[oh*W + ow + off], one copy for the whole plane, then zeros where the
+ * source falls outside the plane (rows above and below) and in the columns outside [lo, hi)
+ * (read from the neighbouring row) */
+static void shifted_plane(float *r, const float *plane, int H, int W, int Ho, ptrdiff_t off, int lo, int hi)
+{
+    ptrdiff_t P = (ptrdiff_t)Ho * W, HW = (ptrdiff_t)H * W;
+    ptrdiff_t d0 = off < 0 ? -off : 0, d1 = HW - off < P ? HW - off : P;
+    if (d1 < d0) d1 = d0;
+    memset(r, 0, (size_t)d0 * sizeof *r);
+    memcpy(r + d0, plane + d0 + off, (size_t)(d1 - d0) * sizeof *r);
+    memset(r + d1, 0, (size_t)(P - d1) * sizeof *r);
+    if (lo == 0 && hi == W) return;
+    for (int oh = 0; oh < Ho; oh++) {
+        float *ro = r + (size_t)oh * W;
+        for (int ow = 0; ow < lo; ow++) ro[ow] = 0.0f;
+        for (int ow = hi; ow < W; ow++) ro[ow] = 0.0f;
+    }
+}
 
 /* Rows of channels [c0, c1) of one image's columns: col[(c*k + i)*k + j][oh*Wo + ow] (rows
  * ld floats apart) = x[c][oh*s - p + i][ow*s - p + j], 0 where that falls in the padding.
@@ -30,6 +51,10 @@ static void im2col_rows(float *col, size_t ld, const float *x, int c0, int c1, i
                 int hi = (W - 1 + p - j) >= 0 ? (W - 1 + p - j) / s + 1 : 0;
                 if (hi > Wo) hi = Wo;
                 if (lo > hi) lo = hi;
+                if (s == 1 && Wo == W) {
+                    shifted_plane(row, x + (size_t)c * H * W, H, W, Ho, (i - p) * W + j - p, lo, hi);
+                    continue;
+                }
                 for (int oh = 0; oh < Ho; oh++) {
                     float *r = row + (size_t)oh * Wo;
                     int ih = oh * s - p + i;
@@ -71,6 +96,57 @@ static void col2im_rows(float *x, const float *col, size_t ld, int c0, int c1, i
             }
 }
 
+/* C (M x N) = op(A) (M x K) @ B (K x N) + beta C, B not transposed, as OpenBLAS runs it
+ * fastest on this kind of shape: in chunks of columns. OpenBLAS 0.3's Zen sgemm on one
+ * thread (CPU time, 2026-12-03) reaches 13 GFLOP/s on 32 x 196 x 288 whole and 28 in chunks
+ * of 32 columns, 11 and 25 on 256 x 196 x 2304 (fashion_resnet's and resnet18's 14 x 14
+ * layers), 22 and 32 on 64 x 3136 x 576 in chunks of 192; with fewer than 256 products a
+ * sum (fashion_resnet's 16-channel layers, the input gradients' K = O) whole was faster. */
+typedef struct Sgemm {
+    CBLAS_TRANSPOSE ta;
+    int M, N, K, lda, ldb, ldc, width, split_n;
+    float beta;
+    const float *A, *B;
+    float *C;
+} Sgemm;
+
+static void sgemm_rows_cols(const Sgemm *s, int m0, int m1, int n0, int n1)
+{
+    const float *a = s->ta == CblasNoTrans ? s->A + (size_t)m0 * s->lda : s->A + m0;
+    for (int lo = n0; lo < n1; lo += s->width) {
+        int hi = n1 - lo < s->width ? n1 : lo + s->width;
+        cblas_sgemm(CblasRowMajor, s->ta, CblasNoTrans, m1 - m0, hi - lo, s->K, 1.0f, a, s->lda, s->B + lo, s->ldb,
+                    s->beta, s->C + (size_t)m0 * s->ldc + lo, s->ldc);
+    }
+}
+
+/* share t: its chunks of columns, or its rows */
+static void sgemm_share(void *ctx, int t, int T)
+{
+    const Sgemm *s = ctx;
+    if (s->split_n) {
+        size_t chunks = ((size_t)s->N + s->width - 1) / s->width;
+        int n0 = (int)(par_lo(chunks, t, T) * s->width), n1 = (int)(par_lo(chunks, t + 1, T) * s->width);
+        if (n1 > s->N) n1 = s->N;
+        if (n1 > n0) sgemm_rows_cols(s, 0, s->M, n0, n1);
+    } else {
+        int m0 = (int)par_lo((size_t)s->M, t, T), m1 = (int)par_lo((size_t)s->M, t + 1, T);
+        if (m1 > m0) sgemm_rows_cols(s, m0, m1, 0, s->N);
+    }
+}
+
+/* across the threads when called outside par_run and the product is large enough: chunks
+ * of columns when there are enough for every thread, else rows */
+static void conv_sgemm(CBLAS_TRANSPOSE ta, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                       float beta, float *C, int ldc)
+{
+    int width = K < 256 ? (N > 0 ? N : 1) : N <= 256 ? 32 : 192;
+    int T = par_threads(), chunks = (N + width - 1) / width;
+    Sgemm s = { ta, M, N, K, lda, ldb, ldc, width, chunks >= 2 * T || chunks >= M / 16, beta, A, B, C };
+    if ((double)M * N * K < 200000.0 || (chunks < T && M < 2 * T)) T = 1;
+    par_run(T, sgemm_share, &s);
+}
+
 /* im2col or col2im of g images, image i's columns at i * P in each row of ld = g * P */
 typedef struct ColJob {
     const ConvShape *c;
@@ -94,11 +170,13 @@ static void col_share(void *ctx, int t, int T)
     }
 }
 
-/* im2col (to_col) or col2im of g images, across the threads when called outside par_run */
+/* im2col (to_col) or col2im of g images, across the threads when called outside par_run
+ * and there are at least 64K floats of columns (less is not worth waking a thread for) */
 static void cols(const ConvShape *c, float *col, const float *x, int g, int to_col)
 {
     ColJob j = { c, col, (float *)x, g, to_col };
     int T = par_threads(), pairs = g * c->C;
+    if ((size_t)g * c->K * c->P < ((size_t)1 << 16)) T = 1;
     par_run(T < pairs ? T : pairs, col_share, &j);
 }
 
@@ -109,17 +187,20 @@ void conv2d_gemm_block(int images) { block_forced = images > 0 ? images : 0; }
  * blocks of at most `block` images */
 typedef struct Blocking { int images_split, block; } Blocking;
 
-/* The column buffer of a block stays within a budget that leaves room in the L2/L3 share
- * of a core (4 MiB). Images go to the threads when there are at least as many images as
- * threads and one image's columns outweigh the weights; else (resnet18's deep layers at a
- * small batch, 512 x 4608 weights against 4608 x 49 columns) a block at a time, split
- * across the threads, so the weights are packed once per block and not once per image. */
+/* Images go to the threads when there are at least as many images as threads and one
+ * image's columns outweigh the weights, one image per sgemm: measured on fashion_resnet's
+ * layers, blocks of 8-16 images side by side ran at half the speed of one image at a time,
+ * their columns (MiBs) falling out of L2 between im2col and sgemm. Else (one image, or
+ * resnet18's deep layers at batch 16: 512 x 4608 weights against 4608 x 49 columns) a block
+ * at a time, its sgemm split across the threads, so the weights are packed once per block
+ * and not once per image; the block's columns within 4 MiB. */
 static Blocking blocking(const ConvShape *c, int N, int T)
 {
     size_t per = (size_t)c->K * c->P, budget = (size_t)1 << 20;   /* floats */
-    Blocking b = { T > 1 && N >= T && per * 2 >= (size_t)c->O * c->K, 1 };
+    int columns_outweigh = per * 2 >= (size_t)c->O * c->K;
+    Blocking b = { T > 1 && N >= T && columns_outweigh, 1 };
     int share = b.images_split ? (N + T - 1) / T : N;
-    int g = block_forced ? block_forced : (int)(budget / (per ? per : 1));
+    int g = block_forced ? block_forced : columns_outweigh ? 1 : (int)(budget / (per ? per : 1));
     if (g < 1) g = 1;
     if (g > share) g = share > 0 ? share : 1;
     int nb = (share + g - 1) / g;                 /* even blocks: 10 images in 5 + 5, not 8 + 2 */
@@ -150,11 +231,11 @@ static void forward_block(const ConvShape *c, float *y, const float *x, const fl
         if (b)
             for (int o = 0; o < c->O; o++)
                 for (size_t q = 0; q < P; q++) y[o * P + q] = b[o];
-        par_sgemm(CblasNoTrans, CblasNoTrans, c->O, c->P, c->K, 1.0f, w, c->K, col, c->P, b ? 1.0f : 0.0f, y, c->P);
+        conv_sgemm(CblasNoTrans, c->O, c->P, c->K, w, c->K, col, c->P, b ? 1.0f : 0.0f, y, c->P);
         return;
     }
     float *yb = op_scratch(3, (size_t)c->O * ld);
-    par_sgemm(CblasNoTrans, CblasNoTrans, c->O, (int)ld, c->K, 1.0f, w, c->K, col, (int)ld, 0.0f, yb, (int)ld);
+    conv_sgemm(CblasNoTrans, c->O, (int)ld, c->K, w, c->K, col, (int)ld, 0.0f, yb, (int)ld);
     for (int i = 0; i < g; i++)
         for (int o = 0; o < c->O; o++) {
             float *yr = y + ((size_t)i * c->O + o) * P;
@@ -175,11 +256,11 @@ static void backward_input_block(const ConvShape *c, float *dx, const float *dy,
         dyb = buf;
     }
     if (c->identity && g == 1) {
-        par_sgemm(CblasTrans, CblasNoTrans, c->K, c->P, c->O, 1.0f, w, c->K, dyb, c->P, 0.0f, dx, c->P);
+        conv_sgemm(CblasTrans, c->K, c->P, c->O, w, c->K, dyb, c->P, 0.0f, dx, c->P);
         return;
     }
     float *dcol = op_scratch(0, (size_t)c->K * ld);
-    par_sgemm(CblasTrans, CblasNoTrans, c->K, (int)ld, c->O, 1.0f, w, c->K, dyb, (int)ld, 0.0f, dcol, (int)ld);
+    conv_sgemm(CblasTrans, c->K, (int)ld, c->O, w, c->K, dyb, (int)ld, 0.0f, dcol, (int)ld);
     if (!c->identity) {
         cols(c, dcol, dx, g, 0);
         return;

@@ -267,15 +267,16 @@ int main(void)
         { 5, 4, 6, 6, 24, 3, 2, 1, 1 },     /* weights outweigh an image's columns: blocks split across threads */
         { 6, 3, 4, 5, 4, 1, 1, 0, 1 },      /* 1x1 in blocks: the planes gathered side by side */
         { 5, 3, 2, 2, 16, 1, 1, 0, 0 },     /* 1x1, weights outweigh the columns */
+        { 1, 29, 9, 9, 10, 3, 1, 1, 1 },    /* 261 products a sum: sgemm in chunks of 32 columns, across threads */
     };
-    /* threads, images per block (0: the cache budget's choice): remainders, shares of 6/7/7;
-     * the wide case (a second of differences) in the first only */
-    static const int configs[][2] = { { 2, 0 }, { 3, 3 }, { 1, 2 } };
+    /* threads, images per block (0: the cache budget's choice): remainders (20 images: 3 + 3 + 3 + 1 a share);
+     * the others over the cases of 3 images or more only */
+    static const int configs[][2] = { { 2, 0 }, { 2, 3 }, { 1, 2 } };
     for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
         par_set_threads(configs[k][0]);
         conv2d_gemm_block(configs[k][1]);
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-            if (k == 0 || cases[i].W < 30 || cases[i].O < 10) test_case(&cases[i], 100 + i);
+            if (k == 0 || cases[i].N >= 3) test_case(&cases[i], 100 + i);
     }
     par_set_threads(0);
     conv2d_gemm_block(0);
