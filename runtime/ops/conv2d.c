@@ -3,8 +3,8 @@
  * kernel larger than 1x1 runs, where the CPU has AVX-512 (direct_pays), on the direct
  * kernels of conv2d_direct.c (the backward where
  * the padding is at most k-1, through conv2d_backward_direct, which the fused
- * conv2d_relu_maxpool2d_backward shares); other shapes use im2col + sgemm (forward, weight
- * gradient) and sgemm + col2im (input gradient). */
+ * conv2d_relu_maxpool2d_backward shares); other shapes use im2col + sgemm over blocks of
+ * images (conv2d_gemm.c). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,62 +13,6 @@
 
 #include "../ops.h"
 #include "kernels.h"
-
-/* One image: col[C*k*k, Ho*Wo], col[(c*k + i)*k + j][oh*Wo + ow] = x[c][oh*s - p + i][ow*s - p + j]
- * (0 where that falls in the padding). The columns inside the image are copied without
- * per-element tests. */
-static void im2col(float *col, const float *x, int C, int H, int W, int k, int s, int p,
-                   int Ho, int Wo)
-{
-    for (int c = 0; c < C; c++)
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++) {
-                float *row = col + ((size_t)(c * k + i) * k + j) * Ho * Wo;
-                /* ow range with 0 <= ow*s - p + j < W */
-                int lo = p - j > 0 ? (p - j + s - 1) / s : 0;
-                int hi = (W - 1 + p - j) >= 0 ? (W - 1 + p - j) / s + 1 : 0;
-                if (hi > Wo) hi = Wo;
-                if (lo > hi) lo = hi;
-                for (int oh = 0; oh < Ho; oh++) {
-                    float *r = row + (size_t)oh * Wo;
-                    int ih = oh * s - p + i;
-                    if (ih < 0 || ih >= H) {
-                        memset(r, 0, (size_t)Wo * sizeof *r);
-                        continue;
-                    }
-                    const float *xr = x + ((size_t)c * H + ih) * W + j - p;
-                    for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
-                    if (s == 1) memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
-                    else
-                        for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow * s];
-                    for (int ow = hi; ow < Wo; ow++) r[ow] = 0.0f;
-                }
-            }
-}
-
-/* The adjoint of im2col for one image: x[C,H,W] = 0, then x[c][ih][iw] += every col entry
- * that im2col read from there. */
-static void col2im(float *x, const float *col, int C, int H, int W, int k, int s, int p,
-                   int Ho, int Wo)
-{
-    memset(x, 0, (size_t)C * H * W * sizeof *x);
-    for (int c = 0; c < C; c++)
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++) {
-                const float *row = col + ((size_t)(c * k + i) * k + j) * Ho * Wo;
-                int lo = p - j > 0 ? (p - j + s - 1) / s : 0;
-                int hi = (W - 1 + p - j) >= 0 ? (W - 1 + p - j) / s + 1 : 0;
-                if (hi > Wo) hi = Wo;
-                if (lo > hi) lo = hi;
-                for (int oh = 0; oh < Ho; oh++) {
-                    int ih = oh * s - p + i;
-                    if (ih < 0 || ih >= H) continue;
-                    const float *r = row + (size_t)oh * Wo;
-                    float *xr = x + ((size_t)c * H + ih) * W + j - p;
-                    for (int ow = lo; ow < hi; ow++) xr[ow * s] += r[ow];
-                }
-            }
-}
 
 /* A 1x1 kernel with stride 1 and no padding: im2col is the identity. */
 static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && p == 0; }
@@ -255,16 +199,9 @@ void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const 
         corr_extract(yn, ye, Q, wp, c->O, c->Ho, c->Wo);
         return;
     }
-    const float *col = xn;
-    if (!c->identity) {
-        float *buf = op_scratch(0, (size_t)c->K * c->P);
-        im2col(buf, xn, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
-        col = buf;
-    }
-    if (b)
-        for (int o = 0; o < c->O; o++)
-            for (int q = 0; q < c->P; q++) yn[(size_t)o * c->P + q] = b[o];
-    par_sgemm(CblasNoTrans, CblasNoTrans, c->O, c->P, c->K, 1.0f, w, c->K, col, c->P, b ? 1.0f : 0.0f, yn, c->P);
+    ConvShape one = *c;
+    one.N = 1;
+    conv2d_gemm_forward(&one, yn, xn, w, b);
 }
 
 /* a share of the images of a plain convolution's forward or input gradient */
@@ -302,6 +239,10 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    if (!c.direct) {
+        conv2d_gemm_forward(&c, y, x, w, b);
+        return;
+    }
     ConvImages j = { &c, y, x, w, b };
     par_run(N > conv2d_group(&c) ? par_threads() : 1, forward_images_share, &j);
 }
@@ -481,87 +422,41 @@ static int backward_direct(const ConvShape *c, float *dx, float *dw, float *db, 
     return 1;
 }
 
-static void backward_images_share(void *ctx, int t, int T)
-{
-    const ConvImages *j = ctx;
-    const ConvShape *c = j->c;
-    for (int n = (int)par_lo((size_t)c->N, t, T); n < (int)par_lo((size_t)c->N, t + 1, T); n++) {
-        float *dxn = j->out + (size_t)n * c->C * c->H * c->W;
-        float *dcol = c->identity ? dxn : op_scratch(0, (size_t)c->K * c->P);
-        par_sgemm(CblasTrans, CblasNoTrans, c->K, c->P, c->O, 1.0f, j->w, c->K, j->in + (size_t)n * c->O * c->P, c->P,
-                  0.0f, dcol, c->P);
-        if (!c->identity) col2im(dxn, dcol, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
-    }
-}
-
 /* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dcol (C*k*k x Ho*Wo) = w^T
- * (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol). */
+ * (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol), blocks of images at a time
+ * (conv2d_gemm.c). */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    if (backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) return;
-    ConvImages j = { &c, dx, dy, w, NULL };
-    par_run(N > 1 ? par_threads() : 1, backward_images_share, &j);
+    if (!backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) conv2d_gemm_backward_input(&c, dx, dy, w);
 }
 
-typedef struct WeightImages {
-    const ConvShape *c;
-    float *dw, *db, *part;
-    const float *dy, *x;
-} WeightImages;
+/* db[o] = the sum over the images and the plane of dy[n][o], a share of the channels each */
+typedef struct BiasSum { const ConvShape *c; float *db; const float *dy; } BiasSum;
 
-static void weight_images_share(void *ctx, int t, int T)
+static void bias_sum_share(void *ctx, int t, int T)
 {
-    const WeightImages *j = ctx;
+    const BiasSum *j = ctx;
     const ConvShape *c = j->c;
-    int N = c->N, O = c->O;
-    size_t wn = (size_t)O * c->K, xs = (size_t)c->C * c->H * c->W;
-    float *acc = j->part + (size_t)t * wn;
-    int lo = (int)par_lo((size_t)N, t, T), hi = (int)par_lo((size_t)N, t + 1, T);
-    for (int n = lo; n < hi; n++) {
-        const float *col = j->x + (size_t)n * xs;
-        if (!c->identity) {
-            float *buf = op_scratch(0, (size_t)c->K * c->P);
-            im2col(buf, col, c->C, c->H, c->W, c->k, c->s, c->p, c->Ho, c->Wo);
-            col = buf;
-        }
-        par_sgemm(CblasNoTrans, CblasTrans, O, c->K, c->P, 1.0f, j->dy + (size_t)n * O * c->P, c->P, col, c->P,
-                  n > lo ? 1.0f : 0.0f, acc, c->K);
-    }
-}
-
-/* then the partials added in share order, and the bias, a share of the channels each */
-static void weight_images_sum(void *ctx, int t, int T)
-{
-    const WeightImages *j = ctx;
-    const ConvShape *c = j->c;
-    int N = c->N, O = c->O;
-    size_t wn = (size_t)O * c->K;
-    if (j->part != j->dw) sum_partials(j->dw, j->part, wn, t, T);
-    for (int o = (int)par_lo((size_t)O, t, T); j->db && o < (int)par_lo((size_t)O, t + 1, T); o++) {
+    for (int o = (int)par_lo((size_t)c->O, t, T); o < (int)par_lo((size_t)c->O, t + 1, T); o++) {
         double sum = 0;
-        for (int n = 0; n < N; n++) sum += sum_f64(j->dy + ((size_t)n * O + o) * c->P, (size_t)c->P);
+        for (int n = 0; n < c->N; n++) sum += sum_f64(j->dy + ((size_t)n * c->O + o) * c->P, (size_t)c->P);
         j->db[o] = (float)sum;
     }
 }
 
 /* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dw (O x C*k*k) = sum over n of
- * dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k), each par_run share summing its part of
- * the images into a partial dw of its own, the partials then added in share order; db[o] =
- * the sum over n and the plane of dy[n][o]. */
+ * dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k), blocks of images at a time
+ * (conv2d_gemm.c); db[o] = the sum over n and the plane of dy[n][o]. */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (backward_direct(&c, NULL, dw, db, dy, x, NULL)) return;
-    size_t wn = (size_t)O * c.K;
-    int T = N > 1 ? par_threads() : 1;
-    if (T > N) T = N;
-    if (N == 0) memset(dw, 0, wn * sizeof *dw);
-    WeightImages j = { &c, dw, db, T > 1 ? op_scratch(1, (size_t)T * wn) : dw, dy, x };
-    par_run(T, weight_images_share, &j);
-    par_run(T, weight_images_sum, &j);
+    conv2d_gemm_backward_weight(&c, dw, dy, x);
+    BiasSum j = { &c, db, dy };
+    if (db) par_run(par_threads(), bias_sum_share, &j);
 }
 
 /* Fills both forms of the window attributes (the square fields the original kernels read,

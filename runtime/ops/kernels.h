@@ -68,6 +68,13 @@ void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const 
 const float *conv2d_forward_rows(const ConvShape *c, const float *xn, int g, const float *w, const float *b,
                                  size_t *plane, int *ws, size_t *img);
 int conv2d_group(const ConvShape *c);
+/* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),
+ * blocks of images per sgemm; dw is written, not accumulated into */
+void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_gemm_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
+void conv2d_gemm_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
+/* Forces the images per sgemm in this process (0: chosen from a cache budget); for the tests */
+void conv2d_gemm_block(int images);
 /* conv2d's shape rule without declaring the output: x, w, b? against the kernel attributes */
 int conv2d_check(const Graph *g, const Node *n, int *O, int *Ho, int *Wo, Error *e);
 /* conv2d's backward rule, for fused ops that end in a convolution's gradient */

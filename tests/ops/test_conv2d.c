@@ -1,8 +1,11 @@
 /* tests/ops/test_conv2d.c: conv2d and its backward ops against a direct-loop double
  * reference and central differences of it, over shapes with stride, padding, non-square
  * inputs, batch > 1 and sizes where the output size's floor drops rows; stride-1 shapes
- * run on the direct kernels (conv2d_direct.c), the others on im2col + sgemm. */
+ * run on the direct kernels (conv2d_direct.c) where the CPU has AVX-512 or
+ * CNNC_CONV_DIRECT=1 says, the others on im2col + sgemm over blocks of images
+ * (conv2d_gemm.c), run here with 1, 2 and 3 threads and blocks that leave a remainder. */
 #include "testgraph.h"
+#include "../../runtime/parallel.h"
 
 typedef struct Case {
     int N, C, H, W, O, k, s, p, bias;
@@ -261,8 +264,22 @@ int main(void)
         { 1, 3, 30, 28, 5, 2, 1, 0, 1 },    /* even kernel, one image split across threads */
         { 20, 2, 4, 5, 3, 3, 1, 1, 1 },     /* many small images: weight gradient in groups of 8 */
         { 2, 3, 8, 9, 4, 5, 1, 1, 1 },      /* k5 p1: dy padded by 3 for the input gradient */
+        { 5, 4, 6, 6, 24, 3, 2, 1, 1 },     /* weights outweigh an image's columns: blocks split across threads */
+        { 6, 3, 4, 5, 4, 1, 1, 0, 1 },      /* 1x1 in blocks: the planes gathered side by side */
+        { 5, 3, 2, 2, 16, 1, 1, 0, 0 },     /* 1x1, weights outweigh the columns */
+        { 1, 29, 9, 9, 10, 3, 1, 1, 1 },    /* 261 products a sum: sgemm in chunks of 32 columns, across threads */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 100 + i);
+    /* threads, images per block (0: the cache budget's choice): remainders (20 images: 3 + 3 + 3 + 1 a share);
+     * the others over the cases of 3 images or more only */
+    static const int configs[][2] = { { 2, 0 }, { 2, 3 }, { 1, 2 } };
+    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
+        par_set_threads(configs[k][0]);
+        conv2d_gemm_block(configs[k][1]);
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+            if (k == 0 || cases[i].N >= 3) test_case(&cases[i], 100 + i);
+    }
+    par_set_threads(0);
+    conv2d_gemm_block(0);
     test_requires_grad();
     test_errors();
     test_scratch();
