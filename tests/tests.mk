@@ -66,4 +66,4 @@ EXTRA_DIST += tests/errors
 # --emit-c (issue 15): every shipped model's generated C against the runtime (emit_ref)
 check_PROGRAMS += tests/backends/emit_ref
 TESTS += tests/backends/test_emit_c.sh tests/backends/test_emit_c_int8.sh
-EXTRA_DIST += tests/backends/test_emit_c.sh tests/backends/test_emit_c_int8.sh tests/backends/emit_main.c examples/embed/classify.c examples/embed/Makefile
+EXTRA_DIST += tests/backends/test_emit_c.sh tests/backends/test_emit_c_int8.sh tests/backends/emit_main.c tests/backends/emit_shapes.cnn examples/embed/classify.c examples/embed/Makefile
