@@ -52,7 +52,7 @@ static void init_batchnorm(Graph *g, char *done)
             }
             continue;
         }
-        if (n->op != OP_batchnorm2d && n->op != OP_batchnorm1d) continue;
+        if (n->op != OP_batchnorm2d && n->op != OP_batchnorm1d && n->op != OP_batchnorm2d_relu) continue;
         /* x [, weight, bias] [, running_mean, running_var, num_batches_tracked] */
         double fill[6] = { 0, 1, 0, 0, 1, 0 };
         int first = n->nin == 4 ? 3 : 1;

@@ -41,6 +41,13 @@ uint64_t rng_u64(Rng *r)
 
 float rng_uniform(Rng *r) { return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
 
+void rng_uniform_fill(Rng *r, float *u, size_t n)
+{
+    Rng s = *r;                                 /* the state in registers, not memory */
+    for (size_t i = 0; i < n; i++) u[i] = rng_uniform(&s);
+    *r = s;
+}
+
 double rng_uniform_double(Rng *r) { return (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
 
 uint32_t rng_below(Rng *r, uint32_t n)

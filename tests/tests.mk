@@ -8,6 +8,9 @@ EXTRA_DIST += tests/graph/sea_program.h tests/test.h tests/notebook_model.py
 # a graph with branches: residual adds, cat, values read twice (issue 13)
 check_PROGRAMS += tests/graph/test_residual
 TESTS += tests/graph/test_residual
+# training-time fusion: batchnorm2d_relu, add_relu (compiler/passes/fuse.c)
+check_PROGRAMS += tests/graph/test_fuse_training
+TESTS += tests/graph/test_fuse_training
 check_PROGRAMS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh tests/e2e/test_finetune.sh
@@ -23,7 +26,7 @@ TESTS += tests/parity/test_parity.py
 EXTRA_DIST += tests/parity/test_parity.py
 # optimizers, loss options, parameter groups and gradient clipping against torch.optim (issue 14)
 TESTS += tests/parity/test_optim_torch.py
-EXTRA_DIST += tests/parity/test_optim_torch.py
+EXTRA_DIST += tests/parity/test_optim_torch.py tests/parity/tally.py
 # one op at a time against torch.nn.functional (the case list is in the .py)
 check_PROGRAMS += tests/parity/op_check
 # the learning-rate schedulers against torch.optim.lr_scheduler, over whole runs

@@ -35,7 +35,7 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
             snprintf(buf + len, cap - len, " count_include_pad=0");
         break;
     }
-    case OP_batchnorm2d: case OP_batchnorm1d:
+    case OP_batchnorm2d: case OP_batchnorm1d: case OP_batchnorm2d_relu:
         if (a->momentum_none) snprintf(buf, cap, " eps=%g momentum=None", a->eps);
         else snprintf(buf, cap, " eps=%g momentum=%g", a->eps, a->momentum);
         break;

@@ -57,6 +57,8 @@ static void compact(Graph *g, const int *node_at, int nnew, const char *dead_val
     free(nmap);
 }
 
+static void finish(Graph *g, int *place, int n0, int fused);
+
 static void redirect(Graph *g, int from, int to)
 {
     for (int i = 0; i < g->nnodes; i++)
@@ -104,6 +106,14 @@ int fuse_graph(Graph *g, Error *e)
         place[r] = place[m] = -1;
         fused++;
     }
+    finish(g, place, n0, fused);
+    return fused;
+}
+
+/* Drops the chains' nodes (place[i] = -1) and values, puts each fused node where its chain
+ * began (place[i]: the node standing at original node i), and frees place. */
+static void finish(Graph *g, int *place, int n0, int fused)
+{
     if (fused) {
         char *dead = xcalloc((size_t)(unsigned)g->nvals, 1);
         int *order = xmalloc((size_t)(unsigned)g->nnodes * sizeof *order), n = 0;
@@ -123,6 +133,47 @@ int fuse_graph(Graph *g, Error *e)
         free(dead);
     }
     free(place);
+}
+
+/* Replaces node i (of op first, read by the relu after it alone) and that relu by one node
+ * of op fused: node i's inputs and attributes, the relu's result as its first output, node
+ * i's other outputs after it. Returns the relu's node, -1 when the pattern does not hold
+ * (nothing changed), -2 on error. */
+static int fuse_with_relu(Graph *g, int i, int first, int fused, int *place, Error *e)
+{
+    Node b = g->nodes[i];
+    if (b.op != first || b.phase != PHASE_FORWARD || place[i] != i) return -1;
+    int r = sole_user(g, b.out[0]);
+    if (r < 0 || g->nodes[r].op != OP_relu || g->nodes[r].phase != PHASE_FORWARD || place[r] != r) return -1;
+    int relu_out = g->nodes[r].out[0];
+    g->cur_phase = PHASE_FORWARD;
+    g->cur_line = b.line;
+    g->cur_col = b.col;
+    memcpy(g->cur_label, b.label, sizeof g->cur_label);
+    int f = graph_add(g, fused, b.in, b.nin, &b.a, e);
+    if (f < 0) return -2;
+    redirect(g, relu_out, g->nodes[f].out[0]);
+    for (int k = 1; k < b.nout; k++) redirect(g, b.out[k], g->nodes[f].out[k]);
+    place[i] = f;
+    place[r] = -1;
+    return r;
+}
+
+int fuse_training_graph(Graph *g, Error *e)
+{
+    int n0 = g->nnodes, fused = 0;
+    int *place = xmalloc((size_t)(unsigned)n0 * sizeof *place);
+    for (int i = 0; i < n0; i++) place[i] = i;
+    for (int i = 0; i < n0; i++) {
+        int r = fuse_with_relu(g, i, OP_batchnorm2d, OP_batchnorm2d_relu, place, e);
+        if (r == -1) r = fuse_with_relu(g, i, OP_add, OP_add_relu, place, e);
+        if (r == -2) {
+            free(place);
+            return -1;
+        }
+        fused += r >= 0;
+    }
+    finish(g, place, n0, fused);
     return fused;
 }
 

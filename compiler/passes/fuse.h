@@ -9,6 +9,15 @@
  * its backward rule derives the same gradients). Returns the number of chains fused. */
 int fuse_graph(Graph *g, Error *e);
 
+/* For graphs that train, after fuse_graph and before autodiff: replaces each batchnorm2d
+ * whose output only a relu reads by batchnorm2d_relu, and each add whose output only a relu
+ * reads (the residual's F.relu(out + x)) by add_relu: the same results in one pass over
+ * memory, one buffer fewer, and backward rules that fuse the ReLU's gradient into the
+ * next pass (batchnorm_relu_backward) or keep it alone (relu_backward, for add_relu).
+ * Graphs that only infer keep batchnorm2d (fold_batchnorm folds it) and add, which the back
+ * ends read. Returns the number of pairs fused. */
+int fuse_training_graph(Graph *g, Error *e);
+
 /* For graphs that only infer (no training step: BatchNorm always uses its running
  * statistics): replaces each conv2d -> batchnorm2d (with running statistics) whose
  * convolution output has no other use by batchnorm_fold (the weight and bias scaled by

@@ -334,7 +334,8 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
     }
     g->vals[g->loss].keep = 1;
     g->vals[g->probs].keep = 1;
-    if (!o->no_fuse && ((!o->training && fold_batchnorm(g, &le) < 0) || fuse_graph(g, &le) < 0)) {
+    if (!o->no_fuse && ((!o->training && fold_batchnorm(g, &le) < 0) || fuse_graph(g, &le) < 0 ||
+                        (o->training && fuse_training_graph(g, &le) < 0))) {
         err_set(e, "%s: error: %s", p->path, le.msg);
         graph_free(g);
         return NULL;

@@ -1,24 +1,50 @@
 /* runtime/ops/add.c: elementwise sum of two tensors of one shape: a residual connection
  * `out + x` (differentiable: dy goes to both inputs, summed when they are one value), and
- * how autodiff accumulates the gradients of a value read twice. */
+ * how autodiff accumulates the gradients of a value read twice; and add_relu, relu(a + b) in
+ * one pass (the residual's F.relu(out + x), fused for training graphs). */
+#include <string.h>
+
 #include "../ops.h"
 #include "../parallel.h"
 #include "kernels.h"
 
-typedef struct Add { float *y; const float *a, *b; size_t n; } Add;
+typedef struct Add { float *y; const float *a, *b; size_t n; int relu; } Add;
+
+/* y[lo, hi) = a + b, then ReLU (NaN kept) when relu is set; 8 lanes at a time */
+CN_MULTIVERSION static void add_span(float *y, const float *a, const float *b, size_t lo, size_t hi, int relu)
+{
+    size_t i = lo;
+    for (; i + VL8 <= hi; i += VL8) {
+        vf8 u, v;
+        memcpy(&u, a + i, sizeof u);
+        memcpy(&v, b + i, sizeof v);
+        u += v;
+        if (relu) u = RELU8(u);
+        memcpy(y + i, &u, sizeof u);
+    }
+    for (; i < hi; i++) {
+        float s = a[i] + b[i];
+        y[i] = relu && s < 0.0f ? 0.0f : s;
+    }
+}
 
 static void add_share(void *ctx, int t, int T)
 {
     const Add *j = ctx;
-    size_t hi = par_lo(j->n, t + 1, T);
-#pragma omp simd
-    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->y[i] = j->a[i] + j->b[i];
+    add_span(j->y, j->a, j->b, par_lo(j->n, t, T), par_lo(j->n, t + 1, T), j->relu);
 }
 
 /* y[n] = a + b */
 void add_forward(float *y, const float *a, const float *b, size_t n)
 {
-    Add j = { y, a, b, n };
+    Add j = { y, a, b, n, 0 };
+    par_run(n > 32768 ? par_threads() : 1, add_share, &j);
+}
+
+/* y[n] = relu(a + b): the residual's F.relu(out + x) in one pass */
+void add_relu_forward(float *y, const float *a, const float *b, size_t n)
+{
+    Add j = { y, a, b, n, 1 };
     par_run(n > 32768 ? par_threads() : 1, add_share, &j);
 }
 
@@ -37,7 +63,7 @@ static int add_infer(Graph *g, Node *n, Error *e)
 
 static void add_run(Graph *g, const Node *n)
 {
-    add_forward(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]), value_numel(&g->vals[n->in[0]]));
+    (n->op == OP_add_relu ? add_relu_forward : add_forward)(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]), value_numel(&g->vals[n->in[0]]));
 }
 
 /* da = dy, db = dy */
@@ -50,3 +76,19 @@ static int add_grad(Graph *g, Node n, const int *dout, Error *e)
 }
 
 const OpDef op_add = { "add", add_infer, add_run, add_grad };
+
+/* da = db = relu_backward(dy, y) */
+static int add_relu_grad(Graph *g, Node n, const int *dout, Error *e)
+{
+    if (dout[0] < 0 || !(g->vals[n.in[0]].requires_grad || g->vals[n.in[1]].requires_grad)) return 0;
+    int in[2] = { dout[0], n.out[0] };
+    int d = graph_apply(g, OP_relu_backward, in, 2, NULL, e);
+    if (d < 0) return -1;
+    for (int i = 0; i < 2; i++)
+        if (g->vals[n.in[i]].requires_grad && graph_accumulate_grad(g, n.in[i], d, e) < 0) return -1;
+    return 0;
+}
+
+/* add_relu(a, b) -> relu(a + b): add then relu in one pass (compiler/passes/fuse.c's
+ * fuse_training_graph), add's shape rule */
+const OpDef op_add_relu = { "add_relu", add_infer, add_run, add_relu_grad };

@@ -1,5 +1,6 @@
 /* runtime/ops/dropout.c: Dropout (inverted: kept elements scaled by 1/(1-p)) with the mask it
  * saves, and its backward (dy * mask). */
+#include <math.h>
 #include <string.h>
 
 #include "../ops.h"
@@ -7,13 +8,28 @@
 #include "kernels.h"
 
 /* y[n] = x * mask, mask[n] = u >= p ? 1/(1-p) : 0 with u = rng_uniform(rng) drawn per element
- * in order; p == 1 drops everything (y = x * 0, as PyTorch) */
-void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, Rng *rng)
+ * in order; p == 1 drops everything (y = x * 0, as PyTorch). The draws are made first (into
+ * mask), then turned into the mask 8 at a time with no branch. */
+CN_MULTIVERSION void dropout_forward(float *y, float *mask, const float *x, size_t n, double p, Rng *rng)
 {
     /* as PyTorch: 1 - p in double (a Python float), divided in float */
     float scale = p < 1.0 ? 1.0f / (float)(1.0 - p) : 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = rng_uniform(rng) >= p ? scale : 0.0f;
+    /* u is a multiple of 2^-24, so u >= p (in double) is u >= the first multiple not below p */
+    float keep_from = (float)(ceil(p * 16777216.0) / 16777216.0);
+    rng_uniform_fill(rng, mask, n);
+    vf8 s = (vf8){ 0 } + scale, from = (vf8){ 0 } + keep_from;
+    size_t i = 0;
+    for (; i + VL8 <= n; i += VL8) {
+        vf8 u, v;
+        memcpy(&u, mask + i, sizeof u);
+        memcpy(&v, x + i, sizeof v);
+        u = (vf8)((vi8)s & (u >= from));
+        v *= u;
+        memcpy(mask + i, &u, sizeof u);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < n; i++) {
+        mask[i] = mask[i] >= keep_from ? scale : 0.0f;
         y[i] = x[i] * mask[i];
     }
 }

@@ -42,6 +42,11 @@ typedef int32_t vi8 __attribute__((vector_size(32)));
  * ends with a step that ends at the row's end, overlapping the one before it (the same
  * values written twice); a narrower row is one step from 0. */
 static inline int vl8_step(int i0, int n) { return i0 + VL8 > n && n > VL8 ? n - VL8 : i0; }
+/* ReLU on 8 lanes, NaN kept (relu_forward's rule: x < 0 ? 0 : x), and ReLU's gradient
+ * (threshold_backward: y <= 0 ? 0 : dy) as bit masks, with no branch per element; macros,
+ * as LOAD above */
+#define RELU8(x) ((vf8)((vi8)(x) & ~((x) < (vf8){ 0 })))
+#define RELU_GRAD8(dy, y) ((vf8)((vi8)(dy) & ~((y) <= (vf8){ 0 })))
 
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
@@ -186,8 +191,9 @@ float cross_entropy_forward(float *probs, const float *logits, const int32_t *la
 void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *labels, int N, int K,
                             const LossOpts *o);
 
-/* add.c: y[n] = a + b */
+/* add.c: y[n] = a + b; add_relu: y[n] = relu(a + b) (NaN kept) */
 void add_forward(float *y, const float *a, const float *b, size_t n);
+void add_relu_forward(float *y, const float *a, const float *b, size_t n);
 
 /* activations.c: y[n] = f(x) and dx[n] = dy * f'(s), s = x (y for sigmoid and tanh:
  * activation_backward_reads_result), torch 1.13's formulas; alpha: LeakyReLU's
@@ -293,6 +299,14 @@ void batchnorm_forward(float *y, float *mean, float *invstd, const float *x, con
                        double momentum, int momentum_none, double eps);
 void batchnorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
                         const float *invstd, const float *w, int N, int C, int L, int batch_stats);
+/* The fused batchnorm2d_relu: batchnorm_forward then y = max(y, 0); its backward is
+ * batchnorm_backward of relu_backward(dy, y), y being that fused output */
+void batchnorm_relu_forward(float *y, float *mean, float *invstd, const float *x, const float *w, const float *b,
+                            float *rmean, float *rvar, int64_t *nbt, int N, int C, int L, int training,
+                            double momentum, int momentum_none, double eps);
+void batchnorm_relu_backward(float *dx, float *dw, float *db, const float *dy, const float *y, const float *x,
+                             const float *mean, const float *invstd, const float *w, int N, int C, int L,
+                             int batch_stats);
 /* eval-mode BatchNorm folded into the convolution before it: w2 = w * s, b2 = (b - rmean)
  * * s + beta, s = gamma / sqrt(rvar + eps); per_out floats of w per output channel */
 void batchnorm_fold(float *w2, float *b2, const float *w, const float *b, const float *gamma, const float *beta,

@@ -1,16 +1,46 @@
 /* runtime/ops/relu.c: ReLU and its backward (PyTorch's threshold_backward on the result). */
+#include <string.h>
+
 #include "../ops.h"
 #include "../parallel.h"
 #include "kernels.h"
 
 typedef struct Relu { float *out; const float *a, *b; size_t n; } Relu;
 
+/* y[lo, hi) = relu(x) and dx[lo, hi) = relu_backward(dy, y): 8 lanes at a time, no branch
+ * per element (a branch on the sign of the data mispredicts half the time) */
+CN_MULTIVERSION static void relu_span(float *y, const float *x, size_t lo, size_t hi)
+{
+    size_t i = lo;
+    for (; i + VL8 <= hi; i += VL8) {
+        vf8 v;
+        memcpy(&v, x + i, sizeof v);
+        v = RELU8(v);
+        memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < hi; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+CN_MULTIVERSION static void relu_grad_span(float *dx, const float *dy, const float *y, size_t lo, size_t hi)
+{
+    size_t i = lo;
+    for (; i + VL8 <= hi; i += VL8) {
+        vf8 d, v;
+        memcpy(&d, dy + i, sizeof d);
+        memcpy(&v, y + i, sizeof v);
+        d = RELU_GRAD8(d, v);
+        memcpy(dx + i, &d, sizeof d);
+    }
+    for (; i < hi; i++) {
+        float d = dy[i];
+        dx[i] = y[i] <= 0.0f ? 0.0f : d;
+    }
+}
+
 static void forward_share(void *ctx, int t, int T)
 {
     const Relu *j = ctx;
-    size_t hi = par_lo(j->n, t + 1, T);
-#pragma omp simd
-    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->out[i] = j->a[i] < 0.0f ? 0.0f : j->a[i];
+    relu_span(j->out, j->a, par_lo(j->n, t, T), par_lo(j->n, t + 1, T));
 }
 
 /* y[n] = max(x, 0); NaN stays NaN, as torch.relu */
@@ -23,9 +53,7 @@ void relu_forward(float *y, const float *x, size_t n)
 static void backward_share(void *ctx, int t, int T)
 {
     const Relu *j = ctx;
-    size_t hi = par_lo(j->n, t + 1, T);
-#pragma omp simd
-    for (size_t i = par_lo(j->n, t, T); i < hi; i++) j->out[i] = j->b[i] <= 0.0f ? 0.0f : j->a[i];
+    relu_grad_span(j->out, j->a, j->b, par_lo(j->n, t, T), par_lo(j->n, t + 1, T));
 }
 
 /* dx[n] = dy where y > 0, else 0 (y is relu's result) */

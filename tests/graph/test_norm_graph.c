@@ -333,7 +333,7 @@ int main(void)
             arrays[i][k] = saved - 1e-5;
             double down = net_loss(&net, 1, NULL, NULL, NULL);
             arrays[i][k] = saved;
-            char what[128];
+            char what[sizeof v->name + 48];
             snprintf(what, sizeof what, "d loss / d %s[%zu]", v->name, k);
             CHECK_CLOSE(gv[k], (up - down) / 2e-5, 1e-6, 1e-4, what);
         }

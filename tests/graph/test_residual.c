@@ -145,7 +145,7 @@ int main(void)
             arrays[i][k] = saved - 1e-5;
             double down = net_loss(&p);
             arrays[i][k] = saved;
-            char what[128];
+            char what[sizeof v->name + 48];
             snprintf(what, sizeof what, "d loss / d %s[%zu]", v->name, k);
             CHECK_CLOSE(gv[k], (up - down) / 2e-5, 1e-6, 1e-4, what);
         }

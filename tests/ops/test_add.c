@@ -1,5 +1,7 @@
 /* tests/ops/test_add.c: add: the elementwise sum, its backward (dout to both inputs, summed
- * when both are the same value), and its shape checks. */
+ * when both are the same value), and its shape checks; add_relu (relu(a + b), fused for
+ * training graphs): its values, NaN, -0 and infinities included, against relu of the sum in
+ * double, and its gradient, dy where a + b > 0 (one relu_backward node) to both inputs. */
 #include "testgraph.h"
 
 static void test_forward_backward(void)
@@ -51,6 +53,59 @@ static void test_forward_backward(void)
     graph_free(g);
 }
 
+static void test_add_relu(void)
+{
+    Graph *g = graph_new();
+    g->max_batch = g->batch = 3;
+    int shape[3] = { 3, 5, 7 };     /* 35 per item: the 8-lane loop and its tail */
+    int a = tg_value(g, "a", VK_INPUT, DT_F32, 1, 3, shape);
+    int b = tg_value(g, "b", VK_INPUT, DT_F32, 1, 3, shape);
+    int c = tg_value(g, "c", VK_INPUT, DT_F32, 1, 3, shape);
+    int dy = tg_value(g, "dy", VK_INPUT, DT_F32, 1, 3, shape);
+    g->vals[a].requires_grad = g->vals[b].requires_grad = g->vals[c].requires_grad = 1;
+    int in[2] = { a, b }, cc[2] = { c, c };
+    int n1 = tg_node(g, OP_add_relu, in, 2, NULL);
+    int y = tg_out(g, n1, 0);
+    CHECK(g->vals[y].batched && g->vals[y].ndim == 3 && g->vals[y].shape[2] == 7, "y has a's shape");
+    tg_backward(g, n1, &dy);
+    int da = g->vals[a].grad, db = g->vals[b].grad;
+    CHECK(da >= 0 && da == db && g->nodes[g->vals[da].producer].op == OP_relu_backward,
+          "da = db = relu_backward(dy, y), one node");
+    int n2 = tg_node(g, OP_add_relu, cc, 2, NULL);
+    int y2 = tg_out(g, n2, 0);
+    tg_backward(g, n2, &dy);
+    int dc = g->vals[c].grad;
+    CHECK(dc >= 0 && g->nodes[g->vals[dc].producer].op == OP_add, "add_relu(c, c): dc sums two gradients");
+    tg_bind(g);
+
+    Rng r;
+    rng_seed(&r, 5);
+    size_t n = value_numel(&g->vals[a]);
+    tg_fill(vf32(g, a), n, -1, 1, &r);
+    tg_fill(vf32(g, b), n, -1, 1, &r);
+    tg_fill(vf32(g, c), n, -1, 1, &r);
+    tg_fill(vf32(g, dy), n, -1, 1, &r);
+    const float special[8][2] = { { NAN, 1 }, { -0.0f, -0.0f }, { 0, -0.0f }, { INFINITY, -1 },
+                                  { -INFINITY, 5 }, { 1e-30f, 0 }, { INFINITY, -INFINITY }, { 2, -2 } };
+    for (int k = 0; k < 8; k++) vf32(g, a)[3 * k + 1] = special[k][0], vf32(g, b)[3 * k + 1] = special[k][1];
+    tg_run(g, PHASE_FORWARD | PHASE_BACKWARD);
+    size_t bad_y = 0, bad_y2 = 0, bad_d = 0, bad_dc = 0;
+    for (size_t i = 0; i < n; i++) {
+        double s = (double)vf32(g, a)[i] + vf32(g, b)[i], s2 = 2.0 * vf32(g, c)[i];
+        float want = (float)(s < 0 ? 0 : s), want2 = (float)(s2 < 0 ? 0 : s2), got = vf32(g, y)[i];
+        bad_y += isnan(want) ? !isnan(got) : got != want;
+        bad_y2 += vf32(g, y2)[i] != want2;
+        bad_d += vf32(g, da)[i] != (got > 0 || isnan(got) ? vf32(g, dy)[i] : 0.0f);
+        bad_dc += vf32(g, dc)[i] != (want2 > 0 ? 2 * vf32(g, dy)[i] : 0.0f);
+    }
+    CHECK(bad_y == 0 && bad_y2 == 0, "relu(a + b): %zu and %zu wrong of %zu", bad_y, bad_y2, n);
+    CHECK(bad_d == 0 && bad_dc == 0, "gradients: %zu and %zu wrong of %zu", bad_d, bad_dc, n);
+    CHECK(vf32(g, y)[4] == 0 && signbit(vf32(g, y)[4]) && vf32(g, y)[10] == INFINITY && isnan(vf32(g, y)[19]),
+          "-0 + -0 gives -0, kept as relu_forward keeps it; inf - 1 = inf; inf - inf = NaN: %g %g %g", vf32(g, y)[4],
+          vf32(g, y)[10], vf32(g, y)[19]);
+    graph_free(g);
+}
+
 static void test_errors(void)
 {
     Graph *g = graph_new();
@@ -69,6 +124,7 @@ static void test_errors(void)
 int main(void)
 {
     test_forward_backward();
+    test_add_relu();
     test_errors();
     return test_done("test_add");
 }

@@ -2,7 +2,8 @@
  * op table against a double-precision reference: training (batch statistics) and eval
  * (running statistics) outputs, the running statistics and num_batches_tracked after 3
  * steps (momentum 0.1 and None), affine=False and track_running_stats=False, and the
- * gradients of x, weight and bias against central differences in both modes. */
+ * gradients of x, weight and bias against central differences in both modes. The same for
+ * the fused batchnorm2d_relu and batchnorm_relu_backward, the reference then ending in ReLU. */
 #include "testgraph.h"
 
 #include <unistd.h>
@@ -12,6 +13,7 @@
 typedef struct Case {
     int N, C, dims[2], ndim;    /* x: N x C x dims[0..ndim-2) */
     int affine, track, momentum_none;
+    int relu;                   /* batchnorm2d_relu: y = relu(batchnorm2d(x)) */
 } Case;
 
 static int length(const Case *c)
@@ -47,6 +49,7 @@ static void ref_forward(Ref *f, double *bmean, double *bvar)
             for (int i = 0; i < L; i++) {
                 int o = (n * C + ch) * L + i;
                 f->y[o] = (f->x[o] - m) / sqrt(v + f->eps) * (c->affine ? f->w[ch] : 1) + (c->affine ? f->b[ch] : 0);
+                if (c->relu && f->y[o] < 0) f->y[o] = 0;
             }
     }
 }
@@ -83,11 +86,14 @@ static void run_case(const Case *c, int training, Rng *rng)
     a.eps = 1e-5;
     a.momentum = 0.1;
     a.momentum_none = c->momentum_none;
-    int node = tg_node(g, c->ndim == 4 ? OP_batchnorm2d : OP_batchnorm1d, in, nin, &a);
+    int node = tg_node(g, c->relu ? OP_batchnorm2d_relu : c->ndim == 4 ? OP_batchnorm2d : OP_batchnorm1d, in, nin, &a);
+    CHECK(!c->relu || g->vals[tg_out(g, node, 0)].ndim == 4, "batchnorm2d_relu's y has x's shape");
     int y = tg_out(g, node, 0);
     int dy = tg_value(g, "dy", VK_ACT, DT_F32, 1, c->ndim, xs);
     int dout[3] = { dy, -1, -1 };
     tg_backward(g, node, dout);
+    CHECK(tg_count_op(g, c->relu ? OP_batchnorm_relu_backward : OP_batchnorm_backward) == 1 &&
+              tg_count_op(g, OP_relu_backward) == 0, "one %s node", c->relu ? "batchnorm_relu_backward" : "batchnorm_backward");
     CHECK(rm < 0 || (!g->vals[rm].requires_grad && g->vals[rm].grad < 0), "buffers get no gradient");
     tg_bind(g);
 
@@ -122,8 +128,8 @@ static void run_case(const Case *c, int training, Rng *rng)
             rmd[ch] = (1 - m) * rmd[ch] + m * bm[ch];
             rvd[ch] = (1 - m) * rvd[ch] + m * bv[ch] * N * L / (N * L - 1);
         }
-        snprintf(what, sizeof what, "%s step %d y (N=%d C=%d L=%d affine=%d track=%d)", mode, step, N, C, L,
-                 c->affine, c->track);
+        snprintf(what, sizeof what, "%s step %d y (N=%d C=%d L=%d affine=%d track=%d relu=%d)", mode, step, N, C,
+                 L, c->affine, c->track, c->relu);
         tg_check_array(vf32(g, y), yd, nx, 1e-5, 1e-5, what);
     }
     if (c->track) {
@@ -150,7 +156,8 @@ static void run_case(const Case *c, int training, Rng *rng)
 
     double *num = xcalloc(nx, sizeof *num);
     tg_numeric_grad(num, xd, nx, 1e-4, ref_loss, &f);
-    snprintf(what, sizeof what, "%s dx (N=%d C=%d L=%d affine=%d track=%d)", mode, N, C, L, c->affine, c->track);
+    snprintf(what, sizeof what, "%s dx (N=%d C=%d L=%d affine=%d track=%d relu=%d)", mode, N, C, L, c->affine,
+             c->track, c->relu);
     tg_check_array(vf32(g, g->vals[in[0]].grad), num, nx, 2e-4, 1e-3, what);
     if (c->affine) {
         double nw[8], nb[8];
@@ -262,14 +269,19 @@ int main(void)
     Rng rng;
     rng_seed(&rng, 13);
     const Case cases[] = {
-        { 1, 3, { 4, 5 }, 4, 1, 1, 0 },     /* batch 1, odd plane */
-        { 4, 2, { 3, 3 }, 4, 1, 1, 0 },
-        { 3, 5, { 1, 7 }, 4, 1, 1, 1 },     /* momentum=None */
-        { 2, 3, { 3, 2 }, 4, 0, 1, 0 },     /* affine=False */
-        { 3, 2, { 2, 3 }, 4, 1, 0, 0 },     /* track_running_stats=False */
-        { 2, 2, { 2, 2 }, 4, 0, 0, 0 },     /* neither */
-        { 5, 3, { 0, 0 }, 2, 1, 1, 0 },     /* BatchNorm1d over N x C */
-        { 3, 4, { 7, 0 }, 3, 1, 1, 1 },     /* BatchNorm1d over N x C x L */
+        { 1, 3, { 4, 5 }, 4, 1, 1, 0, 0 },  /* batch 1, odd plane */
+        { 4, 2, { 3, 3 }, 4, 1, 1, 0, 0 },
+        { 3, 5, { 1, 7 }, 4, 1, 1, 1, 0 },  /* momentum=None */
+        { 2, 3, { 3, 2 }, 4, 0, 1, 0, 0 },  /* affine=False */
+        { 3, 2, { 2, 3 }, 4, 1, 0, 0, 0 },  /* track_running_stats=False */
+        { 2, 2, { 2, 2 }, 4, 0, 0, 0, 0 },  /* neither */
+        { 5, 3, { 0, 0 }, 2, 1, 1, 0, 0 },  /* BatchNorm1d over N x C */
+        { 3, 4, { 7, 0 }, 3, 1, 1, 1, 0 },  /* BatchNorm1d over N x C x L */
+        { 2, 3, { 6, 6 }, 4, 1, 1, 0, 0 },  /* planes of 36: the 16- and 8-lane loops and their tails */
+        { 4, 2, { 3, 3 }, 4, 1, 1, 0, 1 },  /* batchnorm2d_relu */
+        { 3, 2, { 5, 7 }, 4, 1, 1, 1, 1 },  /* batchnorm2d_relu, planes of 35, momentum=None */
+        { 2, 3, { 3, 2 }, 4, 0, 1, 0, 1 },  /* batchnorm2d_relu, affine=False */
+        { 3, 2, { 2, 3 }, 4, 1, 0, 0, 1 },  /* batchnorm2d_relu, track_running_stats=False */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_case(&cases[i], 1, &rng);
@@ -288,6 +300,15 @@ int main(void)
     CHECK(graph_add(g, OP_batchnorm2d, in, 3, &a, &e) < 0 && strstr(e.msg, "weight"), "a weight of 4 for 3 channels");
     CHECK(graph_add(g, OP_batchnorm1d, in, 1, &a, &e) < 0 && strstr(e.msg, "N x C"), "batchnorm1d over 4 dims");
     CHECK(graph_add(g, OP_batchnorm2d, in, 2, &a, &e) < 0, "2 inputs");
+    CHECK(graph_add(g, OP_batchnorm2d_relu, in, 3, &a, &e) < 0 && strstr(e.msg, "batchnorm2d_relu"),
+          "batchnorm2d_relu: a weight of 4 for 3 channels");
+    int c3[1] = { 3 }, xs2[4] = { 2, 3, 4, 3 };
+    int st = tg_value(g, "s", VK_ACT, DT_F32, 0, 1, c3), y2 = tg_value(g, "y2", VK_ACT, DT_F32, 1, 4, xs2);
+    int bin[5] = { x, y2, x, st, st };
+    CHECK(graph_add(g, OP_batchnorm_relu_backward, bin, 5, &a, &e) < 0 && strstr(e.msg, "y"),
+          "batchnorm_relu_backward: y of another shape than dy");
+    bin[1] = x;
+    CHECK(graph_add(g, OP_batchnorm_relu_backward, bin, 5, &a, &e) >= 0, "batchnorm_relu_backward(dy, y, x, mean, invstd)");
     graph_free(g);
     return test_done("test_batchnorm");
 }

@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.join(top_srcdir, "tests", "data"))
 sys.path.insert(0, os.path.join(top_srcdir, "tests", "parity"))
 from safetensors_io import load_file  # noqa: E402
 import cnn_torch  # noqa: E402
+from tally import Tally, state  # noqa: E402
 
 STEPS = 3
 MODEL_BODY = """
@@ -90,30 +91,8 @@ LOSSES = [
     "NLLLoss(weight=[1.0, 2.0, 0.5, 3.0, 1.5], ignore_index=2)",
 ]
 
-failures = 0
-checks = 0
-
-
-def close(name, got, want, rtol=1e-5):
-    """max |got - want| <= rtol * max |want|"""
-    global failures, checks
-    checks += 1
-    if got is None:
-        failures += 1
-        print(f"FAIL {name}: missing from cnnc's dump")
-        return
-    got = got.detach().double().reshape(want.shape)
-    want = want.detach().double()
-    scale = want.abs().max().item()
-    err = (got - want).abs().max().item()
-    rel = err / scale if scale > 0 else err
-    if not rel <= rtol:
-        failures += 1
-        print(f"FAIL {name}: relative difference {rel:.3g} > {rtol}")
-
-
-def state(t, prefix):
-    return {k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)}
+tally = Tally("test_optim_torch", rtol=1e-5)
+close = tally.close
 
 
 def dump(tmp, text):
@@ -169,11 +148,7 @@ def check_optimizer(tmp, expr):
     for key, p in model.named_parameters():
         close(f"{expr}: {key} after {STEPS} steps", final.get(key), p)
         changed |= not torch.equal(p.detach(), t[f"init.{key}"])
-    global checks, failures
-    checks += 1
-    if not changed:
-        failures += 1
-        print(f"FAIL {expr}: no weight moved")
+    tally.check(changed, f"{expr}: no weight moved")
 
 
 CLIPS = [
@@ -206,11 +181,7 @@ def check_clip(tmp, stmt, expr):
     final = state(t, "final.")
     for key, p in model.named_parameters():
         close(f"{stmt} with {expr}: {key} after {STEPS} steps", final.get(key), p)
-    global checks, failures
-    checks += 1
-    if not clipped:
-        failures += 1
-        print(f"FAIL {stmt}: clips nothing in these steps")
+    tally.check(clipped, f"{stmt}: clips nothing in these steps")
 
 
 def torch_loss(cls):
@@ -228,12 +199,8 @@ def check_loss(tmp, expr):
     criterion = eval(expr, {"CrossEntropyLoss": torch_loss(torch.nn.CrossEntropyLoss),
                             "NLLLoss": torch_loss(torch.nn.NLLLoss)})
     labels = torch.cat([t[f"target.{s}"].long() for s in range(STEPS)])
-    global checks, failures
     if "ignore_index=2" in expr:
-        checks += 1
-        if not (labels == 2).any():
-            failures += 1
-            print(f"FAIL {expr}: no label is 2, ignore_index is not exercised")
+        tally.check((labels == 2).any(), f"{expr}: no label is 2, ignore_index is not exercised")
     for step in range(STEPS):
         model.load_state_dict(state(t, "init." if step == 0 else f"weights.{step}."), strict=True)
         model.zero_grad()
@@ -253,8 +220,7 @@ def main():
             check_loss(tmp, expr)
         for stmt, expr in CLIPS:
             check_clip(tmp, stmt, expr)
-    print(f"test_optim_torch: {checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return tally.done()
 
 
 sys.exit(main())

@@ -38,37 +38,16 @@ sys.path.insert(0, os.path.join(top_srcdir, "tests", "data"))
 sys.path.insert(0, os.path.join(top_srcdir, "bench"))
 from safetensors_io import load_file  # noqa: E402
 from torch_models import FashionResNet, LeNet5  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tally import Tally, state  # noqa: E402
 
 STEPS = 3
-failures = 0
-checks = 0
-
-
-def close(name, got, want, rtol=1e-4):
-    """max |got - want| <= rtol * max |want|"""
-    global failures, checks
-    checks += 1
-    if got is None:
-        failures += 1
-        print(f"FAIL {name}: missing from cnnc's dump")
-        return
-    got = got.detach().double().reshape(want.shape)
-    want = want.detach().double()
-    scale = want.abs().max().item()
-    err = (got - want).abs().max().item()
-    rel = err / scale if scale > 0 else err
-    if not rel <= rtol:
-        failures += 1
-        print(f"FAIL {name}: relative difference {rel:.3g} > {rtol}")
-
-
-def state(t, prefix):
-    return {k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)}
+tally = Tally("test_parity_zoo", rtol=1e-4)
+close = tally.close
 
 
 def check_model(name, model):
     """parity_dump on models/NAME.cnn, replayed in model"""
-    global failures, checks
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "parity.safetensors")
         subprocess.run([os.path.join(top_builddir, "tests", "parity", "parity_dump"),
@@ -79,11 +58,9 @@ def check_model(name, model):
     init = state(t, "init.")
     for b in buffers:
         if b.endswith("num_batches_tracked"):
-            checks += 1
-            if init.get(b) is None or init[b].dtype != torch.int64:
-                failures += 1
-                print(f"FAIL {name}: {b}: {init[b].dtype if b in init else 'absent'} in cnnc's dump, "
-                      "PyTorch saves it as int64")
+            tally.check(init.get(b) is not None and init[b].dtype == torch.int64,
+                        f"{name}: {b}: {init[b].dtype if b in init else 'absent'} in cnnc's dump, "
+                        "PyTorch saves it as int64")
     for step in range(STEPS):
         start = state(t, "init." if step == 0 else f"weights.{step}.")
         after = state(t, "final." if step == STEPS - 1 else f"weights.{step + 1}.")
@@ -100,10 +77,8 @@ def check_model(name, model):
             close(f"{name} step {step}: grad of {key}", t.get(f"grad.{step}.{key}"), p.grad)
         for key, b in model.named_buffers():
             if key.endswith("num_batches_tracked"):
-                checks += 1
-                if after.get(key) is None or after[key].long().item() != b.item():
-                    failures += 1
-                    print(f"FAIL {name} step {step}: {key} is {after.get(key)}, PyTorch's {b.item()}")
+                tally.check(after.get(key) is not None and after[key].long().item() == b.item(),
+                            f"{name} step {step}: {key} is {after.get(key)}, PyTorch's {b.item()}")
             else:
                 close(f"{name} step {step}: {key} after the step", after.get(key), b)
 
@@ -123,8 +98,7 @@ def main():
     torch.set_num_threads(2)
     check_model("fashion_resnet", FashionResNet(dropout=None))
     check_model("lenet5", LeNet5())
-    print(f"test_parity_zoo: {checks} checks, {failures} failed")
-    return 1 if failures else 0
+    return tally.done()
 
 
 sys.exit(main())
