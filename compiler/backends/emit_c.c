@@ -61,6 +61,7 @@ typedef struct Emit {
     unsigned kernels;       /* 1u << EK_... used */
     float   *absmax;        /* --quantize int8: per value, the largest |x| seen in calibration */
     float   *qscale;        /* per weight value read by an int8 node: its input's scale, else 0 */
+    int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
     const char *wbin;
 } Emit;
 
@@ -280,7 +281,26 @@ static int emit_node(Emit *m, int i, Error *e)
         }
         fprintf(f, "        static const int geo[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", w.kh, w.kw, w.sh,
                 w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1);
-        if (m->absmax) {
+        if (m->pack[base_of(g, n->in[1])]) {
+            /* the packed kernel: its padded (int8: quantized) input in the scratch after the floats */
+            int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1 };
+            size_t xs = at + (pooled ? (size_t)O * OH * OW : 0);
+            scratch = xs - g->arena_bytes / sizeof(float) + emit_conv_scratch(x->shape[1], H, W, OW, geo, !!m->absmax);
+            if (m->absmax) {
+                float sx = input_scale(m, n->in[0]);
+                fprintf(f, "        k_conv2d_pk_i8(%s, %.9g, %d, %d, %d, %s, ws%d, %s, %s, %d, %d, %d, geo, %d, %.9g, "
+                           "(short *)(A + %zu));\n", src, sx, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
+                        base_of(g, n->in[1]), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
+                        pooled ? 1 : act, alpha, xs);
+                m->qscale[base_of(g, n->in[1])] = sx;
+                m->kernels |= 1u << EK_CONV2D_PK_I8;
+            } else {
+                fprintf(f, "        k_conv2d_pk(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, A + %zu);\n", src,
+                        x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
+                        n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 1 : act, alpha, xs);
+                m->kernels |= 1u << EK_CONV2D_PK;
+            }
+        } else if (m->absmax) {
             /* int8: the input quantized into the scratch after the floats */
             size_t cnt = (size_t)x->shape[1] * H * W, qat = (at + (pooled ? (size_t)O * OH * OW : 0)) * sizeof(float);
             float sx = input_scale(m, n->in[0]);
@@ -391,22 +411,36 @@ static int emit_node(Emit *m, int i, Error *e)
     }
 }
 
+/* the elements of constant v as written: a packed Conv2d weight's blocks include their padding */
+static size_t weight_numel(const Emit *m, int v)
+{
+    const Value *x = &m->g->vals[v];
+    if (!m->pack[v]) return value_numel(x);
+    return emit_conv_packed_numel(x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 0);
+}
+
 /* Marks the constants the emitted nodes read (used[v]) and lays them out in the blob:
  * m->woff, m->wtotal (floats, each tensor padded to 64 bytes). */
 static int *layout_weights(Emit *m)
 {
     Graph *g = m->g;
     int *used = xcalloc((size_t)(unsigned)g->nvals, sizeof *used);
-    for (int i = 0; i <= m->L; i++)
-        if (!m->skip[i])
-            for (int k = 0; k < g->nodes[i].nin; k++) {
-                int v = base_of(g, g->nodes[i].in[k]);
-                if (is_const(m, v)) used[v] = 1;
-            }
+    for (int i = 0; i <= m->L; i++) {
+        const Node *n = &g->nodes[i];
+        if (m->skip[i]) continue;
+        for (int k = 0; k < n->nin; k++) {
+            int v = base_of(g, n->in[k]);
+            if (is_const(m, v)) used[v] = 1;
+        }
+        int groups = n->a.groups > 1 ? n->a.groups : 1;
+        if ((n->op == OP_conv2d || n->op == OP_conv2d_relu_maxpool2d) &&
+            emit_conv_packed(g->vals[n->in[1]].shape[0], groups))
+            m->pack[base_of(g, n->in[1])] = groups;
+    }
     for (int v = 0; v < g->nvals; v++)
         if (used[v]) {
             m->woff[v] = m->wtotal;
-            m->wtotal += (value_numel(&g->vals[v]) + 15) / 16 * 16;
+            m->wtotal += (weight_numel(m, v) + 15) / 16 * 16;
         }
     return used;
 }
@@ -418,19 +452,28 @@ static void emit_int8_weight(Emit *m, int v, const float *d, const char *shape)
     const Value *x = &m->g->vals[v];
     int O = x->shape[0];
     size_t cnt = value_numel(x), per = cnt / (size_t)O;
-    fprintf(m->f, "/* %s [%s], int8 */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded", shape, v,
-            cnt);
+    fprintf(m->f, "/* %s [%s], int8%s */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
+            m->pack[v] ? ", packed" : "", v, m->pack[v] ? emit_conv_packed_numel(O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 1) : cnt);
     float *sc = xmalloc((size_t)O * sizeof *sc);
+    signed char *q = xmalloc(cnt);
     for (int o = 0; o < O; o++) {
         float mx = 0;
         for (size_t k = 0; k < per; k++) mx = fmaxf(mx, fabsf(d[(size_t)o * per + k]));
         sc[o] = mx > 0 ? mx / 127.0f : 1.0f;
         for (size_t k = 0; k < per; k++) {
-            size_t i = (size_t)o * per + k;
-            long q = lrintf(d[i] / sc[o]);
-            fprintf(m->f, "%s%ld", i % 16 ? ", " : i ? ",\n    " : "\n    ", q > 127 ? 127 : q < -127 ? -127 : q);
+            long r = lrintf(d[(size_t)o * per + k] / sc[o]);
+            q[(size_t)o * per + k] = (signed char)(r > 127 ? 127 : r < -127 ? -127 : r);
         }
     }
+    if (m->pack[v]) {
+        /* the packed kernel's layout: blocks of 8 output channels, input channels in pairs */
+        signed char *pk = emit_conv_pack_i8(q, O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
+        free(q);
+        q = pk;
+        cnt = emit_conv_packed_numel(O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 1);
+    }
+    for (size_t i = 0; i < cnt; i++) fprintf(m->f, "%s%d", i % 16 ? ", " : i ? ",\n    " : "\n    ", q[i]);
+    free(q);
     fprintf(m->f, "\n};\nstatic const float ws%d[%d] = {", v, O);
     for (int o = 0; o < O; o++) fprintf(m->f, "%s%.9g", o % 8 ? ", " : o ? ",\n    " : "\n    ", (double)(sc[o] * m->qscale[v]));
     fprintf(m->f, "\n};\n");
@@ -447,11 +490,18 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         if (x->dtype != DT_F32) return err_set(e, "--emit-c: %s is not float32", x->name);
         size_t cnt = value_numel(x);
         const float *d = const_data(m, v);
+        float *packed = NULL;
+        if (m->pack[v] && !(m->qscale && m->qscale[v] > 0)) {
+            /* the packed Conv2d's layout: blocks of 8 output channels innermost */
+            d = packed = emit_conv_pack(d, x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
+            cnt = weight_numel(m, v);
+        }
         if (bin) {
             size_t pad = (cnt + 15) / 16 * 16 - cnt;
             static const float zero[16];
-            if (fwrite(d, sizeof(float), cnt, bin) != cnt || fwrite(zero, sizeof(float), pad, bin) != pad)
-                return err_set(e, "cannot write %s: %s", m->wbin, strerror(errno));
+            int bad = fwrite(d, sizeof(float), cnt, bin) != cnt || fwrite(zero, sizeof(float), pad, bin) != pad;
+            free(packed);
+            if (bad) return err_set(e, "cannot write %s: %s", m->wbin, strerror(errno));
             continue;
         }
         char shape[64];
@@ -460,9 +510,11 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
             emit_int8_weight(m, v, d, shape);
             continue;
         }
-        fprintf(m->f, "/* %s [%s] */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape, v, cnt);
+        fprintf(m->f, "/* %s [%s]%s */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
+                packed ? ", packed" : "", v, cnt);
         for (size_t k = 0; k < cnt; k++) fprintf(m->f, "%s%.9g", k % 8 ? ", " : k ? ",\n    " : "\n    ", (double)d[k]);
         fprintf(m->f, "\n};\n");
+        free(packed);
     }
     return 0;
 }
@@ -534,7 +586,8 @@ static int emit_source(Emit *m, const char *hname, char **names, int nnames, int
     Graph *g = m->g;
     fprintf(f, "/* generated by cnnc --emit-c from %s (model %s): C99, libm only, no heap. */\n", m->p->path,
             m->p->model_name);
-    fprintf(f, "#include <math.h>\n#include <string.h>\n\n#include \"%s\"\n\n", hname);
+    fprintf(f, "#include <math.h>\n#include <string.h>\n#if defined(__AVX2__)\n#include <immintrin.h>\n#endif\n\n"
+               "#include \"%s\"\n\n", hname);
     fprintf(f, "const char *const %s_class_names[%d] = {", n, K);
     for (int k = 0; k < K; k++) {
         fprintf(f, "%s", k ? ", " : " ");
@@ -644,6 +697,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     m.skip = xcalloc(nn_, sizeof *m.skip);
     m.konst = xcalloc(nv, sizeof *m.konst);
     m.woff = xcalloc(nv, sizeof *m.woff);
+    m.pack = xcalloc(nv, sizeof *m.pack);
     char *hpath = header_path(o->out_c);
     if (o->calib_set) {
         m.absmax = xcalloc(nv, sizeof *m.absmax);
@@ -671,6 +725,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     for (size_t v = 0; v < nv; v++) free(m.konst[v]);
     free(m.konst);
     free(m.woff);
+    free(m.pack);
     free(m.absmax);
     free(m.qscale);
     free(m.act);

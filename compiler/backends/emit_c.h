@@ -29,11 +29,24 @@ int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e);
 
 /* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
 enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
-       EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_COUNT };
+       EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_CONV2D_PK,
+       EK_CONV2D_PK_I8, EK_COUNT };
 typedef struct EmitKernel {
     const char *text;
     unsigned    needs;          /* 1u << EK_... */
 } EmitKernel;
 extern const EmitKernel emit_c_kernels[EK_COUNT];
+
+/* The packed Conv2d (emit_c_conv.c). Whether a Conv2d of O output channels in groups takes
+ * it (all but depthwise-like ones, fewer than 8 outputs a group, which keep k_conv2d) */
+int emit_conv_packed(int O, int groups);
+/* the floats of arena its kernel needs past its output for the padded (int8: quantized)
+ * input; g is the geometry array the call passes (kh, kw, sh, sw, ph, pw, dh, dw, groups) */
+size_t emit_conv_scratch(int C, int H, int W, int OW, const int *g, int int8);
+/* the packed weight's element count, and the packed copy (xcalloc'd) of w [O][cg][taps] */
+size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8);
+float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups);
+signed char *emit_conv_pack_i8(const signed char *q, int O, int cg, int taps, int groups);
+extern const char emit_c_conv2d_pk[], emit_c_conv2d_pk_i8[];
 
 #endif

@@ -6,6 +6,9 @@
 # gives the runtime's eval-transform tensor (CenterCrop too, on images of other sizes);
 # --weights-bin gives the same; one build under
 # -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
+# Where the CPU has AVX2 and FMA, gcc builds each model a second time with them (the packed
+# Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the Conv2d
+# shapes the shipped models lack.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -13,6 +16,7 @@ ref="$top_builddir/tests/backends/emit_ref"
 strict="-std=c99 -Wall -Wextra -pedantic -Werror -O2"
 compilers=gcc
 command -v clang >/dev/null && compilers="gcc clang"
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && compilers="$compilers gcc-avx2"
 
 # compare FILE_A FILE_B: the same class, probabilities within 1e-5, inputs within 1e-6
 compare() {
@@ -29,32 +33,36 @@ compare() {
 # emit MODEL NAME UPPER [--weights-bin]: writes, builds and checks model NAME
 check_model() {
     m=$1 prefix=$2 upper=$3 bin=${4:-}
-    d="$tmp/$m"
+    d="$tmp/$m" cnn="$top_srcdir/models/$m.cnn"
+    [ -f "$cnn" ] || cnn="$top_srcdir/tests/backends/$m.cnn"
     mkdir -p "$d"
-    "$top_builddir/tests/parity/parity_dump" --init "$top_srcdir/models/$m.cnn" "$d/w.st" >/dev/null ||
+    "$top_builddir/tests/parity/parity_dump" --init "$cnn" "$d/w.st" >/dev/null ||
         { fail "$m: parity_dump --init"; return; }
     if [ -n "$bin" ]; then
-        "$CNNC" "$top_srcdir/models/$m.cnn" --emit-c "$d/out.c" --weights "$d/w.st" --weights-bin "$d/w.bin" 2>"$d/err" ||
+        "$CNNC" "$cnn" --emit-c "$d/out.c" --weights "$d/w.st" --weights-bin "$d/w.bin" 2>"$d/err" ||
             { fail "$m: --emit-c --weights-bin: $(cat "$d/err")"; return; }
     else
-        "$CNNC" "$top_srcdir/models/$m.cnn" --emit-c "$d/out.c" --weights "$d/w.st" 2>"$d/err" ||
+        "$CNNC" "$cnn" --emit-c "$d/out.c" --weights "$d/w.st" 2>"$d/err" ||
             { fail "$m: --emit-c: $(cat "$d/err")"; return; }
     fi
     [ -s "$d/out.h" ] || fail "$m: no out.h beside out.c"
     ! grep -q 'malloc\|calloc\|cblas' "$d/out.c" || fail "$m: the generated code allocates or calls BLAS"
     imgs=
     for s in 1 2 3; do
-        "$ref" --png "$top_srcdir/models/$m.cnn" "$d/img$s.png" $s || fail "$m: writing a test image"
+        "$ref" --png "$cnn" "$d/img$s.png" $s || fail "$m: writing a test image"
         imgs="$imgs $d/img$s.png"
     done
-    "$ref" "$top_srcdir/models/$m.cnn" "$d/w.st" $imgs >"$d/want" || { fail "$m: emit_ref"; return; }
+    "$ref" "$cnn" "$d/w.st" $imgs >"$d/want" || { fail "$m: emit_ref"; return; }
     for cc in $compilers; do
-        $cc $strict -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || { fail "$m: $cc: $(head -5 "$d/cc.err")"; continue; }
+        flags=
+        [ "$cc" = gcc-avx2 ] && cc=gcc flags="-mavx2 -mfma"
+        # shellcheck disable=SC2086
+        $cc $strict $flags -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || { fail "$m: $cc $flags: $(head -5 "$d/cc.err")"; continue; }
         $cc -O1 $stb -I"$d" -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' ${bin:+-DWEIGHTS_BIN} \
             "$top_srcdir/tests/backends/emit_main.c" "$d/out.o" -o "$d/run" -lm 2>"$d/cc.err" ||
             { fail "$m: $cc harness: $(head -5 "$d/cc.err")"; continue; }
         "$d/run" ${bin:+"$d/w.bin"} $imgs >"$d/got" || { fail "$m: $cc: the program failed"; continue; }
-        why=$(compare "$d/want" "$d/got") || fail "$m ($cc${bin:+, --weights-bin}): $why"
+        why=$(compare "$d/want" "$d/got") || fail "$m ($cc $flags${bin:+, --weights-bin}): $why"
     done
 }
 
@@ -65,6 +73,8 @@ check_model lenet5 lenet5 LENET5
 check_model fashion_resnet fashionresnet FASHIONRESNET
 check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
 check_model resnet18 resnet18 RESNET18 --weights-bin
+check_model emit_shapes emitshapes EMITSHAPES
+check_model emit_shapes emitshapes EMITSHAPES --weights-bin
 
 # CenterCrop in the eval transform: images larger, smaller and odd-sized against the runtime
 d="$tmp/crop"

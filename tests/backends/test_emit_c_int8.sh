@@ -3,7 +3,10 @@
 # trained on the synthetic data (tests/checkpoint/tiny.cnn): the int8 code compiles
 # warning-free under gcc and clang (-std=c99 -Wall -Wextra -pedantic -Werror); every Conv2d
 # and Linear weight is an int8 array; its test-set accuracy is within 1 point of the float
-# code's, and its probabilities stay near the float ones (within 0.05).
+# code's, and its probabilities stay near the float ones (within 0.05). On the Conv2d shapes
+# of tests/backends/emit_shapes.cnn the int8 code gives the same output built plain, with
+# AVX2 (where the CPU has it; the packed kernel's vector path) and under
+# -fsanitize=address,undefined (a clean run), near the float code's.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -16,7 +19,7 @@ cd "$tmp" || exit 1
 "$CNNC" tiny.cnn --emit-c f.c --weights tiny.st 2>err || fail "float --emit-c: $(cat err)"
 "$CNNC" tiny.cnn --emit-c q.c --weights tiny.st --quantize int8 --calibrate 64 2>err || fail "--quantize int8: $(cat err)"
 nw=$(grep -c '^/\* .*\.weight \[' f.c)
-nq=$(grep -c '^/\* .*\.weight \[.*\], int8 \*/$' q.c)
+nq=$(grep -c '^/\* .*\.weight \[.*\], int8\(, packed\)\? \*/$' q.c)
 [ "$nw" -gt 0 ] && [ "$nq" = "$nw" ] || fail "$nq of the $nw weights are int8"
 imgs=$(find data/test -name '*.png' | sort)
 total=$(echo "$imgs" | wc -l)
@@ -39,5 +42,35 @@ for cc in $compilers; do
     far=$(paste -d' ' f.out q.out | awk '{ n = NF / 2; for (i = 2; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d
                                                    if (d > 0.05) { print NR ": " $0; exit } } }')
     [ -z "$far" ] || fail "$cc: int8 probabilities far from the float ones: $far"
+done
+
+# the packed kernels' shapes (freshly initialised weights): plain, AVX2 and sanitized builds agree
+cp "$top_srcdir/tests/backends/emit_shapes.cnn" shapes.cnn
+"$top_builddir/tests/parity/parity_dump" --init shapes.cnn shapes.st >/dev/null || fail "shapes: parity_dump --init"
+"$CNNC" shapes.cnn --emit-c sf.c --weights shapes.st 2>err || fail "shapes: float --emit-c: $(cat err)"
+"$CNNC" shapes.cnn --emit-c sq.c --weights shapes.st --quantize int8 --calibrate 32 2>err ||
+    fail "shapes: --quantize int8: $(cat err)"
+grep -q 'k_conv2d_pk_i8(' sq.c && grep -q 'k_conv2d_i8(' sq.c || fail "shapes: not both the packed and the depthwise int8 Conv2d"
+some=$(find data/test -name '*.png' | sort | head -12)
+builds="plain"
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && builds="plain avx2"
+for b in $builds asan; do
+    case $b in
+        plain) flags="-std=c99 -Wall -Wextra -pedantic -Werror -O2" link=-O1 ;;
+        avx2) flags="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -mavx2 -mfma" link=-O1 ;;
+        asan) flags="-std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" link=$flags ;;
+    esac
+    for v in sf sq; do
+        # shellcheck disable=SC2086
+        { gcc $flags -c $v.c -o $v.o && gcc $link $stb -I. -DPREFIX=emitshapes -DUPPER=EMITSHAPES -DHEADER="\"$v.h\"" \
+            "$top_srcdir/tests/backends/emit_main.c" $v.o -o run_$v -lm; } 2>cc.err || fail "shapes $b: $v.c: $(head -5 cc.err)"
+        # shellcheck disable=SC2086
+        ./run_$v $some 2>run.err | grep -v '^input' >$v.$b || fail "shapes $b: run_$v failed: $(head -3 run.err)"
+        [ -s run.err ] && fail "shapes $b: run_$v said: $(head -3 run.err)"
+    done
+    [ -s sq.$b ] && cmp -s sq.plain sq.$b || fail "shapes: the int8 code built $b gives other results than built plain"
+    far=$(paste -d' ' sf.$b sq.$b | awk '{ n = NF / 2; for (i = 2; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d
+                                                   if (d > 0.05) { print NR ": " $0; exit } } }')
+    [ -z "$far" ] || fail "shapes $b: int8 probabilities far from the float ones: $far"
 done
 exit $((fails > 0))
