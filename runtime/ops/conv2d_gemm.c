@@ -101,7 +101,9 @@ static void col2im_rows(float *x, const float *col, size_t ld, int c0, int c1, i
  * thread (CPU time, 2026-12-03) reaches 13 GFLOP/s on 32 x 196 x 288 whole and 28 in chunks
  * of 32 columns, 11 and 25 on 256 x 196 x 2304 (fashion_resnet's and resnet18's 14 x 14
  * layers), 22 and 32 on 64 x 3136 x 576 in chunks of 192; with fewer than 256 products a
- * sum (fashion_resnet's 16-channel layers, the input gradients' K = O) whole was faster. */
+ * sum (fashion_resnet's 16-channel layers, the input gradients' K = O) whole was faster.
+ * With 128 rows or more (resnet18's layers) the chunks repack the weights once each: on a
+ * quiet machine, 2 threads, resnet18 at batch 1 ran 8.2-9.5 images/s whole, 6.5-7.4 chunked. */
 typedef struct Sgemm {
     CBLAS_TRANSPOSE ta;
     int M, N, K, lda, ldb, ldc, width, split_n;
@@ -140,7 +142,7 @@ static void sgemm_share(void *ctx, int t, int T)
 static void conv_sgemm(CBLAS_TRANSPOSE ta, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                        float beta, float *C, int ldc)
 {
-    int width = K < 256 ? (N > 0 ? N : 1) : N <= 256 ? 32 : 192;
+    int width = K < 256 || M >= 128 ? (N > 0 ? N : 1) : N <= 256 ? 32 : 192;
     int T = par_threads(), chunks = (N + width - 1) / width;
     Sgemm s = { ta, M, N, K, lda, ldb, ldc, width, chunks >= 2 * T || chunks >= M / 16, beta, A, B, C };
     if ((double)M * N * K < 200000.0 || (chunks < T && M < 2 * T)) T = 1;
@@ -187,18 +189,18 @@ void conv2d_gemm_block(int images) { block_forced = images > 0 ? images : 0; }
  * blocks of at most `block` images */
 typedef struct Blocking { int images_split, block; } Blocking;
 
-/* Images go to the threads when there are at least as many images as threads and one
- * image's columns outweigh the weights, one image per sgemm: measured on fashion_resnet's
- * layers, blocks of 8-16 images side by side ran at half the speed of one image at a time,
- * their columns (MiBs) falling out of L2 between im2col and sgemm. Else (one image, or
- * resnet18's deep layers at batch 16: 512 x 4608 weights against 4608 x 49 columns) a block
- * at a time, its sgemm split across the threads, so the weights are packed once per block
- * and not once per image; the block's columns within 4 MiB. */
+/* Images go to the threads when there are at least as many images as threads, one image
+ * per sgemm: measured on fashion_resnet's layers, blocks of 8-16 images side by side ran at
+ * half the speed of one image at a time, their columns (MiBs) falling out of L2 between
+ * im2col and sgemm; and on a quiet machine resnet18 at batch 16 ran 12.6-13.1 images/s so
+ * against 11.8-12.4 with its deep layers (512 x 4608 weights, 4608 x 49 columns) in blocks.
+ * Else (one image, or one thread) a block at a time, its sgemm split across the threads;
+ * the block's columns within 4 MiB. */
 static Blocking blocking(const ConvShape *c, int N, int T)
 {
     size_t per = (size_t)c->K * c->P, budget = (size_t)1 << 20;   /* floats */
     int columns_outweigh = per * 2 >= (size_t)c->O * c->K;
-    Blocking b = { T > 1 && N >= T && columns_outweigh, 1 };
+    Blocking b = { T > 1 && N >= T, 1 };
     int share = b.images_split ? (N + T - 1) / T : N;
     int g = block_forced ? block_forced : columns_outweigh ? 1 : (int)(budget / (per ? per : 1));
     if (g < 1) g = 1;
