@@ -1,5 +1,7 @@
 /* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) with its two backward
- * ops, the gradient of the input and the gradients of the weight and bias. Stride 1 with a
+ * ops, the gradient of the input and the gradients of the weight and bias. 3x3 stride 1
+ * where it pays (winograd_pays) runs the forward and the input gradient by Winograd
+ * (conv2d_winograd.c). Stride 1 with a
  * kernel larger than 1x1 runs, where the CPU has AVX-512 (direct_pays), on the direct
  * kernels of conv2d_direct.c (the backward where
  * the padding is at most k-1, through conv2d_backward_direct, which the fused
@@ -44,13 +46,36 @@ static int direct_pays(void)
     return v;
 }
 
+/* Whether Winograd's F(2x2,3x3) (conv2d_winograd.c) replaces im2col + sgemm for a 3x3
+ * stride-1 convolution of N images, C -> O channels, Ho x Wo outputs, where the direct
+ * kernels do not run. CNNC_CONV_WINOGRAD=0 or 1 (or conv2d_use_winograd) forces the choice
+ * for every such convolution; otherwise it takes those with at least 8 channels in and out
+ * (not a stem) and enough tiles to pay for transforming the filters. */
+static _Atomic int winograd_choice = -2;   /* -2: not read yet; -1: the cost rule */
+
+void conv2d_use_winograd(int on) { winograd_choice = on < 0 ? -1 : on ? 1 : 0; }
+
+static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
+{
+    int v = winograd_choice;
+    if (v == -2) {
+        const char *env = getenv("CNNC_CONV_WINOGRAD");
+        v = env && (env[0] == '0' || env[0] == '1') ? env[0] == '1' : -1;
+        winograd_choice = v;
+    }
+    if (direct || v >= 0) return !direct && v;
+    size_t tiles = (size_t)N * ((Ho + 1) / 2) * ((Wo + 1) / 2);
+    return C >= 8 && O >= 8 && tiles >= 64;
+}
+
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
 {
-    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0 };
+    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0, 0 };
     c.K = C * k * k;
     c.P = c.Ho * c.Wo;
     c.identity = im2col_is_identity(k, s, p);
     c.direct = s == 1 && k > 1 && direct_pays();
+    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, c.direct);
     return c;
 }
 
@@ -199,9 +224,9 @@ void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const 
         corr_extract(yn, ye, Q, wp, c->O, c->Ho, c->Wo);
         return;
     }
-    ConvShape one = *c;
-    one.N = 1;
-    conv2d_gemm_forward(&one, yn, xn, w, b);
+    ConvShape one = conv_shape(1, c->C, c->H, c->W, c->O, c->k, c->s, c->p);
+    if (one.winograd) conv2d_winograd_forward(&one, yn, xn, w, b);
+    else conv2d_gemm_forward(&one, yn, xn, w, b);
 }
 
 /* a share of the images of a plain convolution's forward or input gradient */
@@ -239,6 +264,10 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    if (c.winograd) {
+        conv2d_winograd_forward(&c, y, x, w, b);
+        return;
+    }
     if (!c.direct) {
         conv2d_gemm_forward(&c, y, x, w, b);
         return;
@@ -422,14 +451,16 @@ static int backward_direct(const ConvShape *c, float *dx, float *dw, float *db, 
     return 1;
 }
 
-/* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dcol (C*k*k x Ho*Wo) = w^T
- * (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] = col2im(dcol), blocks of images at a time
- * (conv2d_gemm.c). */
+/* Stride 1, pad <= k-1: conv2d_backward_direct. 3x3, stride 1, pad <= 2 where Winograd
+ * pays: its forward of dy with the flipped, transposed kernel (conv2d_winograd.c).
+ * Otherwise dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] =
+ * col2im(dcol), blocks of images at a time (conv2d_gemm.c). */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
-    if (!backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) conv2d_gemm_backward_input(&c, dx, dy, w);
+    if (c.winograd && pad <= 2 && winograd_pays(N, O, C, H, W, 0)) conv2d_winograd_backward_input(&c, dx, dy, w);
+    else if (!backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) conv2d_gemm_backward_input(&c, dx, dy, w);
 }
 
 /* db[o] = the sum over the images and the plane of dy[n][o], a share of the channels each */

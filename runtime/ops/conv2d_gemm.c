@@ -24,6 +24,7 @@ static void shifted_plane(float *r, const float *plane, int H, int W, int Ho, pt
 {
     ptrdiff_t P = (ptrdiff_t)Ho * W, HW = (ptrdiff_t)H * W;
     ptrdiff_t d0 = off < 0 ? -off : 0, d1 = HW - off < P ? HW - off : P;
+    if (d0 > P) d0 = P;              /* a plane smaller than the shift (1x1 with padding) */
     if (d1 < d0) d1 = d0;
     memset(r, 0, (size_t)d0 * sizeof *r);
     memcpy(r + d0, plane + d0 + off, (size_t)(d1 - d0) * sizeof *r);

@@ -52,8 +52,9 @@ static inline int vl8_step(int i0, int n) { return i0 + VL8 > n && n > VL8 ? n -
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad);
 /* The sizes of one convolution; K = C*k*k, P = Ho*Wo; identity: a 1x1 kernel needs no
- * im2col; direct: stride 1 with a larger kernel, done by conv2d_direct.c's kernels */
-typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct; } ConvShape;
+ * im2col; direct: stride 1 with a larger kernel, done by conv2d_direct.c's kernels;
+ * winograd: 3x3 stride 1 where Winograd pays (conv2d_winograd.c; never with direct) */
+typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct, winograd; } ConvShape;
 /* Forces Conv2d's choice of the direct kernels for stride 1 (1) or im2col + sgemm (0) in this
  * process; by default they are used where the CPU has AVX-512 (or as CNNC_CONV_DIRECT says).
  * For the tests of the direct paths; call it before any graph is built. */
@@ -68,6 +69,17 @@ void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const 
 const float *conv2d_forward_rows(const ConvShape *c, const float *xn, int g, const float *w, const float *b,
                                  size_t *plane, int *ws, size_t *img);
 int conv2d_group(const ConvShape *c);
+/* Forces Conv2d's choice of Winograd (conv2d_winograd.c) for every 3x3 stride-1 convolution
+ * not on the direct kernels (1) or for none (0) in this process; -1: where the cost rule
+ * (conv2d.c) says it pays, as by default (or as CNNC_CONV_WINOGRAD says). For tests; call
+ * it before any graph is built. */
+void conv2d_use_winograd(int on);
+/* conv2d_winograd.c: F(2x2,3x3) for 3x3 stride-1 shapes (c->k == 3, c->s == 1; the input
+ * gradient also needs c->p <= 2) of c->N images, any zero padding */
+void conv2d_winograd_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_winograd_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
+/* Forces the tiles per block in this process (0: chosen from a cache budget); for the tests */
+void conv2d_winograd_block(int tiles);
 /* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),
  * blocks of images per sgemm; dw is written, not accumulated into */
 void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);

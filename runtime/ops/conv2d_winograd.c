@@ -1,0 +1,286 @@
+/* runtime/ops/conv2d_winograd.c: 3x3 stride-1 Conv2d by Winograd's F(2x2,3x3), forward and
+ * input gradient, 16 products per 2x2 outputs and channel pair where im2col + sgemm does
+ * 36. The output is cut into 2x2 tiles over (image, tile row, tile col); a block of tiles
+ * at a time:
+ *   V[xi][c][t] = (B^T d B)[xi], d the 4x4 input patch of tile t in channel c (zeros
+ *                 outside the image: the padding);
+ *   U[xi][o][c] = (G g G^T)[xi], g = w[o][c], once per call (weights change every step);
+ *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 16 sgemms;
+ *   y[o] tile t = A^T M[.][o][t] A + b[o], clipped at the output's edges.
+ * The input gradient is the same convolution of dy padded by 2-p with the flipped,
+ * transposed kernel w'[c][o][i][j] = w[o][c][2-i][2-j]. Large tile counts give each thread
+ * a contiguous share of the tiles, in blocks whose V and M stay in cache; small ones (one
+ * image) go a block at a time, each step split across the threads. Scratch: op_scratch
+ * slots 0 (V), 1 (U), 3 (M); nothing is allocated once warm. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parallel.h"
+
+#include "../ops.h"
+#include "kernels.h"
+
+/* tiles per row segment transformed at once (bounds the stack arrays below) */
+#define SEG 64
+
+/* One transform: x (N x C x H x W) padded by p -> y (N x O x Ho x Wo) with U (16 x O x C) */
+typedef struct Wino {
+    int N, C, H, W, O, p, Ho, Wo, th, tw;
+    size_t tiles;                 /* N * th * tw */
+    const float *x, *U, *b;
+    float *y;
+    int block;                    /* tiles per block */
+} Wino;
+
+static void store_part(float *dst, const vf8 *v, int n)
+{
+    if (n >= VL8) memcpy(dst, v, sizeof *v);
+    else memcpy(dst, v, (size_t)n * sizeof *dst);
+}
+
+/* V rows (xi, c), nt floats each, from position at: the transforms of tiles (n, ty,
+ * tx0 .. tx0+len) of channels [c0, c1) */
+CN_MULTIVERSION
+static void input_segment(const Wino *j, float *V, size_t nt, size_t at, int n, int ty, int tx0, int len, int c0,
+                          int c1)
+{
+    int H = j->H, W = j->W, p = j->p, C = j->C;
+    float ev[4][SEG + 16], od[4][SEG + 16];  /* columns 2u - p and 2u + 1 - p of the tile row's 4 input rows */
+    int fill = (len + VL8 - 1) / VL8 * VL8 + VL8;
+    for (int c = c0; c < c1; c++) {
+        for (int i = 0; i < 4; i++) {
+            int r = 2 * ty - p + i, u = 0;
+            if (r >= 0 && r < H) {
+                const float *row = j->x + (((size_t)n * C + c) * H + r) * W;
+                for (; u <= len; u++) {
+                    int col = 2 * (tx0 + u) - p;
+                    ev[i][u] = col >= 0 && col < W ? row[col] : 0.0f;
+                    od[i][u] = col + 1 >= 0 && col + 1 < W ? row[col + 1] : 0.0f;
+                }
+            }
+            for (; u < fill; u++) ev[i][u] = od[i][u] = 0.0f;
+        }
+        for (int u = 0; u < len; u += VL8) {
+            vf8 e[4], o[4], e1[4], o1[4];
+            for (int i = 0; i < 4; i++) {
+                memcpy(&e[i], &ev[i][u], sizeof e[i]);
+                memcpy(&o[i], &od[i][u], sizeof o[i]);
+                memcpy(&e1[i], &ev[i][u + 1], sizeof e1[i]);
+                memcpy(&o1[i], &od[i][u + 1], sizeof o1[i]);
+            }
+            /* rows: B^T d (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]) on each column */
+            vf8 te[4] = { e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3] };
+            vf8 to[4] = { o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3] };
+            vf8 te1[4] = { e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3] };
+            vf8 to1[4] = { o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3] };
+            int m = len - u;
+            for (int a = 0; a < 4; a++) {
+                /* columns: (.) B, the tile's columns being te, to, te1, to1 */
+                vf8 v[4] = { te[a] - te1[a], to[a] + te1[a], te1[a] - to[a], to[a] - to1[a] };
+                for (int b = 0; b < 4; b++)
+                    store_part(V + ((size_t)(a * 4 + b) * C + c) * nt + at + u, &v[b], m);
+            }
+        }
+    }
+}
+
+/* lanes of two 8-float vectors e, o that interleave them: e0 o0 e1 o1 ... (low, high half) */
+#define LO 0, 8, 1, 9, 2, 10, 3, 11
+#define HI 4, 12, 5, 13, 6, 14, 7, 15
+
+/* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), nt floats
+ * each (read up to 7 past the last), from position at */
+CN_MULTIVERSION
+static void output_segment(const Wino *j, const float *M, size_t nt, size_t at, int n, int ty, int tx0, int len,
+                           int o0, int o1)
+{
+    int O = j->O, Ho = j->Ho, Wo = j->Wo;
+    float out[2][2 * SEG + 16];
+    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, rows = 2 * ty + 1 < Ho ? 2 : 1;
+    for (int o = o0; o < o1; o++) {
+        float bo = j->b ? j->b[o] : 0.0f;
+        for (int u = 0; u < len; u += VL8) {
+            vf8 m[16];
+            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], M + ((size_t)xi * O + o) * nt + at + u, sizeof m[xi]);
+            /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
+            vf8 s[4], d[4];
+            for (int b = 0; b < 4; b++) {
+                s[b] = m[b] + m[4 + b] + m[8 + b];
+                d[b] = m[4 + b] - m[8 + b] - m[12 + b];
+            }
+            vf8 y00 = s[0] + s[1] + s[2] + bo, y01 = s[1] - s[2] - s[3] + bo;
+            vf8 y10 = d[0] + d[1] + d[2] + bo, y11 = d[1] - d[2] - d[3] + bo;
+            vf8 r[4] = { __builtin_shuffle(y00, y01, (vi8){ LO }), __builtin_shuffle(y00, y01, (vi8){ HI }),
+                         __builtin_shuffle(y10, y11, (vi8){ LO }), __builtin_shuffle(y10, y11, (vi8){ HI }) };
+            memcpy(&out[0][2 * u], &r[0], 2 * sizeof r[0]);
+            memcpy(&out[1][2 * u], &r[2], 2 * sizeof r[2]);
+        }
+        for (int i = 0; i < rows; i++)
+            memcpy(j->y + (((size_t)n * O + o) * Ho + 2 * ty + i) * Wo + c0, out[i], (size_t)cols * sizeof(float));
+    }
+}
+
+/* Calls fn on the row segments (n, ty, tx0, len <= SEG) of tiles [t0, t0 + nt), at = the
+ * segment's first tile - t0 */
+typedef void (*SegFn)(const Wino *j, float *buf, size_t nt, size_t at, int n, int ty, int tx0, int len, int lo,
+                      int hi);
+
+static void for_segments(const Wino *j, size_t t0, size_t nt, SegFn fn, float *buf, int lo, int hi)
+{
+    size_t per = (size_t)j->th * j->tw;
+    for (size_t t = t0; t < t0 + nt;) {
+        int n = (int)(t / per), r = (int)(t % per), ty = r / j->tw, tx = r % j->tw;
+        int len = j->tw - tx;
+        if ((size_t)len > t0 + nt - t) len = (int)(t0 + nt - t);
+        if (len > SEG) len = SEG;
+        fn(j, buf, nt, t - t0, n, ty, tx, len, lo, hi);
+        t += (size_t)len;
+    }
+}
+
+static void input_fn(const Wino *j, float *V, size_t nt, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
+{
+    input_segment(j, V, nt, at, n, ty, tx0, len, lo, hi);
+}
+
+static void output_fn(const Wino *j, float *M, size_t nt, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
+{
+    output_segment(j, M, nt, at, n, ty, tx0, len, lo, hi);
+}
+
+/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over nt tiles */
+static void products(const Wino *j, const float *V, float *M, size_t nt, int x0, int x1)
+{
+    int C = j->C, O = j->O;
+    for (int xi = x0; xi < x1; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)nt, C, 1.0f, j->U + (size_t)xi * O * C, C,
+                    V + (size_t)xi * C * nt, (int)nt, 0.0f, M + (size_t)xi * O * nt, (int)nt);
+}
+
+/* the scratch of one block: V (16 x C x block), M (16 x O x block, 8 floats slack) */
+static float *block_v(const Wino *j) { return op_scratch(0, (size_t)16 * j->C * j->block); }
+static float *block_m(const Wino *j) { return op_scratch(3, (size_t)16 * j->O * j->block + VL8); }
+
+/* tiles [lo, hi) in blocks, on this thread */
+static void tiles_run(const Wino *j, size_t lo, size_t hi)
+{
+    float *V = block_v(j), *M = block_m(j);
+    size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
+    for (size_t b = 0; b < nb; b++) {
+        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb);
+        for_segments(j, t0, t1 - t0, input_fn, V, 0, j->C);
+        products(j, V, M, t1 - t0, 0, 16);
+        for_segments(j, t0, t1 - t0, output_fn, M, 0, j->O);
+    }
+}
+
+static void tiles_share(void *ctx, int t, int T)
+{
+    const Wino *j = ctx;
+    tiles_run(j, par_lo(j->tiles, t, T), par_lo(j->tiles, t + 1, T));
+}
+
+/* one block split across the threads: its channels, then its products, then its outputs */
+typedef struct BlockJob { const Wino *j; float *V, *M; size_t t0, nt; int step; } BlockJob;
+
+static void block_share(void *ctx, int t, int T)
+{
+    const BlockJob *b = ctx;
+    const Wino *j = b->j;
+    if (b->step == 0)
+        for_segments(j, b->t0, b->nt, input_fn, b->V, (int)par_lo((size_t)j->C, t, T), (int)par_lo((size_t)j->C, t + 1, T));
+    else if (b->step == 1) products(j, b->V, b->M, b->nt, (int)par_lo(16, t, T), (int)par_lo(16, t + 1, T));
+    else for_segments(j, b->t0, b->nt, output_fn, b->M, (int)par_lo((size_t)j->O, t, T), (int)par_lo((size_t)j->O, t + 1, T));
+}
+
+/* U[xi][o][c] = (G g G^T)[xi], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], g = w[o][c]
+ * (flip: g[i][j] = w[c][o][2-i][2-j], w being C x O x 3 x 3 then: the input gradient's) */
+typedef struct FilterJob { float *U; const float *w; int O, C, flip; } FilterJob;
+
+static void filter_share(void *ctx, int t, int T)
+{
+    const FilterJob *f = ctx;
+    size_t OC = (size_t)f->O * f->C;
+    for (int o = (int)par_lo((size_t)f->O, t, T); o < (int)par_lo((size_t)f->O, t + 1, T); o++)
+        for (int c = 0; c < f->C; c++) {
+            float g[3][3], q[4][3];
+            const float *src = f->flip ? f->w + ((size_t)c * f->O + o) * 9 : f->w + ((size_t)o * f->C + c) * 9;
+            for (int i = 0; i < 3; i++)
+                for (int k = 0; k < 3; k++) g[i][k] = f->flip ? src[(2 - i) * 3 + 2 - k] : src[i * 3 + k];
+            for (int k = 0; k < 3; k++) {
+                q[0][k] = g[0][k];
+                q[1][k] = 0.5f * (g[0][k] + g[1][k] + g[2][k]);
+                q[2][k] = 0.5f * (g[0][k] - g[1][k] + g[2][k]);
+                q[3][k] = g[2][k];
+            }
+            float *u = f->U + (size_t)o * f->C + c;
+            for (int a = 0; a < 4; a++) {
+                u[(size_t)(a * 4 + 0) * OC] = q[a][0];
+                u[(size_t)(a * 4 + 1) * OC] = 0.5f * (q[a][0] + q[a][1] + q[a][2]);
+                u[(size_t)(a * 4 + 2) * OC] = 0.5f * (q[a][0] - q[a][1] + q[a][2]);
+                u[(size_t)(a * 4 + 3) * OC] = q[a][2];
+            }
+        }
+}
+
+static int block_forced;    /* conv2d_winograd_block's; 0: from the cache budget */
+void conv2d_winograd_block(int tiles) { block_forced = tiles > 0 ? tiles : 0; }
+
+/* Tiles per block: V and M within about 512 KiB (L2), but at least 64 tiles so that each
+ * U[xi] read serves enough columns */
+static int block_tiles(int C, int O)
+{
+    if (block_forced) return block_forced;
+    int b = 8192 / (C + O);
+    b = b < 64 ? 64 : b > 512 ? 512 : b;
+    return b / 8 * 8;
+}
+
+/* y (N x O x Ho x Wo) = x (N x C x H x W, padded by p) correlated with the 3x3 filters
+ * whose transforms are U, + b */
+static void wino_run(Wino *j)
+{
+    j->th = (j->Ho + 1) / 2;
+    j->tw = (j->Wo + 1) / 2;
+    j->tiles = (size_t)j->N * j->th * j->tw;
+    if (j->tiles == 0) return;
+    int T = par_threads();
+    j->block = block_tiles(j->C, j->O);
+    if ((size_t)j->block > j->tiles) j->block = (int)j->tiles;
+    if (T > 1 && j->tiles >= (size_t)T * j->block / 2) {
+        par_run(T, tiles_share, j);
+        return;
+    }
+    float *V = block_v(j), *M = block_m(j);
+    size_t nb = (j->tiles + j->block - 1) / j->block;
+    for (size_t b = 0; b < nb; b++) {
+        size_t t0 = par_lo(j->tiles, (int)b, (int)nb), t1 = par_lo(j->tiles, (int)b + 1, (int)nb);
+        for (int step = 0; step < 3; step++) {
+            BlockJob bj = { j, V, M, t0, t1 - t0, step };
+            par_run(T, block_share, &bj);
+        }
+    }
+}
+
+static const float *filters(const float *w, int O, int C, int flip)
+{
+    float *U = op_scratch(1, (size_t)16 * O * C);
+    FilterJob f = { U, w, O, C, flip };
+    int T = par_threads();
+    par_run((size_t)O * C >= 4096 ? T : 1, filter_share, &f);
+    return U;
+}
+
+void conv2d_winograd_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b)
+{
+    Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0 };
+    j.U = filters(w, c->O, c->C, 0);
+    wino_run(&j);
+}
+
+void conv2d_winograd_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w)
+{
+    Wino j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0 };
+    j.U = filters(w, c->C, c->O, 1);
+    wino_run(&j);
+}
