@@ -65,7 +65,7 @@ static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
     }
     if (direct || v >= 0) return !direct && v;
     size_t tiles = (size_t)N * ((Ho + 1) / 2) * ((Wo + 1) / 2);
-    return C >= 8 && O >= 8 && tiles >= 64;
+    return C >= 8 && O >= 8 && tiles >= 32;
 }
 
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)

@@ -5,7 +5,7 @@
  *   V[xi][c][t] = (B^T d B)[xi], d the 4x4 input patch of tile t in channel c (zeros
  *                 outside the image: the padding);
  *   U[xi][o][c] = (G g G^T)[xi], g = w[o][c], once per call (weights change every step);
- *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 16 sgemms;
+ *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 16 products (wino_gemm);
  *   y[o] tile t = A^T M[.][o][t] A + b[o], clipped at the output's edges.
  * The input gradient is the same convolution of dy padded by 2-p with the flipped,
  * transposed kernel w'[c][o][i][j] = w[o][c][2-i][2-j]. Large tile counts give each thread
@@ -32,33 +32,48 @@ typedef struct Wino {
     int block;                    /* tiles per block */
 } Wino;
 
-static void store_part(float *dst, const vf8 *v, int n)
-{
-    if (n >= VL8) memcpy(dst, v, sizeof *v);
-    else memcpy(dst, v, (size_t)n * sizeof *dst);
-}
+/* lanes of two 8-float vectors a, b: the even ones of a then b, the odd ones */
+#define EVEN 0, 2, 4, 6, 8, 10, 12, 14
+#define ODD 1, 3, 5, 7, 9, 11, 13, 15
 
-/* V rows (xi, c), nt floats each, from position at: the transforms of tiles (n, ty,
- * tx0 .. tx0+len) of channels [c0, c1) */
+/* V rows (xi, c), ld floats apart (ld: nt rounded up to 8), from position at: the
+ * transforms of tiles (n, ty, tx0 .. tx0+len) of channels [c0, c1). Whole vectors are
+ * stored up to the row's end: the lanes past len are the next segment's (written after)
+ * or the row's tail, which the products read. */
 CN_MULTIVERSION
-static void input_segment(const Wino *j, float *V, size_t nt, size_t at, int n, int ty, int tx0, int len, int c0,
+static void input_segment(const Wino *j, float *V, size_t ld, size_t at, int n, int ty, int tx0, int len, int c0,
                           int c1)
 {
     int H = j->H, W = j->W, p = j->p, C = j->C;
     float ev[4][SEG + 16], od[4][SEG + 16];  /* columns 2u - p and 2u + 1 - p of the tile row's 4 input rows */
-    int fill = (len + VL8 - 1) / VL8 * VL8 + VL8;
+    float buf[2 * SEG + 48];                 /* one input row from column 2 tx0 - p, zeros outside the image */
+    int fill = (len + VL8 - 1) / VL8 * VL8 + VL8, first = 2 * tx0 - p;
     for (int c = c0; c < c1; c++) {
         for (int i = 0; i < 4; i++) {
-            int r = 2 * ty - p + i, u = 0;
-            if (r >= 0 && r < H) {
-                const float *row = j->x + (((size_t)n * C + c) * H + r) * W;
-                for (; u <= len; u++) {
-                    int col = 2 * (tx0 + u) - p;
-                    ev[i][u] = col >= 0 && col < W ? row[col] : 0.0f;
-                    od[i][u] = col + 1 >= 0 && col + 1 < W ? row[col + 1] : 0.0f;
+            int r = 2 * ty - p + i, in = r >= 0 && r < H;
+            const float *row = j->x + (((size_t)n * C + c) * H + (in ? r : 0)) * W;
+            /* whole vectors inside the row, lane by lane at its ends (no library calls: the
+             * segments are short) */
+            for (int k = 0; k < 2 * fill && in; k += VL8) {
+                int col = first + k;
+                if (col >= 0 && col + VL8 <= W) memcpy(buf + k, row + col, VL8 * sizeof *buf);
+                else if (col >= W || col + VL8 <= 0) memcpy(buf + k, &(vf8){ 0 }, VL8 * sizeof *buf);
+                else {
+                    int l0 = col < 0 ? -col : 0, l1 = W - col < VL8 ? W - col : VL8;
+                    memcpy(buf + k, &(vf8){ 0 }, VL8 * sizeof *buf);
+                    for (int l = l0; l < l1; l++) buf[k + l] = row[col + l];
                 }
             }
-            for (; u < fill; u++) ev[i][u] = od[i][u] = 0.0f;
+            for (int u = 0; u < fill; u += VL8) {
+                vf8 a = { 0 }, b = { 0 };
+                if (in) {
+                    memcpy(&a, buf + 2 * u, sizeof a);
+                    memcpy(&b, buf + 2 * u + VL8, sizeof b);
+                }
+                vf8 e = __builtin_shuffle(a, b, (vi8){ EVEN }), o = __builtin_shuffle(a, b, (vi8){ ODD });
+                memcpy(&ev[i][u], &e, sizeof e);
+                memcpy(&od[i][u], &o, sizeof o);
+            }
         }
         for (int u = 0; u < len; u += VL8) {
             vf8 e[4], o[4], e1[4], o1[4];
@@ -73,12 +88,15 @@ static void input_segment(const Wino *j, float *V, size_t nt, size_t at, int n, 
             vf8 to[4] = { o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3] };
             vf8 te1[4] = { e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3] };
             vf8 to1[4] = { o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3] };
-            int m = len - u;
+            int keep = at + u + VL8 <= ld ? VL8 : (int)(ld - at - u);
             for (int a = 0; a < 4; a++) {
                 /* columns: (.) B, the tile's columns being te, to, te1, to1 */
                 vf8 v[4] = { te[a] - te1[a], to[a] + te1[a], te1[a] - to[a], to[a] - to1[a] };
-                for (int b = 0; b < 4; b++)
-                    store_part(V + ((size_t)(a * 4 + b) * C + c) * nt + at + u, &v[b], m);
+                for (int b = 0; b < 4; b++) {
+                    float *d = V + ((size_t)(a * 4 + b) * C + c) * ld + at + u;
+                    if (keep == VL8) memcpy(d, &v[b], sizeof v[b]);
+                    else memcpy(d, &v[b], (size_t)keep * sizeof(float));
+                }
             }
         }
     }
@@ -88,10 +106,10 @@ static void input_segment(const Wino *j, float *V, size_t nt, size_t at, int n, 
 #define LO 0, 8, 1, 9, 2, 10, 3, 11
 #define HI 4, 12, 5, 13, 6, 14, 7, 15
 
-/* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), nt floats
- * each (read up to 7 past the last), from position at */
+/* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), ld floats
+ * apart (ld: nt rounded up to 8), from position at */
 CN_MULTIVERSION
-static void output_segment(const Wino *j, const float *M, size_t nt, size_t at, int n, int ty, int tx0, int len,
+static void output_segment(const Wino *j, const float *M, size_t ld, size_t at, int n, int ty, int tx0, int len,
                            int o0, int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;
@@ -101,7 +119,7 @@ static void output_segment(const Wino *j, const float *M, size_t nt, size_t at, 
         float bo = j->b ? j->b[o] : 0.0f;
         for (int u = 0; u < len; u += VL8) {
             vf8 m[16];
-            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], M + ((size_t)xi * O + o) * nt + at + u, sizeof m[xi]);
+            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], M + ((size_t)xi * O + o) * ld + at + u, sizeof m[xi]);
             /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
             vf8 s[4], d[4];
             for (int b = 0; b < 4; b++) {
@@ -115,17 +133,21 @@ static void output_segment(const Wino *j, const float *M, size_t nt, size_t at, 
             memcpy(&out[0][2 * u], &r[0], 2 * sizeof r[0]);
             memcpy(&out[1][2 * u], &r[2], 2 * sizeof r[2]);
         }
-        for (int i = 0; i < rows; i++)
-            memcpy(j->y + (((size_t)n * O + o) * Ho + 2 * ty + i) * Wo + c0, out[i], (size_t)cols * sizeof(float));
+        for (int i = 0; i < rows; i++) {
+            float *d = j->y + (((size_t)n * O + o) * Ho + 2 * ty + i) * Wo + c0;
+            int k = 0;
+            for (; k + VL8 <= cols; k += VL8) memcpy(d + k, out[i] + k, VL8 * sizeof *d);
+            for (; k < cols; k++) d[k] = out[i][k];
+        }
     }
 }
 
 /* Calls fn on the row segments (n, ty, tx0, len <= SEG) of tiles [t0, t0 + nt), at = the
- * segment's first tile - t0 */
-typedef void (*SegFn)(const Wino *j, float *buf, size_t nt, size_t at, int n, int ty, int tx0, int len, int lo,
+ * segment's first tile - t0, the buffer's rows ld floats apart */
+typedef void (*SegFn)(const Wino *j, float *buf, size_t ld, size_t at, int n, int ty, int tx0, int len, int lo,
                       int hi);
 
-static void for_segments(const Wino *j, size_t t0, size_t nt, SegFn fn, float *buf, int lo, int hi)
+static void for_segments(const Wino *j, size_t t0, size_t nt, size_t ld, SegFn fn, float *buf, int lo, int hi)
 {
     size_t per = (size_t)j->th * j->tw;
     for (size_t t = t0; t < t0 + nt;) {
@@ -133,33 +155,81 @@ static void for_segments(const Wino *j, size_t t0, size_t nt, SegFn fn, float *b
         int len = j->tw - tx;
         if ((size_t)len > t0 + nt - t) len = (int)(t0 + nt - t);
         if (len > SEG) len = SEG;
-        fn(j, buf, nt, t - t0, n, ty, tx, len, lo, hi);
+        fn(j, buf, ld, t - t0, n, ty, tx, len, lo, hi);
         t += (size_t)len;
     }
 }
 
-static void input_fn(const Wino *j, float *V, size_t nt, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
+static void input_fn(const Wino *j, float *V, size_t ld, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
 {
-    input_segment(j, V, nt, at, n, ty, tx0, len, lo, hi);
+    input_segment(j, V, ld, at, n, ty, tx0, len, lo, hi);
 }
 
-static void output_fn(const Wino *j, float *M, size_t nt, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
+static void output_fn(const Wino *j, float *M, size_t ld, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
 {
-    output_segment(j, M, nt, at, n, ty, tx0, len, lo, hi);
+    output_segment(j, M, ld, at, n, ty, tx0, len, lo, hi);
 }
 
-/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over nt tiles */
-static void products(const Wino *j, const float *V, float *M, size_t nt, int x0, int x1)
+/* M (rows o0 .. o0+R of O x ld) columns [t, t + 8 NV) = U (O x C) @ V (C x ld): R x NV
+ * vectors of sums in registers (R, NV constants once inlined) */
+static inline __attribute__((always_inline)) void gemm_block(float *M, const float *U, const float *V, int C,
+                                                             size_t ld, int o0, size_t t, int R, int NV)
+{
+    vf8 acc[4][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+        for (int k = 0; k < NV; k++) acc[r][k] = (vf8){ 0 };
+    for (int c = 0; c < C; c++) {
+        vf8 v[2];
+#pragma GCC unroll 2
+        for (int k = 0; k < NV; k++) memcpy(&v[k], V + (size_t)c * ld + t + k * VL8, sizeof v[k]);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            float u = U[(size_t)(o0 + r) * C + c];
+#pragma GCC unroll 2
+            for (int k = 0; k < NV; k++) acc[r][k] += u * v[k];
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+        for (int k = 0; k < NV; k++) memcpy(M + (size_t)(o0 + r) * ld + t + k * VL8, &acc[r][k], sizeof acc[r][k]);
+}
+
+/* M (O x ld) = U (O x C) @ V (C x ld), ld a multiple of 8: four rows of M at a time, 16
+ * columns (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
+ * both operands for each) took 1.3-2.5x as long on every layer of fashion_resnet and
+ * resnet18 (one thread, AMD EPYC with AVX2, 2026-12-03). */
+CN_MULTIVERSION CN_CONTRACT
+static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld)
+{
+    for (size_t t = 0; t < ld; t += 2 * VL8) {
+        int o = 0;
+        if (t + 2 * VL8 <= ld) {
+            for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 2);
+            for (; o < O; o++) gemm_block(M, U, V, C, ld, o, t, 1, 2);
+        } else {
+            for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 1);
+            for (; o < O; o++) gemm_block(M, U, V, C, ld, o, t, 1, 1);
+        }
+    }
+}
+
+/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over ld columns */
+static void products(const Wino *j, const float *V, float *M, size_t ld, int x0, int x1)
 {
     int C = j->C, O = j->O;
     for (int xi = x0; xi < x1; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)nt, C, 1.0f, j->U + (size_t)xi * O * C, C,
-                    V + (size_t)xi * C * nt, (int)nt, 0.0f, M + (size_t)xi * O * nt, (int)nt);
+        wino_gemm(M + (size_t)xi * O * ld, j->U + (size_t)xi * O * C, V + (size_t)xi * C * ld, O, C, ld);
 }
 
-/* the scratch of one block: V (16 x C x block), M (16 x O x block, 8 floats slack) */
-static float *block_v(const Wino *j) { return op_scratch(0, (size_t)16 * j->C * j->block); }
-static float *block_m(const Wino *j) { return op_scratch(3, (size_t)16 * j->O * j->block + VL8); }
+static size_t round8(size_t n) { return (n + VL8 - 1) / VL8 * VL8; }
+
+/* the scratch of one block: V (16 x C x block), M (16 x O x block, read up to 7 past its
+ * end), block rounded up to 8 */
+static float *block_v(const Wino *j) { return op_scratch(0, (size_t)16 * j->C * round8((size_t)j->block)); }
+static float *block_m(const Wino *j) { return op_scratch(3, (size_t)16 * j->O * round8((size_t)j->block) + VL8); }
 
 /* tiles [lo, hi) in blocks, on this thread */
 static void tiles_run(const Wino *j, size_t lo, size_t hi)
@@ -167,10 +237,10 @@ static void tiles_run(const Wino *j, size_t lo, size_t hi)
     float *V = block_v(j), *M = block_m(j);
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
-        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb);
-        for_segments(j, t0, t1 - t0, input_fn, V, 0, j->C);
-        products(j, V, M, t1 - t0, 0, 16);
-        for_segments(j, t0, t1 - t0, output_fn, M, 0, j->O);
+        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb), ld = round8(t1 - t0);
+        for_segments(j, t0, t1 - t0, ld, input_fn, V, 0, j->C);
+        products(j, V, M, ld, 0, 16);
+        for_segments(j, t0, t1 - t0, ld, output_fn, M, 0, j->O);
     }
 }
 
@@ -181,16 +251,16 @@ static void tiles_share(void *ctx, int t, int T)
 }
 
 /* one block split across the threads: its channels, then its products, then its outputs */
-typedef struct BlockJob { const Wino *j; float *V, *M; size_t t0, nt; int step; } BlockJob;
+typedef struct BlockJob { const Wino *j; float *V, *M; size_t t0, nt, ld; int step; } BlockJob;
 
 static void block_share(void *ctx, int t, int T)
 {
     const BlockJob *b = ctx;
     const Wino *j = b->j;
     if (b->step == 0)
-        for_segments(j, b->t0, b->nt, input_fn, b->V, (int)par_lo((size_t)j->C, t, T), (int)par_lo((size_t)j->C, t + 1, T));
-    else if (b->step == 1) products(j, b->V, b->M, b->nt, (int)par_lo(16, t, T), (int)par_lo(16, t + 1, T));
-    else for_segments(j, b->t0, b->nt, output_fn, b->M, (int)par_lo((size_t)j->O, t, T), (int)par_lo((size_t)j->O, t + 1, T));
+        for_segments(j, b->t0, b->nt, b->ld, input_fn, b->V, (int)par_lo((size_t)j->C, t, T), (int)par_lo((size_t)j->C, t + 1, T));
+    else if (b->step == 1) products(j, b->V, b->M, b->ld, (int)par_lo(16, t, T), (int)par_lo(16, t + 1, T));
+    else for_segments(j, b->t0, b->nt, b->ld, output_fn, b->M, (int)par_lo((size_t)j->O, t, T), (int)par_lo((size_t)j->O, t + 1, T));
 }
 
 /* U[xi][o][c] = (G g G^T)[xi], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], g = w[o][c]
@@ -256,7 +326,7 @@ static void wino_run(Wino *j)
     for (size_t b = 0; b < nb; b++) {
         size_t t0 = par_lo(j->tiles, (int)b, (int)nb), t1 = par_lo(j->tiles, (int)b + 1, (int)nb);
         for (int step = 0; step < 3; step++) {
-            BlockJob bj = { j, V, M, t0, t1 - t0, step };
+            BlockJob bj = { j, V, M, t0, t1 - t0, round8(t1 - t0), step };
             par_run(T, block_share, &bj);
         }
     }
