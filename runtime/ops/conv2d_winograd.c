@@ -264,33 +264,46 @@ static void block_share(void *ctx, int t, int T)
 }
 
 /* U[xi][o][c] = (G g G^T)[xi], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], g = w[o][c]
- * (flip: g[i][j] = w[c][o][2-i][2-j], w being C x O x 3 x 3 then: the input gradient's) */
+ * (flip: g[i][j] = w[c][o][2-i][2-j], w being C x O x 3 x 3 then: the input gradient's),
+ * for o in [o0, o1), 8 channels c a vector: each xi's row of U written 8 floats at a time */
+CN_MULTIVERSION
+static void filter_rows(float *U, const float *w, int O, int C, int flip, int o0, int o1)
+{
+    size_t OC = (size_t)O * C;
+    for (int o = o0; o < o1; o++)
+        for (int c0 = 0; c0 < C; c0 += VL8) {
+            int m = C - c0 < VL8 ? C - c0 : VL8;
+            float g[9][VL8] = { { 0 } };
+            for (int l = 0; l < m; l++) {
+                const float *src = flip ? w + ((size_t)(c0 + l) * O + o) * 9 : w + ((size_t)o * C + c0 + l) * 9;
+                for (int t = 0; t < 9; t++) g[t][l] = src[flip ? 8 - t : t];
+            }
+            vf8 G[9], q[4][3];
+            for (int t = 0; t < 9; t++) memcpy(&G[t], g[t], sizeof G[t]);
+            for (int k = 0; k < 3; k++) {
+                q[0][k] = G[k];
+                q[1][k] = 0.5f * (G[k] + G[3 + k] + G[6 + k]);
+                q[2][k] = 0.5f * (G[k] - G[3 + k] + G[6 + k]);
+                q[3][k] = G[6 + k];
+            }
+            float *u = U + (size_t)o * C + c0;
+            for (int a = 0; a < 4; a++) {
+                vf8 r[4] = { q[a][0], 0.5f * (q[a][0] + q[a][1] + q[a][2]), 0.5f * (q[a][0] - q[a][1] + q[a][2]),
+                             q[a][2] };
+                for (int b = 0; b < 4; b++) {
+                    if (m == VL8) memcpy(u + (size_t)(a * 4 + b) * OC, &r[b], sizeof r[b]);
+                    else memcpy(u + (size_t)(a * 4 + b) * OC, &r[b], (size_t)m * sizeof(float));
+                }
+            }
+        }
+}
+
 typedef struct FilterJob { float *U; const float *w; int O, C, flip; } FilterJob;
 
 static void filter_share(void *ctx, int t, int T)
 {
     const FilterJob *f = ctx;
-    size_t OC = (size_t)f->O * f->C;
-    for (int o = (int)par_lo((size_t)f->O, t, T); o < (int)par_lo((size_t)f->O, t + 1, T); o++)
-        for (int c = 0; c < f->C; c++) {
-            float g[3][3], q[4][3];
-            const float *src = f->flip ? f->w + ((size_t)c * f->O + o) * 9 : f->w + ((size_t)o * f->C + c) * 9;
-            for (int i = 0; i < 3; i++)
-                for (int k = 0; k < 3; k++) g[i][k] = f->flip ? src[(2 - i) * 3 + 2 - k] : src[i * 3 + k];
-            for (int k = 0; k < 3; k++) {
-                q[0][k] = g[0][k];
-                q[1][k] = 0.5f * (g[0][k] + g[1][k] + g[2][k]);
-                q[2][k] = 0.5f * (g[0][k] - g[1][k] + g[2][k]);
-                q[3][k] = g[2][k];
-            }
-            float *u = f->U + (size_t)o * f->C + c;
-            for (int a = 0; a < 4; a++) {
-                u[(size_t)(a * 4 + 0) * OC] = q[a][0];
-                u[(size_t)(a * 4 + 1) * OC] = 0.5f * (q[a][0] + q[a][1] + q[a][2]);
-                u[(size_t)(a * 4 + 2) * OC] = 0.5f * (q[a][0] - q[a][1] + q[a][2]);
-                u[(size_t)(a * 4 + 3) * OC] = q[a][2];
-            }
-        }
+    filter_rows(f->U, f->w, f->O, f->C, f->flip, (int)par_lo((size_t)f->O, t, T), (int)par_lo((size_t)f->O, t + 1, T));
 }
 
 static int block_forced;    /* conv2d_winograd_block's; 0: from the cache budget */
