@@ -329,6 +329,9 @@ int op_expect(const Graph *g, const Node *n, int i, const char *what, DType dt, 
 /* For shape rules: checks that inputs i and j of n have the same shape, naming them. */
 int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_i, int j,
                          const char *what_j, Error *e);
+/* For an optimizer's shape rule: checks that n has exactly nin inputs, each float32 of the
+ * shape of input 0 (the parameter), naming them what[i]. */
+int op_expect_param_state(const Graph *g, const Node *n, int nin, const char *const *what, Error *e);
 /* A growing buffer of at least n floats, one per slot, of the par_run share the caller is
  * running (parallel.h par_share) or, outside one, of the calling thread; valid until the
  * next call for the same slot there: kernels use it for im2col and partial sums so that no
