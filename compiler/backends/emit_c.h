@@ -30,7 +30,7 @@ int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e);
 /* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
 enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
        EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_CONV2D_PK,
-       EK_CONV2D_PK_I8, EK_COUNT };
+       EK_CONV2D_PK_I8, EK_CONV2D_WINO, EK_COUNT };
 typedef struct EmitKernel {
     const char *text;
     unsigned    needs;          /* 1u << EK_... */
@@ -48,5 +48,17 @@ size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8);
 float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups);
 signed char *emit_conv_pack_i8(const signed char *q, int O, int cg, int taps, int groups);
 extern const char emit_c_conv2d_pk[], emit_c_conv2d_pk_i8[];
+
+/* The float Conv2d by Winograd's F(2x2, 3x3) (emit_c_wino.c). Whether a Conv2d of C input
+ * channels with geometry g takes it: 3x3, stride 1, dilation 1, one group, at least
+ * EMIT_WINO_MIN_C input channels (below that the transforms cost more than they save) */
+#define EMIT_WINO_MIN_C 8
+int emit_conv_winograd(int C, const int *g);
+/* the floats of arena its kernel needs past its output (the padded input and its transform) */
+size_t emit_wino_scratch(int C, int OH, int OW);
+/* the transformed weight's element count, and the transform (xcalloc'd) of w [O][C][3][3] */
+size_t emit_wino_numel(int O, int C);
+float *emit_wino_pack(const float *w, int O, int C);
+extern const char emit_c_conv2d_wino[];
 
 #endif
