@@ -51,7 +51,8 @@ extern const char emit_c_conv2d_pk[], emit_c_conv2d_pk_i8[];
 
 /* The float Conv2d by Winograd's F(2x2, 3x3) (emit_c_wino.c). Whether a Conv2d of C input
  * channels with geometry g takes it: 3x3, stride 1, dilation 1, one group, at least
- * EMIT_WINO_MIN_C input channels (below that the transforms cost more than they save) */
+ * EMIT_WINO_MIN_C input channels (below that the transforms cost about what they save: sea's
+ * 3-channel first layer 0.42 against 0.44 ms, fashion_resnet's 1-channel one 0.019 against 0.015) */
 #define EMIT_WINO_MIN_C 8
 int emit_conv_winograd(int C, const int *g);
 /* the floats of arena its kernel needs past its output (the padded input and its transform) */

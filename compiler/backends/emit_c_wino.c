@@ -9,18 +9,18 @@
 const char emit_c_conv2d_wino[] =
     "/* Conv2d 3x3, stride 1, dilation 1, one group, by Winograd's F(2x2, 3x3): each 2 x 2 tile\n"
     " * of the output comes from the 4 x 4 tile d of the zero-padded input around it. The filters\n"
-    " * were transformed when this file was written: u[16][block of 8 output channels][C][8] =\n"
+    " * were transformed when this file was written: u[16][block of 16 output channels][C][16] =\n"
     " * G g G^T (zeros past the last channel). Here the input is copied with its padding into xp\n"
     " * (C planes HP x WP, whole tiles); the tiles run along the output rows and on to the next,\n"
-    " * and in chunks of blocks of 8 of them, v = B^T d B of each tile and channel goes after xp\n"
-    " * in panels v[16][block][C][8]; then for each block of 8 output channels and of 8 tiles, the 16 products\n"
-    " * m[e] = sum over c of u[e] * v[e] in an 8 x 8 register tile, then y = A^T m A plus the\n"
-    " * bias, and the activation */\n"
+    " * and in chunks of blocks of 6 of them, v = B^T d B of each tile and channel goes after xp\n"
+    " * in panels v[16][block][C][6]; then for each block of 16 output channels and of 6 tiles,\n"
+    " * the 16 products m[e] = sum over c of u[e] * v[e] in a 6 x 16 register tile, then\n"
+    " * y = A^T m A plus the bias, and the activation */\n"
     "static void k_conv2d_wino(const float *x, int C, int H, int W, const float *u, const float *b, float *y,\n"
     "                          int O, int OH, int OW, int PH, int PW, int act, float alpha, float *xp)\n"
     "{\n"
-    "    int TH = (OH + 1) / 2, TW = (OW + 1) / 2, T = TH * TW, TB = (T + 7) / 8, HP = 2 * TH + 2, WP = 2 * TW + 2;\n"
-    "    int nb = (O + 7) / 8, cb = 24576 / (C * 16), bi, c, i, j, e, tc;\n"
+    "    int TH = (OH + 1) / 2, TW = (OW + 1) / 2, T = TH * TW, TB = (T + 5) / 6, HP = 2 * TH + 2, WP = 2 * TW + 2;\n"
+    "    int nb = (O + 15) / 16, cb = 2048 / C, bi, c, i, j, e, tc;\n"
     "    long ps = (long)HP * WP, pl = (long)OH * OW;\n"
     "    float *v = xp + C * ps;\n"
     "    memset(xp, 0, (size_t)(C * ps) * sizeof *xp);\n"
@@ -30,15 +30,15 @@ const char emit_c_conv2d_wino[] =
     "            float *pr = xp + c * ps + (long)(i + PH) * WP + PW;\n"
     "            for (j = 0; j < W; j++) pr[j] = xr[j];\n"
     "        }\n"
-    "    /* chunks of cb blocks of 8 tiles: their transform (16 x cb x C x 8 floats) stays in cache */\n"
+    "    /* chunks of cb = 2048 / C blocks of 6 tiles: their transform (16 x cb x C x 6 floats, at most 768 KiB) is reused from cache */\n"
     "    if (cb < 1) cb = 1;\n"
     "    for (tc = 0; tc < TB; tc += cb) {\n"
-    "        int ne = TB - tc < cb ? TB - tc : cb, nt = T - tc * 8 < ne * 8 ? T - tc * 8 : ne * 8, t;\n"
-    "        long vs = (long)ne * C * 8 + 16;  /* 64 bytes more: the 16 planes in different cache sets */\n"
+    "        int ne = TB - tc < cb ? TB - tc : cb, nt = T - tc * 6 < ne * 6 ? T - tc * 6 : ne * 6, t;\n"
+    "        long vs = (long)ne * C * 6 + 16;  /* 64 bytes more: the 16 planes in different cache sets */\n"
     "        for (c = 0; c < C; c++) {\n"
-    "            i = tc * 8 / TW, j = tc * 8 % TW;\n"
+    "            i = tc * 6 / TW, j = tc * 6 % TW;\n"
     "            for (t = 0; t < nt; t++) {\n"
-    "                float *vt = v + ((long)(t / 8) * C + c) * 8 + t % 8, r[4][4];\n"
+    "                float *vt = v + ((long)(t / 6) * C + c) * 6 + t % 6, r[4][4];\n"
     "                const float *d0 = xp + c * ps + (long)(2 * i) * WP + 2 * j, *d1 = d0 + WP, *d2 = d1 + WP, *d3 = d2 + WP;\n"
     "                for (e = 0; e < 4; e++) {\n"
     "                    r[0][e] = d0[e] - d2[e]; r[1][e] = d1[e] + d2[e];\n"
@@ -50,47 +50,54 @@ const char emit_c_conv2d_wino[] =
     "                }\n"
     "                if (++j == TW) j = 0, i++;\n"
     "            }\n"
-    "            for (; t < ne * 8; t++)\n"
-    "                for (e = 0; e < 16; e++) v[e * vs + ((long)(t / 8) * C + c) * 8 + t % 8] = 0.0f;\n"
+    "            for (; t < ne * 6; t++)\n"
+    "                for (e = 0; e < 16; e++) v[e * vs + ((long)(t / 6) * C + c) * 6 + t % 6] = 0.0f;\n"
     "        }\n"
     "#ifdef _OPENMP\n"
     "#pragma omp parallel for schedule(static)\n"
     "#endif\n"
     "        for (bi = 0; bi < nb; bi++) {\n"
-    "            int o = bi * 8, n = O - o < 8 ? O - o : 8, tb, p, q, kk, ci;\n"
+    "            int o = bi * 16, n = O - o < 16 ? O - o : 16, tb, p, q, kk, ci;\n"
     "            for (tb = 0; tb < ne; tb++) {\n"
-    "                float m[16][8][8];\n"
+    "                float m[16][6][16];\n"
     "                for (kk = 0; kk < 16; kk++) {\n"
-    "                    const float *vb = v + kk * vs + (long)tb * C * 8, *ub = u + ((long)kk * nb + bi) * C * 8;\n"
-"#if defined(__AVX2__) && defined(__FMA__)\n"
-    "                    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;\n"
-    "                    for (ci = 0; ci < C; ci++, vb += 8, ub += 8) {\n"
-    "                        __m256 wv = _mm256_loadu_ps(ub);\n"
-    "                        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb), wv, a0);\n"
-    "                        a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 1), wv, a1);\n"
-    "                        a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 2), wv, a2);\n"
-    "                        a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 3), wv, a3);\n"
-    "                        a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 4), wv, a4);\n"
-    "                        a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 5), wv, a5);\n"
-    "                        a6 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 6), wv, a6);\n"
-    "                        a7 = _mm256_fmadd_ps(_mm256_broadcast_ss(vb + 7), wv, a7);\n"
+    "                    const float *vb = v + kk * vs + (long)tb * C * 6, *ub = u + ((long)kk * nb + bi) * C * 16;\n"
+    "#if defined(__AVX2__) && defined(__FMA__)\n"
+    "                    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;\n"
+    "                    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;\n"
+    "                    for (ci = 0; ci < C; ci++, vb += 6, ub += 16) {\n"
+    "                        __m256 w0 = _mm256_loadu_ps(ub), w1 = _mm256_loadu_ps(ub + 8), xv;\n"
+    "                        xv = _mm256_broadcast_ss(vb);\n"
+    "                        a00 = _mm256_fmadd_ps(xv, w0, a00); a01 = _mm256_fmadd_ps(xv, w1, a01);\n"
+    "                        xv = _mm256_broadcast_ss(vb + 1);\n"
+    "                        a10 = _mm256_fmadd_ps(xv, w0, a10); a11 = _mm256_fmadd_ps(xv, w1, a11);\n"
+    "                        xv = _mm256_broadcast_ss(vb + 2);\n"
+    "                        a20 = _mm256_fmadd_ps(xv, w0, a20); a21 = _mm256_fmadd_ps(xv, w1, a21);\n"
+    "                        xv = _mm256_broadcast_ss(vb + 3);\n"
+    "                        a30 = _mm256_fmadd_ps(xv, w0, a30); a31 = _mm256_fmadd_ps(xv, w1, a31);\n"
+    "                        xv = _mm256_broadcast_ss(vb + 4);\n"
+    "                        a40 = _mm256_fmadd_ps(xv, w0, a40); a41 = _mm256_fmadd_ps(xv, w1, a41);\n"
+    "                        xv = _mm256_broadcast_ss(vb + 5);\n"
+    "                        a50 = _mm256_fmadd_ps(xv, w0, a50); a51 = _mm256_fmadd_ps(xv, w1, a51);\n"
     "                    }\n"
-    "                    _mm256_storeu_ps(m[kk][0], a0); _mm256_storeu_ps(m[kk][1], a1);\n"
-    "                    _mm256_storeu_ps(m[kk][2], a2); _mm256_storeu_ps(m[kk][3], a3);\n"
-    "                    _mm256_storeu_ps(m[kk][4], a4); _mm256_storeu_ps(m[kk][5], a5);\n"
-    "                    _mm256_storeu_ps(m[kk][6], a6); _mm256_storeu_ps(m[kk][7], a7);\n"
+    "                    _mm256_storeu_ps(m[kk][0], a00); _mm256_storeu_ps(m[kk][0] + 8, a01);\n"
+    "                    _mm256_storeu_ps(m[kk][1], a10); _mm256_storeu_ps(m[kk][1] + 8, a11);\n"
+    "                    _mm256_storeu_ps(m[kk][2], a20); _mm256_storeu_ps(m[kk][2] + 8, a21);\n"
+    "                    _mm256_storeu_ps(m[kk][3], a30); _mm256_storeu_ps(m[kk][3] + 8, a31);\n"
+    "                    _mm256_storeu_ps(m[kk][4], a40); _mm256_storeu_ps(m[kk][4] + 8, a41);\n"
+    "                    _mm256_storeu_ps(m[kk][5], a50); _mm256_storeu_ps(m[kk][5] + 8, a51);\n"
     "#else\n"
     "                    memset(m[kk], 0, sizeof m[kk]);\n"
-    "                    for (ci = 0; ci < C; ci++, vb += 8, ub += 8)\n"
-    "                        for (p = 0; p < 8; p++)\n"
-    "                            for (q = 0; q < 8; q++) m[kk][p][q] += vb[p] * ub[q];\n"
+    "                    for (ci = 0; ci < C; ci++, vb += 6, ub += 16)\n"
+    "                        for (p = 0; p < 6; p++)\n"
+    "                            for (q = 0; q < 16; q++) m[kk][p][q] += vb[p] * ub[q];\n"
     "#endif\n"
     "                }\n"
     "                /* y = A^T m A + b for the block's tiles and channels */\n"
-    "                for (p = 0; p < 8 && (tc + tb) * 8 + p < T; p++) {\n"
-    "                    int oh = ((tc + tb) * 8 + p) / TW * 2, ow = ((tc + tb) * 8 + p) % TW * 2;\n"
-    "                    float z[4][8];\n"
-    "                    for (q = 0; q < 8; q++) {\n"
+    "                for (p = 0; p < 6 && (tc + tb) * 6 + p < T; p++) {\n"
+    "                    int oh = ((tc + tb) * 6 + p) / TW * 2, ow = ((tc + tb) * 6 + p) % TW * 2;\n"
+    "                    float z[4][16];\n"
+    "                    for (q = 0; q < 16; q++) {\n"
     "                        float s0[4], s1[4], bv = b && q < n ? b[o + q] : 0.0f;\n"
     "                        for (kk = 0; kk < 4; kk++) {\n"
     "                            s0[kk] = m[kk][p][q] + m[4 + kk][p][q] + m[8 + kk][p][q];\n"
@@ -125,19 +132,19 @@ int emit_conv_winograd(int C, const int *g)
 
 size_t emit_wino_scratch(int C, int OH, int OW)
 {
-    size_t TH = (size_t)(OH + 1) / 2, TW = (size_t)(OW + 1) / 2, TB = (TH * TW + 7) / 8;
-    size_t cb = C < 1536 ? (size_t)(24576 / (C * 16)) : 1;
-    return (size_t)C * (2 * TH + 2) * (2 * TW + 2) + 16 * ((size_t)C * (cb < TB ? cb : TB) * 8 + 16);
+    size_t TH = (size_t)(OH + 1) / 2, TW = (size_t)(OW + 1) / 2, TB = (TH * TW + 5) / 6;
+    size_t cb = C <= 2048 ? (size_t)(2048 / C) : 1;
+    return (size_t)C * (2 * TH + 2) * (2 * TW + 2) + 16 * ((size_t)C * (cb < TB ? cb : TB) * 6 + 16);
 }
 
 size_t emit_wino_numel(int O, int C)
 {
-    return (size_t)16 * (size_t)((O + 7) / 8) * (size_t)C * 8;
+    return (size_t)16 * (size_t)((O + 15) / 16) * (size_t)C * 16;
 }
 
 float *emit_wino_pack(const float *w, int O, int C)
 {
-    int nb = (O + 7) / 8;
+    int nb = (O + 15) / 16;
     float *u = xcalloc(emit_wino_numel(O, C), sizeof *u);
     for (int o = 0; o < O; o++)
         for (int c = 0; c < C; c++) {
@@ -158,7 +165,7 @@ float *emit_wino_pack(const float *w, int O, int C)
                 r[i][3] = t[i][2];
             }
             for (int e = 0; e < 16; e++)
-                u[(((size_t)e * (size_t)nb + (size_t)(o / 8)) * (size_t)C + (size_t)c) * 8 + (size_t)(o % 8)] =
+                u[(((size_t)e * (size_t)nb + (size_t)(o / 16)) * (size_t)C + (size_t)c) * 16 + (size_t)(o % 16)] =
                     (float)r[e / 4][e % 4];
         }
     return u;
