@@ -4,9 +4,10 @@ run their PyTorch baselines through it."""
 import torch
 
 
-def run_epoch(model, optimizer, criterion, train_loader, test_loader):
-    """trains model for one pass over train_loader, then tests it on test_loader; returns
-    (mean train loss, train correct, train images, mean test loss, test correct, test images)"""
+def run_epoch(model, optimizer, criterion, train_loader, test_loader, batch_scheduler=None):
+    """trains model for one pass over train_loader (stepping batch_scheduler, e.g. OneCycleLR,
+    after each batch), then tests it on test_loader; returns (mean train loss, train correct,
+    train images, mean test loss, test correct, test images)"""
     model.train()
     total_loss, correct, images = 0.0, 0, 0
     for inputs, labels in train_loader:
@@ -17,6 +18,8 @@ def run_epoch(model, optimizer, criterion, train_loader, test_loader):
         loss = criterion(outputs, labels)
         loss.backward()
         optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
         total_loss += loss.item()
     model.eval()
     test_loss, test_correct, test_images = 0.0, 0, 0

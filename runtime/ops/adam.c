@@ -99,11 +99,7 @@ static int adam_infer(Graph *g, Node *n, Error *e)
 {
     static const char *what[5] = { "the parameter", "its gradient", "exp_avg", "exp_avg_sq", "max_exp_avg_sq" };
     int nin = n->a.amsgrad ? 5 : 4;
-    if (op_expect_inputs(g, n, nin, nin, e) < 0) return -1;
-    for (int i = 0; i < nin; i++)
-        if (op_expect(g, n, i, what[i], DT_F32, 0, e) < 0 ||
-            op_expect_same_shape(g, n, 0, what[0], i, what[i], e) < 0)
-            return -1;
+    if (op_expect_param_state(g, n, nin, what, e) < 0) return -1;
     AdamHyper h = adam_hyper(n);
     if (!(h.lr >= 0)) return err_set(e, "Invalid learning rate: %g", h.lr);
     if (!(h.eps >= 0)) return err_set(e, "Invalid epsilon value: %g", h.eps);

@@ -45,6 +45,16 @@ int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_
                    op_table[n->op]->name, what_i, what_j, sa, sb);
 }
 
+int op_expect_param_state(const Graph *g, const Node *n, int nin, const char *const *what, Error *e)
+{
+    if (op_expect_inputs(g, n, nin, nin, e) < 0) return -1;
+    for (int i = 0; i < nin; i++)
+        if (op_expect(g, n, i, what[i], DT_F32, 0, e) < 0 ||
+            op_expect_same_shape(g, n, 0, what[0], i, what[i], e) < 0)
+            return -1;
+    return 0;
+}
+
 /* Scratch of the shares of a par_run (any thread may run share t, one at a time), and of
  * each thread outside them */
 #define SHARE_SETS 256

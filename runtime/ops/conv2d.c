@@ -446,15 +446,17 @@ static void bias_sum_share(void *ctx, int t, int T)
     }
 }
 
-/* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise dw (O x C*k*k) = sum over n of
- * dy[n] (O x Ho*Wo) @ col(x[n])^T (Ho*Wo x C*k*k), blocks of images at a time
- * (conv2d_gemm.c); db[o] = the sum over n and the plane of dy[n][o]. */
+/* Stride 1, pad <= k-1: conv2d_backward_direct. Otherwise a 3x3 stride-1 kernel by
+ * Winograd (conv2d_winograd_wgrad.c), or dw (O x C*k*k) = sum over n of dy[n] (O x Ho*Wo)
+ * @ col(x[n])^T (Ho*Wo x C*k*k), blocks of images at a time (conv2d_gemm.c); db[o] = the
+ * sum over n and the plane of dy[n][o]. */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (backward_direct(&c, NULL, dw, db, dy, x, NULL)) return;
-    conv2d_gemm_backward_weight(&c, dw, dy, x);
+    if (conv2d_winograd_wgrad_ok(&c)) conv2d_winograd_backward_weight(&c, dw, dy, x);
+    else conv2d_gemm_backward_weight(&c, dw, dy, x);
     BiasSum j = { &c, db, dy };
     if (db) par_run(par_threads(), bias_sum_share, &j);
 }

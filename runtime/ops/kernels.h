@@ -73,6 +73,10 @@ int conv2d_group(const ConvShape *c);
 void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
 void conv2d_gemm_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
 void conv2d_gemm_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
+/* conv2d_winograd_wgrad.c: dw (written) of a 3x3 stride-1 convolution by Winograd's
+ * F(3x3, 2x2), where conv2d_winograd_wgrad_ok says it pays (or CNNC_CONV_WINOGRAD=0|1 says) */
+int conv2d_winograd_wgrad_ok(const ConvShape *c);
+void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
 /* Forces the images per sgemm in this process (0: chosen from a cache budget); for the tests */
 void conv2d_gemm_block(int images);
 /* conv2d's shape rule without declaring the output: x, w, b? against the kernel attributes */
@@ -329,6 +333,9 @@ int op_expect(const Graph *g, const Node *n, int i, const char *what, DType dt, 
 /* For shape rules: checks that inputs i and j of n have the same shape, naming them. */
 int op_expect_same_shape(const Graph *g, const Node *n, int i, const char *what_i, int j,
                          const char *what_j, Error *e);
+/* For an optimizer's shape rule: checks that n has exactly nin inputs, each float32 of the
+ * shape of input 0 (the parameter), naming them what[i]. */
+int op_expect_param_state(const Graph *g, const Node *n, int nin, const char *const *what, Error *e);
 /* A growing buffer of at least n floats, one per slot, of the par_run share the caller is
  * running (parallel.h par_share) or, outside one, of the calling thread; valid until the
  * next call for the same slot there: kernels use it for im2col and partial sums so that no

@@ -63,11 +63,7 @@ static int sgd_infer(Graph *g, Node *n, Error *e)
     static const char *what[3] = { "the parameter", "its gradient", "momentum_buffer" };
     SgdHyper h = sgd_hyper(&n->a);
     int nin = h.momentum != 0 ? 3 : 2;
-    if (op_expect_inputs(g, n, nin, nin, e) < 0) return -1;
-    for (int i = 0; i < nin; i++)
-        if (op_expect(g, n, i, what[i], DT_F32, 0, e) < 0 ||
-            op_expect_same_shape(g, n, 0, what[0], i, what[i], e) < 0)
-            return -1;
+    if (op_expect_param_state(g, n, nin, what, e) < 0) return -1;
     if (!(h.lr >= 0)) return err_set(e, "Invalid learning rate: %g", h.lr);
     if (!(h.momentum >= 0)) return err_set(e, "Invalid momentum value: %g", h.momentum);
     if (!(h.weight_decay >= 0)) return err_set(e, "Invalid weight_decay value: %g", h.weight_decay);
