@@ -507,11 +507,11 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         const float *d = const_data(m, v);
         float *packed = NULL;
         if (m->wino[v]) {
-            /* the Winograd Conv2d's layout: the filters transformed, blocks of 8 output channels */
+            /* the Winograd Conv2d's layout: the filters transformed, blocks of 16 output channels */
             d = packed = emit_wino_pack(d, x->shape[0], x->shape[1]);
             cnt = weight_numel(m, v);
         } else if (m->pack[v] && !(m->qscale && m->qscale[v] > 0)) {
-            /* the packed Conv2d's layout: blocks of 8 output channels innermost */
+            /* the packed Conv2d's layout: blocks of 16 output channels innermost */
             d = packed = emit_conv_pack(d, x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
             cnt = weight_numel(m, v);
         }
