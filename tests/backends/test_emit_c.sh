@@ -8,9 +8,9 @@
 # -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
 # Where the CPU has AVX2 and FMA, gcc builds each model a second time with them (the packed
 # Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the Conv2d
-# shapes the shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernel
-# (which it must take: 3x3 stride-1 layers of 8 or more input channels), built under the
-# sanitizers too.
+# shapes the shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
+# (which it must take: F(2x2, 3x3) for 3x3 stride-1 layers of 8 or more input channels,
+# F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -80,7 +80,9 @@ check_model emit_shapes emitshapes EMITSHAPES --weights-bin
 check_model emit_wino emitwino EMITWINO --weights-bin
 check_model emit_wino emitwino EMITWINO     # last: the sanitizer build below takes its const arrays
 n=$(grep -c '^ *k_conv2d_wino(' "$tmp/emit_wino/out.c")
-[ "$n" = 5 ] || fail "emit_wino: $n of its 5 Winograd-shaped Conv2d layers call k_conv2d_wino"
+[ "$n" = 5 ] || fail "emit_wino: $n of its 5 F(2x2, 3x3)-shaped Conv2d layers call k_conv2d_wino"
+n=$(grep -c "^ *k_conv2d_wino4(" "$tmp/emit_wino/out.c")
+[ "$n" = 1 ] || fail "emit_wino: $n of its 1 F(4x4, 3x3)-shaped Conv2d layers call k_conv2d_wino4"
 
 # CenterCrop in the eval transform: images larger, smaller and odd-sized against the runtime
 d="$tmp/crop"
