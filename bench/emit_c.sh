@@ -8,6 +8,9 @@
 #   "DIR/time" for int8); bench.py's deployment table runs it. int8 calibrates on 16 images:
 #   the synthetic sea folders for an ImageFolder model, 1000 folders of one of them (with
 #   ImageNet's eval transform) for a model without a training set (resnet18).
+#   emit_c.sh layers MODEL DIR [RUNS]: the float code of models/MODEL.cnn with a mark before
+#   each layer's code (bench/emit_c_layers.c), run RUNS times (default 20): each layer's
+#   least CPU time, in ms.
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -41,6 +44,25 @@ build() {
     echo "$run"
 }
 
+# layers MODEL DIR [RUNS]
+layers() {
+    build "$1" "$2" >/dev/null
+    d=$2 cnn="$top_srcdir/models/$1.cnn"
+    awk '/^#include "m.h"/ { print; print "void emit_c_mark(const char *label);"; next }
+         /_forward_r\(const float \*input, float \*logits, void \*arena\)$/ { body = 1 }
+         body && /^    \/\* .*: .* \*\/$/ { l = $0; sub(/^    \/\* /, "", l); sub(/ \*\/$/, "", l); print "    emit_c_mark(\"" l "\");" }
+         body && /^    memcpy\(logits/ { print "    emit_c_mark(0);"; body = 0 }
+         { print }' "$d/m.c" >"$d/layers.c"
+    ${CC:-gcc} -std=c99 -O3 -march=native -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"m.h"' -I"$d" \
+        -I"$top_srcdir/bench" "$top_srcdir/bench/emit_c_layers.c" "$d/layers.c" -o "$d/layers" -lm
+    "$d/layers" "$d/w.bin" "${3:-20}"
+}
+
+if [ "${1:-}" = layers ]; then
+    shift
+    layers "$@"
+    exit
+fi
 if [ "${1:-}" = build ]; then
     shift
     build "$@"

@@ -62,6 +62,7 @@ typedef struct Emit {
     float   *absmax;        /* --quantize int8: per value, the largest |x| seen in calibration */
     float   *qscale;        /* per weight value read by an int8 node: its input's scale, else 0 */
     int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
+    int     *wino;          /* per weight value read by the Winograd Conv2d: its tile size (2 or 4), else 0 */
     const char *wbin;
 } Emit;
 
@@ -279,9 +280,20 @@ static int emit_node(Emit *m, int i, Error *e)
         } else {
             snprintf(out, sizeof out, "%s", ry);
         }
-        fprintf(f, "        static const int geo[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", w.kh, w.kw, w.sh,
-                w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1);
-        if (m->pack[base_of(g, n->in[1])]) {
+        if (!m->wino[base_of(g, n->in[1])])
+            fprintf(f, "        static const int geo[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", w.kh, w.kw,
+                    w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1);
+        if (m->wino[base_of(g, n->in[1])]) {
+            /* Winograd: its padded input and the input's transform in the scratch after the floats */
+            size_t xs = at + (pooled ? (size_t)O * OH * OW : 0);
+            int r = m->wino[base_of(g, n->in[1])];
+            scratch = xs - g->arena_bytes / sizeof(float) + emit_wino_scratch(x->shape[1], OH, OW, r);
+            fprintf(f, "        k_conv2d_wino%s(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, %d, %d, %d, %.9g, A + %zu);\n",
+                    r == 4 ? "4" : "", src,
+                    x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0",
+                    out, O, OH, OW, w.ph, w.pw, pooled ? 1 : act, alpha, xs);
+            m->kernels |= 1u << (r == 4 ? EK_CONV2D_WINO4 : EK_CONV2D_WINO);
+        } else if (m->pack[base_of(g, n->in[1])]) {
             /* the packed kernel: its padded (int8: quantized) input in the scratch after the floats */
             int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1 };
             size_t xs = at + (pooled ? (size_t)O * OH * OW : 0);
@@ -415,6 +427,7 @@ static int emit_node(Emit *m, int i, Error *e)
 static size_t weight_numel(const Emit *m, int v)
 {
     const Value *x = &m->g->vals[v];
+    if (m->wino[v]) return emit_wino_numel(x->shape[0], x->shape[1], m->wino[v]);
     if (!m->pack[v]) return value_numel(x);
     return emit_conv_packed_numel(x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 0);
 }
@@ -433,8 +446,13 @@ static int *layout_weights(Emit *m)
             if (is_const(m, v)) used[v] = 1;
         }
         int groups = n->a.groups > 1 ? n->a.groups : 1;
-        if ((n->op == OP_conv2d || n->op == OP_conv2d_relu_maxpool2d) &&
-            emit_conv_packed(g->vals[n->in[1]].shape[0], groups))
+        if (n->op != OP_conv2d && n->op != OP_conv2d_relu_maxpool2d) continue;
+        Window2d w = attrs_window(&n->a);
+        int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, groups };
+        const Value *in = &g->vals[n->in[0]];
+        int r = m->absmax ? 0 : emit_conv_winograd(in->shape[1], in->shape[2], in->shape[3], geo);
+        if (r) m->wino[base_of(g, n->in[1])] = r;
+        else if (emit_conv_packed(g->vals[n->in[1]].shape[0], groups))
             m->pack[base_of(g, n->in[1])] = groups;
     }
     for (int v = 0; v < g->nvals; v++)
@@ -491,8 +509,12 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         size_t cnt = value_numel(x);
         const float *d = const_data(m, v);
         float *packed = NULL;
-        if (m->pack[v] && !(m->qscale && m->qscale[v] > 0)) {
-            /* the packed Conv2d's layout: blocks of 8 output channels innermost */
+        if (m->wino[v]) {
+            /* the Winograd Conv2d's layout: the filters transformed, blocks of 16 output channels */
+            d = packed = emit_wino_pack(d, x->shape[0], x->shape[1], m->wino[v]);
+            cnt = weight_numel(m, v);
+        } else if (m->pack[v] && !(m->qscale && m->qscale[v] > 0)) {
+            /* the packed Conv2d's layout: blocks of 16 output channels innermost */
             d = packed = emit_conv_pack(d, x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
             cnt = weight_numel(m, v);
         }
@@ -511,7 +533,8 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
             continue;
         }
         fprintf(m->f, "/* %s [%s]%s */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
-                packed ? ", packed" : "", v, cnt);
+                m->wino[v] == 4 ? ", Winograd F(4x4, 3x3) transform" : m->wino[v] ? ", Winograd F(2x2, 3x3) transform"
+                : packed ? ", packed" : "", v, cnt);
         for (size_t k = 0; k < cnt; k++) fprintf(m->f, "%s%.9g", k % 8 ? ", " : k ? ",\n    " : "\n    ", (double)d[k]);
         fprintf(m->f, "\n};\n");
         free(packed);
@@ -698,6 +721,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     m.konst = xcalloc(nv, sizeof *m.konst);
     m.woff = xcalloc(nv, sizeof *m.woff);
     m.pack = xcalloc(nv, sizeof *m.pack);
+    m.wino = xcalloc(nv, sizeof *m.wino);
     char *hpath = header_path(o->out_c);
     if (o->calib_set) {
         m.absmax = xcalloc(nv, sizeof *m.absmax);
@@ -726,6 +750,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     free(m.konst);
     free(m.woff);
     free(m.pack);
+    free(m.wino);
     free(m.absmax);
     free(m.qscale);
     free(m.act);

@@ -30,7 +30,7 @@ int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e);
 /* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
 enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
        EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_CONV2D_PK,
-       EK_CONV2D_PK_I8, EK_COUNT };
+       EK_CONV2D_PK_I8, EK_WINO_PRODUCTS, EK_CONV2D_WINO, EK_CONV2D_WINO4, EK_COUNT };
 typedef struct EmitKernel {
     const char *text;
     unsigned    needs;          /* 1u << EK_... */
@@ -48,5 +48,23 @@ size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8);
 float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups);
 signed char *emit_conv_pack_i8(const signed char *q, int O, int cg, int taps, int groups);
 extern const char emit_c_conv2d_pk[], emit_c_conv2d_pk_i8[];
+
+/* The float Conv2d by Winograd's F(2x2, 3x3) or F(4x4, 3x3) (emit_c_wino.c). Which one a
+ * Conv2d of C input channels of H x W with geometry g takes, as its output tile size r (2 or
+ * 4; 0: neither): 3x3, stride 1, dilation 1, one group, at least
+ * EMIT_WINO_MIN_C input channels (below that the transforms cost about what they save: sea's
+ * 3-channel first layer 0.42 against 0.44 ms, fashion_resnet's 1-channel one 0.019 against 0.015) */
+#define EMIT_WINO_MIN_C 8
+/* F(4x4, 3x3) from this many input channels and an output of at least this size each way
+ * (fewer products, but larger transforms and weights 4x the 3x3 ones, not 16/9) */
+#define EMIT_WINO4_MIN_C 64
+#define EMIT_WINO4_MIN_HW 14
+int emit_conv_winograd(int C, int H, int W, const int *g);
+/* the floats of arena its kernel needs past its output (the padded input and its transform) */
+size_t emit_wino_scratch(int C, int OH, int OW, int r);
+/* the transformed weight's element count, and the transform (xcalloc'd) of w [O][C][3][3] */
+size_t emit_wino_numel(int O, int C, int r);
+float *emit_wino_pack(const float *w, int O, int C, int r);
+extern const char emit_c_wino_products[], emit_c_conv2d_wino[], emit_c_conv2d_wino4[];
 
 #endif

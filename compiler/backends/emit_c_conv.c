@@ -1,25 +1,25 @@
 /* compiler/backends/emit_c_conv.c: the packed Conv2d of --emit-c, float and int8: the C99
  * source text of its two kernels (an optional AVX2 path beside the plain loops, which give
  * the same sums) and the layouts their weights are packed in when the file is written:
- * blocks of 8 output channels innermost, int8 input channels in pairs. */
+ * blocks of output channels innermost (float 16, int8 8 with input channels in pairs). */
 #include "emit_c.h"
 
 
 #include "../../runtime/error.h"
 
 const char emit_c_conv2d_pk[] =
-    "/* Conv2d over one image with weights packed at emit time in blocks of 8 output channels,\n"
-    " * wp[group][block][c][kh][kw][8] (zeros past the group's last channel): the input is first\n"
+    "/* Conv2d over one image with weights packed at emit time in blocks of 16 output channels,\n"
+    " * wp[group][block][c][kh][kw][16] (zeros past the group's last channel): the input is first\n"
     " * copied with its zero padding into xp (C planes HP x WP, wide enough that every tile of 8\n"
-    " * output columns reads inside it), then for each block of 8 channels and each tile of 8\n"
-    " * columns of an output row, acc[8 columns][8 channels] sums x * w over the input channels and\n"
-    " * taps, kept in registers; then the bias and the activation */\n"
+    " * output columns reads inside it), then for each block of 16 channels and each tile of 4\n"
+    " * columns of an output row, acc[4 columns][16 channels] sums x * w over the input channels\n"
+    " * and taps, kept in registers; then the bias and the activation */\n"
     "static void k_conv2d_pk(const float *x, int C, int H, int W, const float *w, const float *b, float *y,\n"
     "                        int O, int OH, int OW, const int *g, int act, float alpha, float *xp)\n"
     "{\n"
     "    /* g: kh, kw, sh, sw, ph, pw, dh, dw, groups */\n"
     "    int KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5], DH = g[6], DW = g[7];\n"
-    "    int cg = C / g[8], og = O / g[8], nb = (og + 7) / 8, HP = H + 2 * PH, WP, bi, c, i;\n"
+    "    int cg = C / g[8], og = O / g[8], nb = (og + 15) / 16, HP = H + 2 * PH, WP, bi, c, i;\n"
     "    long pl = (long)OH * OW, ps;\n"
     "    WP = ((OW + 7) / 8 * 8 - 1) * SW + (KW - 1) * DW + 1;\n"
     "    WP = WP > W + PW ? WP : W + PW;\n"
@@ -31,45 +31,45 @@ const char emit_c_conv2d_pk[] =
     "#pragma omp parallel for schedule(static)\n"
     "#endif\n"
     "    for (bi = 0; bi < g[8] * nb; bi++) {\n"
-    "        int o = bi / nb * og + bi % nb * 8, n = og - bi % nb * 8, oh, q0;\n"
-    "        const float *xg = xp + (long)(bi / nb) * cg * ps, *wb = w + (long)bi * cg * KH * KW * 8;\n"
-    "        if (n > 8) n = 8;\n"
+    "        int o = bi / nb * og + bi % nb * 16, n = og - bi % nb * 16, oh, q0;\n"
+    "        const float *xg = xp + (long)(bi / nb) * cg * ps, *wb = w + (long)bi * cg * KH * KW * 16;\n"
+    "        if (n > 16) n = 16;\n"
     "        for (oh = 0; oh < OH; oh++)\n"
-    "            for (q0 = 0; q0 < OW; q0 += 8) {\n"
-    "                float acc[8][8];\n"
-    "                int p, j, ci, kh, kw, m = OW - q0 < 8 ? OW - q0 : 8;\n"
+    "            for (q0 = 0; q0 < OW; q0 += 4) {\n"
+    "                float acc[4][16];\n"
+    "                int p, j, ci, kh, kw, m = OW - q0 < 4 ? OW - q0 : 4;\n"
     "#if defined(__AVX2__) && defined(__FMA__)\n"
-    "                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;\n"
+    "                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;\n"
     "#else\n"
     "                memset(acc, 0, sizeof acc);\n"
     "#endif\n"
     "                for (ci = 0; ci < cg; ci++)\n"
     "                    for (kh = 0; kh < KH; kh++) {\n"
     "                        const float *xr = xg + ci * ps + (long)(oh * SH + kh * DH) * WP + (long)q0 * SW;\n"
-    "                        const float *wk = wb + ((long)ci * KH + kh) * KW * 8;\n"
-    "                        for (kw = 0; kw < KW; kw++, wk += 8) {\n"
+    "                        const float *wk = wb + ((long)ci * KH + kh) * KW * 16;\n"
+    "                        for (kw = 0; kw < KW; kw++, wk += 16) {\n"
     "                            const float *xs = xr + kw * DW;\n"
     "#if defined(__AVX2__) && defined(__FMA__)\n"
-    "                            __m256 wv = _mm256_loadu_ps(wk);\n"
-    "                            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs), wv, a0);\n"
-    "                            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + SW), wv, a1);\n"
-    "                            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + 2 * SW), wv, a2);\n"
-    "                            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + 3 * SW), wv, a3);\n"
-    "                            a4 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + 4 * SW), wv, a4);\n"
-    "                            a5 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + 5 * SW), wv, a5);\n"
-    "                            a6 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + 6 * SW), wv, a6);\n"
-    "                            a7 = _mm256_fmadd_ps(_mm256_broadcast_ss(xs + 7 * SW), wv, a7);\n"
+    "                            __m256 w0 = _mm256_loadu_ps(wk), w1 = _mm256_loadu_ps(wk + 8), xv;\n"
+    "                            xv = _mm256_broadcast_ss(xs);\n"
+    "                            a00 = _mm256_fmadd_ps(xv, w0, a00); a01 = _mm256_fmadd_ps(xv, w1, a01);\n"
+    "                            xv = _mm256_broadcast_ss(xs + SW);\n"
+    "                            a10 = _mm256_fmadd_ps(xv, w0, a10); a11 = _mm256_fmadd_ps(xv, w1, a11);\n"
+    "                            xv = _mm256_broadcast_ss(xs + 2 * SW);\n"
+    "                            a20 = _mm256_fmadd_ps(xv, w0, a20); a21 = _mm256_fmadd_ps(xv, w1, a21);\n"
+    "                            xv = _mm256_broadcast_ss(xs + 3 * SW);\n"
+    "                            a30 = _mm256_fmadd_ps(xv, w0, a30); a31 = _mm256_fmadd_ps(xv, w1, a31);\n"
     "#else\n"
-    "                            for (p = 0; p < 8; p++)\n"
-    "                                for (j = 0; j < 8; j++) acc[p][j] += xs[p * SW] * wk[j];\n"
+    "                            for (p = 0; p < 4; p++)\n"
+    "                                for (j = 0; j < 16; j++) acc[p][j] += xs[p * SW] * wk[j];\n"
     "#endif\n"
     "                        }\n"
     "                    }\n"
     "#if defined(__AVX2__) && defined(__FMA__)\n"
-    "                _mm256_storeu_ps(acc[0], a0); _mm256_storeu_ps(acc[1], a1);\n"
-    "                _mm256_storeu_ps(acc[2], a2); _mm256_storeu_ps(acc[3], a3);\n"
-    "                _mm256_storeu_ps(acc[4], a4); _mm256_storeu_ps(acc[5], a5);\n"
-    "                _mm256_storeu_ps(acc[6], a6); _mm256_storeu_ps(acc[7], a7);\n"
+    "                _mm256_storeu_ps(acc[0], a00); _mm256_storeu_ps(acc[0] + 8, a01);\n"
+    "                _mm256_storeu_ps(acc[1], a10); _mm256_storeu_ps(acc[1] + 8, a11);\n"
+    "                _mm256_storeu_ps(acc[2], a20); _mm256_storeu_ps(acc[2] + 8, a21);\n"
+    "                _mm256_storeu_ps(acc[3], a30); _mm256_storeu_ps(acc[3] + 8, a31);\n"
     "#endif\n"
     "                for (j = 0; j < n; j++) {\n"
     "                    float bv = b ? b[o + j] : 0.0f, *yr = y + (o + j) * pl + (long)oh * OW + q0;\n"
@@ -186,19 +186,20 @@ size_t emit_conv_scratch(int C, int H, int W, int OW, const int *g, int int8)
 
 size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8)
 {
-    int G = groups > 1 ? groups : 1, nb = (O / G + 7) / 8;
-    return (size_t)G * (size_t)nb * (size_t)(int8 ? (cg + 1) / 2 * 2 : cg) * (size_t)taps * 8;
+    /* float: blocks of 16 output channels; int8: of 8, input channels in pairs */
+    int G = groups > 1 ? groups : 1, bs = int8 ? 8 : 16, nb = (O / G + bs - 1) / bs;
+    return (size_t)G * (size_t)nb * (size_t)(int8 ? (cg + 1) / 2 * 2 : cg) * (size_t)taps * (size_t)bs;
 }
 
 float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups)
 {
-    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 7) / 8;
+    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 15) / 16;
     float *p = xcalloc(emit_conv_packed_numel(O, cg, taps, G, 0), sizeof *p);
     for (int o = 0; o < O; o++) {
-        size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 8);
+        size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 16);
         for (int c = 0; c < cg; c++)
             for (int t = 0; t < taps; t++)
-                p[((bi * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t) * 8 + (size_t)(o % og % 8)] =
+                p[((bi * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t) * 16 + (size_t)(o % og % 16)] =
                     w[((size_t)o * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t];
     }
     return p;

@@ -395,4 +395,7 @@ const EmitKernel emit_c_kernels[EK_COUNT] = {
     [EK_LINEAR_I8] = { k_linear_i8, 1u << EK_ACT },
     [EK_CONV2D_PK] = { emit_c_conv2d_pk, 1u << EK_ACT },
     [EK_CONV2D_PK_I8] = { emit_c_conv2d_pk_i8, 1u << EK_ACT },
+    [EK_WINO_PRODUCTS] = { emit_c_wino_products, 0 },
+    [EK_CONV2D_WINO] = { emit_c_conv2d_wino, 1u << EK_ACT | 1u << EK_WINO_PRODUCTS },
+    [EK_CONV2D_WINO4] = { emit_c_conv2d_wino4, 1u << EK_ACT | 1u << EK_WINO_PRODUCTS },
 };

@@ -8,7 +8,9 @@
 # -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
 # Where the CPU has AVX2 and FMA, gcc builds each model a second time with them (the packed
 # Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the Conv2d
-# shapes the shipped models lack.
+# shapes the shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
+# (which it must take: F(2x2, 3x3) for 3x3 stride-1 layers of 8 or more input channels,
+# F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -75,6 +77,12 @@ check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
 check_model resnet18 resnet18 RESNET18 --weights-bin
 check_model emit_shapes emitshapes EMITSHAPES
 check_model emit_shapes emitshapes EMITSHAPES --weights-bin
+check_model emit_wino emitwino EMITWINO --weights-bin
+check_model emit_wino emitwino EMITWINO     # last: the sanitizer build below takes its const arrays
+n=$(grep -c '^ *k_conv2d_wino(' "$tmp/emit_wino/out.c")
+[ "$n" = 5 ] || fail "emit_wino: $n of its 5 F(2x2, 3x3)-shaped Conv2d layers call k_conv2d_wino"
+n=$(grep -c "^ *k_conv2d_wino4(" "$tmp/emit_wino/out.c")
+[ "$n" = 1 ] || fail "emit_wino: $n of its 1 F(4x4, 3x3)-shaped Conv2d layers call k_conv2d_wino4"
 
 # CenterCrop in the eval transform: images larger, smaller and odd-sized against the runtime
 d="$tmp/crop"
@@ -106,13 +114,16 @@ else
     fail "examples/embed: make: $(tail -5 "$tmp/embed/out")"
 fi
 
-# ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools) runs clean
-d="$tmp/fashion_resnet"
-if [ -s "$d/out.c" ]; then
-    gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $stb -I"$d" -DPREFIX=fashionresnet \
-        -DUPPER=FASHIONRESNET -DHEADER='"out.h"' "$d/out.c" "$top_srcdir/tests/backends/emit_main.c" -o "$d/asan" -lm \
-        2>"$d/cc.err" || fail "sanitizer build: $(head -5 "$d/cc.err")"
-    "$d/asan" "$d/img1.png" >"$d/got.asan" 2>"$d/asan.err" || fail "sanitizer run: $(head -5 "$d/asan.err")"
-    [ -s "$d/asan.err" ] && fail "sanitizer run said: $(head -5 "$d/asan.err")"
-fi
+# ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools) and the
+# Winograd shapes run clean
+for m in fashion_resnet:fashionresnet emit_wino:emitwino; do
+    d="$tmp/${m%:*}" prefix=${m#*:}
+    upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
+    [ -s "$d/out.c" ] || continue
+    gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $stb -I"$d" -DPREFIX="$prefix" \
+        -DUPPER="$upper" -DHEADER='"out.h"' "$d/out.c" "$top_srcdir/tests/backends/emit_main.c" -o "$d/asan" -lm \
+        2>"$d/cc.err" || fail "${m%:*}: sanitizer build: $(head -5 "$d/cc.err")"
+    "$d/asan" "$d/img1.png" >"$d/got.asan" 2>"$d/asan.err" || fail "${m%:*}: sanitizer run: $(head -5 "$d/asan.err")"
+    [ -s "$d/asan.err" ] && fail "${m%:*}: sanitizer run said: $(head -5 "$d/asan.err")"
+done
 exit $((fails > 0))
