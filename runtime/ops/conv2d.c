@@ -486,7 +486,7 @@ void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (backward_direct(&c, NULL, dw, db, dy, x, NULL)) return;
-    if (conv2d_winograd_wgrad_ok(&c)) conv2d_winograd_backward_weight(&c, dw, dy, x);
+    if (c.winograd) conv2d_winograd_backward_weight(&c, dw, dy, x);
     else conv2d_gemm_backward_weight(&c, dw, dy, x);
     BiasSum j = { &c, db, dy };
     if (db) par_run(par_threads(), bias_sum_share, &j);

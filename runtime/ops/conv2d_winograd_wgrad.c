@@ -12,22 +12,10 @@
  * Tiles go in chunks of whole tile rows sized to stay in cache, U and V laid out tile-fastest
  * so that the sums over tiles are 8-float vector dot products; each thread sums a contiguous
  * share of the chunks into its own M, and the Ms are added in thread order. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "../parallel.h"
 #include "kernels.h"
-
-/* Whether to use it: CNNC_CONV_WINOGRAD=0 turns it off, 1 turns it on wherever the shape
- * allows; by default where both channel counts reach 8 (the vector dot products' blocks of
- * 4 x 2 channels waste little) */
-int conv2d_winograd_wgrad_ok(const ConvShape *c)
-{
-    if (c->k != 3 || c->s != 1 || c->Ho < 1 || c->Wo < 1) return 0;
-    const char *env = getenv("CNNC_CONV_WINOGRAD");
-    if (env && (env[0] == '0' || env[0] == '1')) return env[0] == '1';
-    return c->C >= 8 && c->O >= 8;
-}
 
 typedef struct Wgrad {
     const ConvShape *c;

@@ -86,8 +86,7 @@ void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const flo
 void conv2d_gemm_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
 void conv2d_gemm_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
 /* conv2d_winograd_wgrad.c: dw (written) of a 3x3 stride-1 convolution by Winograd's
- * F(3x3, 2x2), where conv2d_winograd_wgrad_ok says it pays (or CNNC_CONV_WINOGRAD=0|1 says) */
-int conv2d_winograd_wgrad_ok(const ConvShape *c);
+ * F(3x3, 2x2); conv2d.c takes it where c->winograd says (the forward's choice) */
 void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
 /* Forces the images per sgemm in this process (0: chosen from a cache budget); for the tests */
 void conv2d_gemm_block(int images);
