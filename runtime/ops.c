@@ -14,11 +14,15 @@ int window_out_size(int n, int k, int s, int p)
 
 static int pick(int pair, int square) { return pair ? pair : square; }
 
+/* The pair fields where set, else the square ones. Kernel, stride and dilation are never 0,
+ * so a 0 in their pair means unset; padding may be 0 on one side (padding=(1, 0)): its pair
+ * counts as set when either entry is. */
 Window2d attrs_window(const Attrs *a)
 {
+    int pad_pair = a->padding_hw[0] || a->padding_hw[1];
     Window2d w = { pick(a->kernel_hw[0], a->kernel), pick(a->kernel_hw[1], a->kernel),
                    pick(a->stride_hw[0], a->stride), pick(a->stride_hw[1], a->stride),
-                   pick(a->padding_hw[0], a->padding), pick(a->padding_hw[1], a->padding),
+                   pad_pair ? a->padding_hw[0] : a->padding, pad_pair ? a->padding_hw[1] : a->padding,
                    pick(a->dilation_hw[0], 1), pick(a->dilation_hw[1], 1) };
     return w;
 }

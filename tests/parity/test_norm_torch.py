@@ -120,6 +120,11 @@ CASES = [
     C("conv2d_mixed", "conv2d", "kernel_hw=3,2 stride_hw=2,1 padding_hw=1,0 dilation_hw=1,3",
       [X(2, 2, 8, 9), X(3, 2, 3, 2), X(3)],
       lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 3))),
+    # a padding pair with a 0 in it, as lowering writes it (the square field holds the first)
+    C("conv2d_pad_pair_zero", "conv2d", "kernel=3 stride=1 padding=1 padding_hw=1,0",
+      [X(2, 3, 5, 6), X(4, 3, 3, 3), X(4)], lambda x, w, b: F.conv2d(x, w, b, padding=(1, 0))),
+    C("conv2d_pad_pair_zero_first", "conv2d", "kernel=3 stride=1 padding=0 padding_hw=0,2",
+      [X(2, 3, 5, 6), X(4, 3, 3, 3)], lambda x, w: F.conv2d(x, w, None, padding=(0, 2))),
     C("conv2d_reflect", "conv2d", "kernel=3 stride=1 padding=1 padding_mode=reflect",
       [X(2, 3, 6, 5), X(4, 3, 3, 3), X(4)],
       lambda x, w, b: F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), w, b)),
