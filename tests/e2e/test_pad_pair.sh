@@ -15,4 +15,5 @@ CNN
 grep -q 'x11x5x3\] *= conv2d(' "$tmp/g.txt" || fail "Conv2d padding=(1, 0) on 5x5 is not 11x5x3: $(grep conv2d "$tmp/g.txt" | head -1)"
 grep -q 'x11x3x3\] *= maxpool2d(' "$tmp/g.txt" || fail "MaxPool2d padding=(0, 1) on 5x3 is not 3x3: $(grep maxpool2d "$tmp/g.txt" | head -1)"
 grep -q 'x4x1x5\] *= conv2d(' "$tmp/g.txt" || fail "Conv2d padding=(0, 2) on 3x3 is not 1x5: $(grep conv2d "$tmp/g.txt" | tail -1)"
-echo "test_pad_pair: ok"
+[ "$fails" -eq 0 ] && echo "test_pad_pair: ok"
+exit "$fails"
