@@ -46,8 +46,9 @@ tally = Tally("test_parity_zoo", rtol=1e-4)
 close = tally.close
 
 
-def check_model(name, model):
-    """parity_dump on models/NAME.cnn, replayed in model"""
+def check_model(name, model, scheduler=None):
+    """parity_dump on models/NAME.cnn, replayed in model; scheduler(optimizer), when given, is
+    the file's learning-rate schedule, stepped after each step as cnnc does"""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "parity.safetensors")
         subprocess.run([os.path.join(top_builddir, "tests", "parity", "parity_dump"),
@@ -84,10 +85,13 @@ def check_model(name, model):
 
     model.load_state_dict(init, strict=True)
     opt = optim.Adam(model.parameters(), lr=0.001)
+    sched = scheduler(opt) if scheduler else None
     for step in range(STEPS):
         for key, p in model.named_parameters():
             p.grad = t[f"grad.{step}.{key}"].clone()
         opt.step()
+        if sched:
+            sched.step()
     final = state(t, "final.")
     for key, p in model.named_parameters():
         close(f"{name} after 3 Adam steps: {key}", final.get(key), p)
@@ -96,7 +100,8 @@ def check_model(name, model):
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    check_model("fashion_resnet", FashionResNet(dropout=None))
+    check_model("fashion_resnet", FashionResNet(dropout=None),    # its OneCycleLR, Adam's beta1 cycling too
+                lambda opt: optim.lr_scheduler.OneCycleLR(opt, max_lr=0.005, epochs=10, steps_per_epoch=938))
     check_model("lenet5", LeNet5())
     return tally.done()
 
