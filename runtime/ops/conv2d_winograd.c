@@ -70,7 +70,7 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t at, int n, 
                     memcpy(&a, buf + 2 * u, sizeof a);
                     memcpy(&b, buf + 2 * u + VL8, sizeof b);
                 }
-                vf8 e = __builtin_shuffle(a, b, (vi8){ EVEN }), o = __builtin_shuffle(a, b, (vi8){ ODD });
+                vf8 e = __builtin_shufflevector(a, b, EVEN), o = __builtin_shufflevector(a, b, ODD);
                 memcpy(&ev[i][u], &e, sizeof e);
                 memcpy(&od[i][u], &o, sizeof o);
             }
@@ -128,8 +128,8 @@ static void output_segment(const Wino *j, const float *M, size_t ld, size_t at, 
             }
             vf8 y00 = s[0] + s[1] + s[2] + bo, y01 = s[1] - s[2] - s[3] + bo;
             vf8 y10 = d[0] + d[1] + d[2] + bo, y11 = d[1] - d[2] - d[3] + bo;
-            vf8 r[4] = { __builtin_shuffle(y00, y01, (vi8){ LO }), __builtin_shuffle(y00, y01, (vi8){ HI }),
-                         __builtin_shuffle(y10, y11, (vi8){ LO }), __builtin_shuffle(y10, y11, (vi8){ HI }) };
+            vf8 r[4] = { __builtin_shufflevector(y00, y01, LO), __builtin_shufflevector(y00, y01, HI),
+                         __builtin_shufflevector(y10, y11, LO), __builtin_shufflevector(y10, y11, HI) };
             memcpy(&out[0][2 * u], &r[0], 2 * sizeof r[0]);
             memcpy(&out[1][2 * u], &r[2], 2 * sizeof r[2]);
         }

@@ -42,13 +42,12 @@ static void padded_row(float *row, const float *plane, int h, int H, int W, int 
 /* e[t] = r[2t], o[t] = r[2t+1] for t < n (n a multiple of 8; r holds 2n floats) */
 static CN_MULTIVERSION void deinterleave(float *e, float *o, const float *r, int n)
 {
-    const vi8 even = { 0, 2, 4, 6, 8, 10, 12, 14 }, odd = { 1, 3, 5, 7, 9, 11, 13, 15 };
     for (int t = 0; t < n; t += 8) {
         vf8 a, b, x, y;
         LD8(a, r + 2 * t);
         LD8(b, r + 2 * t + 8);
-        x = __builtin_shuffle(a, b, even);
-        y = __builtin_shuffle(a, b, odd);
+        x = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+        y = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
         ST8(e + t, x);
         ST8(o + t, y);
     }
