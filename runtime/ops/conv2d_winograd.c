@@ -170,6 +170,14 @@ static void output_fn(const Wino *j, float *M, size_t ld, size_t at, int n, int 
     output_segment(j, M, ld, at, n, ty, tx0, len, lo, hi);
 }
 
+void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, const float *x, size_t t0, size_t nt)
+{
+    Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
+               NULL, 0 };
+    j.tiles = (size_t)j.N * j.th * j.tw;
+    for_segments(&j, t0, nt, ld, input_fn, V, 0, j.C);
+}
+
 /* M (rows o0 .. o0+R of O x ld) columns [t, t + 8 NV) = U (O x C) @ V (C x ld): R x NV
  * vectors of sums in registers (R, NV constants once inlined) */
 static inline __attribute__((always_inline)) void gemm_block(float *M, const float *U, const float *V, int C,

@@ -8,7 +8,9 @@
  *           | 0  1  1  0 |        | 1/2 1/2 |          | 0 1 -1 0 |
  *           | 0 -1  1  0 |        | 1/2 -1/2|          | 0 1  1 1 |
  *           | 0 -1  0  1 |        | 0    1  |
- * (G's halves are applied to M at the end: a power of two moves through the sums exactly.)
+ * V comes from the forward's input transform (conv2d_winograd_input), whose B^T has the last
+ * row negated; that sign and G's halves are applied to M at the end (a power of two and a
+ * sign move through the sums exactly).
  * Tiles go in chunks of whole tile rows sized to stay in cache, U and V laid out tile-fastest
  * so that the sums over tiles are 8-float vector dot products; each thread sums a contiguous
  * share of the chunks into its own M, and the Ms are added in thread order. */
@@ -53,46 +55,10 @@ static CN_MULTIVERSION void deinterleave(float *e, float *o, const float *r, int
     }
 }
 
-/* V = B^T X B of the tiles of one tile row of one channel: tile t reads rows h0..h0+3 and
- * columns 2t-p..2t-p+3 of x's plane; v[xi * ld + t] for t < TW, and whatever for t up to
- * the next multiple of 8 (the caller's next row, or slack, takes those). tmp: 16 * (tw8 + 8)
- * floats, tw8 = TW rounded up to 8. */
-static CN_MULTIVERSION void transform_x(float *v, size_t ld, const float *plane, int H, int W, int h0, int p, int TW,
-                                        float *tmp)
-{
-    int tw8 = (TW + 7) / 8 * 8, len = 2 * (tw8 + 8);
-    float *r[4], *e[4], *o[4];
-    for (int i = 0; i < 4; i++) {
-        r[i] = tmp + (size_t)i * len;
-        padded_row(r[i], plane, h0 + i, H, W, -p, len);
-    }
-    for (int t = 0; t < len; t += 8) {        /* B^T down the columns, in place */
-        vf8 a, b, c, d, x;
-        LD8(a, r[0] + t), LD8(b, r[1] + t), LD8(c, r[2] + t), LD8(d, r[3] + t);
-        x = a - c, ST8(r[0] + t, x);
-        x = b + c, ST8(r[1] + t, x);
-        x = c - b, ST8(r[2] + t, x);
-        x = d - b, ST8(r[3] + t, x);
-    }
-    for (int i = 0; i < 4; i++) {             /* then B along the rows */
-        e[i] = tmp + (size_t)4 * len + (size_t)(2 * i) * (tw8 + 8);
-        o[i] = e[i] + tw8 + 8;
-        deinterleave(e[i], o[i], r[i], tw8 + 8);
-        float *v0 = v + (size_t)(4 * i) * ld, *v1 = v0 + ld, *v2 = v1 + ld, *v3 = v2 + ld;
-        for (int t = 0; t < tw8; t += 8) {
-            vf8 ea, eb, oa, ob, x;
-            LD8(ea, e[i] + t), LD8(eb, e[i] + t + 1), LD8(oa, o[i] + t), LD8(ob, o[i] + t + 1);
-            x = ea - eb, ST8(v0 + t, x);
-            x = oa + eb, ST8(v1 + t, x);
-            x = eb - oa, ST8(v2 + t, x);
-            x = ob - oa, ST8(v3 + t, x);
-        }
-    }
-}
-
 /* U = G' d G'^T (G' = G with its middle rows doubled) of the tiles of one tile row of dy's
  * plane: tile t is rows h0, h0+1 and columns 2t, 2t+1 (zero past the plane); u[xi * ld + t]
- * as transform_x writes v. tmp: 8 * (tw8 + 8) floats. */
+ * for t < TW, and whatever for t up to the next multiple of 8 (the caller's next row, or
+ * slack, takes those). tmp: 8 * tw8 floats, tw8 = TW rounded up to 8. */
 static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane, int Ho, int Wo, int h0, int TW,
                                          float *tmp)
 {
@@ -180,9 +146,9 @@ static void chunk_products(float *m, const float *u, const float *v, const float
 }
 
 /* Share t of the chunks: transforms them and sums their products into its own M. The rows
- * of a chunk go in order, each writing whole vectors past its last tile into the next row's
- * slots (which that row then overwrites) or the slack; the slots past the chunk's last tile
- * are zeroed after. */
+ * of dy's tiles go in order, each writing whole vectors past its last tile into the next
+ * row's slots (which that row then overwrites) or the slack; the slots past the chunk's last
+ * tile are zeroed after. */
 static void wgrad_share(void *ctx, int t, int T)
 {
     const Wgrad *j = ctx;
@@ -191,7 +157,7 @@ static void wgrad_share(void *ctx, int t, int T)
     size_t tb = j->tb, ld = j->ld, mn = (size_t)16 * c->O * c->C, tw8 = ((size_t)j->TW + 7) / 8 * 8;
     float *m = j->part + (size_t)t * mn;
     memset(m, 0, mn * sizeof *m);
-    float *u = op_scratch(0, (size_t)16 * (c->O + c->C) * ld + tb + 16 * (tw8 + 8));
+    float *u = op_scratch(0, (size_t)16 * (c->O + c->C) * ld + tb + 8 * tw8);
     float *v = u + (size_t)16 * c->O * ld, *zero = v + (size_t)16 * c->C * ld, *tmp = zero + tb;
     memset(zero, 0, tb * sizeof *zero);
     for (size_t ch = par_lo(chunks, t, T); ch < par_lo(chunks, t + 1, T); ch++) {
@@ -199,14 +165,11 @@ static void wgrad_share(void *ctx, int t, int T)
         size_t used = (r1 - r0) * j->TW;
         for (size_t r = r0; r < r1; r++) {
             int n = (int)(r / j->TH), th = (int)(r % j->TH);
-            size_t at = (r - r0) * j->TW;
             for (int o = 0; o < c->O; o++)
-                transform_dy(u + (size_t)o * ld + at, (size_t)c->O * ld, j->dy + ((size_t)n * c->O + o) * c->P, c->Ho,
-                             c->Wo, 2 * th, j->TW, tmp);
-            for (int ci = 0; ci < c->C; ci++)
-                transform_x(v + (size_t)ci * ld + at, (size_t)c->C * ld, j->x + ((size_t)n * c->C + ci) * c->H * c->W,
-                            c->H, c->W, 2 * th - c->p, c->p, j->TW, tmp);
+                transform_dy(u + (size_t)o * ld + (r - r0) * j->TW, (size_t)c->O * ld,
+                             j->dy + ((size_t)n * c->O + o) * c->P, c->Ho, c->Wo, 2 * th, j->TW, tmp);
         }
+        conv2d_winograd_input(c, v, ld, j->x, r0 * j->TW, used);
         if (used < tb)      /* the slots past the last tile: zero products */
             for (int row = 0; row < 16 * (c->O + c->C); row++) memset(u + (size_t)row * ld + used, 0, (tb - used) * sizeof *u);
         chunk_products(m, u, v, zero, c, tb, ld);
@@ -231,8 +194,9 @@ void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float 
     par_run(T, wgrad_share, &j);
     for (int t = 1; t < T; t++)
         for (size_t i = 0; i < mn; i++) j.part[i] += j.part[(size_t)t * mn + i];
-    /* dw[o][c] = A^T (S M S) A, S = diag(1, 1/2, 1/2, 1) undoing G' = 2 G's middle rows */
-    static const float s[4] = { 1.0f, 0.5f, 0.5f, 1.0f };
+    /* dw[o][c] = A^T (S M S) A, S = diag(1, 1/2, 1/2, -1) undoing G' = 2 G's middle rows
+     * and the input transform's negated last row */
+    static const float s[4] = { 1.0f, 0.5f, 0.5f, -1.0f };
     for (size_t oc = 0; oc < (size_t)c->O * c->C; oc++) {
         float mm[4][4], r[3][4];
         for (int a = 0; a < 4; a++)
