@@ -280,13 +280,13 @@ static int emit_node(Emit *m, int i, Error *e)
         } else {
             snprintf(out, sizeof out, "%s", ry);
         }
-        if (!m->wino[base_of(g, n->in[1])])
+        int r = m->wino[base_of(g, n->in[1])];     /* Winograd's tile size, or 0 */
+        if (!r)
             fprintf(f, "        static const int geo[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", w.kh, w.kw,
                     w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1);
-        if (m->wino[base_of(g, n->in[1])]) {
+        if (r) {
             /* Winograd: its padded input and the input's transform in the scratch after the floats */
             size_t xs = at + (pooled ? (size_t)O * OH * OW : 0);
-            int r = m->wino[base_of(g, n->in[1])];
             scratch = xs - g->arena_bytes / sizeof(float) + emit_wino_scratch(x->shape[1], OH, OW, r);
             fprintf(f, "        k_conv2d_wino%s(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, %d, %d, %d, %.9g, A + %zu);\n",
                     r == 4 ? "4" : "", src,
