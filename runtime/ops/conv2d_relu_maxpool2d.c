@@ -23,16 +23,38 @@ typedef struct FusedForward {
     int Hp, Wp, pk, ps, pp;
 } FusedForward;
 
+/* The pooling of g images' convolution output (plane o of image i at conv + o * cplane + i *
+ * img, rows ws floats apart) into y's planes from image n0 on: a share of the g * O planes */
+typedef struct PoolPlanes {
+    const FusedForward *j;
+    const float *conv;
+    size_t cplane, img;
+    int n0, g, ws;
+} PoolPlanes;
+
+static void pool_share(void *ctx, int t, int T)
+{
+    const PoolPlanes *q = ctx;
+    const FusedForward *j = q->j;
+    int O = j->c->O;
+    size_t out = (size_t)j->Hp * j->Wp, planes = (size_t)q->g * O;
+    for (size_t p = par_lo(planes, t, T); p < par_lo(planes, t + 1, T); p++) {
+        int i = (int)(p / (size_t)O), o = (int)(p % (size_t)O);
+        size_t plane = (size_t)(q->n0 + i) * O + o;
+        maxpool2d_plane(j->y + plane * out, j->argmax + plane * out, q->conv + (size_t)o * q->cplane + i * q->img,
+                        j->c->Ho, j->c->Wo, q->ws, j->pk, j->ps, j->pp, 1);
+    }
+}
+
+/* Each share a run of groups of images (conv2d_group), convolved, then pooled; where one
+ * share does it all (one image), the pooling too goes across the threads */
 static void forward_share(void *ctx, int t, int T)
 {
     const FusedForward *j = ctx;
     const ConvShape c = *j->c;
-    int N = c.N, C = c.C, H = c.H, W = c.W, O = c.O, Hp = j->Hp, Wp = j->Wp, pk = j->pk, ps = j->ps, pp = j->pp;
-    float *y = j->y;
-    int32_t *argmax = j->argmax;
+    int N = c.N, C = c.C, H = c.H, W = c.W, O = c.O;
     const float *x = j->x, *w = j->w, *b = j->b;
     int G = conv2d_group(&c), groups = (N + G - 1) / G;
-    size_t out = (size_t)Hp * Wp;
     for (int gi = (int)par_lo((size_t)groups, t, T); gi < (int)par_lo((size_t)groups, t + 1, T); gi++) {
         int n0 = gi * G, g = N - n0 < G ? N - n0 : G;
         const float *xn = x + (size_t)n0 * C * H * W, *conv;
@@ -44,12 +66,9 @@ static void forward_share(void *ctx, int t, int T)
             conv2d_forward_image(&c, buf, xn, w, b);
             conv = buf;
         }
-        for (int i = 0; i < g; i++)
-            for (int o = 0; o < O; o++) {
-                size_t plane = (size_t)(n0 + i) * O + o;
-                maxpool2d_plane(y + plane * out, argmax + plane * out, conv + (size_t)o * cplane + i * img, c.Ho,
-                                c.Wo, ws, pk, ps, pp, 1);
-            }
+        PoolPlanes q = { j, conv, cplane, img, n0, g, ws };
+        size_t work = (size_t)g * O * c.P;
+        par_run(work >= 32768 ? par_threads() : 1, pool_share, &q);
     }
 }
 

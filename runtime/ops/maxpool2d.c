@@ -79,15 +79,102 @@ static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int
         }
 }
 
+/* One window, rows [h0, h1) and columns [w0, w1) of x (inside it), by PyTorch's scan: row by
+ * row, a new max when val > max or val is NaN, starting from -inf at the first element (so
+ * the first max wins, and a window of -inf gives its first element); with relu, on relu(val). */
+static inline void window_scan(float *y, int32_t *a, const float *xp, int W, int ws, int h0, int h1, int w0,
+                               int w1, int relu)
+{
+    float max = -INFINITY;
+    int32_t at = h0 * W + w0;
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++) {
+            float v = xp[(size_t)ih * ws + iw];
+            if (relu && v < 0.0f) v = 0.0f;     /* relu(v): NaN stays NaN */
+            if (v > max || isnan(v)) {
+                max = v;
+                at = ih * W + iw;
+            }
+        }
+    *y = max;
+    *a = at;
+}
+
+/* The three columns of one row of 8 windows 3 wide, stride 2, whose left columns are r[0],
+ * r[2], ..., r[14] (r[0..17) read): their maximum by the scan's rule (c0, then c1, then c2)
+ * and its column in the window (0, 1, 2); with relu, of the ReLU'd values. */
+static inline __attribute__((always_inline)) void row_3s2(vf8 *max, vi8 *col, const float *r, int relu)
+{
+    vf8 a0, a1, tail = (vf8){ 0 } + r[2 * VL8];
+    memcpy(&a0, r, sizeof a0);
+    memcpy(&a1, r + VL8, sizeof a1);
+    vf8 c0 = __builtin_shufflevector(a0, a1, EVENS), c1 = __builtin_shufflevector(a0, a1, ODDS);
+    vf8 c2 = __builtin_shufflevector(c0, tail, 1, 2, 3, 4, 5, 6, 7, 8);
+    if (relu) {
+        c0 = RELU8(c0);
+        c1 = RELU8(c1);
+        c2 = RELU8(c2);
+    }
+    vi8 t1 = TAKES(c1, c0);
+    vf8 m = SELECT(t1, c1, c0);
+    vi8 t2 = TAKES(c2, m);
+    *max = SELECT(t2, c2, m);
+    *col = (t2 & 2) | (t1 & 1 & ~t2);
+}
+
+/* MaxPool2d(3, 2, padding 0 or 1) (ResNet's stem) over H x W with rows ws floats apart: the
+ * windows wholly inside their rows 8 at a time (a row's last step overlapping the one before
+ * it), each of a window's rows inside x by row_3s2, the rows then merged by the scan's rule
+ * (the tree rule above); the windows over a left or right padding column, and every window
+ * of a row narrower than 8 windows, by window_scan. */
+CN_MULTIVERSION
+static void plane_3x3s2(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int pad, int relu)
+{
+    int Ho = window_out_size(H, 3, 2, pad), Wo = window_out_size(W, 3, 2, pad);
+    int lo = (pad + 1) / 2, hi = (W - 3 + pad) / 2 + 1;  /* [lo, hi): 0 <= 2 ow - pad, 2 ow - pad + 2 < W */
+    if (hi > Wo) hi = Wo;
+    if (hi - lo < VL8) lo = hi = Wo;
+    for (int oh = 0; oh < Ho; oh++) {
+        int h0 = 2 * oh - pad, h1 = h0 + 3 < H ? h0 + 3 : H;
+        if (h0 < 0) h0 = 0;
+        float *y = yp + (size_t)oh * Wo;
+        int32_t *a = ap + (size_t)oh * Wo;
+        for (int ow = 0; ow < Wo; ow++) {
+            if (ow == lo) ow = hi;
+            if (ow >= Wo) break;
+            int w0 = 2 * ow - pad, w1 = w0 + 3 < W ? w0 + 3 : W;
+            window_scan(y + ow, a + ow, xp, W, ws, h0, h1, w0 < 0 ? 0 : w0, w1, relu);
+        }
+        for (int ow0 = lo; ow0 < hi; ow0 += VL8) {
+            int ow = ow0 + VL8 > hi ? hi - VL8 : ow0, w0 = 2 * ow - pad;
+            vf8 max, m;
+            vi8 at, col;
+            row_3s2(&max, &col, xp + (size_t)h0 * ws + w0, relu);
+            at = col + h0 * W;
+            for (int ih = h0 + 1; ih < h1; ih++) {
+                row_3s2(&m, &col, xp + (size_t)ih * ws + w0, relu);
+                vi8 t = TAKES(m, max);
+                max = SELECT(t, m, max);
+                at = ((col + ih * W) & t) | (at & ~t);
+            }
+            at += w0 + (vi8){ EVENS };
+            memcpy(y + ow, &max, sizeof max);
+            memcpy(a + ow, &at, sizeof at);
+        }
+    }
+}
+
 /* y[n][c][oh][ow] = max of x[n][c] over rows oh*s-p .. +k, cols ow*s-p .. +k (inside x);
- * argmax = ih*W + iw of that max. PyTorch's scan: row by row, a new max when val > max or
- * val is NaN, starting from -inf at the first element inside x (so the first max wins, and
- * a window of -inf gives its first element). */
+ * argmax = ih*W + iw of that max (window_scan's rule). */
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu)
 {
     if (k == 2 && stride == 2 && pad == 0) {
         plane_2x2(yp, ap, xp, H, W, ws, relu);
+        return;
+    }
+    if (k == 3 && stride == 2 && pad <= 1) {
+        plane_3x3s2(yp, ap, xp, H, W, ws, pad, relu);
         return;
     }
     int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
@@ -96,20 +183,8 @@ void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int 
         if (h0 < 0) h0 = 0;
         for (int ow = 0; ow < Wo; ow++) {
             int w0 = ow * stride - pad, w1 = w0 + k < W ? w0 + k : W;
-            if (w0 < 0) w0 = 0;
-            float max = -INFINITY;
-            int32_t at = h0 * W + w0;
-            for (int ih = h0; ih < h1; ih++)
-                for (int iw = w0; iw < w1; iw++) {
-                    float v = xp[(size_t)ih * ws + iw];
-                    if (relu && v < 0.0f) v = 0.0f;     /* relu(v): NaN stays NaN */
-                    if (v > max || isnan(v)) {
-                        max = v;
-                        at = ih * W + iw;
-                    }
-                }
-            yp[oh * Wo + ow] = max;
-            ap[oh * Wo + ow] = at;
+            window_scan(yp + (size_t)oh * Wo + ow, ap + (size_t)oh * Wo + ow, xp, W, ws, h0, h1, w0 < 0 ? 0 : w0,
+                        w1, relu);
         }
     }
 }

@@ -3,6 +3,8 @@
  * gradient against central differences over inputs with distinct values. */
 #include "testgraph.h"
 
+#include "../../runtime/parallel.h"
+
 typedef struct Case {
     int N, C, H, W, k, s, p;
 } Case;
@@ -187,11 +189,13 @@ static void test_rules(void)
     graph_free(b.g);
 }
 
-/* 2 x 2 windows over wide rows (several vector steps, the last overlapping) with NaNs,
- * -inf and ties sprinkled in: values (NaN where the reference has NaN) and argmax exact */
-static void test_nan_2x2(void)
+/* 2 x 2 windows and 3 x 3 windows of stride 2 over wide rows (several vector steps, the last
+ * overlapping) with NaNs, -inf and ties sprinkled in: values (NaN where the reference has
+ * NaN) and argmax exact */
+static void test_nan_vector(void)
 {
-    static const Case cases[] = { { 2, 3, 12, 41, 2, 2, 0 }, { 1, 2, 7, 14, 2, 2, 0 }, { 1, 1, 2, 34, 2, 2, 0 } };
+    static const Case cases[] = { { 2, 3, 12, 41, 2, 2, 0 }, { 1, 2, 7, 14, 2, 2, 0 }, { 1, 1, 2, 34, 2, 2, 0 },
+                                  { 2, 3, 12, 41, 3, 2, 1 }, { 1, 2, 7, 36, 3, 2, 0 }, { 1, 1, 2, 34, 3, 2, 1 } };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         const Case *c = &cases[k];
         Built b = build(c);
@@ -213,7 +217,8 @@ static void test_nan_2x2(void)
             float y = vf32(b.g, b.y)[i];
             bad += (isnan(f.y[i]) ? !isnan(y) : (double)y != f.y[i]) || vi32(b.g, b.argmax)[i] != f.argmax[i];
         }
-        CHECK(bad == 0, "NaN 2x2 %dx%d: %zu of %zu windows differ from the scan", c->H, c->W, bad, ny);
+        CHECK(bad == 0, "NaN k%d p%d %dx%d: %zu of %zu windows differ from the scan", c->k, c->p, c->H, c->W, bad,
+              ny);
         free(f.x);
         free(f.y);
         free(f.argmax);
@@ -245,10 +250,21 @@ int main(void)
         { 1, 1, 5, 4, 3, 3, 1 },      /* stride 3 with padding */
         { 2, 3, 10, 37, 2, 2, 0 },    /* 2x2 over 18 windows a row: vector steps, the last overlapping */
         { 3, 2, 9, 14, 2, 2, 0 },     /* 2x2, 7 windows a row: one vector step, odd height */
+        /* 3x3 stride 2 (ResNet's stem MaxPool2d(3, 2, 1)): the windows inside a row 8 at a time */
+        { 1, 2, 8, 112, 3, 2, 1 },    /* the stem's width: 56 windows, the first over the padding */
+        { 2, 2, 7, 41, 3, 2, 1 },     /* odd width: 20 windows, the last step overlapping */
+        { 1, 3, 6, 18, 3, 2, 1 },     /* 9 windows, 8 inside: one vector step */
+        { 1, 1, 5, 19, 3, 2, 1 },     /* the last window over the right padding */
+        { 1, 2, 9, 17, 3, 2, 1 },     /* 7 windows inside a row: all scalar */
+        { 2, 1, 9, 38, 3, 2, 0 },     /* no padding: every window inside, the last column unread */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 300 + i);
+    /* the plain cases on one thread and on two (planes split across the threads) */
+    for (int threads = 1; threads <= 2; threads++) {
+        par_set_threads(threads);
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 300 + i);
+    }
     test_rules();
-    test_nan_2x2();
+    test_nan_vector();
     test_errors();
     return test_done("test_maxpool2d");
 }
