@@ -18,8 +18,11 @@ Graph *graph_new(void)
     par_set_threads(0);         /* OpenBLAS single-threaded: the runtime splits the work */
     g->threads = par_threads();
     rng_seed(&g->rng, 0);
+    g->params_version = 1;      /* cache_version 0: nothing cached yet */
     return g;
 }
+
+void graph_params_changed(Graph *g) { g->params_version++; }
 
 void graph_free(Graph *g)
 {
@@ -208,6 +211,7 @@ void graph_bind(Graph *g)
         while (g->vals[b].view_of >= 0) b = g->vals[b].view_of;
         g->vals[i].data = g->vals[b].data;
     }
+    graph_params_changed(g);
 }
 
 void shape_str(const Value *v, int batch_symbol, char *buf, size_t n)

@@ -41,6 +41,9 @@ typedef struct Value {
     int       grad;       /* value holding d(loss)/d(this), -1 until autodiff sets it */
     int       keep;       /* read by the caller after a run: live until the end */
     int       frozen;     /* a parameter the optimizer leaves alone */
+    int       cached;     /* computed from parameters and buffers alone (batchnorm_fold's outputs):
+                           * storage of its own for the whole run (the plan), and recomputed
+                           * only when the parameters have changed since (exec.c) */
     size_t    offset;     /* byte offset in its block, set by the memory plan */
     void     *data;       /* bound storage (graph_bind) */
 } Value;
@@ -120,6 +123,9 @@ typedef struct Graph {
     Rng      rng;               /* Dropout masks */
     int64_t  step;              /* optimizer steps taken: Adam's bias correction */
     int      threads;
+    /* bumped by graph_params_changed whenever a parameter or buffer is written; cache_version:
+     * the params_version the cached values (Value.cached) were computed at, 0 for never */
+    uint64_t params_version, cache_version;
     double  *lr0;               /* each node's lr before graph_set_lr first changed it, or NULL */
 
     /* constant arrays of attributes (graph_floats), freed with the graph */
@@ -178,6 +184,10 @@ void graph_set_batch(Graph *g, int n);
 /* Allocates the blocks sized by the plan and points every value at its storage.
  * Parameters, gradients and state are zeroed. */
 void graph_bind(Graph *g);
+/* Says that parameters or buffers of g have been (or are about to be) written other than by
+ * its own nodes: loads, initialisation, a caller's own writes. The next forward run then
+ * recomputes the cached values (BatchNorm folded into the convolution's weights). */
+void graph_params_changed(Graph *g);
 
 size_t value_numel(const Value *v);
 size_t value_bytes(const Value *v);

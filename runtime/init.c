@@ -65,6 +65,7 @@ static void init_batchnorm(Graph *g, char *done)
 
 void init_parameters(Graph *g, uint64_t seed)
 {
+    graph_params_changed(g);
     Rng r;
     rng_seed3(&r, seed, 1, 0);
     char *done = xcalloc((size_t)g->nvals + 1, 1);

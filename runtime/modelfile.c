@@ -100,6 +100,7 @@ static int check_finite(const StEntry *t, const char *path, Error *e)
  * `with_state`): f must hold exactly those, with the same names, dtypes and shapes. */
 int model_load_values(Graph *g, const StFile *f, const char *path, int with_state, Error *e)
 {
+    graph_params_changed(g);    /* even a failed load may have written some */
     int np = 0;
     for (int i = 0; i < g->nvals; i++) {
         Value *v = &g->vals[i];
@@ -173,6 +174,7 @@ static int entry_matches(const Value *v, const StEntry *t)
 
 int model_load_start(Graph *g, const StFile *f, const char *path, int partial, FILE *warn, Error *e)
 {
+    graph_params_changed(g);
     char list[1400] = "", item[320];
     size_t len = 0;
     int nparams = 0, loaded = 0, differ = 0;

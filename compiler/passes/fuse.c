@@ -215,6 +215,8 @@ int fold_batchnorm(Graph *g, Error *e)
         memcpy(g->cur_label, b.label, sizeof g->cur_label);
         int f = graph_add(g, OP_batchnorm_fold, in, nin, &fa, e);
         if (f >= 0) {
+            /* folded once, then again only when the parameters change (exec.c) */
+            g->vals[g->nodes[f].out[0]].cached = g->vals[g->nodes[f].out[1]].cached = 1;
             int cin[3] = { conv.in[0], g->nodes[f].out[0], g->nodes[f].out[1] };
             g->cur_line = conv.line;
             g->cur_col = conv.col;

@@ -371,6 +371,7 @@ Graph *lower_forward(const Program *p, int batch, int height, int width, Error *
 
 void lower_given_weights(Graph *g, const Program *p)
 {
+    graph_params_changed(g);
     for (int i = 0; i < p->nlayers; i++) {
         const Layer *L = &p->layers[i];
         const float *given[2] = { L->weight, L->bias_data };

@@ -54,8 +54,8 @@ void plan_memory(Graph *g, PlanStats *st)
     int *last = xmalloc((size_t)(unsigned)g->nvals * sizeof *last);
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = &g->vals[i];
-        first[i] = v->producer;                     /* -1: fed before the first node */
-        last[i] = v->keep ? g->nnodes : v->producer;
+        first[i] = v->cached ? -1 : v->producer;    /* -1: fed before the first node; cached: kept between runs */
+        last[i] = v->keep || v->cached ? g->nnodes : v->producer;
     }
     for (int n = 0; n < g->nnodes; n++) {
         const Node *nd = &g->nodes[n];

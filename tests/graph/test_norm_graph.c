@@ -14,16 +14,19 @@
  * Then compiler/passes/fuse.c's fold_batchnorm on an inference graph conv2d -> batchnorm2d ->
  * relu -> maxpool2d (with and without the conv's bias, and BatchNorm without affine):
  * one batchnorm_fold and one fused conv2d_relu_maxpool2d left, the same outputs as the
- * unfolded graph within 1e-5. */
+ * unfolded graph within 1e-5; the fold cached between runs (runtime/exec.c), and done again
+ * after the parameters change by hand, by a model file loaded or by an update phase. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/fuse.h"
 #include "compiler/passes/plan.h"
 #include "runtime/exec.h"
 #include "runtime/init.h"
+#include "runtime/modelfile.h"
 #include "runtime/ops.h"
 #include "tests/test.h"
 
@@ -114,6 +117,24 @@ static int apply(Graph *g, int op, const int *in, int nin, const Attrs *a)
 
 /* conv2d(3x3, padding 1) -> batchnorm2d -> relu -> maxpool2d(2), planned and bound, its
  * parameters and buffers filled from seed; folded (and fused) when fold is set */
+enum { FILL_PARAMS = 1, FILL_INPUTS = 2 };
+/* The float parameters and buffers (FILL_PARAMS) and inputs (FILL_INPUTS) of g from seed, in
+ * value order: running_var and BatchNorm's weight in [0.5, 1.5), the others in [-1, 1) */
+static void fill_values(Graph *g, uint64_t seed, int what)
+{
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = 0; i < g->nvals; i++) {
+        Value *v = &g->vals[i];
+        int param = v->kind == VK_PARAM || v->kind == VK_BUFFER;
+        if (!(param ? what & FILL_PARAMS : v->kind == VK_INPUT && (what & FILL_INPUTS))) continue;
+        if (v->dtype == DT_I64) continue;
+        int positive = strstr(v->name, "running_var") || strstr(v->name, "bn.weight");
+        for (size_t k = 0; k < value_numel(v); k++)
+            vf32(g, i)[k] = positive ? 0.5f + rng_uniform(&rng) : 2 * rng_uniform(&rng) - 1;
+    }
+}
+
 static Graph *inference_graph(int bias, int affine, int fold, int *out)
 {
     Graph *g = graph_new();
@@ -151,18 +172,22 @@ static Graph *inference_graph(int bias, int affine, int fold, int *out)
     PlanStats st;
     plan_memory(g, &st);
     graph_bind(g);
-    Rng rng;
-    rng_seed(&rng, 99);
-    for (int i = 0; i < g->nvals; i++) {
-        Value *v = &g->vals[i];
-        if (v->kind != VK_PARAM && v->kind != VK_BUFFER && v->kind != VK_INPUT) continue;
-        if (v->dtype == DT_I64) continue;
-        int positive = strstr(v->name, "running_var") || strstr(v->name, "bn.weight");
-        for (size_t k = 0; k < value_numel(v); k++)
-            vf32(g, i)[k] = positive ? 0.5f + rng_uniform(&rng) : 2 * rng_uniform(&rng) - 1;
-    }
+    fill_values(g, 99, FILL_PARAMS | FILL_INPUTS);
     *out = g->logits;
     return g;
+}
+
+/* Outputs y1 of g1 against y0 of g0 (within 1e-5): how many differ, the worst in *worst */
+static size_t outputs_differ(const Graph *g0, int y0, const Graph *g1, int y1, double *worst)
+{
+    size_t n = value_numel(&g0->vals[y0]), bad = n != value_numel(&g1->vals[y1]);
+    *worst = 0;
+    for (size_t i = 0; i < n && !bad; i++) {
+        double a = vf32(g1, y1)[i], b = vf32(g0, y0)[i], err = fabs(a - b);
+        if (!(err <= 1e-5 + 1e-5 * fabs(b))) bad++;
+        if (err > *worst) *worst = err;
+    }
+    return bad;
 }
 
 static void fold_matches(int bias, int affine)
@@ -180,15 +205,81 @@ static void fold_matches(int bias, int affine)
     g0->training = g1->training = 0;
     exec_run(g0, PHASE_FORWARD);
     exec_run(g1, PHASE_FORWARD);
-    size_t n = value_numel(&g0->vals[y0]), bad = 0;
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double a = vf32(g1, y1)[i], b = vf32(g0, y0)[i], err = fabs(a - b);
-        if (!(err <= 1e-5 + 1e-5 * fabs(b))) bad++;
-        if (err > worst) worst = err;
+    double worst;
+    size_t bad = outputs_differ(g0, y0, g1, y1, &worst);
+    CHECK(bad == 0, "folded outputs (bias %d, affine %d): %zu off, worst %g", bias, affine, bad, worst);
+    graph_free(g0);
+    graph_free(g1);
+}
+
+/* After a forward run of each graph on new inputs (a run may overwrite its input), the
+ * folded graph g1's outputs against the unfolded g0's: the same (same), or not (a fold
+ * left stale) */
+static void check_run(Graph *g0, int y0, Graph *g1, int y1, int same, const char *what)
+{
+    static uint64_t seed = 1000;
+    fill_values(g0, seed, FILL_INPUTS);
+    fill_values(g1, seed++, FILL_INPUTS);
+    exec_run(g0, PHASE_FORWARD);
+    exec_run(g1, PHASE_FORWARD);
+    double worst;
+    size_t bad = outputs_differ(g0, y0, g1, y1, &worst);
+    if (same) CHECK(bad == 0, "%s: %zu outputs off the unfolded graph's, worst %g", what, bad, worst);
+    else CHECK(bad > 0, "%s: the outputs follow parameters never announced: the fold ran again", what);
+}
+
+/* g1's running_var: set to NaN (poison), or back to g0's */
+static void running_var(Graph *g1, const Graph *g0, int poison)
+{
+    for (int i = 0; i < g1->nvals; i++)
+        for (int j = 0; j < g0->nvals; j++)
+            if (!strcmp(g1->vals[i].name, "bn.running_var") && !strcmp(g0->vals[j].name, "bn.running_var"))
+                for (size_t k = 0; k < value_numel(&g1->vals[i]); k++) vf32(g1, i)[k] = poison ? NAN : vf32(g0, j)[k];
+}
+
+/* BatchNorm folded once and kept (Value.cached, runtime/exec.c): the fold runs at the first
+ * run, not again while the parameters stay (new inputs), and again, the outputs the
+ * unfolded graph's, after graph_params_changed, a model file loaded into the graph, an
+ * update phase or init_parameters */
+static void fold_cache(void)
+{
+    int y0, y1;
+    Graph *g0 = inference_graph(1, 1, 0, &y0), *g1 = inference_graph(1, 1, 1, &y1);
+    g0->training = g1->training = 0;
+    const Node *fold = NULL;
+    for (int i = 0; i < g1->nnodes; i++)
+        if (g1->nodes[i].op == OP_batchnorm_fold) fold = &g1->nodes[i];
+    CHECK(fold && g1->vals[fold->out[0]].cached && g1->vals[fold->out[1]].cached, "the fold's outputs are cached");
+    if (!fold) {
+        graph_free(g0);
+        graph_free(g1);
+        return;
     }
-    CHECK(n == value_numel(&g1->vals[y1]) && bad == 0, "folded outputs (bias %d, affine %d): %zu of %zu off, worst %g",
-          bias, affine, bad, n, worst);
+    check_run(g0, y0, g1, y1, 1, "first run");
+    running_var(g1, g0, 1);     /* read by the fold alone: a second run does not see it */
+    check_run(g0, y0, g1, y1, 1, "second run, running_var poisoned but not announced");
+    check_run(g0, y0, g1, y1, 1, "third run");
+    running_var(g1, g0, 0);
+    fill_values(g0, 6, FILL_PARAMS);
+    fill_values(g1, 6, FILL_PARAMS);
+    check_run(g0, y0, g1, y1, 0, "parameters written but not announced");
+    graph_params_changed(g1);
+    check_run(g0, y0, g1, y1, 1, "graph_params_changed");
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_norm_graph.%d.safetensors", (int)getpid());
+    Error e;
+    fill_values(g0, 7, FILL_PARAMS);
+    CHECK(model_save(g0, path, NULL, 0, "", &e) == 0, "model_save: %s", e.msg);
+    CHECK(model_load(g1, path, NULL, &e) == 0, "model_load: %s", e.msg);
+    remove(path);
+    check_run(g0, y0, g1, y1, 1, "a model file loaded");
+    fill_values(g0, 8, FILL_PARAMS);
+    fill_values(g1, 8, FILL_PARAMS);
+    exec_run(g1, PHASE_UPDATE);     /* an optimizer step's phase (none here): the parameters change */
+    check_run(g0, y0, g1, y1, 1, "an update phase");
+    init_parameters(g0, 3);
+    init_parameters(g1, 3);
+    check_run(g0, y0, g1, y1, 1, "init_parameters");
     graph_free(g0);
     graph_free(g1);
 }
@@ -227,6 +318,7 @@ int main(void)
     fold_matches(1, 1);
     fold_matches(0, 1);
     fold_matches(1, 0);
+    fold_cache();
     Graph *g = graph_new();
     g->max_batch = g->batch = N;
     g->cur_phase = PHASE_FORWARD;
