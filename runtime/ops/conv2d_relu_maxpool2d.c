@@ -72,6 +72,97 @@ static void forward_share(void *ctx, int t, int T)
     }
 }
 
+/* Columns of convolution output rows [a, b) of one image x (C x H x W): col[(ch*k + i)*k +
+ * j][(oh - a)*Wo + ow] (rows ld floats apart) = x[ch][oh*s - p + i][ow*s - p + j], 0 in the
+ * padding; stride 2 takes 8 columns at a time, the even floats of 16 */
+CN_MULTIVERSION
+static void band_cols(float *col, size_t ld, const float *x, const ConvShape *c, int a, int b)
+{
+    int k = c->k, s = c->s, p = c->p, H = c->H, W = c->W, Wo = c->Wo;
+    for (int ch = 0; ch < c->C; ch++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++) {
+                float *row = col + ((size_t)(ch * k + i) * k + j) * ld;
+                /* ow range with 0 <= ow*s - p + j < W */
+                int lo = p - j > 0 ? (p - j + s - 1) / s : 0;
+                int hi = W - 1 + p - j >= 0 ? (W - 1 + p - j) / s + 1 : 0;
+                if (hi > Wo) hi = Wo;
+                if (lo > hi) lo = hi;
+                for (int oh = a; oh < b; oh++) {
+                    float *r = row + (size_t)(oh - a) * Wo;
+                    int ih = oh * s - p + i, ow = lo;
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, (size_t)Wo * sizeof *r);
+                        continue;
+                    }
+                    const float *xr = x + ((size_t)ch * H + ih) * W + j - p;    /* xr[ow*s]: inside for ow in [lo, hi) */
+                    memset(r, 0, (size_t)lo * sizeof *r);
+                    if (s == 2)
+                        for (; ow + VL8 <= hi && j - p + 2 * ow + 2 * VL8 <= W; ow += VL8) {
+                            vf8 v0, v1;
+                            memcpy(&v0, xr + 2 * ow, sizeof v0);
+                            memcpy(&v1, xr + 2 * ow + VL8, sizeof v1);
+                            vf8 e = __builtin_shufflevector(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14);
+                            memcpy(r + ow, &e, sizeof e);
+                        }
+                    for (; ow < hi; ow++) r[ow] = xr[(size_t)ow * s];
+                    memset(r + hi, 0, (size_t)(Wo - hi) * sizeof *r);
+                }
+            }
+}
+
+/* Floats of im2col columns a band of the banded forward holds at most, unless that is less
+ * than two pooled rows: resnet18's stem on one core (Zen 1, 512 KiB L2) took 10.6 ms in bands
+ * of 2 or 3 pooled rows (3 here), 11.4-12.0 ms in bands of 4 to 14, 13.0 ms unbanded and
+ * 23.3 ms in bands of 1 */
+enum { BAND_FLOATS = 1 << 17 };
+
+/* The forward of convolutions on im2col + sgemm (strided: ResNet's stem) in bands of pooled
+ * rows, each share a contiguous run of the batch's pooled rows, image by image: a band's
+ * convolution rows are turned into columns, multiplied (sgemm, onto the bias) into a few
+ * rows per plane, and pooled while in cache; the rows two bands' windows share are moved
+ * up to be read again, not computed again. */
+static void band_share(void *ctx, int t, int T)
+{
+    const FusedForward *j = ctx;
+    const ConvShape *c = j->c;
+    int Hp = j->Hp, Ho = c->Ho, Wo = c->Wo, O = c->O, K = c->K, pk = j->pk, ps = j->ps, pp = j->pp;
+    size_t rows = (size_t)c->N * Hp, r = par_lo(rows, t, T), end = par_lo(rows, t + 1, T);
+    size_t out = (size_t)Hp * j->Wp, xs = (size_t)c->C * c->H * c->W;
+    int band = BAND_FLOATS / (K * Wo * ps);
+    if (band < 2) band = 2;
+    size_t ld = ((size_t)(band - 1) * ps + pk) * Wo;     /* a band's rows of one plane at most */
+    float *col = op_scratch(0, (size_t)K * ld), *conv = op_scratch(2, (size_t)O * ld);
+    int img = -1, have0 = 0, have1 = 0;     /* conv holds rows [have0, have1) of image img */
+    while (r < end) {
+        int n = (int)(r / Hp), r0 = (int)(r % Hp), r1 = r0 + band;
+        if (r1 > Hp) r1 = Hp;
+        if ((size_t)(r1 - r0) > end - r) r1 = r0 + (int)(end - r);
+        int c0 = r0 * ps - pp, c1 = (r1 - 1) * ps - pp + pk;     /* the rows their windows read */
+        if (c0 < 0) c0 = 0;
+        if (c1 > Ho) c1 = Ho;
+        int kept = img == n && c0 < have1 ? have1 - c0 : 0;
+        for (int o = 0; kept && o < O; o++)
+            memmove(conv + o * ld, conv + o * ld + (size_t)(c0 - have0) * Wo, (size_t)kept * Wo * sizeof *conv);
+        int m = c1 - c0 - kept;
+        if (m > 0) {
+            float *dst = conv + (size_t)kept * Wo;
+            band_cols(col, (size_t)m * Wo, j->x + (size_t)n * xs, c, c0 + kept, c1);
+            for (int o = 0; j->b && o < O; o++)
+                for (size_t q = 0; q < (size_t)m * Wo; q++) dst[o * ld + q] = j->b[o];
+            par_sgemm(CblasNoTrans, CblasNoTrans, O, m * Wo, K, 1.0f, j->w, K, col, m * Wo, j->b ? 1.0f : 0.0f, dst,
+                      (int)ld);
+        }
+        img = n, have0 = c0, have1 = c1;
+        for (int o = 0; o < O; o++) {
+            size_t plane = (size_t)n * O + o;
+            maxpool2d_rows(j->y + plane * out, j->argmax + plane * out, conv + o * ld, c0, Ho, Wo, Wo, pk, ps, pp, 1,
+                           r0, r1);
+        }
+        r += (size_t)(r1 - r0);
+    }
+}
+
 /* y, argmax [N,O,Hp,Wp] = maxpool(relu(conv2d(x[N,C,H,W], w, b))); argmax indexes the
  * Ho x Wo plane of the convolution's output */
 void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, const float *w, const float *b,
@@ -81,6 +172,10 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
     FusedForward j = { y, argmax, x, w, b, &c, Hp, Wp, pk, ps, pp };
+    if (!c.direct && !conv_shape(1, C, H, W, O, k, stride, pad).winograd) {     /* conv2d_forward_image's sgemm */
+        par_run(par_threads(), band_share, &j);
+        return;
+    }
     par_run(N > conv2d_group(&c) ? par_threads() : 1, forward_share, &j);
 }
 

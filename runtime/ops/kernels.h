@@ -188,6 +188,10 @@ void maxpool2d_forward(float *y, int32_t *argmax, const float *x,
  * passes no gradient). */
 void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
                      int relu);
+/* Output rows [oh0, oh1) of it (yp, ap: the whole output plane), x's rows from row0 on at xp:
+ * those the windows of these rows read */
+void maxpool2d_rows(float *yp, int32_t *ap, const float *xp, int row0, int H, int W, int ws, int k, int stride,
+                    int pad, int relu, int oh0, int oh1);
 /* Any window (pairs, dilation; Ho x Wo with or without ceil_mode), PyTorch's scan */
 void maxpool2d_general_forward(float *y, int32_t *argmax, const float *x, int N, int C, int H, int W, int Ho, int Wo,
                                Window2d k);

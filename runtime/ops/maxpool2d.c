@@ -44,7 +44,8 @@ static inline __attribute__((always_inline)) void window_2x2(float *y, int32_t *
     memcpy(a, &at, sizeof at);
 }
 
-/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding, over H x W with rows ws floats apart.
+/* MaxPool2d(2): 2 x 2 windows, stride 2, no padding, over H x W with rows ws floats apart
+ * (argmax offset by a0: the plane's place in a larger one).
  * Each row goes 8 windows at a time (vl8_step); a narrow row's step writes past the row's
  * end onto outputs of later rows, written again when their turn comes. A step that would
  * read past the plane's last row or write past its last output goes through local copies. With relu, ReLU is applied to each
@@ -52,7 +53,7 @@ static inline __attribute__((always_inline)) void window_2x2(float *y, int32_t *
  * argmax of a window whose values are all <= 0 can differ from ReLU-then-pool's first zero,
  * and there the output is 0 and no gradient flows back (relu_maxpool2d_backward). */
 CN_MULTIVERSION
-static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int relu)
+static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int32_t a0, int relu)
 {
     int Ho = H / 2, Wo = W / 2;
     size_t in_end = (size_t)(H - 1) * ws + W, out_end = (size_t)Ho * Wo;
@@ -61,7 +62,7 @@ static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int
             int ow = vl8_step(ow0, Wo);
             const float *r0 = xp + (size_t)2 * oh * ws + 2 * ow;
             size_t o = (size_t)oh * Wo + ow;
-            int32_t base = 2 * oh * W + 2 * ow;
+            int32_t base = a0 + 2 * oh * W + 2 * ow;
             if ((size_t)(r0 - xp) + ws + 2 * VL8 <= in_end && o + VL8 <= out_end) {
                 window_2x2(yp + o, ap + o, r0, r0 + ws, base, W, relu);
                 continue;
@@ -79,17 +80,18 @@ static void plane_2x2(float *yp, int32_t *ap, const float *xp, int H, int W, int
         }
 }
 
-/* One window, rows [h0, h1) and columns [w0, w1) of x (inside it), by PyTorch's scan: row by
- * row, a new max when val > max or val is NaN, starting from -inf at the first element (so
- * the first max wins, and a window of -inf gives its first element); with relu, on relu(val). */
-static inline void window_scan(float *y, int32_t *a, const float *xp, int W, int ws, int h0, int h1, int w0,
-                               int w1, int relu)
+/* One window, rows [h0, h1) and columns [w0, w1) of x (inside it; x's rows from row0 on at
+ * xp), by PyTorch's scan: row by row, a new max when val > max or val is NaN, starting from
+ * -inf at the first element (so the first max wins, and a window of -inf gives its first
+ * element); with relu, on relu(val). */
+static inline void window_scan(float *y, int32_t *a, const float *xp, int row0, int W, int ws, int h0, int h1,
+                               int w0, int w1, int relu)
 {
     float max = -INFINITY;
     int32_t at = h0 * W + w0;
     for (int ih = h0; ih < h1; ih++)
         for (int iw = w0; iw < w1; iw++) {
-            float v = xp[(size_t)ih * ws + iw];
+            float v = xp[(size_t)(ih - row0) * ws + iw];
             if (relu && v < 0.0f) v = 0.0f;     /* relu(v): NaN stays NaN */
             if (v > max || isnan(v)) {
                 max = v;
@@ -122,19 +124,21 @@ static inline __attribute__((always_inline)) void row_3s2(vf8 *max, vi8 *col, co
     *col = (t2 & 2) | (t1 & 1 & ~t2);
 }
 
-/* MaxPool2d(3, 2, padding 0 or 1) (ResNet's stem) over H x W with rows ws floats apart: the
- * windows wholly inside their rows 8 at a time (a row's last step overlapping the one before
- * it), each of a window's rows inside x by row_3s2, the rows then merged by the scan's rule
- * (the tree rule above); the windows over a left or right padding column, and every window
- * of a row narrower than 8 windows, by window_scan. */
+/* MaxPool2d(3, 2, padding 0 or 1) (ResNet's stem), output rows [oh0, oh1) of an H x W plane
+ * whose rows from row0 on lie at xp, ws floats apart: the windows wholly inside their rows 8
+ * at a time (a row's last step overlapping the one before it), each of a window's rows
+ * inside x by row_3s2, the rows then merged by the scan's rule (the tree rule above); the
+ * windows over a left or right padding column, and every window of a row narrower than 8
+ * windows, by window_scan. */
 CN_MULTIVERSION
-static void plane_3x3s2(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int pad, int relu)
+static void plane_3x3s2(float *yp, int32_t *ap, const float *xp, int row0, int H, int W, int ws, int pad, int relu,
+                        int oh0, int oh1)
 {
-    int Ho = window_out_size(H, 3, 2, pad), Wo = window_out_size(W, 3, 2, pad);
+    int Wo = window_out_size(W, 3, 2, pad);
     int lo = (pad + 1) / 2, hi = (W - 3 + pad) / 2 + 1;  /* [lo, hi): 0 <= 2 ow - pad, 2 ow - pad + 2 < W */
     if (hi > Wo) hi = Wo;
     if (hi - lo < VL8) lo = hi = Wo;
-    for (int oh = 0; oh < Ho; oh++) {
+    for (int oh = oh0; oh < oh1; oh++) {
         int h0 = 2 * oh - pad, h1 = h0 + 3 < H ? h0 + 3 : H;
         if (h0 < 0) h0 = 0;
         float *y = yp + (size_t)oh * Wo;
@@ -143,16 +147,16 @@ static void plane_3x3s2(float *yp, int32_t *ap, const float *xp, int H, int W, i
             if (ow == lo) ow = hi;
             if (ow >= Wo) break;
             int w0 = 2 * ow - pad, w1 = w0 + 3 < W ? w0 + 3 : W;
-            window_scan(y + ow, a + ow, xp, W, ws, h0, h1, w0 < 0 ? 0 : w0, w1, relu);
+            window_scan(y + ow, a + ow, xp, row0, W, ws, h0, h1, w0 < 0 ? 0 : w0, w1, relu);
         }
         for (int ow0 = lo; ow0 < hi; ow0 += VL8) {
             int ow = ow0 + VL8 > hi ? hi - VL8 : ow0, w0 = 2 * ow - pad;
             vf8 max, m;
             vi8 at, col;
-            row_3s2(&max, &col, xp + (size_t)h0 * ws + w0, relu);
+            row_3s2(&max, &col, xp + (size_t)(h0 - row0) * ws + w0, relu);
             at = col + h0 * W;
             for (int ih = h0 + 1; ih < h1; ih++) {
-                row_3s2(&m, &col, xp + (size_t)ih * ws + w0, relu);
+                row_3s2(&m, &col, xp + (size_t)(ih - row0) * ws + w0, relu);
                 vi8 t = TAKES(m, max);
                 max = SELECT(t, m, max);
                 at = ((col + ih * W) & t) | (at & ~t);
@@ -165,28 +169,35 @@ static void plane_3x3s2(float *yp, int32_t *ap, const float *xp, int H, int W, i
 }
 
 /* y[n][c][oh][ow] = max of x[n][c] over rows oh*s-p .. +k, cols ow*s-p .. +k (inside x);
- * argmax = ih*W + iw of that max (window_scan's rule). */
-void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
-                     int relu)
+ * argmax = ih*W + iw of that max (window_scan's rule). Output rows [oh0, oh1). */
+void maxpool2d_rows(float *yp, int32_t *ap, const float *xp, int row0, int H, int W, int ws, int k, int stride,
+                    int pad, int relu, int oh0, int oh1)
 {
+    int Wo = window_out_size(W, k, stride, pad);
     if (k == 2 && stride == 2 && pad == 0) {
-        plane_2x2(yp, ap, xp, H, W, ws, relu);
+        plane_2x2(yp + (size_t)oh0 * Wo, ap + (size_t)oh0 * Wo, xp + (size_t)(2 * oh0 - row0) * ws, 2 * (oh1 - oh0),
+                  W, ws, 2 * oh0 * W, relu);
         return;
     }
     if (k == 3 && stride == 2 && pad <= 1) {
-        plane_3x3s2(yp, ap, xp, H, W, ws, pad, relu);
+        plane_3x3s2(yp, ap, xp, row0, H, W, ws, pad, relu, oh0, oh1);
         return;
     }
-    int Ho = window_out_size(H, k, stride, pad), Wo = window_out_size(W, k, stride, pad);
-    for (int oh = 0; oh < Ho; oh++) {
+    for (int oh = oh0; oh < oh1; oh++) {
         int h0 = oh * stride - pad, h1 = h0 + k < H ? h0 + k : H;
         if (h0 < 0) h0 = 0;
         for (int ow = 0; ow < Wo; ow++) {
             int w0 = ow * stride - pad, w1 = w0 + k < W ? w0 + k : W;
-            window_scan(yp + (size_t)oh * Wo + ow, ap + (size_t)oh * Wo + ow, xp, W, ws, h0, h1, w0 < 0 ? 0 : w0,
-                        w1, relu);
+            window_scan(yp + (size_t)oh * Wo + ow, ap + (size_t)oh * Wo + ow, xp, row0, W, ws, h0, h1,
+                        w0 < 0 ? 0 : w0, w1, relu);
         }
     }
+}
+
+void maxpool2d_plane(float *yp, int32_t *ap, const float *xp, int H, int W, int ws, int k, int stride, int pad,
+                     int relu)
+{
+    maxpool2d_rows(yp, ap, xp, 0, H, W, ws, k, stride, pad, relu, 0, window_out_size(H, k, stride, pad));
 }
 
 /* The general window: rows oh*sh - ph + i*dh for i < kh inside x (PyTorch's: the first
