@@ -1,7 +1,8 @@
 /* runtime/ops/conv2d_relu_maxpool2d.c: Conv2d -> ReLU -> MaxPool2d fused into one pass per
  * image (the convolution's output stays in a per-thread buffer while ReLU and the pooling
- * read it; strided convolutions, on im2col + sgemm, a band of rows at a time), and its backward: the pooled gradient scattered to the argmax where ReLU let
- * it through, then the convolution's gradients. Where those run on the direct kernels, one
+ * read it; strided convolutions, on im2col + sgemm, a band of rows at a time), and its
+ * backward: the pooled gradient scattered to the argmax where ReLU let it through, then the
+ * convolution's gradients. Where those run on the direct kernels, one
  * conv2d_relu_maxpool2d_backward node does it all: for 3 x 3 kernels over 8 or more
  * channels from the pooled gradient's places alone (conv2d_pool_sparse.c), otherwise
  * unpooling each image straight into the kernels' padded planes; elsewhere
