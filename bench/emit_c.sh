@@ -6,8 +6,9 @@
 #   emit_c.sh build MODEL DIR [int8]: writes DIR/time, the generated code of models/MODEL.cnn
 #   built with bench/emit_c_time.c, and prints how to run it ("DIR/time DIR/w.bin": the
 #   weights, int8 ones too, in DIR/w.bin); bench.py's deployment table runs it. int8
-#   calibrates on 16 images: the synthetic sea folders for an ImageFolder model, 1000 folders of one of them (with
-#   ImageNet's eval transform) for a model without a training set (resnet18).
+#   calibrates on 16 images: the synthetic sea folders for an ImageFolder model, 1000
+#   folders of one of them (with ImageNet's eval transform) for a model without a training
+#   set (resnet18).
 #   emit_c.sh layers MODEL DIR [RUNS]: the float code of models/MODEL.cnn with a mark before
 #   each layer's code (bench/emit_c_layers.c), run RUNS times (default 20): each layer's
 #   least CPU time, in ms.
