@@ -189,6 +189,36 @@ static void test_rules(void)
     graph_free(b.g);
 }
 
+/* The fused kernels' form of 3 x 3 stride-2 pooling on the input x of f's case: with ReLU
+ * (maxpool2d_plane's relu), against the scan over relu(x) (NaN kept), values and argmax
+ * exact; and in bands of 2 output rows (maxpool2d_rows, each band given only the rows from
+ * its windows' first on), the same as the whole plane's */
+static void check_relu_rows(const Case *c, Ref *f, const float *x)
+{
+    size_t nx = (size_t)c->N * c->C * c->H * c->W, plane = (size_t)f->Ho * f->Wo, ny = (size_t)c->N * c->C * plane;
+    for (size_t i = 0; i < nx; i++) f->x[i] = x[i] < 0 ? 0.0 : x[i];
+    pool_ref(f);
+    float *y = malloc(ny * sizeof *y), *yb = malloc(ny * sizeof *yb);
+    int32_t *a = malloc(ny * sizeof *a), *ab = malloc(ny * sizeof *ab);
+    for (int p = 0; p < c->N * c->C; p++) {
+        const float *xp = x + (size_t)p * c->H * c->W;
+        maxpool2d_plane(y + p * plane, a + p * plane, xp, c->H, c->W, c->W, 3, 2, c->p, 1);
+        for (int oh0 = 0; oh0 < f->Ho; oh0 += 2) {
+            int row0 = 2 * oh0 - c->p < 0 ? 0 : 2 * oh0 - c->p, oh1 = oh0 + 2 < f->Ho ? oh0 + 2 : f->Ho;
+            maxpool2d_rows(yb + p * plane, ab + p * plane, xp + (size_t)row0 * c->W, row0, c->H, c->W, c->W, 3, 2,
+                           c->p, 1, oh0, oh1);
+        }
+    }
+    size_t bad = 0, banded = 0;
+    for (size_t i = 0; i < ny; i++) {
+        bad += (isnan(f->y[i]) ? !isnan(y[i]) : (double)y[i] != f->y[i]) || a[i] != f->argmax[i];
+        banded += memcmp(&y[i], &yb[i], sizeof *y) != 0 || a[i] != ab[i];
+    }
+    CHECK(bad == 0, "ReLU'd k3 p%d %dx%d: %zu of %zu windows differ from the scan", c->p, c->H, c->W, bad, ny);
+    CHECK(banded == 0, "k3 p%d %dx%d in bands of rows: %zu of %zu windows differ", c->p, c->H, c->W, banded, ny);
+    free(y), free(yb), free(a), free(ab);
+}
+
 /* 2 x 2 windows and 3 x 3 windows of stride 2 over wide rows (several vector steps, the last
  * overlapping) with NaNs, -inf and ties sprinkled in: values (NaN where the reference has
  * NaN) and argmax exact */
@@ -219,6 +249,7 @@ static void test_nan_vector(void)
         }
         CHECK(bad == 0, "NaN k%d p%d %dx%d: %zu of %zu windows differ from the scan", c->k, c->p, c->H, c->W, bad,
               ny);
+        if (c->k == 3) check_relu_rows(c, &f, x);
         free(f.x);
         free(f.y);
         free(f.argmax);
