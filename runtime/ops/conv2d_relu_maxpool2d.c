@@ -76,7 +76,8 @@ static void forward_share(void *ctx, int t, int T)
 
 /* Columns of convolution output rows [a, b) of one image x (C x H x W): col[(ch*k + i)*k +
  * j][(oh - a)*Wo + ow] (rows ld floats apart) = x[ch][oh*s - p + i][ow*s - p + j], 0 in the
- * padding; stride 2 takes 8 columns at a time, the even floats of 16 */
+ * padding; stride 1 copies each row's inside at once, stride 2 takes 8 columns at a time,
+ * the even floats of 16 */
 CN_MULTIVERSION
 static void band_cols(float *col, size_t ld, const float *x, const ConvShape *c, int a, int b)
 {
@@ -99,6 +100,10 @@ static void band_cols(float *col, size_t ld, const float *x, const ConvShape *c,
                     }
                     const float *xr = x + ((size_t)ch * H + ih) * W + j - p;    /* xr[ow*s]: inside for ow in [lo, hi) */
                     memset(r, 0, (size_t)lo * sizeof *r);
+                    if (s == 1) {
+                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
+                        ow = hi;
+                    }
                     if (s == 2)
                         for (; ow + VL8 <= hi && j - p + 2 * ow + 2 * VL8 <= W; ow += VL8) {
                             vf8 v0, v1;
