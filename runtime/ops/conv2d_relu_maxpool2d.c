@@ -76,8 +76,7 @@ static void forward_share(void *ctx, int t, int T)
 
 /* Columns of convolution output rows [a, b) of one image x (C x H x W): col[(ch*k + i)*k +
  * j][(oh - a)*Wo + ow] (rows ld floats apart) = x[ch][oh*s - p + i][ow*s - p + j], 0 in the
- * padding; stride 1 copies each row's inside at once, stride 2 takes 8 columns at a time,
- * the even floats of 16 */
+ * padding; stride 2 takes 8 columns at a time, the even floats of 16 */
 CN_MULTIVERSION
 static void band_cols(float *col, size_t ld, const float *x, const ConvShape *c, int a, int b)
 {
@@ -100,10 +99,6 @@ static void band_cols(float *col, size_t ld, const float *x, const ConvShape *c,
                     }
                     const float *xr = x + ((size_t)ch * H + ih) * W + j - p;    /* xr[ow*s]: inside for ow in [lo, hi) */
                     memset(r, 0, (size_t)lo * sizeof *r);
-                    if (s == 1) {
-                        memcpy(r + lo, xr + lo, (size_t)(hi - lo) * sizeof *r);
-                        ow = hi;
-                    }
                     if (s == 2)
                         for (; ow + VL8 <= hi && j - p + 2 * ow + 2 * VL8 <= W; ow += VL8) {
                             vf8 v0, v1;
@@ -124,7 +119,7 @@ static void band_cols(float *col, size_t ld, const float *x, const ConvShape *c,
  * 23.3 ms in bands of 1 */
 enum { BAND_FLOATS = 1 << 17 };
 
-/* The forward of convolutions on im2col + sgemm (strided: ResNet's stem) in bands of pooled
+/* The forward of strided convolutions (im2col + sgemm: ResNet's stem) in bands of pooled
  * rows, each share a contiguous run of the batch's pooled rows, image by image: a band's
  * convolution rows are turned into columns, multiplied (sgemm, onto the bias) into a few
  * rows per plane, and pooled while in cache; the rows two bands' windows share are moved
@@ -138,7 +133,9 @@ static void band_share(void *ctx, int t, int T)
     size_t out = (size_t)Hp * j->Wp, xs = (size_t)c->C * c->H * c->W;
     int band = BAND_FLOATS / (K * Wo * ps);
     if (band < 2) band = 2;
-    size_t ld = ((size_t)(band - 1) * ps + pk) * Wo;     /* a band's rows of one plane at most */
+    if (band > Hp) band = Hp;
+    int most = (band - 1) * ps + pk;                      /* a band's rows of one plane at most */
+    size_t ld = (size_t)(most < Ho ? most : Ho) * Wo;
     float *col = op_scratch(0, (size_t)K * ld), *conv = op_scratch(2, (size_t)O * ld);
     int img = -1, have0 = 0, have1 = 0;     /* conv holds rows [have0, have1) of image img */
     while (r < end) {
@@ -179,7 +176,8 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
     FusedForward j = { y, argmax, x, w, b, &c, Hp, Wp, pk, ps, pp };
-    if (!c.direct && !conv_shape(1, C, H, W, O, k, stride, pad).winograd) {     /* conv2d_forward_image's sgemm */
+    if (stride > 1) {       /* im2col + sgemm; at stride 1 (Fashion-MNIST's and the notebook's first
+                             * layers) a whole image at once was as fast or faster */
         par_run(par_threads(), band_share, &j);
         return;
     }
