@@ -32,66 +32,77 @@ typedef struct Wino {
     int block;                    /* tiles per block */
 } Wino;
 
-/* lanes of two 8-float vectors a, b: the even ones of a then b, the odd ones */
-#define EVEN 0, 2, 4, 6, 8, 10, 12, 14
-#define ODD 1, 3, 5, 7, 9, 11, 13, 15
+typedef float vf4 __attribute__((vector_size(16)));
+
+/* q[0..16) as e = q[0], q[2] .. q[14] and o = q[1], q[3] .. q[15]: each vector's halves
+ * loaded (q[0..4) ++ q[8..12), q[4..8) ++ q[12..16)) so that one shuffle within each half
+ * de-interleaves them */
+static inline __attribute__((always_inline)) void evens_odds(const float *q, vf8 *e, vf8 *o)
+{
+    vf4 h[4];
+    for (int i = 0; i < 4; i++) memcpy(&h[i], q + 4 * i, sizeof h[i]);
+    vf8 a = __builtin_shufflevector(h[0], h[2], 0, 1, 2, 3, 4, 5, 6, 7);
+    vf8 b = __builtin_shufflevector(h[1], h[3], 0, 1, 2, 3, 4, 5, 6, 7);
+    *e = __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14);
+    *o = __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+
+/* floats of a row of q below (the row transforms of a segment's columns, read up to 2
+ * ceil8(len) + 18) */
+#define QW (2 * SEG + 32)
 
 /* V rows (xi, c), ld floats apart (ld: nt rounded up to 8), from position at: the
- * transforms of tiles (n, ty, tx0 .. tx0+len) of channels [c0, c1). Whole vectors are
- * stored up to the row's end: the lanes past len are the next segment's (written after)
- * or the row's tail, which the products read. */
+ * transforms of tiles (n, ty, tx0 .. tx0+len) of channels [c0, c1). First down the columns,
+ * q[a][k] = (B^T d)[a] at column 2 tx0 - p + k (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0
+ * -1]; zero outside the image), read straight from the input's rows; then along each q[a],
+ * tile u's columns 2u .. 2u+3 times B. Whole vectors are stored up to the row's end: the
+ * lanes past len are the next segment's (written after) or the row's tail, which the
+ * products read. */
 CN_MULTIVERSION
 static void input_segment(const Wino *j, float *V, size_t ld, size_t at, int n, int ty, int tx0, int len, int c0,
                           int c1)
 {
     int H = j->H, W = j->W, p = j->p, C = j->C;
-    float ev[4][SEG + 16], od[4][SEG + 16];  /* columns 2u - p and 2u + 1 - p of the tile row's 4 input rows */
-    float buf[2 * SEG + 48];                 /* one input row from column 2 tx0 - p, zeros outside the image */
-    int fill = (len + VL8 - 1) / VL8 * VL8 + VL8, first = 2 * tx0 - p;
+    float q[4][QW];
+    int first = 2 * tx0 - p, ql = 2 * ((len + VL8 - 1) / VL8 * VL8) + VL8;
+    /* q's columns that come from the image: [klo, khi); the others stay zero */
+    int klo = first < 0 ? (-first < ql ? -first : ql) : 0, khi = W - first < ql ? W - first : ql;
+    if (khi < klo) khi = klo;
+    for (int a = 0; a < 4; a++) {
+        for (int k = 0; k < klo; k++) q[a][k] = 0.0f;
+        for (int k = khi; k < ql; k += VL8) memcpy(&q[a][k], &(vf8){ 0 }, sizeof(vf8));
+    }
+    int in[4];
+    for (int i = 0; i < 4; i++) in[i] = 2 * ty - p + i >= 0 && 2 * ty - p + i < H;
     for (int c = c0; c < c1; c++) {
-        for (int i = 0; i < 4; i++) {
-            int r = 2 * ty - p + i, in = r >= 0 && r < H;
-            const float *row = j->x + (((size_t)n * C + c) * H + (in ? r : 0)) * W;
-            /* whole vectors inside the row, lane by lane at its ends (no library calls: the
-             * segments are short) */
-            for (int k = 0; k < 2 * fill && in; k += VL8) {
-                int col = first + k;
-                if (col >= 0 && col + VL8 <= W) memcpy(buf + k, row + col, VL8 * sizeof *buf);
-                else if (col >= W || col + VL8 <= 0) memcpy(buf + k, &(vf8){ 0 }, VL8 * sizeof *buf);
-                else {
-                    int l0 = col < 0 ? -col : 0, l1 = W - col < VL8 ? W - col : VL8;
-                    memcpy(buf + k, &(vf8){ 0 }, VL8 * sizeof *buf);
-                    for (int l = l0; l < l1; l++) buf[k + l] = row[col + l];
+        const float *plane = j->x + ((size_t)n * C + c) * H * W, *rows[4];   
+        for (int i = 0; i < 4; i++) rows[i] = plane + (size_t)(in[i] ? 2 * ty - p + i : 0) * W;
+        if (khi - klo >= VL8) {
+            for (int k0 = klo; k0 < khi; k0 += VL8) {
+                int k = k0 + VL8 > khi ? khi - VL8 : k0;    /* the last vector overlaps the one before */
+                vf8 d[4];
+                for (int i = 0; i < 4; i++) {
+                    d[i] = (vf8){ 0 };
+                    if (in[i]) memcpy(&d[i], rows[i] + first + k, sizeof d[i]);
                 }
+                vf8 t[4] = { d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3] };
+                for (int a = 0; a < 4; a++) memcpy(&q[a][k], &t[a], sizeof t[a]);
             }
-            for (int u = 0; u < fill; u += VL8) {
-                vf8 a = { 0 }, b = { 0 };
-                if (in) {
-                    memcpy(&a, buf + 2 * u, sizeof a);
-                    memcpy(&b, buf + 2 * u + VL8, sizeof b);
-                }
-                vf8 e = __builtin_shufflevector(a, b, EVEN), o = __builtin_shufflevector(a, b, ODD);
-                memcpy(&ev[i][u], &e, sizeof e);
-                memcpy(&od[i][u], &o, sizeof o);
+        } else {
+            for (int k = klo; k < khi; k++) {
+                float d[4];
+                for (int i = 0; i < 4; i++) d[i] = in[i] ? rows[i][first + k] : 0.0f;
+                q[0][k] = d[0] - d[2], q[1][k] = d[1] + d[2], q[2][k] = d[2] - d[1], q[3][k] = d[1] - d[3];
             }
         }
         for (int u = 0; u < len; u += VL8) {
-            vf8 e[4], o[4], e1[4], o1[4];
-            for (int i = 0; i < 4; i++) {
-                memcpy(&e[i], &ev[i][u], sizeof e[i]);
-                memcpy(&o[i], &od[i][u], sizeof o[i]);
-                memcpy(&e1[i], &ev[i][u + 1], sizeof e1[i]);
-                memcpy(&o1[i], &od[i][u + 1], sizeof o1[i]);
-            }
-            /* rows: B^T d (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]) on each column */
-            vf8 te[4] = { e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3] };
-            vf8 to[4] = { o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3] };
-            vf8 te1[4] = { e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3] };
-            vf8 to1[4] = { o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3] };
             int keep = at + u + VL8 <= ld ? VL8 : (int)(ld - at - u);
             for (int a = 0; a < 4; a++) {
-                /* columns: (.) B, the tile's columns being te, to, te1, to1 */
-                vf8 v[4] = { te[a] - te1[a], to[a] + te1[a], te1[a] - to[a], to[a] - to1[a] };
+                /* columns 2u + 2l + {0, 1, 2, 3} of tile u + l as e, o, e1, o1 */
+                vf8 e, o, e1, o1;
+                evens_odds(&q[a][2 * u], &e, &o);
+                evens_odds(&q[a][2 * u + 2], &e1, &o1);
+                vf8 v[4] = { e - e1, o + e1, e1 - o, o - o1 };
                 for (int b = 0; b < 4; b++) {
                     float *d = V + ((size_t)(a * 4 + b) * C + c) * ld + at + u;
                     if (keep == VL8) memcpy(d, &v[b], sizeof v[b]);
