@@ -72,29 +72,35 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t at, int n, 
         for (int k = 0; k < klo; k++) q[a][k] = 0.0f;
         for (int k = khi; k < ql; k += VL8) memcpy(&q[a][k], &(vf8){ 0 }, sizeof(vf8));
     }
-    int in[4];
-    for (int i = 0; i < 4; i++) in[i] = 2 * ty - p + i >= 0 && 2 * ty - p + i < H;
+    int r = 2 * ty - p, in0 = r >= 0 && r < H, in1 = r + 1 >= 0 && r + 1 < H, in2 = r + 2 >= 0 && r + 2 < H,
+        in3 = r + 3 >= 0 && r + 3 < H;
     for (int c = c0; c < c1; c++) {
-        const float *plane = j->x + ((size_t)n * C + c) * H * W, *rows[4];   
-        for (int i = 0; i < 4; i++) rows[i] = plane + (size_t)(in[i] ? 2 * ty - p + i : 0) * W;
+        /* the rows' columns first + k, rows outside the image (never read) at row 0 */
+        const float *plane = j->x + ((size_t)n * C + c) * H * W;
+        const float *x0 = plane + (size_t)(in0 ? r : 0) * W, *x1 = plane + (size_t)(in1 ? r + 1 : 0) * W;
+        const float *x2 = plane + (size_t)(in2 ? r + 2 : 0) * W, *x3 = plane + (size_t)(in3 ? r + 3 : 0) * W;
         if (khi - klo >= VL8) {
             for (int k0 = klo; k0 < khi; k0 += VL8) {
                 int k = k0 + VL8 > khi ? khi - VL8 : k0;    /* the last vector overlaps the one before */
-                vf8 d[4];
-                for (int i = 0; i < 4; i++) {
-                    d[i] = (vf8){ 0 };
-                    if (in[i]) memcpy(&d[i], rows[i] + first + k, sizeof d[i]);
-                }
-                vf8 t[4] = { d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3] };
-                for (int a = 0; a < 4; a++) memcpy(&q[a][k], &t[a], sizeof t[a]);
+                vf8 d0 = { 0 }, d1 = { 0 }, d2 = { 0 }, d3 = { 0 };
+                if (in0) memcpy(&d0, x0 + first + k, sizeof d0);
+                if (in1) memcpy(&d1, x1 + first + k, sizeof d1);
+                if (in2) memcpy(&d2, x2 + first + k, sizeof d2);
+                if (in3) memcpy(&d3, x3 + first + k, sizeof d3);
+                vf8 t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3;
+                memcpy(&q[0][k], &t0, sizeof t0);
+                memcpy(&q[1][k], &t1, sizeof t1);
+                memcpy(&q[2][k], &t2, sizeof t2);
+                memcpy(&q[3][k], &t3, sizeof t3);
             }
         } else {
             for (int k = klo; k < khi; k++) {
-                float d[4];
-                for (int i = 0; i < 4; i++) d[i] = in[i] ? rows[i][first + k] : 0.0f;
-                q[0][k] = d[0] - d[2], q[1][k] = d[1] + d[2], q[2][k] = d[2] - d[1], q[3][k] = d[1] - d[3];
+                float d0 = in0 ? x0[first + k] : 0.0f, d1 = in1 ? x1[first + k] : 0.0f;
+                float d2 = in2 ? x2[first + k] : 0.0f, d3 = in3 ? x3[first + k] : 0.0f;
+                q[0][k] = d0 - d2, q[1][k] = d1 + d2, q[2][k] = d2 - d1, q[3][k] = d1 - d3;
             }
         }
+        size_t cl = (size_t)C * ld;
         for (int u = 0; u < len; u += VL8) {
             int keep = at + u + VL8 <= ld ? VL8 : (int)(ld - at - u);
             for (int a = 0; a < 4; a++) {
@@ -102,11 +108,18 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t at, int n, 
                 vf8 e, o, e1, o1;
                 evens_odds(&q[a][2 * u], &e, &o);
                 evens_odds(&q[a][2 * u + 2], &e1, &o1);
-                vf8 v[4] = { e - e1, o + e1, e1 - o, o - o1 };
-                for (int b = 0; b < 4; b++) {
-                    float *d = V + ((size_t)(a * 4 + b) * C + c) * ld + at + u;
-                    if (keep == VL8) memcpy(d, &v[b], sizeof v[b]);
-                    else memcpy(d, &v[b], (size_t)keep * sizeof(float));
+                vf8 v0 = e - e1, v1 = o + e1, v2 = e1 - o, v3 = o - o1;
+                float *d = V + ((size_t)a * 4 * C + c) * ld + at + u;
+                if (keep == VL8) {
+                    memcpy(d, &v0, sizeof v0);
+                    memcpy(d + cl, &v1, sizeof v1);
+                    memcpy(d + 2 * cl, &v2, sizeof v2);
+                    memcpy(d + 3 * cl, &v3, sizeof v3);
+                } else {    /* the block's last lanes */
+                    float t[4][VL8];
+                    memcpy(t[0], &v0, sizeof v0), memcpy(t[1], &v1, sizeof v1);
+                    memcpy(t[2], &v2, sizeof v2), memcpy(t[3], &v3, sizeof v3);
+                    for (int b = 0; b < 4; b++) memcpy(d + b * cl, t[b], (size_t)keep * sizeof(float));
                 }
             }
         }
