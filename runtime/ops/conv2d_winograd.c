@@ -125,42 +125,60 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t 
     }
 }
 
-/* lanes of two 8-float vectors e, o that interleave them: e0 o0 e1 o1 ... (low, high half) */
-#define LO 0, 8, 1, 9, 2, 10, 3, 11
-#define HI 4, 12, 5, 13, 6, 14, 7, 15
+/* p[0..16) = the lanes of lo and hi interleaved in halves: lo's low half, hi's, lo's high
+ * half, hi's (no shuffle across halves) */
+static inline __attribute__((always_inline)) void store_halves(float *p, const vf8 *lo, const vf8 *hi)
+{
+    vf4 h[4] = { __builtin_shufflevector(*lo, *lo, 0, 1, 2, 3), __builtin_shufflevector(*hi, *hi, 0, 1, 2, 3),
+                 __builtin_shufflevector(*lo, *lo, 4, 5, 6, 7), __builtin_shufflevector(*hi, *hi, 4, 5, 6, 7) };
+    for (int i = 0; i < 4; i++) memcpy(p + 4 * i, &h[i], sizeof h[i]);
+}
+
+/* p[0..16) = the lanes of y0, y1 (the two columns of 8 tiles) interleaved: lo = tiles 0, 1
+ * and 4, 5, hi = tiles 2, 3 and 6, 7, each tile's two columns side by side */
+static inline __attribute__((always_inline)) void store_interleaved(float *p, const vf8 *y0, const vf8 *y1)
+{
+    vf8 lo = __builtin_shufflevector(*y0, *y1, 0, 8, 1, 9, 4, 12, 5, 13);
+    vf8 hi = __builtin_shufflevector(*y0, *y1, 2, 10, 3, 11, 6, 14, 7, 15);
+    store_halves(p, &lo, &hi);
+}
 
 /* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), o's ld
- * floats apart and xi's xs, from position at */
+ * floats apart and xi's xs, from position at: A^T m A + b (A^T = [1 1 1 0; 0 1 -1 -1]),
+ * 8 tiles at a time, their 16 columns stored straight into y's two rows where they fit,
+ * through a buffer at the row's end */
 CN_MULTIVERSION
 static void output_segment(const Wino *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                            int len, int o0, int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;
-    float out[2][2 * SEG + 16];
-    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, rows = 2 * ty + 1 < Ho ? 2 : 1;
+    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, two = 2 * ty + 1 < Ho;
     for (int o = o0; o < o1; o++) {
         float bo = j->b ? j->b[o] : 0.0f;
+        const float *mo = M + (size_t)o * ld + at;
+        float *y0 = j->y + (((size_t)n * O + o) * Ho + 2 * ty) * Wo + c0, *y1 = y0 + Wo;
         for (int u = 0; u < len; u += VL8) {
             vf8 m[16];
-            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], M + xi * xs + (size_t)o * ld + at + u, sizeof m[xi]);
-            /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
-            vf8 s[4], d[4];
-            for (int b = 0; b < 4; b++) {
-                s[b] = m[b] + m[4 + b] + m[8 + b];
-                d[b] = m[4 + b] - m[8 + b] - m[12 + b];
+#pragma GCC unroll 16
+            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], mo + xi * xs + u, sizeof m[xi]);
+            vf8 s0 = m[0] + m[4] + m[8], s1 = m[1] + m[5] + m[9], s2 = m[2] + m[6] + m[10], s3 = m[3] + m[7] + m[11];
+            vf8 d0 = m[4] - m[8] - m[12], d1 = m[5] - m[9] - m[13], d2 = m[6] - m[10] - m[14];
+            vf8 d3 = m[7] - m[11] - m[15];
+            vf8 y00 = s0 + s1 + s2 + bo, y01 = s1 - s2 - s3 + bo;
+            vf8 y10 = d0 + d1 + d2 + bo, y11 = d1 - d2 - d3 + bo;
+            int k = 2 * u;
+            if (k + 2 * VL8 <= cols) {
+                store_interleaved(y0 + k, &y00, &y01);
+                if (two) store_interleaved(y1 + k, &y10, &y11);
+            } else {
+                float t[2][2 * VL8];
+                store_interleaved(t[0], &y00, &y01);
+                store_interleaved(t[1], &y10, &y11);
+                for (int l = 0; l < cols - k; l++) {
+                    y0[k + l] = t[0][l];
+                    if (two) y1[k + l] = t[1][l];
+                }
             }
-            vf8 y00 = s[0] + s[1] + s[2] + bo, y01 = s[1] - s[2] - s[3] + bo;
-            vf8 y10 = d[0] + d[1] + d[2] + bo, y11 = d[1] - d[2] - d[3] + bo;
-            vf8 r[4] = { __builtin_shufflevector(y00, y01, LO), __builtin_shufflevector(y00, y01, HI),
-                         __builtin_shufflevector(y10, y11, LO), __builtin_shufflevector(y10, y11, HI) };
-            memcpy(&out[0][2 * u], &r[0], 2 * sizeof r[0]);
-            memcpy(&out[1][2 * u], &r[2], 2 * sizeof r[2]);
-        }
-        for (int i = 0; i < rows; i++) {
-            float *d = j->y + (((size_t)n * O + o) * Ho + 2 * ty + i) * Wo + c0;
-            int k = 0;
-            for (; k + VL8 <= cols; k += VL8) memcpy(d + k, out[i] + k, VL8 * sizeof *d);
-            for (; k < cols; k++) d[k] = out[i][k];
         }
     }
 }
