@@ -214,12 +214,12 @@ static void output_fn(const Wino *j, float *M, size_t ld, size_t xs, size_t at, 
     output_segment(j, M, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
-void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, const float *x, size_t t0, size_t nt)
+void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt)
 {
     Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
                NULL, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
-    for_segments(&j, t0, nt, ld, (size_t)j.C * ld, input_fn, V, 0, j.C);
+    for_segments(&j, t0, nt, ld, xs, input_fn, V, 0, j.C);
 }
 
 /* M (rows o0 .. o0+R of O x ld) columns [t, t + 8 NV) = U (O x C) @ V (C x ld): R x NV
@@ -268,11 +268,7 @@ static void wino_gemm(float *M, const float *U, const float *V, int O, int C, si
     }
 }
 
-/* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart: with
- * rows * ld a multiple of 1024 (16 channels of 256 tiles), the 16 rows that the transforms
- * write and read together would otherwise share their cache sets and 4 KiB offsets
- * (1.2-1.5x the transforms' time, one thread, AMD EPYC, 2026-12-04) */
-#define XI_SKEW 32
+/* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */
 static size_t xi_stride(int rows, size_t ld) { return (size_t)rows * ld + XI_SKEW; }
 
 /* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over ld columns */

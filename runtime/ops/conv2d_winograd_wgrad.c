@@ -26,6 +26,7 @@ typedef struct Wgrad {
     int TH, TW, rows;     /* tiles per column and per row of a plane; tile rows per chunk */
     size_t tb;            /* tile slots per chunk summed: rows * TW rounded up to 8 */
     size_t ld;            /* floats from one channel's row of U or V to the next: tb + 8 */
+    size_t us, vs;        /* floats from U[xi] to U[xi+1], V[xi] to V[xi+1]: O ld, C ld, + XI_SKEW */
 } Wgrad;
 
 #define LD8(v, p) memcpy(&(v), (p), sizeof(vf8))
@@ -119,11 +120,11 @@ static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, 
 /* M[xi] += U[xi] V[xi]^T over one chunk: blocks of 4 output x 2 input channels, the rows
  * past O or C read the chunk's zero row and their sums go to a sink */
 static void chunk_products(float *m, const float *u, const float *v, const float *zero, const ConvShape *c,
-                           size_t tb, size_t ld)
+                           size_t tb, size_t ld, size_t us, size_t vs)
 {
     int O = c->O, C = c->C;
     for (int xi = 0; xi < 16; xi++) {
-        const float *uxi = u + (size_t)xi * O * ld, *vxi = v + (size_t)xi * C * ld;
+        const float *uxi = u + (size_t)xi * us, *vxi = v + (size_t)xi * vs;
         float *mxi = m + (size_t)xi * O * C;
         for (int o = 0; o < O; o += 4)
             for (int ci = 0; ci < C; ci += 2) {
@@ -154,11 +155,12 @@ static void wgrad_share(void *ctx, int t, int T)
     const Wgrad *j = ctx;
     const ConvShape *c = j->c;
     size_t rows_all = (size_t)c->N * j->TH, chunks = (rows_all + j->rows - 1) / j->rows;
-    size_t tb = j->tb, ld = j->ld, mn = (size_t)16 * c->O * c->C, tw8 = ((size_t)j->TW + 7) / 8 * 8;
+    size_t tb = j->tb, ld = j->ld, us = j->us, vs = j->vs, mn = (size_t)16 * c->O * c->C;
+    size_t tw8 = ((size_t)j->TW + 7) / 8 * 8;
     float *m = j->part + (size_t)t * mn;
     memset(m, 0, mn * sizeof *m);
-    float *u = op_scratch(0, (size_t)16 * (c->O + c->C) * ld + tb + 8 * tw8);
-    float *v = u + (size_t)16 * c->O * ld, *zero = v + (size_t)16 * c->C * ld, *tmp = zero + tb;
+    float *u = op_scratch(0, 16 * (us + vs) + tb + 8 * tw8);
+    float *v = u + 16 * us, *zero = v + 16 * vs, *tmp = zero + tb;
     memset(zero, 0, tb * sizeof *zero);
     for (size_t ch = par_lo(chunks, t, T); ch < par_lo(chunks, t + 1, T); ch++) {
         size_t r0 = ch * j->rows, r1 = r0 + j->rows < rows_all ? r0 + j->rows : rows_all;
@@ -166,20 +168,23 @@ static void wgrad_share(void *ctx, int t, int T)
         for (size_t r = r0; r < r1; r++) {
             int n = (int)(r / j->TH), th = (int)(r % j->TH);
             for (int o = 0; o < c->O; o++)
-                transform_dy(u + (size_t)o * ld + (r - r0) * j->TW, (size_t)c->O * ld,
+                transform_dy(u + (size_t)o * ld + (r - r0) * j->TW, us,
                              j->dy + ((size_t)n * c->O + o) * c->P, c->Ho, c->Wo, 2 * th, j->TW, tmp);
         }
-        conv2d_winograd_input(c, v, ld, j->x, r0 * j->TW, used);
+        conv2d_winograd_input(c, v, ld, vs, j->x, r0 * j->TW, used);
         if (used < tb)      /* the slots past the last tile: zero products */
-            for (int row = 0; row < 16 * (c->O + c->C); row++) memset(u + (size_t)row * ld + used, 0, (tb - used) * sizeof *u);
-        chunk_products(m, u, v, zero, c, tb, ld);
+            for (int xi = 0; xi < 16; xi++) {
+                for (int o = 0; o < c->O; o++) memset(u + xi * us + (size_t)o * ld + used, 0, (tb - used) * sizeof *u);
+                for (int ci = 0; ci < c->C; ci++) memset(v + xi * vs + (size_t)ci * ld + used, 0, (tb - used) * sizeof *v);
+            }
+        chunk_products(m, u, v, zero, c, tb, ld, us, vs);
     }
 }
 
 void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x)
 {
     int T = par_threads();
-    Wgrad j = { c, dy, x, NULL, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 1, 0, 0 };
+    Wgrad j = { c, dy, x, NULL, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 1, 0, 0, 0, 0 };
     size_t rows_all = (size_t)c->N * j.TH;
     /* tile rows per chunk: U and V of a chunk within 256 KiB (L2), but at least 128 tiles
      * (the dot products' start and end are paid per chunk), and at least a chunk a thread */
@@ -189,6 +194,8 @@ void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float 
     j.rows = rows < 1 ? 1 : (int)rows;
     j.tb = ((size_t)j.rows * j.TW + 7) / 8 * 8;
     j.ld = j.tb + 8;
+    j.us = (size_t)c->O * j.ld + XI_SKEW;
+    j.vs = (size_t)c->C * j.ld + XI_SKEW;
     size_t mn = (size_t)16 * c->O * c->C;
     j.part = op_scratch(1, (size_t)T * mn);
     par_run(T, wgrad_share, &j);
