@@ -87,13 +87,13 @@ static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane
     }
 }
 
-static float hsum8(vf8 v)
-{
-    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
+/* pairwise sums within halves: [x0+x1, x2+x3, y0+y1, y2+y3 | x4+x5, x6+x7, y4+y5, y6+y7] */
+#define PAIRS(x, y) (__builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14) + \
+                     __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15))
 
 /* m[o][c] (ldm floats a row) += sum over t < n of u[o][t] * v[c][t] for 4 rows of u and 2
- * of v (u0..u3, v0, v1: rows n floats long, n a multiple of 8) */
+ * of v (u0..u3, v0, v1: rows n floats long, n a multiple of 8); the 8 sums' lanes added
+ * together in one tree of in-half shuffles */
 static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, const float *u0, const float *u1,
                                     const float *u2, const float *u3, const float *v0, const float *v1, size_t n)
 {
@@ -111,10 +111,13 @@ static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, 
         memcpy(&y, u3 + t, sizeof y);
         a30 += y * x0, a31 += y * x1;
     }
-    m0[0] += hsum8(a00), m0[1] += hsum8(a01);
-    m1[0] += hsum8(a10), m1[1] += hsum8(a11);
-    m2[0] += hsum8(a20), m2[1] += hsum8(a21);
-    m3[0] += hsum8(a30), m3[1] += hsum8(a31);
+    vf8 g0 = PAIRS(PAIRS(a00, a01), PAIRS(a10, a11)), g1 = PAIRS(PAIRS(a20, a21), PAIRS(a30, a31));
+    vf8 r = __builtin_shufflevector(g0, g1, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(g0, g1, 4, 5, 6, 7, 12, 13, 14, 15);
+    m0[0] += r[0], m0[1] += r[1];
+    m1[0] += r[2], m1[1] += r[3];
+    m2[0] += r[4], m2[1] += r[5];
+    m3[0] += r[6], m3[1] += r[7];
 }
 
 /* M[xi] += U[xi] V[xi]^T over one chunk: blocks of 4 output x 2 input channels, the rows
