@@ -55,9 +55,9 @@ static inline __attribute__((always_inline)) void evens_odds(const float *q, vf8
  * transforms of tiles (n, ty, tx0 .. tx0+len) of channels [c0, c1). First down the columns,
  * q[a][k] = (B^T d)[a] at column 2 tx0 - p + k (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0
  * -1]; zero outside the image), read straight from the input's rows; then along each q[a],
- * tile u's columns 2u .. 2u+3 times B. Whole vectors are stored up to the row's end: the
- * lanes past len are the next segment's (written after) or the row's tail, which the
- * products read. */
+ * tile u's columns 2u .. 2u+3 times B. Whole vectors are stored: the lanes past len are the
+ * next segment's (written after) or the row's tail, up to 7 floats past the block's last
+ * tile (rows of ld >= nt + 7 floats). */
 CN_MULTIVERSION
 static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                           int c0, int c1)
@@ -101,7 +101,6 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t 
             }
         }
         for (int u = 0; u < len; u += VL8) {
-            int keep = at + u + VL8 <= ld ? VL8 : (int)(ld - at - u);
             for (int a = 0; a < 4; a++) {
                 /* columns 2u + 2l + {0, 1, 2, 3} of tile u + l as e, o, e1, o1 */
                 vf8 e, o, e1, o1;
@@ -109,17 +108,10 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t 
                 evens_odds(&q[a][2 * u + 2], &e1, &o1);
                 vf8 v0 = e - e1, v1 = o + e1, v2 = e1 - o, v3 = o - o1;
                 float *d = V + (size_t)a * 4 * xs + (size_t)c * ld + at + u;
-                if (keep == VL8) {
-                    memcpy(d, &v0, sizeof v0);
-                    memcpy(d + xs, &v1, sizeof v1);
-                    memcpy(d + 2 * xs, &v2, sizeof v2);
-                    memcpy(d + 3 * xs, &v3, sizeof v3);
-                } else {    /* the block's last lanes */
-                    float t[4][VL8];
-                    memcpy(t[0], &v0, sizeof v0), memcpy(t[1], &v1, sizeof v1);
-                    memcpy(t[2], &v2, sizeof v2), memcpy(t[3], &v3, sizeof v3);
-                    for (int b = 0; b < 4; b++) memcpy(d + b * xs, t[b], (size_t)keep * sizeof(float));
-                }
+                memcpy(d, &v0, sizeof v0);
+                memcpy(d + xs, &v1, sizeof v1);
+                memcpy(d + 2 * xs, &v2, sizeof v2);
+                memcpy(d + 3 * xs, &v3, sizeof v3);
             }
         }
     }
@@ -249,16 +241,16 @@ static inline __attribute__((always_inline)) void gemm_block(float *M, const flo
         for (int k = 0; k < NV; k++) memcpy(M + (size_t)(o0 + r) * ld + t + k * VL8, &acc[r][k], sizeof acc[r][k]);
 }
 
-/* M (O x ld) = U (O x C) @ V (C x ld), ld a multiple of 8: four rows of M at a time, 16
- * columns (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
+/* M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same), cols a multiple
+ * of 8: four rows of M at a time, 16 columns (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
  * both operands for each) took 1.3-2.5x as long on every layer of fashion_resnet and
  * resnet18 (one thread, AMD EPYC with AVX2, 2026-12-03). */
 CN_MULTIVERSION CN_CONTRACT
-static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld)
+static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
 {
-    for (size_t t = 0; t < ld; t += 2 * VL8) {
+    for (size_t t = 0; t < cols; t += 2 * VL8) {
         int o = 0;
-        if (t + 2 * VL8 <= ld) {
+        if (t + 2 * VL8 <= cols) {
             for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 2);
             for (; o < O; o++) gemm_block(M, U, V, C, ld, o, t, 1, 2);
         } else {
@@ -271,21 +263,24 @@ static void wino_gemm(float *M, const float *U, const float *V, int O, int C, si
 /* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */
 static size_t xi_stride(int rows, size_t ld) { return (size_t)rows * ld + XI_SKEW; }
 
-/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over ld columns */
+static size_t round8(size_t n) { return (n + VL8 - 1) / VL8 * VL8; }
+
+/* The rows of a block of nt tiles: its columns rounded up to 8, and 8 floats that the
+ * transforms' last whole vectors spill into (no partial stores; the products skip them) */
+static size_t block_ld(size_t nt) { return round8(nt) + VL8; }
+
+/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over the columns of rows ld floats long */
 static void products(const Wino *j, const float *V, float *M, size_t ld, int x0, int x1)
 {
     int C = j->C, O = j->O;
     size_t vs = xi_stride(C, ld), ms = xi_stride(O, ld);
     for (int xi = x0; xi < x1; xi++)
-        wino_gemm(M + (size_t)xi * ms, j->U + (size_t)xi * O * C, V + (size_t)xi * vs, O, C, ld);
+        wino_gemm(M + (size_t)xi * ms, j->U + (size_t)xi * O * C, V + (size_t)xi * vs, O, C, ld, ld - VL8);
 }
 
-static size_t round8(size_t n) { return (n + VL8 - 1) / VL8 * VL8; }
-
-/* the scratch of one block: V (16 x C x block), M (16 x O x block, read up to 7 past its
- * end), block rounded up to 8 */
-static float *block_v(const Wino *j) { return op_scratch(0, 16 * xi_stride(j->C, round8((size_t)j->block))); }
-static float *block_m(const Wino *j) { return op_scratch(3, 16 * xi_stride(j->O, round8((size_t)j->block)) + VL8); }
+/* the scratch of one block: V (16 x C rows), M (16 x O rows) */
+static float *block_v(const Wino *j) { return op_scratch(0, 16 * xi_stride(j->C, block_ld((size_t)j->block))); }
+static float *block_m(const Wino *j) { return op_scratch(3, 16 * xi_stride(j->O, block_ld((size_t)j->block))); }
 
 /* tiles [lo, hi) in blocks, on this thread */
 static void tiles_run(const Wino *j, size_t lo, size_t hi)
@@ -293,7 +288,7 @@ static void tiles_run(const Wino *j, size_t lo, size_t hi)
     float *V = block_v(j), *M = block_m(j);
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
-        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb), ld = round8(t1 - t0);
+        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb), ld = block_ld(t1 - t0);
         for_segments(j, t0, t1 - t0, ld, xi_stride(j->C, ld), input_fn, V, 0, j->C);
         products(j, V, M, ld, 0, 16);
         for_segments(j, t0, t1 - t0, ld, xi_stride(j->O, ld), output_fn, M, 0, j->O);
@@ -398,7 +393,7 @@ static void wino_run(Wino *j)
     for (size_t b = 0; b < nb; b++) {
         size_t t0 = par_lo(j->tiles, (int)b, (int)nb), t1 = par_lo(j->tiles, (int)b + 1, (int)nb);
         for (int step = 0; step < 3; step++) {
-            BlockJob bj = { j, V, M, t0, t1 - t0, round8(t1 - t0), step };
+            BlockJob bj = { j, V, M, t0, t1 - t0, block_ld(t1 - t0), step };
             par_run(T, block_share, &bj);
         }
     }
