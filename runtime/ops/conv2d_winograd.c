@@ -47,6 +47,17 @@ static inline __attribute__((always_inline)) void evens_odds(const float *q, vf8
     *o = __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
 }
 
+CN_MULTIVERSION
+void conv2d_winograd_deinterleave(float *e, float *o, const float *r, int n)
+{
+    for (int t = 0; t < n; t += VL8) {
+        vf8 x, y;
+        evens_odds(r + 2 * t, &x, &y);
+        memcpy(e + t, &x, sizeof x);
+        memcpy(o + t, &y, sizeof y);
+    }
+}
+
 /* floats of a row of q below (the row transforms of a segment's columns, read up to 2
  * ceil8(len) + 18) */
 #define QW (2 * SEG + 32)

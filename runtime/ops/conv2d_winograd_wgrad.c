@@ -42,20 +42,6 @@ static void padded_row(float *row, const float *plane, int h, int H, int W, int 
     if (hi > lo) memcpy(row + lo, plane + (size_t)h * W + first + lo, (size_t)(hi - lo) * sizeof *row);
 }
 
-/* e[t] = r[2t], o[t] = r[2t+1] for t < n (n a multiple of 8; r holds 2n floats) */
-static CN_MULTIVERSION void deinterleave(float *e, float *o, const float *r, int n)
-{
-    for (int t = 0; t < n; t += 8) {
-        vf8 a, b, x, y;
-        LD8(a, r + 2 * t);
-        LD8(b, r + 2 * t + 8);
-        x = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-        y = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
-        ST8(e + t, x);
-        ST8(o + t, y);
-    }
-}
-
 /* U = G' d G'^T (G' = G with its middle rows doubled) of the tiles of one tile row of dy's
  * plane: tile t is rows h0, h0+1 and columns 2t, 2t+1 (zero past the plane); u[xi * ld + t]
  * for t < TW, and whatever for t up to the next multiple of 8 (the caller's next row, or
@@ -67,8 +53,8 @@ static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane
     float *r0 = tmp, *r1 = r0 + len, *e0 = r1 + len, *o0 = e0 + tw8, *e1 = o0 + tw8, *o1 = e1 + tw8;
     padded_row(r0, plane, h0, Ho, Wo, 0, len);
     padded_row(r1, plane, h0 + 1, Ho, Wo, 0, len);
-    deinterleave(e0, o0, r0, tw8);
-    deinterleave(e1, o1, r1, tw8);
+    conv2d_winograd_deinterleave(e0, o0, r0, tw8);
+    conv2d_winograd_deinterleave(e1, o1, r1, tw8);
     for (int t = 0; t < tw8; t += 8) {
         vf8 a0, b0, a1, b1, q[4][2];
         LD8(a0, e0 + t), LD8(b0, o0 + t), LD8(a1, e1 + t), LD8(b1, o1 + t);

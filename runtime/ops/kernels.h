@@ -84,6 +84,8 @@ void conv2d_winograd_backward_input(const ConvShape *c, float *dx, const float *
  * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Whole vectors are stored: up to 7 lanes
  * past the last tile hold whatever (finite) values they carried. */
 void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt);
+/* e[t] = r[2t], o[t] = r[2t+1] for t < n (n a multiple of 8; r holds 2n floats) */
+void conv2d_winograd_deinterleave(float *e, float *o, const float *r, int n);
 /* The floats the Winograd kernels add to V[xi] and M[xi]'s whole rows between xi and xi + 1:
  * with rows * ld a multiple of 1024 (16 channels of 256 tiles), the 16 rows that the
  * transforms write and read together would otherwise share their cache sets and 4 KiB
