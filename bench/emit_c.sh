@@ -4,10 +4,11 @@
 # (gcc -O3 -march=native, one thread) against cnnc's runtime (bench_cnnc infer, one
 # thread): single-image latency and batch-16 throughput, one markdown row per model.
 #   emit_c.sh build MODEL DIR [int8]: writes DIR/time, the generated code of models/MODEL.cnn
-#   built with bench/emit_c_time.c, and prints how to run it ("DIR/time DIR/w.bin" for float,
-#   "DIR/time" for int8); bench.py's deployment table runs it. int8 calibrates on 16 images:
-#   the synthetic sea folders for an ImageFolder model, 1000 folders of one of them (with
-#   ImageNet's eval transform) for a model without a training set (resnet18).
+#   built with bench/emit_c_time.c, and prints how to run it ("DIR/time DIR/w.bin": the
+#   weights, int8 ones too, in DIR/w.bin); bench.py's deployment table runs it. int8
+#   calibrates on 16 images: the synthetic sea folders for an ImageFolder model, 1000
+#   folders of one of them (with ImageNet's eval transform) for a model without a training
+#   set (resnet18).
 #   emit_c.sh layers MODEL DIR [RUNS]: the float code of models/MODEL.cnn with a mark before
 #   each layer's code (bench/emit_c_layers.c), run RUNS times (default 20): each layer's
 #   least CPU time, in ms.
@@ -33,8 +34,9 @@ build() {
             { cat "$cnn"; echo 'transform = Compose(Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]))'
               echo "train_dataset = ImageFolder(\"$d/k\", transform=transform)"; } >"$d/m.cnn"
         fi
-        "$top_builddir/cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --quantize int8 --calibrate 16
-        flags= run="$d/time"
+        "$top_builddir/cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --quantize int8 --calibrate 16 \
+            --weights-bin "$d/w.bin"
+        flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"
     else
         "$top_builddir/cnnc" "$cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
         flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"

@@ -63,6 +63,7 @@ typedef struct Emit {
     float   *qscale;        /* per weight value read by an int8 node: its input's scale, else 0 */
     int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
     int     *wino;          /* per weight value read by the Winograd Conv2d: its tile size (2 or 4), else 0 */
+    unsigned char *q8;      /* per weight value read by an int8 node (--quantize): 1, else 0 */
     const char *wbin;
 } Emit;
 
@@ -83,9 +84,21 @@ static const char *ref(const Emit *m, int v, char *buf, size_t n)
 {
     int b = base_of(m->g, v);
     if (b == m->g->input) snprintf(buf, n, "input");
+    else if (is_const(m, b) && m->wbin && m->q8 && m->q8[b]) snprintf(buf, n, "((const signed char *)(W + %zu))", m->woff[b]);
     else if (is_const(m, b) && m->wbin) snprintf(buf, n, "(W + %zu)", m->woff[b]);
     else if (is_const(m, b)) snprintf(buf, n, "w%d", b);
     else snprintf(buf, n, "(A + %zu)", m->g->vals[b].offset / sizeof(float));
+    return buf;
+}
+
+static size_t int8_floats(const Emit *m, int v);
+
+/* C expression for the per-channel factors of int8 weight v (its int32 sums' scale) */
+static const char *scale_ref(const Emit *m, int v, char *buf, size_t n)
+{
+    int b = base_of(m->g, v);
+    if (m->wbin) snprintf(buf, n, "(W + %zu)", m->woff[b] + int8_floats(m, b));
+    else snprintf(buf, n, "ws%d", b);
     return buf;
 }
 
@@ -241,7 +254,7 @@ static int emit_node(Emit *m, int i, Error *e)
     Graph *g = m->g;
     const Node *n = &g->nodes[i];
     FILE *f = m->f;
-    char r0[64], r1[64], r2[64], r3[64], r4[64], ry[64];
+    char r0[64], r1[64], r2[64], r3[64], r4[64], ry[64], rs[64];
     const Value *x = &g->vals[n->in[0]], *y = &g->vals[n->out[0]];
     ref(m, n->out[0], ry, sizeof ry);
     ref(m, n->in[0], r0, sizeof r0);
@@ -300,9 +313,9 @@ static int emit_node(Emit *m, int i, Error *e)
             scratch = xs - g->arena_bytes / sizeof(float) + emit_conv_scratch(x->shape[1], H, W, OW, geo, !!m->absmax);
             if (m->absmax) {
                 float sx = input_scale(m, n->in[0]);
-                fprintf(f, "        k_conv2d_pk_i8(%s, %.9g, %d, %d, %d, %s, ws%d, %s, %s, %d, %d, %d, geo, %d, %.9g, "
+                fprintf(f, "        k_conv2d_pk_i8(%s, %.9g, %d, %d, %d, %s, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, "
                            "(short *)(A + %zu));\n", src, sx, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
-                        base_of(g, n->in[1]), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
+                        scale_ref(m, n->in[1], rs, sizeof rs), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
                         pooled ? 1 : act, alpha, xs);
                 m->qscale[base_of(g, n->in[1])] = sx;
                 m->kernels |= 1u << EK_CONV2D_PK_I8;
@@ -317,8 +330,8 @@ static int emit_node(Emit *m, int i, Error *e)
             size_t cnt = (size_t)x->shape[1] * H * W, qat = (at + (pooled ? (size_t)O * OH * OW : 0)) * sizeof(float);
             float sx = input_scale(m, n->in[0]);
             fprintf(f, "        k_quantize(%s, %zu, %.9g, (signed char *)A + %zu);\n", src, cnt, sx, qat);
-            fprintf(f, "        k_conv2d_i8((signed char *)A + %zu, %d, %d, %d, %s, ws%d, %s, %s, %d, %d, %d, geo, %d, %.9g);\n",
-                    qat, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), base_of(g, n->in[1]),
+            fprintf(f, "        k_conv2d_i8((signed char *)A + %zu, %d, %d, %d, %s, %s, %s, %s, %d, %d, %d, geo, %d, %.9g);\n",
+                    qat, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), scale_ref(m, n->in[1], rs, sizeof rs),
                     n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 1 : act, alpha);
             m->qscale[base_of(g, n->in[1])] = sx;
             size_t bytes = qat - g->arena_bytes + cnt;
@@ -346,8 +359,8 @@ static int emit_node(Emit *m, int i, Error *e)
             size_t cnt = (size_t)x->shape[1], at = g->arena_bytes;
             float sx = input_scale(m, n->in[0]);
             fprintf(f, "    k_quantize(%s, %zu, %.9g, (signed char *)A + %zu);\n", r0, cnt, sx, at);
-            fprintf(f, "    k_linear_i8((signed char *)A + %zu, %d, %s, ws%d, %s, %s, %d, %d, %.9g);\n", at, x->shape[1],
-                    ref(m, n->in[1], r1, sizeof r1), base_of(g, n->in[1]),
+            fprintf(f, "    k_linear_i8((signed char *)A + %zu, %d, %s, %s, %s, %s, %d, %d, %.9g);\n", at, x->shape[1],
+                    ref(m, n->in[1], r1, sizeof r1), scale_ref(m, n->in[1], rs, sizeof rs),
                     n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act, alpha);
             m->qscale[base_of(g, n->in[1])] = sx;
             if (cnt > m->scratch) m->scratch = (cnt + 63) / 64 * 64;
@@ -423,10 +436,26 @@ static int emit_node(Emit *m, int i, Error *e)
     }
 }
 
-/* the elements of constant v as written: a packed Conv2d weight's blocks include their padding */
+/* the bytes of int8 weight v as written (a packed Conv2d weight's blocks with their padding) */
+static size_t int8_bytes(const Emit *m, int v)
+{
+    const Value *x = &m->g->vals[v];
+    if (!m->pack[v]) return value_numel(x);
+    return emit_conv_packed_numel(x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 1);
+}
+
+/* the floats the blob gives int8 weight v's bytes; its per-channel factors follow them */
+static size_t int8_floats(const Emit *m, int v)
+{
+    return (int8_bytes(m, v) + sizeof(float) - 1) / sizeof(float);
+}
+
+/* the elements of constant v as written: a packed Conv2d weight's blocks include their
+ * padding; in the blob, an int8 weight takes its bytes in floats and one factor a channel */
 static size_t weight_numel(const Emit *m, int v)
 {
     const Value *x = &m->g->vals[v];
+    if (m->q8[v]) return int8_floats(m, v) + (size_t)x->shape[0];
     if (m->wino[v]) return emit_wino_numel(x->shape[0], x->shape[1], m->wino[v]);
     if (!m->pack[v]) return value_numel(x);
     return emit_conv_packed_numel(x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 0);
@@ -446,6 +475,7 @@ static int *layout_weights(Emit *m)
             if (is_const(m, v)) used[v] = 1;
         }
         int groups = n->a.groups > 1 ? n->a.groups : 1;
+        if (m->absmax && quantized(n->op)) m->q8[base_of(g, n->in[1])] = 1;
         if (n->op != OP_conv2d && n->op != OP_conv2d_relu_maxpool2d) continue;
         Window2d w = attrs_window(&n->a);
         int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, groups };
@@ -464,14 +494,17 @@ static int *layout_weights(Emit *m)
 }
 
 /* an int8 weight: each output channel (row) scaled by its largest |w| / 127, rounded to
- * -127..127; ws<v>[o] = the input's scale * that row's, the factor of its int32 sums */
-static void emit_int8_weight(Emit *m, int v, const float *d, const char *shape)
+ * -127..127; ws<v>[o] = the input's scale * that row's, the factor of its int32 sums. As
+ * const arrays, or into bin: the bytes (padded to whole floats), the factors, zeros to 64
+ * bytes (weight_numel's floats) */
+static int emit_int8_weight(Emit *m, int v, const float *d, const char *shape, FILE *bin)
 {
     const Value *x = &m->g->vals[v];
     int O = x->shape[0];
     size_t cnt = value_numel(x), per = cnt / (size_t)O;
-    fprintf(m->f, "/* %s [%s], int8%s */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
-            m->pack[v] ? ", packed" : "", v, m->pack[v] ? emit_conv_packed_numel(O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 1) : cnt);
+    if (!bin)
+        fprintf(m->f, "/* %s [%s], int8%s */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded",
+                shape, m->pack[v] ? ", packed" : "", v, int8_bytes(m, v));
     float *sc = xmalloc((size_t)O * sizeof *sc);
     signed char *q = xmalloc(cnt);
     for (int o = 0; o < O; o++) {
@@ -488,14 +521,25 @@ static void emit_int8_weight(Emit *m, int v, const float *d, const char *shape)
         signed char *pk = emit_conv_pack_i8(q, O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
         free(q);
         q = pk;
-        cnt = emit_conv_packed_numel(O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v], 1);
+        cnt = int8_bytes(m, v);
+    }
+    for (int o = 0; o < O; o++) sc[o] *= m->qscale[v];
+    if (bin) {
+        static const char zero[64];
+        size_t qpad = int8_floats(m, v) * sizeof(float) - cnt, fpad = weight_numel(m, v) % 16 ? 16 - weight_numel(m, v) % 16 : 0;
+        int bad = fwrite(q, 1, cnt, bin) != cnt || fwrite(zero, 1, qpad, bin) != qpad ||
+                  fwrite(sc, sizeof *sc, (size_t)O, bin) != (size_t)O || fwrite(zero, sizeof(float), fpad, bin) != fpad;
+        free(q);
+        free(sc);
+        return bad ? -1 : 0;
     }
     for (size_t i = 0; i < cnt; i++) fprintf(m->f, "%s%d", i % 16 ? ", " : i ? ",\n    " : "\n    ", q[i]);
     free(q);
     fprintf(m->f, "\n};\nstatic const float ws%d[%d] = {", v, O);
-    for (int o = 0; o < O; o++) fprintf(m->f, "%s%.9g", o % 8 ? ", " : o ? ",\n    " : "\n    ", (double)(sc[o] * m->qscale[v]));
+    for (int o = 0; o < O; o++) fprintf(m->f, "%s%.9g", o % 8 ? ", " : o ? ",\n    " : "\n    ", (double)sc[o]);
     fprintf(m->f, "\n};\n");
     free(sc);
+    return 0;
 }
 
 /* the weights: const arrays in the C file, or the blob written to bin */
@@ -509,11 +553,17 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         size_t cnt = value_numel(x);
         const float *d = const_data(m, v);
         float *packed = NULL;
+        if (m->q8[v]) {
+            char shape[64];
+            shape_str(x, 0, shape, sizeof shape);
+            if (emit_int8_weight(m, v, d, shape, bin) < 0) return err_set(e, "cannot write %s: %s", m->wbin, strerror(errno));
+            continue;
+        }
         if (m->wino[v]) {
             /* the Winograd Conv2d's layout: the filters transformed, blocks of 16 output channels */
             d = packed = emit_wino_pack(d, x->shape[0], x->shape[1], m->wino[v]);
             cnt = weight_numel(m, v);
-        } else if (m->pack[v] && !(m->qscale && m->qscale[v] > 0)) {
+        } else if (m->pack[v]) {
             /* the packed Conv2d's layout: blocks of 16 output channels innermost */
             d = packed = emit_conv_pack(d, x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
             cnt = weight_numel(m, v);
@@ -528,10 +578,6 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         }
         char shape[64];
         shape_str(x, 0, shape, sizeof shape);
-        if (m->qscale && m->qscale[v] > 0) {
-            emit_int8_weight(m, v, d, shape);
-            continue;
-        }
         fprintf(m->f, "/* %s [%s]%s */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
                 m->wino[v] == 4 ? ", Winograd F(4x4, 3x3) transform" : m->wino[v] ? ", Winograd F(2x2, 3x3) transform"
                 : packed ? ", packed" : "", v, cnt);
@@ -722,6 +768,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     m.woff = xcalloc(nv, sizeof *m.woff);
     m.pack = xcalloc(nv, sizeof *m.pack);
     m.wino = xcalloc(nv, sizeof *m.wino);
+    m.q8 = xcalloc(nv, sizeof *m.q8);
     char *hpath = header_path(o->out_c);
     if (o->calib_set) {
         m.absmax = xcalloc(nv, sizeof *m.absmax);
@@ -751,6 +798,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     free(m.woff);
     free(m.pack);
     free(m.wino);
+    free(m.q8);
     free(m.absmax);
     free(m.qscale);
     free(m.act);

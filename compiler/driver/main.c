@@ -108,7 +108,7 @@ static const OptionUse option_use[] = {
     { 'w', "--weights", "MODEL", ON(A_EVAL) | ON(A_PREDICT) | ON(A_TRAIN) | ON(A_EXPORT_ONNX) | ON(A_EMIT_C),
       "the model file to load; with --train, training starts from its\nweights (every tensor must match; the optimizer starts fresh)" },
     { OPT_WEIGHTS_BIN, "--weights-bin", "FILE", ON(A_EMIT_C),
-      "write the weights to FILE (raw float32) instead of const arrays in\nOUT.c; the program hands them to NAME_set_weights" },
+      "write the weights to FILE (raw float32; with --quantize, int8 and\ntheir float factors) instead of const arrays in OUT.c; the program\nhands them to NAME_set_weights" },
     { OPT_QUANTIZE, "--quantize", "int8", ON(A_EMIT_C),
       "Conv2d and Linear on int8 (per-channel weights, per-tensor inputs\ncalibrated by --calibrate N training images), int32 sums" },
     { OPT_CALIBRATE, "--calibrate", "N", ON(A_EMIT_C), "the training images --quantize calibrates on" },
@@ -379,8 +379,6 @@ static int parse_args(int argc, char **argv, Args *a)
     if (a->quantize && !a->calibrate)
         return usage_error("%s", "--quantize int8 needs --calibrate N, the number of training images that set the activation scales");
     if (a->calibrate && !a->quantize) return usage_error("%s", "--calibrate N goes with --quantize int8");
-    if (a->quantize && a->weights_bin)
-        return usage_error("%s", "--weights-bin holds float32 weights: give it or --quantize int8, not both");
     return 0;
 }
 

@@ -4,7 +4,7 @@
 # clang (-std=c99 -Wall -Wextra -pedantic -Werror -O2); run on test images it gives the
 # class of cnnc's runtime and its probabilities within 1e-5, and its preprocess function
 # gives the runtime's eval-transform tensor (CenterCrop too, on images of other sizes);
-# --weights-bin gives the same; one build under
+# --weights-bin gives the same; so does a build with -fopenmp on 2 threads; one build under
 # -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
 # Where the CPU has AVX2 and FMA, gcc builds each model a second time with them (the packed
 # Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the Conv2d
@@ -113,6 +113,22 @@ if make -s -C "$tmp/embed" CNNC="$CNNC" MODEL="$top_srcdir/models/sea.cnn" WEIGH
 else
     fail "examples/embed: make: $(tail -5 "$tmp/embed/out")"
 fi
+
+# OpenMP: the optional pragmas, built with -fopenmp (where the compiler has it) and run on 2
+# threads, give the same classes and probabilities as the runtime
+for m in fashion_resnet:fashionresnet emit_wino:emitwino; do
+    d="$tmp/${m%:*}" prefix=${m#*:}
+    upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
+    [ -s "$d/out.c" ] || continue
+    echo 'int main(void) { return 0; }' >"$tmp/omp.c"
+    gcc -fopenmp "$tmp/omp.c" -o "$tmp/omp" 2>/dev/null || break
+    gcc $strict -fopenmp $stb -I"$d" -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' "$d/out.c" \
+        "$top_srcdir/tests/backends/emit_main.c" -o "$d/omp" -lm 2>"$d/cc.err" ||
+        { fail "${m%:*}: gcc -fopenmp: $(head -5 "$d/cc.err")"; continue; }
+    OMP_NUM_THREADS=2 "$d/omp" $(for s in 1 2 3; do echo "$d/img$s.png"; done) >"$d/got.omp" ||
+        { fail "${m%:*}: the -fopenmp program failed"; continue; }
+    why=$(compare "$d/want" "$d/got.omp") || fail "${m%:*} (gcc -fopenmp, 2 threads): $why"
+done
 
 # ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools) and the
 # Winograd shapes run clean

@@ -6,7 +6,8 @@
 # code's, and its probabilities stay near the float ones (within 0.05). On the Conv2d shapes
 # of tests/backends/emit_shapes.cnn the int8 code gives the same output built plain, with
 # AVX2 (where the CPU has it; the packed kernel's vector path) and under
-# -fsanitize=address,undefined (a clean run), near the float code's.
+# -fsanitize=address,undefined (a clean run), near the float code's; with --weights-bin (the
+# int8 weights and their factors in the file) the same output as with const arrays.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -51,6 +52,10 @@ cp "$top_srcdir/tests/backends/emit_shapes.cnn" shapes.cnn
 "$CNNC" shapes.cnn --emit-c sq.c --weights shapes.st --quantize int8 --calibrate 32 2>err ||
     fail "shapes: --quantize int8: $(cat err)"
 grep -q 'k_conv2d_pk_i8(' sq.c && grep -q 'k_conv2d_i8(' sq.c || fail "shapes: not both the packed and the depthwise int8 Conv2d"
+# --weights-bin: the int8 bytes and their factors in the file, the same code otherwise
+"$CNNC" shapes.cnn --emit-c sb.c --weights shapes.st --quantize int8 --calibrate 32 --weights-bin sb.bin 2>err ||
+    fail "shapes: --quantize int8 --weights-bin: $(cat err)"
+! grep -q 'signed char w[0-9]' sb.c || fail "shapes: --weights-bin left int8 arrays in the C file"
 some=$(find data/test -name '*.png' | sort | head -12)
 builds="plain"
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && builds="plain avx2"
@@ -60,15 +65,19 @@ for b in $builds asan; do
         avx2) flags="-std=c99 -Wall -Wextra -pedantic -Werror -O2 -mavx2 -mfma" link=-O1 ;;
         asan) flags="-std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" link=$flags ;;
     esac
-    for v in sf sq; do
+    for v in sf sq sb; do
+        bin=
+        [ $v = sb ] && bin=sb.bin
         # shellcheck disable=SC2086
         { gcc $flags -c $v.c -o $v.o && gcc $link $stb -I. -DPREFIX=emitshapes -DUPPER=EMITSHAPES -DHEADER="\"$v.h\"" \
-            "$top_srcdir/tests/backends/emit_main.c" $v.o -o run_$v -lm; } 2>cc.err || fail "shapes $b: $v.c: $(head -5 cc.err)"
+            ${bin:+-DWEIGHTS_BIN} "$top_srcdir/tests/backends/emit_main.c" $v.o -o run_$v -lm; } 2>cc.err ||
+            fail "shapes $b: $v.c: $(head -5 cc.err)"
         # shellcheck disable=SC2086
-        ./run_$v $some 2>run.err | grep -v '^input' >$v.$b || fail "shapes $b: run_$v failed: $(head -3 run.err)"
+        ./run_$v $bin $some 2>run.err | grep -v '^input' >$v.$b || fail "shapes $b: run_$v failed: $(head -3 run.err)"
         [ -s run.err ] && fail "shapes $b: run_$v said: $(head -3 run.err)"
     done
     [ -s sq.$b ] && cmp -s sq.plain sq.$b || fail "shapes: the int8 code built $b gives other results than built plain"
+    cmp -s sq.$b sb.$b || fail "shapes $b: the int8 code with --weights-bin gives other results than with const arrays"
     far=$(paste -d' ' sf.$b sq.$b | awk '{ n = NF / 2; for (i = 2; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d
                                                    if (d > 0.05) { print NR ": " $0; exit } } }')
     [ -z "$far" ] || fail "shapes $b: int8 probabilities far from the float ones: $far"
