@@ -51,10 +51,18 @@ static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane
 {
     int tw8 = (TW + 7) / 8 * 8, len = 2 * tw8;
     float *r0 = tmp, *r1 = r0 + len, *e0 = r1 + len, *o0 = e0 + tw8, *e1 = o0 + tw8, *o1 = e1 + tw8;
-    padded_row(r0, plane, h0, Ho, Wo, 0, len);
-    padded_row(r1, plane, h0 + 1, Ho, Wo, 0, len);
-    conv2d_winograd_deinterleave(e0, o0, r0, tw8);
-    conv2d_winograd_deinterleave(e1, o1, r1, tw8);
+    const float *s0 = r0, *s1 = r1;
+    if (Wo % 2 == 0 && h0 + 1 < Ho && (size_t)(h0 + 1) * Wo + len <= (size_t)Ho * Wo) {
+        /* the tiles' columns all inside the rows, the floats read past them inside the plane:
+         * straight from the plane (the lanes past TW are whatever) */
+        s0 = plane + (size_t)h0 * Wo;
+        s1 = s0 + Wo;
+    } else {
+        padded_row(r0, plane, h0, Ho, Wo, 0, len);
+        padded_row(r1, plane, h0 + 1, Ho, Wo, 0, len);
+    }
+    conv2d_winograd_deinterleave(e0, o0, s0, tw8);
+    conv2d_winograd_deinterleave(e1, o1, s1, tw8);
     for (int t = 0; t < tw8; t += 8) {
         vf8 a0, b0, a1, b1, q[4][2];
         LD8(a0, e0 + t), LD8(b0, o0 + t), LD8(a1, e1 + t), LD8(b1, o1 + t);
