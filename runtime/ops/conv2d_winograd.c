@@ -32,122 +32,167 @@ typedef struct Wino {
     int block;                    /* tiles per block */
 } Wino;
 
-/* lanes of two 8-float vectors a, b: the even ones of a then b, the odd ones */
-#define EVEN 0, 2, 4, 6, 8, 10, 12, 14
-#define ODD 1, 3, 5, 7, 9, 11, 13, 15
+typedef float vf4 __attribute__((vector_size(16)));
 
-/* V rows (xi, c), ld floats apart (ld: nt rounded up to 8), from position at: the
- * transforms of tiles (n, ty, tx0 .. tx0+len) of channels [c0, c1). Whole vectors are
- * stored up to the row's end: the lanes past len are the next segment's (written after)
- * or the row's tail, which the products read. */
+/* q[0..16) as e = q[0], q[2] .. q[14] and o = q[1], q[3] .. q[15]: each vector's halves
+ * loaded (q[0..4) ++ q[8..12), q[4..8) ++ q[12..16)) so that one shuffle within each half
+ * de-interleaves them */
+static inline __attribute__((always_inline)) void evens_odds(const float *q, vf8 *e, vf8 *o)
+{
+    vf4 h[4];
+    for (int i = 0; i < 4; i++) memcpy(&h[i], q + 4 * i, sizeof h[i]);
+    vf8 a = __builtin_shufflevector(h[0], h[2], 0, 1, 2, 3, 4, 5, 6, 7);
+    vf8 b = __builtin_shufflevector(h[1], h[3], 0, 1, 2, 3, 4, 5, 6, 7);
+    *e = __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14);
+    *o = __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+
 CN_MULTIVERSION
-static void input_segment(const Wino *j, float *V, size_t ld, size_t at, int n, int ty, int tx0, int len, int c0,
-                          int c1)
+void conv2d_winograd_deinterleave(float *e, float *o, const float *r, int n)
+{
+    for (int t = 0; t < n; t += VL8) {
+        vf8 x, y;
+        evens_odds(r + 2 * t, &x, &y);
+        memcpy(e + t, &x, sizeof x);
+        memcpy(o + t, &y, sizeof y);
+    }
+}
+
+/* floats of a row of q below (the row transforms of a segment's columns, read up to 2
+ * ceil8(len) + 18) */
+#define QW (2 * SEG + 32)
+
+/* V rows (xi, c), c's ld floats apart and xi's xs, from position at: the
+ * transforms of tiles (n, ty, tx0 .. tx0+len) of channels [c0, c1). First down the columns,
+ * q[a][k] = (B^T d)[a] at column 2 tx0 - p + k (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0
+ * -1]; zero outside the image), read straight from the input's rows; then along each q[a],
+ * tile u's columns 2u .. 2u+3 times B. Whole vectors are stored: the lanes past len are the
+ * next segment's (written after) or the row's tail, up to 7 floats past the block's last
+ * tile (rows of ld >= nt + 7 floats). */
+CN_MULTIVERSION
+static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+                          int c0, int c1)
 {
     int H = j->H, W = j->W, p = j->p, C = j->C;
-    float ev[4][SEG + 16], od[4][SEG + 16];  /* columns 2u - p and 2u + 1 - p of the tile row's 4 input rows */
-    float buf[2 * SEG + 48];                 /* one input row from column 2 tx0 - p, zeros outside the image */
-    int fill = (len + VL8 - 1) / VL8 * VL8 + VL8, first = 2 * tx0 - p;
+    float q[4][QW];
+    int first = 2 * tx0 - p, ql = 2 * ((len + VL8 - 1) / VL8 * VL8) + VL8;
+    /* q's columns that come from the image: [klo, khi); the others stay zero */
+    int klo = first < 0 ? (-first < ql ? -first : ql) : 0, khi = W - first < ql ? W - first : ql;
+    if (khi < klo) khi = klo;
+    for (int a = 0; a < 4; a++) {
+        for (int k = 0; k < klo; k++) q[a][k] = 0.0f;
+        for (int k = khi; k < ql; k += VL8) memcpy(&q[a][k], &(vf8){ 0 }, sizeof(vf8));
+    }
+    int r = 2 * ty - p, in0 = r >= 0 && r < H, in1 = r + 1 >= 0 && r + 1 < H, in2 = r + 2 >= 0 && r + 2 < H,
+        in3 = r + 3 >= 0 && r + 3 < H;
     for (int c = c0; c < c1; c++) {
-        for (int i = 0; i < 4; i++) {
-            int r = 2 * ty - p + i, in = r >= 0 && r < H;
-            const float *row = j->x + (((size_t)n * C + c) * H + (in ? r : 0)) * W;
-            /* whole vectors inside the row, lane by lane at its ends (no library calls: the
-             * segments are short) */
-            for (int k = 0; k < 2 * fill && in; k += VL8) {
-                int col = first + k;
-                if (col >= 0 && col + VL8 <= W) memcpy(buf + k, row + col, VL8 * sizeof *buf);
-                else if (col >= W || col + VL8 <= 0) memcpy(buf + k, &(vf8){ 0 }, VL8 * sizeof *buf);
-                else {
-                    int l0 = col < 0 ? -col : 0, l1 = W - col < VL8 ? W - col : VL8;
-                    memcpy(buf + k, &(vf8){ 0 }, VL8 * sizeof *buf);
-                    for (int l = l0; l < l1; l++) buf[k + l] = row[col + l];
-                }
+        /* the rows' columns first + k, rows outside the image (never read) at row 0 */
+        const float *plane = j->x + ((size_t)n * C + c) * H * W;
+        const float *x0 = plane + (size_t)(in0 ? r : 0) * W, *x1 = plane + (size_t)(in1 ? r + 1 : 0) * W;
+        const float *x2 = plane + (size_t)(in2 ? r + 2 : 0) * W, *x3 = plane + (size_t)(in3 ? r + 3 : 0) * W;
+        if (khi - klo >= VL8) {
+            for (int k0 = klo; k0 < khi; k0 += VL8) {
+                int k = k0 + VL8 > khi ? khi - VL8 : k0;    /* the last vector overlaps the one before */
+                vf8 d0 = { 0 }, d1 = { 0 }, d2 = { 0 }, d3 = { 0 };
+                if (in0) memcpy(&d0, x0 + first + k, sizeof d0);
+                if (in1) memcpy(&d1, x1 + first + k, sizeof d1);
+                if (in2) memcpy(&d2, x2 + first + k, sizeof d2);
+                if (in3) memcpy(&d3, x3 + first + k, sizeof d3);
+                vf8 t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3;
+                memcpy(&q[0][k], &t0, sizeof t0);
+                memcpy(&q[1][k], &t1, sizeof t1);
+                memcpy(&q[2][k], &t2, sizeof t2);
+                memcpy(&q[3][k], &t3, sizeof t3);
             }
-            for (int u = 0; u < fill; u += VL8) {
-                vf8 a = { 0 }, b = { 0 };
-                if (in) {
-                    memcpy(&a, buf + 2 * u, sizeof a);
-                    memcpy(&b, buf + 2 * u + VL8, sizeof b);
-                }
-                vf8 e = __builtin_shufflevector(a, b, EVEN), o = __builtin_shufflevector(a, b, ODD);
-                memcpy(&ev[i][u], &e, sizeof e);
-                memcpy(&od[i][u], &o, sizeof o);
+        } else {
+            for (int k = klo; k < khi; k++) {
+                float d0 = in0 ? x0[first + k] : 0.0f, d1 = in1 ? x1[first + k] : 0.0f;
+                float d2 = in2 ? x2[first + k] : 0.0f, d3 = in3 ? x3[first + k] : 0.0f;
+                q[0][k] = d0 - d2, q[1][k] = d1 + d2, q[2][k] = d2 - d1, q[3][k] = d1 - d3;
             }
         }
         for (int u = 0; u < len; u += VL8) {
-            vf8 e[4], o[4], e1[4], o1[4];
-            for (int i = 0; i < 4; i++) {
-                memcpy(&e[i], &ev[i][u], sizeof e[i]);
-                memcpy(&o[i], &od[i][u], sizeof o[i]);
-                memcpy(&e1[i], &ev[i][u + 1], sizeof e1[i]);
-                memcpy(&o1[i], &od[i][u + 1], sizeof o1[i]);
-            }
-            /* rows: B^T d (B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]) on each column */
-            vf8 te[4] = { e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3] };
-            vf8 to[4] = { o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3] };
-            vf8 te1[4] = { e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3] };
-            vf8 to1[4] = { o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3] };
-            int keep = at + u + VL8 <= ld ? VL8 : (int)(ld - at - u);
             for (int a = 0; a < 4; a++) {
-                /* columns: (.) B, the tile's columns being te, to, te1, to1 */
-                vf8 v[4] = { te[a] - te1[a], to[a] + te1[a], te1[a] - to[a], to[a] - to1[a] };
-                for (int b = 0; b < 4; b++) {
-                    float *d = V + ((size_t)(a * 4 + b) * C + c) * ld + at + u;
-                    if (keep == VL8) memcpy(d, &v[b], sizeof v[b]);
-                    else memcpy(d, &v[b], (size_t)keep * sizeof(float));
-                }
+                /* columns 2u + 2l + {0, 1, 2, 3} of tile u + l as e, o, e1, o1 */
+                vf8 e, o, e1, o1;
+                evens_odds(&q[a][2 * u], &e, &o);
+                evens_odds(&q[a][2 * u + 2], &e1, &o1);
+                vf8 v0 = e - e1, v1 = o + e1, v2 = e1 - o, v3 = o - o1;
+                float *d = V + (size_t)a * 4 * xs + (size_t)c * ld + at + u;
+                memcpy(d, &v0, sizeof v0);
+                memcpy(d + xs, &v1, sizeof v1);
+                memcpy(d + 2 * xs, &v2, sizeof v2);
+                memcpy(d + 3 * xs, &v3, sizeof v3);
             }
         }
     }
 }
 
-/* lanes of two 8-float vectors e, o that interleave them: e0 o0 e1 o1 ... (low, high half) */
-#define LO 0, 8, 1, 9, 2, 10, 3, 11
-#define HI 4, 12, 5, 13, 6, 14, 7, 15
+/* p[0..16) = the lanes of lo and hi interleaved in halves: lo's low half, hi's, lo's high
+ * half, hi's (no shuffle across halves) */
+static inline __attribute__((always_inline)) void store_halves(float *p, const vf8 *lo, const vf8 *hi)
+{
+    vf4 h[4] = { __builtin_shufflevector(*lo, *lo, 0, 1, 2, 3), __builtin_shufflevector(*hi, *hi, 0, 1, 2, 3),
+                 __builtin_shufflevector(*lo, *lo, 4, 5, 6, 7), __builtin_shufflevector(*hi, *hi, 4, 5, 6, 7) };
+    for (int i = 0; i < 4; i++) memcpy(p + 4 * i, &h[i], sizeof h[i]);
+}
 
-/* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), ld floats
- * apart (ld: nt rounded up to 8), from position at */
+/* p[0..16) = the lanes of y0, y1 (the two columns of 8 tiles) interleaved: lo = tiles 0, 1
+ * and 4, 5, hi = tiles 2, 3 and 6, 7, each tile's two columns side by side */
+static inline __attribute__((always_inline)) void store_interleaved(float *p, const vf8 *y0, const vf8 *y1)
+{
+    vf8 lo = __builtin_shufflevector(*y0, *y1, 0, 8, 1, 9, 4, 12, 5, 13);
+    vf8 hi = __builtin_shufflevector(*y0, *y1, 2, 10, 3, 11, 6, 14, 7, 15);
+    store_halves(p, &lo, &hi);
+}
+
+/* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), o's ld
+ * floats apart and xi's xs, from position at: A^T m A + b (A^T = [1 1 1 0; 0 1 -1 -1]),
+ * 8 tiles at a time, their 16 columns stored straight into y's two rows where they fit,
+ * through a buffer at the row's end */
 CN_MULTIVERSION
-static void output_segment(const Wino *j, const float *M, size_t ld, size_t at, int n, int ty, int tx0, int len,
-                           int o0, int o1)
+static void output_segment(const Wino *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
+                           int len, int o0, int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;
-    float out[2][2 * SEG + 16];
-    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, rows = 2 * ty + 1 < Ho ? 2 : 1;
+    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, two = 2 * ty + 1 < Ho;
     for (int o = o0; o < o1; o++) {
         float bo = j->b ? j->b[o] : 0.0f;
+        const float *mo = M + (size_t)o * ld + at;
+        float *y0 = j->y + (((size_t)n * O + o) * Ho + 2 * ty) * Wo + c0, *y1 = y0 + Wo;
         for (int u = 0; u < len; u += VL8) {
             vf8 m[16];
-            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], M + ((size_t)xi * O + o) * ld + at + u, sizeof m[xi]);
-            /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
-            vf8 s[4], d[4];
-            for (int b = 0; b < 4; b++) {
-                s[b] = m[b] + m[4 + b] + m[8 + b];
-                d[b] = m[4 + b] - m[8 + b] - m[12 + b];
+#pragma GCC unroll 16
+            for (int xi = 0; xi < 16; xi++) memcpy(&m[xi], mo + xi * xs + u, sizeof m[xi]);
+            vf8 s0 = m[0] + m[4] + m[8], s1 = m[1] + m[5] + m[9], s2 = m[2] + m[6] + m[10], s3 = m[3] + m[7] + m[11];
+            vf8 d0 = m[4] - m[8] - m[12], d1 = m[5] - m[9] - m[13], d2 = m[6] - m[10] - m[14];
+            vf8 d3 = m[7] - m[11] - m[15];
+            vf8 y00 = s0 + s1 + s2 + bo, y01 = s1 - s2 - s3 + bo;
+            vf8 y10 = d0 + d1 + d2 + bo, y11 = d1 - d2 - d3 + bo;
+            int k = 2 * u;
+            if (k + 2 * VL8 <= cols) {
+                store_interleaved(y0 + k, &y00, &y01);
+                if (two) store_interleaved(y1 + k, &y10, &y11);
+            } else {
+                float t[2][2 * VL8];
+                store_interleaved(t[0], &y00, &y01);
+                store_interleaved(t[1], &y10, &y11);
+                for (int l = 0; l < cols - k; l++) {
+                    y0[k + l] = t[0][l];
+                    if (two) y1[k + l] = t[1][l];
+                }
             }
-            vf8 y00 = s[0] + s[1] + s[2] + bo, y01 = s[1] - s[2] - s[3] + bo;
-            vf8 y10 = d[0] + d[1] + d[2] + bo, y11 = d[1] - d[2] - d[3] + bo;
-            vf8 r[4] = { __builtin_shufflevector(y00, y01, LO), __builtin_shufflevector(y00, y01, HI),
-                         __builtin_shufflevector(y10, y11, LO), __builtin_shufflevector(y10, y11, HI) };
-            memcpy(&out[0][2 * u], &r[0], 2 * sizeof r[0]);
-            memcpy(&out[1][2 * u], &r[2], 2 * sizeof r[2]);
-        }
-        for (int i = 0; i < rows; i++) {
-            float *d = j->y + (((size_t)n * O + o) * Ho + 2 * ty + i) * Wo + c0;
-            int k = 0;
-            for (; k + VL8 <= cols; k += VL8) memcpy(d + k, out[i] + k, VL8 * sizeof *d);
-            for (; k < cols; k++) d[k] = out[i][k];
         }
     }
 }
 
 /* Calls fn on the row segments (n, ty, tx0, len <= SEG) of tiles [t0, t0 + nt), at = the
- * segment's first tile - t0, the buffer's rows ld floats apart */
-typedef void (*SegFn)(const Wino *j, float *buf, size_t ld, size_t at, int n, int ty, int tx0, int len, int lo,
-                      int hi);
+ * segment's first tile - t0, the buffer's channel rows ld floats apart, its xi xs */
+typedef void (*SegFn)(const Wino *j, float *buf, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+                      int lo, int hi);
 
-static void for_segments(const Wino *j, size_t t0, size_t nt, size_t ld, SegFn fn, float *buf, int lo, int hi)
+static void for_segments(const Wino *j, size_t t0, size_t nt, size_t ld, size_t xs, SegFn fn, float *buf, int lo,
+                         int hi)
 {
     size_t per = (size_t)j->th * j->tw;
     for (size_t t = t0; t < t0 + nt;) {
@@ -155,27 +200,29 @@ static void for_segments(const Wino *j, size_t t0, size_t nt, size_t ld, SegFn f
         int len = j->tw - tx;
         if ((size_t)len > t0 + nt - t) len = (int)(t0 + nt - t);
         if (len > SEG) len = SEG;
-        fn(j, buf, ld, t - t0, n, ty, tx, len, lo, hi);
+        fn(j, buf, ld, xs, t - t0, n, ty, tx, len, lo, hi);
         t += (size_t)len;
     }
 }
 
-static void input_fn(const Wino *j, float *V, size_t ld, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
+static void input_fn(const Wino *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+                     int lo, int hi)
 {
-    input_segment(j, V, ld, at, n, ty, tx0, len, lo, hi);
+    input_segment(j, V, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
-static void output_fn(const Wino *j, float *M, size_t ld, size_t at, int n, int ty, int tx0, int len, int lo, int hi)
+static void output_fn(const Wino *j, float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+                      int lo, int hi)
 {
-    output_segment(j, M, ld, at, n, ty, tx0, len, lo, hi);
+    output_segment(j, M, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
-void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, const float *x, size_t t0, size_t nt)
+void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt)
 {
     Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
                NULL, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
-    for_segments(&j, t0, nt, ld, input_fn, V, 0, j.C);
+    for_segments(&j, t0, nt, ld, xs, input_fn, V, 0, j.C);
 }
 
 /* M (rows o0 .. o0+R of O x ld) columns [t, t + 8 NV) = U (O x C) @ V (C x ld): R x NV
@@ -205,16 +252,16 @@ static inline __attribute__((always_inline)) void gemm_block(float *M, const flo
         for (int k = 0; k < NV; k++) memcpy(M + (size_t)(o0 + r) * ld + t + k * VL8, &acc[r][k], sizeof acc[r][k]);
 }
 
-/* M (O x ld) = U (O x C) @ V (C x ld), ld a multiple of 8: four rows of M at a time, 16
- * columns (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
+/* M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same), cols a multiple
+ * of 8: four rows of M at a time, 16 columns (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
  * both operands for each) took 1.3-2.5x as long on every layer of fashion_resnet and
  * resnet18 (one thread, AMD EPYC with AVX2, 2026-12-03). */
 CN_MULTIVERSION CN_CONTRACT
-static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld)
+static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
 {
-    for (size_t t = 0; t < ld; t += 2 * VL8) {
+    for (size_t t = 0; t < cols; t += 2 * VL8) {
         int o = 0;
-        if (t + 2 * VL8 <= ld) {
+        if (t + 2 * VL8 <= cols) {
             for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 2);
             for (; o < O; o++) gemm_block(M, U, V, C, ld, o, t, 1, 2);
         } else {
@@ -224,20 +271,27 @@ static void wino_gemm(float *M, const float *U, const float *V, int O, int C, si
     }
 }
 
-/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over ld columns */
-static void products(const Wino *j, const float *V, float *M, size_t ld, int x0, int x1)
-{
-    int C = j->C, O = j->O;
-    for (int xi = x0; xi < x1; xi++)
-        wino_gemm(M + (size_t)xi * O * ld, j->U + (size_t)xi * O * C, V + (size_t)xi * C * ld, O, C, ld);
-}
+/* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */
+static size_t xi_stride(int rows, size_t ld) { return (size_t)rows * ld + XI_SKEW; }
 
 static size_t round8(size_t n) { return (n + VL8 - 1) / VL8 * VL8; }
 
-/* the scratch of one block: V (16 x C x block), M (16 x O x block, read up to 7 past its
- * end), block rounded up to 8 */
-static float *block_v(const Wino *j) { return op_scratch(0, (size_t)16 * j->C * round8((size_t)j->block)); }
-static float *block_m(const Wino *j) { return op_scratch(3, (size_t)16 * j->O * round8((size_t)j->block) + VL8); }
+/* The rows of a block of nt tiles: its columns rounded up to 8, and 8 floats that the
+ * transforms' last whole vectors spill into (no partial stores; the products skip them) */
+static size_t block_ld(size_t nt) { return round8(nt) + VL8; }
+
+/* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over the columns of rows ld floats long */
+static void products(const Wino *j, const float *V, float *M, size_t ld, int x0, int x1)
+{
+    int C = j->C, O = j->O;
+    size_t vs = xi_stride(C, ld), ms = xi_stride(O, ld);
+    for (int xi = x0; xi < x1; xi++)
+        wino_gemm(M + (size_t)xi * ms, j->U + (size_t)xi * O * C, V + (size_t)xi * vs, O, C, ld, ld - VL8);
+}
+
+/* the scratch of one block: V (16 x C rows), M (16 x O rows) */
+static float *block_v(const Wino *j) { return op_scratch(0, 16 * xi_stride(j->C, block_ld((size_t)j->block))); }
+static float *block_m(const Wino *j) { return op_scratch(3, 16 * xi_stride(j->O, block_ld((size_t)j->block))); }
 
 /* tiles [lo, hi) in blocks, on this thread */
 static void tiles_run(const Wino *j, size_t lo, size_t hi)
@@ -245,10 +299,10 @@ static void tiles_run(const Wino *j, size_t lo, size_t hi)
     float *V = block_v(j), *M = block_m(j);
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
-        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb), ld = round8(t1 - t0);
-        for_segments(j, t0, t1 - t0, ld, input_fn, V, 0, j->C);
+        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb), ld = block_ld(t1 - t0);
+        for_segments(j, t0, t1 - t0, ld, xi_stride(j->C, ld), input_fn, V, 0, j->C);
         products(j, V, M, ld, 0, 16);
-        for_segments(j, t0, t1 - t0, ld, output_fn, M, 0, j->O);
+        for_segments(j, t0, t1 - t0, ld, xi_stride(j->O, ld), output_fn, M, 0, j->O);
     }
 }
 
@@ -266,9 +320,12 @@ static void block_share(void *ctx, int t, int T)
     const BlockJob *b = ctx;
     const Wino *j = b->j;
     if (b->step == 0)
-        for_segments(j, b->t0, b->nt, b->ld, input_fn, b->V, (int)par_lo((size_t)j->C, t, T), (int)par_lo((size_t)j->C, t + 1, T));
+        for_segments(j, b->t0, b->nt, b->ld, xi_stride(j->C, b->ld), input_fn, b->V, (int)par_lo((size_t)j->C, t, T),
+                     (int)par_lo((size_t)j->C, t + 1, T));
     else if (b->step == 1) products(j, b->V, b->M, b->ld, (int)par_lo(16, t, T), (int)par_lo(16, t + 1, T));
-    else for_segments(j, b->t0, b->nt, b->ld, output_fn, b->M, (int)par_lo((size_t)j->O, t, T), (int)par_lo((size_t)j->O, t + 1, T));
+    else
+        for_segments(j, b->t0, b->nt, b->ld, xi_stride(j->O, b->ld), output_fn, b->M, (int)par_lo((size_t)j->O, t, T),
+                     (int)par_lo((size_t)j->O, t + 1, T));
 }
 
 /* U[xi][o][c] = (G g G^T)[xi], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1], g = w[o][c]
@@ -347,7 +404,7 @@ static void wino_run(Wino *j)
     for (size_t b = 0; b < nb; b++) {
         size_t t0 = par_lo(j->tiles, (int)b, (int)nb), t1 = par_lo(j->tiles, (int)b + 1, (int)nb);
         for (int step = 0; step < 3; step++) {
-            BlockJob bj = { j, V, M, t0, t1 - t0, round8(t1 - t0), step };
+            BlockJob bj = { j, V, M, t0, t1 - t0, block_ld(t1 - t0), step };
             par_run(T, block_share, &bj);
         }
     }

@@ -26,6 +26,7 @@ typedef struct Wgrad {
     int TH, TW, rows;     /* tiles per column and per row of a plane; tile rows per chunk */
     size_t tb;            /* tile slots per chunk summed: rows * TW rounded up to 8 */
     size_t ld;            /* floats from one channel's row of U or V to the next: tb + 8 */
+    size_t us, vs;        /* floats from U[xi] to U[xi+1], V[xi] to V[xi+1]: O ld, C ld, + XI_SKEW */
 } Wgrad;
 
 #define LD8(v, p) memcpy(&(v), (p), sizeof(vf8))
@@ -41,20 +42,6 @@ static void padded_row(float *row, const float *plane, int h, int H, int W, int 
     if (hi > lo) memcpy(row + lo, plane + (size_t)h * W + first + lo, (size_t)(hi - lo) * sizeof *row);
 }
 
-/* e[t] = r[2t], o[t] = r[2t+1] for t < n (n a multiple of 8; r holds 2n floats) */
-static CN_MULTIVERSION void deinterleave(float *e, float *o, const float *r, int n)
-{
-    for (int t = 0; t < n; t += 8) {
-        vf8 a, b, x, y;
-        LD8(a, r + 2 * t);
-        LD8(b, r + 2 * t + 8);
-        x = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-        y = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
-        ST8(e + t, x);
-        ST8(o + t, y);
-    }
-}
-
 /* U = G' d G'^T (G' = G with its middle rows doubled) of the tiles of one tile row of dy's
  * plane: tile t is rows h0, h0+1 and columns 2t, 2t+1 (zero past the plane); u[xi * ld + t]
  * for t < TW, and whatever for t up to the next multiple of 8 (the caller's next row, or
@@ -64,10 +51,18 @@ static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane
 {
     int tw8 = (TW + 7) / 8 * 8, len = 2 * tw8;
     float *r0 = tmp, *r1 = r0 + len, *e0 = r1 + len, *o0 = e0 + tw8, *e1 = o0 + tw8, *o1 = e1 + tw8;
-    padded_row(r0, plane, h0, Ho, Wo, 0, len);
-    padded_row(r1, plane, h0 + 1, Ho, Wo, 0, len);
-    deinterleave(e0, o0, r0, tw8);
-    deinterleave(e1, o1, r1, tw8);
+    const float *s0 = r0, *s1 = r1;
+    if (Wo % 2 == 0 && h0 + 1 < Ho && (size_t)(h0 + 1) * Wo + len <= (size_t)Ho * Wo) {
+        /* the tiles' columns all inside the rows, the floats read past them inside the plane:
+         * straight from the plane (the lanes past TW are whatever) */
+        s0 = plane + (size_t)h0 * Wo;
+        s1 = s0 + Wo;
+    } else {
+        padded_row(r0, plane, h0, Ho, Wo, 0, len);
+        padded_row(r1, plane, h0 + 1, Ho, Wo, 0, len);
+    }
+    conv2d_winograd_deinterleave(e0, o0, s0, tw8);
+    conv2d_winograd_deinterleave(e1, o1, s1, tw8);
     for (int t = 0; t < tw8; t += 8) {
         vf8 a0, b0, a1, b1, q[4][2];
         LD8(a0, e0 + t), LD8(b0, o0 + t), LD8(a1, e1 + t), LD8(b1, o1 + t);
@@ -86,13 +81,13 @@ static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane
     }
 }
 
-static float hsum8(vf8 v)
-{
-    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
+/* pairwise sums within halves: [x0+x1, x2+x3, y0+y1, y2+y3 | x4+x5, x6+x7, y4+y5, y6+y7] */
+#define PAIRS(x, y) (__builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14) + \
+                     __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15))
 
 /* m[o][c] (ldm floats a row) += sum over t < n of u[o][t] * v[c][t] for 4 rows of u and 2
- * of v (u0..u3, v0, v1: rows n floats long, n a multiple of 8) */
+ * of v (u0..u3, v0, v1: rows n floats long, n a multiple of 8); the 8 sums' lanes added
+ * together in one tree of in-half shuffles */
 static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, const float *u0, const float *u1,
                                     const float *u2, const float *u3, const float *v0, const float *v1, size_t n)
 {
@@ -110,20 +105,23 @@ static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, 
         memcpy(&y, u3 + t, sizeof y);
         a30 += y * x0, a31 += y * x1;
     }
-    m0[0] += hsum8(a00), m0[1] += hsum8(a01);
-    m1[0] += hsum8(a10), m1[1] += hsum8(a11);
-    m2[0] += hsum8(a20), m2[1] += hsum8(a21);
-    m3[0] += hsum8(a30), m3[1] += hsum8(a31);
+    vf8 g0 = PAIRS(PAIRS(a00, a01), PAIRS(a10, a11)), g1 = PAIRS(PAIRS(a20, a21), PAIRS(a30, a31));
+    vf8 r = __builtin_shufflevector(g0, g1, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(g0, g1, 4, 5, 6, 7, 12, 13, 14, 15);
+    m0[0] += r[0], m0[1] += r[1];
+    m1[0] += r[2], m1[1] += r[3];
+    m2[0] += r[4], m2[1] += r[5];
+    m3[0] += r[6], m3[1] += r[7];
 }
 
 /* M[xi] += U[xi] V[xi]^T over one chunk: blocks of 4 output x 2 input channels, the rows
  * past O or C read the chunk's zero row and their sums go to a sink */
 static void chunk_products(float *m, const float *u, const float *v, const float *zero, const ConvShape *c,
-                           size_t tb, size_t ld)
+                           size_t tb, size_t ld, size_t us, size_t vs)
 {
     int O = c->O, C = c->C;
     for (int xi = 0; xi < 16; xi++) {
-        const float *uxi = u + (size_t)xi * O * ld, *vxi = v + (size_t)xi * C * ld;
+        const float *uxi = u + (size_t)xi * us, *vxi = v + (size_t)xi * vs;
         float *mxi = m + (size_t)xi * O * C;
         for (int o = 0; o < O; o += 4)
             for (int ci = 0; ci < C; ci += 2) {
@@ -154,11 +152,12 @@ static void wgrad_share(void *ctx, int t, int T)
     const Wgrad *j = ctx;
     const ConvShape *c = j->c;
     size_t rows_all = (size_t)c->N * j->TH, chunks = (rows_all + j->rows - 1) / j->rows;
-    size_t tb = j->tb, ld = j->ld, mn = (size_t)16 * c->O * c->C, tw8 = ((size_t)j->TW + 7) / 8 * 8;
+    size_t tb = j->tb, ld = j->ld, us = j->us, vs = j->vs, mn = (size_t)16 * c->O * c->C;
+    size_t tw8 = ((size_t)j->TW + 7) / 8 * 8;
     float *m = j->part + (size_t)t * mn;
     memset(m, 0, mn * sizeof *m);
-    float *u = op_scratch(0, (size_t)16 * (c->O + c->C) * ld + tb + 8 * tw8);
-    float *v = u + (size_t)16 * c->O * ld, *zero = v + (size_t)16 * c->C * ld, *tmp = zero + tb;
+    float *u = op_scratch(0, 16 * (us + vs) + tb + 8 * tw8);
+    float *v = u + 16 * us, *zero = v + 16 * vs, *tmp = zero + tb;
     memset(zero, 0, tb * sizeof *zero);
     for (size_t ch = par_lo(chunks, t, T); ch < par_lo(chunks, t + 1, T); ch++) {
         size_t r0 = ch * j->rows, r1 = r0 + j->rows < rows_all ? r0 + j->rows : rows_all;
@@ -166,20 +165,23 @@ static void wgrad_share(void *ctx, int t, int T)
         for (size_t r = r0; r < r1; r++) {
             int n = (int)(r / j->TH), th = (int)(r % j->TH);
             for (int o = 0; o < c->O; o++)
-                transform_dy(u + (size_t)o * ld + (r - r0) * j->TW, (size_t)c->O * ld,
+                transform_dy(u + (size_t)o * ld + (r - r0) * j->TW, us,
                              j->dy + ((size_t)n * c->O + o) * c->P, c->Ho, c->Wo, 2 * th, j->TW, tmp);
         }
-        conv2d_winograd_input(c, v, ld, j->x, r0 * j->TW, used);
+        conv2d_winograd_input(c, v, ld, vs, j->x, r0 * j->TW, used);
         if (used < tb)      /* the slots past the last tile: zero products */
-            for (int row = 0; row < 16 * (c->O + c->C); row++) memset(u + (size_t)row * ld + used, 0, (tb - used) * sizeof *u);
-        chunk_products(m, u, v, zero, c, tb, ld);
+            for (int xi = 0; xi < 16; xi++) {
+                for (int o = 0; o < c->O; o++) memset(u + xi * us + (size_t)o * ld + used, 0, (tb - used) * sizeof *u);
+                for (int ci = 0; ci < c->C; ci++) memset(v + xi * vs + (size_t)ci * ld + used, 0, (tb - used) * sizeof *v);
+            }
+        chunk_products(m, u, v, zero, c, tb, ld, us, vs);
     }
 }
 
 void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x)
 {
     int T = par_threads();
-    Wgrad j = { c, dy, x, NULL, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 1, 0, 0 };
+    Wgrad j = { c, dy, x, NULL, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 1, 0, 0, 0, 0 };
     size_t rows_all = (size_t)c->N * j.TH;
     /* tile rows per chunk: U and V of a chunk within 256 KiB (L2), but at least 128 tiles
      * (the dot products' start and end are paid per chunk), and at least a chunk a thread */
@@ -189,6 +191,8 @@ void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float 
     j.rows = rows < 1 ? 1 : (int)rows;
     j.tb = ((size_t)j.rows * j.TW + 7) / 8 * 8;
     j.ld = j.tb + 8;
+    j.us = (size_t)c->O * j.ld + XI_SKEW;
+    j.vs = (size_t)c->C * j.ld + XI_SKEW;
     size_t mn = (size_t)16 * c->O * c->C;
     j.part = op_scratch(1, (size_t)T * mn);
     par_run(T, wgrad_share, &j);

@@ -78,12 +78,19 @@ void conv2d_use_winograd(int on);
  * gradient also needs c->p <= 2) of c->N images, any zero padding */
 void conv2d_winograd_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
 void conv2d_winograd_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
-/* The input transform both use: V[xi][ch][t - t0] (rows ld floats apart, ld >= nt) = (B^T d
+/* The input transform both use: V[xi][ch][t - t0] (at V + xi xs + ch ld, ld >= nt + 7) = (B^T d
  * B)[xi], d the 4x4 patch of x (c->C channels, zero-padded by c->p) under 2x2 output tile t
  * of c->Ho x c->Wo, tiles numbered over (image, tile row, tile column), for t in [t0, t0+nt);
- * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Lanes past the last tile up to ld hold
- * whatever (finite) values the vectors carried. */
-void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, const float *x, size_t t0, size_t nt);
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Whole vectors are stored: up to 7 lanes
+ * past the last tile hold whatever (finite) values they carried. */
+void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt);
+/* e[t] = r[2t], o[t] = r[2t+1] for t < n (n a multiple of 8; r holds 2n floats) */
+void conv2d_winograd_deinterleave(float *e, float *o, const float *r, int n);
+/* The floats the Winograd kernels add to V[xi] and M[xi]'s whole rows between xi and xi + 1:
+ * with rows * ld a multiple of 1024 (16 channels of 256 tiles), the 16 rows that the
+ * transforms write and read together would otherwise share their cache sets and 4 KiB
+ * offsets (1.2-1.5x the transforms' time, one thread, AMD EPYC, 2026-12-04) */
+#define XI_SKEW 32
 /* Forces the tiles per block in this process (0: chosen from a cache budget); for the tests */
 void conv2d_winograd_block(int tiles);
 /* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),

@@ -1,7 +1,7 @@
 /* tests/ops/test_conv2d_winograd.c: runtime/ops/conv2d_winograd.c's F(2x2,3x3) forward and
  * input gradient against a direct-loop double reference (the input gradient by central
  * differences of it) and against the im2col + sgemm path, on sizes that are not multiples
- * of the 2x2 tile (1x1, 5x7, 13x13, 28x28), paddings 0, 1 and 2, channel counts that are
+ * of the 2x2 tile (1x1, 5x7, 13x13, 28x28, 3x139), paddings 0 to 3 and 7, channel counts that are
  * not multiples of 8, batches of 1 and 3, on 1 and 2 threads, with the cache budget's
  * blocks of tiles and with small blocks that straddle tile rows and images. */
 #include "testgraph.h"
@@ -231,6 +231,8 @@ int main(void)
         { 1, 9, 28, 28, 10, 1, 1 },    /* fashion_resnet's plane size */
         { 3, 2, 28, 28, 3, 2, 0 },
         { 1, 2, 6, 6, 3, 3, 1 },       /* padding 3: the forward only */
+        { 1, 2, 3, 139, 2, 1, 0 },     /* 70 tiles a row: a row in two segments of at most 64 */
+        { 1, 2, 2, 9, 2, 7, 1 },       /* padding 7: tiles that see no input at all */
     };
     /* threads, tiles per block (0: the cache budget's) */
     static const int configs[][2] = { { 1, 0 }, { 2, 0 }, { 1, 5 }, { 2, 13 } };
