@@ -120,7 +120,7 @@ static void profile(Graph *g, int reps, int phases)
         for (int i = 0; i < g->nnodes; i++) {
             const Node *n = &g->nodes[i];
             /* cached values (BatchNorm folded) stay from the warm-up runs, as exec_run keeps them */
-            if (!(n->phase & phases) || (n->nout && g->vals[n->out[0]].cached)) continue;
+            if (!(n->phase & phases) || node_cached(g, n)) continue;
             double t0 = bench_now();
             op_table[n->op]->forward(g, n);
             t[(size_t)i * reps + r] = bench_now() - t0;

@@ -14,7 +14,7 @@ static void run_nodes(void *arg)
     const Run *r = arg;
     for (int i = 0; i < r->g->nnodes; i++) {
         const Node *n = &r->g->nodes[i];
-        if (!(n->phase & r->phases) || (r->cached && n->nout && r->g->vals[n->out[0]].cached)) continue;
+        if (!(n->phase & r->phases) || (r->cached && node_cached(r->g, n))) continue;
         if (r->sync) gradsync_before_node(r->sync, r->g, n);
         op_table[n->op]->forward(r->g, n);
         if (r->sync) gradsync_after_node(r->sync, r->g, n);

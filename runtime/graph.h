@@ -188,6 +188,9 @@ void graph_bind(Graph *g);
  * its own nodes: loads, initialisation, a caller's own writes. The next forward run then
  * recomputes the cached values (BatchNorm folded into the convolution's weights). */
 void graph_params_changed(Graph *g);
+/* Whether node n computes cached values (Value.cached), which a run skips while the
+ * parameters are unchanged */
+static inline int node_cached(const Graph *g, const Node *n) { return n->nout && g->vals[n->out[0]].cached; }
 
 size_t value_numel(const Value *v);
 size_t value_bytes(const Value *v);

@@ -493,6 +493,14 @@ static int *layout_weights(Emit *m)
     return used;
 }
 
+/* zeros into bin after a tensor of `floats` floats, to its 64-byte end (layout_weights) */
+static int bin_pad(FILE *bin, size_t floats)
+{
+    static const float zero[16];
+    size_t pad = (floats + 15) / 16 * 16 - floats;
+    return fwrite(zero, sizeof *zero, pad, bin) == pad ? 0 : -1;
+}
+
 /* an int8 weight: each output channel (row) scaled by its largest |w| / 127, rounded to
  * -127..127; ws<v>[o] = the input's scale * that row's, the factor of its int32 sums. As
  * const arrays, or into bin: the bytes (padded to whole floats), the factors, zeros to 64
@@ -525,10 +533,10 @@ static int emit_int8_weight(Emit *m, int v, const float *d, const char *shape, F
     }
     for (int o = 0; o < O; o++) sc[o] *= m->qscale[v];
     if (bin) {
-        static const char zero[64];
-        size_t qpad = int8_floats(m, v) * sizeof(float) - cnt, fpad = weight_numel(m, v) % 16 ? 16 - weight_numel(m, v) % 16 : 0;
+        static const char zero[sizeof(float)];
+        size_t qpad = int8_floats(m, v) * sizeof(float) - cnt;
         int bad = fwrite(q, 1, cnt, bin) != cnt || fwrite(zero, 1, qpad, bin) != qpad ||
-                  fwrite(sc, sizeof *sc, (size_t)O, bin) != (size_t)O || fwrite(zero, sizeof(float), fpad, bin) != fpad;
+                  fwrite(sc, sizeof *sc, (size_t)O, bin) != (size_t)O || bin_pad(bin, weight_numel(m, v)) < 0;
         free(q);
         free(sc);
         return bad ? -1 : 0;
@@ -569,9 +577,7 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
             cnt = weight_numel(m, v);
         }
         if (bin) {
-            size_t pad = (cnt + 15) / 16 * 16 - cnt;
-            static const float zero[16];
-            int bad = fwrite(d, sizeof(float), cnt, bin) != cnt || fwrite(zero, sizeof(float), pad, bin) != pad;
+            int bad = fwrite(d, sizeof(float), cnt, bin) != cnt || bin_pad(bin, cnt) < 0;
             free(packed);
             if (bad) return err_set(e, "cannot write %s: %s", m->wbin, strerror(errno));
             continue;

@@ -22,9 +22,9 @@ int fuse_training_graph(Graph *g, Error *e);
  * statistics): replaces each conv2d -> batchnorm2d (with running statistics) whose
  * convolution output has no other use by batchnorm_fold (the weight and bias scaled by
  * gamma / sqrt(running_var + eps): cached values, computed at the first run and again only
- * after the parameters change, graph_params_changed) and one conv2d with them; the outputs agree with the unfolded graph's to float rounding. Run it
- * before fuse_graph (the folded conv2d can then fuse with a ReLU and MaxPool2d). Returns
- * the number of pairs folded. */
+ * after the parameters change, graph_params_changed) and one conv2d with them; the outputs
+ * agree with the unfolded graph's to float rounding. Run it before fuse_graph (the folded
+ * conv2d can then fuse with a ReLU and MaxPool2d). Returns the number of pairs folded. */
 int fold_batchnorm(Graph *g, Error *e);
 
 #endif
