@@ -793,9 +793,10 @@ static int run(const Args *a, const Program *p)
         rc = 1;
     }
     if (!rc && a->save_best && dist_size() > 1) {     /* the kept weights live in rank 0's file alone */
-        if (dist_rank() == 0)
-            fprintf(stderr, "cnnc: error: --save-best under mpirun is not supported yet: train in one process, or use "
-                            "--early-stop and --checkpoint-every\n");
+        /* every rank says it, as dist_end's "its error above" expects: a rank that failed
+         * silently could end the run before rank 0 had printed */
+        fprintf(stderr, "cnnc: error: --save-best under mpirun is not supported yet: train in one process, or use "
+                        "--early-stop and --checkpoint-every\n");
         rc = 1;
     }
     if (!rc && a->action == A_APPLY) rc = apply_run(p, a->apply, a->output, a->threads, stdout, &e) < 0 ? fail(&e) : 0;
