@@ -11,6 +11,9 @@ TESTS += tests/graph/test_residual
 # training-time fusion: batchnorm2d_relu, add_relu (compiler/passes/fuse.c)
 check_PROGRAMS += tests/graph/test_fuse_training
 TESTS += tests/graph/test_fuse_training
+# a value's two gradients summed by the convolution's input gradient (fuse_backward_graph)
+check_PROGRAMS += tests/graph/test_fuse_backward
+TESTS += tests/graph/test_fuse_backward
 check_PROGRAMS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/checkpoint/test_history tests/checkpoint/test_modelfile
 TESTS += tests/e2e/test_pad_pair.sh tests/e2e/test_train.sh tests/e2e/test_memory.sh tests/checkpoint/test_checkpoint.sh tests/e2e/test_finetune.sh

@@ -64,8 +64,10 @@ static void redirect(Graph *g, int from, int to)
     for (int i = 0; i < g->nnodes; i++)
         for (int k = 0; k < g->nodes[i].nin; k++)
             if (g->nodes[i].in[k] == from) g->nodes[i].in[k] = to;
-    for (int i = 0; i < g->nvals; i++)
+    for (int i = 0; i < g->nvals; i++) {
         if (g->vals[i].view_of == from) g->vals[i].view_of = to;
+        if (g->vals[i].grad == from) g->vals[i].grad = to;
+    }
     int *ids[] = { &g->input, &g->label, &g->logits, &g->loss, &g->probs };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (*ids[i] == from) *ids[i] = to;
@@ -172,6 +174,65 @@ int fuse_training_graph(Graph *g, Error *e)
             return -1;
         }
         fused += r >= 0;
+    }
+    finish(g, place, n0, fused);
+    return fused;
+}
+
+/* the value whose storage v shares (v itself when it is not a view) */
+static int storage_of(const Graph *g, int v)
+{
+    while (g->vals[v].view_of >= 0) v = g->vals[v].view_of;
+    return v;
+}
+
+/* Whether node c may write over acc's storage in place, node a (an add of it, after c) being
+ * dropped: an activation computed before c that nothing but a reads at c or after, nor the
+ * caller (views of its storage alike) */
+static int overwritable(const Graph *g, int acc, int c, int a)
+{
+    int b = storage_of(g, acc);
+    const Value *v = &g->vals[b];
+    if (v->kind != VK_ACT || v->cached || v->producer < 0 || g->vals[acc].producer >= c) return 0;
+    for (int i = 0; i < g->nvals; i++)
+        if (g->vals[i].keep && storage_of(g, i) == b) return 0;
+    for (int i = c; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (i != a && storage_of(g, g->nodes[i].in[k]) == b) return 0;
+    return 1;
+}
+
+int fuse_backward_graph(Graph *g, Error *e)
+{
+    int n0 = g->nnodes, fused = 0;
+    int *place = xmalloc((size_t)(unsigned)n0 * sizeof *place);
+    for (int i = 0; i < n0; i++) place[i] = i;
+    for (int i = 0; i < n0; i++) {
+        Node s = g->nodes[i];
+        if (s.op != OP_add || s.phase != PHASE_BACKWARD || place[i] != i) continue;
+        for (int k = 0; k < 2; k++) {
+            int c = g->vals[s.in[k]].producer, acc = s.in[1 - k];
+            if (c < 0 || c >= n0 || place[c] != c || sole_user(g, s.in[k]) != i) continue;
+            Node conv = g->nodes[c];
+            if (conv.op != OP_conv2d_backward_input || conv.nin != 2 || !conv2d_attrs_plain(&conv.a) ||
+                !overwritable(g, acc, c, i))
+                continue;
+            int in[3] = { conv.in[0], conv.in[1], acc };
+            g->cur_phase = PHASE_BACKWARD;
+            g->cur_line = conv.line;
+            g->cur_col = conv.col;
+            memcpy(g->cur_label, conv.label, sizeof g->cur_label);
+            int f = graph_add(g, OP_conv2d_backward_input, in, 3, &conv.a, e);
+            if (f < 0) {
+                free(place);
+                return -1;
+            }
+            redirect(g, s.out[0], g->nodes[f].out[0]);
+            place[c] = f;
+            place[i] = -1;
+            fused++;
+            break;
+        }
     }
     finish(g, place, n0, fused);
     return fused;

@@ -341,7 +341,7 @@ Graph *lower_program(const Program *p, const LowerOptions *o, Error *e)
         return NULL;
     }
     if (o->training) {
-        if (autodiff(g, &le) < 0) {
+        if (autodiff(g, &le) < 0 || (!o->no_fuse && fuse_backward_graph(g, &le) < 0)) {
             err_set(e, "%s: error: %s", p->path, le.msg);
             graph_free(g);
             return NULL;

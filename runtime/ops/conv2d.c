@@ -70,7 +70,7 @@ static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
 
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
 {
-    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0, 0 };
+    ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0, 0, 0 };
     c.K = C * k * k;
     c.P = c.Ho * c.Wo;
     c.identity = im2col_is_identity(k, s, p);
@@ -458,9 +458,25 @@ static int backward_direct(const ConvShape *c, float *dx, float *dw, float *db, 
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
+    conv2d_backward_input_acc(dx, dy, w, N, C, H, W, O, k, stride, pad, 0);
+}
+
+/* Accumulating: Winograd adds as its output transform writes, im2col + sgemm image block by
+ * image block (conv2d_gemm.c); the direct kernels write into scratch slot 2, added after. */
+void conv2d_backward_input_acc(float *dx, const float *dy, const float *w,
+                               int N, int C, int H, int W, int O, int k, int stride, int pad, int accumulate)
+{
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    c.accumulate = accumulate;
     if (c.winograd && pad <= 2 && winograd_pays(N, O, C, H, W, 0)) conv2d_winograd_backward_input(&c, dx, dy, w);
-    else if (!backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) conv2d_gemm_backward_input(&c, dx, dy, w);
+    else if (!conv2d_backward_direct_ok(&c)) conv2d_gemm_backward_input(&c, dx, dy, w);
+    else if (!accumulate) backward_direct(&c, dx, NULL, NULL, dy, NULL, w);
+    else {
+        size_t n = (size_t)N * C * H * W;
+        float *t = op_scratch(2, n);
+        backward_direct(&c, t, NULL, NULL, dy, NULL, w);
+        add_forward(dx, dx, t, n);
+    }
 }
 
 /* db[o] = the sum over the images and the plane of dy[n][o], a share of the channels each */
@@ -637,13 +653,18 @@ int conv2d_grad(Graph *g, Node n, const int *dout, Error *e)
 
 const OpDef op_conv2d = { "conv2d", conv2d_infer, conv2d_run, conv2d_grad };
 
-/* conv2d_backward_input(dy[N,O,Ho,Wo], w[O,C,k,k]) -> dx[N, hint...]; hint is x's shape */
+/* conv2d_backward_input(dy[N,O,Ho,Wo], w[O,C,k,k] [, acc]) -> dx[N, hint...]; hint is x's
+ * shape. With acc (x's gradient so far, compiler/passes/fuse.c's fuse_backward_graph), dx =
+ * acc + the gradient, in acc's storage (a view of it: acc is read by nothing after) */
 static int backward_input_infer(Graph *g, Node *n, Error *e)
 {
     normalize_attrs(&n->a);
-    if (op_expect_inputs(g, n, 2, 2, e) < 0 || op_expect(g, n, 0, "dy (N x O x Ho x Wo)", DT_F32, 4, e) < 0 ||
+    if (op_expect_inputs(g, n, 2, 3, e) < 0 || op_expect(g, n, 0, "dy (N x O x Ho x Wo)", DT_F32, 4, e) < 0 ||
         op_expect(g, n, 1, "the weight (O x C x k x k)", DT_F32, 4, e) < 0)
         return -1;
+    if (n->nin == 3 && op_expect(g, n, 2, "acc (N x C x H x W)", DT_F32, 4, e) < 0) return -1;
+    if (n->nin == 3 && !conv2d_attrs_plain(&n->a))
+        return err_set(e, "conv2d_backward_input accumulates (acc) only with plain attributes");
     const Value *dy = &g->vals[n->in[0]], *w = &g->vals[n->in[1]];
     const int *hint = n->a.hint;
     if (n->a.hint_ndim != 4)
@@ -655,7 +676,13 @@ static int backward_input_infer(Graph *g, Node *n, Error *e)
         return err_set(e, "conv2d_backward_input: dy is %dx%dx%d, but x (%dx%dx%d) and the weight give %dx%dx%d",
                        dy->shape[1], dy->shape[2], dy->shape[3], hint[1], hint[2], hint[3], w->shape[0], Ho, Wo);
     int shape[4] = { dy->shape[0], hint[1], hint[2], hint[3] };
-    graph_output(g, n, DT_F32, 4, shape, dy->batched);
+    if (n->nin == 3) {
+        const Value *acc = &g->vals[n->in[2]];
+        if (memcmp(acc->shape, shape, sizeof shape) != 0 || acc->batched != dy->batched)
+            return err_set(e, "conv2d_backward_input: acc is not x's shape");
+    }
+    int dx = graph_output(g, n, DT_F32, 4, shape, dy->batched);
+    if (n->nin == 3) g->vals[dx].view_of = n->in[2];
     return 0;
 }
 
@@ -668,8 +695,8 @@ static void backward_input_run(Graph *g, const Node *n)
         conv2d_general_backward_input(&c, vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]));
         return;
     }
-    conv2d_backward_input(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]),
-                          dx[0], dx[1], dx[2], dx[3], w[0], n->a.kernel, n->a.stride, n->a.padding);
+    conv2d_backward_input_acc(vf32(g, n->out[0]), vf32(g, n->in[0]), vf32(g, n->in[1]), dx[0], dx[1], dx[2], dx[3],
+                              w[0], n->a.kernel, n->a.stride, n->a.padding, n->nin == 3);
 }
 
 const OpDef op_conv2d_backward_input = { "conv2d_backward_input", backward_input_infer, backward_input_run, NULL };

@@ -248,9 +248,19 @@ static void forward_block(const ConvShape *c, float *y, const float *x, const fl
         }
 }
 
-/* The input gradient of images [n0, n0+g): dcol = w^T @ dy block, dx = col2im(dcol) */
+/* The input gradient of images [n0, n0+g): dcol = w^T @ dy block, dx = col2im(dcol); with
+ * c->accumulate, col2im into scratch slot 2 (the block's images), then added to dx */
 static void backward_input_block(const ConvShape *c, float *dx, const float *dy, const float *w, int g)
 {
+    if (c->accumulate) {
+        ConvShape once = *c;
+        size_t n = (size_t)g * c->C * c->H * c->W;
+        float *t = op_scratch(2, n);
+        once.accumulate = 0;
+        backward_input_block(&once, t, dy, w, g);
+        add_forward(dx, dx, t, n);
+        return;
+    }
     size_t ld = (size_t)g * c->P;
     const float *dyb = dy;
     if (g > 1) {

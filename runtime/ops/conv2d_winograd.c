@@ -30,6 +30,7 @@ typedef struct Wino {
     const float *x, *U, *b;
     float *y;
     int block;                    /* tiles per block */
+    int accumulate;               /* y += the result (ConvShape's accumulate) */
 } Wino;
 
 typedef float vf4 __attribute__((vector_size(16)));
@@ -128,34 +129,41 @@ static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t 
     }
 }
 
-/* p[0..16) = the lanes of lo and hi interleaved in halves: lo's low half, hi's, lo's high
- * half, hi's (no shuffle across halves) */
-static inline __attribute__((always_inline)) void store_halves(float *p, const vf8 *lo, const vf8 *hi)
+/* p[0..16) = (p[0..16) when acc, else 0) + the lanes of lo and hi interleaved in halves:
+ * lo's low half, hi's, lo's high half, hi's (no shuffle across halves) */
+static inline __attribute__((always_inline)) void store_halves(float *p, const vf8 *lo, const vf8 *hi, int acc)
 {
     vf4 h[4] = { __builtin_shufflevector(*lo, *lo, 0, 1, 2, 3), __builtin_shufflevector(*hi, *hi, 0, 1, 2, 3),
                  __builtin_shufflevector(*lo, *lo, 4, 5, 6, 7), __builtin_shufflevector(*hi, *hi, 4, 5, 6, 7) };
-    for (int i = 0; i < 4; i++) memcpy(p + 4 * i, &h[i], sizeof h[i]);
+    for (int i = 0; i < 4; i++) {
+        if (acc) {
+            vf4 was;
+            memcpy(&was, p + 4 * i, sizeof was);
+            h[i] = was + h[i];
+        }
+        memcpy(p + 4 * i, &h[i], sizeof h[i]);
+    }
 }
 
-/* p[0..16) = the lanes of y0, y1 (the two columns of 8 tiles) interleaved: lo = tiles 0, 1
+/* p[0..16) (+)= the lanes of y0, y1 (the two columns of 8 tiles) interleaved: lo = tiles 0, 1
  * and 4, 5, hi = tiles 2, 3 and 6, 7, each tile's two columns side by side */
-static inline __attribute__((always_inline)) void store_interleaved(float *p, const vf8 *y0, const vf8 *y1)
+static inline __attribute__((always_inline)) void store_interleaved(float *p, const vf8 *y0, const vf8 *y1, int acc)
 {
     vf8 lo = __builtin_shufflevector(*y0, *y1, 0, 8, 1, 9, 4, 12, 5, 13);
     vf8 hi = __builtin_shufflevector(*y0, *y1, 2, 10, 3, 11, 6, 14, 7, 15);
-    store_halves(p, &lo, &hi);
+    store_halves(p, &lo, &hi, acc);
 }
 
 /* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), o's ld
  * floats apart and xi's xs, from position at: A^T m A + b (A^T = [1 1 1 0; 0 1 -1 -1]),
- * 8 tiles at a time, their 16 columns stored straight into y's two rows where they fit,
- * through a buffer at the row's end */
+ * added to y's floats when j->accumulate, 8 tiles at a time, their 16 columns stored
+ * straight into y's two rows where they fit, through a buffer at the row's end */
 CN_MULTIVERSION
 static void output_segment(const Wino *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                            int len, int o0, int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;
-    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, two = 2 * ty + 1 < Ho;
+    int c0 = 2 * tx0, cols = 2 * len < Wo - c0 ? 2 * len : Wo - c0, two = 2 * ty + 1 < Ho, acc = j->accumulate;
     for (int o = o0; o < o1; o++) {
         float bo = j->b ? j->b[o] : 0.0f;
         const float *mo = M + (size_t)o * ld + at;
@@ -171,15 +179,15 @@ static void output_segment(const Wino *j, const float *M, size_t ld, size_t xs, 
             vf8 y10 = d0 + d1 + d2 + bo, y11 = d1 - d2 - d3 + bo;
             int k = 2 * u;
             if (k + 2 * VL8 <= cols) {
-                store_interleaved(y0 + k, &y00, &y01);
-                if (two) store_interleaved(y1 + k, &y10, &y11);
+                store_interleaved(y0 + k, &y00, &y01, acc);
+                if (two) store_interleaved(y1 + k, &y10, &y11, acc);
             } else {
                 float t[2][2 * VL8];
-                store_interleaved(t[0], &y00, &y01);
-                store_interleaved(t[1], &y10, &y11);
+                store_interleaved(t[0], &y00, &y01, 0);
+                store_interleaved(t[1], &y10, &y11, 0);
                 for (int l = 0; l < cols - k; l++) {
-                    y0[k + l] = t[0][l];
-                    if (two) y1[k + l] = t[1][l];
+                    y0[k + l] = acc ? y0[k + l] + t[0][l] : t[0][l];
+                    if (two) y1[k + l] = acc ? y1[k + l] + t[1][l] : t[1][l];
                 }
             }
         }
@@ -220,7 +228,7 @@ static void output_fn(const Wino *j, float *M, size_t ld, size_t xs, size_t at, 
 void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt)
 {
     Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
-               NULL, 0 };
+               NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
     for_segments(&j, t0, nt, ld, xs, input_fn, V, 0, j.C);
 }
@@ -421,14 +429,14 @@ static const float *filters(const float *w, int O, int C, int flip)
 
 void conv2d_winograd_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b)
 {
-    Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0 };
+    Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0, 0 };
     j.U = filters(w, c->O, c->C, 0);
     wino_run(&j);
 }
 
 void conv2d_winograd_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w)
 {
-    Wino j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0 };
+    Wino j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0, c->accumulate };
     j.U = filters(w, c->C, c->O, 1);
     wino_run(&j);
 }

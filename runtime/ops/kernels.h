@@ -54,7 +54,10 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
 /* The sizes of one convolution; K = C*k*k, P = Ho*Wo; identity: a 1x1 kernel needs no
  * im2col; direct: stride 1 with a larger kernel, done by conv2d_direct.c's kernels;
  * winograd: 3x3 stride 1 where Winograd pays (conv2d_winograd.c; never with direct) */
-typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct, winograd; } ConvShape;
+/* accumulate: the input gradient is added to what dx holds (dx += ...: the sum of the
+ * gradients of a value read twice, conv2d_backward_input's third input); the Winograd F(2x2)
+ * and im2col + sgemm input gradients honour it, conv2d_backward_input_acc covers the others */
+typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct, winograd, accumulate; } ConvShape;
 /* Forces Conv2d's choice of the direct kernels for stride 1 (1) or im2col + sgemm (0) in this
  * process; by default they are used where the CPU has AVX-512 (or as CNNC_CONV_DIRECT says).
  * For the tests of the direct paths; call it before any graph is built. */
@@ -110,6 +113,10 @@ int conv2d_grad(Graph *g, Node n, const int *dout, Error *e);
 /* dx[N,C,H,W] from dy[N,O,Ho,Wo] and w[O,C,k,k] */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
                            int N, int C, int H, int W, int O, int k, int stride, int pad);
+/* The same, added to dx when accumulate is set: dx[i] = dx[i] + the gradient, the floats
+ * that an add of the two would give */
+void conv2d_backward_input_acc(float *dx, const float *dy, const float *w,
+                               int N, int C, int H, int W, int O, int k, int stride, int pad, int accumulate);
 /* dw[O,C,k,k] and db[O] (or NULL) from dy[N,O,Ho,Wo] and x[N,C,H,W] */
 void conv2d_backward_weight(float *dw, float *db, const float *dy, const float *x,
                             int N, int C, int H, int W, int O, int k, int stride, int pad);
@@ -369,7 +376,8 @@ int op_expect_param_state(const Graph *g, const Node *n, int nin, const char *co
  * next call for the same slot there: kernels use it for im2col and partial sums so that no
  * call allocates once warmed up. Slot 0: im2col columns or padded planes; slot 1: partial
  * gradients, or what all shares read (a flipped kernel); slot 2: a fused kernel's
- * intermediate; slot 3: a direct convolution's output rows. */
+ * intermediate, or an accumulating input gradient's (conv2d.c, conv2d_gemm.c); slot 3: a
+ * direct convolution's output rows. */
 #define OP_SCRATCH_SLOTS 4
 float *op_scratch(int slot, size_t n);
 /* A data-parallel run (graph.h's global_batch): a mean over this rank's N samples becomes
