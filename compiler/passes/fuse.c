@@ -202,40 +202,93 @@ static int overwritable(const Graph *g, int acc, int c, int a)
     return 1;
 }
 
-int fuse_backward_graph(Graph *g, Error *e)
+/* Replaces nodes first (placed there) and second (dropped) by one node of op over in[0..nin)
+ * with attributes a, stamped as first, its output taking second's. Returns 1, or -1 on error. */
+static int fuse_pair(Graph *g, int first, int second, int op, const int *in, int nin, const Attrs *a, int *place,
+                     Error *e)
+{
+    Node at = g->nodes[first];
+    int out = g->nodes[second].out[0];
+    g->cur_phase = at.phase;
+    g->cur_line = at.line;
+    g->cur_col = at.col;
+    memcpy(g->cur_label, at.label, sizeof g->cur_label);
+    int f = graph_add(g, op, in, nin, a, e);
+    if (f < 0) return -1;
+    redirect(g, out, g->nodes[f].out[0]);
+    place[first] = f;
+    place[second] = -1;
+    return 1;
+}
+
+/* add(acc, conv2d_backward_input(dy, w)) at node i -> conv2d_backward_input(dy, w, acc) */
+static int fuse_sum(Graph *g, int i, int n0, int *place, Error *e)
+{
+    Node s = g->nodes[i];
+    if (s.op != OP_add || s.phase != PHASE_BACKWARD) return 0;
+    for (int k = 0; k < 2; k++) {
+        int c = g->vals[s.in[k]].producer, acc = s.in[1 - k];
+        if (c < 0 || c >= n0 || place[c] != c || sole_user(g, s.in[k]) != i) continue;
+        Node conv = g->nodes[c];
+        if (conv.op != OP_conv2d_backward_input || conv.nin != 2 || !conv2d_attrs_plain(&conv.a) ||
+            !overwritable(g, acc, c, i))
+            continue;
+        int in[3] = { conv.in[0], conv.in[1], acc };
+        return fuse_pair(g, c, i, OP_conv2d_backward_input, in, 3, &conv.a, place, e);
+    }
+    return 0;
+}
+
+/* relu_backward(maxpool2d_backward(dy, argmax), y) at node i, y being the input of the
+ * maxpool2d that gave argmax -> relu_maxpool2d_backward(dy, the pooled y, argmax): y > 0 at a
+ * window's argmax where the window's maximum is */
+static int fuse_unpool(Graph *g, int i, int n0, int *place, Error *e)
+{
+    Node r = g->nodes[i];
+    if (r.op != OP_relu_backward || r.phase != PHASE_BACKWARD) return 0;
+    int m = g->vals[r.in[0]].producer;
+    if (m < 0 || m >= n0 || place[m] != m || g->nodes[m].op != OP_maxpool2d_backward || sole_user(g, r.in[0]) != i)
+        return 0;
+    Node mb = g->nodes[m];
+    int p = g->vals[mb.in[1]].producer;
+    if (p < 0 || g->nodes[p].op != OP_maxpool2d || g->nodes[p].in[0] != r.in[1] ||
+        !maxpool2d_attrs_plain(&g->nodes[p].a))
+        return 0;
+    Node pool = g->nodes[p];
+    Attrs a = { 0 };
+    a.hint_ndim = 4;
+    memcpy(a.hint, mb.a.hint, sizeof a.hint);
+    a.pool_kernel = pool.a.kernel;
+    a.pool_stride = pool.a.stride;
+    a.pool_padding = pool.a.padding;
+    int in[3] = { mb.in[0], pool.out[0], mb.in[1] };
+    return fuse_pair(g, m, i, OP_relu_maxpool2d_backward, in, 3, &a, place, e);
+}
+
+/* One pass of fuse (fuse_sum, fuse_unpool) over the nodes; the number fused, or -1 */
+static int backward_pass(Graph *g, int (*fuse)(Graph *, int, int, int *, Error *), Error *e)
 {
     int n0 = g->nnodes, fused = 0;
     int *place = xmalloc((size_t)(unsigned)n0 * sizeof *place);
     for (int i = 0; i < n0; i++) place[i] = i;
     for (int i = 0; i < n0; i++) {
-        Node s = g->nodes[i];
-        if (s.op != OP_add || s.phase != PHASE_BACKWARD || place[i] != i) continue;
-        for (int k = 0; k < 2; k++) {
-            int c = g->vals[s.in[k]].producer, acc = s.in[1 - k];
-            if (c < 0 || c >= n0 || place[c] != c || sole_user(g, s.in[k]) != i) continue;
-            Node conv = g->nodes[c];
-            if (conv.op != OP_conv2d_backward_input || conv.nin != 2 || !conv2d_attrs_plain(&conv.a) ||
-                !overwritable(g, acc, c, i))
-                continue;
-            int in[3] = { conv.in[0], conv.in[1], acc };
-            g->cur_phase = PHASE_BACKWARD;
-            g->cur_line = conv.line;
-            g->cur_col = conv.col;
-            memcpy(g->cur_label, conv.label, sizeof g->cur_label);
-            int f = graph_add(g, OP_conv2d_backward_input, in, 3, &conv.a, e);
-            if (f < 0) {
-                free(place);
-                return -1;
-            }
-            redirect(g, s.out[0], g->nodes[f].out[0]);
-            place[c] = f;
-            place[i] = -1;
-            fused++;
-            break;
+        int r = place[i] == i ? fuse(g, i, n0, place, e) : 0;
+        if (r < 0) {
+            free(place);
+            return -1;
         }
+        fused += r;
     }
     finish(g, place, n0, fused);
     return fused;
+}
+
+/* the unpooling first: its output, in its place, is then a sum's acc */
+int fuse_backward_graph(Graph *g, Error *e)
+{
+    int unpooled = backward_pass(g, fuse_unpool, e);
+    int summed = unpooled < 0 ? -1 : backward_pass(g, fuse_sum, e);
+    return summed < 0 ? -1 : unpooled + summed;
 }
 
 /* how many nodes read v */

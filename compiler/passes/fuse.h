@@ -18,12 +18,15 @@ int fuse_graph(Graph *g, Error *e);
  * ends read. Returns the number of pairs fused. */
 int fuse_training_graph(Graph *g, Error *e);
 
-/* For graphs that train, after autodiff: where a value is read twice and one of its two
- * gradients is a conv2d_backward_input (plain attributes) summed with the other by an add,
- * replaces the two by one conv2d_backward_input that adds its result to the other gradient
- * in that gradient's storage (its third input, acc; the output a view of it), when nothing
- * else reads that storage from the convolution on: the same floats, one pass over memory and
- * one buffer fewer. Returns the number of sums fused. */
+/* For graphs that train, after autodiff: replaces each maxpool2d_backward (plain
+ * attributes) read only by a relu_backward masking with the pool's own input (a ReLU's or
+ * add_relu's result) by one relu_maxpool2d_backward, as the conv2d_relu_maxpool2d fusion's
+ * backward does; then, where a value is read twice and one of its two gradients is a
+ * conv2d_backward_input (plain attributes) summed with the other by an add, replaces the two
+ * by one conv2d_backward_input that adds its result to the other gradient in that
+ * gradient's storage (its third input, acc; the output a view of it), when nothing else
+ * reads that storage from the convolution on. The same floats, fewer passes over memory and
+ * buffers. Returns the number of pairs fused. */
 int fuse_backward_graph(Graph *g, Error *e);
 
 /* For graphs that only infer (no training step: BatchNorm always uses its running

@@ -1,10 +1,12 @@
 /* tests/graph/test_fuse_backward.c: compiler/passes/fuse.c's fuse_backward_graph, which
  * folds autodiff's sum of a value's two gradients (an add) into the conv2d_backward_input
- * that computes one of them, on small residual networks in .cnn text:
- *   - a BasicBlock (BatchNorm between the convolutions, fashion_resnet's): the block
- *     input's gradient is summed in place, no add is left in the backward phase;
- *   - F.relu(conv(x) + x): the other gradient is the convolution's own dy, read at and after
- *     it, so the add stays;
+ * that computes one of them, and a MaxPool2d's backward followed by the ReLU's before it
+ * into one relu_maxpool2d_backward, on small residual networks in .cnn text:
+ *   - a BasicBlock (BatchNorm between the convolutions, fashion_resnet's) then MaxPool2d(2)
+ *     over odd sizes and Dropout: the block input's gradient is summed in place, no add is
+ *     left in the backward phase, the pool's backward and the ReLU's are one node;
+ *   - F.relu(conv(x) + x) then F.max_pool2d(3, 2, 1): the other gradient is the
+ *     convolution's own dy, read at and after it, so the add stays; the pooling fuses;
  *   - x read three times: one sum still read after the convolution stays an add, the next
  *     one, into that add's output, fuses.
  * Three Adam steps (the last on a partial batch) on the fused and the unfused (no_fuse)
@@ -38,10 +40,10 @@ static const char basic[] =
     "    }\n"
     "}\n"
     "model Net {\n"
-    "    input [3, 6, 5]\n"
+    "    input [3, 7, 5]\n"
     "    stem = Sequential(Conv2d(3, 8, 3, padding=1), BatchNorm2d(8), ReLU())\n"
-    "    block = Block(8)\n"
-    "    head = Sequential(Flatten(), Linear(8 * 6 * 5, 3))\n"
+    "    block = Sequential(Block(8), MaxPool2d(2))\n"
+    "    head = Sequential(Flatten(), Dropout(0.5), Linear(8 * 3 * 2, 3))\n"
     "}\n" HEAD;
 
 static const char direct[] =
@@ -49,10 +51,10 @@ static const char direct[] =
     "    input [3, 6, 5]\n"
     "    stem = Sequential(Conv2d(3, 8, 3, padding=1), ReLU())\n"
     "    conv = Conv2d(8, 8, 3, padding=1)\n"
-    "    head = Sequential(Flatten(), Linear(8 * 6 * 5, 3))\n"
+    "    head = Sequential(Flatten(), Linear(8 * 3 * 3, 3))\n"
     "    forward(x) {\n"
     "        x = self.stem(x)\n"
-    "        return self.head(F.relu(self.conv(x) + x))\n"
+    "        return self.head(F.max_pool2d(F.relu(self.conv(x) + x), 3, 2, 1))\n"
     "    }\n"
     "}\n" HEAD;
 
@@ -89,13 +91,16 @@ static Graph *build(const Program *p, int no_fuse)
     return g;
 }
 
-/* adds in the backward phase, and conv2d_backward_input nodes with an acc input */
-static void count(const Graph *g, int *adds, int *accs)
+/* adds in the backward phase, conv2d_backward_input nodes with an acc input, and
+ * maxpool2d_backward (fused: relu_maxpool2d_backward) nodes */
+static void count(const Graph *g, int *adds, int *accs, int *pools, int *unpools)
 {
-    *adds = *accs = 0;
+    *adds = *accs = *pools = *unpools = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         *adds += n->op == OP_add && n->phase == PHASE_BACKWARD;
+        *pools += n->op == OP_maxpool2d_backward;
+        *unpools += n->op == OP_relu_maxpool2d_backward;
         if (n->op == OP_conv2d_backward_input && n->nin == 3) {
             ++*accs;
             CHECK(g->vals[n->out[0]].view_of == n->in[2], "node %d: the sum is not in acc's storage", i);
@@ -138,7 +143,7 @@ static int same(const Graph *f, const Graph *u, ValueKind kind, const char *when
     return compared;
 }
 
-static void test_model(const char *name, const char *src, size_t len, int want_adds, int want_accs)
+static void test_model(const char *name, const char *src, size_t len, int want_adds, int want_accs, int want_pools)
 {
     Program p;
     if (check_source(name, src, len, NULL, &p, stderr) < 0) {
@@ -149,13 +154,16 @@ static void test_model(const char *name, const char *src, size_t len, int want_a
         conv2d_use_winograd(wino);
         Graph *f = build(&p, 0), *u = build(&p, 1);
         if (f && u) {
-            int adds, accs, uadds, uaccs;
-            count(f, &adds, &accs);
-            count(u, &uadds, &uaccs);
+            int adds, accs, pools, unpools, uadds, uaccs, upools, uunpools;
+            count(f, &adds, &accs, &pools, &unpools);
+            count(u, &uadds, &uaccs, &upools, &uunpools);
             CHECK(adds == want_adds && accs == want_accs, "%s: %d adds and %d accumulating gradients, expected %d and %d",
                   name, adds, accs, want_adds, want_accs);
             CHECK(uaccs == 0 && uadds == want_adds + want_accs, "%s unfused: %d adds, %d accumulating", name, uadds,
                   uaccs);
+            CHECK(pools == 0 && unpools == want_pools && upools == want_pools && uunpools == 0,
+                  "%s: %d maxpool2d_backward and %d relu_maxpool2d_backward fused, %d and %d unfused, expected %d",
+                  name, pools, unpools, upools, uunpools, want_pools);
             CHECK(f->arena_bytes <= u->arena_bytes, "%s: the plan's arena grew (%zu vs %zu bytes)", name,
                   f->arena_bytes, u->arena_bytes);
             int sizes[3] = { 5, 5, 3 };
@@ -182,8 +190,8 @@ static void test_model(const char *name, const char *src, size_t len, int want_a
 int main(void)
 {
     conv2d_use_direct(0);
-    test_model("basic.cnn", basic, sizeof basic - 1, 0, 1);
-    test_model("direct.cnn", direct, sizeof direct - 1, 1, 0);
-    test_model("thrice.cnn", thrice, sizeof thrice - 1, 1, 1);
+    test_model("basic.cnn", basic, sizeof basic - 1, 0, 1, 1);
+    test_model("direct.cnn", direct, sizeof direct - 1, 1, 0, 1);
+    test_model("thrice.cnn", thrice, sizeof thrice - 1, 1, 1, 0);
     return test_done("test_fuse_backward");
 }
