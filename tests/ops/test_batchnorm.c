@@ -3,7 +3,8 @@
  * (running statistics) outputs, the running statistics and num_batches_tracked after 3
  * steps (momentum 0.1 and None), affine=False and track_running_stats=False, and the
  * gradients of x, weight and bias against central differences in both modes. The same for
- * the fused batchnorm2d_relu and batchnorm_relu_backward, the reference then ending in ReLU. */
+ * the fused batchnorm2d_relu and batchnorm_relu_backward, the reference then ending in ReLU.
+ * The statistics of values far from zero with a small spread, to float rounding. */
 #include "testgraph.h"
 
 #include <unistd.h>
@@ -262,6 +263,37 @@ static void one_value_per_channel(void)
     graph_free(g);
 }
 
+/* The batch statistics of values far from zero with a small spread (1000 + c, the first
+ * image 0.05 lower than the rest, noise of 0.01): the mean and the biased variance, from
+ * which invstd comes, to float rounding of the double reference, whatever the order and
+ * shift of the sums (a plain sum of squares in float would lose the variance entirely) */
+static void offset_statistics(Rng *rng)
+{
+    enum { N = 5, C = 2, L = 37 };
+    float *x = xcalloc((size_t)N * C * L, sizeof *x), *y = xcalloc((size_t)N * C * L, sizeof *y);
+    float mean[C], invstd[C], rm[C] = { 0, 0 }, rv[C] = { 1, 1 };
+    int64_t nbt = 0;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int l = 0; l < L; l++)
+                x[((size_t)n * C + c) * L + l] = 1000.0f + (float)c + (n ? 0.05f : 0.0f) + 0.01f * rng_uniform(rng);
+    batchnorm_forward(y, mean, invstd, x, NULL, NULL, rm, rv, &nbt, N, C, L, 1, 1.0, 0, 1e-5);
+    for (int c = 0; c < C; c++) {
+        double m = 0, v = 0;
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) m += x[((size_t)n * C + c) * L + l];
+        m /= N * L;
+        for (int n = 0; n < N; n++)
+            for (int l = 0; l < L; l++) v += (x[((size_t)n * C + c) * L + l] - m) * (x[((size_t)n * C + c) * L + l] - m);
+        v /= N * L;
+        CHECK_CLOSE(mean[c], m, 1e-4, 0, "offset channel: mean");
+        CHECK_CLOSE(invstd[c], 1 / sqrt(v + 1e-5), 0, 1e-5, "offset channel: invstd");
+        CHECK_CLOSE(rv[c], v * N * L / (N * L - 1), 0, 1e-5, "offset channel: running_var (momentum 1)");
+    }
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     one_value_per_channel();
@@ -287,6 +319,7 @@ int main(void)
         run_case(&cases[i], 1, &rng);
         run_case(&cases[i], 0, &rng);
     }
+    offset_statistics(&rng);
 
     /* the shape rule refuses what PyTorch refuses */
     Graph *g = graph_new();
