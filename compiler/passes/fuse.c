@@ -283,12 +283,31 @@ static int backward_pass(Graph *g, int (*fuse)(Graph *, int, int, int *, Error *
     return fused;
 }
 
+/* BatchNorm's backward writes dx over dy (each float read just before it is written, a
+ * channel at a time) where nothing else reads dy's storage from it on: no fresh buffer to
+ * bring into cache for the writes. Returns how many. */
+static int batchnorm_in_place(Graph *g)
+{
+    int shared = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = &g->nodes[i];
+        if ((n->op != OP_batchnorm_backward && n->op != OP_batchnorm_relu_backward) || n->phase != PHASE_BACKWARD ||
+            g->vals[n->out[0]].view_of >= 0 || g->vals[n->out[0]].keep || !overwritable(g, n->in[0], i, i))
+            continue;
+        g->vals[n->out[0]].view_of = n->in[0];
+        shared++;
+    }
+    return shared;
+}
+
 /* the unpooling first: its output, in its place, is then a sum's acc */
 int fuse_backward_graph(Graph *g, Error *e)
 {
     int unpooled = backward_pass(g, fuse_unpool, e);
     int summed = unpooled < 0 ? -1 : backward_pass(g, fuse_sum, e);
-    return summed < 0 ? -1 : unpooled + summed;
+    if (summed < 0) return -1;
+    batchnorm_in_place(g);
+    return unpooled + summed;
 }
 
 /* how many nodes read v */

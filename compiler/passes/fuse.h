@@ -25,8 +25,10 @@ int fuse_training_graph(Graph *g, Error *e);
  * conv2d_backward_input (plain attributes) summed with the other by an add, replaces the two
  * by one conv2d_backward_input that adds its result to the other gradient in that
  * gradient's storage (its third input, acc; the output a view of it), when nothing else
- * reads that storage from the convolution on. The same floats, fewer passes over memory and
- * buffers. Returns the number of pairs fused. */
+ * reads that storage from the convolution on. Last, each batchnorm_backward and
+ * batchnorm_relu_backward writes dx over dy (dx a view of dy) where nothing reads dy's
+ * storage after it. The same floats, fewer passes over memory and buffers. Returns the
+ * number of pairs fused. */
 int fuse_backward_graph(Graph *g, Error *e);
 
 /* For graphs that only infer (no training step: BatchNorm always uses its running

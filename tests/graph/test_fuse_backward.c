@@ -9,6 +9,8 @@
  *     convolution's own dy, read at and after it, so the add stays; the pooling fuses;
  *   - x read three times: one sum still read after the convolution stays an add, the next
  *     one, into that add's output, fuses.
+ * BatchNorm's backward writes dx over dy where nothing reads dy after it (bn1's and the
+ * stem's in the BasicBlock; not bn2's, whose dy is also the sum's acc).
  * Three Adam steps (the last on a partial batch) on the fused and the unfused (no_fuse)
  * graph give the same loss, logits, parameter gradients and parameters bit for bit, with
  * the input gradients on Winograd and on im2col + sgemm; the fused plan is no larger. */
@@ -91,16 +93,24 @@ static Graph *build(const Program *p, int no_fuse)
     return g;
 }
 
-/* adds in the backward phase, conv2d_backward_input nodes with an acc input, and
- * maxpool2d_backward (fused: relu_maxpool2d_backward) nodes */
-static void count(const Graph *g, int *adds, int *accs, int *pools, int *unpools)
+/* adds in the backward phase, conv2d_backward_input nodes with an acc input,
+ * maxpool2d_backward (fused: relu_maxpool2d_backward) nodes, and BatchNorm backward nodes
+ * writing dx over dy */
+static void count(const Graph *g, int *adds, int *accs, int *pools, int *unpools, int *in_place)
 {
-    *adds = *accs = *pools = *unpools = 0;
+    *adds = *accs = *pools = *unpools = *in_place = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         *adds += n->op == OP_add && n->phase == PHASE_BACKWARD;
         *pools += n->op == OP_maxpool2d_backward;
         *unpools += n->op == OP_relu_maxpool2d_backward;
+        if ((n->op == OP_batchnorm_backward || n->op == OP_batchnorm_relu_backward) &&
+            g->vals[n->out[0]].view_of == n->in[0]) {
+            ++*in_place;
+            for (int j = i + 1; j < g->nnodes; j++)
+                for (int k = 0; k < g->nodes[j].nin; k++)
+                    CHECK(g->nodes[j].in[k] != n->in[0], "node %d reads dy after node %d writes dx over it", j, i);
+        }
         if (n->op == OP_conv2d_backward_input && n->nin == 3) {
             ++*accs;
             CHECK(g->vals[n->out[0]].view_of == n->in[2], "node %d: the sum is not in acc's storage", i);
@@ -143,7 +153,8 @@ static int same(const Graph *f, const Graph *u, ValueKind kind, const char *when
     return compared;
 }
 
-static void test_model(const char *name, const char *src, size_t len, int want_adds, int want_accs, int want_pools)
+static void test_model(const char *name, const char *src, size_t len, int want_adds, int want_accs, int want_pools,
+                       int want_in_place)
 {
     Program p;
     if (check_source(name, src, len, NULL, &p, stderr) < 0) {
@@ -154,9 +165,11 @@ static void test_model(const char *name, const char *src, size_t len, int want_a
         conv2d_use_winograd(wino);
         Graph *f = build(&p, 0), *u = build(&p, 1);
         if (f && u) {
-            int adds, accs, pools, unpools, uadds, uaccs, upools, uunpools;
-            count(f, &adds, &accs, &pools, &unpools);
-            count(u, &uadds, &uaccs, &upools, &uunpools);
+            int adds, accs, pools, unpools, in_place, uadds, uaccs, upools, uunpools, uin_place;
+            count(f, &adds, &accs, &pools, &unpools, &in_place);
+            count(u, &uadds, &uaccs, &upools, &uunpools, &uin_place);
+            CHECK(in_place == want_in_place && uin_place == 0, "%s: %d BatchNorm backward in place, expected %d (%d unfused)",
+                  name, in_place, want_in_place, uin_place);
             CHECK(adds == want_adds && accs == want_accs, "%s: %d adds and %d accumulating gradients, expected %d and %d",
                   name, adds, accs, want_adds, want_accs);
             CHECK(uaccs == 0 && uadds == want_adds + want_accs, "%s unfused: %d adds, %d accumulating", name, uadds,
@@ -190,8 +203,8 @@ static void test_model(const char *name, const char *src, size_t len, int want_a
 int main(void)
 {
     conv2d_use_direct(0);
-    test_model("basic.cnn", basic, sizeof basic - 1, 0, 1, 1);
-    test_model("direct.cnn", direct, sizeof direct - 1, 1, 0, 1);
-    test_model("thrice.cnn", thrice, sizeof thrice - 1, 1, 1, 0);
+    test_model("basic.cnn", basic, sizeof basic - 1, 0, 1, 1, 2);
+    test_model("direct.cnn", direct, sizeof direct - 1, 1, 0, 1, 0);
+    test_model("thrice.cnn", thrice, sizeof thrice - 1, 1, 1, 0, 1);
     return test_done("test_fuse_backward");
 }
