@@ -96,10 +96,12 @@ typedef struct OpDef {
     X(dropout2d_backward)           \
     /* training-time fusions (compiler/passes/fuse.c): batchnorm.c's batchnorm2d_relu (batchnorm2d's \
      * inputs and outputs, y = relu(bn(x))) and batchnorm_relu_backward(dy, y, x, save_mean, \
-     * save_invstd [, weight]); add.c's add_relu(a, b) -> relu(a + b), backward by relu_backward */ \
+     * save_invstd [, weight]); add.c's add_relu(a, b) -> relu(a + b), backward by relu_backward, \
+     * and add_relu_maxpool2d(a, b) -> y, argmax (maxpool2d's), backward by relu_maxpool2d_backward */ \
     X(batchnorm2d_relu)             \
     X(batchnorm_relu_backward)      \
-    X(add_relu)
+    X(add_relu)                     \
+    X(add_relu_maxpool2d)
 
 #define CN_OP_ENUM(name) OP_##name,
 typedef enum { CN_OPS(CN_OP_ENUM) OP_COUNT } OpId;

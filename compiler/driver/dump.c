@@ -18,7 +18,8 @@ static void attrs_str(const Node *n, char *buf, size_t cap)
     buf[0] = 0;
     switch (n->op) {
     case OP_conv2d: case OP_conv2d_backward_input: case OP_conv2d_backward_weight:
-    case OP_maxpool2d: case OP_maxpool2d_backward: case OP_avgpool2d: case OP_avgpool2d_backward: {
+    case OP_maxpool2d: case OP_maxpool2d_backward: case OP_avgpool2d: case OP_avgpool2d_backward:
+    case OP_add_relu_maxpool2d: {
         Window2d w = attrs_window(a);
         size_t len;
         if (w.kh == w.kw && w.sh == w.sw && w.ph == w.pw)

@@ -161,6 +161,29 @@ static int fuse_with_relu(Graph *g, int i, int first, int fused, int *place, Err
     return r;
 }
 
+/* add_relu(a, b) at node i whose result only a plain maxpool2d reads -> add_relu_maxpool2d */
+static int fuse_add_pool(Graph *g, int i, int *place, Error *e)
+{
+    Node s = g->nodes[i];
+    if (s.op != OP_add_relu || s.phase != PHASE_FORWARD) return 0;
+    int m = sole_user(g, s.out[0]);
+    if (m < 0 || place[m] != m || g->nodes[m].op != OP_maxpool2d || g->nodes[m].phase != PHASE_FORWARD ||
+        !maxpool2d_attrs_plain(&g->nodes[m].a))
+        return 0;
+    Node pool = g->nodes[m];
+    g->cur_phase = PHASE_FORWARD;
+    g->cur_line = s.line;
+    g->cur_col = s.col;
+    memcpy(g->cur_label, s.label, sizeof g->cur_label);
+    int f = graph_add(g, OP_add_relu_maxpool2d, s.in, 2, &pool.a, e);
+    if (f < 0) return -1;
+    redirect(g, pool.out[0], g->nodes[f].out[0]);
+    redirect(g, pool.out[1], g->nodes[f].out[1]);
+    place[i] = f;
+    place[m] = -1;
+    return 1;
+}
+
 int fuse_training_graph(Graph *g, Error *e)
 {
     int n0 = g->nnodes, fused = 0;
@@ -176,7 +199,20 @@ int fuse_training_graph(Graph *g, Error *e)
         fused += r >= 0;
     }
     finish(g, place, n0, fused);
-    return fused;
+    /* then each add_relu into the MaxPool2d after it */
+    int n1 = g->nnodes, pooled = 0;
+    place = xmalloc((size_t)(unsigned)n1 * sizeof *place);
+    for (int i = 0; i < n1; i++) place[i] = i;
+    for (int i = 0; i < n1; i++) {
+        int r = place[i] == i ? fuse_add_pool(g, i, place, e) : 0;
+        if (r < 0) {
+            free(place);
+            return -1;
+        }
+        pooled += r;
+    }
+    finish(g, place, n1, pooled);
+    return fused + pooled;
 }
 
 /* the value whose storage v shares (v itself when it is not a view) */

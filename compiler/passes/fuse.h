@@ -14,6 +14,8 @@ int fuse_graph(Graph *g, Error *e);
  * reads (the residual's F.relu(out + x)) by add_relu: the same results in one pass over
  * memory, one buffer fewer, and backward rules that fuse the ReLU's gradient into the
  * next pass (batchnorm_relu_backward) or keep it alone (relu_backward, for add_relu).
+ * Then each add_relu whose result only a plain MaxPool2d reads becomes add_relu_maxpool2d
+ * (the sum never in memory; backward by relu_maxpool2d_backward).
  * Graphs that only infer keep batchnorm2d (fold_batchnorm folds it) and add, which the back
  * ends read. Returns the number of pairs fused. */
 int fuse_training_graph(Graph *g, Error *e);

@@ -240,6 +240,9 @@ void cross_entropy_backward(float *dlogits, const float *probs, const int32_t *l
 /* add.c: y[n] = a + b; add_relu: y[n] = relu(a + b) (NaN kept) */
 void add_forward(float *y, const float *a, const float *b, size_t n);
 void add_relu_forward(float *y, const float *a, const float *b, size_t n);
+/* y, argmax[N,C,Ho,Wo] = maxpool2d_forward(relu(a + b)), a plane at a time */
+void add_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *a, const float *b, int N, int C, int H, int W,
+                                int k, int stride, int pad);
 
 /* activations.c: y[n] = f(x) and dx[n] = dy * f'(s), s = x (y for sigmoid and tanh:
  * activation_backward_reads_result), torch 1.13's formulas; alpha: LeakyReLU's

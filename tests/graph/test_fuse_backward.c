@@ -4,9 +4,12 @@
  * into one relu_maxpool2d_backward, on small residual networks in .cnn text:
  *   - a BasicBlock (BatchNorm between the convolutions, fashion_resnet's) then MaxPool2d(2)
  *     over odd sizes and Dropout: the block input's gradient is summed in place, no add is
- *     left in the backward phase, the pool's backward and the ReLU's are one node;
+ *     left in the backward phase, the pool's backward and the ReLU's are one node
+ *     (add_relu_maxpool2d's);
  *   - F.relu(conv(x) + x) then F.max_pool2d(3, 2, 1): the other gradient is the
- *     convolution's own dy, read at and after it, so the add stays; the pooling fuses;
+ *     convolution's own dy, read at and after it, so the add stays;
+ *   - F.max_pool2d(F.relu(torch.cat(...)), 2): the pool's backward and the ReLU's fuse
+ *     (after a residual sum fuse_training_graph's add_relu_maxpool2d already has them fused);
  *   - x read three times: one sum still read after the convolution stays an add, the next
  *     one, into that add's output, fuses.
  * BatchNorm's backward writes dx over dy where nothing reads dy after it (bn1's and the
@@ -75,6 +78,17 @@ static const char thrice[] =
     "        y = self.bn2(self.conv2(x))\n"
     "        s = out + y\n"
     "        return self.head(F.relu(s + x))\n"
+    "    }\n"
+    "}\n" HEAD;
+
+static const char catpool[] =
+    "model Net {\n"
+    "    input [3, 6, 7]\n"
+    "    a = Conv2d(3, 4, 3, padding=1)\n"
+    "    b = Conv2d(3, 4, 3, padding=1)\n"
+    "    head = Sequential(Flatten(), Linear(8 * 3 * 3, 3))\n"
+    "    forward(x) {\n"
+    "        return self.head(F.max_pool2d(F.relu(torch.cat([self.a(x), self.b(x)], dim=1)), 2))\n"
     "    }\n"
     "}\n" HEAD;
 
@@ -206,5 +220,6 @@ int main(void)
     test_model("basic.cnn", basic, sizeof basic - 1, 0, 1, 1, 2);
     test_model("direct.cnn", direct, sizeof direct - 1, 1, 0, 1, 0);
     test_model("thrice.cnn", thrice, sizeof thrice - 1, 1, 1, 0, 1);
+    test_model("catpool.cnn", catpool, sizeof catpool - 1, 0, 0, 1, 0);
     return test_done("test_fuse_backward");
 }

@@ -1,8 +1,12 @@
 /* tests/ops/test_add.c: add: the elementwise sum, its backward (dout to both inputs, summed
  * when both are the same value), and its shape checks; add_relu (relu(a + b), fused for
  * training graphs): its values, NaN, -0 and infinities included, against relu of the sum in
- * double, and its gradient, dy where a + b > 0 (one relu_backward node) to both inputs. */
+ * double, and its gradient, dy where a + b > 0 (one relu_backward node) to both inputs;
+ * add_relu_maxpool2d: the pooled values and argmax of add_relu then maxpool2d, and its
+ * gradient that of relu_backward(maxpool2d_backward), bit for bit, for 2x2, 3x3 stride 2
+ * padded and 3x3 stride 1 windows over odd sizes, on 1 and 2 threads. */
 #include "testgraph.h"
+#include "../../runtime/parallel.h"
 
 static void test_forward_backward(void)
 {
@@ -121,10 +125,59 @@ static void test_errors(void)
     graph_free(g);
 }
 
+/* add_relu_maxpool2d(a, b) against maxpool2d(add_relu(a, b)), forward and backward */
+static void test_add_pool(int k, int stride, int pad, int H, int W, int threads)
+{
+    par_set_threads(threads);
+    Graph *g = graph_new();
+    int shape[4] = { 3, 5, H, W };
+    int a = tg_value(g, "a", VK_INPUT, DT_F32, 1, 4, shape), b = tg_value(g, "b", VK_INPUT, DT_F32, 1, 4, shape);
+    g->vals[a].requires_grad = g->vals[b].requires_grad = 1;
+    Attrs pa = { .kernel = k, .stride = stride, .padding = pad };
+    int fused = tg_node(g, OP_add_relu_maxpool2d, (int[]){ a, b }, 2, &pa);
+    int sum = tg_node(g, OP_add_relu, (int[]){ a, b }, 2, NULL);
+    int pool = tg_node(g, OP_maxpool2d, (int[]){ tg_out(g, sum, 0) }, 1, &pa);
+    const Value *y = &g->vals[tg_out(g, fused, 0)];
+    CHECK(y->shape[2] == window_out_size(H, k, stride, pad) && y->shape[3] == window_out_size(W, k, stride, pad) &&
+              g->vals[tg_out(g, fused, 1)].dtype == DT_I32, "k%d s%d p%d: the pooled shape", k, stride, pad);
+    int dy = tg_value(g, "dy", VK_INPUT, DT_F32, 1, 4, y->shape);
+    tg_backward(g, fused, (int[]){ dy, -1, -1 });
+    int da = g->vals[a].grad;
+    CHECK(da >= 0 && da == g->vals[b].grad && g->vals[da].producer >= 0 &&
+              g->nodes[g->vals[da].producer].op == OP_relu_maxpool2d_backward,
+          "k%d: da = db = one relu_maxpool2d_backward", k);
+    Attrs ha = { .kernel = k, .stride = stride, .padding = pad, .hint_ndim = 4, .hint = { 3, 5, H, W } };
+    int unpool = tg_node(g, OP_maxpool2d_backward, (int[]){ dy, tg_out(g, pool, 1) }, 2, &ha);
+    int mask = tg_node(g, OP_relu_backward, (int[]){ tg_out(g, unpool, 0), tg_out(g, sum, 0) }, 2, NULL);
+    tg_bind(g);
+    Rng r;
+    rng_seed(&r, (uint64_t)(100 + k * 10 + H));
+    size_t n = value_numel(&g->vals[a]), m = value_numel(&g->vals[dy]);
+    tg_fill(vf32(g, a), n, -1, 1, &r);
+    tg_fill(vf32(g, b), n, -1, 1, &r);
+    tg_fill(vf32(g, dy), m, -1, 1, &r);
+    tg_run(g, PHASE_FORWARD | PHASE_BACKWARD);
+    char what[96];
+    snprintf(what, sizeof what, "k%d s%d p%d %dx%d T%d: pooled", k, stride, pad, H, W, threads);
+    tg_check_equal(vf32(g, tg_out(g, fused, 0)), vf32(g, tg_out(g, pool, 0)), m, what);
+    CHECK(memcmp(vi32(g, tg_out(g, fused, 1)), vi32(g, tg_out(g, pool, 1)), m * sizeof(int32_t)) == 0,
+          "%s: argmax differs", what);
+    snprintf(what, sizeof what, "k%d s%d p%d %dx%d T%d: gradient", k, stride, pad, H, W, threads);
+    tg_check_equal(vf32(g, da), vf32(g, tg_out(g, mask, 0)), n, what);
+    graph_free(g);
+    par_set_threads(0);
+}
+
 int main(void)
 {
     test_forward_backward();
     test_add_relu();
     test_errors();
+    for (int T = 1; T <= 2; T++) {
+        test_add_pool(2, 2, 0, 7, 9, T);
+        test_add_pool(2, 2, 0, 28, 28, T);
+        test_add_pool(3, 2, 1, 7, 6, T);
+        test_add_pool(3, 1, 1, 5, 4, T);
+    }
     return test_done("test_add");
 }
