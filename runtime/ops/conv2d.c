@@ -461,22 +461,40 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
     conv2d_backward_input_acc(dx, dy, w, N, C, H, W, O, k, stride, pad, 0);
 }
 
-/* Accumulating: Winograd adds as its output transform writes, im2col + sgemm image block by
- * image block (conv2d_gemm.c); the direct kernels write into scratch slot 2, added after. */
+typedef void (*InputGrad)(const ConvShape *c, float *dx, const float *dy, const float *w);
+
+static void direct_input(const ConvShape *c, float *dx, const float *dy, const float *w)
+{
+    backward_direct(c, dx, NULL, NULL, dy, NULL, w);
+}
+
+/* fn's input gradient; with c->accumulate, added to dx: by fn itself where it honours
+ * c->accumulate (native), else written into scratch slot 2 and added after */
+static void input_grad(const ConvShape *c, InputGrad fn, int native, float *dx, const float *dy, const float *w)
+{
+    if (!c->accumulate || native) {
+        fn(c, dx, dy, w);
+        return;
+    }
+    ConvShape once = *c;
+    once.accumulate = 0;
+    size_t n = (size_t)c->N * c->C * c->H * c->W;
+    float *t = op_scratch(2, n);
+    fn(&once, t, dy, w);
+    add_forward(dx, dx, t, n);
+}
+
+/* Accumulating: Winograd F(2x2) adds as its output transform writes, im2col + sgemm image
+ * block by image block (conv2d_gemm.c); the direct kernels go through scratch. */
 void conv2d_backward_input_acc(float *dx, const float *dy, const float *w,
                                int N, int C, int H, int W, int O, int k, int stride, int pad, int accumulate)
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     c.accumulate = accumulate;
-    if (c.winograd && pad <= 2 && winograd_pays(N, O, C, H, W, 0)) conv2d_winograd_backward_input(&c, dx, dy, w);
-    else if (!conv2d_backward_direct_ok(&c)) conv2d_gemm_backward_input(&c, dx, dy, w);
-    else if (!accumulate) backward_direct(&c, dx, NULL, NULL, dy, NULL, w);
-    else {
-        size_t n = (size_t)N * C * H * W;
-        float *t = op_scratch(2, n);
-        backward_direct(&c, t, NULL, NULL, dy, NULL, w);
-        add_forward(dx, dx, t, n);
-    }
+    if (c.winograd && pad <= 2 && winograd_pays(N, O, C, H, W, 0))
+        input_grad(&c, conv2d_winograd_backward_input, 1, dx, dy, w);
+    else if (conv2d_backward_direct_ok(&c)) input_grad(&c, direct_input, 0, dx, dy, w);
+    else input_grad(&c, conv2d_gemm_backward_input, 1, dx, dy, w);
 }
 
 /* db[o] = the sum over the images and the plane of dy[n][o], a share of the channels each */

@@ -56,7 +56,8 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
  * winograd: 3x3 stride 1 where Winograd pays (conv2d_winograd.c; never with direct) */
 /* accumulate: the input gradient is added to what dx holds (dx += ...: the sum of the
  * gradients of a value read twice, conv2d_backward_input's third input); the Winograd F(2x2)
- * and im2col + sgemm input gradients honour it, conv2d_backward_input_acc covers the others */
+ * and im2col + sgemm input gradients honour it; conv2d.c's input_grad runs any other path
+ * (the direct kernels) into scratch and adds after (its native flag: 0 unless the path adds) */
 typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct, winograd, accumulate; } ConvShape;
 /* Forces Conv2d's choice of the direct kernels for stride 1 (1) or im2col + sgemm (0) in this
  * process; by default they are used where the CPU has AVX-512 (or as CNNC_CONV_DIRECT says).
