@@ -330,6 +330,9 @@ static int batchnorm_in_place(Graph *g)
         if ((n->op != OP_batchnorm_backward && n->op != OP_batchnorm_relu_backward) || n->phase != PHASE_BACKWARD ||
             g->vals[n->out[0]].view_of >= 0 || g->vals[n->out[0]].keep || !overwritable(g, n->in[0], i, i))
             continue;
+        int alone = 1;              /* dy's storage is none of the node's other inputs */
+        for (int k = 1; k < n->nin; k++) alone &= storage_of(g, n->in[k]) != storage_of(g, n->in[0]);
+        if (!alone) continue;
         g->vals[n->out[0]].view_of = n->in[0];
         shared++;
     }
