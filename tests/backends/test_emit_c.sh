@@ -10,7 +10,8 @@
 # Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the shapes the
 # shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
 # (which it must take: F(2x2, 3x3) for 3x3 stride-1 layers of 8 or more input channels,
-# F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too.
+# F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too;
+# tests/backends/emit_pool.cnn a 3x3 stride-2 MaxPool2d with padding 1 on odd sizes.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -77,6 +78,7 @@ check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
 check_model resnet18 resnet18 RESNET18 --weights-bin
 check_model emit_shapes emitshapes EMITSHAPES --weights-bin
 check_model emit_shapes emitshapes EMITSHAPES   # last: the -fopenmp and sanitizer builds take its const arrays
+check_model emit_pool emitpool EMITPOOL
 check_model emit_wino emitwino EMITWINO --weights-bin
 check_model emit_wino emitwino EMITWINO     # last: the sanitizer build below takes its const arrays
 n=$(grep -c '^ *k_conv2d_wino(' "$tmp/emit_wino/out.c")
