@@ -304,7 +304,7 @@ static int emit_node(Emit *m, int i, Error *e)
             fprintf(f, "        k_conv2d_wino%s(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, %d, %d, %d, %.9g, A + %zu);\n",
                     r == 4 ? "4" : "", src,
                     x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0",
-                    out, O, OH, OW, w.ph, w.pw, pooled ? 1 : act, alpha, xs);
+                    out, O, OH, OW, w.ph, w.pw, pooled ? 0 : act, alpha, xs);
             m->kernels |= 1u << (r == 4 ? EK_CONV2D_WINO4 : EK_CONV2D_WINO);
         } else if (m->pack[base_of(g, n->in[1])]) {
             /* the packed kernel: its padded (int8: quantized) input in the scratch after the floats */
@@ -316,13 +316,13 @@ static int emit_node(Emit *m, int i, Error *e)
                 fprintf(f, "        k_conv2d_pk_i8(%s, %.9g, %d, %d, %d, %s, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, "
                            "(short *)(A + %zu));\n", src, sx, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
                         scale_ref(m, n->in[1], rs, sizeof rs), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
-                        pooled ? 1 : act, alpha, xs);
+                        pooled ? 0 : act, alpha, xs);
                 m->qscale[base_of(g, n->in[1])] = sx;
                 m->kernels |= 1u << EK_CONV2D_PK_I8;
             } else {
                 fprintf(f, "        k_conv2d_pk(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, A + %zu);\n", src,
                         x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
-                        n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 1 : act, alpha, xs);
+                        n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 0 : act, alpha, xs);
                 m->kernels |= 1u << EK_CONV2D_PK;
             }
         } else if (m->absmax) {
@@ -332,7 +332,7 @@ static int emit_node(Emit *m, int i, Error *e)
             fprintf(f, "        k_quantize(%s, %zu, %.9g, (signed char *)A + %zu);\n", src, cnt, sx, qat);
             fprintf(f, "        k_conv2d_i8((signed char *)A + %zu, %d, %d, %d, %s, %s, %s, %s, %d, %d, %d, geo, %d, %.9g);\n",
                     qat, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), scale_ref(m, n->in[1], rs, sizeof rs),
-                    n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 1 : act, alpha);
+                    n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 0 : act, alpha);
             m->qscale[base_of(g, n->in[1])] = sx;
             size_t bytes = qat - g->arena_bytes + cnt;
             if (bytes > scratch * sizeof(float)) scratch = (bytes + sizeof(float) - 1) / sizeof(float);
@@ -340,7 +340,7 @@ static int emit_node(Emit *m, int i, Error *e)
         } else {
             fprintf(f, "        k_conv2d(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g);\n", src, x->shape[1], H, W,
                     ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
-                    pooled ? 1 : act, alpha);
+                    pooled ? 0 : act, alpha);
             m->kernels |= 1u << EK_CONV2D;
         }
         if (pooled) {
@@ -348,7 +348,9 @@ static int emit_node(Emit *m, int i, Error *e)
                     n->a.pool_kernel, n->a.pool_stride, n->a.pool_stride, n->a.pool_padding, n->a.pool_padding);
             fprintf(f, "        k_maxpool2d(%s, %d, %d, %d, %s, %d, %d, pool);\n", out, O, OH, OW, ry, y->shape[2],
                     y->shape[3]);
-            m->kernels |= 1u << EK_MAXPOOL2D;
+            /* the ReLU after the pool, on a quarter of the values: max and ReLU commute */
+            fprintf(f, "        k_act(%s, %s, %zu, 1, 0);\n", ry, ry, value_numel(y));
+            m->kernels |= 1u << EK_MAXPOOL2D | 1u << EK_ACT;
         }
         fprintf(f, "    }\n");
         if (scratch * sizeof(float) > m->scratch) m->scratch = scratch * sizeof(float);
@@ -482,7 +484,7 @@ static int *layout_weights(Emit *m)
         const Value *in = &g->vals[n->in[0]];
         int r = m->absmax ? 0 : emit_conv_winograd(in->shape[1], in->shape[2], in->shape[3], geo);
         if (r) m->wino[base_of(g, n->in[1])] = r;
-        else if (emit_conv_packed(g->vals[n->in[1]].shape[0], groups))
+        else if (emit_conv_packed(g->vals[n->in[1]].shape[0], groups, w.kh * w.kw))
             m->pack[base_of(g, n->in[1])] = groups;
     }
     for (int v = 0; v < g->nvals; v++)

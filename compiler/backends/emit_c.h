@@ -37,9 +37,10 @@ typedef struct EmitKernel {
 } EmitKernel;
 extern const EmitKernel emit_c_kernels[EK_COUNT];
 
-/* The packed Conv2d (emit_c_conv.c). Whether a Conv2d of O output channels in groups takes
- * it (all but depthwise-like ones, fewer than 8 outputs a group, which keep k_conv2d) */
-int emit_conv_packed(int O, int groups);
+/* The packed Conv2d (emit_c_conv.c). Whether a Conv2d of O output channels in groups with
+ * kernels of taps (kh * kw) values takes it (all but depthwise-like ones, fewer than 8 outputs
+ * a group, and kernels larger than 256 values, which keep k_conv2d) */
+int emit_conv_packed(int O, int groups, int taps);
 /* the floats of arena its kernel needs past its output for the padded (int8: quantized)
  * input; g is the geometry array the call passes (kh, kw, sh, sw, ph, pw, dh, dw, groups) */
 size_t emit_conv_scratch(int C, int H, int W, int OW, const int *g, int int8);

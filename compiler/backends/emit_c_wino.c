@@ -70,7 +70,7 @@ const char emit_c_conv2d_wino[] =
     " * and in chunks of blocks of 6 of them, v = B^T d B of each tile and channel goes after xp\n"
     " * in panels v[16][block][C][6]; then for each block of 16 output channels and of 6 tiles,\n"
     " * the 16 products m[e] = sum over c of u[e] * v[e] (k_wino_products), then y = A^T m A\n"
-    " * plus the bias, and the activation */\n"
+    " * plus the bias and the activation (a ReLU as the tile is stored) */\n"
     "static void k_conv2d_wino(const float *x, int C, int H, int W, const float *u, const float *b, float *y,\n"
     "                          int O, int OH, int OW, int PH, int PW, int act, float alpha, float *xp)\n"
     "{\n"
@@ -124,6 +124,9 @@ const char emit_c_conv2d_wino[] =
     "                        z[0][q] = s0[0] + s0[1] + s0[2] + bv; z[1][q] = s0[1] - s0[2] - s0[3] + bv;\n"
     "                        z[2][q] = s1[0] + s1[1] + s1[2] + bv; z[3][q] = s1[1] - s1[2] - s1[3] + bv;\n"
     "                    }\n"
+    "                    if (act == 1)\n"
+    "                        for (kk = 0; kk < 4; kk++)\n"
+    "                            for (q = 0; q < 16; q++) z[kk][q] = z[kk][q] > 0.0f ? z[kk][q] : 0.0f;\n"
     "                    for (q = 0; q < n; q++) {\n"
     "                        float *yo = y + (o + q) * pl + (long)oh * OW + ow;\n"
     "                        yo[0] = z[0][q];\n"
@@ -137,7 +140,7 @@ const char emit_c_conv2d_wino[] =
     "            }\n"
     "        }\n"
     "    }\n"
-    "    if (act) k_act(y, y, O * pl, act, alpha);\n"
+    "    if (act > 1) k_act(y, y, O * pl, act, alpha);\n"
     "}\n"
     ;
 
@@ -212,6 +215,9 @@ const char emit_c_conv2d_wino4[] =
     "                            z[4 * a + 3][q] = r[1] - r[2] + 8.0f * (r[3] - r[4]) + r[5] + bv;\n"
     "                        }\n"
     "                    }\n"
+    "                    if (act == 1)\n"
+    "                        for (a = 0; a < 16; a++)\n"
+    "                            for (q = 0; q < 16; q++) z[a][q] = z[a][q] > 0.0f ? z[a][q] : 0.0f;\n"
     "                    for (q = 0; q < n; q++)\n"
     "                        for (a = 0; a < 4 && oh + a < OH; a++) {\n"
     "                            float *yo = y + (o + q) * pl + (long)(oh + a) * OW + ow;\n"
@@ -221,7 +227,7 @@ const char emit_c_conv2d_wino4[] =
     "            }\n"
     "        }\n"
     "    }\n"
-    "    if (act) k_act(y, y, O * pl, act, alpha);\n"
+    "    if (act > 1) k_act(y, y, O * pl, act, alpha);\n"
     "}\n"
     ;
 

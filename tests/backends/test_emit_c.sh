@@ -4,13 +4,14 @@
 # clang (-std=c99 -Wall -Wextra -pedantic -Werror -O2); run on test images it gives the
 # class of cnnc's runtime and its probabilities within 1e-5, and its preprocess function
 # gives the runtime's eval-transform tensor (CenterCrop too, on images of other sizes);
-# --weights-bin gives the same; so does a build with -fopenmp on 2 threads; one build under
-# -fsanitize=address,undefined runs clean; examples/embed builds and names --predict's class.
+# --weights-bin gives the same; so do builds with -fopenmp on 2 threads; builds under
+# -fsanitize=address,undefined run clean; examples/embed builds and names --predict's class.
 # Where the CPU has AVX2 and FMA, gcc builds each model a second time with them (the packed
-# Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the Conv2d
-# shapes the shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
+# Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the shapes the
+# shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
 # (which it must take: F(2x2, 3x3) for 3x3 stride-1 layers of 8 or more input channels,
-# F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too.
+# F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too;
+# tests/backends/emit_pool.cnn a 3x3 stride-2 MaxPool2d with padding 1 on odd sizes.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -75,8 +76,9 @@ check_model lenet5 lenet5 LENET5
 check_model fashion_resnet fashionresnet FASHIONRESNET
 check_model mobilenet_v2 mobilenetv2 MOBILENETV2 --weights-bin
 check_model resnet18 resnet18 RESNET18 --weights-bin
-check_model emit_shapes emitshapes EMITSHAPES
 check_model emit_shapes emitshapes EMITSHAPES --weights-bin
+check_model emit_shapes emitshapes EMITSHAPES   # last: the -fopenmp and sanitizer builds take its const arrays
+check_model emit_pool emitpool EMITPOOL
 check_model emit_wino emitwino EMITWINO --weights-bin
 check_model emit_wino emitwino EMITWINO     # last: the sanitizer build below takes its const arrays
 n=$(grep -c '^ *k_conv2d_wino(' "$tmp/emit_wino/out.c")
@@ -116,7 +118,7 @@ fi
 
 # OpenMP: the optional pragmas, built with -fopenmp (where the compiler has it) and run on 2
 # threads, give the same classes and probabilities as the runtime
-for m in fashion_resnet:fashionresnet emit_wino:emitwino; do
+for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino; do
     d="$tmp/${m%:*}" prefix=${m#*:}
     upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
     [ -s "$d/out.c" ] || continue
@@ -130,9 +132,9 @@ for m in fashion_resnet:fashionresnet emit_wino:emitwino; do
     why=$(compare "$d/want" "$d/got.omp") || fail "${m%:*} (gcc -fopenmp, 2 threads): $why"
 done
 
-# ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools) and the
-# Winograd shapes run clean
-for m in fashion_resnet:fashionresnet emit_wino:emitwino; do
+# ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools), the
+# packed kernels' shapes and the Winograd shapes run clean
+for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino; do
     d="$tmp/${m%:*}" prefix=${m#*:}
     upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
     [ -s "$d/out.c" ] || continue
