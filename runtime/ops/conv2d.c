@@ -69,17 +69,20 @@ static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
     return C >= 8 && O >= 8 && tiles >= 32;
 }
 
-/* Which Winograd runs where winograd_pays says one does: F(4x4,3x3) (conv2d_winograd4.c;
- * 4) or F(2x2,3x3) (2), for outputs of Ho x Wo. F(4x4) does 0.56x the products but its
- * transforms take 8 tiles of a tile row at a time: with fewer than 6 tiles a row (outputs
- * under 24 wide) they run half empty, and it lost there (one thread, AMD EPYC with AVX2,
- * 2026-12-04: 64x32x14x14 0.95x F(2x2), resnet18's 256x14x14 0.90x, 512x7x7 0.46x; 64x16x28x28
- * 1.3x, 64x56x56 1.37x). CNNC_CONV_WINOGRAD4=0 or 1 (or conv2d_use_winograd4) forces it. */
+/* Which Winograd runs where winograd_pays says one does, for N images of Ho x Wo outputs:
+ * F(4x4,3x3) (conv2d_winograd4.c; 4) or F(2x2,3x3) (conv2d_winograd.c; 2). F(4x4) does 0.56x
+ * the products, its transforms take 8 tiles of a tile row at a time (two rows of 4 tiles
+ * where rows have 4): it pays on outputs 24 and more wide, and on 13 to 16 wide ones with
+ * 64 tiles or more; on narrower ones, or one 14x14 image (its filter transforms, 36 per
+ * channel pair, outweigh 16 tiles), F(2x2) was faster. One thread's CPU time, AMD EPYC with
+ * AVX2, 2026-12-04, F(2x2) / F(4x4) forward: 64x16x28x28 1.2-1.3, 64x32x14x14 1.1-1.2,
+ * 1x64x56x56 1.3-1.4, 1x128x28x28 1.25-1.4, 1x256x14x14 0.92-0.97, 1x512x7x7 0.5.
+ * CNNC_CONV_WINOGRAD4=0 or 1 (or conv2d_use_winograd4) forces the choice. */
 static _Atomic int winograd4_choice = -2;   /* -2: not read yet; -1: the size rule */
 
 void conv2d_use_winograd4(int on) { winograd4_choice = on < 0 ? -1 : on ? 1 : 0; }
 
-static int winograd_kind(int Ho, int Wo)
+static int winograd_kind(int N, int Ho, int Wo)
 {
     int v = winograd4_choice;
     if (v == -2) {
@@ -88,7 +91,9 @@ static int winograd_kind(int Ho, int Wo)
         winograd4_choice = v;
     }
     if (v >= 0) return v ? 4 : 2;
-    return Ho >= 24 && Wo >= 24 ? 4 : 2;
+    int th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
+    if (Ho >= 24 && Wo >= 24) return 4;
+    return tw == 4 && th >= 2 && (size_t)N * th * tw >= 64 ? 4 : 2;
 }
 
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
@@ -98,7 +103,7 @@ ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
     c.P = c.Ho * c.Wo;
     c.identity = im2col_is_identity(k, s, p);
     c.direct = s == 1 && k > 1 && direct_pays();
-    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, c.direct) ? winograd_kind(c.Ho, c.Wo) : 0;
+    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, c.direct) ? winograd_kind(N, c.Ho, c.Wo) : 0;
     return c;
 }
 
@@ -486,7 +491,7 @@ void conv2d_backward_input(float *dx, const float *dy, const float *w,
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (c.winograd && pad <= 2 && winograd_pays(N, O, C, H, W, 0)) {
-        if (winograd_kind(H, W) == 4) conv2d_winograd4_backward_input(&c, dx, dy, w);
+        if (winograd_kind(N, H, W) == 4) conv2d_winograd4_backward_input(&c, dx, dy, w);
         else conv2d_winograd_backward_input(&c, dx, dy, w);
     } else if (!backward_direct(&c, dx, NULL, NULL, dy, NULL, w)) conv2d_gemm_backward_input(&c, dx, dy, w);
 }

@@ -54,21 +54,26 @@ static inline __attribute__((always_inline)) void transpose4(const vf8 *in, vf8 
     r[3] = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
 }
 
-/* e[j] lane l = q[4l + j] for j < 4 (q: 32 floats, 8 tiles of 4 columns) */
-static inline __attribute__((always_inline)) void phases4(const float *q, vf8 *e)
+/* e[j] lane l = lo[4l + j] for tiles l < 4 and hi[4(l-4) + j] for the others (j < 4; lo and hi:
+ * 4 tiles of 4 columns each, hi = lo + 16 along a row) */
+static inline __attribute__((always_inline)) void phases4(const float *lo, const float *hi, vf8 *e)
 {
     vf4 h[8];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) memcpy(&h[i], q + 4 * i, sizeof h[i]);
+    for (int i = 0; i < 4; i++) {
+        memcpy(&h[i], lo + 4 * i, sizeof h[i]);
+        memcpy(&h[i + 4], hi + 4 * i, sizeof h[i]);
+    }
     vf8 in[4];
 #pragma GCC unroll 8
     for (int i = 0; i < 4; i++) in[i] = __builtin_shufflevector(h[i], h[i + 4], 0, 1, 2, 3, 4, 5, 6, 7);
     transpose4(in, e);
 }
 
-/* p[0..n) = y[j] lane l at p[4l + j] (n <= 32): the inverse of phases4, whole tiles stored
- * straight, the columns of a last partial one (the output's edge) one by one */
-static inline __attribute__((always_inline)) void store_tiles(float *p, const vf8 *y, int n)
+/* lo[0..nlo) and hi[0..nhi) = y[j] lane l at lo[4l + j] (l < 4) and hi[4(l-4) + j]: the inverse
+ * of phases4, whole tiles stored straight, the columns of a last partial one (the output's
+ * edge) one by one (nlo, nhi <= 16) */
+static inline __attribute__((always_inline)) void store_tiles(float *lo, float *hi, const vf8 *y, int nlo, int nhi)
 {
     vf8 r[4];
     transpose4(y, r);
@@ -78,12 +83,17 @@ static inline __attribute__((always_inline)) void store_tiles(float *p, const vf
         t[i] = __builtin_shufflevector(r[i], r[i], 0, 1, 2, 3);
         t[i + 4] = __builtin_shufflevector(r[i], r[i], 4, 5, 6, 7);
     }
-#pragma GCC unroll 8
-    for (int l = 0; l < 8; l++) {
-        if (4 * l + 4 <= n) memcpy(p + 4 * l, &t[l], sizeof t[l]);
-        else {
-            for (int e = 0; e < n - 4 * l; e++) p[4 * l + e] = t[l][e];
-            break;
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        float *p = h ? hi : lo;
+        int n = h ? nhi : nlo;
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) {
+            if (4 * l + 4 <= n) memcpy(p + 4 * l, &t[4 * h + l], sizeof t[l]);
+            else {
+                for (int e = 0; e < n - 4 * l; e++) p[4 * l + e] = t[4 * h + l][e];
+                break;
+            }
         }
     }
 }
@@ -101,70 +111,82 @@ static inline __attribute__((always_inline)) void bt6(const vf8 *d, vf8 *q)
     q[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
 }
 
-/* floats of a row of q below: the columns of a segment's tiles, read up to 4 ceil8(len) + 36 */
-#define QW (4 * SEG + 40)
+/* floats of a row of q below: the columns of a segment's tiles, read up to 4 ceil8(len) + 4 */
+#define QW (4 * SEG + 8)
+
+/* q[a][k] = (B^T d)[a] down column first + k of plane (H x W) from row r, for k in [klo, khi)
+ * (the other columns are left as they are: zeros); rows outside the image count as zeros */
+static inline __attribute__((always_inline)) void columns(float (*q)[QW], const float *plane, int H, int W, int r,
+                                                          int first, int klo, int khi)
+{
+    int in[6];
+    const float *x[6];
+#pragma GCC unroll 8
+    for (int i = 0; i < 6; i++) {
+        in[i] = r + i >= 0 && r + i < H;
+        x[i] = plane + (size_t)(in[i] ? r + i : 0) * W + first;    /* a row never read where !in[i] */
+    }
+    if (khi - klo >= VL8) {
+        for (int k0 = klo; k0 < khi; k0 += VL8) {
+            int k = k0 + VL8 > khi ? khi - VL8 : k0;    /* the last vector overlaps the one before */
+            vf8 d[6], t[6];
+#pragma GCC unroll 8
+            for (int i = 0; i < 6; i++) {
+                d[i] = (vf8){ 0 };
+                if (in[i]) memcpy(&d[i], x[i] + k, sizeof d[i]);
+            }
+            bt6(d, t);
+#pragma GCC unroll 8
+            for (int a = 0; a < 6; a++) memcpy(&q[a][k], &t[a], sizeof t[a]);
+        }
+    } else {
+        for (int k = klo; k < khi; k++) {
+            float d[6];
+#pragma GCC unroll 8
+            for (int i = 0; i < 6; i++) d[i] = in[i] ? x[i][k] : 0.0f;
+            q[0][k] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+            q[1][k] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
+            q[2][k] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
+            q[3][k] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);
+            q[4][k] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);
+            q[5][k] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+        }
+    }
+}
 
 /* V rows (xi, c), c's ld floats apart and xi's xs, from position at: the transforms of tiles
- * (n, ty, tx0 .. tx0+len) of channels [c0, c1). First down the columns, q[a][k] = (B^T d)[a]
- * at column 4 tx0 - p + k (zero outside the image), from six of the input's rows; then along
- * each q[a], tile u's columns 4u .. 4u+5 times B. Whole vectors are stored: up to 7 floats
- * past the block's last tile (rows of ld >= nt + 7 floats). */
+ * (n, ty, tx0 .. tx0+len) of channels [c0, c1), or where len > j->tw (a pair: tw == 4, tx0 ==
+ * 0, len == 8), of tile rows ty and ty+1 side by side. First down the columns, q[a][k] =
+ * (B^T d)[a] at column 4 tx0 - p + k (zero outside the image), from six of the input's rows;
+ * then along each q[a], tile u's columns 4u .. 4u+5 times B. Whole vectors are stored: up to
+ * 7 floats past the block's last tile (rows of ld >= nt + 7 floats). */
 CN_MULTIVERSION
 static void input_segment(const Wino4 *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                           int len, int c0, int c1)
 {
-    int H = j->H, W = j->W, p = j->p, C = j->C;
-    float q[6][QW];
-    int first = 4 * tx0 - p, ql = 4 * ((len + VL8 - 1) / VL8 * VL8) + VL8;
+    int H = j->H, W = j->W, p = j->p, C = j->C, pair = len > j->tw;
+    float q[2][6][QW];
+    int first = 4 * tx0 - p, ql = pair ? 24 : 4 * ((len + VL8 - 1) / VL8 * VL8) + VL8;
     /* q's columns that come from the image: [klo, khi); the others stay zero */
     int klo = first < 0 ? (-first < ql ? -first : ql) : 0, khi = W - first < ql ? W - first : ql;
     if (khi < klo) khi = klo;
-#pragma GCC unroll 8
-    for (int a = 0; a < 6; a++) {
-        for (int k = 0; k < klo; k++) q[a][k] = 0.0f;
-        for (int k = khi; k < ql; k++) q[a][k] = 0.0f;
-    }
-    int r = 4 * ty - p, in[6];
-#pragma GCC unroll 8
-    for (int i = 0; i < 6; i++) in[i] = r + i >= 0 && r + i < H;
-    for (int c = c0; c < c1; c++) {
-        /* the rows' columns first + k, rows outside the image (never read) at row 0 */
-        const float *plane = j->x + ((size_t)n * C + c) * H * W, *x[6];
-#pragma GCC unroll 8
-        for (int i = 0; i < 6; i++) x[i] = plane + (size_t)(in[i] ? r + i : 0) * W + first;
-        if (khi - klo >= VL8) {
-            for (int k0 = klo; k0 < khi; k0 += VL8) {
-                int k = k0 + VL8 > khi ? khi - VL8 : k0;    /* the last vector overlaps the one before */
-                vf8 d[6], t[6];
-#pragma GCC unroll 8
-                for (int i = 0; i < 6; i++) {
-                    d[i] = (vf8){ 0 };
-                    if (in[i]) memcpy(&d[i], x[i] + k, sizeof d[i]);
-                }
-                bt6(d, t);
-#pragma GCC unroll 8
-                for (int a = 0; a < 6; a++) memcpy(&q[a][k], &t[a], sizeof t[a]);
-            }
-        } else {
-            for (int k = klo; k < khi; k++) {
-                float d[6];
-#pragma GCC unroll 8
-                for (int i = 0; i < 6; i++) d[i] = in[i] ? x[i][k] : 0.0f;
-                q[0][k] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-                q[1][k] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
-                q[2][k] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
-                q[3][k] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);
-                q[4][k] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);
-                q[5][k] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-            }
+    for (int h = 0; h <= pair; h++)
+        for (int a = 0; a < 6; a++) {
+            for (int k = 0; k < klo; k++) q[h][a][k] = 0.0f;
+            for (int k = khi; k < ql; k++) q[h][a][k] = 0.0f;
         }
+    for (int c = c0; c < c1; c++) {
+        const float *plane = j->x + ((size_t)n * C + c) * H * W;
+        columns(q[0], plane, H, W, 4 * ty - p, first, klo, khi);
+        if (pair) columns(q[1], plane, H, W, 4 * ty + 4 - p, first, klo, khi);
         for (int u = 0; u < len; u += VL8) {
 #pragma GCC unroll 8
             for (int a = 0; a < 6; a++) {
                 /* columns 4u + 4l + {0 .. 5} of tile u + l */
+                const float *lo = &q[0][a][4 * u], *hi = pair ? q[1][a] : lo + 16;
                 vf8 e[6], f[4], v[6];
-                phases4(&q[a][4 * u], e);
-                phases4(&q[a][4 * u + 4], f);
+                phases4(lo, hi, e);
+                phases4(lo + 4, hi + 4, f);
                 e[4] = f[0], e[5] = f[1];
                 bt6(e, v);
                 float *dst = V + (size_t)a * 6 * xs + (size_t)c * ld + at + u;
@@ -185,15 +207,16 @@ static inline __attribute__((always_inline)) void at4(const vf8 *m, vf8 *y)
     y[3] = d12 + 8.0f * d34 + m[5];
 }
 
-/* y's tiles (n, ty, tx0 .. tx0+len) of channels [o0, o1) from M rows (xi, o), o's ld
- * floats apart and xi's xs, from position at: A^T m A + b, 8 tiles at a time, their 32
- * columns stored straight into y's rows where they fit, through a buffer at the row's end */
+/* y's tiles (n, ty, tx0 .. tx0+len) (or a pair of tile rows, as in input_segment) of channels
+ * [o0, o1) from M rows (xi, o), o's ld floats apart and xi's xs, from position at: A^T m A +
+ * b, 8 tiles at a time, their 32 columns stored straight into y's rows */
 CN_MULTIVERSION
 static void output_segment(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                            int len, int o0, int o1)
 {
-    int O = j->O, Ho = j->Ho, Wo = j->Wo;
+    int O = j->O, Ho = j->Ho, Wo = j->Wo, pair = len > j->tw;
     int c0 = 4 * tx0, cols = 4 * len < Wo - c0 ? 4 * len : Wo - c0, rows = Ho - 4 * ty < 4 ? Ho - 4 * ty : 4;
+    int rows1 = pair ? (Ho - 4 * ty - 4 < 4 ? Ho - 4 * ty - 4 : 4) : rows;
     for (int o = o0; o < o1; o++) {
         float bo = j->b ? j->b[o] : 0.0f;
         const float *mo = M + (size_t)o * ld + at;
@@ -222,7 +245,11 @@ static void output_segment(const Wino4 *j, const float *M, size_t ld, size_t xs,
                 }
             }
             int k = 4 * u, n4 = cols - k < 4 * VL8 ? cols - k : 4 * VL8;
-            for (int i = 0; i < rows; i++) store_tiles(y0 + (size_t)i * Wo + k, y[i], n4);
+            int nlo = n4 < 16 ? n4 : 16, nhi = pair ? nlo : n4 - 16;
+            for (int i = 0; i < rows; i++) {
+                float *lo = y0 + (size_t)i * Wo + k;
+                store_tiles(lo, pair ? lo + (size_t)4 * Wo : lo + 16, y[i], nlo, i < rows1 ? nhi : 0);
+            }
         }
     }
 }
@@ -239,6 +266,8 @@ static void segments(const Wino4 *j, size_t t0, size_t nt, size_t ld, size_t xs,
     for (size_t t = t0; t < t0 + nt;) {
         int n = (int)(t / per), r = (int)(t % per), ty = r / j->tw, tx = r % j->tw;
         int len = j->tw - tx;
+        /* rows of 4 tiles: two rows to a segment, both in the range and in one image */
+        if (j->tw == 4 && tx == 0 && ty + 1 < j->th && t + 8 <= t0 + nt) len = 8;
         if ((size_t)len > t0 + nt - t) len = (int)(t0 + nt - t);
         if (len > SEG) len = SEG;
         fn(j, buf, ld, xs, t - t0, n, ty, tx, len, lo, hi);

@@ -173,9 +173,13 @@ static void test_dispatch(void)
     }
     CHECK(memcmp(y[0], y[1], ny * sizeof *y[0]) != 0, "conv2d_forward: F(4x4) and F(2x2) took the same path");
     CHECK(memcmp(dx[0], dx[1], nx * sizeof *dx[0]) != 0, "conv2d_backward_input: F(4x4) and F(2x2) the same");
-    /* the size rule: F(4x4) for planes of 24 and more, F(2x2) below */
+    /* the size rule: F(4x4) for planes of 24 and more and for batches of 14x14, F(2x2) for
+     * one 14x14 image and for smaller planes */
     CHECK(conv_shape(64, 16, 28, 28, 16, 3, 1, 1).winograd == 4, "the rule: 28x28 on F(4x4)");
-    CHECK(conv_shape(64, 32, 14, 14, 32, 3, 1, 1).winograd == 2, "the rule: 14x14 on F(2x2)");
+    CHECK(conv_shape(1, 64, 56, 56, 64, 3, 1, 1).winograd == 4, "the rule: one 56x56 image on F(4x4)");
+    CHECK(conv_shape(64, 32, 14, 14, 32, 3, 1, 1).winograd == 4, "the rule: 64 14x14 images on F(4x4)");
+    CHECK(conv_shape(1, 256, 14, 14, 256, 3, 1, 1).winograd == 2, "the rule: one 14x14 image on F(2x2)");
+    CHECK(conv_shape(64, 64, 7, 7, 64, 3, 1, 1).winograd == 2, "the rule: 7x7 on F(2x2)");
     for (int k = 0; k < 3; k++) {
         free(y[k]);
         free(dx[k]);
@@ -198,6 +202,8 @@ int main(void)
         { 3, 2, 13, 13, 3, 0, 1, 1 },
         { 2, 17, 15, 15, 11, 2, 0, 1 },   /* 17 x 17 outputs: 5 x 5 tiles */
         { 1, 3, 15, 15, 9, 0, 1, 1 },
+        { 3, 10, 14, 14, 9, 1, 1, 1 },    /* rows of 4 tiles: two rows to a vector */
+        { 2, 3, 11, 15, 5, 1, 0, 1 },     /* 3 rows of 4 tiles: a pair, then a row alone */
         { 1, 9, 28, 28, 10, 1, 1, 1 },    /* fashion_resnet's plane: 7 x 7 whole tiles */
         { 1, 2, 6, 6, 3, 3, 1, 1 },       /* padding 3: the forward only */
         { 1, 2, 3, 139, 2, 1, 0, 1 },     /* 35 tiles a row: a row in two segments of at most 32 */
