@@ -346,8 +346,20 @@ static void products(const Wino4 *j, const float *V, float *M, size_t ld, int x0
         wino4_gemm(M + (size_t)xi * ms, j->U + (size_t)xi * O * C, V + (size_t)xi * vs, O, C, ld, ld - VL8);
 }
 
-static float *block_v(const Wino4 *j) { return op_scratch(0, NXI * xi_stride(j->C, block_ld((size_t)j->block))); }
-static float *block_m(const Wino4 *j) { return op_scratch(3, NXI * xi_stride(j->O, block_ld((size_t)j->block))); }
+/* Where the b-th of nb near-equal shares of n tiles starts, at a multiple of 8 tiles (whole
+ * vectors, and pairs of 4-tile rows kept together): a share holds up to 7 tiles more than
+ * n / nb */
+static size_t cut(size_t n, int b, int nb) { return b >= nb ? n : par_lo(n, b, nb) / VL8 * VL8; }
+
+/* the scratch of one block: V (36 x C rows), M (36 x O rows), for up to block + 8 tiles */
+static float *block_v(const Wino4 *j)
+{
+    return op_scratch(0, NXI * xi_stride(j->C, block_ld((size_t)j->block + VL8)));
+}
+static float *block_m(const Wino4 *j)
+{
+    return op_scratch(3, NXI * xi_stride(j->O, block_ld((size_t)j->block + VL8)));
+}
 
 /* tiles [lo, hi) in blocks, on this thread */
 static void tiles_run(const Wino4 *j, size_t lo, size_t hi)
@@ -355,7 +367,7 @@ static void tiles_run(const Wino4 *j, size_t lo, size_t hi)
     float *V = block_v(j), *M = block_m(j);
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
-        size_t t0 = lo + par_lo(n, (int)b, (int)nb), t1 = lo + par_lo(n, (int)b + 1, (int)nb), ld = block_ld(t1 - t0);
+        size_t t0 = lo + cut(n, (int)b, (int)nb), t1 = lo + cut(n, (int)b + 1, (int)nb), ld = block_ld(t1 - t0);
         segments(j, t0, t1 - t0, ld, xi_stride(j->C, ld), input_segment, V, 0, j->C);
         products(j, V, M, ld, 0, NXI);
         segments(j, t0, t1 - t0, ld, xi_stride(j->O, ld), output_fn, M, 0, j->O);
@@ -365,7 +377,7 @@ static void tiles_run(const Wino4 *j, size_t lo, size_t hi)
 static void tiles_share(void *ctx, int t, int T)
 {
     const Wino4 *j = ctx;
-    tiles_run(j, par_lo(j->tiles, t, T), par_lo(j->tiles, t + 1, T));
+    tiles_run(j, cut(j->tiles, t, T), cut(j->tiles, t + 1, T));
 }
 
 /* one block split across the threads: its channels, then its products, then its outputs */
@@ -468,7 +480,7 @@ static void wino4_run(Wino4 *j)
     float *V = block_v(j), *M = block_m(j);
     size_t nb = (j->tiles + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
-        size_t t0 = par_lo(j->tiles, (int)b, (int)nb), t1 = par_lo(j->tiles, (int)b + 1, (int)nb);
+        size_t t0 = cut(j->tiles, (int)b, (int)nb), t1 = cut(j->tiles, (int)b + 1, (int)nb);
         for (int step = 0; step < 3; step++) {
             Block4 bj = { j, V, M, t0, t1 - t0, block_ld(t1 - t0), step };
             par_run(T, block_share, &bj);
