@@ -75,7 +75,7 @@ static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
  * where rows have 4): it pays on outputs 24 and more wide, and on 13 to 16 wide ones with
  * 64 tiles or more; on narrower ones, or one 14x14 image (its filter transforms, 36 per
  * channel pair, outweigh 16 tiles), F(2x2) was faster. One thread's CPU time, AMD EPYC with
- * AVX2, 2026-12-04, F(2x2) / F(4x4) forward: 64x16x28x28 1.2-1.3, 64x32x14x14 1.1-1.2,
+ * AVX2, 2026-12-04, F(2x2) / F(4x4) forward: 64x16x28x28 1.2-1.3, 64x32x14x14 1.25-1.3,
  * 1x64x56x56 1.3-1.4, 1x128x28x28 1.25-1.4, 1x256x14x14 0.92-0.97, 1x512x7x7 0.5.
  * CNNC_CONV_WINOGRAD4=0 or 1 (or conv2d_use_winograd4) forces the choice. */
 static _Atomic int winograd4_choice = -2;   /* -2: not read yet; -1: the size rule */
