@@ -12,7 +12,8 @@
  *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
  * The input gradient is the same convolution of dy padded by 2-p with the flipped,
- * transposed kernel, as in conv2d_winograd.c. Tiles go 8 to a vector along a tile row; large
+ * transposed kernel, as in conv2d_winograd.c. Tiles go 8 to a vector along a tile row (two
+ * rows where rows have 4 tiles: 13-16 wide outputs); large
  * tile counts give each thread a contiguous share of the tiles in blocks whose V and M stay in
  * cache, small ones (one image) go a block at a time, each step split across the threads.
  * Scratch: op_scratch slots 0 (V), 1 (U), 3 (M). */
