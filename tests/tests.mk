@@ -59,6 +59,13 @@ CLEANFILES += bench/bench_depthwise
 bench-depthwise: bench/bench_depthwise$(EXEEXT)
 	bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 1 1 10 1 && bench/bench_depthwise$(EXEEXT) 8 32 112 112 3 2 1 10 1
 .PHONY: bench-depthwise
+# `make bench-winograd`: F(4x4,3x3) against F(2x2,3x3) on fashion_resnet's 3x3 layers, one
+# core, CPU time (bench/bench_winograd.c)
+EXTRA_PROGRAMS += bench/bench_winograd
+CLEANFILES += bench/bench_winograd
+bench-winograd: bench/bench_winograd$(EXEEXT)
+	bench/bench_winograd$(EXEEXT)
+.PHONY: bench-winograd
 
 # --export-onnx (issue 15): every shipped model's export against onnx's checker and OpenCV's
 # DNN module (onnx_ref: what --predict computes, in full precision); skips without ONNX

@@ -1,7 +1,8 @@
 /* runtime/ops/conv2d.c: Conv2d (square kernel, stride, zero padding) with its two backward
  * ops, the gradient of the input and the gradients of the weight and bias. 3x3 stride 1
- * where it pays (winograd_pays) runs the forward and the input gradient by Winograd
- * (conv2d_winograd.c). Stride 1 with a
+ * where it pays (winograd_pays) runs the forward and the input gradient by Winograd,
+ * F(4x4,3x3) (conv2d_winograd4.c) or F(2x2,3x3) (conv2d_winograd.c) as winograd_kind says.
+ * Stride 1 with a
  * kernel larger than 1x1 runs, where the CPU has AVX-512 (direct_pays), on the direct
  * kernels of conv2d_direct.c (the backward where
  * the padding is at most k-1, through conv2d_backward_direct, which the fused
@@ -68,6 +69,33 @@ static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
     return C >= 8 && O >= 8 && tiles >= 32;
 }
 
+/* Which Winograd runs where winograd_pays says one does, for N images of Ho x Wo outputs:
+ * F(4x4,3x3) (conv2d_winograd4.c; 4) or F(2x2,3x3) (conv2d_winograd.c; 2). F(4x4) does 0.56x
+ * the products, its transforms take 8 tiles of a tile row at a time (two rows of 4 tiles
+ * where rows have 4): it pays on outputs 24 and more wide, and on 13 to 16 wide ones with
+ * 64 tiles or more; on narrower ones, or one 14x14 image (its filter transforms, 36 per
+ * channel pair, outweigh 16 tiles), F(2x2) was faster. One thread's CPU time, AMD EPYC with
+ * AVX2, 2026-12-04, F(2x2) / F(4x4) forward: 64x16x28x28 1.2-1.3, 64x32x14x14 1.25-1.3,
+ * 1x64x56x56 1.3-1.4, 1x128x28x28 1.25-1.4, 1x256x14x14 0.92-0.97, 1x512x7x7 0.5.
+ * CNNC_CONV_WINOGRAD4=0 or 1 (or conv2d_use_winograd4) forces the choice. */
+static _Atomic int winograd4_choice = -2;   /* -2: not read yet; -1: the size rule */
+
+void conv2d_use_winograd4(int on) { winograd4_choice = on < 0 ? -1 : on ? 1 : 0; }
+
+static int winograd_kind(int N, int Ho, int Wo)
+{
+    int v = winograd4_choice;
+    if (v == -2) {
+        const char *env = getenv("CNNC_CONV_WINOGRAD4");
+        v = env && (env[0] == '0' || env[0] == '1') ? env[0] == '1' : -1;
+        winograd4_choice = v;
+    }
+    if (v >= 0) return v ? 4 : 2;
+    int th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
+    if (Ho >= 24 && Wo >= 24) return 4;
+    return tw == 4 && th >= 2 && (size_t)N * th * tw >= 64 ? 4 : 2;
+}
+
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
 {
     ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0, 0, 0 };
@@ -75,7 +103,7 @@ ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
     c.P = c.Ho * c.Wo;
     c.identity = im2col_is_identity(k, s, p);
     c.direct = s == 1 && k > 1 && direct_pays();
-    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, c.direct);
+    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, c.direct) ? winograd_kind(N, c.Ho, c.Wo) : 0;
     return c;
 }
 
@@ -225,7 +253,8 @@ void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const 
         return;
     }
     ConvShape one = conv_shape(1, c->C, c->H, c->W, c->O, c->k, c->s, c->p);
-    if (one.winograd) conv2d_winograd_forward(&one, yn, xn, w, b);
+    if (one.winograd == 4) conv2d_winograd4_forward(&one, yn, xn, w, b);
+    else if (one.winograd) conv2d_winograd_forward(&one, yn, xn, w, b);
     else conv2d_gemm_forward(&one, yn, xn, w, b);
 }
 
@@ -265,7 +294,8 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
 {
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     if (c.winograd) {
-        conv2d_winograd_forward(&c, y, x, w, b);
+        if (c.winograd == 4) conv2d_winograd4_forward(&c, y, x, w, b);
+        else conv2d_winograd_forward(&c, y, x, w, b);
         return;
     }
     if (!c.direct) {
@@ -452,7 +482,8 @@ static int backward_direct(const ConvShape *c, float *dx, float *dw, float *db, 
 }
 
 /* Stride 1, pad <= k-1: conv2d_backward_direct. 3x3, stride 1, pad <= 2 where Winograd
- * pays: its forward of dy with the flipped, transposed kernel (conv2d_winograd.c).
+ * pays: its forward of dy with the flipped, transposed kernel (conv2d_winograd4.c or
+ * conv2d_winograd.c, as winograd_kind says for dx's H x W).
  * Otherwise dcol (C*k*k x Ho*Wo) = w^T (C*k*k x O) @ dy[n] (O x Ho*Wo); dx[n] =
  * col2im(dcol), blocks of images at a time (conv2d_gemm.c). */
 void conv2d_backward_input(float *dx, const float *dy, const float *w,
@@ -484,7 +515,7 @@ static void input_grad(const ConvShape *c, InputGrad fn, int native, float *dx, 
     add_forward(dx, dx, t, n);
 }
 
-/* Accumulating: Winograd F(2x2) adds as its output transform writes, im2col + sgemm image
+/* Accumulating: Winograd F(2x2) and F(4x4) add as their output transforms write, im2col + sgemm image
  * block by image block (conv2d_gemm.c); the direct kernels go through scratch. */
 void conv2d_backward_input_acc(float *dx, const float *dy, const float *w,
                                int N, int C, int H, int W, int O, int k, int stride, int pad, int accumulate)
@@ -492,7 +523,8 @@ void conv2d_backward_input_acc(float *dx, const float *dy, const float *w,
     ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
     c.accumulate = accumulate;
     if (c.winograd && pad <= 2 && winograd_pays(N, O, C, H, W, 0))
-        input_grad(&c, conv2d_winograd_backward_input, 1, dx, dy, w);
+        input_grad(&c, winograd_kind(N, H, W) == 4 ? conv2d_winograd4_backward_input : conv2d_winograd_backward_input,
+                   1, dx, dy, w);
     else if (conv2d_backward_direct_ok(&c)) input_grad(&c, direct_input, 0, dx, dy, w);
     else input_grad(&c, conv2d_gemm_backward_input, 1, dx, dy, w);
 }

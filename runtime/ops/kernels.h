@@ -53,9 +53,10 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                     int N, int C, int H, int W, int O, int k, int stride, int pad);
 /* The sizes of one convolution; K = C*k*k, P = Ho*Wo; identity: a 1x1 kernel needs no
  * im2col; direct: stride 1 with a larger kernel, done by conv2d_direct.c's kernels;
- * winograd: 3x3 stride 1 where Winograd pays (conv2d_winograd.c; never with direct) */
-/* accumulate: the input gradient is added to what dx holds (dx += ...: the sum of the
- * gradients of a value read twice, conv2d_backward_input's third input); the Winograd F(2x2)
+ * winograd: 3x3 stride 1 where Winograd pays, 4 for F(4x4,3x3) (conv2d_winograd4.c), 2 for
+ * F(2x2,3x3) (conv2d_winograd.c), 0 for neither (never with direct);
+ * accumulate: the input gradient is added to what dx holds (dx += ...: the sum of the
+ * gradients of a value read twice, conv2d_backward_input's third input); the Winograd
  * and im2col + sgemm input gradients honour it; conv2d.c's input_grad runs any other path
  * (the direct kernels) into scratch and adds after (its native flag: 0 unless the path adds) */
 typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct, winograd, accumulate; } ConvShape;
@@ -78,6 +79,9 @@ int conv2d_group(const ConvShape *c);
  * (conv2d.c) says it pays, as by default (or as CNNC_CONV_WINOGRAD says). For tests; call
  * it before any graph is built. */
 void conv2d_use_winograd(int on);
+/* Forces which Winograd runs where one does: F(4x4,3x3) (1) or F(2x2,3x3) (0) for every
+ * shape; -1: conv2d.c's size rule, as by default (or as CNNC_CONV_WINOGRAD4 says). For tests */
+void conv2d_use_winograd4(int on);
 /* conv2d_winograd.c: F(2x2,3x3) for 3x3 stride-1 shapes (c->k == 3, c->s == 1; the input
  * gradient also needs c->p <= 2) of c->N images, any zero padding */
 void conv2d_winograd_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
@@ -97,6 +101,12 @@ void conv2d_winograd_deinterleave(float *e, float *o, const float *r, int n);
 #define XI_SKEW 32
 /* Forces the tiles per block in this process (0: chosen from a cache budget); for the tests */
 void conv2d_winograd_block(int tiles);
+/* conv2d_winograd4.c: F(4x4,3x3), as conv2d_winograd.c's F(2x2,3x3) (same shapes, same
+ * arguments) with 36 products per 4x4 outputs instead of 64 */
+void conv2d_winograd4_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
+void conv2d_winograd4_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
+/* Forces F(4x4)'s tiles per block in this process (0: chosen from a cache budget); for the tests */
+void conv2d_winograd4_block(int tiles);
 /* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),
  * blocks of images per sgemm; dw is written, not accumulated into */
 void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);

@@ -2,7 +2,7 @@
  * (conv2d_backward_input_acc, and conv2d_backward_input's third input acc, which
  * compiler/passes/fuse.c's fuse_backward_graph gives it): dx = acc + the input gradient,
  * bit for bit the floats that conv2d_backward_input followed by an add gives, on each way of
- * computing it (Winograd F(2x2), im2col + sgemm image by image and in blocks of images,
+ * computing it (Winograd F(2x2) and F(4x4), im2col + sgemm image by image and in blocks of images,
  * the direct kernels), on sizes that are not multiples of the tiles, 1x1, 5x5 and strided
  * kernels, 1 and 2 threads; and the shape rule's refusals. */
 #include "testgraph.h"
@@ -101,9 +101,11 @@ int main(void)
         { 2, 3, 9, 8, 4, 3, 2, 1 },      /* stride 2 */
         { 2, 3, 8, 9, 5, 5, 1, 2 },      /* 5x5 */
     };
-    /* CNNC_CONV_DIRECT, CNNC_CONV_WINOGRAD as conv2d_use_direct, conv2d_use_winograd; images per sgemm block */
-    static const struct { int direct, winograd, block; const char *name; } paths[] = {
-        { 0, 1, 0, "winograd" }, { 0, 0, 0, "im2col" }, { 0, 0, 2, "im2col blocks of 2" }, { 1, -1, 0, "direct" },
+    /* CNNC_CONV_DIRECT, CNNC_CONV_WINOGRAD, CNNC_CONV_WINOGRAD4 as conv2d_use_direct,
+     * conv2d_use_winograd, conv2d_use_winograd4; images per sgemm block */
+    static const struct { int direct, winograd, winograd4, block; const char *name; } paths[] = {
+        { 0, 1, 0, 0, "winograd F(2x2)" }, { 0, 1, 1, 0, "winograd F(4x4)" }, { 0, 0, -1, 0, "im2col" },
+        { 0, 0, -1, 2, "im2col blocks of 2" }, { 1, -1, -1, 0, "direct" },
     };
     for (int T = 1; T <= 2; T++) {
         par_set_threads(T);
@@ -112,12 +114,14 @@ int main(void)
             snprintf(path, sizeof path, "%s T%d", paths[k].name, T);
             conv2d_use_direct(paths[k].direct);
             conv2d_use_winograd(paths[k].winograd);
+            conv2d_use_winograd4(paths[k].winograd4);
             conv2d_gemm_block(paths[k].block);
             for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 40 + i, path);
         }
     }
     conv2d_use_direct(0);
     conv2d_use_winograd(-1);
+    conv2d_use_winograd4(-1);
     conv2d_gemm_block(0);
     par_set_threads(1);
     test_node();
