@@ -1,6 +1,7 @@
 /* bench/bench_winograd.c: Winograd F(4x4,3x3) (runtime/ops/conv2d_winograd4.c) against
  * F(2x2,3x3) (conv2d_winograd.c) on one 3x3 stride-1 padding-1 shape, in the same run on the
- * same random tensors, calls of the two alternating: forward and input gradient, the median
+ * same random tensors, calls of the two alternating: forward, input gradient and weight
+ * gradient (conv2d_winograd_wgrad.c's F(3x3, 2x2) and F(3x3, 4x4)), the median
  * of REPEATS calls each in ms (the calling thread's CPU time on one thread, wall time on
  * several), the ratio, and each one's largest difference from im2col + sgemm (conv2d_gemm.c)
  * beside the largest value.
@@ -38,40 +39,49 @@ static void shape(int N, int C, int H, int W, int O, int reps)
     ConvShape c = conv_shape(N, C, H, W, O, 3, 1, 1);
     size_t nx = (size_t)N * C * H * W, ny = (size_t)N * O * c.Ho * c.Wo, nw = (size_t)O * C * 9;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *dy = malloc(ny * sizeof *dy);
-    float *y[3], *dx[3];
+    float *y[3], *dx[3], *dw[3];
     for (int k = 0; k < 3; k++) {
         y[k] = malloc(ny * sizeof *y[k]);
         dx[k] = malloc(nx * sizeof *dx[k]);
+        dw[k] = malloc(nw * sizeof *dw[k]);
     }
+    ConvShape c2 = c, c4 = c;    /* the weight gradient's choice */
+    c2.winograd = 2, c4.winograd = 4;
     srand(1);
     for (size_t i = 0; i < nx; i++) x[i] = 2.0f * rand() / (float)RAND_MAX - 1.0f;
     for (size_t i = 0; i < ny; i++) dy[i] = 2.0f * rand() / (float)RAND_MAX - 1.0f;
     for (size_t i = 0; i < nw; i++) w[i] = 0.4f * rand() / (float)RAND_MAX - 0.2f;
     conv2d_gemm_forward(&c, y[2], x, w, NULL);
     conv2d_gemm_backward_input(&c, dx[2], dy, w);
-    double *t = malloc((size_t)4 * reps * sizeof *t), med[4];
+    conv2d_gemm_backward_weight(&c, dw[2], dy, x);
+    double *t = malloc((size_t)6 * reps * sizeof *t), med[6];
     for (int r = 0; r < reps; r++)
-        for (int k = 0; k < 4; k++) {    /* F(2x2) forward, F(4x4) forward, F(2x2) dx, F(4x4) dx */
+        for (int k = 0; k < 6; k++) {    /* forward, dx, dw: F(2x2), then F(4x4) */
             double t0 = bench_seconds(clock_id);
             if (k == 0) conv2d_winograd_forward(&c, y[0], x, w, NULL);
             else if (k == 1) conv2d_winograd4_forward(&c, y[1], x, w, NULL);
             else if (k == 2) conv2d_winograd_backward_input(&c, dx[0], dy, w);
-            else conv2d_winograd4_backward_input(&c, dx[1], dy, w);
+            else if (k == 3) conv2d_winograd4_backward_input(&c, dx[1], dy, w);
+            else conv2d_winograd_backward_weight(k == 4 ? &c2 : &c4, dw[k - 4], dy, x);
             t[k * reps + r] = bench_seconds(clock_id) - t0;
         }
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 6; k++) {
         qsort(t + k * reps, (size_t)reps, sizeof *t, bench_cmp_double);
         med[k] = 1e3 * t[k * reps + reps / 2];
     }
     printf("%dx%dx%dx%d -> %d: forward F(2x2) %.3f ms F(4x4) %.3f ms (%.2fx); input gradient F(2x2) %.3f ms "
            "F(4x4) %.3f ms (%.2fx)\n", N, C, H, W, O, med[0], med[1], med[0] / med[1], med[2], med[3],
            med[2] / med[3]);
+    printf("  weight gradient F(3x3, 2x2) %.3f ms F(3x3, 4x4) %.3f ms (%.2fx)\n", med[4], med[5], med[4] / med[5]);
     printf("  off im2col by: y F(2x2) %.2g F(4x4) %.2g (largest |y| %.2g); dx F(2x2) %.2g F(4x4) %.2g "
            "(largest |dx| %.2g)\n", max_diff(y[0], y[2], ny), max_diff(y[1], y[2], ny), max_abs(y[2], ny),
            max_diff(dx[0], dx[2], nx), max_diff(dx[1], dx[2], nx), max_abs(dx[2], nx));
+    printf("  off im2col by: dw F(3x3, 2x2) %.2g F(3x3, 4x4) %.2g (largest |dw| %.2g)\n", max_diff(dw[0], dw[2], nw),
+           max_diff(dw[1], dw[2], nw), max_abs(dw[2], nw));
     for (int k = 0; k < 3; k++) {
         free(y[k]);
         free(dx[k]);
+        free(dw[k]);
     }
     free(t);
     free(x);

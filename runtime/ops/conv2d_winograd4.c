@@ -361,6 +361,15 @@ static void products(const Wino4 *j, const float *V, float *M, size_t ld, int x0
  * n / nb */
 static size_t cut(size_t n, int b, int nb) { return b >= nb ? n : par_lo(n, b, nb) / VL8 * VL8; }
 
+void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0,
+                            size_t nt)
+{
+    Wino4 j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 3) / 4, (c->Wo + 3) / 4, 0, x, NULL, NULL,
+                NULL, 0, 0 };
+    j.tiles = (size_t)j.N * j.th * j.tw;
+    segments(&j, t0, nt, ld, xs, input_segment, V, 0, j.C);
+}
+
 /* the scratch of one block: V (36 x C rows), M (36 x O rows), for up to block + 8 tiles */
 static float *block_v(const Wino4 *j)
 {

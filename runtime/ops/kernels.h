@@ -107,13 +107,20 @@ void conv2d_winograd4_forward(const ConvShape *c, float *y, const float *x, cons
 void conv2d_winograd4_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
 /* Forces F(4x4)'s tiles per block in this process (0: chosen from a cache budget); for the tests */
 void conv2d_winograd4_block(int tiles);
+/* Its input transform, as conv2d_winograd_input's: V[xi][ch][t - t0] (at V + xi xs + ch ld,
+ * ld >= nt + 7; xi = 6 a + b, a down the patch) = (B^T d B)[xi], d the 6x6 patch of x under
+ * 4x4 output tile t, for t in [t0, t0+nt); up to 7 lanes past the last tile hold whatever
+ * (finite) values they carried */
+void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0,
+                            size_t nt);
 /* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),
  * blocks of images per sgemm; dw is written, not accumulated into */
 void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);
 void conv2d_gemm_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w);
 void conv2d_gemm_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
 /* conv2d_winograd_wgrad.c: dw (written) of a 3x3 stride-1 convolution by Winograd's
- * F(3x3, 2x2); conv2d.c takes it where c->winograd says (the forward's choice) */
+ * F(3x3, 4x4) where c->winograd == 4, F(3x3, 2x2) otherwise; conv2d.c takes it where
+ * c->winograd says (the forward's choice) */
 void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x);
 /* Forces the images per sgemm in this process (0: chosen from a cache budget); for the tests */
 void conv2d_gemm_block(int images);
