@@ -51,27 +51,30 @@ __attribute__((target("avx2,fma"))) static double fma_rate(void)
 #undef SUM
 }
 
-/* the chains of the integer sequences: acc_i += PRODUCT(x_i), and their sum */
+/* The integer chains, acc_i += STEP's products of x_i, timed; the rate of products a second
+ * for PRODUCTS a vector (a macro: each sequence stays one straight loop in registers) */
 #define DECL(i) __m256i x##i = _mm256_set1_epi16((short)i), acc##i = _mm256_setzero_si256();
 #define KEEP(i) __asm__ volatile("" : "+x"(acc##i), "+x"(x##i));   /* x "changes": no product hoisted */
 #define SUM(i) s += _mm256_extract_epi32(acc##i, 0);
+#define INT_RATE(PRODUCTS)                                              \
+    EACHI(DECL)                                                         \
+    double t = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);                 \
+    for (long n = 0; n < ITERS; n++) {                                  \
+        EACHI(STEP)                                                     \
+        EACHI(KEEP)                                                     \
+    }                                                                   \
+    t = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t;                    \
+    int s = 0;                                                          \
+    EACHI(SUM)                                                          \
+    if (s == 1) printf("%d\n", s);                                      \
+    return (double)ITERS * ICHAINS * (PRODUCTS) / t;
 
 /* int16 multiplies a second: acc += vpmaddwd(x, y), 16 products a vector */
 __attribute__((target("avx2"))) static double madd16_rate(void)
 {
     __m256i y = _mm256_set1_epi16(3);
 #define STEP(i) acc##i = _mm256_add_epi32(acc##i, _mm256_madd_epi16(x##i, y));
-    EACHI(DECL)
-    double t = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    for (long n = 0; n < ITERS; n++) {
-        EACHI(STEP)
-        EACHI(KEEP)
-    }
-    t = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t;
-    int s = 0;
-    EACHI(SUM)
-    if (s == 1) printf("%d\n", s);
-    return (double)ITERS * ICHAINS * 16 / t;
+    INT_RATE(16)
 #undef STEP
 }
 
@@ -80,17 +83,7 @@ __attribute__((target("avx2"))) static double madd8_rate(void)
 {
     __m256i u = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
 #define STEP(i) acc##i = _mm256_add_epi32(acc##i, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x##i), ones));
-    EACHI(DECL)
-    double t = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    for (long n = 0; n < ITERS; n++) {
-        EACHI(STEP)
-        EACHI(KEEP)
-    }
-    t = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t;
-    int s = 0;
-    EACHI(SUM)
-    if (s == 1) printf("%d\n", s);
-    return (double)ITERS * ICHAINS * 32 / t;
+    INT_RATE(32)
 #undef STEP
 }
 
