@@ -33,7 +33,6 @@ typedef struct Wino {
     int accumulate;               /* y += the result (ConvShape's accumulate) */
 } Wino;
 
-typedef float vf4 __attribute__((vector_size(16)));
 
 /* q[0..16) as e = q[0], q[2] .. q[14] and o = q[1], q[3] .. q[15]: each vector's halves
  * loaded (q[0..4) ++ q[8..12), q[4..8) ++ q[12..16)) so that one shuffle within each half

@@ -44,10 +44,14 @@ typedef struct Wgrad {
  * the row is not there (h outside [0, H)) */
 static void padded_row(float *row, const float *plane, int h, int H, int W, int first, int n)
 {
-    memset(row, 0, (size_t)n * sizeof *row);
-    if (h < 0 || h >= H) return;
     int lo = first < 0 ? -first : 0, hi = W - first < n ? W - first : n;
-    if (hi > lo) memcpy(row + lo, plane + (size_t)h * W + first + lo, (size_t)(hi - lo) * sizeof *row);
+    if (h < 0 || h >= H || hi <= lo) {
+        memset(row, 0, (size_t)n * sizeof *row);
+        return;
+    }
+    memset(row, 0, (size_t)lo * sizeof *row);
+    memcpy(row + lo, plane + (size_t)h * W + first + lo, (size_t)(hi - lo) * sizeof *row);
+    memset(row + hi, 0, (size_t)(n - hi) * sizeof *row);
 }
 
 /* F(3x3, 2x2): U = H' d H'^T (H' = H with its middle rows doubled) of the tiles of one tile
@@ -105,31 +109,28 @@ static inline __attribute__((always_inline)) void a6(const vf8 *e, vf8 *q)
 /* F(3x3, 4x4): u[xi * us + t] = (A e A^T)[xi] (xi = 6 a + b, a down, b across), e the 4x4
  * patch of dy's plane o under the chunk's tile t (tile rows r0 .. r1; zero past the plane),
  * for every t < tb (zero past the chunk's tiles). Row i of every tile row's tiles goes end to
- * end into one row, which two de-interleaves split into the tiles' 4 columns, so that tiles
- * go 8 to a vector whatever the tile rows' length. tmp: 24 tb floats */
+ * end into one row of tmp, whose tiles then go 8 to a vector whatever the tile rows' length.
+ * tmp: 16 tb floats */
 static CN_MULTIVERSION void transform_dy4(float *u, size_t us, const Wgrad *j, int o, size_t r0, size_t r1,
                                           float *tmp)
 {
     const ConvShape *c = j->c;
     size_t tb = j->tb, w4 = (size_t)4 * j->TW, used = (r1 - r0) * w4;
-    float *row = tmp, *ev = row + 4 * tb, *od = ev + 2 * tb, *ph = od + 2 * tb;   /* ph[i][k]: tb floats */
     for (int i = 0; i < 4; i++) {
+        float *row = tmp + (size_t)i * 4 * tb;
         for (size_t r = r0; r < r1; r++) {
             int n = (int)(r / j->TH), ty = (int)(r % j->TH);
             padded_row(row + (r - r0) * w4, j->dy + ((size_t)n * c->O + o) * c->P, 4 * ty + i, c->Ho, c->Wo, 0,
                        (int)w4);
         }
         memset(row + used, 0, (4 * tb - used) * sizeof *row);
-        float *p = ph + (size_t)i * 4 * tb;
-        conv2d_winograd_deinterleave(ev, od, row, (int)(2 * tb));
-        conv2d_winograd_deinterleave(p, p + 2 * tb, ev, (int)tb);
-        conv2d_winograd_deinterleave(p + tb, p + 3 * tb, od, (int)tb);
     }
     for (size_t t = 0; t < tb; t += 8) {
         vf8 q[4][6];
         for (int i = 0; i < 4; i++) {
             vf8 e[4];
-            for (int k = 0; k < 4; k++) LD8(e[k], ph + ((size_t)i * 4 + k) * tb + t);
+            const float *p = tmp + (size_t)i * 4 * tb + 4 * t;    /* tiles t .. t + 7 */
+            phases4(p, p + 16, e);
             a6(e, q[i]);
         }
         for (int b = 0; b < 6; b++) {
@@ -214,7 +215,7 @@ static void wgrad_share(void *ctx, int t, int T)
     const ConvShape *c = j->c;
     size_t rows_all = (size_t)c->N * j->TH, chunks = (rows_all + j->rows - 1) / j->rows;
     size_t tb = j->tb, ld = j->ld, us = j->us, vs = j->vs, mn = (size_t)j->nxi * c->O * c->C;
-    size_t tw8 = ((size_t)j->TW + 7) / 8 * 8, ntmp = j->m == 4 ? 24 * tb : 8 * tw8;
+    size_t tw8 = ((size_t)j->TW + 7) / 8 * 8, ntmp = j->m == 4 ? 16 * tb : 8 * tw8;
     float *m = j->part + (size_t)t * mn;
     memset(m, 0, mn * sizeof *m);
     float *u = op_scratch(0, (size_t)j->nxi * (us + vs) + tb + ntmp);

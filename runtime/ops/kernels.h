@@ -47,6 +47,37 @@ static inline int vl8_step(int i0, int n) { return i0 + VL8 > n && n > VL8 ? n -
  * as LOAD above */
 #define RELU8(x) ((vf8)((vi8)(x) & ~((x) < (vf8){ 0 })))
 #define RELU_GRAD8(dy, y) ((vf8)((vi8)(dy) & ~((y) <= (vf8){ 0 })))
+/* 4 floats, and the F(4x4) Winograd transforms' moves between 8 tiles of 4 and their 4 phases */
+typedef float vf4 __attribute__((vector_size(16)));
+/* r[j] lane l = the 4x4 transposes within each half: for in[i] = (tile i | tile i + 4) of 4
+ * floats each, r[j] = phase j of tiles 0 .. 7; applied to phases, it gives back the tiles
+ * (the F(4x4) Winograd transforms') */
+static inline __attribute__((always_inline)) void transpose4_halves(const vf8 *in, vf8 *r)
+{
+    vf8 t0 = __builtin_shufflevector(in[0], in[1], 0, 8, 1, 9, 4, 12, 5, 13);
+    vf8 t1 = __builtin_shufflevector(in[0], in[1], 2, 10, 3, 11, 6, 14, 7, 15);
+    vf8 t2 = __builtin_shufflevector(in[2], in[3], 0, 8, 1, 9, 4, 12, 5, 13);
+    vf8 t3 = __builtin_shufflevector(in[2], in[3], 2, 10, 3, 11, 6, 14, 7, 15);
+    r[0] = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+    r[1] = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+    r[2] = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+    r[3] = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+}
+/* e[j] lane l = lo[4l + j] for tiles l < 4 and hi[4(l-4) + j] for the others (j < 4; lo and hi:
+ * 4 tiles of 4 columns each, hi = lo + 16 along a row) */
+static inline __attribute__((always_inline)) void phases4(const float *lo, const float *hi, vf8 *e)
+{
+    vf4 h[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 4; i++) {
+        memcpy(&h[i], lo + 4 * i, sizeof h[i]);
+        memcpy(&h[i + 4], hi + 4 * i, sizeof h[i]);
+    }
+    vf8 in[4];
+#pragma GCC unroll 8
+    for (int i = 0; i < 4; i++) in[i] = __builtin_shufflevector(h[i], h[i + 4], 0, 1, 2, 3, 4, 5, 6, 7);
+    transpose4_halves(in, e);
+}
 
 /* conv2d.c: x[N,C,H,W], w[O,C,k,k], b[O] (or NULL), y[N,O,Ho,Wo]; zero padding. */
 void conv2d_forward(float *y, const float *x, const float *w, const float *b,
