@@ -66,6 +66,14 @@ CLEANFILES += bench/bench_winograd
 bench-winograd: bench/bench_winograd$(EXEEXT)
 	bench/bench_winograd$(EXEEXT)
 .PHONY: bench-winograd
+# `make bench-int8-peak`: one core's float FMA against its int16 and u8 x s8 multiply-adds,
+# the ceiling of int8 code against float (bench/bench_int8_peak.c)
+EXTRA_PROGRAMS += bench/bench_int8_peak
+CLEANFILES += bench/bench_int8_peak
+bench_bench_int8_peak_LDADD =
+bench-int8-peak: bench/bench_int8_peak$(EXEEXT)
+	bench/bench_int8_peak$(EXEEXT)
+.PHONY: bench-int8-peak
 
 # --export-onnx (issue 15): every shipped model's export against onnx's checker and OpenCV's
 # DNN module (onnx_ref: what --predict computes, in full precision); skips without ONNX

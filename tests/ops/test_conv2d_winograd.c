@@ -3,7 +3,8 @@
  * differences of it) and against the im2col + sgemm path, on sizes that are not multiples
  * of the 2x2 tile (1x1, 5x7, 13x13, 28x28, 3x139), paddings 0 to 3 and 7, channel counts that are
  * not multiples of 8, batches of 1 and 3, on 1 and 2 threads, with the cache budget's
- * blocks of tiles and with small blocks that straddle tile rows and images. */
+ * blocks of tiles and with small blocks that straddle tile rows and images; and the fused
+ * conv2d_relu_maxpool2d forward on F(2x2) and on F(4x4) against im2col. */
 #include "testgraph.h"
 #include "../../runtime/parallel.h"
 
@@ -179,36 +180,43 @@ static void test_graph(void)
     free(dx0);
 }
 
-/* conv2d_relu_maxpool2d's forward takes Winograd image by image: the same pooled values
- * as on im2col, to rounding, and the same argmax where the window's winner is clear */
-static void test_fused(void)
+/* conv2d_relu_maxpool2d's forward takes Winograd image by image (conv2d_forward_image) on
+ * F(2x2) (f4 0) or F(4x4) (f4 1): the same pooled values as on im2col, to rounding (atol and
+ * rtol tol), and the same argmax where the window's winner is clear */
+typedef struct Fused { int N, H, W, f4; unsigned seed; double tol; } Fused;
+
+static void test_fused(const Fused *f)
 {
-    enum { N = 3, C = 9, H = 12, W = 10, O = 10, HP = 6, WP = 5 };
+    enum { C = 9, O = 10 };
+    int N = f->N, H = f->H, W = f->W, HP = H / 2, WP = W / 2;
     size_t nx = (size_t)N * C * H * W, nw = (size_t)O * C * 9, ny = (size_t)N * O * HP * WP;
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), b[O];
     float *y1 = malloc(ny * sizeof *y1), *y0 = malloc(ny * sizeof *y0);
     int32_t *a1 = malloc(ny * sizeof *a1), *a0 = malloc(ny * sizeof *a0);
     Rng r;
-    rng_seed(&r, 11);
+    rng_seed(&r, f->seed);
     tg_fill(x, nx, -1, 1, &r);
     tg_fill(w, nw, -1, 1, &r);
     tg_fill(b, O, -1, 1, &r);
     conv2d_use_direct(0);
     conv2d_use_winograd(1);
+    conv2d_use_winograd4(f->f4);
     conv2d_relu_maxpool2d_forward(y1, a1, x, w, b, N, C, H, W, O, 3, 1, 1, 2, 2, 0);
     conv2d_use_winograd(0);
     conv2d_relu_maxpool2d_forward(y0, a0, x, w, b, N, C, H, W, O, 3, 1, 1, 2, 2, 0);
     conv2d_use_winograd(-1);
+    conv2d_use_winograd4(-1);
     double *want = malloc(ny * sizeof *want);
     tg_to_double(want, y0, ny);
-    tg_check_array(y1, want, ny, ATOL, RTOL, "conv2d_relu_maxpool2d on Winograd against im2col");
+    const char *path = f->f4 ? "F(4x4)" : "F(2x2)";
+    tg_check_array(y1, want, ny, f->tol, f->tol, path);
     size_t same = 0, diff = 0;
     for (size_t i = 0; i < ny; i++) {
         same += a1[i] == a0[i];
         diff += y1[i] != y0[i];
     }
-    CHECK(same >= ny * 9 / 10, "conv2d_relu_maxpool2d on Winograd: %zu of %zu argmax the same", same, ny);
-    CHECK(diff > 0, "conv2d_relu_maxpool2d: the two runs took different paths (Winograd rounds differently)");
+    CHECK(same >= ny * 9 / 10, "conv2d_relu_maxpool2d on %s: %zu of %zu argmax the same", path, same, ny);
+    CHECK(diff > 0, "conv2d_relu_maxpool2d on %s: the two runs took the same path", path);
     free(want);
     free(x);
     free(w);
@@ -246,7 +254,8 @@ int main(void)
     conv2d_winograd_block(0);
     par_set_threads(2);
     test_graph();
-    test_fused();
+    static const Fused fused[] = { { 3, 12, 10, 0, 11, ATOL }, { 2, 28, 26, 1, 12, 2e-4 } };
+    for (size_t i = 0; i < sizeof fused / sizeof *fused; i++) test_fused(&fused[i]);
     par_set_threads(0);
     return test_done("test_conv2d_winograd");
 }

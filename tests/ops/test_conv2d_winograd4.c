@@ -4,8 +4,8 @@
  * paddings 0 to 2 (3 and 7 for the forward), channel counts that are not multiples of 8,
  * batches of 1 to 3, on 1 and 2 threads, with the cache budget's blocks of tiles and with
  * small ones that straddle tile rows and images; inputs of up to 1000 bound the error
- * relative to the sums' magnitude; conv2d.c's choice between F(4x4) and F(2x2), and the fused
- * conv2d_relu_maxpool2d forward on F(4x4). */
+ * relative to the sums' magnitude; conv2d.c's choice between F(4x4) and F(2x2) (the fused
+ * conv2d_relu_maxpool2d forward on F(4x4): test_conv2d_winograd). */
 #include "testgraph.h"
 #include "../../runtime/parallel.h"
 
@@ -191,43 +191,6 @@ static void test_dispatch(void)
     free(dy);
 }
 
-/* conv2d_relu_maxpool2d's forward takes Winograd image by image (conv2d_forward_image): on
- * F(4x4) the same pooled values as on im2col, to rounding */
-static void test_fused(void)
-{
-    enum { N = 2, C = 9, H = 28, W = 26, O = 10, HP = 14, WP = 13 };
-    size_t nx = (size_t)N * C * H * W, nw = (size_t)O * C * 9, ny = (size_t)N * O * HP * WP;
-    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), b[O];
-    float *y1 = malloc(ny * sizeof *y1), *y0 = malloc(ny * sizeof *y0);
-    int32_t *a1 = malloc(ny * sizeof *a1), *a0 = malloc(ny * sizeof *a0);
-    Rng r;
-    rng_seed(&r, 12);
-    tg_fill(x, nx, -1, 1, &r);
-    tg_fill(w, nw, -1, 1, &r);
-    tg_fill(b, O, -1, 1, &r);
-    conv2d_use_direct(0);
-    conv2d_use_winograd(1);
-    conv2d_use_winograd4(1);
-    conv2d_relu_maxpool2d_forward(y1, a1, x, w, b, N, C, H, W, O, 3, 1, 1, 2, 2, 0);
-    conv2d_use_winograd(0);
-    conv2d_relu_maxpool2d_forward(y0, a0, x, w, b, N, C, H, W, O, 3, 1, 1, 2, 2, 0);
-    conv2d_use_winograd(-1);
-    conv2d_use_winograd4(-1);
-    double *want = malloc(ny * sizeof *want);
-    tg_to_double(want, y0, ny);
-    tg_check_array(y1, want, ny, 2e-4, 2e-4, "conv2d_relu_maxpool2d on F(4x4) against im2col");
-    size_t diff = 0;
-    for (size_t i = 0; i < ny; i++) diff += y1[i] != y0[i];
-    CHECK(diff > 0, "conv2d_relu_maxpool2d: the two runs took the same path");
-    free(want);
-    free(x);
-    free(w);
-    free(y1);
-    free(y0);
-    free(a1);
-    free(a0);
-}
-
 int main(void)
 {
     static const Case cases[] = {
@@ -260,7 +223,6 @@ int main(void)
     conv2d_winograd4_block(0);
     par_set_threads(2);
     test_dispatch();
-    test_fused();
     par_set_threads(0);
     return test_done("test_conv2d_winograd4");
 }
