@@ -63,6 +63,7 @@ typedef struct Emit {
     float   *qscale;        /* per weight value read by an int8 node: its input's scale, else 0 */
     int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
     int     *wino;          /* per weight value read by the Winograd Conv2d: its tile size (2 or 4), else 0 */
+    int      wino_pool;     /* a F(2x2) Winograd Conv2d takes its pool (k_conv2d_wino's pool code is written) */
     unsigned char *q8;      /* per weight value read by an int8 node (--quantize): 1, else 0 */
     const char *wbin;
 } Emit;
@@ -295,6 +296,7 @@ static int emit_node(Emit *m, int i, Error *e)
         int fpool = pooled && (r == 2 || rows) && n->a.pool_kernel == 2 && n->a.pool_stride == 2 &&
                     !n->a.pool_padding && y->shape[2] == OH / 2 && y->shape[3] == OW / 2;
         if (fpool) pooled = 0;
+        if (fpool && r == 2) m->wino_pool = 1;
         if (pooled) {
             snprintf(out, sizeof out, "(A + %zu)", at);
             scratch += (size_t)O * OH * OW;
@@ -700,7 +702,8 @@ static int emit_source(Emit *m, const char *hname, char **names, int nnames, int
     for (int k = 0; k < EK_COUNT; k++)
         if (m->kernels & (1u << k)) m->kernels |= emit_c_kernels[k].needs;
     for (int k = 0; k < EK_COUNT; k++)
-        if (m->kernels & (1u << k)) fputs(emit_c_kernels[k].text, f);
+        if (k == EK_CONV2D_WINO && (m->kernels & (1u << k))) emit_wino_kernel(f, m->wino_pool);
+        else if (m->kernels & (1u << k)) fputs(emit_c_kernels[k].text, f);
     FILE *bin = NULL;
     if (m->wbin) {
         bin = fopen(m->wbin, "wb");

@@ -6,6 +6,7 @@
 #include "emit_c.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const char emit_c_wino_products[] =
     "/* Winograd's products at one position of the transform, for 6 tiles and 16 output channels:\n"
@@ -77,8 +78,9 @@ const char emit_c_conv2d_wino[] =
     "{\n"
     "    int TH = (OH + 1) / 2, TW = (OW + 1) / 2, T = TH * TW, TB = (T + 5) / 6, HP = 2 * TH + 2, WP = 2 * TW + 2;\n"
     "    int nb = (O + 15) / 16, cb = 2048 / C, bi, c, i, j, e, tc;\n"
-    "    long ps = (long)HP * WP, pl = (long)OH * OW, pp = (long)(OH / 2) * (OW / 2);\n"
+    "    long ps = (long)HP * WP, pl = (long)OH * OW;\n"
     "    float *v = xp + C * ps;\n"
+    "    (void)pool;     /* a file without a fused pool has the kernel without its code */\n"
     "    k_wino_pad(x, C, H, W, PH, PW, HP, WP, xp);\n"
     "    /* chunks of cb = 2048 / C blocks of 6 tiles: their transform (16 x cb x C x 6 floats, at most 768 KiB) is reused from cache */\n"
     "    if (cb < 1) cb = 1;\n"
@@ -131,6 +133,7 @@ const char emit_c_conv2d_wino[] =
     "                    if (pool) {\n"
     "                        /* the tile's maximum, then the ReLU (0 for a tile with a NaN, as after a pool that\n"
     "                         * keeps it); a tile over the last row or column of an odd size is left out */\n"
+    "                        long pp = (long)(OH / 2) * (OW / 2);\n"
     "                        if (oh + 1 < OH && ow + 1 < OW)\n"
     "                            for (q = 0; q < n; q++) {\n"
     "                                float mx = 0.0f;\n"
@@ -243,6 +246,19 @@ const char emit_c_conv2d_wino4[] =
     "    if (act > 1) k_act(y, y, O * pl, act, alpha);\n"
     "}\n"
     ;
+
+void emit_wino_kernel(FILE *f, int pool)
+{
+    static const char begin[] = "                    if (pool) {\n";
+    static const char end[] = "                        continue;\n                    }\n";
+    const char *a = strstr(emit_c_conv2d_wino, begin), *b = a ? strstr(a, end) : NULL;
+    if (pool || !b) {
+        fputs(emit_c_conv2d_wino, f);
+        return;
+    }
+    fwrite(emit_c_conv2d_wino, 1, (size_t)(a - emit_c_conv2d_wino), f);
+    fputs(b + strlen(end), f);
+}
 
 int emit_conv_winograd(int C, int H, int W, const int *g)
 {
