@@ -12,10 +12,12 @@
 #   emit_c.sh layers MODEL DIR [RUNS]: the float code of models/MODEL.cnn with a mark before
 #   each layer's code (bench/emit_c_layers.c), run RUNS times (default 20): each layer's
 #   least CPU time, in ms.
+# CNNC=PATH takes the code another build of cnnc writes (its A/B against this one).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 : "${REPEATS:=10}"
+cnnc=${CNNC:-$top_builddir/cnnc}    # CNNC=another/cnnc: that compiler's code (an A/B run)
 
 # build MODEL DIR [int8]
 build() {
@@ -34,11 +36,11 @@ build() {
             { cat "$cnn"; echo 'transform = Compose(Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]))'
               echo "train_dataset = ImageFolder(\"$d/k\", transform=transform)"; } >"$d/m.cnn"
         fi
-        "$top_builddir/cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --quantize int8 --calibrate 16 \
+        "$cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --quantize int8 --calibrate 16 \
             --weights-bin "$d/w.bin"
         flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"
     else
-        "$top_builddir/cnnc" "$cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
+        "$cnnc" "$cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
         flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"
     fi
     ${CC:-gcc} -std=c99 -O3 -march=native $flags -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"m.h"' -I"$d" \

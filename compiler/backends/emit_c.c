@@ -63,6 +63,7 @@ typedef struct Emit {
     float   *qscale;        /* per weight value read by an int8 node: its input's scale, else 0 */
     int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
     int     *wino;          /* per weight value read by the Winograd Conv2d: its tile size (2 or 4), else 0 */
+    int      wino_pool;     /* a F(2x2) Winograd Conv2d takes its pool (k_conv2d_wino's pool code is written) */
     unsigned char *q8;      /* per weight value read by an int8 node (--quantize): 1, else 0 */
     const char *wbin;
 } Emit;
@@ -287,13 +288,21 @@ static int emit_node(Emit *m, int i, Error *e)
         OH = window_out_size_ex(H, w.kh, w.sh, w.ph, w.dh, 0);
         OW = window_out_size_ex(W, w.kw, w.sw, w.pw, w.dw, 0);
         char out[64];
+        int r = m->wino[base_of(g, n->in[1])];     /* Winograd's tile size, or 0 */
+        int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1 };
+        int rows = !r && !m->absmax && m->pack[base_of(g, n->in[1])] && emit_conv_rows(x->shape[1], geo);
+        /* a 2x2 stride-2 pool after F(2x2, 3x3) or k_conv2d_rows is taken as they store (fpool);
+         * other pools go over the conv's output in the scratch after the floats */
+        int fpool = pooled && (r == 2 || rows) && n->a.pool_kernel == 2 && n->a.pool_stride == 2 &&
+                    !n->a.pool_padding && y->shape[2] == OH / 2 && y->shape[3] == OW / 2;
+        if (fpool) pooled = 0;
+        if (fpool && r == 2) m->wino_pool = 1;
         if (pooled) {
             snprintf(out, sizeof out, "(A + %zu)", at);
             scratch += (size_t)O * OH * OW;
         } else {
             snprintf(out, sizeof out, "%s", ry);
         }
-        int r = m->wino[base_of(g, n->in[1])];     /* Winograd's tile size, or 0 */
         if (!r)
             fprintf(f, "        static const int geo[9] = { %d, %d, %d, %d, %d, %d, %d, %d, %d };\n", w.kh, w.kw,
                     w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1);
@@ -301,16 +310,16 @@ static int emit_node(Emit *m, int i, Error *e)
             /* Winograd: its padded input and the input's transform in the scratch after the floats */
             size_t xs = at + (pooled ? (size_t)O * OH * OW : 0);
             scratch = xs - g->arena_bytes / sizeof(float) + emit_wino_scratch(x->shape[1], OH, OW, r);
-            fprintf(f, "        k_conv2d_wino%s(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, %d, %d, %d, %.9g, A + %zu);\n",
+            fprintf(f, "        k_conv2d_wino%s(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, %d, %d, %d, %.9g%s, A + %zu);\n",
                     r == 4 ? "4" : "", src,
                     x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0",
-                    out, O, OH, OW, w.ph, w.pw, pooled ? 0 : act, alpha, xs);
+                    out, O, OH, OW, w.ph, w.pw, pooled || fpool ? 0 : act, alpha, r == 4 ? "" : fpool ? ", 1" : ", 0", xs);
             m->kernels |= 1u << (r == 4 ? EK_CONV2D_WINO4 : EK_CONV2D_WINO);
         } else if (m->pack[base_of(g, n->in[1])]) {
             /* the packed kernel: its padded (int8: quantized) input in the scratch after the floats */
-            int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, a.groups > 1 ? a.groups : 1 };
             size_t xs = at + (pooled ? (size_t)O * OH * OW : 0);
-            scratch = xs - g->arena_bytes / sizeof(float) + emit_conv_scratch(x->shape[1], H, W, OW, geo, !!m->absmax);
+            int kind = m->absmax ? EMIT_CONV_PK_I8 : !rows ? EMIT_CONV_PK : fpool ? EMIT_CONV_ROWS_POOL : EMIT_CONV_ROWS;
+            scratch = xs - g->arena_bytes / sizeof(float) + emit_conv_scratch(x->shape[1], H, W, O, OW, geo, kind);
             if (m->absmax) {
                 float sx = input_scale(m, n->in[0]);
                 fprintf(f, "        k_conv2d_pk_i8(%s, %.9g, %d, %d, %d, %s, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, "
@@ -320,10 +329,11 @@ static int emit_node(Emit *m, int i, Error *e)
                 m->qscale[base_of(g, n->in[1])] = sx;
                 m->kernels |= 1u << EK_CONV2D_PK_I8;
             } else {
-                fprintf(f, "        k_conv2d_pk(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, A + %zu);\n", src,
-                        x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
-                        n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled ? 0 : act, alpha, xs);
-                m->kernels |= 1u << EK_CONV2D_PK;
+                fprintf(f, "        k_conv2d_%s(%s, %d, %d, %d, %s, %s, %s, %d, %d, %d, geo, %d, %.9g%s, A + %zu);\n",
+                        rows ? "rows" : "pk", src, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
+                        n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW, pooled || fpool ? 0 : act,
+                        alpha, !rows ? "" : fpool ? ", 1" : ", 0", xs);
+                m->kernels |= 1u << (rows ? EK_CONV2D_ROWS : EK_CONV2D_PK);
             }
         } else if (m->absmax) {
             /* int8: the input quantized into the scratch after the floats */
@@ -692,7 +702,8 @@ static int emit_source(Emit *m, const char *hname, char **names, int nnames, int
     for (int k = 0; k < EK_COUNT; k++)
         if (m->kernels & (1u << k)) m->kernels |= emit_c_kernels[k].needs;
     for (int k = 0; k < EK_COUNT; k++)
-        if (m->kernels & (1u << k)) fputs(emit_c_kernels[k].text, f);
+        if (k == EK_CONV2D_WINO && (m->kernels & (1u << k))) emit_wino_kernel(f, m->wino_pool);
+        else if (m->kernels & (1u << k)) fputs(emit_c_kernels[k].text, f);
     FILE *bin = NULL;
     if (m->wbin) {
         bin = fopen(m->wbin, "wb");

@@ -30,7 +30,7 @@ int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e);
 /* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
 enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
        EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_CONV2D_PK,
-       EK_CONV2D_PK_I8, EK_WINO_PRODUCTS, EK_CONV2D_WINO, EK_CONV2D_WINO4, EK_COUNT };
+       EK_CONV2D_PK_I8, EK_WINO_PRODUCTS, EK_CONV2D_WINO, EK_CONV2D_WINO4, EK_CONV2D_ROWS, EK_COUNT };
 typedef struct EmitKernel {
     const char *text;
     unsigned    needs;          /* 1u << EK_... */
@@ -41,14 +41,19 @@ extern const EmitKernel emit_c_kernels[EK_COUNT];
  * kernels of taps (kh * kw) values takes it (all but depthwise-like ones, fewer than 8 outputs
  * a group, and kernels larger than 256 values, which keep k_conv2d) */
 int emit_conv_packed(int O, int groups, int taps);
-/* the floats of arena its kernel needs past its output for the padded (int8: quantized)
- * input; g is the geometry array the call passes (kh, kw, sh, sw, ph, pw, dh, dw, groups) */
-size_t emit_conv_scratch(int C, int H, int W, int OW, const int *g, int int8);
+/* Whether a float one of C input channels with geometry g takes k_conv2d_rows instead of
+ * k_conv2d_pk (the same packed weights): stride 1 along the rows, one group, C * kh * kw <= 32 */
+int emit_conv_rows(int C, const int *g);
+/* the floats of arena the kernel of kind EMIT_CONV_... needs past its output for the padded
+ * (int8: quantized) input (k_conv2d_rows with a fused pool: and its rows); g is the geometry
+ * array the call passes (kh, kw, sh, sw, ph, pw, dh, dw, groups) */
+enum { EMIT_CONV_PK, EMIT_CONV_PK_I8, EMIT_CONV_ROWS, EMIT_CONV_ROWS_POOL };
+size_t emit_conv_scratch(int C, int H, int W, int O, int OW, const int *g, int kind);
 /* the packed weight's element count, and the packed copy (xcalloc'd) of w [O][cg][taps] */
 size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8);
 float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups);
 signed char *emit_conv_pack_i8(const signed char *q, int O, int cg, int taps, int groups);
-extern const char emit_c_conv2d_pk[], emit_c_conv2d_pk_i8[];
+extern const char emit_c_conv2d_pk[], emit_c_conv2d_pk_i8[], emit_c_conv2d_rows[];
 
 /* The float Conv2d by Winograd's F(2x2, 3x3) or F(4x4, 3x3) (emit_c_wino.c). Which one a
  * Conv2d of C input channels of H x W with geometry g takes, as its output tile size r (2 or
@@ -67,5 +72,8 @@ size_t emit_wino_scratch(int C, int OH, int OW, int r);
 size_t emit_wino_numel(int O, int C, int r);
 float *emit_wino_pack(const float *w, int O, int C, int r);
 extern const char emit_c_wino_products[], emit_c_conv2d_wino[], emit_c_conv2d_wino4[];
+/* writes k_conv2d_wino to f, without its pool's code when no layer of the file has one (in the
+ * file the code slowed the kernel's other layers: fashion_resnet's layer2.0.conv1 0.073 -> 0.088 ms) */
+void emit_wino_kernel(FILE *f, int pool);
 
 #endif

@@ -1,6 +1,7 @@
 /* compiler/backends/emit_c_conv.c: the packed Conv2d of --emit-c, float and int8: the C99
- * source text of its two kernels (an optional AVX2 path beside the plain loops, which give
- * the same sums) and the layouts their weights are packed in when the file is written:
+ * source text of its kernels (an optional AVX2 path beside the plain loops, which give
+ * the same sums up to rounding; k_conv2d_rows: the float one of layers with few taps, whole
+ * rows vectorized) and the layouts their weights are packed in when the file is written:
  * blocks of output channels innermost (float 16, int8 8 with input channels in pairs). */
 #include "emit_c.h"
 
@@ -106,6 +107,133 @@ const char emit_c_conv2d_pk[] =
     "}\n"
     ;
 
+const char emit_c_conv2d_rows[] =
+    "/* Conv2d over one image for few taps (C * KH * KW <= 32: a first layer), stride 1 along the\n"
+    " * rows, one group, weights packed as k_conv2d_pk's (blocks of 16 output channels): the input\n"
+    " * is copied with its zero padding into xp (C planes HP x WP, wide enough that every tile of\n"
+    " * 24 output columns reads inside it); for each 4 output channels and each tile of 24\n"
+    " * columns of an output row, acc[4 channels][24 columns] starts at the bias and sums w * x\n"
+    " * over the taps (toff: their offsets in xp), in registers: 3 vectors of 8 columns a channel\n"
+    " * times its weight broadcast. The rows are stored whole (a ReLU on the way), not one\n"
+    " * channel of a column at a time as k_conv2d_pk does; a tile's last 16 columns or fewer go\n"
+    " * 8 at a time. pool: a fused 2x2 stride-2 MaxPool2d and ReLU after it: y is O x OH / 2 x\n"
+    " * OW / 2, each 4 channels' rows go to rb (after xp, 2 rows of 4 channels for each 4) and\n"
+    " * are pooled from there every second row */\n"
+    "static void k_conv2d_rows(const float *x, int C, int H, int W, const float *w, const float *b, float *y,\n"
+    "                          int O, int OH, int OW, const int *g, int act, float alpha, int pool, float *xp)\n"
+    "{\n"
+    "    /* g: kh, kw, sh, sw (1), ph, pw, dh, dw, groups (1) */\n"
+    "    int KH = g[0], KW = g[1], SH = g[2], PH = g[4], PW = g[5], DH = g[6], DW = g[7];\n"
+    "    int T = C * KH * KW, HP = H + 2 * PH, WP = (OW + 23) / 24 * 24 + (KW - 1) * DW, bi, c, i, j, t;\n"
+    "    long pl = (long)OH * OW, pp = (long)(OH / 2) * (OW / 2), ps, toff[32];\n"
+    "    WP = WP > W + PW ? WP : W + PW;\n"
+    "    ps = (long)HP * WP;\n"
+    "    memset(xp, 0, (size_t)(C * ps) * sizeof *xp);\n"
+    "    for (c = 0; c < C; c++)\n"
+    "        for (i = 0; i < H; i++) memcpy(xp + c * ps + (long)(i + PH) * WP + PW, x + ((long)c * H + i) * W, (size_t)W * sizeof *x);\n"
+    "    for (c = 0, t = 0; c < C; c++)\n"
+    "        for (i = 0; i < KH; i++)\n"
+    "            for (j = 0; j < KW; j++) toff[t++] = c * ps + (long)i * DH * WP + j * DW;\n"
+    "#ifdef _OPENMP\n"
+    "#pragma omp parallel for schedule(static)\n"
+    "#endif\n"
+    "    for (bi = 0; bi < (O + 3) / 4; bi++) {\n"
+    "        /* channels o .. o + 3 (past the last: zero weights); wb[t * 16 + k]: tap t's weight of o + k */\n"
+    "        int o = bi * 4, n = O - o < 4 ? O - o : 4, oh, q0, p, k, v, tt;\n"
+    "        const float *wb = w + (long)(o / 16) * T * 16 + o % 16;\n"
+    "        float b4[4], *rb = pool ? xp + C * ps + (long)bi * 8 * OW : 0;\n"
+    "        long ys = pool ? 2L * OW : pl;\n"
+    "        for (k = 0; k < 4; k++) b4[k] = b && k < n ? b[o + k] : 0.0f;\n"
+    "        for (oh = 0; oh < (pool ? OH / 2 * 2 : OH); oh++) {\n"
+    "            for (q0 = 0; q0 < OW; q0 += 24) {\n"
+    "                const float *x0 = xp + (long)oh * SH * WP + q0;\n"
+    "                float acc[4][24], *y0 = pool ? rb + (long)(oh & 1) * OW + q0 : y + o * pl + (long)oh * OW + q0;\n"
+    "                int m = OW - q0 < 24 ? OW - q0 : 24;\n"
+    "#if defined(__AVX2__) && defined(__FMA__)\n"
+    "                __m256 z = _mm256_setzero_ps();\n"
+    "                if (m > 16) {\n"
+    "                    __m256 a00 = _mm256_set1_ps(b4[0]), a01 = a00, a02 = a00, a10 = _mm256_set1_ps(b4[1]), a11 = a10, a12 = a10;\n"
+    "                    __m256 a20 = _mm256_set1_ps(b4[2]), a21 = a20, a22 = a20, a30 = _mm256_set1_ps(b4[3]), a31 = a30, a32 = a30;\n"
+    "                    for (tt = 0; tt < T; tt++) {\n"
+    "                        const float *xs = x0 + toff[tt], *wk = wb + tt * 16;\n"
+    "                        __m256 x0v = _mm256_loadu_ps(xs), x1v = _mm256_loadu_ps(xs + 8), x2v = _mm256_loadu_ps(xs + 16), wv;\n"
+    "                        wv = _mm256_broadcast_ss(wk);\n"
+    "                        a00 = _mm256_fmadd_ps(wv, x0v, a00); a01 = _mm256_fmadd_ps(wv, x1v, a01); a02 = _mm256_fmadd_ps(wv, x2v, a02);\n"
+    "                        wv = _mm256_broadcast_ss(wk + 1);\n"
+    "                        a10 = _mm256_fmadd_ps(wv, x0v, a10); a11 = _mm256_fmadd_ps(wv, x1v, a11); a12 = _mm256_fmadd_ps(wv, x2v, a12);\n"
+    "                        wv = _mm256_broadcast_ss(wk + 2);\n"
+    "                        a20 = _mm256_fmadd_ps(wv, x0v, a20); a21 = _mm256_fmadd_ps(wv, x1v, a21); a22 = _mm256_fmadd_ps(wv, x2v, a22);\n"
+    "                        wv = _mm256_broadcast_ss(wk + 3);\n"
+    "                        a30 = _mm256_fmadd_ps(wv, x0v, a30); a31 = _mm256_fmadd_ps(wv, x1v, a31); a32 = _mm256_fmadd_ps(wv, x2v, a32);\n"
+    "                    }\n"
+    "                    if (act == 1) {\n"
+    "                        a00 = _mm256_max_ps(a00, z); a01 = _mm256_max_ps(a01, z); a02 = _mm256_max_ps(a02, z);\n"
+    "                        a10 = _mm256_max_ps(a10, z); a11 = _mm256_max_ps(a11, z); a12 = _mm256_max_ps(a12, z);\n"
+    "                        a20 = _mm256_max_ps(a20, z); a21 = _mm256_max_ps(a21, z); a22 = _mm256_max_ps(a22, z);\n"
+    "                        a30 = _mm256_max_ps(a30, z); a31 = _mm256_max_ps(a31, z); a32 = _mm256_max_ps(a32, z);\n"
+    "                    }\n"
+    "                    if (m == 24 && n == 4) {\n"
+    "                        _mm256_storeu_ps(y0, a00); _mm256_storeu_ps(y0 + 8, a01); _mm256_storeu_ps(y0 + 16, a02);\n"
+    "                        _mm256_storeu_ps(y0 + ys, a10); _mm256_storeu_ps(y0 + ys + 8, a11); _mm256_storeu_ps(y0 + ys + 16, a12);\n"
+    "                        _mm256_storeu_ps(y0 + 2 * ys, a20); _mm256_storeu_ps(y0 + 2 * ys + 8, a21); _mm256_storeu_ps(y0 + 2 * ys + 16, a22);\n"
+    "                        _mm256_storeu_ps(y0 + 3 * ys, a30); _mm256_storeu_ps(y0 + 3 * ys + 8, a31); _mm256_storeu_ps(y0 + 3 * ys + 16, a32);\n"
+    "                        continue;\n"
+    "                    }\n"
+    "                    _mm256_storeu_ps(acc[0], a00); _mm256_storeu_ps(acc[0] + 8, a01); _mm256_storeu_ps(acc[0] + 16, a02);\n"
+    "                    _mm256_storeu_ps(acc[1], a10); _mm256_storeu_ps(acc[1] + 8, a11); _mm256_storeu_ps(acc[1] + 16, a12);\n"
+    "                    _mm256_storeu_ps(acc[2], a20); _mm256_storeu_ps(acc[2] + 8, a21); _mm256_storeu_ps(acc[2] + 16, a22);\n"
+    "                    _mm256_storeu_ps(acc[3], a30); _mm256_storeu_ps(acc[3] + 8, a31); _mm256_storeu_ps(acc[3] + 16, a32);\n"
+    "                } else\n"
+    "                    for (v = 0; v < m; v += 8) {\n"
+    "                        __m256 a0 = _mm256_set1_ps(b4[0]), a1 = _mm256_set1_ps(b4[1]), a2 = _mm256_set1_ps(b4[2]), a3 = _mm256_set1_ps(b4[3]);\n"
+    "                        for (tt = 0; tt < T; tt++) {\n"
+    "                            const float *wk = wb + tt * 16;\n"
+    "                            __m256 xv = _mm256_loadu_ps(x0 + toff[tt] + v);\n"
+    "                            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wk), xv, a0);\n"
+    "                            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wk + 1), xv, a1);\n"
+    "                            a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wk + 2), xv, a2);\n"
+    "                            a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wk + 3), xv, a3);\n"
+    "                        }\n"
+    "                        if (act == 1) {\n"
+    "                            a0 = _mm256_max_ps(a0, z); a1 = _mm256_max_ps(a1, z);\n"
+    "                            a2 = _mm256_max_ps(a2, z); a3 = _mm256_max_ps(a3, z);\n"
+    "                        }\n"
+    "                        _mm256_storeu_ps(acc[0] + v, a0); _mm256_storeu_ps(acc[1] + v, a1);\n"
+    "                        _mm256_storeu_ps(acc[2] + v, a2); _mm256_storeu_ps(acc[3] + v, a3);\n"
+    "                    }\n"
+    "#else\n"
+    "                for (k = 0; k < 4; k++)\n"
+    "                    for (p = 0; p < 24; p++) acc[k][p] = b4[k];\n"
+    "                for (tt = 0; tt < T; tt++) {\n"
+    "                    const float *xs = x0 + toff[tt], *wk = wb + tt * 16;\n"
+    "                    for (k = 0; k < 4; k++)\n"
+    "                        for (p = 0; p < 24; p++) acc[k][p] += wk[k] * xs[p];\n"
+    "                }\n"
+    "                if (act == 1)\n"
+    "                    for (k = 0; k < 4; k++)\n"
+    "                        for (p = 0; p < 24; p++) acc[k][p] = acc[k][p] > 0.0f ? acc[k][p] : 0.0f;\n"
+    "                (void)v;\n"
+    "#endif\n"
+    "                for (k = 0; k < n; k++)\n"
+    "                    for (p = 0; p < m; p++) y0[k * ys + p] = acc[k][p];\n"
+    "            }\n"
+    "            if (pool && (oh & 1))\n"
+    "                /* each 2x2 window's maximum, then the ReLU (0 for a window with a NaN, as after a pool that keeps it) */\n"
+    "                for (k = 0; k < n; k++) {\n"
+    "                    const float *r0 = rb + k * ys, *r1 = r0 + OW;\n"
+    "                    float *yp = y + (o + k) * pp + (long)(oh / 2) * (OW / 2);\n"
+    "                    for (p = 0; p < OW / 2; p++) {\n"
+    "                        float a0 = r0[2 * p], a1 = r0[2 * p + 1], b0 = r1[2 * p], b1 = r1[2 * p + 1], s = 0.0f;\n"
+    "                        s = a0 > s ? a0 : s; s = a1 > s ? a1 : s; s = b0 > s ? b0 : s; s = b1 > s ? b1 : s;\n"
+    "                        yp[p] = ((a0 != a0) | (a1 != a1) | (b0 != b0) | (b1 != b1)) ? 0.0f : s;\n"
+    "                    }\n"
+    "                }\n"
+    "        }\n"
+    "        if (act > 1) k_act(y + o * pl, y + o * pl, n * pl, act, alpha);\n"
+    "    }\n"
+    "}\n"
+    ;
+
 const char emit_c_conv2d_pk_i8[] =
     "/* Conv2d on int8, k_conv2d_pk's loops: the input quantized once (x / sx rounded half away\n"
     " * from zero to -127..127) into xq, int16 pairs of input channels with the zero padding,\n"
@@ -201,12 +329,22 @@ int emit_conv_packed(int O, int groups, int taps)
     return (groups <= 1 || O / groups >= 8) && taps <= 256;
 }
 
-size_t emit_conv_scratch(int C, int H, int W, int OW, const int *g, int int8)
+size_t emit_conv_scratch(int C, int H, int W, int O, int OW, const int *g, int kind)
 {
-    int HP = H + 2 * g[4], WP = ((OW + 7) / 8 * 8 - 1) * g[3] + (g[1] - 1) * g[7] + 1, G = g[8] > 1 ? g[8] : 1;
+    /* the padded rows hold whole tiles of output columns: 8 (k_conv2d_rows: 24, stride 1) */
+    int tile = kind >= EMIT_CONV_ROWS ? 24 : 8, int8 = kind == EMIT_CONV_PK_I8;
+    int HP = H + 2 * g[4], WP = ((OW + tile - 1) / tile * tile - 1) * g[3] + (g[1] - 1) * g[7] + 1, G = g[8] > 1 ? g[8] : 1;
     if (WP < W + g[5]) WP = W + g[5];
-    /* int8: int16 pairs of channels, G * ceil(C / G / 2) of them: 4 bytes a pair, a float's */
-    return (size_t)(int8 ? G * ((C / G + 1) / 2) : C) * (size_t)HP * (size_t)WP;
+    /* int8: int16 pairs of channels, G * ceil(C / G / 2) of them: 4 bytes a pair, a float's;
+     * k_conv2d_rows with its pool: 2 rows of each 4 channels after them */
+    return (size_t)(int8 ? G * ((C / G + 1) / 2) : C) * (size_t)HP * (size_t)WP +
+           (kind == EMIT_CONV_ROWS_POOL ? (size_t)(O + 3) / 4 * 8 * (size_t)OW : 0);
+}
+
+int emit_conv_rows(int C, const int *g)
+{
+    /* g: kh, kw, sh, sw, ph, pw, dh, dw, groups */
+    return g[3] == 1 && g[8] <= 1 && (long)C * g[0] * g[1] <= 32;
 }
 
 size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8)

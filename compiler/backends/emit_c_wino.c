@@ -6,6 +6,7 @@
 #include "emit_c.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const char emit_c_wino_products[] =
     "/* Winograd's products at one position of the transform, for 6 tiles and 16 output channels:\n"
@@ -70,14 +71,16 @@ const char emit_c_conv2d_wino[] =
     " * and in chunks of blocks of 6 of them, v = B^T d B of each tile and channel goes after xp\n"
     " * in panels v[16][block][C][6]; then for each block of 16 output channels and of 6 tiles,\n"
     " * the 16 products m[e] = sum over c of u[e] * v[e] (k_wino_products), then y = A^T m A\n"
-    " * plus the bias and the activation (a ReLU as the tile is stored) */\n"
+    " * plus the bias and the activation (a ReLU as the tile is stored). pool: a fused 2x2\n"
+    " * stride-2 MaxPool2d and ReLU after it, each tile's maximum: y is O x OH / 2 x OW / 2 */\n"
     "static void k_conv2d_wino(const float *x, int C, int H, int W, const float *u, const float *b, float *y,\n"
-    "                          int O, int OH, int OW, int PH, int PW, int act, float alpha, float *xp)\n"
+    "                          int O, int OH, int OW, int PH, int PW, int act, float alpha, int pool, float *xp)\n"
     "{\n"
     "    int TH = (OH + 1) / 2, TW = (OW + 1) / 2, T = TH * TW, TB = (T + 5) / 6, HP = 2 * TH + 2, WP = 2 * TW + 2;\n"
     "    int nb = (O + 15) / 16, cb = 2048 / C, bi, c, i, j, e, tc;\n"
     "    long ps = (long)HP * WP, pl = (long)OH * OW;\n"
     "    float *v = xp + C * ps;\n"
+    "    (void)pool;     /* a file without a fused pool has the kernel without its code */\n"
     "    k_wino_pad(x, C, H, W, PH, PW, HP, WP, xp);\n"
     "    /* chunks of cb = 2048 / C blocks of 6 tiles: their transform (16 x cb x C x 6 floats, at most 768 KiB) is reused from cache */\n"
     "    if (cb < 1) cb = 1;\n"
@@ -127,6 +130,19 @@ const char emit_c_conv2d_wino[] =
     "                    if (act == 1)\n"
     "                        for (kk = 0; kk < 4; kk++)\n"
     "                            for (q = 0; q < 16; q++) z[kk][q] = z[kk][q] > 0.0f ? z[kk][q] : 0.0f;\n"
+    "                    if (pool) {\n"
+    "                        /* the tile's maximum, then the ReLU (0 for a tile with a NaN, as after a pool that\n"
+    "                         * keeps it); a tile over the last row or column of an odd size is left out */\n"
+    "                        long pp = (long)(OH / 2) * (OW / 2);\n"
+    "                        if (oh + 1 < OH && ow + 1 < OW)\n"
+    "                            for (q = 0; q < n; q++) {\n"
+    "                                float mx = 0.0f;\n"
+    "                                for (kk = 0; kk < 4; kk++) mx = z[kk][q] > mx ? z[kk][q] : mx;\n"
+    "                                for (kk = 0; kk < 4; kk++) mx = z[kk][q] != z[kk][q] ? 0.0f : mx;\n"
+    "                                y[(o + q) * pp + (long)(oh / 2) * (OW / 2) + ow / 2] = mx;\n"
+    "                            }\n"
+    "                        continue;\n"
+    "                    }\n"
     "                    for (q = 0; q < n; q++) {\n"
     "                        float *yo = y + (o + q) * pl + (long)oh * OW + ow;\n"
     "                        yo[0] = z[0][q];\n"
@@ -230,6 +246,19 @@ const char emit_c_conv2d_wino4[] =
     "    if (act > 1) k_act(y, y, O * pl, act, alpha);\n"
     "}\n"
     ;
+
+void emit_wino_kernel(FILE *f, int pool)
+{
+    static const char begin[] = "                    if (pool) {\n";
+    static const char end[] = "                        continue;\n                    }\n";
+    const char *a = strstr(emit_c_conv2d_wino, begin), *b = a ? strstr(a, end) : NULL;
+    if (pool || !b) {
+        fputs(emit_c_conv2d_wino, f);
+        return;
+    }
+    fwrite(emit_c_conv2d_wino, 1, (size_t)(a - emit_c_conv2d_wino), f);
+    fputs(b + strlen(end), f);
+}
 
 int emit_conv_winograd(int C, int H, int W, const int *g)
 {

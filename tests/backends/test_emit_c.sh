@@ -11,7 +11,9 @@
 # shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
 # (which it must take: F(2x2, 3x3) for 3x3 stride-1 layers of 8 or more input channels,
 # F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too;
-# tests/backends/emit_pool.cnn a 3x3 stride-2 MaxPool2d with padding 1 on odd sizes.
+# tests/backends/emit_pool.cnn a 3x3 stride-2 MaxPool2d with padding 1 on odd sizes,
+# tests/backends/emit_rows.cnn those of the few-tap kernel (k_conv2d_rows, which its four
+# Conv2d layers must take), built under the sanitizers too.
 . "$(dirname "$0")/../lib.sh"
 
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
@@ -79,6 +81,24 @@ check_model resnet18 resnet18 RESNET18 --weights-bin
 check_model emit_shapes emitshapes EMITSHAPES --weights-bin
 check_model emit_shapes emitshapes EMITSHAPES   # last: the -fopenmp and sanitizer builds take its const arrays
 check_model emit_pool emitpool EMITPOOL
+check_model emit_rows emitrows EMITROWS --weights-bin
+check_model emit_rows emitrows EMITROWS     # last: the sanitizer build below takes its const arrays
+n=$(grep -c '^ *k_conv2d_rows(' "$tmp/emit_rows/out.c")
+[ "$n" = 4 ] || fail "emit_rows: $n of its 4 few-tap Conv2d layers call k_conv2d_rows"
+
+# the kernels on their own (tests/backends/emit_kernels.c, with emit_rows' generated file
+# included): each compiler, and under ASan + UBSan
+d="$tmp/emit_rows"
+for cc in $compilers asan; do
+    flags=
+    [ "$cc" = gcc-avx2 ] && cc=gcc flags="-mavx2 -mfma"
+    [ "$cc" = asan ] && cc=gcc flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
+    # shellcheck disable=SC2086
+    $cc -std=c99 -Wall -Wextra -Werror -O2 $flags -I"$d" -DGENERATED='"out.c"' \
+        "$top_srcdir/tests/backends/emit_kernels.c" -o "$d/kernels" -lm 2>"$d/cc.err" ||
+        { fail "emit_kernels ($cc $flags): $(head -5 "$d/cc.err")"; continue; }
+    "$d/kernels" >"$d/kernels.out" 2>&1 || fail "emit_kernels ($cc $flags): $(head -5 "$d/kernels.out")"
+done
 check_model emit_wino emitwino EMITWINO --weights-bin
 check_model emit_wino emitwino EMITWINO     # last: the sanitizer build below takes its const arrays
 n=$(grep -c '^ *k_conv2d_wino(' "$tmp/emit_wino/out.c")
@@ -118,7 +138,7 @@ fi
 
 # OpenMP: the optional pragmas, built with -fopenmp (where the compiler has it) and run on 2
 # threads, give the same classes and probabilities as the runtime
-for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino; do
+for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino emit_rows:emitrows; do
     d="$tmp/${m%:*}" prefix=${m#*:}
     upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
     [ -s "$d/out.c" ] || continue
@@ -133,8 +153,8 @@ for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino;
 done
 
 # ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools), the
-# packed kernels' shapes and the Winograd shapes run clean
-for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino; do
+# packed kernels' shapes, the Winograd shapes and the few-tap ones run clean
+for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino emit_rows:emitrows; do
     d="$tmp/${m%:*}" prefix=${m#*:}
     upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
     [ -s "$d/out.c" ] || continue
