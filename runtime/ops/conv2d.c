@@ -2,9 +2,8 @@
  * ops, the gradient of the input and the gradients of the weight and bias. 3x3 stride 1
  * where it pays (winograd_pays) runs the forward and the input gradient by Winograd,
  * F(4x4,3x3) (conv2d_winograd4.c) or F(2x2,3x3) (conv2d_winograd.c) as winograd_kind says.
- * Stride 1 with a
- * kernel larger than 1x1 runs, where the CPU has AVX-512 (direct_pays), on the direct
- * kernels of conv2d_direct.c (the backward where
+ * Other stride-1 kernels larger than 1x1 run, where the CPU has AVX-512 (direct_pays), on
+ * the direct kernels of conv2d_direct.c (the backward where
  * the padding is at most k-1, through conv2d_backward_direct, which the fused
  * conv2d_relu_maxpool2d_backward shares); other shapes use im2col + sgemm over blocks of
  * images (conv2d_gemm.c). */
@@ -20,11 +19,13 @@
 /* A 1x1 kernel with stride 1 and no padding: im2col is the identity. */
 static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && p == 0; }
 
-/* Whether the direct kernels pay here. They compute on 16-float vectors: with AVX-512 they
- * beat im2col + sgemm (bench/RESULTS.md: 139-365% of sgemm on Zen 4); without it GCC splits
- * those vectors into narrow code and im2col + sgemm was 3-10x faster (an AVX2-only EPYC,
- * 2026-12-03: fashion_resnet's 16-channel 3x3 convolutions at 2.3 GFLOP/s direct, 22.6 by
- * im2col). CNNC_CONV_DIRECT=0 or 1 forces the choice (tests, benchmarks), as conv2d_use_direct does. */
+/* Whether the direct kernels run here: 0 no; 1 forced (CNNC_CONV_DIRECT=1 or
+ * conv2d_use_direct(1), for tests and benchmarks): every stride-1 kernel larger than 1x1,
+ * Winograd never; 2 the CPU's choice, with AVX-512, where shape_of says. They compute on 16-float vectors: with AVX-512
+ * they beat im2col + sgemm (bench/RESULTS.md: 139-365% of sgemm on Zen 4); without it GCC
+ * splits those vectors into narrow code and im2col + sgemm was 3-10x faster (an AVX2-only
+ * EPYC, 2026-12-03: fashion_resnet's 16-channel 3x3 convolutions at 2.3 GFLOP/s direct, 22.6
+ * by im2col). CNNC_CONV_DIRECT=0 turns them off. */
 static _Atomic int direct_choice = -1;     /* -1: not decided yet */
 
 void conv2d_use_direct(int on) { direct_choice = on ? 1 : 0; }
@@ -37,7 +38,7 @@ static int direct_pays(void)
         if (env && (env[0] == '0' || env[0] == '1')) v = env[0] == '1';
         else {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-            v = __builtin_cpu_supports("avx512f") ? 1 : 0;
+            v = __builtin_cpu_supports("avx512f") ? 2 : 0;
 #else
             v = 0;
 #endif
@@ -96,15 +97,36 @@ static int winograd_kind(int N, int Ho, int Wo)
     return tw == 4 && th >= 2 && (size_t)N * th * tw >= 64 ? 4 : 2;
 }
 
-ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
+/* The paths of a convolution: Winograd where it pays, unless the direct kernels are forced,
+ * or chosen (AVX-512) for one followed by ReLU and MaxPool2d (pooled: conv2d_relu_maxpool2d,
+ * whose direct backward skips the positions the pool did not pick); the direct kernels for
+ * the other stride-1 kernels larger than 1x1, pooled or with outputs 32 and more wide. A Xeon
+ * with AVX-512, 2026-12-04, two threads, ms direct / Winograd or im2col: pooled, sea's
+ * 3 -> 16 at 100x100 forward 1.74 / 3.46, 16 -> 32 at 50x50 forward and backward 7.3 / 10.6,
+ * fashion's 1 -> 32 at 28x28 0.92 / 1.26; plain, 3 -> 16 at 100x100 forward 1.9 / 2.9,
+ * 16 -> 32 at 50x50 9.5 / 8.9 (Winograd), fashion_resnet's 1 -> 16 at 28x28 forward 0.27 /
+ * 0.13, resnet18's 512 -> 512 at 7x7 2.1 / 1.2. */
+static ConvShape shape_of(int N, int C, int H, int W, int O, int k, int s, int p, int pooled)
 {
     ConvShape c = { N, C, H, W, O, k, s, p, window_out_size(H, k, s, p), window_out_size(W, k, s, p), 0, 0, 0, 0, 0, 0 };
     c.K = C * k * k;
     c.P = c.Ho * c.Wo;
     c.identity = im2col_is_identity(k, s, p);
-    c.direct = s == 1 && k > 1 && direct_pays();
-    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, c.direct) ? winograd_kind(N, c.Ho, c.Wo) : 0;
+    int d = s == 1 && k > 1 ? direct_pays() : 0;
+    c.winograd = s == 1 && k == 3 && winograd_pays(N, C, O, c.Ho, c.Wo, d == 1 || (d && pooled))
+                     ? winograd_kind(N, c.Ho, c.Wo) : 0;
+    c.direct = d && !c.winograd && (d == 1 || pooled || c.Wo >= 32);
     return c;
+}
+
+ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p)
+{
+    return shape_of(N, C, H, W, O, k, s, p, 0);
+}
+
+ConvShape conv_shape_pooled(int N, int C, int H, int W, int O, int k, int s, int p)
+{
+    return shape_of(N, C, H, W, O, k, s, p, 1);
 }
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }

@@ -173,7 +173,7 @@ void conv2d_relu_maxpool2d_forward(float *y, int32_t *argmax, const float *x, co
                                    int N, int C, int H, int W, int O, int k, int stride, int pad,
                                    int pk, int ps, int pp)
 {
-    ConvShape c = conv_shape(N, C, H, W, O, k, stride, pad);
+    ConvShape c = conv_shape_pooled(N, C, H, W, O, k, stride, pad);
     int Hp = window_out_size(c.Ho, pk, ps, pp), Wp = window_out_size(c.Wo, pk, ps, pp);
     FusedForward j = { y, argmax, x, w, b, &c, Hp, Wp, pk, ps, pp };
     if (stride > 1) {       /* im2col + sgemm; at stride 1 (Fashion-MNIST's and the notebook's first
@@ -337,7 +337,7 @@ void conv2d_relu_maxpool2d_backward(float *dx, float *dw, float *db, const float
                                     const int32_t *argmax, const float *x, const float *w, int N, int C, int H,
                                     int W, int O, int k, int pad, int pk, int ps, int pp)
 {
-    ConvShape c = conv_shape(N, C, H, W, O, k, 1, pad);
+    ConvShape c = conv_shape_pooled(N, C, H, W, O, k, 1, pad);
     Unpool u = { NULL, dy, y, argmax, O, c.Ho, c.Wo, window_out_size(c.Ho, pk, ps, pp),
                  window_out_size(c.Wo, pk, ps, pp), pk, ps, pp, 0 };
     if (dw && conv2d_pool_sparse_ok(&c, x, dx ? w : NULL)) {
@@ -395,7 +395,7 @@ static int fused_grad(Graph *g, Node n, const int *dout, Error *e)
     if (dout[0] < 0) return 0;
     const Value *x = &g->vals[n.in[0]];
     int O = g->vals[n.in[1]].shape[0], b = n.nin == 3 ? n.in[2] : -1;
-    ConvShape c = conv_shape(x->shape[0], x->shape[1], x->shape[2], x->shape[3], O, n.a.kernel, n.a.stride,
+    ConvShape c = conv_shape_pooled(x->shape[0], x->shape[1], x->shape[2], x->shape[3], O, n.a.kernel, n.a.stride,
                              n.a.padding);
     if (conv2d_backward_direct_ok(&c) && g->vals[n.in[1]].requires_grad) {
         int want_x = x->requires_grad, want_b = b >= 0 && g->vals[b].requires_grad;
@@ -477,7 +477,7 @@ static int fused_backward_infer(Graph *g, Node *n, Error *e)
     const Attrs *a = &n->a;
     const Value *dy = &g->vals[n->in[0]], *x = &g->vals[n->in[3]];
     int N = x->shape[0], C = x->shape[1], O = dy->shape[1], k = a->kernel, Hp, Wp;
-    ConvShape c = conv_shape(N, C, x->shape[2], x->shape[3], O, k, a->stride, a->padding);
+    ConvShape c = conv_shape_pooled(N, C, x->shape[2], x->shape[3], O, k, a->stride, a->padding);
     if (a->padding < 0 || !conv2d_backward_direct_ok(&c))
         return err_set(e, "conv2d_relu_maxpool2d_backward: needs stride 1, a kernel larger than 1x1 and padding "
                           "at most kernel-1, got kernel %d, stride %d, padding %d", k, a->stride, a->padding);

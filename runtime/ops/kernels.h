@@ -92,10 +92,12 @@ void conv2d_forward(float *y, const float *x, const float *w, const float *b,
  * (the direct kernels) into scratch and adds after (its native flag: 0 unless the path adds) */
 typedef struct ConvShape { int N, C, H, W, O, k, s, p, Ho, Wo, K, P, identity, direct, winograd, accumulate; } ConvShape;
 /* Forces Conv2d's choice of the direct kernels for stride 1 (1) or im2col + sgemm (0) in this
- * process; by default they are used where the CPU has AVX-512 (or as CNNC_CONV_DIRECT says).
- * For the tests of the direct paths; call it before any graph is built. */
+ * process; by default they are used where the CPU has AVX-512 and the shape suits them (or as
+ * CNNC_CONV_DIRECT says). For the tests of the direct paths; call it before any graph is built. */
 void conv2d_use_direct(int on);
 ConvShape conv_shape(int N, int C, int H, int W, int O, int k, int s, int p);
+/* the same for a convolution followed by ReLU and MaxPool2d (conv2d_relu_maxpool2d) */
+ConvShape conv_shape_pooled(int N, int C, int H, int W, int O, int k, int s, int p);
 /* yn (O x Ho*Wo) of one image xn (C x H x W); the work is split across threads when called
  * outside a parallel region (one image: latency) */
 void conv2d_forward_image(const ConvShape *c, float *yn, const float *xn, const float *w, const float *b);
