@@ -88,4 +88,4 @@ EXTRA_DIST += tests/errors
 check_PROGRAMS += tests/backends/emit_ref
 TESTS += tests/backends/test_emit_c.sh tests/backends/test_emit_c_int8.sh tests/backends/test_emit_c_preprocess.sh
 EXTRA_DIST += tests/backends/test_emit_c.sh tests/backends/test_emit_c_int8.sh tests/backends/test_emit_c_preprocess.sh
-EXTRA_DIST += tests/backends/preprocess_torch.py tests/backends/emit_main.c tests/backends/emit_shapes.cnn tests/backends/emit_wino.cnn tests/backends/emit_pool.cnn tests/backends/emit_rows.cnn tests/backends/emit_kernels.c examples/embed/classify.c examples/embed/Makefile
+EXTRA_DIST += tests/backends/preprocess_torch.py tests/backends/emit_main.c tests/backends/emit_shapes.cnn tests/backends/emit_int8_wide.cnn tests/backends/emit_wino.cnn tests/backends/emit_pool.cnn tests/backends/emit_rows.cnn tests/backends/emit_kernels.c examples/embed/classify.c examples/embed/Makefile

@@ -323,7 +323,7 @@ static int emit_node(Emit *m, int i, Error *e)
             if (m->absmax) {
                 float sx = input_scale(m, n->in[0]);
                 fprintf(f, "        k_conv2d_pk_i8(%s, %.9g, %d, %d, %d, %s, %s, %s, %s, %d, %d, %d, geo, %d, %.9g, "
-                           "(short *)(A + %zu));\n", src, sx, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
+                           "(unsigned char *)(A + %zu));\n", src, sx, x->shape[1], H, W, ref(m, n->in[1], r1, sizeof r1),
                         scale_ref(m, n->in[1], rs, sizeof rs), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", out, O, OH, OW,
                         pooled ? 0 : act, alpha, xs);
                 m->qscale[base_of(g, n->in[1])] = sx;
@@ -537,7 +537,7 @@ static int emit_int8_weight(Emit *m, int v, const float *d, const char *shape, F
         }
     }
     if (m->pack[v]) {
-        /* the packed kernel's layout: blocks of 8 output channels, input channels in pairs */
+        /* the packed kernel's layout: blocks of 16 output channels, input channels in quads */
         signed char *pk = emit_conv_pack_i8(q, O, x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
         free(q);
         q = pk;

@@ -1,8 +1,9 @@
 /* compiler/backends/emit_c_conv.c: the packed Conv2d of --emit-c, float and int8: the C99
- * source text of its kernels (an optional AVX2 path beside the plain loops, which give
- * the same sums up to rounding; k_conv2d_rows: the float one of layers with few taps, whole
- * rows vectorized) and the layouts their weights are packed in when the file is written:
- * blocks of output channels innermost (float 16, int8 8 with input channels in pairs). */
+ * source text of its kernels (optional AVX2 and, int8, AVX-512 VNNI paths beside the plain
+ * loops, which give the same sums up to rounding, int8 exactly; k_conv2d_rows: the float one
+ * of layers with few taps, whole rows vectorized) and the layouts their weights are packed in
+ * when the file is written: blocks of 16 output channels innermost (int8: with input
+ * channels in quads). */
 #include "emit_c.h"
 
 
@@ -236,89 +237,146 @@ const char emit_c_conv2d_rows[] =
 
 const char emit_c_conv2d_pk_i8[] =
     "/* Conv2d on int8, k_conv2d_pk's loops: the input quantized once (x / sx rounded half away\n"
-    " * from zero to -127..127) into xq, int16 pairs of input channels with the zero padding,\n"
-    " * xq[group][c / 2][HP][WP][2]; weights per-channel int8 packed at emit time as\n"
-    " * w[group][block][c / 2][kh][kw][8 channels][2]; each pair of channels adds\n"
-    " * x0 * w0 + x1 * w1 to an int32 sum (vpmaddwd with AVX2); y = b + scale * sum, then the\n"
-    " * activation */\n"
+    " * from zero to -127..127) and offset by 128 into xq, unsigned bytes in quads of input channels\n"
+    " * with the padding (128: zero), xq[group][c / 4][HP][WP][4]; weights per-channel int8 packed at\n"
+    " * emit time as w[group][block][c / 4][kh][kw][16 channels][4]. The sums of (x + 128) * w less\n"
+    " * 128 * the sum of each channel's weights are the int32 sums of x * w, exact whatever the\n"
+    " * path: 16 output columns (two runs of 8 of a row, or of two rows where rows are narrower)\n"
+    " * by 16 channels at a time; with AVX-512 VNNI one vpdpbusd adds 4 products to each of 16\n"
+    " * channels, with AVX2 vpmaddwd adds pairs of them. y = b + scale * sum, then the activation */\n"
+    "#if defined(__AVX2__)\n"
+    "static int k_q4(const unsigned char *p)\n"
+    "{\n"
+    "    int v;\n"
+    "    memcpy(&v, p, sizeof v);\n"
+    "    return v;\n"
+    "}\n"
+    "#endif\n"
+    "\n"
     "static void k_conv2d_pk_i8(const float *x, float sx, int C, int H, int W, const signed char *w, const float *scale,\n"
     "                           const float *b, float *y, int O, int OH, int OW, const int *g, int act, float alpha,\n"
-    "                           short *xq)\n"
+    "                           unsigned char *xq)\n"
     "{\n"
     "    /* g: kh, kw, sh, sw, ph, pw, dh, dw, groups */\n"
     "    int KH = g[0], KW = g[1], SH = g[2], SW = g[3], PH = g[4], PW = g[5], DH = g[6], DW = g[7];\n"
-    "    int cg = C / g[8], og = O / g[8], nb = (og + 7) / 8, c2 = (cg + 1) / 2, HP = H + 2 * PH, WP, bi, c, i, j;\n"
-    "    long pl = (long)OH * OW, ps;\n"
+    "    int cg = C / g[8], og = O / g[8], nb = (og + 15) / 16, c4 = (cg + 3) / 4, HP = H + 2 * PH, WP, bi, c, i, j;\n"
+    "    int sr = (OW + 7) / 8, ns = OH * sr, st = SW * 4;\n"
+    "    long pl = (long)OH * OW, ps, taps;\n"
     "    float inv = 1.0f / sx;\n"
     "    WP = ((OW + 7) / 8 * 8 - 1) * SW + (KW - 1) * DW + 1;\n"
     "    WP = WP > W + PW ? WP : W + PW;\n"
-    "    ps = (long)HP * WP * 2;\n"
-    "    memset(xq, 0, (size_t)(g[8] * c2 * ps) * sizeof *xq);\n"
+    "    ps = (long)HP * WP * 4;\n"
+    "    taps = (long)c4 * KH * KW;\n"
+    "    memset(xq, 128, (size_t)(g[8] * c4 * ps));\n"
     "    for (c = 0; c < C; c++) {\n"
-    "        short *qp = xq + (long)(c / cg * c2 + c % cg / 2) * ps + c % cg % 2;\n"
+    "        unsigned char *qp = xq + (long)(c / cg * c4 + c % cg / 4) * ps + c % cg % 4;\n"
     "        for (i = 0; i < H; i++)\n"
     "            for (j = 0; j < W; j++) {\n"
     "                float v = x[((long)c * H + i) * W + j] * inv;\n"
     "                v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;\n"
-    "                qp[((long)(i + PH) * WP + j + PW) * 2] = (short)(v < 0.0f ? v - 0.5f : v + 0.5f);\n"
+    "                qp[((long)(i + PH) * WP + j + PW) * 4] = (unsigned char)(128 + (int)(v < 0.0f ? v - 0.5f : v + 0.5f));\n"
     "            }\n"
     "    }\n"
     "#ifdef _OPENMP\n"
     "#pragma omp parallel for schedule(static)\n"
     "#endif\n"
     "    for (bi = 0; bi < g[8] * nb; bi++) {\n"
-    "        int o = bi / nb * og + bi % nb * 8, n = og - bi % nb * 8, oh, q0;\n"
-    "        const short *xg = xq + (long)(bi / nb) * c2 * ps;\n"
-    "        const signed char *wb = w + (long)bi * c2 * KH * KW * 16;\n"
-    "        if (n > 8) n = 8;\n"
-    "        for (oh = 0; oh < OH; oh++)\n"
-    "            for (q0 = 0; q0 < OW; q0 += 8) {\n"
-    "                int acc[8][8], p, k, ci, kh, kw, m = OW - q0 < 8 ? OW - q0 : 8;\n"
-    "#if defined(__AVX2__)\n"
-    "                __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;\n"
-    "#else\n"
-    "                memset(acc, 0, sizeof acc);\n"
-    "#endif\n"
-    "                for (ci = 0; ci < c2; ci++)\n"
+    "        int o = bi / nb * og + bi % nb * 16, n = og - bi % nb * 16, s, h, k, p, ci, kh, kw, comp[16];\n"
+    "        const unsigned char *xg = xq + (long)(bi / nb) * c4 * ps;\n"
+    "        const signed char *wb = w + (long)bi * taps * 64;\n"
+    "        long t;\n"
+    "        if (n > 16) n = 16;\n"
+    "        for (k = 0; k < 16; k++) comp[k] = 0;\n"
+    "        for (t = 0; t < taps * 64; t++) comp[t % 64 / 4] += wb[t];\n"
+    "        for (k = 0; k < 16; k++) comp[k] *= -128;\n"
+    "        /* segments s and s + 1 (8 columns of a row each; past the last, the last again) */\n"
+    "        for (s = 0; s < ns; s += 2) {\n"
+    "            int s1 = s + 1 < ns ? s + 1 : s, acc[16][16];\n"
+    "            const unsigned char *xa = xg + ((long)(s / sr * SH) * WP + (long)(s % sr) * 8 * SW) * 4;\n"
+    "            const unsigned char *xb = xg + ((long)(s1 / sr * SH) * WP + (long)(s1 % sr) * 8 * SW) * 4;\n"
+    "#if defined(__AVX512F__) && defined(__AVX512VNNI__)\n"
+    "            __m512i a0 = _mm512_loadu_si512((const void *)comp), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,\n"
+    "                    a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;\n"
+    "#define K_DP(a, q, i) a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32(k_q4((q) + (i) * st)), wv)\n"
+    "            for (ci = 0; ci < c4; ci++)\n"
+    "                for (kh = 0; kh < KH; kh++) {\n"
+    "                    long r = ci * ps + (long)kh * DH * WP * 4;\n"
+    "                    const signed char *wk = wb + ((long)ci * KH + kh) * KW * 64;\n"
+    "                    for (kw = 0; kw < KW; kw++, wk += 64) {\n"
+    "                        const unsigned char *pa = xa + r + kw * DW * 4, *pb = xb + r + kw * DW * 4;\n"
+    "                        __m512i wv = _mm512_loadu_si512((const void *)wk);\n"
+    "                        K_DP(a0, pa, 0); K_DP(a1, pa, 1); K_DP(a2, pa, 2); K_DP(a3, pa, 3);\n"
+    "                        K_DP(a4, pa, 4); K_DP(a5, pa, 5); K_DP(a6, pa, 6); K_DP(a7, pa, 7);\n"
+    "                        K_DP(a8, pb, 0); K_DP(a9, pb, 1); K_DP(a10, pb, 2); K_DP(a11, pb, 3);\n"
+    "                        K_DP(a12, pb, 4); K_DP(a13, pb, 5); K_DP(a14, pb, 6); K_DP(a15, pb, 7);\n"
+    "                    }\n"
+    "                }\n"
+    "#undef K_DP\n"
+    "            _mm512_storeu_si512((void *)acc[0], a0); _mm512_storeu_si512((void *)acc[1], a1);\n"
+    "            _mm512_storeu_si512((void *)acc[2], a2); _mm512_storeu_si512((void *)acc[3], a3);\n"
+    "            _mm512_storeu_si512((void *)acc[4], a4); _mm512_storeu_si512((void *)acc[5], a5);\n"
+    "            _mm512_storeu_si512((void *)acc[6], a6); _mm512_storeu_si512((void *)acc[7], a7);\n"
+    "            _mm512_storeu_si512((void *)acc[8], a8); _mm512_storeu_si512((void *)acc[9], a9);\n"
+    "            _mm512_storeu_si512((void *)acc[10], a10); _mm512_storeu_si512((void *)acc[11], a11);\n"
+    "            _mm512_storeu_si512((void *)acc[12], a12); _mm512_storeu_si512((void *)acc[13], a13);\n"
+    "            _mm512_storeu_si512((void *)acc[14], a14); _mm512_storeu_si512((void *)acc[15], a15);\n"
+    "            (void)p;\n"
+    "#elif defined(__AVX2__)\n"
+    "            /* two columns at a time: channels 4 j .. 4 j + 3 in register j of each, lanes (2 l, 2 l + 1)\n"
+    "             * the pairs of channel 4 j + l */\n"
+    "            for (p = 0; p < 16; p += 2) {\n"
+    "                const unsigned char *x0 = (p < 8 ? xa + p * st : xb + (p - 8) * st), *x1 = x0 + st;\n"
+    "                __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;\n"
+    "                int t0[4][8], t1[4][8];\n"
+    "                for (ci = 0; ci < c4; ci++)\n"
     "                    for (kh = 0; kh < KH; kh++) {\n"
-    "                        const short *xr = xg + ci * ps + ((long)(oh * SH + kh * DH) * WP + (long)q0 * SW) * 2;\n"
-    "                        const signed char *wk = wb + ((long)ci * KH + kh) * KW * 16;\n"
-    "                        for (kw = 0; kw < KW; kw++, wk += 16) {\n"
-    "                            const short *xs = xr + kw * DW * 2;\n"
-    "#if defined(__AVX2__)\n"
-    "                            int t0, t1, t2, t3, t4, t5, t6, t7;\n"
-    "                            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wk));\n"
-    "                            memcpy(&t0, xs, 4); memcpy(&t1, xs + 2 * SW, 4);\n"
-    "                            memcpy(&t2, xs + 4 * SW, 4); memcpy(&t3, xs + 6 * SW, 4);\n"
-    "                            memcpy(&t4, xs + 8 * SW, 4); memcpy(&t5, xs + 10 * SW, 4);\n"
-    "                            memcpy(&t6, xs + 12 * SW, 4); memcpy(&t7, xs + 14 * SW, 4);\n"
-    "                            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_set1_epi32(t0), wv));\n"
-    "                            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_set1_epi32(t1), wv));\n"
-    "                            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_set1_epi32(t2), wv));\n"
-    "                            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_set1_epi32(t3), wv));\n"
-    "                            a4 = _mm256_add_epi32(a4, _mm256_madd_epi16(_mm256_set1_epi32(t4), wv));\n"
-    "                            a5 = _mm256_add_epi32(a5, _mm256_madd_epi16(_mm256_set1_epi32(t5), wv));\n"
-    "                            a6 = _mm256_add_epi32(a6, _mm256_madd_epi16(_mm256_set1_epi32(t6), wv));\n"
-    "                            a7 = _mm256_add_epi32(a7, _mm256_madd_epi16(_mm256_set1_epi32(t7), wv));\n"
-    "#else\n"
-    "                            for (p = 0; p < 8; p++) {\n"
-    "                                int x0 = xs[p * SW * 2], x1 = xs[p * SW * 2 + 1];\n"
-    "                                for (k = 0; k < 8; k++) acc[p][k] += x0 * wk[2 * k] + x1 * wk[2 * k + 1];\n"
-    "                            }\n"
-    "#endif\n"
+    "                        long r = ci * ps + (long)kh * DH * WP * 4;\n"
+    "                        const signed char *wk = wb + ((long)ci * KH + kh) * KW * 64;\n"
+    "                        for (kw = 0; kw < KW; kw++, wk += 64) {\n"
+    "                            __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wk));\n"
+    "                            __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wk + 16)));\n"
+    "                            __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wk + 32)));\n"
+    "                            __m256i w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wk + 48)));\n"
+    "                            __m256i u = _mm256_cvtepu8_epi16(_mm_set1_epi32(k_q4(x0 + r + kw * DW * 4)));\n"
+    "                            __m256i v = _mm256_cvtepu8_epi16(_mm_set1_epi32(k_q4(x1 + r + kw * DW * 4)));\n"
+    "                            c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(u, w0)); c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(u, w1));\n"
+    "                            c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(u, w2)); c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(u, w3));\n"
+    "                            d0 = _mm256_add_epi32(d0, _mm256_madd_epi16(v, w0)); d1 = _mm256_add_epi32(d1, _mm256_madd_epi16(v, w1));\n"
+    "                            d2 = _mm256_add_epi32(d2, _mm256_madd_epi16(v, w2)); d3 = _mm256_add_epi32(d3, _mm256_madd_epi16(v, w3));\n"
     "                        }\n"
     "                    }\n"
-    "#if defined(__AVX2__)\n"
-    "                _mm256_storeu_si256((__m256i *)acc[0], a0); _mm256_storeu_si256((__m256i *)acc[1], a1);\n"
-    "                _mm256_storeu_si256((__m256i *)acc[2], a2); _mm256_storeu_si256((__m256i *)acc[3], a3);\n"
-    "                _mm256_storeu_si256((__m256i *)acc[4], a4); _mm256_storeu_si256((__m256i *)acc[5], a5);\n"
-    "                _mm256_storeu_si256((__m256i *)acc[6], a6); _mm256_storeu_si256((__m256i *)acc[7], a7);\n"
-    "#endif\n"
-    "                for (k = 0; k < n; k++) {\n"
-    "                    float bv = b ? b[o + k] : 0.0f, sc = scale[o + k], *yr = y + (o + k) * pl + (long)oh * OW + q0;\n"
-    "                    for (p = 0; p < m; p++) yr[p] = (float)acc[p][k] * sc + bv;\n"
+    "                _mm256_storeu_si256((__m256i *)t0[0], c0); _mm256_storeu_si256((__m256i *)t0[1], c1);\n"
+    "                _mm256_storeu_si256((__m256i *)t0[2], c2); _mm256_storeu_si256((__m256i *)t0[3], c3);\n"
+    "                _mm256_storeu_si256((__m256i *)t1[0], d0); _mm256_storeu_si256((__m256i *)t1[1], d1);\n"
+    "                _mm256_storeu_si256((__m256i *)t1[2], d2); _mm256_storeu_si256((__m256i *)t1[3], d3);\n"
+    "                for (k = 0; k < 16; k++) {\n"
+    "                    acc[p][k] = comp[k] + t0[k / 4][k % 4 * 2] + t0[k / 4][k % 4 * 2 + 1];\n"
+    "                    acc[p + 1][k] = comp[k] + t1[k / 4][k % 4 * 2] + t1[k / 4][k % 4 * 2 + 1];\n"
     "                }\n"
     "            }\n"
+    "#else\n"
+    "            for (p = 0; p < 16; p++)\n"
+    "                for (k = 0; k < 16; k++) acc[p][k] = comp[k];\n"
+    "            for (ci = 0; ci < c4; ci++)\n"
+    "                for (kh = 0; kh < KH; kh++) {\n"
+    "                    long r = ci * ps + (long)kh * DH * WP * 4;\n"
+    "                    const signed char *wk = wb + ((long)ci * KH + kh) * KW * 64;\n"
+    "                    for (kw = 0; kw < KW; kw++, wk += 64)\n"
+    "                        for (p = 0; p < 16; p++) {\n"
+    "                            const unsigned char *xs = (p < 8 ? xa + p * st : xb + (p - 8) * st) + r + kw * DW * 4;\n"
+    "                            for (k = 0; k < 16; k++)\n"
+    "                                acc[p][k] += xs[0] * wk[4 * k] + xs[1] * wk[4 * k + 1] + xs[2] * wk[4 * k + 2] + xs[3] * wk[4 * k + 3];\n"
+    "                        }\n"
+    "                }\n"
+    "#endif\n"
+    "            for (h = 0; h < 2 && s + h < ns; h++) {\n"
+    "                int oh = (s + h) / sr, q0 = (s + h) % sr * 8, m = OW - q0 < 8 ? OW - q0 : 8;\n"
+    "                for (k = 0; k < n; k++) {\n"
+    "                    float bv = b ? b[o + k] : 0.0f, sc = scale[o + k], *yr = y + (o + k) * pl + (long)oh * OW + q0;\n"
+    "                    for (p = 0; p < m; p++) yr[p] = (float)acc[h * 8 + p][k] * sc + bv;\n"
+    "                }\n"
+    "            }\n"
+    "        }\n"
     "        if (act) k_act(y + o * pl, y + o * pl, n * pl, act, alpha);\n"
     "    }\n"
     "}\n"
@@ -335,9 +393,9 @@ size_t emit_conv_scratch(int C, int H, int W, int O, int OW, const int *g, int k
     int tile = kind >= EMIT_CONV_ROWS ? 24 : 8, int8 = kind == EMIT_CONV_PK_I8;
     int HP = H + 2 * g[4], WP = ((OW + tile - 1) / tile * tile - 1) * g[3] + (g[1] - 1) * g[7] + 1, G = g[8] > 1 ? g[8] : 1;
     if (WP < W + g[5]) WP = W + g[5];
-    /* int8: int16 pairs of channels, G * ceil(C / G / 2) of them: 4 bytes a pair, a float's;
+    /* int8: quads of channels, G * ceil(C / G / 4) of them: 4 bytes a quad, a float's;
      * k_conv2d_rows with its pool: 2 rows of each 4 channels after them */
-    return (size_t)(int8 ? G * ((C / G + 1) / 2) : C) * (size_t)HP * (size_t)WP +
+    return (size_t)(int8 ? G * ((C / G + 3) / 4) : C) * (size_t)HP * (size_t)WP +
            (kind == EMIT_CONV_ROWS_POOL ? (size_t)(O + 3) / 4 * 8 * (size_t)OW : 0);
 }
 
@@ -349,9 +407,9 @@ int emit_conv_rows(int C, const int *g)
 
 size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8)
 {
-    /* float: blocks of 16 output channels; int8: of 8, input channels in pairs */
-    int G = groups > 1 ? groups : 1, bs = int8 ? 8 : 16, nb = (O / G + bs - 1) / bs;
-    return (size_t)G * (size_t)nb * (size_t)(int8 ? (cg + 1) / 2 * 2 : cg) * (size_t)taps * (size_t)bs;
+    /* blocks of 16 output channels; int8: input channels in quads */
+    int G = groups > 1 ? groups : 1, nb = (O / G + 15) / 16;
+    return (size_t)G * (size_t)nb * (size_t)(int8 ? (cg + 3) / 4 * 4 : cg) * (size_t)taps * 16;
 }
 
 float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups)
@@ -370,14 +428,14 @@ float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups)
 
 signed char *emit_conv_pack_i8(const signed char *q, int O, int cg, int taps, int groups)
 {
-    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 7) / 8, c2 = (cg + 1) / 2;
+    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 15) / 16, c4 = (cg + 3) / 4;
     signed char *p = xcalloc(emit_conv_packed_numel(O, cg, taps, G, 1), sizeof *p);
     for (int o = 0; o < O; o++) {
-        size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 8);
+        size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 16);
         for (int c = 0; c < cg; c++)
             for (int t = 0; t < taps; t++)
-                p[(((bi * (size_t)c2 + (size_t)(c / 2)) * (size_t)taps + (size_t)t) * 8 + (size_t)(o % og % 8)) * 2 +
-                  (size_t)(c % 2)] = q[((size_t)o * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t];
+                p[(((bi * (size_t)c4 + (size_t)(c / 4)) * (size_t)taps + (size_t)t) * 16 + (size_t)(o % og % 16)) * 4 +
+                  (size_t)(c % 4)] = q[((size_t)o * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t];
     }
     return p;
 }
