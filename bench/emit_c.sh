@@ -9,9 +9,9 @@
 #   calibrates on 16 images: the synthetic sea folders for an ImageFolder model, 1000
 #   folders of one of them (with ImageNet's eval transform) for a model without a training
 #   set (resnet18).
-#   emit_c.sh layers MODEL DIR [RUNS]: the float code of models/MODEL.cnn with a mark before
-#   each layer's code (bench/emit_c_layers.c), run RUNS times (default 20): each layer's
-#   least CPU time, in ms.
+#   emit_c.sh layers MODEL DIR [RUNS] [int8]: the float (or int8) code of models/MODEL.cnn
+#   with a mark before each layer's code (bench/emit_c_layers.c), run RUNS times (default
+#   20): each layer's least CPU time, in ms.
 # CNNC=PATH takes the code another build of cnnc writes (its A/B against this one).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -48,9 +48,9 @@ build() {
     echo "$run"
 }
 
-# layers MODEL DIR [RUNS]
+# layers MODEL DIR [RUNS] [int8]
 layers() {
-    build "$1" "$2" >/dev/null
+    build "$1" "$2" "${4:-float}" >/dev/null
     d=$2 cnn="$top_srcdir/models/$1.cnn"
     awk '/^#include "m.h"/ { print; print "void emit_c_mark(const char *label);"; next }
          /_forward_r\(const float \*input, float \*logits, void \*arena\)$/ { body = 1 }
