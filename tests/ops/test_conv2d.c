@@ -264,8 +264,45 @@ static void test_scratch(void)
     CHECK(r != op_scratch(0, 100), "slots are distinct buffers");
 }
 
+/* Which path conv_shape takes (conv2d.c's shape_of): never Winograd and the direct kernels
+ * both, never either at stride 2; CNNC_CONV_DIRECT=1 gives every stride-1 kernel above 1x1 to
+ * the direct kernels; left to the CPU, with AVX-512: Winograd where it pays unless a ReLU and
+ * MaxPool2d follow (conv_shape_pooled), the direct kernels where pooled or 32 and more wide,
+ * im2col + sgemm otherwise; without AVX-512 (or CNNC_CONV_DIRECT=0) never the direct kernels.
+ * Called before anything forces a choice. */
+static void test_path_rule(void)
+{
+    const char *direct = getenv("CNNC_CONV_DIRECT"), *wino = getenv("CNNC_CONV_WINOGRAD");
+    ConvShape plain = conv_shape(64, 16, 28, 28, 16, 3, 1, 1), pooled = conv_shape_pooled(64, 16, 28, 28, 16, 3, 1, 1);
+    ConvShape narrow = conv_shape(1, 512, 7, 7, 512, 3, 1, 1), wide = conv_shape(32, 3, 100, 100, 16, 3, 1, 1);
+    ConvShape strided = conv_shape(2, 16, 28, 28, 16, 3, 2, 1);
+    const ConvShape *all[] = { &plain, &pooled, &narrow, &wide, &strided };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        CHECK(!(all[i]->direct && all[i]->winograd), "path rule: shape %zu takes both Winograd and the direct kernels", i);
+    CHECK(!strided.direct && !strided.winograd, "path rule: a stride-2 kernel is not im2col's");
+    if (direct && direct[0] == '1') {
+        CHECK(plain.direct && pooled.direct && narrow.direct && wide.direct, "path rule: CNNC_CONV_DIRECT=1 is not obeyed");
+        return;
+    }
+    int avx512 = 0;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    avx512 = __builtin_cpu_supports("avx512f");
+#endif
+    if (!avx512 || (direct && direct[0] == '0')) {
+        CHECK(!plain.direct && !pooled.direct && !narrow.direct && !wide.direct,
+              "path rule: the direct kernels run without AVX-512 or with CNNC_CONV_DIRECT=0");
+        return;
+    }
+    if (wino) return;    /* a forced Winograd choice: the invariants above only */
+    CHECK(plain.winograd && !plain.direct, "path rule: a plain 3x3 convolution where Winograd pays is not Winograd's");
+    CHECK(pooled.direct, "path rule: a convolution before ReLU and MaxPool2d is not the direct kernels'");
+    CHECK(!narrow.direct && !narrow.winograd, "path rule: resnet18's 7x7 layer at batch 1 is not im2col's");
+    CHECK(wide.direct, "path rule: a 100-wide 3-channel convolution is not the direct kernels'");
+}
+
 int main(void)
 {
+    test_path_rule();
     static const Case cases[] = {
         { 2, 3, 7, 5, 4, 3, 1, 0, 1 },      /* non-square, batch 2 */
         { 3, 2, 8, 9, 3, 3, 2, 1, 1 },      /* stride 2, padding, floor: (8+2-3)/2+1 = 4 */
