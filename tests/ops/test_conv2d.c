@@ -1,9 +1,10 @@
 /* tests/ops/test_conv2d.c: conv2d and its backward ops against a direct-loop double
  * reference and central differences of it, over shapes with stride, padding, non-square
  * inputs, batch > 1 and sizes where the output size's floor drops rows; stride-1 shapes
- * run on the direct kernels (conv2d_direct.c) where the CPU has AVX-512 or
- * CNNC_CONV_DIRECT=1 says, the others on im2col + sgemm over blocks of images
- * (conv2d_gemm.c), run here with 1, 2 and 3 threads and blocks that leave a remainder. */
+ * run on the direct kernels (conv2d_direct.c) where CNNC_CONV_DIRECT=1 says
+ * (test_conv2d_paths.sh) or the path rule picks them (AVX-512; test_path_rule), the others
+ * on im2col + sgemm over blocks of images (conv2d_gemm.c), run here with 1, 2 and 3 threads
+ * and blocks that leave a remainder. */
 #include "testgraph.h"
 #include "../../runtime/parallel.h"
 
