@@ -327,7 +327,7 @@ const char emit_c_conv2d_pk_i8[] =
     "    x16 = (short *)(void *)(xq + (long)g[8] * c4 * ps);\n"
     "#endif\n"
     "    memset(xq, 128, (size_t)(g[8] * c4 * ps));\n"
-    "    /* quad gq: channels c0 .. c0 + nq - 1; with AVX-512 16 columns of 4 channels at a time */\n"
+    "    /* quad bi: channels c0 .. c0 + nq - 1; with AVX-512 16 columns of 4 channels at a time */\n"
     "    for (bi = 0; bi < g[8] * c4; bi++) {\n"
     "        int c0 = bi / c4 * cg + bi % c4 * 4, nq = cg - bi % c4 * 4, k;\n"
     "        if (nq > 4) nq = 4;\n"

@@ -3,7 +3,7 @@
 # direct kernels (conv2d_direct.c), Winograd for 3x3 (conv2d_winograd4.c's F(4x4),
 # conv2d_winograd.c's F(2x2)) and im2col +
 # sgemm, each checked by the convolution tests whatever this CPU and the cost rule would
-# choose (runtime/ops/conv2d.c picks the direct kernels only with AVX-512):
+# choose (runtime/ops/conv2d.c picks the direct kernels only with AVX-512, where they pay):
 # CNNC_CONV_DIRECT=1, CNNC_CONV_DIRECT=0 with CNNC_CONV_WINOGRAD=1 and CNNC_CONV_WINOGRAD4=1
 # or 0, and both 0 force each.
 # (The fused and sparse paths' own tests force the direct kernels they test;

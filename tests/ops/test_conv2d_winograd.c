@@ -161,7 +161,7 @@ static void test_graph(void)
     size_t ny = (size_t)c.N * c.O * c.H * c.W, nx = (size_t)c.N * c.C * c.H * c.W;
     float *y1 = malloc(ny * sizeof *y1), *y0 = malloc(ny * sizeof *y0);
     float *dx1 = malloc(nx * sizeof *dx1), *dx0 = malloc(nx * sizeof *dx0);
-    conv2d_use_direct(0);                /* Winograd never replaces the direct kernels (AVX-512) */
+    conv2d_use_direct(0);                /* forced direct kernels would take every 3x3 from Winograd */
     run_graph(1, y1, dx1, &c);
     run_graph(0, y0, dx0, &c);
     conv2d_use_winograd(-1);
