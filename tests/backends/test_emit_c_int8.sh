@@ -56,6 +56,12 @@ grep -q 'k_conv2d_pk_i8(' sq.c && grep -q 'k_conv2d_i8(' sq.c || fail "shapes: n
 "$CNNC" shapes.cnn --emit-c sb.c --weights shapes.st --quantize int8 --calibrate 32 --weights-bin sb.bin 2>err ||
     fail "shapes: --quantize int8 --weights-bin: $(cat err)"
 ! grep -q 'signed char w[0-9]' sb.c || fail "shapes: --weights-bin left int8 arrays in the C file"
+# every column and channel of the packed int8 kernel reaching the logits: the same output
+# from each build (a wrong sum anywhere shows)
+cp "$top_srcdir/tests/backends/emit_int8_wide.cnn" wide.cnn
+"$top_builddir/tests/parity/parity_dump" --init wide.cnn wide.st >/dev/null || fail "wide: parity_dump --init"
+"$CNNC" wide.cnn --emit-c wq.c --weights wide.st --quantize int8 --calibrate 32 2>err || fail "wide: --quantize int8: $(cat err)"
+[ "$(grep -c 'k_conv2d_pk_i8(' wq.c)" -ge 4 ] || fail "wide: its three Conv2d do not all run the packed int8 kernel"
 some=$(find data/test -name '*.png' | sort | head -12)
 builds="plain"
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && builds="plain avx2"
@@ -83,27 +89,13 @@ for b in $builds asan; do
     far=$(paste -d' ' sf.$b sq.$b | awk '{ n = NF / 2; for (i = 2; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d
                                                    if (d > 0.05) { print NR ": " $0; exit } } }')
     [ -z "$far" ] || fail "shapes $b: int8 probabilities far from the float ones: $far"
-done
-
-# every column and channel of the packed int8 kernel reaching the logits: the same output
-# from each build (a wrong sum anywhere shows)
-cp "$top_srcdir/tests/backends/emit_int8_wide.cnn" wide.cnn
-"$top_builddir/tests/parity/parity_dump" --init wide.cnn wide.st >/dev/null || fail "wide: parity_dump --init"
-"$CNNC" wide.cnn --emit-c wq.c --weights wide.st --quantize int8 --calibrate 32 2>err || fail "wide: --quantize int8: $(cat err)"
-[ "$(grep -c 'k_conv2d_pk_i8(' wq.c)" -ge 4 ] || fail "wide: its three Conv2d do not all run the packed int8 kernel"
-for b in $builds asan; do
-    case $b in
-        plain) flags="-std=c99 -O2" ;;
-        avx2) flags="-std=c99 -O2 -mavx2 -mfma" ;;
-        vnni) flags="-std=c99 -O2 -mavx2 -mfma -mavx512f -mavx512bw -mavx512vnni" ;;
-        asan) flags="-std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" ;;
-    esac
     # shellcheck disable=SC2086
-    { gcc $flags -c wq.c -o wq.o && gcc $flags $stb -I. -DPREFIX=emitint8wide -DUPPER=EMITINT8WIDE -DHEADER='"wq.h"' \
+    { gcc $flags -c wq.c -o wq.o && gcc $link $stb -I. -DPREFIX=emitint8wide -DUPPER=EMITINT8WIDE -DHEADER='"wq.h"' \
         "$top_srcdir/tests/backends/emit_main.c" wq.o -o run_wq -lm; } 2>cc.err || fail "wide $b: $(head -5 cc.err)"
     # shellcheck disable=SC2086
     ./run_wq $some 2>run.err | grep -v '^input' >wq.$b || fail "wide $b: run_wq failed: $(head -3 run.err)"
     [ -s run.err ] && fail "wide $b: run_wq said: $(head -3 run.err)"
     [ -s wq.$b ] && cmp -s wq.plain wq.$b || fail "wide: the int8 code built $b gives other results than built plain"
 done
+
 exit $((fails > 0))
