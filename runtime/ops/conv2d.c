@@ -21,11 +21,11 @@ static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && 
 
 /* Whether the direct kernels run here: 0 no; 1 forced (CNNC_CONV_DIRECT=1 or
  * conv2d_use_direct(1), for tests and benchmarks): every stride-1 kernel larger than 1x1,
- * Winograd never; 2 the CPU's choice, with AVX-512, where shape_of says. They compute on 16-float vectors: with AVX-512
- * they beat im2col + sgemm (bench/RESULTS.md: 139-365% of sgemm on Zen 4); without it GCC
- * splits those vectors into narrow code and im2col + sgemm was 3-10x faster (an AVX2-only
- * EPYC, 2026-12-03: fashion_resnet's 16-channel 3x3 convolutions at 2.3 GFLOP/s direct, 22.6
- * by im2col). CNNC_CONV_DIRECT=0 turns them off. */
+ * Winograd never; 2 the CPU's choice, with AVX-512, where shape_of says. They compute on
+ * 16-float vectors: with AVX-512 they beat im2col + sgemm on many shapes (bench/RESULTS.md:
+ * 139-365% of sgemm on Zen 4); without it GCC splits those vectors into narrow code and
+ * im2col + sgemm was 3-10x faster (an AVX2-only EPYC, 2026-12-03: fashion_resnet's 16-channel
+ * 3x3 convolutions at 2.3 GFLOP/s direct, 22.6 by im2col). CNNC_CONV_DIRECT=0 turns them off. */
 static _Atomic int direct_choice = -1;     /* -1: not decided yet */
 
 void conv2d_use_direct(int on) { direct_choice = on ? 1 : 0; }

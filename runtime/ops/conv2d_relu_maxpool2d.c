@@ -396,7 +396,7 @@ static int fused_grad(Graph *g, Node n, const int *dout, Error *e)
     const Value *x = &g->vals[n.in[0]];
     int O = g->vals[n.in[1]].shape[0], b = n.nin == 3 ? n.in[2] : -1;
     ConvShape c = conv_shape_pooled(x->shape[0], x->shape[1], x->shape[2], x->shape[3], O, n.a.kernel, n.a.stride,
-                             n.a.padding);
+                                    n.a.padding);
     if (conv2d_backward_direct_ok(&c) && g->vals[n.in[1]].requires_grad) {
         int want_x = x->requires_grad, want_b = b >= 0 && g->vals[b].requires_grad;
         Attrs a = n.a;
