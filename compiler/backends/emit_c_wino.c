@@ -14,7 +14,29 @@ const char emit_c_wino_products[] =
     "static void k_wino_products(const float *v, const float *u, int C, float m[6][16])\n"
     "{\n"
     "    int c;\n"
-    "#if defined(__AVX2__) && defined(__FMA__)\n"
+    "#if defined(__AVX512F__)\n"
+    "    /* one 16-lane register a tile, the even and the odd channels in two sums (12 chains) */\n"
+    "    __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, e4 = e0, e5 = e0;\n"
+    "    __m512 o0 = e0, o1 = e0, o2 = e0, o3 = e0, o4 = e0, o5 = e0;\n"
+    "    for (c = 0; c + 1 < C; c += 2, v += 12, u += 32) {\n"
+    "        __m512 w = _mm512_loadu_ps(u), w1 = _mm512_loadu_ps(u + 16);\n"
+    "        e0 = _mm512_fmadd_ps(_mm512_set1_ps(v[0]), w, e0); e1 = _mm512_fmadd_ps(_mm512_set1_ps(v[1]), w, e1);\n"
+    "        e2 = _mm512_fmadd_ps(_mm512_set1_ps(v[2]), w, e2); e3 = _mm512_fmadd_ps(_mm512_set1_ps(v[3]), w, e3);\n"
+    "        e4 = _mm512_fmadd_ps(_mm512_set1_ps(v[4]), w, e4); e5 = _mm512_fmadd_ps(_mm512_set1_ps(v[5]), w, e5);\n"
+    "        o0 = _mm512_fmadd_ps(_mm512_set1_ps(v[6]), w1, o0); o1 = _mm512_fmadd_ps(_mm512_set1_ps(v[7]), w1, o1);\n"
+    "        o2 = _mm512_fmadd_ps(_mm512_set1_ps(v[8]), w1, o2); o3 = _mm512_fmadd_ps(_mm512_set1_ps(v[9]), w1, o3);\n"
+    "        o4 = _mm512_fmadd_ps(_mm512_set1_ps(v[10]), w1, o4); o5 = _mm512_fmadd_ps(_mm512_set1_ps(v[11]), w1, o5);\n"
+    "    }\n"
+    "    if (c < C) {\n"
+    "        __m512 w = _mm512_loadu_ps(u);\n"
+    "        e0 = _mm512_fmadd_ps(_mm512_set1_ps(v[0]), w, e0); e1 = _mm512_fmadd_ps(_mm512_set1_ps(v[1]), w, e1);\n"
+    "        e2 = _mm512_fmadd_ps(_mm512_set1_ps(v[2]), w, e2); e3 = _mm512_fmadd_ps(_mm512_set1_ps(v[3]), w, e3);\n"
+    "        e4 = _mm512_fmadd_ps(_mm512_set1_ps(v[4]), w, e4); e5 = _mm512_fmadd_ps(_mm512_set1_ps(v[5]), w, e5);\n"
+    "    }\n"
+    "    _mm512_storeu_ps(m[0], _mm512_add_ps(e0, o0)); _mm512_storeu_ps(m[1], _mm512_add_ps(e1, o1));\n"
+    "    _mm512_storeu_ps(m[2], _mm512_add_ps(e2, o2)); _mm512_storeu_ps(m[3], _mm512_add_ps(e3, o3));\n"
+    "    _mm512_storeu_ps(m[4], _mm512_add_ps(e4, o4)); _mm512_storeu_ps(m[5], _mm512_add_ps(e5, o5));\n"
+    "#elif defined(__AVX2__) && defined(__FMA__)\n"
     "    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;\n"
     "    __m256 a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;\n"
     "    for (c = 0; c < C; c++, v += 6, u += 16) {\n"
@@ -65,7 +87,7 @@ const char emit_c_wino_products[] =
 const char emit_c_conv2d_wino[] =
     "/* Conv2d 3x3, stride 1, dilation 1, one group, by Winograd's F(2x2, 3x3): each 2 x 2 tile\n"
     " * of the output comes from the 4 x 4 tile d of the zero-padded input around it. The filters\n"
-    " * were transformed when this file was written: u[16][block of 16 output channels][C][16] =\n"
+    " * were transformed when this file was written: u[block of 16 output channels][16][C][16] =\n"
     " * G g G^T (zeros past the last channel). Here the input is copied with its padding into xp\n"
     " * (C planes HP x WP, whole tiles); the tiles run along the output rows and on to the next,\n"
     " * and in chunks of blocks of 6 of them, v = B^T d B of each tile and channel goes after xp\n"
@@ -109,11 +131,16 @@ const char emit_c_conv2d_wino[] =
     "#pragma omp parallel for schedule(static)\n"
     "#endif\n"
     "        for (bi = 0; bi < nb; bi++) {\n"
-    "            int o = bi * 16, n = O - o < 16 ? O - o : 16, tb, p, q, kk;\n"
-    "            for (tb = 0; tb < ne; tb++) {\n"
-    "                float m[16][6][16];\n"
-    "                for (kk = 0; kk < 16; kk++)\n"
-    "                    k_wino_products(v + kk * vs + (long)tb * C * 6, u + ((long)kk * nb + bi) * C * 16, C, m[kk]);\n"
+    "            int o = bi * 16, n = O - o < 16 ? O - o : 16, tb, tg, g, ng, p, q, kk;\n"
+    "            /* groups of up to 4 blocks of tiles, each position's weights read once a group */\n"
+    "            for (tg = 0; tg < ne; tg += 4) {\n"
+    "              float mg[4][16][6][16];\n"
+    "              ng = ne - tg < 4 ? ne - tg : 4;\n"
+    "              for (kk = 0; kk < 16; kk++)\n"
+    "                  for (g = 0; g < ng; g++)\n"
+    "                      k_wino_products(v + kk * vs + (long)(tg + g) * C * 6, u + ((long)bi * 16 + kk) * C * 16, C, mg[g][kk]);\n"
+    "              for (g = 0, tb = tg; g < ng; g++, tb++) {\n"
+    "                float (*m)[6][16] = mg[g];\n"
     "                /* y = A^T m A + b for the block's tiles and channels */\n"
     "                for (p = 0; p < 6 && (tc + tb) * 6 + p < T; p++) {\n"
     "                    int oh = ((tc + tb) * 6 + p) / TW * 2, ow = ((tc + tb) * 6 + p) % TW * 2;\n"
@@ -153,6 +180,7 @@ const char emit_c_conv2d_wino[] =
     "                        }\n"
     "                    }\n"
     "                }\n"
+    "              }\n"
     "            }\n"
     "        }\n"
     "    }\n"
@@ -163,7 +191,7 @@ const char emit_c_conv2d_wino[] =
 const char emit_c_conv2d_wino4[] =
     "/* Conv2d 3x3, stride 1, dilation 1, one group, by Winograd's F(4x4, 3x3): k_conv2d_wino's\n"
     " * steps on 4 x 4 output tiles, each from the 6 x 6 input tile d around it; 36 products a\n"
-    " * tile where the direct loops take 144 multiply-adds. u[36][block of 16][C][16] = G g G^T\n"
+    " * tile where the direct loops take 144 multiply-adds. u[block of 16][36][C][16] = G g G^T\n"
     " * with G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],\n"
     " * v = B^T d B, y = A^T m A, B^T and A^T in the comments of the loops */\n"
     "static void k_conv2d_wino4(const float *x, int C, int H, int W, const float *u, const float *b, float *y,\n"
@@ -206,11 +234,16 @@ const char emit_c_conv2d_wino4[] =
     "#pragma omp parallel for schedule(static)\n"
     "#endif\n"
     "        for (bi = 0; bi < nb; bi++) {\n"
-    "            int o = bi * 16, n = O - o < 16 ? O - o : 16, tb, p, q, kk, a, l;\n"
-    "            for (tb = 0; tb < ne; tb++) {\n"
-    "                float m[36][6][16];\n"
-    "                for (kk = 0; kk < 36; kk++)\n"
-    "                    k_wino_products(v + kk * vs + (long)tb * C * 6, u + ((long)kk * nb + bi) * C * 16, C, m[kk]);\n"
+    "            int o = bi * 16, n = O - o < 16 ? O - o : 16, tb, tg, g, ng, p, q, kk, a, l;\n"
+    "            /* groups of up to 4 blocks of tiles, each position's weights read once a group */\n"
+    "            for (tg = 0; tg < ne; tg += 4) {\n"
+    "              float mg[4][36][6][16];\n"
+    "              ng = ne - tg < 4 ? ne - tg : 4;\n"
+    "              for (kk = 0; kk < 36; kk++)\n"
+    "                  for (g = 0; g < ng; g++)\n"
+    "                      k_wino_products(v + kk * vs + (long)(tg + g) * C * 6, u + ((long)bi * 36 + kk) * C * 16, C, mg[g][kk]);\n"
+    "              for (g = 0, tb = tg; g < ng; g++, tb++) {\n"
+    "                float (*m)[6][16] = mg[g];\n"
     "                /* y = A^T m A + b, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */\n"
     "                for (p = 0; p < 6 && (tc + tb) * 6 + p < T; p++) {\n"
     "                    int oh = ((tc + tb) * 6 + p) / TW * 4, ow = ((tc + tb) * 6 + p) % TW * 4;\n"
@@ -240,6 +273,7 @@ const char emit_c_conv2d_wino4[] =
     "                            for (l = 0; l < 4 && ow + l < OW; l++) yo[l] = z[4 * a + l][q];\n"
     "                        }\n"
     "                }\n"
+    "              }\n"
     "            }\n"
     "        }\n"
     "    }\n"
@@ -290,7 +324,7 @@ static const double G4[6][3] = { { 1.0 / 4, 0, 0 },           { -1.0 / 6, -1.0 /
 
 float *emit_wino_pack(const float *w, int O, int C, int r)
 {
-    int nb = (O + 15) / 16, n = r + 2;
+    int n = r + 2;
     const double *G = r == 4 ? G4[0] : G2[0];
     float *u = xcalloc(emit_wino_numel(O, C, r), sizeof *u);
     for (int o = 0; o < O; o++)
@@ -304,7 +338,7 @@ float *emit_wino_pack(const float *w, int O, int C, int r)
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < n; j++) {
                     v = t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2];
-                    u[(((size_t)(i * n + j) * (size_t)nb + (size_t)(o / 16)) * (size_t)C + (size_t)c) * 16 +
+                    u[(((size_t)(o / 16) * (size_t)(n * n) + (size_t)(i * n + j)) * (size_t)C + (size_t)c) * 16 +
                       (size_t)(o % 16)] = (float)v;
                 }
         }

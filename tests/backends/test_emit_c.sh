@@ -7,7 +7,8 @@
 # --weights-bin gives the same; so do builds with -fopenmp on 2 threads; builds under
 # -fsanitize=address,undefined run clean; examples/embed builds and names --predict's class.
 # Where the CPU has AVX2 and FMA, gcc builds each model a second time with them (the packed
-# Conv2d's AVX2 path) to the same checks; tests/backends/emit_shapes.cnn holds the shapes the
+# Conv2d's AVX2 path) to the same checks, and where it has AVX-512 a third time with that (the
+# 16-lane paths of the packed Conv2d and of the Winograd products); tests/backends/emit_shapes.cnn holds the shapes the
 # shipped models lack, tests/backends/emit_wino.cnn those of the Winograd kernels
 # (which it must take: F(2x2, 3x3) for 3x3 stride-1 layers of 8 or more input channels,
 # F(4x4, 3x3) for one of 64 on 15 x 19), built under the sanitizers too;
@@ -22,6 +23,7 @@ strict="-std=c99 -Wall -Wextra -pedantic -Werror -O2"
 compilers=gcc
 command -v clang >/dev/null && compilers="gcc clang"
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && compilers="$compilers gcc-avx2"
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && compilers="$compilers gcc-avx512"
 
 # compare FILE_A FILE_B: the same class, probabilities within 1e-5, inputs within 1e-6
 compare() {
@@ -61,6 +63,7 @@ check_model() {
     for cc in $compilers; do
         flags=
         [ "$cc" = gcc-avx2 ] && cc=gcc flags="-mavx2 -mfma"
+        [ "$cc" = gcc-avx512 ] && cc=gcc flags="-mavx512f -mavx2 -mfma"
         # shellcheck disable=SC2086
         $cc $strict $flags -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || { fail "$m: $cc $flags: $(head -5 "$d/cc.err")"; continue; }
         $cc -O1 $stb -I"$d" -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' ${bin:+-DWEIGHTS_BIN} \
@@ -92,6 +95,7 @@ d="$tmp/emit_rows"
 for cc in $compilers asan; do
     flags=
     [ "$cc" = gcc-avx2 ] && cc=gcc flags="-mavx2 -mfma"
+    [ "$cc" = gcc-avx512 ] && cc=gcc flags="-mavx512f -mavx2 -mfma"
     [ "$cc" = asan ] && cc=gcc flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
     # shellcheck disable=SC2086
     $cc -std=c99 -Wall -Wextra -Werror -O2 $flags -I"$d" -DGENERATED='"out.c"' \
@@ -153,15 +157,23 @@ for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino 
 done
 
 # ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools), the
-# packed kernels' shapes, the Winograd shapes and the few-tap ones run clean
+# packed kernels' shapes, the Winograd shapes and the few-tap ones run clean, built plain and
+# with the widest vectors the CPU has (their loads are the ones that could reach past a row)
+wide=
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && wide="-mavx2 -mfma"
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && wide="-mavx512f -mavx2 -mfma"
 for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino emit_rows:emitrows; do
     d="$tmp/${m%:*}" prefix=${m#*:}
     upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
     [ -s "$d/out.c" ] || continue
-    gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $stb -I"$d" -DPREFIX="$prefix" \
-        -DUPPER="$upper" -DHEADER='"out.h"' "$d/out.c" "$top_srcdir/tests/backends/emit_main.c" -o "$d/asan" -lm \
-        2>"$d/cc.err" || fail "${m%:*}: sanitizer build: $(head -5 "$d/cc.err")"
-    "$d/asan" "$d/img1.png" >"$d/got.asan" 2>"$d/asan.err" || fail "${m%:*}: sanitizer run: $(head -5 "$d/asan.err")"
-    [ -s "$d/asan.err" ] && fail "${m%:*}: sanitizer run said: $(head -5 "$d/asan.err")"
+    for flags in "" ${wide:+"$wide"}; do
+        # shellcheck disable=SC2086
+        gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $flags $stb -I"$d" \
+            -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' "$d/out.c" "$top_srcdir/tests/backends/emit_main.c" \
+            -o "$d/asan" -lm 2>"$d/cc.err" || { fail "${m%:*}: sanitizer build $flags: $(head -5 "$d/cc.err")"; continue; }
+        "$d/asan" "$d/img1.png" >"$d/got.asan" 2>"$d/asan.err" ||
+            fail "${m%:*}: sanitizer run $flags: $(head -5 "$d/asan.err")"
+        [ -s "$d/asan.err" ] && fail "${m%:*}: sanitizer run $flags said: $(head -5 "$d/asan.err")"
+    done
 done
 exit $((fails > 0))
