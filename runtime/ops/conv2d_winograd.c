@@ -260,13 +260,14 @@ static inline __attribute__((always_inline)) void gemm_block(float *M, const flo
 }
 
 /* M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same), cols a multiple
- * of 8: four rows of M at a time, 16 columns (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
+ * of 8: with AVX-512 wino_gemm16's columns first; then four rows of M at a time, 16 columns
+ * (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
  * both operands for each) took 1.3-2.5x as long on every layer of fashion_resnet and
  * resnet18 (one thread, AMD EPYC with AVX2, 2026-12-03). */
 CN_MULTIVERSION CN_CONTRACT
 static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
 {
-    for (size_t t = 0; t < cols; t += 2 * VL8) {
+    for (size_t t = wino_gemm16(M, U, V, O, C, ld, cols); t < cols; t += 2 * VL8) {
         int o = 0;
         if (t + 2 * VL8 <= cols) {
             for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 2);

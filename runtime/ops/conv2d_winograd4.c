@@ -297,12 +297,12 @@ static inline __attribute__((always_inline)) void gemm_cols(float *M, const floa
 }
 
 /* M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same), cols a multiple
- * of 8: 24 columns at a time (12 sums and 3 loads of V in the 16 AVX2 registers), then 16
- * or 8 */
+ * of 8: with AVX-512 wino_gemm16's columns first; then 24 columns at a time (12 sums and 3
+ * loads of V in the 16 AVX2 registers), then 16 or 8 */
 CN_MULTIVERSION CN_CONTRACT
 static void wino4_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
 {
-    size_t t = 0;
+    size_t t = wino_gemm16(M, U, V, O, C, ld, cols);
     for (; t + 3 * VL8 <= cols; t += 3 * VL8) gemm_cols(M, U, V, O, C, ld, t, 3);
     if (t + 2 * VL8 <= cols) gemm_cols(M, U, V, O, C, ld, t, 2);
     else if (t < cols) gemm_cols(M, U, V, O, C, ld, t, 1);
