@@ -5,7 +5,7 @@
  *   V[xi][c][t] = (B^T d B)[xi], d the 4x4 input patch of tile t in channel c (zeros
  *                 outside the image: the padding);
  *   U[xi][o][c] = (G g G^T)[xi], g = w[o][c], once per call (weights change every step);
- *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 16 products (wino_gemm);
+ *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 16 products (wino_gemm.c);
  *   y[o] tile t = A^T M[.][o][t] A + b[o], clipped at the output's edges.
  * The input gradient is the same convolution of dy padded by 2-p with the flipped,
  * transposed kernel w'[c][o][i][j] = w[o][c][2-i][2-j]. Large tile counts give each thread
@@ -230,53 +230,6 @@ void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, c
                NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
     for_segments(&j, t0, nt, ld, xs, input_fn, V, 0, j.C);
-}
-
-/* M (rows o0 .. o0+R of O x ld) columns [t, t + 8 NV) = U (O x C) @ V (C x ld): R x NV
- * vectors of sums in registers (R, NV constants once inlined) */
-static inline __attribute__((always_inline)) void gemm_block(float *M, const float *U, const float *V, int C,
-                                                             size_t ld, int o0, size_t t, int R, int NV)
-{
-    vf8 acc[4][2];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
-        for (int k = 0; k < NV; k++) acc[r][k] = (vf8){ 0 };
-    for (int c = 0; c < C; c++) {
-        vf8 v[2];
-#pragma GCC unroll 2
-        for (int k = 0; k < NV; k++) memcpy(&v[k], V + (size_t)c * ld + t + k * VL8, sizeof v[k]);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            float u = U[(size_t)(o0 + r) * C + c];
-#pragma GCC unroll 2
-            for (int k = 0; k < NV; k++) acc[r][k] += u * v[k];
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
-        for (int k = 0; k < NV; k++) memcpy(M + (size_t)(o0 + r) * ld + t + k * VL8, &acc[r][k], sizeof acc[r][k]);
-}
-
-/* M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same), cols a multiple
- * of 8: with AVX-512 wino_gemm16's columns first; then four rows of M at a time, 16 columns
- * (8 at the end). OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing
- * both operands for each) took 1.3-2.5x as long on every layer of fashion_resnet and
- * resnet18 (one thread, AMD EPYC with AVX2, 2026-12-03). */
-CN_MULTIVERSION CN_CONTRACT
-static void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
-{
-    for (size_t t = wino_gemm16(M, U, V, O, C, ld, cols); t < cols; t += 2 * VL8) {
-        int o = 0;
-        if (t + 2 * VL8 <= cols) {
-            for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 2);
-            for (; o < O; o++) gemm_block(M, U, V, C, ld, o, t, 1, 2);
-        } else {
-            for (; o + 4 <= O; o += 4) gemm_block(M, U, V, C, ld, o, t, 4, 1);
-            for (; o < O; o++) gemm_block(M, U, V, C, ld, o, t, 1, 1);
-        }
-    }
 }
 
 /* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */

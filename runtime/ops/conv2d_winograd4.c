@@ -5,7 +5,7 @@
  *   V[xi][c][t] = (B^T d B)[xi], d the 6x6 input patch of tile t in channel c (zeros
  *                 outside the image: the padding);
  *   U[xi][o][c] = (G g G^T)[xi], g = w[o][c], once per call;
- *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 36 products (wino4_gemm);
+ *   M[xi] (O x tiles) = U[xi] (O x C) @ V[xi] (C x tiles), 36 products (wino_gemm.c);
  *   y[o] tile t = A^T M[.][o][t] A + b[o], clipped at the output's edges.
  * The points are 0, 1, -1, 2, -2 and infinity (Lavin and Gray):
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
@@ -259,55 +259,6 @@ static void output_fn(const Wino4 *j, float *M, size_t ld, size_t xs, size_t at,
     output_segment(j, M, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
-/* M (rows o0 .. o0+R of O x ld) columns [t, t + 8 NV) = U (O x C) @ V (C x ld): R x NV
- * vectors of sums in registers (R <= 4, NV <= 3 constants once inlined) */
-static inline __attribute__((always_inline)) void gemm_tile(float *M, const float *U, const float *V, int C, size_t ld,
-                                                            int o0, size_t t, int R, int NV)
-{
-    vf8 acc[4][3];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 3
-        for (int k = 0; k < NV; k++) acc[r][k] = (vf8){ 0 };
-    const float *u = U + (size_t)o0 * C;
-    for (int c = 0; c < C; c++) {
-        vf8 v[3];
-#pragma GCC unroll 3
-        for (int k = 0; k < NV; k++) memcpy(&v[k], V + (size_t)c * ld + t + k * VL8, sizeof v[k]);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            float s = u[(size_t)r * C + c];
-#pragma GCC unroll 3
-            for (int k = 0; k < NV; k++) acc[r][k] += s * v[k];
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 3
-        for (int k = 0; k < NV; k++) memcpy(M + (size_t)(o0 + r) * ld + t + k * VL8, &acc[r][k], sizeof acc[r][k]);
-}
-
-/* rows [0, O) of M, columns [t, t + 8 NV), four rows at a time */
-static inline __attribute__((always_inline)) void gemm_cols(float *M, const float *U, const float *V, int O, int C,
-                                                            size_t ld, size_t t, int NV)
-{
-    int o = 0;
-    for (; o + 4 <= O; o += 4) gemm_tile(M, U, V, C, ld, o, t, 4, NV);
-    for (; o < O; o++) gemm_tile(M, U, V, C, ld, o, t, 1, NV);
-}
-
-/* M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same), cols a multiple
- * of 8: with AVX-512 wino_gemm16's columns first; then 24 columns at a time (12 sums and 3
- * loads of V in the 16 AVX2 registers), then 16 or 8 */
-CN_MULTIVERSION CN_CONTRACT
-static void wino4_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
-{
-    size_t t = wino_gemm16(M, U, V, O, C, ld, cols);
-    for (; t + 3 * VL8 <= cols; t += 3 * VL8) gemm_cols(M, U, V, O, C, ld, t, 3);
-    if (t + 2 * VL8 <= cols) gemm_cols(M, U, V, O, C, ld, t, 2);
-    else if (t < cols) gemm_cols(M, U, V, O, C, ld, t, 1);
-}
-
 /* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */
 static size_t xi_stride(int rows, size_t ld) { return (size_t)rows * ld + XI_SKEW; }
 
@@ -321,7 +272,7 @@ static void products(const Wino4 *j, const float *V, float *M, size_t ld, int x0
     int C = j->C, O = j->O;
     size_t vs = xi_stride(C, ld), ms = xi_stride(O, ld);
     for (int xi = x0; xi < x1; xi++)
-        wino4_gemm(M + (size_t)xi * ms, j->U + (size_t)xi * O * C, V + (size_t)xi * vs, O, C, ld, ld - VL8);
+        wino_gemm(M + (size_t)xi * ms, j->U + (size_t)xi * O * C, V + (size_t)xi * vs, O, C, ld, ld - VL8);
 }
 
 /* Where the b-th of nb near-equal shares of n tiles starts, at a multiple of 8 tiles (whole

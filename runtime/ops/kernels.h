@@ -146,10 +146,12 @@ void conv2d_winograd4_block(int tiles);
  * (finite) values they carried */
 void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0,
                             size_t nt);
-/* wino_gemm16.c: M (O x cols, rows ld floats apart) = U (O x C) @ V (C x cols, the same) for
- * the columns [0, returned), a multiple of 16, with AVX-512 where the CPU has it (0 where not):
- * the Winograd products' 16-lane path, the same sums as their 8-lane loops */
-size_t wino_gemm16(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols);
+/* wino_gemm.c: the Winograd products, M (O x cols, rows ld floats apart) = U (O x C) @ V
+ * (C x cols, the same), cols a multiple of 8 */
+void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols);
+/* Whether wino_gemm takes the 16-lane AVX-512 path where the CPU has it (1, the default) or
+ * the 8-lane loops for every column (0), in this process: for the tests of both */
+void wino_gemm_wide(int on);
 /* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),
  * blocks of images per sgemm; dw is written, not accumulated into */
 void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);

@@ -211,16 +211,19 @@ int main(void)
         { 1, 2, 2, 9, 2, 7, 1, 1 },       /* padding 7: tiles that see no input at all */
         { 2, 12, 13, 13, 7, 1, 1, 1000 }, /* large values: the error bound scales with them */
     };
-    /* threads, tiles per block (0: the cache budget's) */
-    static const int configs[][2] = { { 1, 0 }, { 2, 0 }, { 1, 5 }, { 2, 13 } };
+    /* threads, tiles per block (0: the cache budget's), the 16-lane products where the CPU has them */
+    static const int configs[][3] = { { 1, 0, 1 }, { 2, 0, 1 }, { 1, 5, 1 }, { 2, 13, 1 }, { 1, 0, 0 }, { 2, 13, 0 } };
     for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
-        char config[32];
-        snprintf(config, sizeof config, "T%d block %d", configs[k][0], configs[k][1]);
+        char config[48];
+        snprintf(config, sizeof config, "T%d block %d%s", configs[k][0], configs[k][1],
+                 configs[k][2] ? "" : ", 8-lane products");
         par_set_threads(configs[k][0]);
         conv2d_winograd4_block(configs[k][1]);
+        wino_gemm_wide(configs[k][2]);
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) test_case(&cases[i], 400 + i, config);
     }
     conv2d_winograd4_block(0);
+    wino_gemm_wide(1);
     par_set_threads(2);
     test_dispatch();
     par_set_threads(0);
