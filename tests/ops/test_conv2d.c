@@ -276,8 +276,9 @@ static void test_path_rule(void)
     const char *direct = getenv("CNNC_CONV_DIRECT"), *wino = getenv("CNNC_CONV_WINOGRAD");
     ConvShape plain = conv_shape(64, 16, 28, 28, 16, 3, 1, 1), pooled = conv_shape_pooled(64, 16, 28, 28, 16, 3, 1, 1);
     ConvShape narrow = conv_shape(1, 512, 7, 7, 512, 3, 1, 1), wide = conv_shape(32, 3, 100, 100, 16, 3, 1, 1);
-    ConvShape strided = conv_shape(2, 16, 28, 28, 16, 3, 2, 1);
-    const ConvShape *all[] = { &plain, &pooled, &narrow, &wide, &strided };
+    ConvShape strided = conv_shape(2, 16, 28, 28, 16, 3, 2, 1), deep = conv_shape(1, 256, 14, 14, 256, 3, 1, 1);
+    ConvShape deep16 = conv_shape(16, 256, 14, 14, 256, 3, 1, 1);
+    const ConvShape *all[] = { &plain, &pooled, &narrow, &wide, &strided, &deep, &deep16 };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         CHECK(!(all[i]->direct && all[i]->winograd), "path rule: shape %zu takes both Winograd and the direct kernels", i);
     CHECK(!strided.direct && !strided.winograd, "path rule: a stride-2 kernel is not im2col's");
@@ -299,6 +300,8 @@ static void test_path_rule(void)
     CHECK(pooled.direct, "path rule: a convolution before ReLU and MaxPool2d is not the direct kernels'");
     CHECK(!narrow.direct && !narrow.winograd, "path rule: resnet18's 7x7 layer at batch 1 is not im2col's");
     CHECK(wide.direct, "path rule: a 100-wide 3-channel convolution is not the direct kernels'");
+    CHECK(!deep.direct && !deep.winograd, "path rule: resnet18's 14x14 layer at batch 1 (49 tiles) is not im2col's");
+    CHECK(deep16.winograd, "path rule: resnet18's 14x14 layer at batch 16 is not Winograd's");
 }
 
 int main(void)
