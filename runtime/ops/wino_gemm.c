@@ -5,9 +5,10 @@
  * columns go 16 to a register (8 rows x 48 columns or 6 x 64: 24 of the 32 registers, a last
  * half vector where the columns end at a multiple of 8; on an AVX-512 Xeon a core does about
  * twice the multiply-adds a second with 16 lanes as with 8, 230 against 123 GFLOP/s), else 8
- * to a register (4 rows x 24 columns: 12 of the 16 AVX2 registers); both give the same sums. OpenBLAS's sgemm on these shapes (ld <= 512 columns,
- * packing both operands for each) took 1.3-2.5x as long on every layer of fashion_resnet
- * and resnet18 (one thread, AMD EPYC with AVX2, 2026-12-03). */
+ * to a register (4 rows x 24 columns: 12 of the 16 AVX2 registers); both give the same sums.
+ * OpenBLAS's sgemm on these shapes (ld <= 512 columns, packing both operands for each) took
+ * 1.3-2.5x as long on every layer of fashion_resnet and resnet18 (one thread, AMD EPYC with
+ * AVX2, 2026-12-03). */
 #include "kernels.h"
 
 /* The tile of M (rows o0 .. o0+R, columns [t, t + NV vectors)) with vectors of type T, n
