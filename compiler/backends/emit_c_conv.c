@@ -553,30 +553,33 @@ size_t emit_conv_packed_numel(int O, int cg, int taps, int groups, int int8)
     return (size_t)G * (size_t)nb * (size_t)(int8 ? (cg + 3) / 4 * 4 : cg) * (size_t)taps * 16;
 }
 
+/* Where weight w[o][c][t] of a layer of O output channels in `groups` groups (cg input channels
+ * and taps taps each) goes in the packed layout: blocks of 16 output channels innermost, the
+ * input channels in runs of q (1: float; 4: int8's quads, innermost of all) */
+static size_t packed_at(int o, int c, int t, int O, int cg, int taps, int groups, int q)
+{
+    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 15) / 16, cq = (cg + q - 1) / q;
+    size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 16);
+    return (((bi * (size_t)cq + (size_t)(c / q)) * (size_t)taps + (size_t)t) * 16 + (size_t)(o % og % 16)) * (size_t)q +
+           (size_t)(c % q);
+}
+
 float *emit_conv_pack(const float *w, int O, int cg, int taps, int groups)
 {
-    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 15) / 16;
-    float *p = xcalloc(emit_conv_packed_numel(O, cg, taps, G, 0), sizeof *p);
-    for (int o = 0; o < O; o++) {
-        size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 16);
+    float *p = xcalloc(emit_conv_packed_numel(O, cg, taps, groups, 0), sizeof *p);
+    size_t i = 0;    /* w[o][c][t], in order */
+    for (int o = 0; o < O; o++)
         for (int c = 0; c < cg; c++)
-            for (int t = 0; t < taps; t++)
-                p[((bi * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t) * 16 + (size_t)(o % og % 16)] =
-                    w[((size_t)o * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t];
-    }
+            for (int t = 0; t < taps; t++) p[packed_at(o, c, t, O, cg, taps, groups, 1)] = w[i++];
     return p;
 }
 
 signed char *emit_conv_pack_i8(const signed char *q, int O, int cg, int taps, int groups)
 {
-    int G = groups > 1 ? groups : 1, og = O / G, nb = (og + 15) / 16, c4 = (cg + 3) / 4;
-    signed char *p = xcalloc(emit_conv_packed_numel(O, cg, taps, G, 1), sizeof *p);
-    for (int o = 0; o < O; o++) {
-        size_t bi = (size_t)(o / og) * (size_t)nb + (size_t)(o % og / 16);
+    signed char *p = xcalloc(emit_conv_packed_numel(O, cg, taps, groups, 1), sizeof *p);
+    size_t i = 0;    /* q[o][c][t], in order */
+    for (int o = 0; o < O; o++)
         for (int c = 0; c < cg; c++)
-            for (int t = 0; t < taps; t++)
-                p[(((bi * (size_t)c4 + (size_t)(c / 4)) * (size_t)taps + (size_t)t) * 16 + (size_t)(o % og % 16)) * 4 +
-                  (size_t)(c % 4)] = q[((size_t)o * (size_t)cg + (size_t)c) * (size_t)taps + (size_t)t];
-    }
+            for (int t = 0; t < taps; t++) p[packed_at(o, c, t, O, cg, taps, groups, 4)] = q[i++];
     return p;
 }
