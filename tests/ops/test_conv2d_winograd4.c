@@ -175,12 +175,15 @@ static void test_dispatch(void)
     CHECK(memcmp(y[0], y[1], ny * sizeof *y[0]) != 0, "conv2d_forward: F(4x4) and F(2x2) took the same path");
     CHECK(memcmp(dx[0], dx[1], nx * sizeof *dx[0]) != 0, "conv2d_backward_input: F(4x4) and F(2x2) the same");
     /* the size rule: F(4x4) for planes of 24 and more and for batches of 14x14, F(2x2) for
-     * one 14x14 image and for smaller planes */
+     * one 14x14 image and for smaller planes (Winograd forced on: with AVX-512 one 14x14
+     * image goes to im2col by the cost rule) */
+    conv2d_use_winograd(1);
     CHECK(conv_shape(64, 16, 28, 28, 16, 3, 1, 1).winograd == 4, "the rule: 28x28 on F(4x4)");
     CHECK(conv_shape(1, 64, 56, 56, 64, 3, 1, 1).winograd == 4, "the rule: one 56x56 image on F(4x4)");
     CHECK(conv_shape(64, 32, 14, 14, 32, 3, 1, 1).winograd == 4, "the rule: 64 14x14 images on F(4x4)");
     CHECK(conv_shape(1, 256, 14, 14, 256, 3, 1, 1).winograd == 2, "the rule: one 14x14 image on F(2x2)");
     CHECK(conv_shape(64, 64, 7, 7, 64, 3, 1, 1).winograd == 2, "the rule: 7x7 on F(2x2)");
+    conv2d_use_winograd(-1);
     for (int k = 0; k < 3; k++) {
         free(y[k]);
         free(dx[k]);
