@@ -20,10 +20,22 @@
 stb=$(pkg-config --cflags stb 2>/dev/null || echo -I/usr/include/stb)
 ref="$top_builddir/tests/backends/emit_ref"
 strict="-std=c99 -Wall -Wextra -pedantic -Werror -O2"
+sanitize="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
 compilers=gcc
 command -v clang >/dev/null && compilers="gcc clang"
-grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && compilers="$compilers gcc-avx2"
-grep -qw avx512f /proc/cpuinfo 2>/dev/null && compilers="$compilers gcc-avx512"
+wide=    # the build with the widest vectors this CPU runs (the sanitizer builds below take it too)
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && compilers="$compilers gcc-avx2" wide=gcc-avx2
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && compilers="$compilers gcc-avx512" wide=gcc-avx512
+
+# pick BUILD: sets cc and flags for a name in $compilers (or asan)
+pick() {
+    cc=$1 flags=
+    case $1 in
+    gcc-avx2) cc=gcc flags="-mavx2 -mfma" ;;
+    gcc-avx512) cc=gcc flags="-mavx512f -mavx2 -mfma" ;;
+    asan) cc=gcc flags=$sanitize ;;
+    esac
+}
 
 # compare FILE_A FILE_B: the same class, probabilities within 1e-5, inputs within 1e-6
 compare() {
@@ -60,10 +72,8 @@ check_model() {
         imgs="$imgs $d/img$s.png"
     done
     "$ref" "$cnn" "$d/w.st" $imgs >"$d/want" || { fail "$m: emit_ref"; return; }
-    for cc in $compilers; do
-        flags=
-        [ "$cc" = gcc-avx2 ] && cc=gcc flags="-mavx2 -mfma"
-        [ "$cc" = gcc-avx512 ] && cc=gcc flags="-mavx512f -mavx2 -mfma"
+    for build in $compilers; do
+        pick "$build"
         # shellcheck disable=SC2086
         $cc $strict $flags -c "$d/out.c" -o "$d/out.o" 2>"$d/cc.err" || { fail "$m: $cc $flags: $(head -5 "$d/cc.err")"; continue; }
         $cc -O1 $stb -I"$d" -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' ${bin:+-DWEIGHTS_BIN} \
@@ -92,11 +102,8 @@ n=$(grep -c '^ *k_conv2d_rows(' "$tmp/emit_rows/out.c")
 # the kernels on their own (tests/backends/emit_kernels.c, with emit_rows' generated file
 # included): each compiler, and under ASan + UBSan
 d="$tmp/emit_rows"
-for cc in $compilers asan; do
-    flags=
-    [ "$cc" = gcc-avx2 ] && cc=gcc flags="-mavx2 -mfma"
-    [ "$cc" = gcc-avx512 ] && cc=gcc flags="-mavx512f -mavx2 -mfma"
-    [ "$cc" = asan ] && cc=gcc flags="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
+for build in $compilers asan; do
+    pick "$build"
     # shellcheck disable=SC2086
     $cc -std=c99 -Wall -Wextra -Werror -O2 $flags -I"$d" -DGENERATED='"out.c"' \
         "$top_srcdir/tests/backends/emit_kernels.c" -o "$d/kernels" -lm 2>"$d/cc.err" ||
@@ -159,16 +166,14 @@ done
 # ASan + UBSan: the fashion_resnet build (conv groups, BatchNorm folded, adds, pools), the
 # packed kernels' shapes, the Winograd shapes and the few-tap ones run clean, built plain and
 # with the widest vectors the CPU has (their loads are the ones that could reach past a row)
-wide=
-grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && wide="-mavx2 -mfma"
-grep -qw avx512f /proc/cpuinfo 2>/dev/null && wide="-mavx512f -mavx2 -mfma"
 for m in fashion_resnet:fashionresnet emit_shapes:emitshapes emit_wino:emitwino emit_rows:emitrows; do
     d="$tmp/${m%:*}" prefix=${m#*:}
     upper=$(echo "$prefix" | tr 'a-z' 'A-Z')
     [ -s "$d/out.c" ] || continue
-    for flags in "" ${wide:+"$wide"}; do
+    for build in gcc $wide; do
+        pick "$build"
         # shellcheck disable=SC2086
-        gcc -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all $flags $stb -I"$d" \
+        gcc -std=c99 $sanitize $flags $stb -I"$d" \
             -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"out.h"' "$d/out.c" "$top_srcdir/tests/backends/emit_main.c" \
             -o "$d/asan" -lm 2>"$d/cc.err" || { fail "${m%:*}: sanitizer build $flags: $(head -5 "$d/cc.err")"; continue; }
         "$d/asan" "$d/img1.png" >"$d/got.asan" 2>"$d/asan.err" ||
