@@ -28,6 +28,16 @@ static int im2col_is_identity(int k, int s, int p) { return k == 1 && s == 1 && 
  * 3x3 convolutions at 2.3 GFLOP/s direct, 22.6 by im2col). CNNC_CONV_DIRECT=0 turns them off. */
 static _Atomic int direct_choice = -1;     /* -1: not decided yet */
 
+/* Whether the CPU has AVX-512 (the direct kernels' and the Winograd cost rule's condition) */
+static int cpu_avx512(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 void conv2d_use_direct(int on) { direct_choice = on ? 1 : 0; }
 
 static int direct_pays(void)
@@ -36,13 +46,8 @@ static int direct_pays(void)
     if (v < 0) {
         const char *env = getenv("CNNC_CONV_DIRECT");
         if (env && (env[0] == '0' || env[0] == '1')) v = env[0] == '1';
-        else {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-            v = __builtin_cpu_supports("avx512f") ? 2 : 0;
-#else
-            v = 0;
-#endif
-        }
+        else
+            v = cpu_avx512() ? 2 : 0;
         direct_choice = v;
     }
     return v;
@@ -67,14 +72,11 @@ static int winograd_pays(int N, int C, int O, int Ho, int Wo, int direct)
         winograd_choice = v;
     }
     if (direct || v >= 0) return !direct && v;
-    size_t tiles = (size_t)N * ((Ho + 1) / 2) * ((Wo + 1) / 2), least = 32;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     /* with AVX-512, sgemm's im2col product is the stronger: resnet18's 256-channel 14x14
      * layers at one image (49 tiles) 1.13-1.15 ms by im2col + sgemm against 1.34-1.43 by
      * Winograd, its 128-channel 28x28 ones (196) 1.24-1.41 against 0.82-0.96 (2 threads, a
      * Xeon, 2026-12-04) */
-    if (__builtin_cpu_supports("avx512f")) least = 64;
-#endif
+    size_t tiles = (size_t)N * ((Ho + 1) / 2) * ((Wo + 1) / 2), least = cpu_avx512() ? 64 : 32;
     return C >= 8 && O >= 8 && tiles >= least;
 }
 
