@@ -64,6 +64,7 @@ typedef struct Emit {
     int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
     int     *wino;          /* per weight value read by the Winograd Conv2d: its tile size (2 or 4), else 0 */
     int      wino_pool;     /* a F(2x2) Winograd Conv2d takes its pool (k_conv2d_wino's pool code is written) */
+    unsigned char *lin;     /* per weight value read by the float Linear: 1 (in its blocks of 64 outputs), else 0 */
     unsigned char *q8;      /* per weight value read by an int8 node (--quantize): 1, else 0 */
     const char *wbin;
 } Emit;
@@ -379,10 +380,16 @@ static int emit_node(Emit *m, int i, Error *e)
             m->kernels |= 1u << EK_LINEAR_I8 | 1u << EK_QUANTIZE;
             return 0;
         }
-        fprintf(f, "    k_linear(%s, %d, %s, %s, %s, %d, %d, %.9g);\n", r0, x->shape[1], ref(m, n->in[1], r1, sizeof r1),
-                n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act, alpha);
+    {
+        /* the list of the inputs that are not 0 in the scratch after the floats */
+        size_t at = g->arena_bytes / sizeof(float), bytes = (size_t)x->shape[1] * sizeof(int);
+        fprintf(f, "    k_linear(%s, %d, %s, %s, %s, %d, %d, %.9g, (int *)(A + %zu));\n", r0, x->shape[1],
+                ref(m, n->in[1], r1, sizeof r1), n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act,
+                alpha, at);
+        if (bytes > m->scratch) m->scratch = bytes;
         m->kernels |= 1u << EK_LINEAR;
         return 0;
+    }
     case OP_maxpool2d:
     case OP_avgpool2d:
         fprintf(f, "    {\n    ");
@@ -488,6 +495,7 @@ static int *layout_weights(Emit *m)
         }
         int groups = n->a.groups > 1 ? n->a.groups : 1;
         if (m->absmax && quantized(n->op)) m->q8[base_of(g, n->in[1])] = 1;
+        else if (n->op == OP_linear) m->lin[base_of(g, n->in[1])] = 1;
         if (n->op != OP_conv2d && n->op != OP_conv2d_relu_maxpool2d) continue;
         Window2d w = attrs_window(&n->a);
         int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, groups };
@@ -583,6 +591,9 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
             /* the Winograd Conv2d's layout: the filters transformed, blocks of 16 output channels */
             d = packed = emit_wino_pack(d, x->shape[0], x->shape[1], m->wino[v]);
             cnt = weight_numel(m, v);
+        } else if (m->lin[v]) {
+            /* the Linear's layout: blocks of 64 outputs, a row of them for each input */
+            d = packed = emit_linear_pack(d, x->shape[0], x->shape[1]);
         } else if (m->pack[v]) {
             /* the packed Conv2d's layout: blocks of 16 output channels innermost */
             d = packed = emit_conv_pack(d, x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);
@@ -598,7 +609,7 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         shape_str(x, 0, shape, sizeof shape);
         fprintf(m->f, "/* %s [%s]%s */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
                 m->wino[v] == 4 ? ", Winograd F(4x4, 3x3) transform" : m->wino[v] ? ", Winograd F(2x2, 3x3) transform"
-                : packed ? ", packed" : "", v, cnt);
+                : m->lin[v] ? ", blocks of 64 outputs by input" : packed ? ", packed" : "", v, cnt);
         for (size_t k = 0; k < cnt; k++) fprintf(m->f, "%s%.9g", k % 8 ? ", " : k ? ",\n    " : "\n    ", (double)d[k]);
         fprintf(m->f, "\n};\n");
         free(packed);
@@ -787,6 +798,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     m.woff = xcalloc(nv, sizeof *m.woff);
     m.pack = xcalloc(nv, sizeof *m.pack);
     m.wino = xcalloc(nv, sizeof *m.wino);
+    m.lin = xcalloc(nv, sizeof *m.lin);
     m.q8 = xcalloc(nv, sizeof *m.q8);
     char *hpath = header_path(o->out_c);
     if (o->calib_set) {
@@ -817,6 +829,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e)
     free(m.woff);
     free(m.pack);
     free(m.wino);
+    free(m.lin);
     free(m.q8);
     free(m.absmax);
     free(m.qscale);

@@ -7,8 +7,8 @@
  * padding, no bias, ReLU and Tanh, a fused 2x2 pool) with its scratch sized as
  * emit_conv_scratch sizes it;
  * k_maxpool2d with a NaN in a window (PyTorch's result: NaN) in each of its paths; k_linear
- * with whole blocks of 8 rows (the AVX2 path's prefetch near the end). Prints each
- * difference; exit status 1 if there is one. */
+ * with whole and partial blocks of outputs, inputs that are 0 (left out; all of them too)
+ * and a NaN one (kept). Prints each difference; exit status 1 if there is one. */
 #include GENERATED
 
 #include <stdio.h>
@@ -131,24 +131,31 @@ static void maxpool_case(const char *what, const int *g, int H, int W, int nh, i
     free(x), free(y);
 }
 
-/* k_linear, O x I, against double sums */
-static void linear_case(int O, int I)
+/* k_linear, O x I, against double sums: its weights laid out by hand (blocks of 64 outputs,
+ * a row of them for each input), every zeros-th input 0 (0: none), one NaN input when nan */
+static void linear_case(int O, int I, int zeros, int nan)
 {
     float *x = calloc((size_t)I, sizeof *x), *w = calloc((size_t)O * I, sizeof *w), *b = calloc((size_t)O, sizeof *b);
-    float *y = malloc((size_t)O * sizeof *y);
-    int o, i;
-    char what[64];
-    for (i = 0; i < I; i++) x[i] = (float)rnd();
+    float *wt = calloc((size_t)O * I, sizeof *wt), *y = malloc((size_t)O * sizeof *y);
+    int *nz = malloc((size_t)I * sizeof *nz), o, i;
+    char what[80];
+    for (i = 0; i < I; i++) x[i] = zeros && i % zeros == 0 ? 0.0f : (float)rnd();
+    if (nan) x[I / 2] = NAN;
     for (i = 0; i < O * I; i++) w[i] = (float)rnd();
     for (o = 0; o < O; o++) b[o] = (float)rnd();
-    k_linear(x, I, w, b, y, O, 0, 0.0f);
-    snprintf(what, sizeof what, "k_linear %d x %d", O, I);
+    for (o = 0; o < O; o++)
+        for (i = 0; i < I; i++) {
+            int o0 = o / 64 * 64, m = O - o0 < 64 ? O - o0 : 64;
+            wt[(long)o0 * I + (long)i * m + o - o0] = w[(long)o * I + i];
+        }
+    k_linear(x, I, wt, b, y, O, 0, 0.0f, nz);
+    snprintf(what, sizeof what, "k_linear %d x %d, every %d-th input 0%s", O, I, zeros, nan ? ", a NaN" : "");
     for (o = 0; o < O; o++) {
         double s = b[o];
         for (i = 0; i < I; i++) s += (double)w[(long)o * I + i] * x[i];
         check(what, o, y[o], s, 1e-5);
     }
-    free(x), free(w), free(b), free(y);
+    free(x), free(w), free(b), free(wt), free(y), free(nz);
 }
 
 int main(void)
@@ -168,9 +175,14 @@ int main(void)
     maxpool_case("k_maxpool2d 3x3/2 padding 1", p3, 12, 16, 7, 15);
     maxpool_case("k_maxpool2d 3x3/2 padding 1", p3, 12, 16, 4, 9);
     maxpool_case("k_maxpool2d 3x3/1 padding 1", p33, 9, 13, 4, 5);
-    linear_case(16, 160);
-    linear_case(24, 300);
-    linear_case(13, 1000);
+    /* whole blocks of 64 and 16 outputs and parts of them, inputs past the last 16 */
+    linear_case(16, 160, 0, 0);
+    linear_case(24, 300, 2, 0);
+    linear_case(13, 1000, 3, 0);
+    linear_case(130, 77, 1, 0);
+    linear_case(64, 1000, 5, 0);
+    linear_case(65, 33, 2, 1);
+    linear_case(5, 128, 0, 1);
     if (fails) printf("%d differences\n", fails);
     return fails > 0;
 }
