@@ -336,6 +336,14 @@ def deploy_table(have_torch):
             print(f"| {label:39} | " + " | ".join(f"{c:>17}" for c in cells) + " |")
     print("ratios: how many times faster the emitted float code is than OpenCV DNN, and the int8 code than the float "
           "code (above 1: faster); the emitted code runs one thread, one image a call (batch 16: 16 calls)")
+    # the notebook's model as a user deploys it: trained, on real images (bench/emit_c.sh trained)
+    with tempfile.TemporaryDirectory() as tmp:
+        got = run(["sh", os.path.join(HERE, "emit_c.sh"), "trained", os.path.join(tmp, "sea")],
+                  {"top_srcdir": SRC, "top_builddir": BUILD}, may_fail=True)
+    print()
+    print("| as deployed                                    | emitted C float | OpenCV DNN (ONNX) | float vs OpenCV |")
+    print("|------------------------------------------------|-----------------|-------------------|-----------------|")
+    print(got[0].strip() if got else "note: bench/emit_c.sh trained failed (OpenCV, onnx or the ONNX export missing?)")
 
 
 if os.environ.get("BENCH_ONLY") != "deploy":

@@ -12,6 +12,12 @@
 #   emit_c.sh layers MODEL DIR [RUNS] [int8]: the float (or int8) code of models/MODEL.cnn
 #   with a mark before each layer's code (bench/emit_c_layers.c), run RUNS times (default
 #   20): each layer's least CPU time, in ms.
+#   emit_c.sh trained DIR [EPOCHS]: sea.cnn trained EPOCHS (default 5) epochs on the demo data
+#   (examples/make_sea_data), then on its test images (as the model's input tensors) one
+#   markdown row: the emitted float code's single-image latency against OpenCV DNN's on the
+#   ONNX export of the same weights. Trained weights and real images are what a deployed model
+#   sees: after a ReLU most activations are 0, which the emitted Linear skips (fresh weights on
+#   the fixed input leave fewer: the deployment table's sea row).
 # CNNC=PATH takes the code another build of cnnc writes (its A/B against this one).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -62,6 +68,37 @@ layers() {
     "$d/layers" "$d/w.bin" "${3:-20}"
 }
 
+# trained DIR [EPOCHS]
+trained() {
+    d=$1
+    mkdir -p "$d"
+    "$top_builddir/examples/make_sea_data" "$d/data" >/dev/null
+    sed "s#ImageFolder(\"[^\"]*/\\(train\\|test\\|validate\\)\"#ImageFolder(\"$d/data/\\1\"#" \
+        "$top_srcdir/models/sea.cnn" >"$d/m.cnn"
+    "$cnnc" "$d/m.cnn" --train --epochs "${2:-5}" -o "$d/w.st" >/dev/null
+    "$cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
+    "$cnnc" "$d/m.cnn" --export-onnx "$d/m.onnx" --weights "$d/w.st"
+    # the test images as ToTensor() and Normalize(0.5, 0.5) make them, at most 64
+    /usr/bin/python3 - "$d/data/test" "$d/inputs.raw" <<'EOF'
+import glob, sys
+import cv2
+import numpy as np
+paths = sorted(glob.glob(sys.argv[1] + "/*/*.png"))[:64]
+x = [(cv2.imread(p)[:, :, ::-1].astype(np.float32) / 255.0 - 0.5) / 0.5 for p in paths]
+np.stack(x).transpose(0, 3, 1, 2).astype(np.float32).tofile(sys.argv[2])
+EOF
+    ${CC:-gcc} -std=c99 -O3 -march=native -DWEIGHTS_BIN -DPREFIX=classificationcnn -DUPPER=CLASSIFICATIONCNN \
+        -DHEADER='"m.h"' -I"$d" "$top_srcdir/bench/emit_c_time.c" "$d/m.c" -o "$d/time" -lm
+    set -- $(INPUTS="$d/inputs.raw" "$d/time" "$d/w.bin" 100 1) \
+        $(/usr/bin/python3 "$top_srcdir/bench/bench_opencv.py" "$d/m.onnx" 1 100 1 "$d/inputs.raw")
+    awk -v e="$2" -v o="$5" 'BEGIN { printf "| sea.cnn trained, its test images, 1 image (ms) | %.2f | %.2f | %.2fx |\n", e, o * 1000, o * 1000 / e }'
+}
+
+if [ "${1:-}" = trained ]; then
+    shift
+    trained "$@"
+    exit
+fi
 if [ "${1:-}" = layers ]; then
     shift
     layers "$@"
