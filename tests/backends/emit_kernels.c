@@ -54,7 +54,7 @@ static void conv_rows_case(int k)
     PO = pool ? OH / 2 : OH, QO = pool ? OW / 2 : OW;
     /* the scratch emit_conv_scratch gives it: C planes HP x WP (a pool: and 2 rows of each 4 channels) */
     HP = H + 2 * PH;
-    WP = (OW + 23) / 24 * 24 + (KW - 1) * DW;
+    WP = (OW + 47) / 48 * 48 + (KW - 1) * DW;
     if (WP < W + PW) WP = W + PW;
     {
         int g[9] = { KH, KW, SH, 1, PH, PW, DH, DW, 1 };

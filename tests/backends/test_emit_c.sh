@@ -27,13 +27,14 @@ wide=    # the build with the widest vectors this CPU runs (the sanitizer builds
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && compilers="$compilers gcc-avx2" wide=gcc-avx2
 grep -qw avx512f /proc/cpuinfo 2>/dev/null && compilers="$compilers gcc-avx512" wide=gcc-avx512
 
-# pick BUILD: sets cc and flags for a name in $compilers (or asan)
+# pick BUILD: sets cc and flags for a name in $compilers (or asan, asan-wide)
 pick() {
     cc=$1 flags=
     case $1 in
     gcc-avx2) cc=gcc flags="-mavx2 -mfma" ;;
     gcc-avx512) cc=gcc flags="-mavx512f -mavx2 -mfma" ;;
     asan) cc=gcc flags=$sanitize ;;
+    asan-wide) pick "$wide"; flags="$sanitize $flags" ;;
     esac
 }
 
@@ -100,9 +101,10 @@ n=$(grep -c '^ *k_conv2d_rows(' "$tmp/emit_rows/out.c")
 [ "$n" = 4 ] || fail "emit_rows: $n of its 4 few-tap Conv2d layers call k_conv2d_rows"
 
 # the kernels on their own (tests/backends/emit_kernels.c, with emit_rows' generated file
-# included): each compiler, and under ASan + UBSan
+# included): each compiler, and under ASan + UBSan plain and with the widest vectors (their
+# buffers sized exactly, so a load past a padded row or a Linear's weights is caught)
 d="$tmp/emit_rows"
-for build in $compilers asan; do
+for build in $compilers asan ${wide:+asan-wide}; do
     pick "$build"
     # shellcheck disable=SC2086
     $cc -std=c99 -Wall -Wextra -Werror -O2 $flags -I"$d" -DGENERATED='"out.c"' \
