@@ -250,6 +250,27 @@ static const char k_pad_reflect[] =
     "        }\n"
     "}\n\n";
 
+static const char k_pad[] =
+    "/* x (C planes H x W) into xp (C planes HP x WP, HP >= PH + H, WP >= PW + W): PH rows and PW\n"
+    " * columns of zeros before each plane's, zeros after them to HP and WP; each value written once */\n"
+    "static void k_pad(const float *x, int C, int H, int W, int PH, int PW, int HP, int WP, float *xp)\n"
+    "{\n"
+    "    long ps = (long)HP * WP;\n"
+    "    int c, i, j;\n"
+    "    for (c = 0; c < C; c++) {\n"
+    "        float *pc = xp + c * ps;\n"
+    "        memset(pc, 0, (size_t)PH * WP * sizeof *pc);\n"
+    "        for (i = 0; i < H; i++) {\n"
+    "            const float *xr = x + ((long)c * H + i) * W;\n"
+    "            float *pr = pc + (long)(i + PH) * WP;\n"
+    "            for (j = 0; j < PW; j++) pr[j] = 0.0f;\n"
+    "            for (j = 0; j < W; j++) pr[PW + j] = xr[j];\n"
+    "            for (j = PW + W; j < WP; j++) pr[j] = 0.0f;\n"
+    "        }\n"
+    "        memset(pc + (long)(PH + H) * WP, 0, (size_t)(HP - PH - H) * WP * sizeof *pc);\n"
+    "    }\n"
+    "}\n\n";
+
 static const char k_linear[] =
     "/* Linear: y[o] = b[o] + sum over i of w[o, i] * x[i]; then the activation. The weights were\n"
     " * laid out when this file was written in blocks of 64 outputs, a row of the block's weights\n"
@@ -259,7 +280,7 @@ static const char k_linear[] =
     " * adds nothing, unless w is infinite or NaN; an input NaN is listed). Then for each block, the\n"
     " * listed rows summed in runs of 256 (each run's sums then added to the block's: fewer\n"
     " * roundings in a row), with AVX-512 four 16-lane registers a row, with AVX2 and FMA eight\n"
-    " * 8-lane ones (masked past O), the row 8 places ahead in the list prefetched */\n"
+    " * 8-lane ones (masked past O), the row 16 places ahead in the list prefetched */\n"
     "static void k_linear(const float *x, int I, const float *w, const float *b, float *y, int O, int act,\n"
     "                     float alpha, int *nz)\n"
     "{\n"
@@ -297,7 +318,7 @@ static const char k_linear[] =
     "            for (q = q0; q < q1; q++) {\n"
     "                const float *r = wb + (long)nz[q] * m;\n"
     "                __m512 xv = _mm512_set1_ps(x[nz[q]]);\n"
-    "                const char *pf = (const char *)(wb + (long)nz[q + 8 < q1 ? q + 8 : q] * m);\n"
+    "                const char *pf = (const char *)(wb + (long)nz[q + 16 < q1 ? q + 16 : q] * m);\n"
     "                for (k = 0; k < m * 4; k += 64) _mm_prefetch(pf + k, _MM_HINT_T0);\n"
     "                a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(km[0], r), xv, a0);\n"
     "                a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(km[1], r + 16), xv, a1);\n"
@@ -315,7 +336,7 @@ static const char k_linear[] =
     "            for (q = q0; q < q1; q++) {\n"
     "                const float *r = wb + (long)nz[q] * m;\n"
     "                __m256 xv = _mm256_set1_ps(x[nz[q]]);\n"
-    "                const char *pf = (const char *)(wb + (long)nz[q + 8 < q1 ? q + 8 : q] * m);\n"
+    "                const char *pf = (const char *)(wb + (long)nz[q + 16 < q1 ? q + 16 : q] * m);\n"
     "                for (k = 0; k < m * 4; k += 64) _mm_prefetch(pf + k, _MM_HINT_T0);\n"
     "                for (k = 0; k < 8; k++) a[k] = _mm256_fmadd_ps(_mm256_maskload_ps(r + 8 * k, v[k]), xv, a[k]);\n"
     "            }\n"
@@ -530,6 +551,7 @@ const EmitKernel emit_c_kernels[EK_COUNT] = {
     [EK_ACT] = { k_act, 0 },
     [EK_CONV2D] = { k_conv2d, 1u << EK_ACT },
     [EK_PAD_REFLECT] = { k_pad_reflect, 0 },
+    [EK_PAD] = { k_pad, 0 },
     [EK_LINEAR] = { k_linear, 1u << EK_ACT },
     [EK_MAXPOOL2D] = { k_maxpool2d, 0 },
     [EK_AVGPOOL2D] = { k_avgpool2d, 0 },
@@ -540,12 +562,12 @@ const EmitKernel emit_c_kernels[EK_COUNT] = {
     [EK_CONV2D_I8] = { k_conv2d_i8, 1u << EK_ACT },
     [EK_QUANTIZE] = { k_quantize, 0 },
     [EK_LINEAR_I8] = { k_linear_i8, 1u << EK_ACT },
-    [EK_CONV2D_PK] = { emit_c_conv2d_pk, 1u << EK_ACT },
+    [EK_CONV2D_PK] = { emit_c_conv2d_pk, 1u << EK_ACT | 1u << EK_PAD },
     [EK_CONV2D_PK_I8] = { emit_c_conv2d_pk_i8, 1u << EK_ACT },
     [EK_WINO_PRODUCTS] = { emit_c_wino_products, 0 },
-    [EK_CONV2D_WINO] = { emit_c_conv2d_wino, 1u << EK_ACT | 1u << EK_WINO_PRODUCTS },
-    [EK_CONV2D_WINO4] = { emit_c_conv2d_wino4, 1u << EK_ACT | 1u << EK_WINO_PRODUCTS },
-    [EK_CONV2D_ROWS] = { emit_c_conv2d_rows, 1u << EK_ACT },
+    [EK_CONV2D_WINO] = { emit_c_conv2d_wino, 1u << EK_ACT | 1u << EK_PAD | 1u << EK_WINO_PRODUCTS },
+    [EK_CONV2D_WINO4] = { emit_c_conv2d_wino4, 1u << EK_ACT | 1u << EK_PAD | 1u << EK_WINO_PRODUCTS },
+    [EK_CONV2D_ROWS] = { emit_c_conv2d_rows, 1u << EK_ACT | 1u << EK_PAD },
 };
 
 float *emit_linear_pack(const float *w, int O, int I)
