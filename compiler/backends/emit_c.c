@@ -372,11 +372,13 @@ static int emit_node(Emit *m, int i, Error *e)
             size_t cnt = (size_t)x->shape[1], at = g->arena_bytes;
             float sx = input_scale(m, n->in[0]);
             fprintf(f, "    k_quantize(%s, %zu, %.9g, (signed char *)A + %zu);\n", r0, cnt, sx, at);
-            fprintf(f, "    k_linear_i8((signed char *)A + %zu, %d, %s, %s, %s, %s, %d, %d, %.9g);\n", at, x->shape[1],
-                    ref(m, n->in[1], r1, sizeof r1), scale_ref(m, n->in[1], rs, sizeof rs),
-                    n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act, alpha);
+            /* the input quantized, then the list of its values that are not 0, in the scratch after the floats */
+            size_t nz = (cnt + 63) / 64 * 64, bytes = nz + cnt * sizeof(int);
+            fprintf(f, "    k_linear_i8((signed char *)A + %zu, %d, %s, %s, %s, %s, %d, %d, %.9g, (int *)((signed char *)A + %zu));\n",
+                    at, x->shape[1], ref(m, n->in[1], r1, sizeof r1), scale_ref(m, n->in[1], rs, sizeof rs),
+                    n->nin > 2 ? ref(m, n->in[2], r2, sizeof r2) : "0", ry, y->shape[1], act, alpha, at + nz);
             m->qscale[base_of(g, n->in[1])] = sx;
-            if (cnt > m->scratch) m->scratch = (cnt + 63) / 64 * 64;
+            if (bytes > m->scratch) m->scratch = bytes;
             m->kernels |= 1u << EK_LINEAR_I8 | 1u << EK_QUANTIZE;
             return 0;
         }
@@ -495,7 +497,7 @@ static int *layout_weights(Emit *m)
         }
         int groups = n->a.groups > 1 ? n->a.groups : 1;
         if (m->absmax && quantized(n->op)) m->q8[base_of(g, n->in[1])] = 1;
-        else if (n->op == OP_linear) m->lin[base_of(g, n->in[1])] = 1;
+        if (n->op == OP_linear) m->lin[base_of(g, n->in[1])] = 1;
         if (n->op != OP_conv2d && n->op != OP_conv2d_relu_maxpool2d) continue;
         Window2d w = attrs_window(&n->a);
         int geo[9] = { w.kh, w.kw, w.sh, w.sw, w.ph, w.pw, w.dh, w.dw, groups };
@@ -532,7 +534,7 @@ static int emit_int8_weight(Emit *m, int v, const float *d, const char *shape, F
     size_t cnt = value_numel(x), per = cnt / (size_t)O;
     if (!bin)
         fprintf(m->f, "/* %s [%s], int8%s */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded",
-                shape, m->pack[v] ? ", packed" : "", v, int8_bytes(m, v));
+                shape, m->pack[v] ? ", packed" : m->lin[v] ? ", blocks of 64 outputs by input" : "", v, int8_bytes(m, v));
     float *sc = xmalloc((size_t)O * sizeof *sc);
     signed char *q = xmalloc(cnt);
     for (int o = 0; o < O; o++) {
@@ -550,6 +552,11 @@ static int emit_int8_weight(Emit *m, int v, const float *d, const char *shape, F
         free(q);
         q = pk;
         cnt = int8_bytes(m, v);
+    } else if (m->lin[v]) {
+        /* the Linear's layout: blocks of 64 outputs, a row of them for each input */
+        signed char *pk = emit_linear_pack(q, O, x->shape[1], 1);
+        free(q);
+        q = pk;
     }
     for (int o = 0; o < O; o++) sc[o] *= m->qscale[v];
     if (bin) {
@@ -593,7 +600,7 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
             cnt = weight_numel(m, v);
         } else if (m->lin[v]) {
             /* the Linear's layout: blocks of 64 outputs, a row of them for each input */
-            d = packed = emit_linear_pack(d, x->shape[0], x->shape[1]);
+            d = packed = emit_linear_pack(d, x->shape[0], x->shape[1], sizeof *d);
         } else if (m->pack[v]) {
             /* the packed Conv2d's layout: blocks of 16 output channels innermost */
             d = packed = emit_conv_pack(d, x->shape[0], x->shape[1], x->shape[2] * x->shape[3], m->pack[v]);

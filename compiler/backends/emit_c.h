@@ -36,10 +36,10 @@ typedef struct EmitKernel {
     unsigned    needs;          /* 1u << EK_... */
 } EmitKernel;
 extern const EmitKernel emit_c_kernels[EK_COUNT];
-/* k_linear's weights, a copy (xcalloc'd) of w [O][I]: blocks of 64 outputs (the last O % 64),
- * in each a row of the block's weights for each input (the rows of the inputs that are 0 are
- * not read) */
-float *emit_linear_pack(const float *w, int O, int I);
+/* k_linear's and k_linear_i8's weights, a copy (xcalloc'd) of w [O][I] (elements of size
+ * bytes): blocks of 64 outputs (the last O % 64), in each a row of the block's weights for each
+ * input (the rows of the inputs that are 0 are not read) */
+void *emit_linear_pack(const void *w, int O, int I, size_t size);
 
 /* The packed Conv2d (emit_c_conv.c). Whether a Conv2d of O output channels in groups with
  * kernels of taps (kh * kw) values takes it (all but depthwise-like ones, fewer than 8 outputs

@@ -8,6 +8,8 @@
 #include "emit_c.h"
 #include "../../runtime/error.h"
 
+#include <string.h>
+
 static const char k_act[] =
     "/* the activation kind on n values, x and y may be the same */\n"
     "static void k_act(const float *x, float *y, long n, int kind, float alpha)\n"
@@ -187,48 +189,88 @@ static const char k_quantize[] =
     "}\n\n";
 
 static const char k_linear_i8[] =
-    "/* Linear on int8 input and per-row int8 weights, int32 sums: y[o] = b[o] + scale[o] * w[o, :] . x;\n"
-    " * with AVX2, 16 terms at a time in pairs (vpmaddwd); with AVX-512 VNNI 32 (vpdpwssd) in 4 rows\n"
-    " * at a time, the last O % 4 rows on the AVX2 loop: the same sums */\n"
+    "/* Linear on int8 input and per-output int8 weights, int32 sums: y[o] = b[o] + scale[o] * sum\n"
+    " * over i of w[o, i] * x[i]. The weights laid out as k_linear's (blocks of 64 outputs, a row of\n"
+    " * the block's bytes for each input); the inputs that are not 0 are listed in nz (I ints of\n"
+    " * scratch) and only their rows read. A whole block with AVX-512 VNNI two rows at a time (below),\n"
+    " * with AVX2 8 outputs a register (a row's bytes widened to int32, times the input); the sums\n"
+    " * are exact, the same on every path */\n"
     "static void k_linear_i8(const signed char *x, int I, const signed char *w, const float *scale, const float *b,\n"
-    "                        float *y, int O, int act, float alpha)\n"
+    "                        float *y, int O, int act, float alpha, int *nz)\n"
     "{\n"
-    "    int o = 0;\n"
-    "#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)\n"
-    "    /* 4 rows at a time: 4 streams of weights in flight (at one image, bound by memory) */\n"
-    "    for (; o + 4 <= O; o += 4) {\n"
-    "        const signed char *w0 = w + (long)o * I, *w1 = w0 + I, *w2 = w1 + I, *w3 = w2 + I;\n"
-    "        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;\n"
-    "        int i = 0, k, s[4];\n"
-    "        for (; i + 32 <= I; i += 32) {\n"
-    "            __m512i xv = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(x + i)));\n"
-    "            a0 = _mm512_dpwssd_epi32(a0, xv, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w0 + i))));\n"
-    "            a1 = _mm512_dpwssd_epi32(a1, xv, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w1 + i))));\n"
-    "            a2 = _mm512_dpwssd_epi32(a2, xv, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w2 + i))));\n"
-    "            a3 = _mm512_dpwssd_epi32(a3, xv, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w3 + i))));\n"
-    "        }\n"
-    "        s[0] = _mm512_reduce_add_epi32(a0); s[1] = _mm512_reduce_add_epi32(a1);\n"
-    "        s[2] = _mm512_reduce_add_epi32(a2); s[3] = _mm512_reduce_add_epi32(a3);\n"
-    "        for (; i < I; i++) { s[0] += w0[i] * x[i]; s[1] += w1[i] * x[i]; s[2] += w2[i] * x[i]; s[3] += w3[i] * x[i]; }\n"
-    "        for (k = 0; k < 4; k++) y[o + k] = (float)s[k] * scale[o + k] + (b ? b[o + k] : 0.0f);\n"
+    "    int n = 0, i = 0, ob;\n"
+    "#if defined(__AVX512F__)\n"
+    "    __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);\n"
+    "    for (; i + 16 <= I; i += 16, iv = _mm512_add_epi32(iv, _mm512_set1_epi32(16))) {\n"
+    "        __m512i xv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x + i)));\n"
+    "        __mmask16 k = _mm512_cmpneq_epi32_mask(xv, _mm512_setzero_si512());\n"
+    "        unsigned c = k;\n"
+    "        _mm512_mask_compressstoreu_epi32(nz + n, k, iv);\n"
+    "        c = c - ((c >> 1) & 0x5555u);\n"
+    "        c = (c & 0x3333u) + ((c >> 2) & 0x3333u);\n"
+    "        c = (c + (c >> 4)) & 0x0f0fu;\n"
+    "        n += (int)((c + (c >> 8)) & 0x1fu);\n"
     "    }\n"
     "#endif\n"
-    "    for (; o < O; o++) {\n"
-    "        const signed char *wr = w + (long)o * I;\n"
-    "        int s = 0, i = 0;\n"
-    "#if defined(__AVX2__)\n"
-    "        __m256i a = _mm256_setzero_si256();\n"
-    "        __m128i h;\n"
-    "        for (; i + 16 <= I; i += 16)\n"
-    "            a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + i))),\n"
-    "                                                      _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wr + i)))));\n"
-    "        h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));\n"
-    "        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));\n"
-    "        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));\n"
-    "        s = _mm_cvtsi128_si32(h);\n"
+    "    for (; i < I; i++) {\n"
+    "        nz[n] = i;\n"
+    "        n += x[i] != 0;\n"
+    "    }\n"
+    "    for (ob = 0; ob < (O + 63) / 64; ob++) {\n"
+    "        int o = ob * 64, m = O - o < 64 ? O - o : 64, q = 0, k;\n"
+    "        const signed char *wb = w + (long)o * I;\n"
+    "        int s[64];\n"
+    "        memset(s, 0, sizeof s);\n"
+    "#if defined(__AVX512BW__) && defined(__AVX512VNNI__)\n"
+    "        if (m == 64) {\n"
+    "            /* two listed rows at a time, their bytes widened to int16 and interleaved (unpack: in\n"
+    "             * each 128-bit lane, outputs 8L .. 8L + 3 in lo, 8L + 4 .. 8L + 7 in hi), times the two\n"
+    "             * inputs in each pair of lanes (vpdpwssd) */\n"
+    "            __m512i l0 = _mm512_setzero_si512(), h0 = l0, l1 = l0, h1 = l0;\n"
+    "            int lo[2][16], hi[2][16], L;\n"
+    "            for (; q < n; q += 2) {\n"
+    "                int ia = nz[q], ib = q + 1 < n ? nz[q + 1] : ia;\n"
+    "                const signed char *ra = wb + (long)ia * 64, *rb = wb + (long)ib * 64;\n"
+    "                __m512i xv = _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_set1_epi16(x[ia]), _mm512_set1_epi16(q + 1 < n ? x[ib] : 0));\n"
+    "                __m512i a0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)ra));\n"
+    "                __m512i b0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)rb));\n"
+    "                __m512i a1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(ra + 32)));\n"
+    "                __m512i b1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(rb + 32)));\n"
+    "                _mm_prefetch((const char *)(wb + (long)nz[q + 16 < n ? q + 16 : q] * 64), _MM_HINT_T0);\n"
+    "                _mm_prefetch((const char *)(wb + (long)nz[q + 17 < n ? q + 17 : q] * 64), _MM_HINT_T0);\n"
+    "                l0 = _mm512_dpwssd_epi32(l0, _mm512_unpacklo_epi16(a0, b0), xv);\n"
+    "                h0 = _mm512_dpwssd_epi32(h0, _mm512_unpackhi_epi16(a0, b0), xv);\n"
+    "                l1 = _mm512_dpwssd_epi32(l1, _mm512_unpacklo_epi16(a1, b1), xv);\n"
+    "                h1 = _mm512_dpwssd_epi32(h1, _mm512_unpackhi_epi16(a1, b1), xv);\n"
+    "            }\n"
+    "            _mm512_storeu_si512(lo[0], l0), _mm512_storeu_si512(hi[0], h0);\n"
+    "            _mm512_storeu_si512(lo[1], l1), _mm512_storeu_si512(hi[1], h1);\n"
+    "            for (L = 0; L < 8; L++)\n"
+    "                for (k = 0; k < 4; k++) {\n"
+    "                    s[8 * L + k] = lo[L / 4][4 * (L % 4) + k];\n"
+    "                    s[8 * L + 4 + k] = hi[L / 4][4 * (L % 4) + k];\n"
+    "                }\n"
+    "        }\n"
+    "#elif defined(__AVX2__)\n"
+    "        if (m == 64) {\n"
+    "            __m256i a[8];\n"
+    "            for (k = 0; k < 8; k++) a[k] = _mm256_setzero_si256();\n"
+    "            for (; q < n; q++) {\n"
+    "                const signed char *r = wb + (long)nz[q] * 64;\n"
+    "                __m256i xv = _mm256_set1_epi32(x[nz[q]]);\n"
+    "                _mm_prefetch((const char *)(wb + (long)nz[q + 16 < n ? q + 16 : q] * 64), _MM_HINT_T0);\n"
+    "                for (k = 0; k < 8; k++)\n"
+    "                    a[k] = _mm256_add_epi32(a[k], _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + 8 * k))), xv));\n"
+    "            }\n"
+    "            for (k = 0; k < 8; k++) _mm256_storeu_si256((__m256i *)(s + 8 * k), a[k]);\n"
+    "        }\n"
     "#endif\n"
-    "        for (; i < I; i++) s += wr[i] * x[i];\n"
-    "        y[o] = (float)s * scale[o] + (b ? b[o] : 0.0f);\n"
+    "        for (; q < n; q++) {\n"
+    "            const signed char *r = wb + (long)nz[q] * m;\n"
+    "            int xv = x[nz[q]];\n"
+    "            for (k = 0; k < m; k++) s[k] += xv * r[k];\n"
+    "        }\n"
+    "        for (k = 0; k < m; k++) y[o + k] = (float)s[k] * scale[o + k] + (b ? b[o + k] : 0.0f);\n"
     "    }\n"
     "    if (act) k_act(y, y, O, act, alpha);\n"
     "}\n\n";
@@ -570,14 +612,17 @@ const EmitKernel emit_c_kernels[EK_COUNT] = {
     [EK_CONV2D_ROWS] = { emit_c_conv2d_rows, 1u << EK_ACT | 1u << EK_PAD },
 };
 
-float *emit_linear_pack(const float *w, int O, int I)
+void *emit_linear_pack(const void *w, int O, int I, size_t size)
 {
-    float *p = xcalloc((size_t)O * (size_t)I, sizeof *p);
+    char *p = xcalloc((size_t)O * (size_t)I, size);
+    const char *src = w;
     for (int o0 = 0; o0 < O; o0 += 64) {
         int m = O - o0 < 64 ? O - o0 : 64;
-        float *blk = p + (size_t)o0 * (size_t)I;
+        char *blk = p + (size_t)o0 * (size_t)I * size;
         for (int k = 0; k < m; k++)
-            for (int i = 0; i < I; i++) blk[(size_t)i * (size_t)m + (size_t)k] = w[(size_t)(o0 + k) * (size_t)I + (size_t)i];
+            for (int i = 0; i < I; i++)
+                memcpy(blk + ((size_t)i * (size_t)m + (size_t)k) * size, src + ((size_t)(o0 + k) * (size_t)I + (size_t)i) * size,
+                       size);
     }
     return p;
 }

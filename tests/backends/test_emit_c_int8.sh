@@ -20,7 +20,7 @@ cd "$tmp" || exit 1
 "$CNNC" tiny.cnn --emit-c f.c --weights tiny.st 2>err || fail "float --emit-c: $(cat err)"
 "$CNNC" tiny.cnn --emit-c q.c --weights tiny.st --quantize int8 --calibrate 64 2>err || fail "--quantize int8: $(cat err)"
 nw=$(grep -c '^/\* .*\.weight \[' f.c)
-nq=$(grep -c '^/\* .*\.weight \[.*\], int8\(, packed\)\? \*/$' q.c)
+nq=$(grep -c '^/\* .*\.weight \[.*\], int8\(, packed\|, blocks of 64 outputs by input\)\? \*/$' q.c)
 [ "$nw" -gt 0 ] && [ "$nq" = "$nw" ] || fail "$nq of the $nw weights are int8"
 imgs=$(find data/test -name '*.png' | sort)
 total=$(echo "$imgs" | wc -l)
