@@ -341,8 +341,10 @@ def deploy_table(have_torch):
         got = run(["sh", os.path.join(HERE, "emit_c.sh"), "trained", os.path.join(tmp, "sea")],
                   {"top_srcdir": SRC, "top_builddir": BUILD}, may_fail=True)
     print()
-    print("| as deployed                                    | emitted C float | OpenCV DNN (ONNX) | float vs OpenCV |")
-    print("|------------------------------------------------|-----------------|-------------------|-----------------|")
+    print("| as deployed                                    | emitted C float | emitted C int8 | OpenCV DNN (ONNX) "
+          "| float vs OpenCV | int8 vs float |")
+    print("|------------------------------------------------|-----------------|----------------|-------------------"
+          "|-----------------|---------------|")
     print(got[0].strip() if got else "note: bench/emit_c.sh trained failed (OpenCV, onnx or the ONNX export missing?)")
 
 

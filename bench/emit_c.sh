@@ -14,8 +14,8 @@
 #   20): each layer's least CPU time, in ms.
 #   emit_c.sh trained DIR [EPOCHS]: sea.cnn trained EPOCHS (default 5) epochs on the demo data
 #   (examples/make_sea_data), then on its test images (as the model's input tensors) one
-#   markdown row: the emitted float code's single-image latency against OpenCV DNN's on the
-#   ONNX export of the same weights. Trained weights and real images are what a deployed model
+#   markdown row: the single-image latency of the emitted float and int8 (--calibrate 16) code
+#   and of OpenCV DNN on the ONNX export of the same weights. Trained weights and real images are what a deployed model
 #   sees: after a ReLU most activations are 0, which the emitted Linear skips (fresh weights on
 #   the fixed input leave fewer: the deployment table's sea row).
 # CNNC=PATH takes the code another build of cnnc writes (its A/B against this one).
@@ -77,6 +77,7 @@ trained() {
         "$top_srcdir/models/sea.cnn" >"$d/m.cnn"
     "$cnnc" "$d/m.cnn" --train --epochs "${2:-5}" -o "$d/w.st" >/dev/null
     "$cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
+    "$cnnc" "$d/m.cnn" --emit-c "$d/q.c" --weights "$d/w.st" --weights-bin "$d/q.bin" --quantize int8 --calibrate 16
     "$cnnc" "$d/m.cnn" --export-onnx "$d/m.onnx" --weights "$d/w.st"
     # the test images as ToTensor() and Normalize(0.5, 0.5) make them, at most 64
     /usr/bin/python3 - "$d/data/test" "$d/inputs.raw" <<'EOF'
@@ -87,11 +88,14 @@ paths = sorted(glob.glob(sys.argv[1] + "/*/*.png"))[:64]
 x = [(cv2.imread(p)[:, :, ::-1].astype(np.float32) / 255.0 - 0.5) / 0.5 for p in paths]
 np.stack(x).transpose(0, 3, 1, 2).astype(np.float32).tofile(sys.argv[2])
 EOF
-    ${CC:-gcc} -std=c99 -O3 -march=native -DWEIGHTS_BIN -DPREFIX=classificationcnn -DUPPER=CLASSIFICATIONCNN \
-        -DHEADER='"m.h"' -I"$d" "$top_srcdir/bench/emit_c_time.c" "$d/m.c" -o "$d/time" -lm
-    set -- $(INPUTS="$d/inputs.raw" "$d/time" "$d/w.bin" 100 1) \
+    for k in m q; do
+        ${CC:-gcc} -std=c99 -O3 -march=native -DWEIGHTS_BIN -DPREFIX=classificationcnn -DUPPER=CLASSIFICATIONCNN \
+            -DHEADER="\"$k.h\"" -I"$d" "$top_srcdir/bench/emit_c_time.c" "$d/$k.c" -o "$d/time-$k" -lm
+    done
+    set -- $(INPUTS="$d/inputs.raw" "$d/time-m" "$d/w.bin" 100 1) $(INPUTS="$d/inputs.raw" "$d/time-q" "$d/q.bin" 100 1) \
         $(/usr/bin/python3 "$top_srcdir/bench/bench_opencv.py" "$d/m.onnx" 1 100 1 "$d/inputs.raw")
-    awk -v e="$2" -v o="$5" 'BEGIN { printf "| sea.cnn trained, its test images, 1 image (ms) | %.2f | %.2f | %.2fx |\n", e, o * 1000, o * 1000 / e }'
+    awk -v e="$2" -v q="$5" -v o="$8" 'BEGIN { printf "| sea.cnn trained, its test images, 1 image (ms) | %.2f | %.2f | %.2f | %.2fx | %.2fx |\n",
+                                                 e, q, o * 1000, o * 1000 / e, e / q }'
 }
 
 if [ "${1:-}" = trained ]; then
