@@ -28,7 +28,7 @@ int emit_c(const Program *p, const EmitCOptions *o, Error *e);
 int emit_c_preprocess(FILE *f, const Program *p, const char *n, Error *e);
 
 /* The kernels' source text (emit_c_kernels.c): one per kind, with the kinds it calls. */
-enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_PAD, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
+enum { EK_ACT, EK_CONV2D, EK_PAD_REFLECT, EK_PAD, EK_NZ16, EK_LINEAR, EK_MAXPOOL2D, EK_AVGPOOL2D, EK_ADAPTIVE_POOL2D,
        EK_BATCHNORM, EK_ADD, EK_SOFTMAX, EK_CONV2D_I8, EK_QUANTIZE, EK_LINEAR_I8, EK_CONV2D_PK,
        EK_CONV2D_PK_I8, EK_WINO_PRODUCTS, EK_CONV2D_WINO, EK_CONV2D_WINO4, EK_CONV2D_ROWS, EK_COUNT };
 typedef struct EmitKernel {

@@ -188,6 +188,22 @@ static const char k_quantize[] =
     "    }\n"
     "}\n\n";
 
+static const char k_nz16[] =
+    "#if defined(__AVX512F__)\n"
+    "/* the Linear kernels' list of inputs that are not 0: appends base + l for each set bit l of k\n"
+    " * to nz[n ..], returns the new count */\n"
+    "static int k_nz16(__mmask16 k, int base, int *nz, int n)\n"
+    "{\n"
+    "    unsigned c = k;\n"
+    "    __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);\n"
+    "    _mm512_mask_compressstoreu_epi32(nz + n, k, _mm512_add_epi32(iv, _mm512_set1_epi32(base)));\n"
+    "    c = c - ((c >> 1) & 0x5555u);\n"
+    "    c = (c & 0x3333u) + ((c >> 2) & 0x3333u);\n"
+    "    c = (c + (c >> 4)) & 0x0f0fu;\n"
+    "    return n + (int)((c + (c >> 8)) & 0x1fu);\n"
+    "}\n"
+    "#endif\n\n";
+
 static const char k_linear_i8[] =
     "/* Linear on int8 input and per-output int8 weights, int32 sums: y[o] = b[o] + scale[o] * sum\n"
     " * over i of w[o, i] * x[i]. The weights laid out as k_linear's (blocks of 64 outputs, a row of\n"
@@ -200,17 +216,9 @@ static const char k_linear_i8[] =
     "{\n"
     "    int n = 0, i = 0, ob;\n"
     "#if defined(__AVX512F__)\n"
-    "    __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);\n"
-    "    for (; i + 16 <= I; i += 16, iv = _mm512_add_epi32(iv, _mm512_set1_epi32(16))) {\n"
-    "        __m512i xv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x + i)));\n"
-    "        __mmask16 k = _mm512_cmpneq_epi32_mask(xv, _mm512_setzero_si512());\n"
-    "        unsigned c = k;\n"
-    "        _mm512_mask_compressstoreu_epi32(nz + n, k, iv);\n"
-    "        c = c - ((c >> 1) & 0x5555u);\n"
-    "        c = (c & 0x3333u) + ((c >> 2) & 0x3333u);\n"
-    "        c = (c + (c >> 4)) & 0x0f0fu;\n"
-    "        n += (int)((c + (c >> 8)) & 0x1fu);\n"
-    "    }\n"
+    "    for (; i + 16 <= I; i += 16)\n"
+    "        n = k_nz16(_mm512_cmpneq_epi32_mask(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x + i))),\n"
+    "                                            _mm512_setzero_si512()), i, nz, n);\n"
     "#endif\n"
     "    for (; i < I; i++) {\n"
     "        nz[n] = i;\n"
@@ -328,16 +336,8 @@ static const char k_linear[] =
     "{\n"
     "    int n = 0, i = 0, ob;\n"
     "#if defined(__AVX512F__)\n"
-    "    __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);\n"
-    "    for (; i + 16 <= I; i += 16, iv = _mm512_add_epi32(iv, _mm512_set1_epi32(16))) {\n"
-    "        __mmask16 k = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), _mm512_setzero_ps(), _CMP_NEQ_UQ);\n"
-    "        unsigned c = k;\n"
-    "        _mm512_mask_compressstoreu_epi32(nz + n, k, iv);\n"
-    "        c = c - ((c >> 1) & 0x5555u);\n"
-    "        c = (c & 0x3333u) + ((c >> 2) & 0x3333u);\n"
-    "        c = (c + (c >> 4)) & 0x0f0fu;\n"
-    "        n += (int)((c + (c >> 8)) & 0x1fu);\n"
-    "    }\n"
+    "    for (; i + 16 <= I; i += 16)\n"
+    "        n = k_nz16(_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), _mm512_setzero_ps(), _CMP_NEQ_UQ), i, nz, n);\n"
     "#endif\n"
     "    for (; i < I; i++) {\n"
     "        nz[n] = i;\n"
@@ -594,7 +594,8 @@ const EmitKernel emit_c_kernels[EK_COUNT] = {
     [EK_CONV2D] = { k_conv2d, 1u << EK_ACT },
     [EK_PAD_REFLECT] = { k_pad_reflect, 0 },
     [EK_PAD] = { k_pad, 0 },
-    [EK_LINEAR] = { k_linear, 1u << EK_ACT },
+    [EK_NZ16] = { k_nz16, 0 },
+    [EK_LINEAR] = { k_linear, 1u << EK_ACT | 1u << EK_NZ16 },
     [EK_MAXPOOL2D] = { k_maxpool2d, 0 },
     [EK_AVGPOOL2D] = { k_avgpool2d, 0 },
     [EK_ADAPTIVE_POOL2D] = { k_adaptive_pool2d, 0 },
@@ -603,7 +604,7 @@ const EmitKernel emit_c_kernels[EK_COUNT] = {
     [EK_SOFTMAX] = { k_softmax, 0 },
     [EK_CONV2D_I8] = { k_conv2d_i8, 1u << EK_ACT },
     [EK_QUANTIZE] = { k_quantize, 0 },
-    [EK_LINEAR_I8] = { k_linear_i8, 1u << EK_ACT },
+    [EK_LINEAR_I8] = { k_linear_i8, 1u << EK_ACT | 1u << EK_NZ16 },
     [EK_CONV2D_PK] = { emit_c_conv2d_pk, 1u << EK_ACT | 1u << EK_PAD },
     [EK_CONV2D_PK_I8] = { emit_c_conv2d_pk_i8, 1u << EK_ACT },
     [EK_WINO_PRODUCTS] = { emit_c_wino_products, 0 },
