@@ -15,9 +15,9 @@
 #   emit_c.sh trained DIR [EPOCHS]: sea.cnn trained EPOCHS (default 5) epochs on the demo data
 #   (examples/make_sea_data), then on its test images (as the model's input tensors) one
 #   markdown row: the single-image latency of the emitted float and int8 (--calibrate 16) code
-#   and of OpenCV DNN on the ONNX export of the same weights. Trained weights and real images are what a deployed model
-#   sees: after a ReLU most activations are 0, which the emitted Linear skips (fresh weights on
-#   the fixed input leave fewer: the deployment table's sea row).
+#   and of OpenCV DNN on the ONNX export of the same weights. Trained weights and real images
+#   are what a deployed model sees: after a ReLU most activations are 0, which the emitted
+#   Linear skips (fresh weights on the fixed input leave fewer: the deployment table's sea row).
 # CNNC=PATH takes the code another build of cnnc writes (its A/B against this one).
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -25,17 +25,29 @@ set -eu
 : "${REPEATS:=10}"
 cnnc=${CNNC:-$top_builddir/cnnc}    # CNNC=another/cnnc: that compiler's code (an A/B run)
 
+# with_data CNN DIR: DIR/m.cnn, CNN with its ImageFolder paths at DIR/data (make_sea_data's)
+with_data() {
+    sed "s#ImageFolder(\"[^\"]*/\\(train\\|test\\|validate\\)\"#ImageFolder(\"$2/data/\\1\"#" "$1" >"$2/m.cnn"
+}
+
+# harness CNN DIR HEADER OUT SOURCE...: OUT, a bench program (bench/emit_c_time.c or
+# emit_c_layers.c) over the code --emit-c wrote for CNN in DIR (weights in a --weights-bin file)
+harness() {
+    name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$1" | tail -1) d=$2 header=$3 out=$4
+    shift 4
+    ${CC:-gcc} -std=c99 -O3 -march=native -DWEIGHTS_BIN -DPREFIX="$(echo "$name" | tr 'A-Z' 'a-z')" \
+        -DUPPER="$(echo "$name" | tr 'a-z' 'A-Z')" -DHEADER="\"$header\"" -I"$d" -I"$top_srcdir/bench" "$@" -o "$out" -lm
+}
+
 # build MODEL DIR [int8]
 build() {
     cnn="$top_srcdir/models/$1.cnn" d=$2 kind=${3:-float}
     mkdir -p "$d"
-    name=$(sed -n 's/^model \([A-Za-z0-9_]*\).*/\1/p' "$cnn" | tail -1)
-    prefix=$(echo "$name" | tr 'A-Z' 'a-z') upper=$(echo "$name" | tr 'a-z' 'A-Z')
     "$top_builddir/tests/parity/parity_dump" --init "$cnn" "$d/w.st" >/dev/null
     if [ "$kind" = int8 ]; then
         "$top_builddir/examples/make_sea_data" "$d/data" >/dev/null
         if grep -q 'ImageFolder(' "$cnn"; then
-            sed "s#ImageFolder(\"[^\"]*/\\(train\\|test\\|validate\\)\"#ImageFolder(\"$d/data/\\1\"#" "$cnn" >"$d/m.cnn"
+            with_data "$cnn" "$d"
         else
             one=$(find "$d/data/train" -name '*.png' | tail -1)
             for i in $(seq 1000 1999); do mkdir -p "$d/k/c$i" && ln -f "$one" "$d/k/c$i/a.png"; done
@@ -44,14 +56,11 @@ build() {
         fi
         "$cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --quantize int8 --calibrate 16 \
             --weights-bin "$d/w.bin"
-        flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"
     else
         "$cnnc" "$cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
-        flags=-DWEIGHTS_BIN run="$d/time $d/w.bin"
     fi
-    ${CC:-gcc} -std=c99 -O3 -march=native $flags -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"m.h"' -I"$d" \
-        "$top_srcdir/bench/emit_c_time.c" "$d/m.c" -o "$d/time" -lm
-    echo "$run"
+    harness "$cnn" "$d" m.h "$d/time" "$top_srcdir/bench/emit_c_time.c" "$d/m.c"
+    echo "$d/time $d/w.bin"
 }
 
 # layers MODEL DIR [RUNS] [int8]
@@ -63,8 +72,7 @@ layers() {
          body && /^    \/\* .*: .* \*\/$/ { l = $0; sub(/^    \/\* /, "", l); sub(/ \*\/$/, "", l); print "    emit_c_mark(\"" l "\");" }
          body && /^    memcpy\(logits/ { print "    emit_c_mark(0);"; body = 0 }
          { print }' "$d/m.c" >"$d/layers.c"
-    ${CC:-gcc} -std=c99 -O3 -march=native -DPREFIX="$prefix" -DUPPER="$upper" -DHEADER='"m.h"' -I"$d" \
-        -I"$top_srcdir/bench" "$top_srcdir/bench/emit_c_layers.c" "$d/layers.c" -o "$d/layers" -lm
+    harness "$cnn" "$d" m.h "$d/layers" "$top_srcdir/bench/emit_c_layers.c" "$d/layers.c"
     "$d/layers" "$d/w.bin" "${3:-20}"
 }
 
@@ -73,8 +81,7 @@ trained() {
     d=$1
     mkdir -p "$d"
     "$top_builddir/examples/make_sea_data" "$d/data" >/dev/null
-    sed "s#ImageFolder(\"[^\"]*/\\(train\\|test\\|validate\\)\"#ImageFolder(\"$d/data/\\1\"#" \
-        "$top_srcdir/models/sea.cnn" >"$d/m.cnn"
+    with_data "$top_srcdir/models/sea.cnn" "$d"
     "$cnnc" "$d/m.cnn" --train --epochs "${2:-5}" -o "$d/w.st" >/dev/null
     "$cnnc" "$d/m.cnn" --emit-c "$d/m.c" --weights "$d/w.st" --weights-bin "$d/w.bin"
     "$cnnc" "$d/m.cnn" --emit-c "$d/q.c" --weights "$d/w.st" --weights-bin "$d/q.bin" --quantize int8 --calibrate 16
@@ -88,10 +95,8 @@ paths = sorted(glob.glob(sys.argv[1] + "/*/*.png"))[:64]
 x = [(cv2.imread(p)[:, :, ::-1].astype(np.float32) / 255.0 - 0.5) / 0.5 for p in paths]
 np.stack(x).transpose(0, 3, 1, 2).astype(np.float32).tofile(sys.argv[2])
 EOF
-    for k in m q; do
-        ${CC:-gcc} -std=c99 -O3 -march=native -DWEIGHTS_BIN -DPREFIX=classificationcnn -DUPPER=CLASSIFICATIONCNN \
-            -DHEADER="\"$k.h\"" -I"$d" "$top_srcdir/bench/emit_c_time.c" "$d/$k.c" -o "$d/time-$k" -lm
-    done
+    harness "$d/m.cnn" "$d" m.h "$d/time-m" "$top_srcdir/bench/emit_c_time.c" "$d/m.c"
+    harness "$d/m.cnn" "$d" q.h "$d/time-q" "$top_srcdir/bench/emit_c_time.c" "$d/q.c"
     set -- $(INPUTS="$d/inputs.raw" "$d/time-m" "$d/w.bin" 100 1) $(INPUTS="$d/inputs.raw" "$d/time-q" "$d/q.bin" 100 1) \
         $(/usr/bin/python3 "$top_srcdir/bench/bench_opencv.py" "$d/m.onnx" 1 100 1 "$d/inputs.raw")
     awk -v e="$2" -v q="$5" -v o="$8" 'BEGIN { printf "| sea.cnn trained, its test images, 1 image (ms) | %.2f | %.2f | %.2f | %.2fx | %.2fx |\n",
