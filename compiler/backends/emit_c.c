@@ -64,10 +64,13 @@ typedef struct Emit {
     int     *pack;          /* per weight value read by the packed Conv2d: its groups (>= 1), else 0 */
     int     *wino;          /* per weight value read by the Winograd Conv2d: its tile size (2 or 4), else 0 */
     int      wino_pool;     /* a F(2x2) Winograd Conv2d takes its pool (k_conv2d_wino's pool code is written) */
-    unsigned char *lin;     /* per weight value read by the float Linear: 1 (in its blocks of 64 outputs), else 0 */
+    unsigned char *lin;     /* per weight value read by a Linear, float or int8: 1 (in blocks of 64 outputs), else 0 */
     unsigned char *q8;      /* per weight value read by an int8 node (--quantize): 1, else 0 */
     const char *wbin;
 } Emit;
+
+/* how a Linear's weights are written (emit_linear_pack), in the comment before them */
+static const char LINEAR_LAYOUT[] = ", blocks of 64 outputs by input";
 
 static int base_of(const Graph *g, int v)
 {
@@ -534,7 +537,7 @@ static int emit_int8_weight(Emit *m, int v, const float *d, const char *shape, F
     size_t cnt = value_numel(x), per = cnt / (size_t)O;
     if (!bin)
         fprintf(m->f, "/* %s [%s], int8%s */\nstatic const signed char w%d[%zu] = {", x->name[0] ? x->name : "folded",
-                shape, m->pack[v] ? ", packed" : m->lin[v] ? ", blocks of 64 outputs by input" : "", v, int8_bytes(m, v));
+                shape, m->pack[v] ? ", packed" : m->lin[v] ? LINEAR_LAYOUT : "", v, int8_bytes(m, v));
     float *sc = xmalloc((size_t)O * sizeof *sc);
     signed char *q = xmalloc(cnt);
     for (int o = 0; o < O; o++) {
@@ -616,7 +619,7 @@ static int emit_weights(Emit *m, const int *used, FILE *bin, Error *e)
         shape_str(x, 0, shape, sizeof shape);
         fprintf(m->f, "/* %s [%s]%s */\nstatic const float w%d[%zu] = {", x->name[0] ? x->name : "folded", shape,
                 m->wino[v] == 4 ? ", Winograd F(4x4, 3x3) transform" : m->wino[v] ? ", Winograd F(2x2, 3x3) transform"
-                : m->lin[v] ? ", blocks of 64 outputs by input" : packed ? ", packed" : "", v, cnt);
+                : m->lin[v] ? LINEAR_LAYOUT : packed ? ", packed" : "", v, cnt);
         for (size_t k = 0; k < cnt; k++) fprintf(m->f, "%s%.9g", k % 8 ? ", " : k ? ",\n    " : "\n    ", (double)d[k]);
         fprintf(m->f, "\n};\n");
         free(packed);
