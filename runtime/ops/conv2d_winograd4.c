@@ -24,21 +24,13 @@
 
 #include "../ops.h"
 #include "kernels.h"
+#include "wino4.h"
 
 /* tiles per row segment transformed at once (bounds the stack arrays below) */
 #define SEG 32
 /* the transforms' points: 6 x 6 of them */
 #define NXI 36
 
-/* One transform: x (N x C x H x W) padded by p -> y (N x O x Ho x Wo) with U (36 x O x C) */
-typedef struct Wino4 {
-    int N, C, H, W, O, p, Ho, Wo, th, tw;
-    size_t tiles;                 /* N * th * tw */
-    const float *x, *U, *b;
-    float *y;
-    int block;                    /* tiles per block */
-    int accumulate;               /* y += the result (ConvShape's accumulate) */
-} Wino4;
 
 /* lo[0..nlo) and hi[0..nhi) = y[j] lane l at lo[4l + j] (l < 4) and hi[4(l-4) + j]: the inverse
  * of phases4, whole tiles stored straight, the columns of a last partial one (the output's
@@ -76,18 +68,7 @@ static inline __attribute__((always_inline)) void store_tiles(float *lo, float *
     }
 }
 
-/* B^T d for d = d[0..6) (rows or columns), into q[0..6) */
-static inline __attribute__((always_inline)) void bt6(const vf8 *d, vf8 *q)
-{
-    vf8 s12 = d[1] + d[2], s34 = d[3] + d[4], t12 = d[1] - d[2], t34 = d[4] - d[3];
-    vf8 u = d[4] - d[2], v = d[3] - d[1];
-    q[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-    q[1] = s34 - 4.0f * s12;
-    q[2] = t34 + 4.0f * t12;
-    q[3] = u + 2.0f * v;
-    q[4] = u - 2.0f * v;
-    q[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
+WINO4_BT6(vf8, bt6)
 
 /* floats of a row of q below: the columns of a segment's tiles, read up to 4 ceil8(len) + 4 */
 #define QW (4 * SEG + 8)
@@ -175,15 +156,7 @@ static void input_segment(const Wino4 *j, float *V, size_t ld, size_t xs, size_t
     }
 }
 
-/* A^T m for m = m[0..6), into y[0..4) */
-static inline __attribute__((always_inline)) void at4(const vf8 *m, vf8 *y)
-{
-    vf8 s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
-    y[0] = m[0] + s12 + s34;
-    y[1] = d12 + 2.0f * d34;
-    y[2] = s12 + 4.0f * s34;
-    y[3] = d12 + 8.0f * d34 + m[5];
-}
+WINO4_AT4(vf8, at4)
 
 /* y's tiles (n, ty, tx0 .. tx0+len) (or a pair of tile rows, as in input_segment) of channels
  * [o0, o1) from M rows (xi, o), o's ld floats apart and xi's xs, from position at: A^T m A +
@@ -259,6 +232,31 @@ static void output_fn(const Wino4 *j, float *M, size_t ld, size_t xs, size_t at,
     output_segment(j, M, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
+/* the input transform of tiles [t0, t0 + nt), channels [c0, c1), into V (rows of ld floats,
+ * xi's xs apart), and the output transform of their M, channels [o0, o1): in 16 lanes where
+ * the CPU has AVX-512 (conv2d_winograd4_wide.c), else 8 */
+static void inputs(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
+{
+#ifdef CN_WINO_WIDE
+    if (wino_wide()) {
+        wino4_input_wide(j, V, ld, xs, t0, nt, c0, c1);
+        return;
+    }
+#endif
+    segments(j, t0, nt, ld, xs, input_segment, V, c0, c1);
+}
+
+static void outputs(const Wino4 *j, float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
+{
+#ifdef CN_WINO_WIDE
+    if (wino_wide()) {
+        wino4_output_wide(j, M, ld, xs, t0, nt, o0, o1);
+        return;
+    }
+#endif
+    segments(j, t0, nt, ld, xs, output_fn, M, o0, o1);
+}
+
 /* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */
 static size_t xi_stride(int rows, size_t ld) { return (size_t)rows * ld + XI_SKEW; }
 
@@ -286,7 +284,7 @@ void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, 
     Wino4 j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 3) / 4, (c->Wo + 3) / 4, 0, x, NULL, NULL,
                 NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
-    segments(&j, t0, nt, ld, xs, input_segment, V, 0, j.C);
+    inputs(&j, V, ld, xs, t0, nt, 0, j.C);
 }
 
 /* the scratch of one block: V (36 x C rows), M (36 x O rows), for up to block + 8 tiles */
@@ -306,9 +304,9 @@ static void tiles_run(const Wino4 *j, size_t lo, size_t hi)
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
         size_t t0 = lo + cut(n, (int)b, (int)nb), t1 = lo + cut(n, (int)b + 1, (int)nb), ld = block_ld(t1 - t0);
-        segments(j, t0, t1 - t0, ld, xi_stride(j->C, ld), input_segment, V, 0, j->C);
+        inputs(j, V, ld, xi_stride(j->C, ld), t0, t1 - t0, 0, j->C);
         products(j, V, M, ld, 0, NXI);
-        segments(j, t0, t1 - t0, ld, xi_stride(j->O, ld), output_fn, M, 0, j->O);
+        outputs(j, M, ld, xi_stride(j->O, ld), t0, t1 - t0, 0, j->O);
     }
 }
 
@@ -326,12 +324,12 @@ static void block_share(void *ctx, int t, int T)
     const Block4 *b = ctx;
     const Wino4 *j = b->j;
     if (b->step == 0)
-        segments(j, b->t0, b->nt, b->ld, xi_stride(j->C, b->ld), input_segment, b->V, (int)par_lo((size_t)j->C, t, T),
-                 (int)par_lo((size_t)j->C, t + 1, T));
+        inputs(j, b->V, b->ld, xi_stride(j->C, b->ld), b->t0, b->nt, (int)par_lo((size_t)j->C, t, T),
+               (int)par_lo((size_t)j->C, t + 1, T));
     else if (b->step == 1) products(j, b->V, b->M, b->ld, (int)par_lo(NXI, t, T), (int)par_lo(NXI, t + 1, T));
     else
-        segments(j, b->t0, b->nt, b->ld, xi_stride(j->O, b->ld), output_fn, b->M,
-                 (int)par_lo((size_t)j->O, t, T), (int)par_lo((size_t)j->O, t + 1, T));
+        outputs(j, b->M, b->ld, xi_stride(j->O, b->ld), b->t0, b->nt, (int)par_lo((size_t)j->O, t, T),
+                (int)par_lo((size_t)j->O, t + 1, T));
 }
 
 /* G g for g = g[0..3), into q[0..6) */

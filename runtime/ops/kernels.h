@@ -149,9 +149,16 @@ void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, 
 /* wino_gemm.c: the Winograd products, M (O x cols, rows ld floats apart) = U (O x C) @ V
  * (C x cols, the same), cols a multiple of 8 */
 void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols);
-/* Whether wino_gemm takes the 16-lane AVX-512 path where the CPU has it (1, the default) or
- * the 8-lane loops for every column (0), in this process: for the tests of both */
+/* Whether the Winograd kernels (wino_gemm, F(4x4)'s transforms) take their 16-lane AVX-512
+ * paths where the CPU has them (1, the default) or the 8-lane loops everywhere (0), in this
+ * process: for the tests of both */
 void wino_gemm_wide(int on);
+/* Compilers that build those paths (GCC's target attribute, x86-64), and whether they run:
+ * allowed, and the CPU has the AVX-512 of x86-64-v4 (F, DQ, BW, VL; not under valgrind) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CN_WINO_WIDE 1
+#endif
+int wino_wide(void);
 /* conv2d_gemm.c: the im2col + sgemm paths of c->N images (x, y, dx, dy: the whole batch),
  * blocks of images per sgemm; dw is written, not accumulated into */
 void conv2d_gemm_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b);

@@ -81,8 +81,7 @@ static void gemm8(float *M, const float *U, const float *V, int O, int C, size_t
     else if (t < cols) cols8(M, U, V, O, C, ld, t, 1);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define WIDE 1
+#ifdef CN_WINO_WIDE
 
 static inline __attribute__((always_inline)) void tile16(float *M, const float *U, const float *V, int C, size_t ld,
                                                          int o0, size_t t, int R, int NV, int HALF)
@@ -124,12 +123,21 @@ static int wide_allowed = 1;
 
 void wino_gemm_wide(int on) { wide_allowed = on; }
 
+int wino_wide(void)
+{
+#ifdef CN_WINO_WIDE
+    /* four loads of what libgcc read from cpuid at start-up */
+    return wide_allowed && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
 void wino_gemm(float *M, const float *U, const float *V, int O, int C, size_t ld, size_t cols)
 {
-#ifdef WIDE
-    /* the AVX-512 that arch=x86-64-v4 compiles for (under valgrind, which has none, not taken) */
-    if (wide_allowed && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+#ifdef CN_WINO_WIDE
+    if (wino_wide()) {
         gemm16(M, U, V, O, C, ld, cols);
         return;
     }

@@ -4,7 +4,8 @@
  * paddings 0 to 2 (3 and 7 for the forward), channel counts that are not multiples of 8,
  * batches of 1 to 3, on 1 and 2 threads, with the cache budget's blocks of tiles and with
  * small ones that straddle tile rows and images; inputs of up to 1000 bound the error
- * relative to the sums' magnitude; conv2d.c's choice between F(4x4) and F(2x2) (the fused
+ * relative to the sums' magnitude; where the CPU has AVX-512, the 16-lane and 8-lane kernels
+ * equal bit for bit; conv2d.c's choice between F(4x4) and F(2x2) (the fused
  * conv2d_relu_maxpool2d forward on F(4x4): test_conv2d_winograd). */
 #include "testgraph.h"
 #include "../../runtime/parallel.h"
@@ -68,6 +69,36 @@ static double *to_double(const float *a, size_t n)
     return d;
 }
 
+/* Where the CPU has AVX-512: the 16-lane and the 8-lane kernels (transforms and products)
+ * give the same floats, bit for bit (wino4.h: one text of the arithmetic for both) */
+static void same_widths(const ConvShape *s, const float *x, const float *w, const float *b, const float *dy,
+                        const char *name)
+{
+    int was = wino_wide();
+    wino_gemm_wide(1);
+    if (!wino_wide()) {    /* no AVX-512: one width only */
+        wino_gemm_wide(was);
+        return;
+    }
+    size_t nx = (size_t)s->N * s->C * s->H * s->W, ny = (size_t)s->N * s->O * s->P;
+    float *y[2], *dx[2];
+    for (int k = 0; k < 2; k++) {
+        y[k] = malloc(ny * sizeof *y[k]);
+        dx[k] = malloc(nx * sizeof *dx[k]);
+        wino_gemm_wide(k == 0);
+        conv2d_winograd4_forward(s, y[k], x, w, b);
+        if (s->p <= 2) conv2d_winograd4_backward_input(s, dx[k], dy, w);
+    }
+    CHECK(memcmp(y[0], y[1], ny * sizeof *y[0]) == 0, "%s: y in 16 lanes differs from y in 8", name);
+    if (s->p <= 2)
+        CHECK(memcmp(dx[0], dx[1], nx * sizeof *dx[0]) == 0, "%s: dx in 16 lanes differs from dx in 8", name);
+    wino_gemm_wide(was);
+    for (int k = 0; k < 2; k++) {
+        free(y[k]);
+        free(dx[k]);
+    }
+}
+
 static void test_case(const Case *c, uint64_t seed, const char *config)
 {
     ConvShape s = conv_shape(c->N, c->C, c->H, c->W, c->O, 3, 1, c->p);
@@ -122,6 +153,7 @@ static void test_case(const Case *c, uint64_t seed, const char *config)
         snprintf(what, sizeof what, "%s: dx against im2col", name);
         check_rel(dx, want, mag, nx, what);
     }
+    same_widths(&s, x, w, c->bias ? b : NULL, dy, name);
     free(want);
     free(mag);
     free(xd);
@@ -214,12 +246,12 @@ int main(void)
         { 1, 2, 2, 9, 2, 7, 1, 1 },       /* padding 7: tiles that see no input at all */
         { 2, 12, 13, 13, 7, 1, 1, 1000 }, /* large values: the error bound scales with them */
     };
-    /* threads, tiles per block (0: the cache budget's), the 16-lane products where the CPU has them */
+    /* threads, tiles per block (0: the cache budget's), the 16-lane kernels where the CPU has them */
     static const int configs[][3] = { { 1, 0, 1 }, { 2, 0, 1 }, { 1, 5, 1 }, { 2, 13, 1 }, { 1, 0, 0 }, { 2, 13, 0 } };
     for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
         char config[48];
         snprintf(config, sizeof config, "T%d block %d%s", configs[k][0], configs[k][1],
-                 configs[k][2] ? "" : ", 8-lane products");
+                 configs[k][2] ? "" : ", 8 lanes");
         par_set_threads(configs[k][0]);
         conv2d_winograd4_block(configs[k][1]);
         wino_gemm_wide(configs[k][2]);

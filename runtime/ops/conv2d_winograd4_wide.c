@@ -1,0 +1,242 @@
+/* runtime/ops/conv2d_winograd4_wide.c: F(4x4,3x3)'s input and output transforms
+ * (conv2d_winograd4.c) in 16 lanes, a tile a lane, where the CPU has AVX-512. The 8-lane
+ * transforms move a row's columns into the tiles' lanes with 4x4 transposes (about 18 shuffles
+ * a tile and channel, a quarter of fashion_resnet's training step); here a vector's 16 tiles
+ * come as up to 4 pieces of up to 4 tiles of one tile row each (rows of 7 tiles: 4 + 3 + 4 + 3),
+ * a piece's 18 columns in one 16-float load and one 2 floats on, and each phase of the tiles
+ * (the columns 4u + k of tile u) is 2 two-register permutes, whatever the row's width:
+ *   input:  q[a] = B^T d down the columns of a run of a tile row's tiles (masked loads: zeros
+ *           outside the image), then for each a the 6 phases of q[a] (permutes), B^T along
+ *           them, V stored under the mask of the segment's tiles;
+ *   output: m (36 rows of 16 tiles) -> A^T m A + b, 4 phases of each of 4 rows, each piece's
+ *           row of 4 x 4 outputs permuted back together and stored under a mask (the output's
+ *           edges).
+ * The arithmetic is wino4.h's, as the 8-lane code's: the same values. */
+#include "kernels.h"
+#include "wino4.h"
+
+#ifdef CN_WINO_WIDE
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("arch=x86-64-v4")))
+
+WINO4_BT6(__m512, bt16)
+WINO4_AT4(__m512, at16)
+
+/* up to 4 tiles (cnt) of tile row ty of image n from column tx, in lanes [lane, lane + cnt)
+ * of the segment; off: where tile tx's first column sits in the q rows of its run (the
+ * pieces of one tile row in a segment), run: which run */
+typedef struct Piece { int n, ty, tx, cnt, lane, run, off; } Piece;
+
+/* A segment: up to 4 pieces, the tiles [t, t + lanes) (lanes <= 16); runs: the distinct
+ * tile rows among them, run r from piece first[r], of cols[r] tiles */
+typedef struct Segment {
+    Piece p[4];
+    int np, lanes, nrun, first[4], cols[4];
+} Segment;
+
+static void segment(const Wino4 *j, size_t t, size_t end, Segment *s)
+{
+    size_t per = (size_t)j->th * j->tw;
+    s->np = s->lanes = s->nrun = 0;
+    while (s->np < 4 && t < end) {
+        int n = (int)(t / per), r = (int)(t % per), ty = r / j->tw, tx = r % j->tw, cnt = j->tw - tx;
+        if (cnt > 4) cnt = 4;
+        if ((size_t)cnt > end - t) cnt = (int)(end - t);
+        Piece *q = &s->p[s->np], *prev = s->np ? q - 1 : NULL;
+        *q = (Piece){ n, ty, tx, cnt, s->lanes, s->nrun, 0 };
+        if (prev && prev->n == n && prev->ty == ty) {    /* the run goes on */
+            q->run = prev->run;
+            q->off = prev->off + 4 * prev->cnt;
+            s->cols[q->run] += cnt;
+        } else {
+            s->first[s->nrun] = s->np;
+            s->cols[s->nrun++] = cnt;
+        }
+        s->np++;
+        s->lanes += cnt;
+        t += (size_t)cnt;
+    }
+}
+
+/* idx[k] (k < 4): lane l of piece i (of an even/odd pair: A = pieces 0 and 1, B = 2 and 3)
+ * takes column 4 (l - lane) + k of its 16 floats, the pair's first piece's from the first
+ * table register, the second's (+ 16) from the second; mask: the lanes of pieces 2 and 3 */
+TARGET static void indices(const Segment *s, __m512i *ia, __m512i *ib, __mmask16 *mb)
+{
+    int ix[2][16] = { { 0 } };
+    *mb = 0;
+    for (int i = 0; i < s->np; i++)
+        for (int u = 0; u < s->p[i].cnt; u++) {
+            int l = s->p[i].lane + u;
+            ix[i / 2][l] = 16 * (i % 2) + 4 * u;
+            if (i >= 2) *mb |= (__mmask16)(1u << l);
+        }
+    __m512i a = _mm512_loadu_si512(ix[0]), b = _mm512_loadu_si512(ix[1]);
+    for (int k = 0; k < 4; k++) {
+        ia[k] = _mm512_add_epi32(a, _mm512_set1_epi32(k));
+        ib[k] = _mm512_add_epi32(b, _mm512_set1_epi32(k));
+    }
+}
+
+/* floats in a row of q: a run of up to 16 tiles has 66 columns, read up to 78 (a last piece
+ * of one tile at 4 x 15, loaded 2 on: 16 floats) */
+#define QW 80
+
+/* Lanes [lo, hi) of 16 set */
+static __mmask16 lanes(int lo, int hi)
+{
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* channels ahead that the input transform fetches */
+#define PREFETCH 2
+
+/* into the cache: rows row0 .. row0 + 5 of plane (H x W), columns [col0, col0 + n) of them
+ * inside it */
+static inline __attribute__((always_inline)) void prefetch_rows(const float *plane, int H, int W, int row0, int col0,
+                                                                int n)
+{
+    int lo = col0 < 0 ? 0 : col0, hi = col0 + n < W ? col0 + n : W;
+    for (int i = 0; i < 6; i++) {
+        int h = row0 + i;
+        if (h < 0 || h >= H || hi <= lo) continue;
+        const char *a = (const char *)(plane + (size_t)h * W + lo), *b = (const char *)(plane + (size_t)h * W + hi - 1);
+        for (; a <= b; a += 64) __builtin_prefetch(a);
+        __builtin_prefetch(b);
+    }
+}
+
+TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
+{
+    int H = j->H, W = j->W, p = j->p, C = j->C;
+    float q[4][6][QW];
+    for (size_t t = t0; t < t0 + nt;) {
+        Segment s;
+        segment(j, t, t0 + nt, &s);
+        __m512i ia[4], ib[4];
+        __mmask16 mb, all = lanes(0, s.lanes);
+        indices(&s, ia, ib, &mb);
+        int nvec[4];
+        for (int r = 0; r < s.nrun; r++) {
+            /* the vectors the column pass fills; the floats past them up to what the last
+             * piece's loads read stay 0 for every channel */
+            nvec[r] = (4 * s.cols[r] + 2 + 15) / 16;
+            for (int a = 0; a < 6; a++) memset(q[r][a] + 16 * nvec[r], 0, (QW - 16 * nvec[r]) * sizeof(float));
+        }
+        size_t at = t - t0;
+        for (int c = c0; c < c1; c++) {
+            for (int r = 0; r < s.nrun; r++) {
+                const Piece *pc = &s.p[s.first[r]];
+                const float *plane = j->x + ((size_t)pc->n * C + c) * H * W;
+                int row0 = 4 * pc->ty - p, col0 = 4 * pc->tx - p;
+                if (c + PREFETCH < c1)    /* the rows a later channel reads: short streams the hardware misses */
+                    prefetch_rows(plane + (size_t)PREFETCH * H * W, H, W, row0, col0, 4 * s.cols[r] + 2);
+                for (int v = 0; v < nvec[r]; v++) {
+                    int col = col0 + 16 * v;
+                    __mmask16 m = lanes(-col, W - col);
+                    __m512 d[6], e[6];
+                    #pragma GCC unroll 8
+                    for (int i = 0; i < 6; i++) {
+                        int h = row0 + i;
+                        d[i] = h >= 0 && h < H && m ? _mm512_maskz_loadu_ps(m, plane + (ptrdiff_t)h * W + col)
+                                                    : _mm512_setzero_ps();
+                    }
+                    bt16(d, e);
+                    #pragma GCC unroll 8
+                    for (int a = 0; a < 6; a++) _mm512_storeu_ps(q[r][a] + 16 * v, e[a]);
+                }
+            }
+            float *dst = V + (size_t)c * ld + at;
+            #pragma GCC unroll 8
+            for (int a = 0; a < 6; a++) {
+                /* the table registers: each piece's 16 floats from its first column, then
+                 * from 2 on (phases 4 and 5 are phases 2 and 3 of those) */
+                __m512 g[4][2];
+                #pragma GCC unroll 8
+                for (int i = 0; i < 4; i++) {
+                    const Piece *pc = &s.p[i < s.np ? i : 0];
+                    const float *src = q[pc->run][a] + pc->off;
+                    g[i][0] = _mm512_loadu_ps(src);
+                    g[i][1] = _mm512_loadu_ps(src + 2);
+                }
+                __m512 e[6], v[6];
+                #pragma GCC unroll 8
+                for (int k = 0; k < 6; k++) {
+                    int h = k >= 4, ki = k >= 4 ? k - 2 : k;
+                    e[k] = _mm512_permutex2var_ps(g[0][h], ia[ki], g[1][h]);
+                    if (s.np > 2)
+                        e[k] = _mm512_mask_blend_ps(mb, e[k], _mm512_permutex2var_ps(g[2][h], ib[ki], g[3][h]));
+                }
+                bt16(e, v);
+                #pragma GCC unroll 8
+                for (int b = 0; b < 6; b++) _mm512_mask_storeu_ps(dst + (size_t)(a * 6 + b) * xs, all, v[b]);
+            }
+        }
+        t += (size_t)s.lanes;
+    }
+}
+
+TARGET void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0,
+                              int o1)
+{
+    int O = j->O, Ho = j->Ho, Wo = j->Wo;
+    for (size_t t = t0; t < t0 + nt;) {
+        Segment s;
+        segment(j, t, t0 + nt, &s);
+        /* piece i's row of outputs: float 4u + k is phase k of lane lane + u: from the
+         * phases 0 and 1 (k < 2), or 2 and 3 (same index), as one index */
+        __m512i idx[4];
+        __mmask16 keep[4], rowm[4];
+        int rows[4];
+        for (int i = 0; i < s.np; i++) {
+            int ix[16];
+            for (int e = 0; e < 16; e++) ix[e] = 16 * (e % 4 % 2) + s.p[i].lane + e / 4;
+            idx[i] = _mm512_loadu_si512(ix);
+            keep[i] = (__mmask16)0x3333;
+            int c0 = 4 * s.p[i].tx;
+            rowm[i] = lanes(0, 4 * s.p[i].cnt < Wo - c0 ? 4 * s.p[i].cnt : Wo - c0);
+            rows[i] = Ho - 4 * s.p[i].ty < 4 ? Ho - 4 * s.p[i].ty : 4;
+        }
+        __mmask16 all = lanes(0, s.lanes);
+        size_t at = t - t0;
+        for (int o = o0; o < o1; o++) {
+            __m512 bo = _mm512_set1_ps(j->b ? j->b[o] : 0.0f);
+            const float *mo = M + (size_t)o * ld + at;
+            /* A^T along each row a of m, then down the 4 columns */
+            __m512 r[4][6], y[4][4];
+            #pragma GCC unroll 8
+            for (int a = 0; a < 6; a++) {
+                __m512 m[6], u[4];
+                #pragma GCC unroll 8
+                for (int b = 0; b < 6; b++) m[b] = _mm512_maskz_loadu_ps(all, mo + (size_t)(a * 6 + b) * xs);
+                at16(m, u);
+                #pragma GCC unroll 8
+                for (int k = 0; k < 4; k++) r[k][a] = u[k];
+            }
+            #pragma GCC unroll 8
+            for (int k = 0; k < 4; k++) {
+                __m512 u[4];
+                at16(r[k], u);
+                #pragma GCC unroll 8
+                for (int i = 0; i < 4; i++) y[i][k] = _mm512_add_ps(u[i], bo);
+            }
+            for (int i = 0; i < s.np; i++) {
+                const Piece *pc = &s.p[i];
+                float *dst = j->y + (((size_t)pc->n * O + o) * Ho + 4 * pc->ty) * Wo + 4 * pc->tx;
+                for (int h = 0; h < rows[i]; h++) {
+                    __m512 lo = _mm512_permutex2var_ps(y[h][0], idx[i], y[h][1]);
+                    __m512 hi = _mm512_permutex2var_ps(y[h][2], idx[i], y[h][3]);
+                    __m512 v = _mm512_mask_blend_ps(keep[i], hi, lo);
+                    float *row = dst + (size_t)h * Wo;
+                    if (j->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rowm[i], row));
+                    _mm512_mask_storeu_ps(row, rowm[i], v);
+                }
+            }
+        }
+        t += (size_t)s.lanes;
+    }
+}
+#endif

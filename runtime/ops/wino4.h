@@ -1,0 +1,57 @@
+/* runtime/ops/wino4.h: what conv2d_winograd4.c (F(4x4,3x3), 8 lanes a vector) shares with
+ * conv2d_winograd4_wide.c (its transforms in 16 lanes where the CPU has AVX-512): the
+ * transform's geometry, and the transforms' arithmetic written once for any vector type so
+ * that both widths round alike, lane for lane (the tests compare them bit for bit). */
+#ifndef CN_OPS_WINO4_H
+#define CN_OPS_WINO4_H
+
+#include <stddef.h>
+
+/* One transform: x (N x C x H x W) padded by p -> y (N x O x Ho x Wo) with U (36 x O x C);
+ * tiles numbered over (image, tile row, tile column), th x tw of them a plane */
+typedef struct Wino4 {
+    int N, C, H, W, O, p, Ho, Wo, th, tw;
+    size_t tiles;                 /* N * th * tw */
+    const float *x, *U, *b;
+    float *y;
+    int block;                    /* tiles per block */
+    int accumulate;               /* y += the result (ConvShape's accumulate) */
+} Wino4;
+
+/* static void NAME(const T *d, T *q): q[0..6) = B^T d for d = d[0..6) (rows or columns);
+ * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
+#define WINO4_BT6(T, NAME)                                                                                \
+    static inline __attribute__((always_inline)) void NAME(const T *d, T *q)                              \
+    {                                                                                                     \
+        T s12 = d[1] + d[2], s34 = d[3] + d[4], t12 = d[1] - d[2], t34 = d[4] - d[3];                     \
+        T u = d[4] - d[2], v = d[3] - d[1];                                                               \
+        q[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];                                                          \
+        q[1] = s34 - 4.0f * s12;                                                                          \
+        q[2] = t34 + 4.0f * t12;                                                                          \
+        q[3] = u + 2.0f * v;                                                                              \
+        q[4] = u - 2.0f * v;                                                                              \
+        q[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];                                                          \
+    }
+
+/* static void NAME(const T *m, T *y): y[0..4) = A^T m for m = m[0..6);
+ * A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+#define WINO4_AT4(T, NAME)                                                                                \
+    static inline __attribute__((always_inline)) void NAME(const T *m, T *y)                              \
+    {                                                                                                     \
+        T s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];                     \
+        y[0] = m[0] + s12 + s34;                                                                          \
+        y[1] = d12 + 2.0f * d34;                                                                          \
+        y[2] = s12 + 4.0f * s34;                                                                          \
+        y[3] = d12 + 8.0f * d34 + m[5];                                                                   \
+    }
+
+/* conv2d_winograd4_wide.c, where the CPU has AVX-512 (wino_wide()): the input transform of
+ * tiles [t0, t0 + nt) of channels [c0, c1) into V rows (xi, c), c's ld floats apart and xi's
+ * xs, tile t at column t - t0 (nothing stored past the last tile); and the output transform
+ * of those tiles' M rows (xi, o) laid out alike, channels [o0, o1), into j->y (+ j->b; added
+ * to what y holds where j->accumulate). The same values as conv2d_winograd4.c's 8-lane
+ * input_segment and output_segment. */
+void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1);
+void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
+
+#endif
