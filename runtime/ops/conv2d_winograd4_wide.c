@@ -22,6 +22,7 @@
 
 WINO4_BT6(__m512, bt16)
 WINO4_AT4(__m512, at16)
+WINO4_A6(__m512, a16)
 
 /* up to 4 tiles (cnt) of tile row ty of image n from column tx, in lanes [lane, lane + cnt)
  * of the segment; off: where tile tx's first column sits in the q rows of its run (the
@@ -173,6 +174,54 @@ TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, siz
                 bt16(e, v);
                 #pragma GCC unroll 8
                 for (int b = 0; b < 6; b++) _mm512_mask_storeu_ps(dst + (size_t)(a * 6 + b) * xs, all, v[b]);
+            }
+        }
+        t += (size_t)s.lanes;
+    }
+}
+
+TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
+{
+    int H = j->H, W = j->W, C = j->C;
+    for (size_t t = t0; t < t0 + nt;) {
+        Segment s;
+        segment(j, t, t0 + nt, &s);
+        __m512i ia[4], ib[4];
+        __mmask16 mb, all = lanes(0, s.lanes), cm[4];
+        indices(&s, ia, ib, &mb);
+        int rows[4];
+        for (int i = 0; i < s.np; i++) {    /* a piece's columns and rows inside the plane */
+            cm[i] = lanes(0, W - 4 * s.p[i].tx);
+            rows[i] = H - 4 * s.p[i].ty;
+        }
+        float *dst = U + (t - t0);
+        for (int o = o0; o < o1; o++) {
+            __m512 q[4][6];
+#pragma GCC unroll 4
+            for (int h = 0; h < 4; h++) {
+                /* row h of each piece's tiles: 16 floats, 4 tiles' 4 columns */
+                __m512 g[4], e[4];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    const Piece *pc = &s.p[i < s.np ? i : 0];
+                    const float *row = j->x + (((size_t)pc->n * C + o) * H + 4 * pc->ty + h) * W + 4 * pc->tx;
+                    int k = i < s.np ? i : 0;
+                    g[i] = h < rows[k] ? _mm512_maskz_loadu_ps(cm[k], row) : _mm512_setzero_ps();
+                }
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    e[k] = _mm512_permutex2var_ps(g[0], ia[k], g[1]);
+                    if (s.np > 2) e[k] = _mm512_mask_blend_ps(mb, e[k], _mm512_permutex2var_ps(g[2], ib[k], g[3]));
+                }
+                a16(e, q[h]);
+            }
+            float *u = dst + (size_t)o * ld;
+#pragma GCC unroll 8
+            for (int b = 0; b < 6; b++) {
+                __m512 d[4] = { q[0][b], q[1][b], q[2][b], q[3][b] }, r[6];
+                a16(d, r);
+#pragma GCC unroll 8
+                for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(u + (size_t)(6 * a + b) * xs, all, r[a]);
             }
         }
         t += (size_t)s.lanes;

@@ -25,6 +25,7 @@
 
 #include "../parallel.h"
 #include "kernels.h"
+#include "wino4.h"
 
 typedef struct Wgrad {
     const ConvShape *c;
@@ -93,18 +94,7 @@ static CN_MULTIVERSION void transform_dy(float *u, size_t ld, const float *plane
     }
 }
 
-/* A e for e = e[0..4) (A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]), into
- * q[0..6) */
-static inline __attribute__((always_inline)) void a6(const vf8 *e, vf8 *q)
-{
-    vf8 s02 = e[0] + e[2], s13 = e[1] + e[3], t = e[0] + 4.0f * e[2], w = 2.0f * e[1] + 8.0f * e[3];
-    q[0] = e[0];
-    q[1] = s02 + s13;
-    q[2] = s02 - s13;
-    q[3] = t + w;
-    q[4] = t - w;
-    q[5] = e[3];
-}
+WINO4_A6(vf8, a6)
 
 /* F(3x3, 4x4): u[xi * us + t] = (A e A^T)[xi] (xi = 6 a + b, a down, b across), e the 4x4
  * patch of dy's plane o under the chunk's tile t (tile rows r0 .. r1; zero past the plane),
@@ -145,11 +135,27 @@ static CN_MULTIVERSION void transform_dy4(float *u, size_t us, const Wgrad *j, i
 #define PAIRS(x, y) (__builtin_shufflevector(x, y, 0, 2, 8, 10, 4, 6, 12, 14) + \
                      __builtin_shufflevector(x, y, 1, 3, 9, 11, 5, 7, 13, 15))
 
-/* m[o][c] (ldm floats a row) += sum over t < n of u[o][t] * v[c][t] for 4 rows of u and 2
- * of v (u0..u3, v0, v1: rows n floats long, n a multiple of 8); the 8 sums' lanes added
- * together in one tree of in-half shuffles */
-static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, const float *u0, const float *u1,
-                                    const float *u2, const float *u3, const float *v0, const float *v1, size_t n)
+/* m0[0..2) .. m3[0..2) += the lanes of a00, a01 .. a30, a31 (the sums of rows 0 .. 3 of u
+ * with v0 and v1) added together in one tree of in-half shuffles */
+static inline __attribute__((always_inline)) void add_sums(float *m0, float *m1, float *m2, float *m3, vf8 a00,
+                                                           vf8 a01, vf8 a10, vf8 a11, vf8 a20, vf8 a21, vf8 a30,
+                                                           vf8 a31)
+{
+    vf8 g0 = PAIRS(PAIRS(a00, a01), PAIRS(a10, a11)), g1 = PAIRS(PAIRS(a20, a21), PAIRS(a30, a31));
+    vf8 r = __builtin_shufflevector(g0, g1, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(g0, g1, 4, 5, 6, 7, 12, 13, 14, 15);
+    m0[0] += r[0], m0[1] += r[1];
+    m1[0] += r[2], m1[1] += r[3];
+    m2[0] += r[4], m2[1] += r[5];
+    m3[0] += r[6], m3[1] += r[7];
+}
+
+/* m[o][c] += sum over t < n of u[o][t] * v[c][t] for 4 rows of u and 2 of v (u0..u3, v0, v1:
+ * rows n floats long, n a multiple of 8), 8 sums a pair (lane l: the tiles t = l mod 8, in
+ * order, fused multiply-adds where the CPU has them) */
+static CN_MULTIVERSION CN_CONTRACT void dot_4x2(float *m0, float *m1, float *m2, float *m3, const float *u0,
+                                                const float *u1, const float *u2, const float *u3, const float *v0,
+                                                const float *v1, size_t n)
 {
     vf8 a00 = { 0 }, a01 = { 0 }, a10 = { 0 }, a11 = { 0 }, a20 = { 0 }, a21 = { 0 }, a30 = { 0 }, a31 = { 0 };
     for (size_t t = 0; t < n; t += 8) {
@@ -165,40 +171,78 @@ static CN_MULTIVERSION void dot_4x2(float *m0, float *m1, float *m2, float *m3, 
         memcpy(&y, u3 + t, sizeof y);
         a30 += y * x0, a31 += y * x1;
     }
-    vf8 g0 = PAIRS(PAIRS(a00, a01), PAIRS(a10, a11)), g1 = PAIRS(PAIRS(a20, a21), PAIRS(a30, a31));
-    vf8 r = __builtin_shufflevector(g0, g1, 0, 1, 2, 3, 8, 9, 10, 11) +
-            __builtin_shufflevector(g0, g1, 4, 5, 6, 7, 12, 13, 14, 15);
-    m0[0] += r[0], m0[1] += r[1];
-    m1[0] += r[2], m1[1] += r[3];
-    m2[0] += r[4], m2[1] += r[5];
-    m3[0] += r[6], m3[1] += r[7];
+    add_sums(m0, m1, m2, m3, a00, a01, a10, a11, a20, a21, a30, a31);
 }
 
-/* M[xi] += U[xi] V[xi]^T over one chunk: blocks of 4 output x 2 input channels, the rows
- * past O or C read the chunk's zero row and their sums go to a sink */
+#ifdef CN_WINO_WIDE
+#include <immintrin.h>
+
+/* The same sums for 8 rows of u (u[0..8)) and 4 of v (v[0..4)) into m[a] (m[a][0..4) for
+ * row a), where the CPU has AVX-512: a register holds two pairs' 8 sums side by side, (u_a,
+ * v_2p) low and (u_a, v_2p+1) high, each half the 8-lane loop's fused multiply-adds in its
+ * order, so the values are dot_4x2's, bit for bit; 16 registers of sums, 2 times the 8-lane
+ * multiply-adds an instruction */
+__attribute__((target("arch=x86-64-v4"))) static void dot_8x4_wide(float *const *m, const float *const *u,
+                                                                   const float *const *v, size_t n)
+{
+    __m512 acc[8][2];
+    for (int a = 0; a < 8; a++) acc[a][0] = acc[a][1] = _mm512_setzero_ps();
+    for (size_t t = 0; t < n; t += 8) {
+        __m512 x[2];
+        for (int p = 0; p < 2; p++)
+            x[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(v[2 * p] + t)),
+                                      _mm256_loadu_ps(v[2 * p + 1] + t), 1);
+#pragma GCC unroll 8
+        for (int a = 0; a < 8; a++) {
+            __m512 y = _mm512_broadcast_f32x8(_mm256_loadu_ps(u[a] + t));
+            acc[a][0] = _mm512_fmadd_ps(y, x[0], acc[a][0]);
+            acc[a][1] = _mm512_fmadd_ps(y, x[1], acc[a][1]);
+        }
+    }
+    vf8 h[8][4];    /* h[a][c]: the 8 sums of (u_a, v_c) */
+    for (int a = 0; a < 8; a++)
+        for (int p = 0; p < 2; p++) {
+            __m256 lo = _mm512_castps512_ps256(acc[a][p]), hi = _mm512_extractf32x8_ps(acc[a][p], 1);
+            memcpy(&h[a][2 * p], &lo, sizeof lo);
+            memcpy(&h[a][2 * p + 1], &hi, sizeof hi);
+        }
+    for (int a = 0; a < 8; a += 4)
+        for (int c = 0; c < 4; c += 2)
+            add_sums(m[a] + c, m[a + 1] + c, m[a + 2] + c, m[a + 3] + c, h[a][c], h[a][c + 1], h[a + 1][c],
+                     h[a + 1][c + 1], h[a + 2][c], h[a + 2][c + 1], h[a + 3][c], h[a + 3][c + 1]);
+}
+#endif
+
+/* M[xi] += U[xi] V[xi]^T over one chunk: blocks of R output x K input channels (8 x 4 in
+ * 16 lanes where the CPU has AVX-512, else 4 x 2), the rows past O or C read the chunk's zero
+ * row and their sums go to a sink */
 static void chunk_products(float *m, const float *u, const float *v, const float *zero, const ConvShape *c,
                            int nxi, size_t tb, size_t ld, size_t us, size_t vs)
 {
-    int O = c->O, C = c->C;
+    int O = c->O, C = c->C, wide = wino_wide(), R = wide ? 8 : 4, K = wide ? 4 : 2;
     for (int xi = 0; xi < nxi; xi++) {
         const float *uxi = u + (size_t)xi * us, *vxi = v + (size_t)xi * vs;
         float *mxi = m + (size_t)xi * O * C;
-        for (int o = 0; o < O; o += 4)
-            for (int ci = 0; ci < C; ci += 2) {
-                const float *ur[4], *vr[2];
-                float *mr[4];
-                float pair[4][2];
-                for (int a = 0; a < 4; a++) ur[a] = o + a < O ? uxi + (size_t)(o + a) * ld : zero;
-                for (int b = 0; b < 2; b++) vr[b] = ci + b < C ? vxi + (size_t)(ci + b) * ld : zero;
-                int whole = o + 4 <= O && ci + 2 <= C;
-                for (int a = 0; a < 4; a++) {
-                    mr[a] = whole ? mxi + (size_t)(o + a) * C + ci : pair[a];
-                    if (!whole) pair[a][0] = pair[a][1] = 0.0f;
+        for (int o = 0; o < O; o += R)
+            for (int ci = 0; ci < C; ci += K) {
+                const float *ur[8], *vr[4];
+                float *mr[8];
+                float sink[8][4];
+                for (int a = 0; a < R; a++) ur[a] = o + a < O ? uxi + (size_t)(o + a) * ld : zero;
+                for (int b = 0; b < K; b++) vr[b] = ci + b < C ? vxi + (size_t)(ci + b) * ld : zero;
+                int whole = o + R <= O && ci + K <= C;
+                for (int a = 0; a < R; a++) {
+                    mr[a] = whole ? mxi + (size_t)(o + a) * C + ci : sink[a];
+                    if (!whole) memset(sink[a], 0, sizeof sink[a]);
                 }
-                dot_4x2(mr[0], mr[1], mr[2], mr[3], ur[0], ur[1], ur[2], ur[3], vr[0], vr[1], tb);
+#ifdef CN_WINO_WIDE
+                if (wide) dot_8x4_wide(mr, ur, vr, tb);
+                else
+#endif
+                    dot_4x2(mr[0], mr[1], mr[2], mr[3], ur[0], ur[1], ur[2], ur[3], vr[0], vr[1], tb);
                 if (!whole)
-                    for (int a = 0; a < 4 && o + a < O; a++)
-                        for (int b = 0; b < 2 && ci + b < C; b++) mxi[(size_t)(o + a) * C + ci + b] += pair[a][b];
+                    for (int a = 0; a < R && o + a < O; a++)
+                        for (int b = 0; b < K && ci + b < C; b++) mxi[(size_t)(o + a) * C + ci + b] += sink[a][b];
             }
     }
 }
@@ -206,7 +250,8 @@ static void chunk_products(float *m, const float *u, const float *v, const float
 /* Share t of the chunks: transforms them and sums their products into its own M. F(2x2):
  * the rows of dy's tiles go in order, each writing whole vectors past its last tile into the
  * next row's slots (which that row then overwrites) or the slack, and those past the chunk's
- * last tile are zeroed after; F(4x4) writes zeros there itself. V's slots past the chunk's
+ * last tile are zeroed after; F(4x4) in 8 lanes writes zeros there itself (in 16, nothing:
+ * zeroed after as F(2x2)'s). V's slots past the chunk's
  * tiles are zeroed (past the input transform's last vector they hold an earlier chunk's
  * values, or none). */
 static void wgrad_share(void *ctx, int t, int T)
@@ -217,6 +262,10 @@ static void wgrad_share(void *ctx, int t, int T)
     size_t tb = j->tb, ld = j->ld, us = j->us, vs = j->vs, mn = (size_t)j->nxi * c->O * c->C;
     size_t tw8 = ((size_t)j->TW + 7) / 8 * 8, ntmp = j->m == 4 ? 16 * tb : 8 * tw8;
     float *m = j->part + (size_t)t * mn;
+    int wide = 0;
+#ifdef CN_WINO_WIDE
+    wide = wino_wide();    /* F(4x4)'s dy in 16 lanes (writes no slot past the chunk's tiles) */
+#endif
     memset(m, 0, mn * sizeof *m);
     float *u = op_scratch(0, (size_t)j->nxi * (us + vs) + tb + ntmp);
     float *v = u + (size_t)j->nxi * us, *zero = v + (size_t)j->nxi * vs, *tmp = zero + tb;
@@ -224,6 +273,13 @@ static void wgrad_share(void *ctx, int t, int T)
     for (size_t ch = par_lo(chunks, t, T); ch < par_lo(chunks, t + 1, T); ch++) {
         size_t r0 = ch * j->rows, r1 = r0 + j->rows < rows_all ? r0 + j->rows : rows_all;
         size_t used = (r1 - r0) * j->TW;
+#ifdef CN_WINO_WIDE
+        if (j->m == 4 && wide) {
+            Wino4 d = { c->N, c->O, c->Ho, c->Wo, 0, 0, 0, 0, j->TH, j->TW, 0, j->dy, NULL, NULL, NULL, 0, 0 };
+            wino4_dy_wide(&d, u, ld, us, r0 * j->TW, used, 0, c->O);
+            conv2d_winograd4_input(c, v, ld, vs, j->x, r0 * j->TW, used);
+        } else
+#endif
         if (j->m == 4) {
             for (int o = 0; o < c->O; o++) transform_dy4(u + (size_t)o * ld, us, j, o, r0, r1, tmp);
             conv2d_winograd4_input(c, v, ld, vs, j->x, r0 * j->TW, used);
@@ -238,7 +294,7 @@ static void wgrad_share(void *ctx, int t, int T)
         }
         if (used < tb)      /* the slots past the last tile: zero products */
             for (int xi = 0; xi < j->nxi; xi++) {
-                if (j->m == 2)
+                if (j->m == 2 || wide)
                     for (int o = 0; o < c->O; o++)
                         memset(u + xi * us + (size_t)o * ld + used, 0, (tb - used) * sizeof *u);
                 for (int ci = 0; ci < c->C; ci++)

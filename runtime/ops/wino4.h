@@ -45,13 +45,32 @@ typedef struct Wino4 {
         y[3] = d12 + 8.0f * d34 + m[5];                                                                   \
     }
 
+/* static void NAME(const T *e, T *q): q[0..6) = A e for e = e[0..4) (the weight gradient's
+ * transform of dy's 4x4 tiles, conv2d_winograd_wgrad.c) */
+#define WINO4_A6(T, NAME)                                                                                 \
+    static inline __attribute__((always_inline)) void NAME(const T *e, T *q)                              \
+    {                                                                                                     \
+        T s02 = e[0] + e[2], s13 = e[1] + e[3], t = e[0] + 4.0f * e[2], w = 2.0f * e[1] + 8.0f * e[3];    \
+        q[0] = e[0];                                                                                      \
+        q[1] = s02 + s13;                                                                                 \
+        q[2] = s02 - s13;                                                                                 \
+        q[3] = t + w;                                                                                     \
+        q[4] = t - w;                                                                                     \
+        q[5] = e[3];                                                                                      \
+    }
+
 /* conv2d_winograd4_wide.c, where the CPU has AVX-512 (wino_wide()): the input transform of
  * tiles [t0, t0 + nt) of channels [c0, c1) into V rows (xi, c), c's ld floats apart and xi's
  * xs, tile t at column t - t0 (nothing stored past the last tile); and the output transform
  * of those tiles' M rows (xi, o) laid out alike, channels [o0, o1), into j->y (+ j->b; added
  * to what y holds where j->accumulate). The same values as conv2d_winograd4.c's 8-lane
- * input_segment and output_segment. */
+ * input_segment and output_segment (and transform_dy4 below). */
 void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1);
+/* and the weight gradient's transform of dy (conv2d_winograd_wgrad.c's transform_dy4): j
+ * describes dy (x: dy, C: its channels, H x W: its plane, th x tw its 4x4 tiles), U rows
+ * (xi, o) of tiles [t0, t0 + nt), channels [o0, o1), = (A e A^T)[xi], e the tile's 4x4 of dy
+ * (zero past the plane) */
+void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
 void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
 
 #endif

@@ -3,7 +3,8 @@
  * over planes whose output is odd-sized (tiles hanging over the edge), 1 x 1 and 2 x 2
  * outputs, paddings 0, 1 and 2, channel counts that are not multiples of the 4 x 2 blocks,
  * rows of 4 tiles (F(4x4) pairs them) in odd counts, batches of 1 to 4, and 1, 2 and 3
- * threads (chunks shared unevenly); and conv2d_backward_weight's choice of them. */
+ * threads (chunks shared unevenly); where the CPU has AVX-512, the 16-lane kernels equal the
+ * 8-lane ones bit for bit; and conv2d_backward_weight's choice of them. */
 #include <math.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ static void run_case(const Case *k, Rng *r)
     ConvShape c = conv_shape(k->N, k->C, k->H, k->W, k->O, 3, 1, k->p);
     size_t nx = (size_t)k->N * k->C * k->H * k->W, ny = (size_t)k->N * k->O * c.P, nw = (size_t)k->O * k->C * 9;
     float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy), *dw = malloc(nw * sizeof *dw);
+    float *dw8 = malloc(nw * sizeof *dw8);
     double *want = malloc(nw * sizeof *want), *mag = malloc(nw * sizeof *mag);
     tg_fill(x, nx, -1, 1, r);
     tg_fill(dy, ny, -1, 1, r);
@@ -71,8 +73,14 @@ static void run_case(const Case *k, Rng *r)
         if (worst_ratio > worst_seen[kind / 4]) worst_seen[kind / 4] = worst_ratio;
         CHECK(bad == 0, "%s: %zu of %zu off, worst [%zu] got %.9g, expected %.9g (scale %.3g)", what, bad, nw, worst,
               (double)dw[worst], want[worst], mag[worst]);
+        if (wino_wide()) {    /* AVX-512: the 16-lane products and transforms equal the 8-lane ones */
+            wino_gemm_wide(0);
+            conv2d_winograd_backward_weight(&c, dw8, dy, x);
+            wino_gemm_wide(1);
+            CHECK(memcmp(dw, dw8, nw * sizeof *dw) == 0, "%s: 16 lanes and 8 differ", what);
+        }
     }
-    free(x), free(dy), free(dw), free(want), free(mag);
+    free(x), free(dy), free(dw), free(dw8), free(want), free(mag);
 }
 
 int main(void)
