@@ -30,23 +30,35 @@ WINO4_A6(__m512, a16)
 typedef struct Piece { int n, ty, tx, cnt, lane, run, off; } Piece;
 
 /* A segment: up to 4 pieces, the tiles [t, t + lanes) (lanes <= 16); runs: the distinct
- * tile rows among them, run r from piece first[r], of cols[r] tiles */
+ * tile rows among them, run r from piece first[r], of cols[r] tiles; shape: the pieces'
+ * counts (segments of one shape take the same permutes); n, ty, tx: where the next
+ * segment starts */
 typedef struct Segment {
     Piece p[4];
-    int np, lanes, nrun, first[4], cols[4];
+    int np, lanes, nrun, first[4], cols[4], shape;
+    int n, ty, tx;
 } Segment;
 
-static void segment(const Wino4 *j, size_t t, size_t end, Segment *s)
+/* the segments of tiles [t, ...): seg_start, then seg_next for each (the divisions once) */
+static void seg_start(const Wino4 *j, size_t t, Segment *s)
 {
     size_t per = (size_t)j->th * j->tw;
-    s->np = s->lanes = s->nrun = 0;
-    while (s->np < 4 && t < end) {
-        int n = (int)(t / per), r = (int)(t % per), ty = r / j->tw, tx = r % j->tw, cnt = j->tw - tx;
+    int r = (int)(t % per);
+    s->n = (int)(t / per), s->ty = r / j->tw, s->tx = r % j->tw;
+}
+
+/* the next segment, with `left` tiles left: up to 4 pieces of up to 4 tiles, none across a
+ * tile row */
+static inline __attribute__((always_inline)) void seg_next(const Wino4 *j, size_t left, Segment *s)
+{
+    s->np = s->lanes = s->nrun = s->shape = 0;
+    while (s->np < 4 && left > 0) {
+        int cnt = j->tw - s->tx;
         if (cnt > 4) cnt = 4;
-        if ((size_t)cnt > end - t) cnt = (int)(end - t);
+        if ((size_t)cnt > left) cnt = (int)left;
         Piece *q = &s->p[s->np], *prev = s->np ? q - 1 : NULL;
-        *q = (Piece){ n, ty, tx, cnt, s->lanes, s->nrun, 0 };
-        if (prev && prev->n == n && prev->ty == ty) {    /* the run goes on */
+        *q = (Piece){ s->n, s->ty, s->tx, cnt, s->lanes, s->nrun, 0 };
+        if (prev && prev->n == s->n && prev->ty == s->ty) {    /* the run goes on */
             q->run = prev->run;
             q->off = prev->off + 4 * prev->cnt;
             s->cols[q->run] += cnt;
@@ -54,35 +66,16 @@ static void segment(const Wino4 *j, size_t t, size_t end, Segment *s)
             s->first[s->nrun] = s->np;
             s->cols[s->nrun++] = cnt;
         }
+        s->shape |= cnt << (3 * s->np);
         s->np++;
         s->lanes += cnt;
-        t += (size_t)cnt;
-    }
-}
-
-/* idx[k] (k < 4): lane l of piece i (of an even/odd pair: A = pieces 0 and 1, B = 2 and 3)
- * takes column 4 (l - lane) + k of its 16 floats, the pair's first piece's from the first
- * table register, the second's (+ 16) from the second; mask: the lanes of pieces 2 and 3 */
-TARGET static void indices(const Segment *s, __m512i *ia, __m512i *ib, __mmask16 *mb)
-{
-    int ix[2][16] = { { 0 } };
-    *mb = 0;
-    for (int i = 0; i < s->np; i++)
-        for (int u = 0; u < s->p[i].cnt; u++) {
-            int l = s->p[i].lane + u;
-            ix[i / 2][l] = 16 * (i % 2) + 4 * u;
-            if (i >= 2) *mb |= (__mmask16)(1u << l);
+        left -= (size_t)cnt;
+        if ((s->tx += cnt) == j->tw) {    /* the next tile row, or image */
+            s->tx = 0;
+            if (++s->ty == j->th) s->ty = 0, s->n++;
         }
-    __m512i a = _mm512_loadu_si512(ix[0]), b = _mm512_loadu_si512(ix[1]);
-    for (int k = 0; k < 4; k++) {
-        ia[k] = _mm512_add_epi32(a, _mm512_set1_epi32(k));
-        ib[k] = _mm512_add_epi32(b, _mm512_set1_epi32(k));
     }
 }
-
-/* floats in a row of q: a run of up to 16 tiles has 66 columns, read up to 78 (a last piece
- * of one tile at 4 x 15, loaded 2 on: 16 floats) */
-#define QW 80
 
 /* Lanes [lo, hi) of 16 set */
 static __mmask16 lanes(int lo, int hi)
@@ -91,6 +84,29 @@ static __mmask16 lanes(int lo, int hi)
     if (hi > 16) hi = 16;
     return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
+
+/* idx[k] (k < 4): lane l of piece i (of an even/odd pair: A = pieces 0 and 1, B = 2 and 3)
+ * takes column 4 (l - lane) + k of its 16 floats, the pair's first piece's from the first
+ * table register, the second's (+ 16) from the second; mask: the lanes of pieces 2 and 3 */
+TARGET static void indices(const Segment *s, __m512i *ia, __m512i *ib, __mmask16 *mb)
+{
+    const __m512i iota4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60);
+    __m512i ix[2] = { _mm512_setzero_si512(), _mm512_setzero_si512() };
+    *mb = 0;
+    for (int i = 0; i < s->np; i++) {    /* lanes [lane, lane + cnt): 16 (i % 2) + 4 (l - lane) */
+        __mmask16 m = lanes(s->p[i].lane, s->p[i].lane + s->p[i].cnt);
+        ix[i / 2] = _mm512_mask_add_epi32(ix[i / 2], m, iota4, _mm512_set1_epi32(16 * (i % 2) - 4 * s->p[i].lane));
+        if (i >= 2) *mb |= m;
+    }
+    for (int k = 0; k < 4; k++) {
+        ia[k] = _mm512_add_epi32(ix[0], _mm512_set1_epi32(k));
+        ib[k] = _mm512_add_epi32(ix[1], _mm512_set1_epi32(k));
+    }
+}
+
+/* floats in a row of q: a run of up to 16 tiles has 66 columns, read up to 78 (a last piece
+ * of one tile at 4 x 15, loaded 2 on: 16 floats) */
+#define QW 80
 
 /* channels ahead that the input transform fetches */
 #define PREFETCH 2
@@ -114,12 +130,15 @@ TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, siz
 {
     int H = j->H, W = j->W, p = j->p, C = j->C;
     float q[4][6][QW];
-    for (size_t t = t0; t < t0 + nt;) {
-        Segment s;
-        segment(j, t, t0 + nt, &s);
-        __m512i ia[4], ib[4];
-        __mmask16 mb, all = lanes(0, s.lanes);
-        indices(&s, ia, ib, &mb);
+    __m512i ia[4], ib[4];    /* the permutes of the last shape of segment */
+    __mmask16 mb = 0;
+    int shape = -1;
+    Segment s;
+    seg_start(j, t0, &s);
+    for (size_t t = t0; t < t0 + nt; t += (size_t)s.lanes) {
+        seg_next(j, t0 + nt - t, &s);
+        __mmask16 all = lanes(0, s.lanes);
+        if (s.shape != shape) indices(&s, ia, ib, &mb), shape = s.shape;
         int nvec[4];
         for (int r = 0; r < s.nrun; r++) {
             /* the vectors the column pass fills; the floats past them up to what the last
@@ -176,19 +195,21 @@ TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, siz
                 for (int b = 0; b < 6; b++) _mm512_mask_storeu_ps(dst + (size_t)(a * 6 + b) * xs, all, v[b]);
             }
         }
-        t += (size_t)s.lanes;
     }
 }
 
 TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
 {
     int H = j->H, W = j->W, C = j->C;
-    for (size_t t = t0; t < t0 + nt;) {
-        Segment s;
-        segment(j, t, t0 + nt, &s);
-        __m512i ia[4], ib[4];
-        __mmask16 mb, all = lanes(0, s.lanes), cm[4];
-        indices(&s, ia, ib, &mb);
+    __m512i ia[4], ib[4];    /* the permutes of the last shape of segment */
+    __mmask16 mb = 0;
+    int shape = -1;
+    Segment s;
+    seg_start(j, t0, &s);
+    for (size_t t = t0; t < t0 + nt; t += (size_t)s.lanes) {
+        seg_next(j, t0 + nt - t, &s);
+        __mmask16 all = lanes(0, s.lanes), cm[4];
+        if (s.shape != shape) indices(&s, ia, ib, &mb), shape = s.shape;
         int rows[4];
         for (int i = 0; i < s.np; i++) {    /* a piece's columns and rows inside the plane */
             cm[i] = lanes(0, W - 4 * s.p[i].tx);
@@ -224,7 +245,6 @@ TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t
                 for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(u + (size_t)(6 * a + b) * xs, all, r[a]);
             }
         }
-        t += (size_t)s.lanes;
     }
 }
 
@@ -232,19 +252,18 @@ TARGET void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t 
                               int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;
-    for (size_t t = t0; t < t0 + nt;) {
-        Segment s;
-        segment(j, t, t0 + nt, &s);
+    Segment s;
+    seg_start(j, t0, &s);
+    for (size_t t = t0; t < t0 + nt; t += (size_t)s.lanes) {
+        seg_next(j, t0 + nt - t, &s);
         /* piece i's row of outputs: float 4u + k is phase k of lane lane + u: from the
          * phases 0 and 1 (k < 2), or 2 and 3 (same index), as one index */
         __m512i idx[4];
-        __mmask16 keep[4], rowm[4];
+        __mmask16 rowm[4];
         int rows[4];
+        const __m512i base = _mm512_setr_epi32(0, 16, 0, 16, 1, 17, 1, 17, 2, 18, 2, 18, 3, 19, 3, 19);
         for (int i = 0; i < s.np; i++) {
-            int ix[16];
-            for (int e = 0; e < 16; e++) ix[e] = 16 * (e % 4 % 2) + s.p[i].lane + e / 4;
-            idx[i] = _mm512_loadu_si512(ix);
-            keep[i] = (__mmask16)0x3333;
+            idx[i] = _mm512_add_epi32(base, _mm512_set1_epi32(s.p[i].lane));
             int c0 = 4 * s.p[i].tx;
             rowm[i] = lanes(0, 4 * s.p[i].cnt < Wo - c0 ? 4 * s.p[i].cnt : Wo - c0);
             rows[i] = Ho - 4 * s.p[i].ty < 4 ? Ho - 4 * s.p[i].ty : 4;
@@ -278,14 +297,13 @@ TARGET void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t 
                 for (int h = 0; h < rows[i]; h++) {
                     __m512 lo = _mm512_permutex2var_ps(y[h][0], idx[i], y[h][1]);
                     __m512 hi = _mm512_permutex2var_ps(y[h][2], idx[i], y[h][3]);
-                    __m512 v = _mm512_mask_blend_ps(keep[i], hi, lo);
+                    __m512 v = _mm512_mask_blend_ps(0x3333, hi, lo);    /* k < 2 from lo */
                     float *row = dst + (size_t)h * Wo;
                     if (j->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rowm[i], row));
                     _mm512_mask_storeu_ps(row, rowm[i], v);
                 }
             }
         }
-        t += (size_t)s.lanes;
     }
 }
 #endif
