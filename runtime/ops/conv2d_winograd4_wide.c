@@ -126,10 +126,80 @@ static inline __attribute__((always_inline)) void prefetch_rows(const float *pla
     }
 }
 
+/* q[r][a] = B^T d down the columns of run r of segment s in channel c of x (nvec[r] vectors
+ * a row), and the rows a later channel reads fetched */
+TARGET static inline __attribute__((always_inline)) void column_pass(const Wino4 *j, const Segment *s,
+                                                                     const int *nvec, float (*q)[6][QW], int c,
+                                                                     int c1)
+{
+    int H = j->H, W = j->W, p = j->p;
+    for (int r = 0; r < s->nrun; r++) {
+        const Piece *pc = &s->p[s->first[r]];
+        const float *plane = j->x + ((size_t)pc->n * j->C + c) * H * W;
+        int row0 = 4 * pc->ty - p, col0 = 4 * pc->tx - p;
+        if (c + PREFETCH < c1)    /* the rows a later channel reads: short streams the hardware misses */
+            prefetch_rows(plane + (size_t)PREFETCH * H * W, H, W, row0, col0, 4 * s->cols[r] + 2);
+        for (int v = 0; v < nvec[r]; v++) {
+            int col = col0 + 16 * v;
+            __mmask16 m = lanes(-col, W - col);
+            __m512 d[6], e[6];
+#pragma GCC unroll 8
+            for (int i = 0; i < 6; i++) {
+                int h = row0 + i;
+                d[i] = h >= 0 && h < H && m ? _mm512_maskz_loadu_ps(m, plane + (ptrdiff_t)h * W + col)
+                                            : _mm512_setzero_ps();
+            }
+            bt16(d, e);
+#pragma GCC unroll 8
+            for (int a = 0; a < 6; a++) _mm512_storeu_ps(q[r][a] + 16 * v, e[a]);
+        }
+    }
+}
+
+/* V rows (xi, c) of segment s's tiles (at dst, under mask all) from its q: for each a the 6
+ * phases of q[a] by permutes (ia, ib, mb: indices()), then B^T along them */
+TARGET static inline __attribute__((always_inline)) void row_pass(const Segment *s, float (*q)[6][QW],
+                                                                  const __m512i *ia, const __m512i *ib,
+                                                                  __mmask16 mb, __mmask16 all, float *dst,
+                                                                  size_t xs)
+{
+    const float *src[4];    /* piece i's first column in q[.][0] (pieces past np: piece 0's) */
+    for (int i = 0; i < 4; i++) {
+        const Piece *pc = &s->p[i < s->np ? i : 0];
+        src[i] = q[pc->run][0] + pc->off;
+    }
+    int four = s->np > 2;
+#pragma GCC unroll 8
+    for (int a = 0; a < 6; a++) {
+        /* the table registers: each piece's 16 floats from its first column, then from 2
+         * on (phases 4 and 5 are phases 2 and 3 of those) */
+        __m512 g[4][2];
+#pragma GCC unroll 8
+        for (int i = 0; i < 4; i++) {
+            g[i][0] = _mm512_loadu_ps(src[i] + a * QW);
+            g[i][1] = _mm512_loadu_ps(src[i] + a * QW + 2);
+        }
+        __m512 e[6], v[6];
+#pragma GCC unroll 8
+        for (int k = 0; k < 6; k++) {
+            int h = k >= 4, ki = k >= 4 ? k - 2 : k;
+            e[k] = _mm512_permutex2var_ps(g[0][h], ia[ki], g[1][h]);
+            if (four) e[k] = _mm512_mask_blend_ps(mb, e[k], _mm512_permutex2var_ps(g[2][h], ib[ki], g[3][h]));
+        }
+        bt16(e, v);
+        float *d = dst + (size_t)a * 6 * xs;
+#pragma GCC unroll 8
+        for (int b = 0; b < 6; b++, d += xs) _mm512_mask_storeu_ps(d, all, v[b]);
+    }
+}
+
+/* The channels go one behind the other: channel c + 1's column pass, into the other of two
+ * q buffers, runs before channel c's row pass, so that the row pass's loads (2 floats off
+ * the column pass's stores) find their data in the cache and not in stores still in flight
+ * (a load across two such stores waits for both to complete) */
 TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
 {
-    int H = j->H, W = j->W, p = j->p, C = j->C;
-    float q[4][6][QW];
+    float q[2][4][6][QW];
     __m512i ia[4], ib[4];    /* the permutes of the last shape of segment */
     __mmask16 mb = 0;
     int shape = -1;
@@ -144,56 +214,15 @@ TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, siz
             /* the vectors the column pass fills; the floats past them up to what the last
              * piece's loads read stay 0 for every channel */
             nvec[r] = (4 * s.cols[r] + 2 + 15) / 16;
-            for (int a = 0; a < 6; a++) memset(q[r][a] + 16 * nvec[r], 0, (QW - 16 * nvec[r]) * sizeof(float));
+            for (int k = 0; k < 2; k++)
+                for (int a = 0; a < 6; a++)
+                    memset(q[k][r][a] + 16 * nvec[r], 0, (QW - 16 * nvec[r]) * sizeof(float));
         }
-        size_t at = t - t0;
+        float *dst = V + (t - t0);
+        if (c0 < c1) column_pass(j, &s, nvec, q[c0 & 1], c0, c1);
         for (int c = c0; c < c1; c++) {
-            for (int r = 0; r < s.nrun; r++) {
-                const Piece *pc = &s.p[s.first[r]];
-                const float *plane = j->x + ((size_t)pc->n * C + c) * H * W;
-                int row0 = 4 * pc->ty - p, col0 = 4 * pc->tx - p;
-                if (c + PREFETCH < c1)    /* the rows a later channel reads: short streams the hardware misses */
-                    prefetch_rows(plane + (size_t)PREFETCH * H * W, H, W, row0, col0, 4 * s.cols[r] + 2);
-                for (int v = 0; v < nvec[r]; v++) {
-                    int col = col0 + 16 * v;
-                    __mmask16 m = lanes(-col, W - col);
-                    __m512 d[6], e[6];
-                    #pragma GCC unroll 8
-                    for (int i = 0; i < 6; i++) {
-                        int h = row0 + i;
-                        d[i] = h >= 0 && h < H && m ? _mm512_maskz_loadu_ps(m, plane + (ptrdiff_t)h * W + col)
-                                                    : _mm512_setzero_ps();
-                    }
-                    bt16(d, e);
-                    #pragma GCC unroll 8
-                    for (int a = 0; a < 6; a++) _mm512_storeu_ps(q[r][a] + 16 * v, e[a]);
-                }
-            }
-            float *dst = V + (size_t)c * ld + at;
-            #pragma GCC unroll 8
-            for (int a = 0; a < 6; a++) {
-                /* the table registers: each piece's 16 floats from its first column, then
-                 * from 2 on (phases 4 and 5 are phases 2 and 3 of those) */
-                __m512 g[4][2];
-                #pragma GCC unroll 8
-                for (int i = 0; i < 4; i++) {
-                    const Piece *pc = &s.p[i < s.np ? i : 0];
-                    const float *src = q[pc->run][a] + pc->off;
-                    g[i][0] = _mm512_loadu_ps(src);
-                    g[i][1] = _mm512_loadu_ps(src + 2);
-                }
-                __m512 e[6], v[6];
-                #pragma GCC unroll 8
-                for (int k = 0; k < 6; k++) {
-                    int h = k >= 4, ki = k >= 4 ? k - 2 : k;
-                    e[k] = _mm512_permutex2var_ps(g[0][h], ia[ki], g[1][h]);
-                    if (s.np > 2)
-                        e[k] = _mm512_mask_blend_ps(mb, e[k], _mm512_permutex2var_ps(g[2][h], ib[ki], g[3][h]));
-                }
-                bt16(e, v);
-                #pragma GCC unroll 8
-                for (int b = 0; b < 6; b++) _mm512_mask_storeu_ps(dst + (size_t)(a * 6 + b) * xs, all, v[b]);
-            }
+            if (c + 1 < c1) column_pass(j, &s, nvec, q[(c + 1) & 1], c + 1, c1);
+            row_pass(&s, q[c & 1], ia, ib, mb, all, dst + (size_t)c * ld, xs);
         }
     }
 }
