@@ -237,27 +237,29 @@ TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t
     seg_start(j, t0, &s);
     for (size_t t = t0; t < t0 + nt; t += (size_t)s.lanes) {
         seg_next(j, t0 + nt - t, &s);
-        __mmask16 all = lanes(0, s.lanes), cm[4];
+        __mmask16 all = lanes(0, s.lanes);
         if (s.shape != shape) indices(&s, ia, ib, &mb), shape = s.shape;
-        int rows[4];
-        for (int i = 0; i < s.np; i++) {    /* a piece's columns and rows inside the plane */
-            cm[i] = lanes(0, W - 4 * s.p[i].tx);
-            rows[i] = H - 4 * s.p[i].ty;
+        /* piece i's first row in channel o0 (pieces past np: piece 0's), and the masks of
+         * its rows h: the columns inside the plane, none for a row past it */
+        const float *first[4];
+        __mmask16 rm[4][4];
+        for (int i = 0; i < 4; i++) {
+            const Piece *pc = &s.p[i < s.np ? i : 0];
+            first[i] = j->x + (((size_t)pc->n * C + o0) * H + 4 * pc->ty) * W + 4 * pc->tx;
+            for (int h = 0; h < 4; h++) rm[i][h] = 4 * pc->ty + h < H ? lanes(0, W - 4 * pc->tx) : 0;
         }
         float *dst = U + (t - t0);
+        size_t plane = (size_t)H * W;
         for (int o = o0; o < o1; o++) {
             __m512 q[4][6];
 #pragma GCC unroll 4
             for (int h = 0; h < 4; h++) {
-                /* row h of each piece's tiles: 16 floats, 4 tiles' 4 columns */
+                /* row h of each piece's tiles: 16 floats, 4 tiles' 4 columns (masked-off
+                 * floats are neither read nor faulted on) */
                 __m512 g[4], e[4];
 #pragma GCC unroll 4
-                for (int i = 0; i < 4; i++) {
-                    const Piece *pc = &s.p[i < s.np ? i : 0];
-                    const float *row = j->x + (((size_t)pc->n * C + o) * H + 4 * pc->ty + h) * W + 4 * pc->tx;
-                    int k = i < s.np ? i : 0;
-                    g[i] = h < rows[k] ? _mm512_maskz_loadu_ps(cm[k], row) : _mm512_setzero_ps();
-                }
+                for (int i = 0; i < 4; i++)
+                    g[i] = _mm512_maskz_loadu_ps(rm[i][h], first[i] + (size_t)(o - o0) * plane + (size_t)h * W);
 #pragma GCC unroll 4
                 for (int k = 0; k < 4; k++) {
                     e[k] = _mm512_permutex2var_ps(g[0], ia[k], g[1]);
@@ -267,11 +269,11 @@ TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t
             }
             float *u = dst + (size_t)o * ld;
 #pragma GCC unroll 8
-            for (int b = 0; b < 6; b++) {
+            for (int b = 0; b < 6; b++, u += xs) {
                 __m512 d[4] = { q[0][b], q[1][b], q[2][b], q[3][b] }, r[6];
                 a16(d, r);
 #pragma GCC unroll 8
-                for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(u + (size_t)(6 * a + b) * xs, all, r[a]);
+                for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(u + (size_t)a * 6 * xs, all, r[a]);
             }
         }
     }
@@ -298,36 +300,41 @@ TARGET void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t 
             rows[i] = Ho - 4 * s.p[i].ty < 4 ? Ho - 4 * s.p[i].ty : 4;
         }
         __mmask16 all = lanes(0, s.lanes);
-        size_t at = t - t0;
+        size_t at = t - t0, plane = (size_t)Ho * Wo;
+        float *first[4];    /* piece i's first output in channel o0 */
+        for (int i = 0; i < s.np; i++)
+            first[i] = j->y + (((size_t)s.p[i].n * O + o0) * Ho + 4 * s.p[i].ty) * Wo + 4 * s.p[i].tx;
         for (int o = o0; o < o1; o++) {
             __m512 bo = _mm512_set1_ps(j->b ? j->b[o] : 0.0f);
             const float *mo = M + (size_t)o * ld + at;
             /* A^T along each row a of m, then down the 4 columns */
             __m512 r[4][6], y[4][4];
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int a = 0; a < 6; a++) {
                 __m512 m[6], u[4];
-                #pragma GCC unroll 8
-                for (int b = 0; b < 6; b++) m[b] = _mm512_maskz_loadu_ps(all, mo + (size_t)(a * 6 + b) * xs);
+#pragma GCC unroll 8
+                for (int b = 0; b < 6; b++, mo += xs) m[b] = _mm512_maskz_loadu_ps(all, mo);
                 at16(m, u);
-                #pragma GCC unroll 8
+#pragma GCC unroll 8
                 for (int k = 0; k < 4; k++) r[k][a] = u[k];
             }
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int k = 0; k < 4; k++) {
                 __m512 u[4];
                 at16(r[k], u);
-                #pragma GCC unroll 8
+#pragma GCC unroll 8
                 for (int i = 0; i < 4; i++) y[i][k] = _mm512_add_ps(u[i], bo);
             }
-            for (int i = 0; i < s.np; i++) {
-                const Piece *pc = &s.p[i];
-                float *dst = j->y + (((size_t)pc->n * O + o) * Ho + 4 * pc->ty) * Wo + 4 * pc->tx;
-                for (int h = 0; h < rows[i]; h++) {
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                if (i >= s.np) continue;
+                float *row = first[i] + (size_t)(o - o0) * plane;
+#pragma GCC unroll 4
+                for (int h = 0; h < 4; h++, row += Wo) {
+                    if (h >= rows[i]) continue;
                     __m512 lo = _mm512_permutex2var_ps(y[h][0], idx[i], y[h][1]);
                     __m512 hi = _mm512_permutex2var_ps(y[h][2], idx[i], y[h][3]);
                     __m512 v = _mm512_mask_blend_ps(0x3333, hi, lo);    /* k < 2 from lo */
-                    float *row = dst + (size_t)h * Wo;
                     if (j->accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rowm[i], row));
                     _mm512_mask_storeu_ps(row, rowm[i], v);
                 }
