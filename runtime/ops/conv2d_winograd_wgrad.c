@@ -369,7 +369,12 @@ void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float 
     size_t per_row = (size_t)j.TW * (c->O + c->C) * j.nxi * sizeof(float), rows = (1024u << 10) / per_row;
     if (rows * j.TW < 128) rows = (128 + j.TW - 1) / j.TW;
     if (rows > (rows_all + T - 1) / T) rows = (rows_all + T - 1) / T;
-    if (m == 4 && j.TW == 4 && rows > 1) rows -= rows % 2;    /* rows of 4 tiles transform in pairs */
+    /* as many chunks for each thread, of near-equal size (8 chunks of 36 rows and 4 would
+     * keep one of two threads waiting for the other a fifth of the time) */
+    size_t nch = (rows_all + rows - 1) / rows;
+    nch = (nch + T - 1) / T * T;
+    rows = (rows_all + nch - 1) / nch;
+    if (m == 4 && j.TW == 4 && rows > 1) rows += rows % 2;    /* rows of 4 tiles transform in pairs */
     j.rows = rows < 1 ? 1 : (int)rows;
     j.tb = ((size_t)j.rows * j.TW + 7) / 8 * 8;
     j.ld = j.tb + 8;
