@@ -179,11 +179,12 @@ static CN_MULTIVERSION CN_CONTRACT void dot_4x2(float *m0, float *m1, float *m2,
 
 /* The same sums for 8 rows of u (u[0..8)) and 4 of v (v[0..4)) into m[a] (m[a][0..4) for
  * row a), where the CPU has AVX-512: a register holds two pairs' 8 sums side by side, (u_a,
- * v_2p) low and (u_a, v_2p+1) high, each half the 8-lane loop's fused multiply-adds in its
- * order, so the values are dot_4x2's, bit for bit; 16 registers of sums, 2 times the 8-lane
- * multiply-adds an instruction */
-__attribute__((target("arch=x86-64-v4"))) static void dot_8x4_wide(float *const *m, const float *const *u,
-                                                                   const float *const *v, size_t n)
+ * v_2p) low and (u_a, v_2p+1) high, each half the 8-lane loop's multiply-adds in its order
+ * (fused where dot_4x2's are: the same CN_CONTRACT), so the values are dot_4x2's, bit for
+ * bit; 16 registers of sums, 2 times the 8-lane multiply-adds an instruction */
+__attribute__((target("arch=x86-64-v4"))) CN_CONTRACT static void dot_8x4_wide(float *const *m,
+                                                                               const float *const *u,
+                                                                               const float *const *v, size_t n)
 {
     __m512 acc[8][2];
     for (int a = 0; a < 8; a++) acc[a][0] = acc[a][1] = _mm512_setzero_ps();
@@ -195,8 +196,8 @@ __attribute__((target("arch=x86-64-v4"))) static void dot_8x4_wide(float *const 
 #pragma GCC unroll 8
         for (int a = 0; a < 8; a++) {
             __m512 y = _mm512_broadcast_f32x8(_mm256_loadu_ps(u[a] + t));
-            acc[a][0] = _mm512_fmadd_ps(y, x[0], acc[a][0]);
-            acc[a][1] = _mm512_fmadd_ps(y, x[1], acc[a][1]);
+            acc[a][0] += y * x[0];    /* contracted as dot_4x2's sums are (CN_CONTRACT) */
+            acc[a][1] += y * x[1];
         }
     }
     vf8 h[8][4];    /* h[a][c]: the 8 sums of (u_a, v_c) */
