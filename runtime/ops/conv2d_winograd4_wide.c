@@ -139,16 +139,16 @@ TARGET static inline __attribute__((always_inline)) void column_pass(const Wino4
         int row0 = 4 * pc->ty - p, col0 = 4 * pc->tx - p;
         if (c + PREFETCH < c1)    /* the rows a later channel reads: short streams the hardware misses */
             prefetch_rows(plane + (size_t)PREFETCH * H * W, H, W, row0, col0, 4 * s->cols[r] + 2);
-        for (int v = 0; v < nvec[r]; v++) {
+        /* rows outside the plane: loads under an empty mask (zeros, nothing read) */
+        __mmask16 in = 0;
+        for (int i = 0; i < 6; i++) in |= (__mmask16)((row0 + i >= 0 && row0 + i < H) << i);
+        const float *row = plane + (ptrdiff_t)row0 * W + col0;
+        for (int v = 0; v < nvec[r]; v++, row += 16) {
             int col = col0 + 16 * v;
             __mmask16 m = lanes(-col, W - col);
             __m512 d[6], e[6];
 #pragma GCC unroll 8
-            for (int i = 0; i < 6; i++) {
-                int h = row0 + i;
-                d[i] = h >= 0 && h < H && m ? _mm512_maskz_loadu_ps(m, plane + (ptrdiff_t)h * W + col)
-                                            : _mm512_setzero_ps();
-            }
+            for (int i = 0; i < 6; i++) d[i] = _mm512_maskz_loadu_ps(in >> i & 1 ? m : 0, row + (ptrdiff_t)i * W);
             bt16(d, e);
 #pragma GCC unroll 8
             for (int a = 0; a < 6; a++) _mm512_storeu_ps(q[r][a] + 16 * v, e[a]);
@@ -164,6 +164,7 @@ TARGET static inline __attribute__((always_inline)) void row_pass(const Segment 
                                                                   size_t xs)
 {
     const float *src[4];    /* piece i's first column in q[.][0] (pieces past np: piece 0's) */
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         const Piece *pc = &s->p[i < s->np ? i : 0];
         src[i] = q[pc->run][0] + pc->off;
