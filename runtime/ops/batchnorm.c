@@ -194,6 +194,18 @@ CN_MULTIVERSION static void row_dx(float *dx, const float *dy, const float *x, c
     }
 }
 
+/* Into the cache: a channel's next row (L floats at p, when p is not NULL). A channel's rows
+ * lie C * L floats apart, each a short stream that the hardware prefetchers learn late;
+ * fetched one row ahead, fashion_resnet's 64 x 32 x 14 x 14 BatchNorm2d+ReLU (rows of 784
+ * bytes) took 0.075 ms forward, 0.143 backward against 0.087 and 0.162 (best of 6 processes,
+ * two threads, caches flushed before each call); at 28 x 28 (3 KiB rows) the same. */
+static inline void prefetch_row(const float *p, int L)
+{
+    if (!p) return;
+    const char *a = (const char *)p, *end = (const char *)(p + L);
+    for (; a < end; a += 64) __builtin_prefetch(a);
+}
+
 /* sums over the channel's N x L elements of x, and of (x - mean)^2 */
 static double channel_sum(const float *x, int N, int C, int L, int c)
 {
@@ -217,7 +229,10 @@ static void channel_stats(const float *x, int N, int C, int L, int c, double *me
 {
     double M = (double)N * L, s[2] = { 0, 0 };
     float k = (float)(row_sum(x + (size_t)c * L, L) / L);
-    for (int n = 0; n < N; n++) row_shifted(x + ((size_t)n * C + c) * L, L, k, s);
+    for (int n = 0; n < N; n++) {
+        if (n + 1 < N) prefetch_row(x + ((size_t)(n + 1) * C + c) * L, L);
+        row_shifted(x + ((size_t)n * C + c) * L, L, k, s);
+    }
     double d = s[0] / M;
     *mean = k + d;
     *var = s[1] / M - d * d;
@@ -327,6 +342,12 @@ static void backward_share(void *ctx, int t, int T)
         if (j->batch_stats || j->dw || j->db || j->lstat)
             for (int n = 0; n < N; n++) {
                 size_t o = ((size_t)n * C + c) * L;
+                if (n + 1 < N) {
+                    size_t o1 = o + (size_t)C * L;
+                    prefetch_row(j->dy + o1, L);
+                    prefetch_row(j->x + o1, L);
+                    prefetch_row(j->ry ? j->ry + o1 : NULL, L);
+                }
                 row_dysums(j->dy + o, j->x + o, j->ry ? j->ry + o : NULL, L, mean, s);
             }
         double sdy = s[0], sdyx = s[1] * invstd;
