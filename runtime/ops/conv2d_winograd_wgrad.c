@@ -31,6 +31,8 @@ typedef struct Wgrad {
     const ConvShape *c;
     const float *dy, *x;
     float *part;          /* per share: M[nxi][O][C] */
+    int parts;            /* the shares (threads) */
+    float *dw;
     int m, nxi;           /* the tiles' size (2 or 4) and the positions per tile ((m + 2)^2) */
     int TH, TW, rows;     /* tiles per column and per row of a plane; tile rows per chunk */
     size_t tb;            /* tile slots per chunk summed: rows * TW rounded up to 8 */
@@ -307,10 +309,10 @@ static void wgrad_share(void *ctx, int t, int T)
 
 /* F(3x3, 2x2): dw[o][c] = A^T (S M S) A, S = diag(1, 1/2, 1/2, -1) undoing H' = 2 H's middle
  * rows and the input transform's negated last row (M: 16 x O x C) */
-static void weights2(float *dw, const float *M, size_t OC)
+static void weights2(float *dw, const float *M, size_t OC, size_t oc0, size_t oc1)
 {
     static const float s[4] = { 1.0f, 0.5f, 0.5f, -1.0f };
-    for (size_t oc = 0; oc < OC; oc++) {
+    for (size_t oc = oc0; oc < oc1; oc++) {
         float mm[4][4], r[3][4];
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++) mm[a][b] = M[(size_t)(4 * a + b) * OC + oc] * s[a] * s[b];
@@ -330,7 +332,7 @@ static void weights2(float *dw, const float *M, size_t OC)
 
 /* F(3x3, 4x4): dw[o][c] = G^T M[o][c] G in double, G = conv2d_winograd4.c's (6 x 3; M: 36 x O
  * x C) */
-static void weights4(float *dw, const float *M, size_t OC)
+static void weights4(float *dw, const float *M, size_t OC, size_t oc0, size_t oc1)
 {
     static const double g[6][3] = { { 1.0 / 4, 0, 0 },
                                     { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
@@ -338,7 +340,7 @@ static void weights4(float *dw, const float *M, size_t OC)
                                     { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
                                     { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
                                     { 0, 0, 1 } };
-    for (size_t oc = 0; oc < OC; oc++) {
+    for (size_t oc = oc0; oc < oc1; oc++) {
         double r[3][6];
         for (int i = 0; i < 3; i++)
             for (int b = 0; b < 6; b++) {
@@ -355,10 +357,26 @@ static void weights4(float *dw, const float *M, size_t OC)
     }
 }
 
+/* Share t of the channel pairs (o, c): the threads' M added in thread order, then dw */
+static void weights_share(void *ctx, int t, int T)
+{
+    const Wgrad *j = ctx;
+    size_t OC = (size_t)j->c->O * j->c->C, mn = (size_t)j->nxi * OC, oc0 = par_lo(OC, t, T), oc1 = par_lo(OC, t + 1, T);
+    int parts = j->parts;
+    for (int xi = 0; xi < j->nxi; xi++)
+        for (size_t oc = oc0; oc < oc1; oc++) {
+            size_t i = (size_t)xi * OC + oc;
+            for (int u = 1; u < parts; u++) j->part[i] += j->part[(size_t)u * mn + i];
+        }
+    if (j->m == 4) weights4(j->dw, j->part, OC, oc0, oc1);
+    else weights2(j->dw, j->part, OC, oc0, oc1);
+}
+
 void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x)
 {
     int T = par_threads(), m = c->winograd == 4 ? 4 : 2;
-    Wgrad j = { c, dy, x, NULL, m, (m + 2) * (m + 2), (c->Ho + m - 1) / m, (c->Wo + m - 1) / m, 1, 0, 0, 0, 0 };
+    Wgrad j = { c, dy, x, NULL, T, dw, m, (m + 2) * (m + 2), (c->Ho + m - 1) / m, (c->Wo + m - 1) / m, 1, 0, 0, 0,
+                0 };
     size_t rows_all = (size_t)c->N * j.TH;
     /* tile rows per chunk: U and V of a chunk within 1 MiB, but at least 128 tiles (the dot
      * products' start and end are paid per chunk), and at least a chunk a thread. The
@@ -384,8 +402,5 @@ void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float 
     size_t OC = (size_t)c->O * c->C, mn = (size_t)j.nxi * OC;
     j.part = op_scratch(1, (size_t)T * mn);
     par_run(T, wgrad_share, &j);
-    for (int t = 1; t < T; t++)
-        for (size_t i = 0; i < mn; i++) j.part[i] += j.part[(size_t)t * mn + i];
-    if (m == 4) weights4(dw, j.part, OC);
-    else weights2(dw, j.part, OC);
+    par_run(T, weights_share, &j);
 }
