@@ -202,17 +202,31 @@ __attribute__((target("arch=x86-64-v4"))) CN_CONTRACT static void dot_8x4_wide(f
             acc[a][1] += y * x[1];
         }
     }
-    vf8 h[8][4];    /* h[a][c]: the 8 sums of (u_a, v_c) */
+    /* Each pair's 8 sums added as add_sums does, ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 +
+     * x7)), by shuffles within 128-bit lanes across all 16 registers at once: lanes 0, 1 of
+     * each 4 with lanes 2, 3 (rows a and a+1 side by side), then again (a pair's two half
+     * sums), then the halves' sums of the 4 rows' 4 pairs, put in row order */
+    __m512 l1[8], l2[4];
+#pragma GCC unroll 8
     for (int a = 0; a < 8; a++)
-        for (int p = 0; p < 2; p++) {
-            __m256 lo = _mm512_castps512_ps256(acc[a][p]), hi = _mm512_extractf32x8_ps(acc[a][p], 1);
-            memcpy(&h[a][2 * p], &lo, sizeof lo);
-            memcpy(&h[a][2 * p + 1], &hi, sizeof hi);
-        }
-    for (int a = 0; a < 8; a += 4)
-        for (int c = 0; c < 4; c += 2)
-            add_sums(m[a] + c, m[a + 1] + c, m[a + 2] + c, m[a + 3] + c, h[a][c], h[a][c + 1], h[a + 1][c],
-                     h[a + 1][c + 1], h[a + 2][c], h[a + 2][c + 1], h[a + 3][c], h[a + 3][c + 1]);
+        l1[a] = _mm512_shuffle_ps(acc[a][0], acc[a][1], 0x88) + _mm512_shuffle_ps(acc[a][0], acc[a][1], 0xDD);
+#pragma GCC unroll 4
+    for (int a = 0; a < 4; a++)
+        l2[a] = _mm512_shuffle_ps(l1[2 * a], l1[2 * a + 1], 0x88) + _mm512_shuffle_ps(l1[2 * a], l1[2 * a + 1], 0xDD);
+    /* l2[q] lanes: rows 2q, 2q + 1 by 128-bit lane: [c0 c2 of each, low halves' sums], [the
+     * same, high halves'], [c1 c3, low], [c1 c3, high]; two l2 give rows 4r .. 4r + 3 */
+    const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+#pragma GCC unroll 2
+    for (int r = 0; r < 2; r++) {
+        __m512 lo = _mm512_shuffle_f32x4(l2[2 * r], l2[2 * r + 1], 0x88);    /* low halves' sums */
+        __m512 hi = _mm512_shuffle_f32x4(l2[2 * r], l2[2 * r + 1], 0xDD);    /* high halves' */
+        __m512 sum = _mm512_permutexvar_ps(order, lo + hi);                  /* row a: lanes 4a .. 4a+3 */
+        float *row[4] = { m[4 * r], m[4 * r + 1], m[4 * r + 2], m[4 * r + 3] };
+        __m128 q[4] = { _mm512_castps512_ps128(sum), _mm512_extractf32x4_ps(sum, 1), _mm512_extractf32x4_ps(sum, 2),
+                        _mm512_extractf32x4_ps(sum, 3) };
+#pragma GCC unroll 4
+        for (int a = 0; a < 4; a++) _mm_storeu_ps(row[a], _mm_loadu_ps(row[a]) + q[a]);
+    }
 }
 #endif
 
