@@ -104,6 +104,36 @@ TARGET static void indices(const Segment *s, __m512i *ia, __m512i *ib, __mmask16
     }
 }
 
+/* The segments of tiles [t0, t0 + nt) in turn, with their permutes (indices() again only
+ * where the segments' shape changes): walk_start, then walk_next until it returns 0 */
+typedef struct Walk {
+    Segment s;
+    size_t t, end;
+    __m512i ia[4], ib[4];
+    __mmask16 mb, all;    /* indices()' mask; the segment's lanes */
+    int shape;
+} Walk;
+
+static void walk_start(const Wino4 *j, size_t t0, size_t nt, Walk *w)
+{
+    seg_start(j, t0, &w->s);
+    w->s.lanes = 0;
+    w->t = t0;
+    w->end = t0 + nt;
+    w->mb = 0;
+    w->shape = -1;
+}
+
+TARGET static inline __attribute__((always_inline)) int walk_next(const Wino4 *j, Walk *w)
+{
+    w->t += (size_t)w->s.lanes;
+    if (w->t >= w->end) return 0;
+    seg_next(j, w->end - w->t, &w->s);
+    w->all = lanes(0, w->s.lanes);
+    if (w->s.shape != w->shape) indices(&w->s, w->ia, w->ib, &w->mb), w->shape = w->s.shape;
+    return 1;
+}
+
 /* floats in a row of q: a run of up to 16 tiles has 66 columns, read up to 78 (a last piece
  * of one tile at 4 x 15, loaded 2 on: 16 floats) */
 #define QW 80
@@ -201,29 +231,23 @@ TARGET static inline __attribute__((always_inline)) void row_pass(const Segment 
 TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
 {
     float q[2][4][6][QW];
-    __m512i ia[4], ib[4];    /* the permutes of the last shape of segment */
-    __mmask16 mb = 0;
-    int shape = -1;
-    Segment s;
-    seg_start(j, t0, &s);
-    for (size_t t = t0; t < t0 + nt; t += (size_t)s.lanes) {
-        seg_next(j, t0 + nt - t, &s);
-        __mmask16 all = lanes(0, s.lanes);
-        if (s.shape != shape) indices(&s, ia, ib, &mb), shape = s.shape;
+    Walk w;
+    for (walk_start(j, t0, nt, &w); walk_next(j, &w);) {
+        const Segment *s = &w.s;
         int nvec[4];
-        for (int r = 0; r < s.nrun; r++) {
+        for (int r = 0; r < s->nrun; r++) {
             /* the vectors the column pass fills; the floats past them up to what the last
              * piece's loads read stay 0 for every channel */
-            nvec[r] = (4 * s.cols[r] + 2 + 15) / 16;
+            nvec[r] = (4 * s->cols[r] + 2 + 15) / 16;
             for (int k = 0; k < 2; k++)
                 for (int a = 0; a < 6; a++)
                     memset(q[k][r][a] + 16 * nvec[r], 0, (QW - 16 * nvec[r]) * sizeof(float));
         }
-        float *dst = V + (t - t0);
-        if (c0 < c1) column_pass(j, &s, nvec, q[c0 & 1], c0, c1);
+        float *dst = V + (w.t - t0);
+        if (c0 < c1) column_pass(j, s, nvec, q[c0 & 1], c0, c1);
         for (int c = c0; c < c1; c++) {
-            if (c + 1 < c1) column_pass(j, &s, nvec, q[(c + 1) & 1], c + 1, c1);
-            row_pass(&s, q[c & 1], ia, ib, mb, all, dst + (size_t)c * ld, xs);
+            if (c + 1 < c1) column_pass(j, s, nvec, q[(c + 1) & 1], c + 1, c1);
+            row_pass(s, q[c & 1], w.ia, w.ib, w.mb, w.all, dst + (size_t)c * ld, xs);
         }
     }
 }
@@ -231,25 +255,19 @@ TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, siz
 TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
 {
     int H = j->H, W = j->W, C = j->C;
-    __m512i ia[4], ib[4];    /* the permutes of the last shape of segment */
-    __mmask16 mb = 0;
-    int shape = -1;
-    Segment s;
-    seg_start(j, t0, &s);
-    for (size_t t = t0; t < t0 + nt; t += (size_t)s.lanes) {
-        seg_next(j, t0 + nt - t, &s);
-        __mmask16 all = lanes(0, s.lanes);
-        if (s.shape != shape) indices(&s, ia, ib, &mb), shape = s.shape;
+    Walk w;
+    for (walk_start(j, t0, nt, &w); walk_next(j, &w);) {
+        const Segment *s = &w.s;
         /* piece i's first row in channel o0 (pieces past np: piece 0's), and the masks of
          * its rows h: the columns inside the plane, none for a row past it */
         const float *first[4];
         __mmask16 rm[4][4];
         for (int i = 0; i < 4; i++) {
-            const Piece *pc = &s.p[i < s.np ? i : 0];
+            const Piece *pc = &s->p[i < s->np ? i : 0];
             first[i] = j->x + (((size_t)pc->n * C + o0) * H + 4 * pc->ty) * W + 4 * pc->tx;
             for (int h = 0; h < 4; h++) rm[i][h] = 4 * pc->ty + h < H ? lanes(0, W - 4 * pc->tx) : 0;
         }
-        float *dst = U + (t - t0);
+        float *dst = U + (w.t - t0);
         size_t plane = (size_t)H * W;
         for (int o = o0; o < o1; o++) {
             __m512 q[4][6];
@@ -263,8 +281,9 @@ TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t
                     g[i] = _mm512_maskz_loadu_ps(rm[i][h], first[i] + (size_t)(o - o0) * plane + (size_t)h * W);
 #pragma GCC unroll 4
                 for (int k = 0; k < 4; k++) {
-                    e[k] = _mm512_permutex2var_ps(g[0], ia[k], g[1]);
-                    if (s.np > 2) e[k] = _mm512_mask_blend_ps(mb, e[k], _mm512_permutex2var_ps(g[2], ib[k], g[3]));
+                    e[k] = _mm512_permutex2var_ps(g[0], w.ia[k], g[1]);
+                    if (s->np > 2)
+                        e[k] = _mm512_mask_blend_ps(w.mb, e[k], _mm512_permutex2var_ps(g[2], w.ib[k], g[3]));
                 }
                 a16(e, q[h]);
             }
@@ -274,7 +293,7 @@ TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t
                 __m512 d[4] = { q[0][b], q[1][b], q[2][b], q[3][b] }, r[6];
                 a16(d, r);
 #pragma GCC unroll 8
-                for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(u + (size_t)a * 6 * xs, all, r[a]);
+                for (int a = 0; a < 6; a++) _mm512_mask_storeu_ps(u + (size_t)a * 6 * xs, w.all, r[a]);
             }
         }
     }
