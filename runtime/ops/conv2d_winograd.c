@@ -19,19 +19,11 @@
 
 #include "../ops.h"
 #include "kernels.h"
+#include "winograd.h"
 
 /* tiles per row segment transformed at once (bounds the stack arrays below) */
 #define SEG 64
 
-/* One transform: x (N x C x H x W) padded by p -> y (N x O x Ho x Wo) with U (16 x O x C) */
-typedef struct Wino {
-    int N, C, H, W, O, p, Ho, Wo, th, tw;
-    size_t tiles;                 /* N * th * tw */
-    const float *x, *U, *b;
-    float *y;
-    int block;                    /* tiles per block */
-    int accumulate;               /* y += the result (ConvShape's accumulate) */
-} Wino;
 
 
 /* q[0..16) as e = q[0], q[2] .. q[14] and o = q[1], q[3] .. q[15]: each vector's halves
@@ -70,7 +62,7 @@ void conv2d_winograd_deinterleave(float *e, float *o, const float *r, int n)
  * next segment's (written after) or the row's tail, up to 7 floats past the block's last
  * tile (rows of ld >= nt + 7 floats). */
 CN_MULTIVERSION
-static void input_segment(const Wino *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+static void input_segment(const WinoJob *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                           int c0, int c1)
 {
     int H = j->H, W = j->W, p = j->p, C = j->C;
@@ -158,7 +150,7 @@ static inline __attribute__((always_inline)) void store_interleaved(float *p, co
  * added to y's floats when j->accumulate, 8 tiles at a time, their 16 columns stored
  * straight into y's two rows where they fit, through a buffer at the row's end */
 CN_MULTIVERSION
-static void output_segment(const Wino *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
+static void output_segment(const WinoJob *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                            int len, int o0, int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;
@@ -195,10 +187,10 @@ static void output_segment(const Wino *j, const float *M, size_t ld, size_t xs, 
 
 /* Calls fn on the row segments (n, ty, tx0, len <= SEG) of tiles [t0, t0 + nt), at = the
  * segment's first tile - t0, the buffer's channel rows ld floats apart, its xi xs */
-typedef void (*SegFn)(const Wino *j, float *buf, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+typedef void (*SegFn)(const WinoJob *j, float *buf, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                       int lo, int hi);
 
-static void for_segments(const Wino *j, size_t t0, size_t nt, size_t ld, size_t xs, SegFn fn, float *buf, int lo,
+static void for_segments(const WinoJob *j, size_t t0, size_t nt, size_t ld, size_t xs, SegFn fn, float *buf, int lo,
                          int hi)
 {
     size_t per = (size_t)j->th * j->tw;
@@ -212,13 +204,13 @@ static void for_segments(const Wino *j, size_t t0, size_t nt, size_t ld, size_t 
     }
 }
 
-static void input_fn(const Wino *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+static void input_fn(const WinoJob *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                      int lo, int hi)
 {
     input_segment(j, V, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
-static void output_fn(const Wino *j, float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+static void output_fn(const WinoJob *j, float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                       int lo, int hi)
 {
     output_segment(j, M, ld, xs, at, n, ty, tx0, len, lo, hi);
@@ -226,7 +218,7 @@ static void output_fn(const Wino *j, float *M, size_t ld, size_t xs, size_t at, 
 
 void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt)
 {
-    Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
+    WinoJob j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
                NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
     for_segments(&j, t0, nt, ld, xs, input_fn, V, 0, j.C);
@@ -242,7 +234,7 @@ static size_t round8(size_t n) { return (n + VL8 - 1) / VL8 * VL8; }
 static size_t block_ld(size_t nt) { return round8(nt) + VL8; }
 
 /* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) over the columns of rows ld floats long */
-static void products(const Wino *j, const float *V, float *M, size_t ld, int x0, int x1)
+static void products(const WinoJob *j, const float *V, float *M, size_t ld, int x0, int x1)
 {
     int C = j->C, O = j->O;
     size_t vs = xi_stride(C, ld), ms = xi_stride(O, ld);
@@ -251,11 +243,11 @@ static void products(const Wino *j, const float *V, float *M, size_t ld, int x0,
 }
 
 /* the scratch of one block: V (16 x C rows), M (16 x O rows) */
-static float *block_v(const Wino *j) { return op_scratch(0, 16 * xi_stride(j->C, block_ld((size_t)j->block))); }
-static float *block_m(const Wino *j) { return op_scratch(3, 16 * xi_stride(j->O, block_ld((size_t)j->block))); }
+static float *block_v(const WinoJob *j) { return op_scratch(0, 16 * xi_stride(j->C, block_ld((size_t)j->block))); }
+static float *block_m(const WinoJob *j) { return op_scratch(3, 16 * xi_stride(j->O, block_ld((size_t)j->block))); }
 
 /* tiles [lo, hi) in blocks, on this thread */
-static void tiles_run(const Wino *j, size_t lo, size_t hi)
+static void tiles_run(const WinoJob *j, size_t lo, size_t hi)
 {
     float *V = block_v(j), *M = block_m(j);
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
@@ -269,17 +261,17 @@ static void tiles_run(const Wino *j, size_t lo, size_t hi)
 
 static void tiles_share(void *ctx, int t, int T)
 {
-    const Wino *j = ctx;
+    const WinoJob *j = ctx;
     tiles_run(j, par_lo(j->tiles, t, T), par_lo(j->tiles, t + 1, T));
 }
 
 /* one block split across the threads: its channels, then its products, then its outputs */
-typedef struct BlockJob { const Wino *j; float *V, *M; size_t t0, nt, ld; int step; } BlockJob;
+typedef struct BlockJob { const WinoJob *j; float *V, *M; size_t t0, nt, ld; int step; } BlockJob;
 
 static void block_share(void *ctx, int t, int T)
 {
     const BlockJob *b = ctx;
-    const Wino *j = b->j;
+    const WinoJob *j = b->j;
     if (b->step == 0)
         for_segments(j, b->t0, b->nt, b->ld, xi_stride(j->C, b->ld), input_fn, b->V, (int)par_lo((size_t)j->C, t, T),
                      (int)par_lo((size_t)j->C, t + 1, T));
@@ -347,7 +339,7 @@ static int block_tiles(int C, int O)
 
 /* y (N x O x Ho x Wo) = x (N x C x H x W, padded by p) correlated with the 3x3 filters
  * whose transforms are U, + b */
-static void wino_run(Wino *j)
+static void wino_run(WinoJob *j)
 {
     j->th = (j->Ho + 1) / 2;
     j->tw = (j->Wo + 1) / 2;
@@ -382,14 +374,14 @@ static const float *filters(const float *w, int O, int C, int flip)
 
 void conv2d_winograd_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b)
 {
-    Wino j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0, 0 };
+    WinoJob j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0, 0 };
     j.U = filters(w, c->O, c->C, 0);
     wino_run(&j);
 }
 
 void conv2d_winograd_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w)
 {
-    Wino j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0, c->accumulate };
+    WinoJob j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0, c->accumulate };
     j.U = filters(w, c->C, c->O, 1);
     wino_run(&j);
 }

@@ -24,7 +24,7 @@
 
 #include "../ops.h"
 #include "kernels.h"
-#include "wino4.h"
+#include "winograd.h"
 
 /* tiles per row segment transformed at once (bounds the stack arrays below) */
 #define SEG 32
@@ -120,7 +120,7 @@ static inline __attribute__((always_inline)) void columns(float (*q)[QW], const 
  * then along each q[a], tile u's columns 4u .. 4u+5 times B. Whole vectors are stored: up to
  * 7 floats past the block's last tile (rows of ld >= nt + 7 floats). */
 CN_MULTIVERSION
-static void input_segment(const Wino4 *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
+static void input_segment(const WinoJob *j, float *V, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                           int len, int c0, int c1)
 {
     int H = j->H, W = j->W, p = j->p, C = j->C, pair = len > j->tw;
@@ -162,7 +162,7 @@ WINO4_AT4(vf8, at4)
  * [o0, o1) from M rows (xi, o), o's ld floats apart and xi's xs, from position at: A^T m A +
  * b, 8 tiles at a time, their 32 columns stored straight into y's rows */
 CN_MULTIVERSION
-static void output_segment(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
+static void output_segment(const WinoJob *j, const float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0,
                            int len, int o0, int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo, pair = len > j->tw;
@@ -207,10 +207,10 @@ static void output_segment(const Wino4 *j, const float *M, size_t ld, size_t xs,
 
 /* Calls fn on the row segments (n, ty, tx0, len <= SEG) of tiles [t0, t0 + nt), at = the
  * segment's first tile - t0, the buffer's channel rows ld floats apart, its xi xs */
-typedef void (*SegFn)(const Wino4 *j, float *buf, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+typedef void (*SegFn)(const WinoJob *j, float *buf, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                       int lo, int hi);
 
-static void segments(const Wino4 *j, size_t t0, size_t nt, size_t ld, size_t xs, SegFn fn, float *buf, int lo,
+static void segments(const WinoJob *j, size_t t0, size_t nt, size_t ld, size_t xs, SegFn fn, float *buf, int lo,
                      int hi)
 {
     size_t per = (size_t)j->th * j->tw;
@@ -226,35 +226,26 @@ static void segments(const Wino4 *j, size_t t0, size_t nt, size_t ld, size_t xs,
     }
 }
 
-static void output_fn(const Wino4 *j, float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
+static void output_fn(const WinoJob *j, float *M, size_t ld, size_t xs, size_t at, int n, int ty, int tx0, int len,
                       int lo, int hi)
 {
     output_segment(j, M, ld, xs, at, n, ty, tx0, len, lo, hi);
 }
 
-/* the input transform of tiles [t0, t0 + nt), channels [c0, c1), into V (rows of ld floats,
- * xi's xs apart), and the output transform of their M, channels [o0, o1): in 16 lanes where
- * the CPU has AVX-512 (conv2d_winograd4_wide.c), else 8 */
-static void inputs(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
+/* the input transform (out 0) of tiles [t0, t0 + nt), channels [lo, hi), into buf (V: rows
+ * of ld floats, xi's xs apart), or the output transform (out 1) of their M (buf), channels
+ * [lo, hi): in 16 lanes where the CPU has AVX-512 (conv2d_winograd4_wide.c), else 8 */
+static void transform(const WinoJob *j, int out, float *buf, size_t ld, size_t xs, size_t t0, size_t nt, int lo,
+                      int hi)
 {
 #ifdef CN_WINO_WIDE
     if (wino_wide()) {
-        wino4_input_wide(j, V, ld, xs, t0, nt, c0, c1);
+        if (out) wino4_output_wide(j, buf, ld, xs, t0, nt, lo, hi);
+        else wino4_input_wide(j, buf, ld, xs, t0, nt, lo, hi);
         return;
     }
 #endif
-    segments(j, t0, nt, ld, xs, input_segment, V, c0, c1);
-}
-
-static void outputs(const Wino4 *j, float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
-{
-#ifdef CN_WINO_WIDE
-    if (wino_wide()) {
-        wino4_output_wide(j, M, ld, xs, t0, nt, o0, o1);
-        return;
-    }
-#endif
-    segments(j, t0, nt, ld, xs, output_fn, M, o0, o1);
+    segments(j, t0, nt, ld, xs, out ? output_fn : input_segment, buf, lo, hi);
 }
 
 /* A block's V[xi] and M[xi] (rows of ld floats) lie rows * ld + XI_SKEW floats apart */
@@ -265,7 +256,7 @@ static size_t xi_stride(int rows, size_t ld) { return (size_t)rows * ld + XI_SKE
 static size_t block_ld(size_t nt) { return (nt + VL8 - 1) / VL8 * VL8 + VL8; }
 
 /* M[xi] = U[xi] @ V[xi] for xi in [x0, x1) */
-static void products(const Wino4 *j, const float *V, float *M, size_t ld, int x0, int x1)
+static void products(const WinoJob *j, const float *V, float *M, size_t ld, int x0, int x1)
 {
     int C = j->C, O = j->O;
     size_t vs = xi_stride(C, ld), ms = xi_stride(O, ld);
@@ -281,55 +272,55 @@ static size_t cut(size_t n, int b, int nb) { return b >= nb ? n : par_lo(n, b, n
 void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0,
                             size_t nt)
 {
-    Wino4 j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 3) / 4, (c->Wo + 3) / 4, 0, x, NULL, NULL,
+    WinoJob j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 3) / 4, (c->Wo + 3) / 4, 0, x, NULL, NULL,
                 NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
-    inputs(&j, V, ld, xs, t0, nt, 0, j.C);
+    transform(&j, 0, V, ld, xs, t0, nt, 0, j.C);
 }
 
 /* the scratch of one block: V (36 x C rows), M (36 x O rows), for up to block + 8 tiles */
-static float *block_v(const Wino4 *j)
+static float *block_v(const WinoJob *j)
 {
     return op_scratch(0, NXI * xi_stride(j->C, block_ld((size_t)j->block + VL8)));
 }
-static float *block_m(const Wino4 *j)
+static float *block_m(const WinoJob *j)
 {
     return op_scratch(3, NXI * xi_stride(j->O, block_ld((size_t)j->block + VL8)));
 }
 
 /* tiles [lo, hi) in blocks, on this thread */
-static void tiles_run(const Wino4 *j, size_t lo, size_t hi)
+static void tiles_run(const WinoJob *j, size_t lo, size_t hi)
 {
     float *V = block_v(j), *M = block_m(j);
     size_t n = hi - lo, nb = (n + j->block - 1) / j->block;
     for (size_t b = 0; b < nb; b++) {
         size_t t0 = lo + cut(n, (int)b, (int)nb), t1 = lo + cut(n, (int)b + 1, (int)nb), ld = block_ld(t1 - t0);
-        inputs(j, V, ld, xi_stride(j->C, ld), t0, t1 - t0, 0, j->C);
+        transform(j, 0, V, ld, xi_stride(j->C, ld), t0, t1 - t0, 0, j->C);
         products(j, V, M, ld, 0, NXI);
-        outputs(j, M, ld, xi_stride(j->O, ld), t0, t1 - t0, 0, j->O);
+        transform(j, 1, M, ld, xi_stride(j->O, ld), t0, t1 - t0, 0, j->O);
     }
 }
 
 static void tiles_share(void *ctx, int t, int T)
 {
-    const Wino4 *j = ctx;
+    const WinoJob *j = ctx;
     tiles_run(j, cut(j->tiles, t, T), cut(j->tiles, t + 1, T));
 }
 
 /* one block split across the threads: its channels, then its products, then its outputs */
-typedef struct Block4 { const Wino4 *j; float *V, *M; size_t t0, nt, ld; int step; } Block4;
+typedef struct Block4 { const WinoJob *j; float *V, *M; size_t t0, nt, ld; int step; } Block4;
 
 static void block_share(void *ctx, int t, int T)
 {
     const Block4 *b = ctx;
-    const Wino4 *j = b->j;
+    const WinoJob *j = b->j;
     if (b->step == 0)
-        inputs(j, b->V, b->ld, xi_stride(j->C, b->ld), b->t0, b->nt, (int)par_lo((size_t)j->C, t, T),
-               (int)par_lo((size_t)j->C, t + 1, T));
+        transform(j, 0, b->V, b->ld, xi_stride(j->C, b->ld), b->t0, b->nt, (int)par_lo((size_t)j->C, t, T),
+                  (int)par_lo((size_t)j->C, t + 1, T));
     else if (b->step == 1) products(j, b->V, b->M, b->ld, (int)par_lo(NXI, t, T), (int)par_lo(NXI, t + 1, T));
     else
-        outputs(j, b->M, b->ld, xi_stride(j->O, b->ld), b->t0, b->nt, (int)par_lo((size_t)j->O, t, T),
-                (int)par_lo((size_t)j->O, t + 1, T));
+        transform(j, 1, b->M, b->ld, xi_stride(j->O, b->ld), b->t0, b->nt, (int)par_lo((size_t)j->O, t, T),
+                  (int)par_lo((size_t)j->O, t + 1, T));
 }
 
 /* G g for g = g[0..3), into q[0..6) */
@@ -400,7 +391,7 @@ static int block_tiles(int C, int O)
 
 /* y (N x O x Ho x Wo) = x (N x C x H x W, padded by p) correlated with the 3x3 filters
  * whose transforms are U, + b */
-static void wino4_run(Wino4 *j)
+static void wino4_run(WinoJob *j)
 {
     j->th = (j->Ho + 3) / 4;
     j->tw = (j->Wo + 3) / 4;
@@ -434,14 +425,14 @@ static const float *filters(const float *w, int O, int C, int flip)
 
 void conv2d_winograd4_forward(const ConvShape *c, float *y, const float *x, const float *w, const float *b)
 {
-    Wino4 j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0, 0 };
+    WinoJob j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, 0, 0, 0, x, NULL, b, y, 0, 0 };
     j.U = filters(w, c->O, c->C, 0);
     wino4_run(&j);
 }
 
 void conv2d_winograd4_backward_input(const ConvShape *c, float *dx, const float *dy, const float *w)
 {
-    Wino4 j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0, c->accumulate };
+    WinoJob j = { c->N, c->O, c->Ho, c->Wo, c->C, 2 - c->p, c->H, c->W, 0, 0, 0, dy, NULL, NULL, dx, 0, c->accumulate };
     j.U = filters(w, c->C, c->O, 1);
     wino4_run(&j);
 }

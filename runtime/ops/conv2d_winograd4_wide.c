@@ -11,9 +11,9 @@
  *   output: m (36 rows of 16 tiles) -> A^T m A + b, 4 phases of each of 4 rows, each piece's
  *           row of 4 x 4 outputs permuted back together and stored under a mask (the output's
  *           edges).
- * The arithmetic is wino4.h's, as the 8-lane code's: the same values. */
+ * The arithmetic is winograd.h's, as the 8-lane code's: the same values. */
 #include "kernels.h"
-#include "wino4.h"
+#include "winograd.h"
 
 #ifdef CN_WINO_WIDE
 #include <immintrin.h>
@@ -40,7 +40,7 @@ typedef struct Segment {
 } Segment;
 
 /* the segments of tiles [t, ...): seg_start, then seg_next for each (the divisions once) */
-static void seg_start(const Wino4 *j, size_t t, Segment *s)
+static void seg_start(const WinoJob *j, size_t t, Segment *s)
 {
     size_t per = (size_t)j->th * j->tw;
     int r = (int)(t % per);
@@ -49,7 +49,7 @@ static void seg_start(const Wino4 *j, size_t t, Segment *s)
 
 /* the next segment, with `left` tiles left: up to 4 pieces of up to 4 tiles, none across a
  * tile row */
-static inline __attribute__((always_inline)) void seg_next(const Wino4 *j, size_t left, Segment *s)
+static inline __attribute__((always_inline)) void seg_next(const WinoJob *j, size_t left, Segment *s)
 {
     s->np = s->lanes = s->nrun = s->shape = 0;
     while (s->np < 4 && left > 0) {
@@ -114,7 +114,7 @@ typedef struct Walk {
     int shape;
 } Walk;
 
-static void walk_start(const Wino4 *j, size_t t0, size_t nt, Walk *w)
+static void walk_start(const WinoJob *j, size_t t0, size_t nt, Walk *w)
 {
     seg_start(j, t0, &w->s);
     w->s.lanes = 0;
@@ -124,7 +124,7 @@ static void walk_start(const Wino4 *j, size_t t0, size_t nt, Walk *w)
     w->shape = -1;
 }
 
-TARGET static inline __attribute__((always_inline)) int walk_next(const Wino4 *j, Walk *w)
+TARGET static inline __attribute__((always_inline)) int walk_next(const WinoJob *j, Walk *w)
 {
     w->t += (size_t)w->s.lanes;
     if (w->t >= w->end) return 0;
@@ -158,7 +158,7 @@ static inline __attribute__((always_inline)) void prefetch_rows(const float *pla
 
 /* q[r][a] = B^T d down the columns of run r of segment s in channel c of x (nvec[r] vectors
  * a row), and the rows a later channel reads fetched */
-TARGET static inline __attribute__((always_inline)) void column_pass(const Wino4 *j, const Segment *s,
+TARGET static inline __attribute__((always_inline)) void column_pass(const WinoJob *j, const Segment *s,
                                                                      const int *nvec, float (*q)[6][QW], int c,
                                                                      int c1)
 {
@@ -228,7 +228,7 @@ TARGET static inline __attribute__((always_inline)) void row_pass(const Segment 
  * q buffers, runs before channel c's row pass, so that the row pass's loads (2 floats off
  * the column pass's stores) find their data in the cache and not in stores still in flight
  * (a load across two such stores waits for both to complete) */
-TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
+TARGET void wino4_input_wide(const WinoJob *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1)
 {
     float q[2][4][6][QW];
     Walk w;
@@ -252,7 +252,7 @@ TARGET void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, siz
     }
 }
 
-TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
+TARGET void wino4_dy_wide(const WinoJob *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1)
 {
     int H = j->H, W = j->W, C = j->C;
     Walk w;
@@ -299,7 +299,7 @@ TARGET void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t
     }
 }
 
-TARGET void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0,
+TARGET void wino4_output_wide(const WinoJob *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0,
                               int o1)
 {
     int O = j->O, Ho = j->Ho, Wo = j->Wo;

@@ -25,7 +25,7 @@
 
 #include "../parallel.h"
 #include "kernels.h"
-#include "wino4.h"
+#include "winograd.h"
 
 typedef struct Wgrad {
     const ConvShape *c;
@@ -292,7 +292,7 @@ static void wgrad_share(void *ctx, int t, int T)
         size_t used = (r1 - r0) * j->TW;
 #ifdef CN_WINO_WIDE
         if (j->m == 4 && wide) {
-            Wino4 d = { c->N, c->O, c->Ho, c->Wo, 0, 0, 0, 0, j->TH, j->TW, 0, j->dy, NULL, NULL, NULL, 0, 0 };
+            WinoJob d = { c->N, c->O, c->Ho, c->Wo, 0, 0, 0, 0, j->TH, j->TW, 0, j->dy, NULL, NULL, NULL, 0, 0 };
             wino4_dy_wide(&d, u, ld, us, r0 * j->TW, used, 0, c->O);
             conv2d_winograd4_input(c, v, ld, vs, j->x, r0 * j->TW, used);
         } else

@@ -1,7 +1,7 @@
 # runtime/ops/ops.mk: one file per op (kernel, shape rule, backward rule), with its tests.
 libcnnrt_a_SOURCES += \
 	runtime/ops/kernels.h runtime/ops/common.c \
-	runtime/ops/conv2d.c runtime/ops/conv2d_gemm.c runtime/ops/conv2d_winograd.c runtime/ops/conv2d_winograd_wgrad.c runtime/ops/conv2d_winograd4.c runtime/ops/conv2d_winograd4_wide.c runtime/ops/wino4.h runtime/ops/wino_gemm.c runtime/ops/conv2d_direct.c runtime/ops/conv2d_relu_maxpool2d.c runtime/ops/conv2d_pool_sparse.c runtime/ops/linear.c runtime/ops/relu.c \
+	runtime/ops/conv2d.c runtime/ops/conv2d_gemm.c runtime/ops/conv2d_winograd.c runtime/ops/conv2d_winograd_wgrad.c runtime/ops/conv2d_winograd4.c runtime/ops/conv2d_winograd4_wide.c runtime/ops/winograd.h runtime/ops/wino_gemm.c runtime/ops/conv2d_direct.c runtime/ops/conv2d_relu_maxpool2d.c runtime/ops/conv2d_pool_sparse.c runtime/ops/linear.c runtime/ops/relu.c \
 	runtime/ops/maxpool2d.c runtime/ops/dropout.c runtime/ops/flatten.c \
 	runtime/ops/cross_entropy.c runtime/ops/add.c \
 	runtime/ops/adam.c runtime/ops/sgd.c runtime/ops/rmsprop.c runtime/ops/clip_grad.c

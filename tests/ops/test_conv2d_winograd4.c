@@ -70,7 +70,7 @@ static double *to_double(const float *a, size_t n)
 }
 
 /* Where the CPU has AVX-512: the 16-lane and the 8-lane kernels (transforms and products)
- * give the same floats, bit for bit (wino4.h: one text of the arithmetic for both) */
+ * give the same floats, bit for bit (winograd.h: one text of the arithmetic for both) */
 static void same_widths(const ConvShape *s, const float *x, const float *w, const float *b, const float *dy,
                         const char *name)
 {

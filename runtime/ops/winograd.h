@@ -1,22 +1,24 @@
-/* runtime/ops/wino4.h: what conv2d_winograd4.c (F(4x4,3x3), 8 lanes a vector) shares with
- * conv2d_winograd4_wide.c (its transforms in 16 lanes where the CPU has AVX-512): the
- * transform's geometry, and the transforms' arithmetic written once for any vector type so
- * that both widths round alike, lane for lane (the tests compare them bit for bit). */
-#ifndef CN_OPS_WINO4_H
-#define CN_OPS_WINO4_H
+/* runtime/ops/winograd.h: what the Winograd convolutions share: a transform's job (F(2x2) in
+ * conv2d_winograd.c, F(4x4) in conv2d_winograd4.c), and F(4x4)'s arithmetic written once for
+ * any vector type, so that conv2d_winograd4.c (8 lanes a vector) and conv2d_winograd4_wide.c
+ * (its transforms in 16 lanes where the CPU has AVX-512) round alike, lane for lane (the
+ * tests compare them bit for bit). */
+#ifndef CN_OPS_WINOGRAD_H
+#define CN_OPS_WINOGRAD_H
 
 #include <stddef.h>
 
-/* One transform: x (N x C x H x W) padded by p -> y (N x O x Ho x Wo) with U (36 x O x C);
- * tiles numbered over (image, tile row, tile column), th x tw of them a plane */
-typedef struct Wino4 {
+/* One transform: x (N x C x H x W) padded by p -> y (N x O x Ho x Wo) with U ((m + 2)^2 x O
+ * x C, m the tile: 2 or 4); tiles numbered over (image, tile row, tile column), th x tw of
+ * them a plane */
+typedef struct WinoJob {
     int N, C, H, W, O, p, Ho, Wo, th, tw;
     size_t tiles;                 /* N * th * tw */
     const float *x, *U, *b;
     float *y;
     int block;                    /* tiles per block */
     int accumulate;               /* y += the result (ConvShape's accumulate) */
-} Wino4;
+} WinoJob;
 
 /* static void NAME(const T *d, T *q): q[0..6) = B^T d for d = d[0..6) (rows or columns);
  * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
@@ -65,12 +67,12 @@ typedef struct Wino4 {
  * of those tiles' M rows (xi, o) laid out alike, channels [o0, o1), into j->y (+ j->b; added
  * to what y holds where j->accumulate). The same values as conv2d_winograd4.c's 8-lane
  * input_segment and output_segment (and transform_dy4 below). */
-void wino4_input_wide(const Wino4 *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1);
+void wino4_input_wide(const WinoJob *j, float *V, size_t ld, size_t xs, size_t t0, size_t nt, int c0, int c1);
 /* and the weight gradient's transform of dy (conv2d_winograd_wgrad.c's transform_dy4): j
  * describes dy (x: dy, C: its channels, H x W: its plane, th x tw its 4x4 tiles), U rows
  * (xi, o) of tiles [t0, t0 + nt), channels [o0, o1), = (A e A^T)[xi], e the tile's 4x4 of dy
  * (zero past the plane) */
-void wino4_dy_wide(const Wino4 *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
-void wino4_output_wide(const Wino4 *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
+void wino4_dy_wide(const WinoJob *j, float *U, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
+void wino4_output_wide(const WinoJob *j, const float *M, size_t ld, size_t xs, size_t t0, size_t nt, int o0, int o1);
 
 #endif
