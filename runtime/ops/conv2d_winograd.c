@@ -24,8 +24,6 @@
 /* tiles per row segment transformed at once (bounds the stack arrays below) */
 #define SEG 64
 
-
-
 /* q[0..16) as e = q[0], q[2] .. q[14] and o = q[1], q[3] .. q[15]: each vector's halves
  * loaded (q[0..4) ++ q[8..12), q[4..8) ++ q[12..16)) so that one shuffle within each half
  * de-interleaves them */
@@ -219,7 +217,7 @@ static void output_fn(const WinoJob *j, float *M, size_t ld, size_t xs, size_t a
 void conv2d_winograd_input(const ConvShape *c, float *V, size_t ld, size_t xs, const float *x, size_t t0, size_t nt)
 {
     WinoJob j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 1) / 2, (c->Wo + 1) / 2, 0, x, NULL, NULL,
-               NULL, 0, 0 };
+                  NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
     for_segments(&j, t0, nt, ld, xs, input_fn, V, 0, j.C);
 }

@@ -31,7 +31,6 @@
 /* the transforms' points: 6 x 6 of them */
 #define NXI 36
 
-
 /* lo[0..nlo) and hi[0..nhi) = y[j] lane l at lo[4l + j] (l < 4) and hi[4(l-4) + j]: the inverse
  * of phases4, whole tiles stored straight, the columns of a last partial one (the output's
  * edge) one by one (nlo, nhi <= 16) */
@@ -273,7 +272,7 @@ void conv2d_winograd4_input(const ConvShape *c, float *V, size_t ld, size_t xs, 
                             size_t nt)
 {
     WinoJob j = { c->N, c->C, c->H, c->W, c->O, c->p, c->Ho, c->Wo, (c->Ho + 3) / 4, (c->Wo + 3) / 4, 0, x, NULL, NULL,
-                NULL, 0, 0 };
+                  NULL, 0, 0 };
     j.tiles = (size_t)j.N * j.th * j.tw;
     transform(&j, 0, V, ld, xs, t0, nt, 0, j.C);
 }

@@ -1,7 +1,8 @@
 /* runtime/ops/conv2d_winograd4_wide.c: F(4x4,3x3)'s input and output transforms
- * (conv2d_winograd4.c) in 16 lanes, a tile a lane, where the CPU has AVX-512. The 8-lane
- * transforms move a row's columns into the tiles' lanes with 4x4 transposes (about 18 shuffles
- * a tile and channel, a quarter of fashion_resnet's training step); here a vector's 16 tiles
+ * (conv2d_winograd4.c) and the weight gradient's transform of dy (conv2d_winograd_wgrad.c)
+ * in 16 lanes, a tile a lane, where the CPU has AVX-512. The 8-lane transforms move a row's
+ * columns into the tiles' lanes with 4x4 transposes (about 18 shuffles a tile and channel,
+ * a quarter of fashion_resnet's training step); here a vector's 16 tiles
  * come as up to 4 pieces of up to 4 tiles of one tile row each (rows of 7 tiles: 4 + 3 + 4 + 3),
  * a piece's 18 columns in one 16-float load and one 2 floats on, and each phase of the tiles
  * (the columns 4u + k of tile u) is 2 two-register permutes, whatever the row's width:
@@ -10,7 +11,9 @@
  *           them, V stored under the mask of the segment's tiles;
  *   output: m (36 rows of 16 tiles) -> A^T m A + b, 4 phases of each of 4 rows, each piece's
  *           row of 4 x 4 outputs permuted back together and stored under a mask (the output's
- *           edges).
+ *           edges);
+ *   dy:     each piece's 4 rows of 16 floats loaded (masked at the plane's edges), their 4
+ *           phases by permutes, A e along them and down, U stored as V is.
  * The arithmetic is winograd.h's, as the 8-lane code's: the same values. */
 #include "kernels.h"
 #include "winograd.h"

@@ -31,8 +31,7 @@ typedef struct Wgrad {
     const ConvShape *c;
     const float *dy, *x;
     float *part;          /* per share: M[nxi][O][C] */
-    int parts;            /* the shares (threads) */
-    float *dw;
+    float *dw;            /* the result (weights_share) */
     int m, nxi;           /* the tiles' size (2 or 4) and the positions per tile ((m + 2)^2) */
     int TH, TW, rows;     /* tiles per column and per row of a plane; tile rows per chunk */
     size_t tb;            /* tile slots per chunk summed: rows * TW rounded up to 8 */
@@ -279,10 +278,7 @@ static void wgrad_share(void *ctx, int t, int T)
     size_t tb = j->tb, ld = j->ld, us = j->us, vs = j->vs, mn = (size_t)j->nxi * c->O * c->C;
     size_t tw8 = ((size_t)j->TW + 7) / 8 * 8, ntmp = j->m == 4 ? 16 * tb : 8 * tw8;
     float *m = j->part + (size_t)t * mn;
-    int wide = 0;
-#ifdef CN_WINO_WIDE
-    wide = wino_wide();    /* F(4x4)'s dy in 16 lanes (writes no slot past the chunk's tiles) */
-#endif
+    int wide = wino_wide();    /* F(4x4)'s dy in 16 lanes (writes no slot past the chunk's tiles) */
     memset(m, 0, mn * sizeof *m);
     float *u = op_scratch(0, (size_t)j->nxi * (us + vs) + tb + ntmp);
     float *v = u + (size_t)j->nxi * us, *zero = v + (size_t)j->nxi * vs, *tmp = zero + tb;
@@ -290,15 +286,14 @@ static void wgrad_share(void *ctx, int t, int T)
     for (size_t ch = par_lo(chunks, t, T); ch < par_lo(chunks, t + 1, T); ch++) {
         size_t r0 = ch * j->rows, r1 = r0 + j->rows < rows_all ? r0 + j->rows : rows_all;
         size_t used = (r1 - r0) * j->TW;
-#ifdef CN_WINO_WIDE
-        if (j->m == 4 && wide) {
-            WinoJob d = { c->N, c->O, c->Ho, c->Wo, 0, 0, 0, 0, j->TH, j->TW, 0, j->dy, NULL, NULL, NULL, 0, 0 };
-            wino4_dy_wide(&d, u, ld, us, r0 * j->TW, used, 0, c->O);
-            conv2d_winograd4_input(c, v, ld, vs, j->x, r0 * j->TW, used);
-        } else
-#endif
         if (j->m == 4) {
-            for (int o = 0; o < c->O; o++) transform_dy4(u + (size_t)o * ld, us, j, o, r0, r1, tmp);
+#ifdef CN_WINO_WIDE
+            if (wide) {
+                WinoJob d = { c->N, c->O, c->Ho, c->Wo, 0, 0, 0, 0, j->TH, j->TW, 0, j->dy, NULL, NULL, NULL, 0, 0 };
+                wino4_dy_wide(&d, u, ld, us, r0 * j->TW, used, 0, c->O);
+            } else
+#endif
+                for (int o = 0; o < c->O; o++) transform_dy4(u + (size_t)o * ld, us, j, o, r0, r1, tmp);
             conv2d_winograd4_input(c, v, ld, vs, j->x, r0 * j->TW, used);
         } else {
             for (size_t r = r0; r < r1; r++) {
@@ -371,16 +366,16 @@ static void weights4(float *dw, const float *M, size_t OC, size_t oc0, size_t oc
     }
 }
 
-/* Share t of the channel pairs (o, c): the threads' M added in thread order, then dw */
+/* Share t of the channel pairs (o, c): the T shares' M (wgrad_share's, run with the same T)
+ * added in share order, then dw */
 static void weights_share(void *ctx, int t, int T)
 {
     const Wgrad *j = ctx;
     size_t OC = (size_t)j->c->O * j->c->C, mn = (size_t)j->nxi * OC, oc0 = par_lo(OC, t, T), oc1 = par_lo(OC, t + 1, T);
-    int parts = j->parts;
     for (int xi = 0; xi < j->nxi; xi++)
         for (size_t oc = oc0; oc < oc1; oc++) {
             size_t i = (size_t)xi * OC + oc;
-            for (int u = 1; u < parts; u++) j->part[i] += j->part[(size_t)u * mn + i];
+            for (int u = 1; u < T; u++) j->part[i] += j->part[(size_t)u * mn + i];
         }
     if (j->m == 4) weights4(j->dw, j->part, OC, oc0, oc1);
     else weights2(j->dw, j->part, OC, oc0, oc1);
@@ -389,8 +384,7 @@ static void weights_share(void *ctx, int t, int T)
 void conv2d_winograd_backward_weight(const ConvShape *c, float *dw, const float *dy, const float *x)
 {
     int T = par_threads(), m = c->winograd == 4 ? 4 : 2;
-    Wgrad j = { c, dy, x, NULL, T, dw, m, (m + 2) * (m + 2), (c->Ho + m - 1) / m, (c->Wo + m - 1) / m, 1, 0, 0, 0,
-                0 };
+    Wgrad j = { c, dy, x, NULL, dw, m, (m + 2) * (m + 2), (c->Ho + m - 1) / m, (c->Wo + m - 1) / m, 1, 0, 0, 0, 0 };
     size_t rows_all = (size_t)c->N * j.TH;
     /* tile rows per chunk: U and V of a chunk within 1 MiB, but at least 128 tiles (the dot
      * products' start and end are paid per chunk), and at least a chunk a thread. The
